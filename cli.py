@@ -1,0 +1,126 @@
+"""The ``feedpub`` command: serve, build, ingest.
+
+    feedpub serve [--host H] [--port P]     build, serve public/, rebuild on schedule and on change
+    feedpub build                           build once into public/ and exit
+    feedpub ingest PATH... [--title T ...]  import newsroom text files (directories recursively)
+
+Every command takes ``--config FILE`` (default: ./feedpub.toml when present).
+Exit status: 0 success, 1 some input was rejected, 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from settings import Config, load_config
+from sources.errors import ConfigError, FeedpubError
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="TOML configuration (default: ./feedpub.toml if present)")
+    common.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+
+    parser = argparse.ArgumentParser(prog="feedpub", description="A newsroom feed publisher.", parents=[common])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", parents=[common], help="build, serve public/ and rebuild on schedule and on change")
+    serve.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on; 0 picks a free one (default: server.port, 8080)")
+
+    commands.add_parser("build", parents=[common], help="build every document into the output folder once")
+
+    ingest = commands.add_parser("ingest", parents=[common], help="import newsroom text files or directories")
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.add_argument("--id", help="permanent tag: URI (one file only)")
+    ingest.add_argument("--title", help="headline (one file only); derived from the lead when absent")
+    ingest.add_argument("--slug", help="URL and file-name slug (one file only); default: the file name")
+    ingest.add_argument("--url", help="canonical URL (one file only)")
+    ingest.add_argument("--summary", help="summary (one file only); default: the lead")
+    ingest.add_argument("--published", help="publish time, ISO 8601; default: now. A future time embargoes the article")
+    ingest.add_argument("--updated", help="update time, ISO 8601")
+    ingest.add_argument("--author", help="byline")
+    ingest.add_argument("--category", dest="categories", action="append", metavar="NAME", help="repeatable")
+    ingest.add_argument("--tag", dest="tags", action="append", metavar="NAME", help="repeatable")
+    ingest.add_argument("--image", help="lead image URL")
+    ingest.add_argument("--language", help="language tag; default: site.language")
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # APScheduler logs every run of the half-second watcher at INFO.
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def _cmd_serve(config: Config, args: argparse.Namespace) -> int:
+    from scheduler import serve
+    from settings import with_address
+
+    config = with_address(config, args.host or config.host, config.port if args.port is None else args.port)
+    serve(config)
+    return EXIT_OK
+
+
+def _cmd_build(config: Config, args: argparse.Namespace) -> int:
+    from feeds.build import build
+    from scheduler import utc_now
+    from sources.store import SQLiteStore
+
+    store = SQLiteStore(config.store_path)
+    try:
+        report = build(store, config.site, config.output_dir, utc_now())
+    finally:
+        store.close()
+    print(report.summary())
+    return EXIT_OK
+
+
+def _cmd_ingest(config: Config, args: argparse.Namespace) -> int:
+    from scheduler import utc_now
+    from sources.ingest import ingest_paths
+    from sources.store import SQLiteStore
+
+    keys = ("id", "title", "slug", "url", "summary", "published", "updated", "author",
+            "categories", "tags", "image", "language")
+    overrides = {key: getattr(args, key) for key in keys if getattr(args, key) is not None}
+    store = SQLiteStore(config.store_path)
+    try:
+        summary = ingest_paths(store, args.paths, settings=config.ingest, now=utc_now, overrides=overrides)
+    finally:
+        store.close()
+    print(f"{summary.created} created, {summary.updated} updated, {summary.unchanged} unchanged, "
+          f"{summary.failed} failed")
+    return EXIT_REJECTED if summary.failed else EXIT_OK
+
+
+COMMANDS = {"serve": _cmd_serve, "build": _cmd_build, "ingest": _cmd_ingest}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        config = load_config(args.config)
+        return COMMANDS[args.command](config, args)
+    except ConfigError as exc:
+        print(f"feedpub: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except FeedpubError as exc:
+        print(f"feedpub: error: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""One build: read the store, render every document, publish what changed.
+
+The clock is a parameter: ``now`` decides which articles are visible (an
+embargoed article is invisible until its publish time), and nothing else in a
+document depends on it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sources.store import ArticleStore
+
+from .entries import feed_view, main_feed
+from .publish import publish
+from .render import RENDERERS, Document
+from .site import SiteSettings
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    now: datetime
+    revision: int                 # store revision the build reflects
+    seconds: float
+    written: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    removed: tuple[str, ...]
+
+    def summary(self) -> str:
+        return (f"built revision {self.revision}: {len(self.written)} written, "
+                f"{len(self.unchanged)} unchanged, {len(self.removed)} removed "
+                f"in {self.seconds * 1000:.0f} ms")
+
+
+def render_documents(store: ArticleStore, site: SiteSettings, now: datetime) -> list[Document]:
+    articles = store.latest_published(now, site.items_per_feed)
+    view = feed_view(main_feed(site), articles, site)
+    return [render(view, site) for render in RENDERERS]
+
+
+def build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: datetime) -> BuildReport:
+    started = time.perf_counter()
+    revision = store.revision()   # read first: a write racing the build triggers another
+    documents = render_documents(store, site, now)
+    report = publish(output_dir, documents)
+    return BuildReport(now, revision, time.perf_counter() - started,
+                       report.written, report.unchanged, report.removed)

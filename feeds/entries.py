@@ -1,0 +1,120 @@
+"""From stored articles to feed entries: every decision shared by all formats.
+
+Pure: (feed definition, articles, site settings) -> :class:`FeedView`. The
+format renderers only lay these values out, so RSS and Atom can never disagree
+about a link, a date or a piece of content.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sources.model import Article
+
+from .site import SiteSettings
+
+# Shown for a feed with no entries yet, so that even an empty feed renders the
+# same bytes every time (feedgen would put the wall clock there).
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+RELATED_LABEL = {"id": "Baca juga", "ms": "Baca juga", "en": "Read also"}
+
+
+@dataclass(frozen=True)
+class FeedDefinition:
+    key: str             # "main"
+    title: str
+    description: str
+    html_url: str        # the page the feed stands for
+    rss_path: str        # under public/
+    atom_path: str
+
+
+@dataclass(frozen=True)
+class EntryLink:
+    href: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    link: str
+    title: str
+    summary: str                      # plain text
+    content_html: str                 # body plus the readable related list
+    author: str | None
+    published: datetime               # in the site's zone
+    updated: datetime                 # in the site's zone
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+    language: str
+    related: tuple[EntryLink, ...]    # resolved and visible targets only
+
+
+@dataclass(frozen=True)
+class FeedView:
+    feed: FeedDefinition
+    entries: tuple[Entry, ...]        # newest first
+    updated: datetime                 # newest entry update: never the wall clock
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.entries
+
+
+def main_feed(site: SiteSettings) -> FeedDefinition:
+    return FeedDefinition(
+        key="main",
+        title=site.title,
+        description=site.description,
+        html_url=site.url(""),
+        rss_path="rss.xml",
+        atom_path="atom.xml",
+    )
+
+
+def related_block(article: Article, site: SiteSettings) -> str:
+    """The "Baca juga" list readers see at the end of the content."""
+    if not article.related:
+        return ""
+    items = []
+    for link in article.related:
+        text = html.escape(link.display_title, quote=False)
+        if link.target is not None:
+            href = html.escape(site.article_link(link.target.url, link.target.slug), quote=True)
+            items.append(f'<li><a href="{href}">{text}</a></li>')
+        else:  # pending, or its target is not public yet: text without a link
+            items.append(f"<li>{text}</li>")
+    label = RELATED_LABEL.get(article.language.split("-")[0].lower(), RELATED_LABEL["en"])
+    return f'\n<p><strong>{label}:</strong></p>\n<ul>\n' + "\n".join(items) + "\n</ul>"
+
+
+def make_entry(article: Article, site: SiteSettings) -> Entry:
+    zone = site.zone
+    return Entry(
+        id=article.id,
+        link=site.article_link(article.url, article.slug),
+        title=article.title,
+        summary=article.summary,
+        content_html=article.content_html + related_block(article, site),
+        author=article.author,
+        published=article.published.astimezone(zone),
+        updated=article.updated.astimezone(zone),
+        categories=article.categories,
+        tags=article.tags,
+        language=article.language,
+        related=tuple(
+            EntryLink(site.article_link(link.target.url, link.target.slug), link.display_title)
+            for link in article.related
+            if link.target is not None
+        ),
+    )
+
+
+def feed_view(feed: FeedDefinition, articles: list[Article], site: SiteSettings) -> FeedView:
+    entries = tuple(make_entry(article, site) for article in articles)
+    newest = max((entry.updated for entry in entries), default=EPOCH)
+    return FeedView(feed=feed, entries=entries, updated=newest.astimezone(site.zone))

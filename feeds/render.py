@@ -1,0 +1,93 @@
+"""Format renderers: (feed view, site settings) -> document bytes.
+
+Pure and deterministic: the same view gives the same bytes, and no wall-clock
+time reaches a document (feedgen 1.0.0 defaults ``updated``/``lastBuildDate``
+to now(); both are always set here from the content).
+
+RSS follows the RSS 2.0 specification and the RSS Advisory Board's best
+practices profile; Atom follows RFC 4287.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from feedgen.feed import FeedGenerator
+
+from sources.text import slugify
+
+from .entries import Entry, FeedView
+from .extensions import LinksEntryExtension, LinksExtension
+from .site import SiteSettings
+
+RSS_TYPE = "application/rss+xml; charset=utf-8"
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Document:
+    path: str            # under public/
+    body: bytes
+    content_type: str
+    updated: str         # ISO 8601 time of the newest content in it (Last-Modified)
+
+
+def _categories(entry: Entry, site: SiteSettings) -> list[dict[str, str]]:
+    scheme_category, scheme_tag = site.url("category/"), site.url("tag/")
+    found = [{"term": slugify(name) or name, "scheme": scheme_category, "label": name} for name in entry.categories]
+    found += [{"term": slugify(name) or name, "scheme": scheme_tag, "label": name} for name in entry.tags]
+    return found
+
+
+def _generator(view: FeedView, site: SiteSettings, *, self_path: str, self_type: str, rss: bool) -> FeedGenerator:
+    feed = view.feed
+    fg = FeedGenerator()
+    fg.register_extension("feedpub_links", LinksExtension, LinksEntryExtension, atom=True, rss=True)
+    if rss:
+        fg.load_extension("dc", atom=False, rss=True)
+    fg.id(site.url(feed.atom_path))
+    fg.title(feed.title)
+    fg.subtitle(feed.description)      # also the RSS <description>
+    fg.language(site.language)         # RSS <language>, Atom xml:lang
+    fg.author({"name": site.publisher})
+    fg.generator("feedpub")
+    # feedgen takes the RSS channel <link> from the last link given: self first.
+    fg.link(href=site.url(self_path), rel="self", type=self_type.split(";")[0])
+    fg.link(href=feed.html_url, rel="alternate", type="text/html")
+    fg.updated(view.updated)           # Atom <updated> and RSS <lastBuildDate>
+    for entry in view.entries:
+        fe = fg.add_entry(order="append")  # feedgen prepends by default
+        fe.id(entry.id)                    # Atom id; RSS guid isPermaLink="false"
+        fe.title(entry.title)
+        fe.link(href=entry.link, rel="alternate")  # RSS <link>; Atom's rel defaults to alternate
+        fe.summary(entry.summary)          # Atom <summary>, RSS <description>
+        fe.content(entry.content_html, type="html")  # Atom content, RSS content:encoded
+        fe.published(entry.published)
+        fe.updated(entry.updated)
+        if entry.author:
+            if rss:
+                fe.dc.dc_creator(entry.author)   # RSS <author> needs an e-mail address
+            else:
+                fe.author({"name": entry.author})
+        for category in _categories(entry, site):
+            fe.category(category)
+        for link in entry.related:
+            fe.feedpub_links.add(link.href, "related", title=link.title, type="text/html")
+    return fg
+
+
+def render_rss(view: FeedView, site: SiteSettings) -> Document:
+    fg = _generator(view, site, self_path=view.feed.rss_path, self_type=RSS_TYPE, rss=True)
+    fg.ttl(max(1, math.ceil(site.rebuild_minutes)))
+    body = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return Document(view.feed.rss_path, body, RSS_TYPE, view.updated.isoformat())
+
+
+def render_atom(view: FeedView, site: SiteSettings) -> Document:
+    fg = _generator(view, site, self_path=view.feed.atom_path, self_type=ATOM_TYPE, rss=False)
+    body = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return Document(view.feed.atom_path, body, ATOM_TYPE, view.updated.isoformat())
+
+
+RENDERERS = (render_rss, render_atom)

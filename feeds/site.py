@@ -1,0 +1,35 @@
+"""Site settings as the feeds see them: read once at the edge, passed down as a value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    title: str
+    description: str
+    base_url: str                 # absolute, no trailing slash: "https://news.example.com"
+    language: str = "id"          # BCP 47 tag of the feeds
+    timezone: str = "Asia/Jakarta"  # every date in every document is shown in this zone
+    author: str = ""              # the publisher, feed-level author; "" = the site title
+    items_per_feed: int = 50
+    rebuild_minutes: float = 15   # the periodic rebuild; drives RSS <ttl> and Cache-Control
+    article_url: str = "{base_url}/articles/{slug}"  # for articles that carry no URL of their own
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def publisher(self) -> str:
+        return self.author or self.title
+
+    def url(self, path: str) -> str:
+        """Absolute URL of a file under public/ ("" is the site root)."""
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def article_link(self, url: str | None, slug: str) -> str:
+        return url or self.article_url.format(base_url=self.base_url, slug=slug)

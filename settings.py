@@ -1,0 +1,191 @@
+"""Configuration: one TOML file read once at the edge, checked key by key.
+
+``feedpub.toml`` in the working directory is used when present, or the file
+given with ``--config``. Every key has a default; an unknown key or a bad value
+is a :class:`ConfigError` that names the file and the key. The result is a
+frozen :class:`Config` of plain values that the composition root hands down.
+
+Documented, with every default, in README.md ("Configuration").
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from feeds.site import SiteSettings
+from sources.errors import ConfigError
+from sources.model import IngestSettings
+
+DEFAULT_FILE = "feedpub.toml"
+
+# section -> key -> default. The type of the default is the type the key takes.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "site": {
+        "title": "feedpub",
+        "description": "Latest articles",
+        "base_url": "",            # "" = the address `feedpub serve` listens on
+        "language": "id",
+        "timezone": "Asia/Jakarta",
+        "author": "",              # "" = the site title
+        "article_url": "{base_url}/articles/{slug}",
+        "tag_authority": "",       # "" = the host of base_url ("localhost" for an IP address)
+    },
+    "feeds": {"items": 50},
+    "schedule": {"rebuild_minutes": 15.0},
+    "store": {"path": "data/feedpub.sqlite3"},
+    "output": {"path": "public"},
+    "server": {"host": "127.0.0.1", "port": 8080},
+}
+
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9.-]+$")
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str                # the file read, or "defaults"
+    site: SiteSettings
+    ingest: IngestSettings
+    store_path: Path
+    output_dir: Path
+    host: str
+    port: int
+    base_url_given: bool       # False: base_url follows the address the server binds
+
+
+def _fail(source: str, key: str, problem: str) -> ConfigError:
+    return ConfigError(f"{source}: {key}: {problem}")
+
+
+def _typed(source: str, key: str, value: Any, default: Any) -> Any:
+    if isinstance(default, bool) or isinstance(value, bool):
+        raise _fail(source, key, f"expected {type(default).__name__}, got {value!r}")
+    if isinstance(default, float) and isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, type(default)):
+        raise _fail(source, key, f"expected {type(default).__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _merge(raw: dict, source: str) -> dict[str, dict[str, Any]]:
+    merged = {section: dict(keys) for section, keys in DEFAULTS.items()}
+    for section, body in raw.items():
+        if section not in DEFAULTS:
+            hint = difflib.get_close_matches(section, DEFAULTS, n=1)
+            raise _fail(source, section, "unknown section" + (f" (did you mean [{hint[0]}]?)" if hint else ""))
+        if not isinstance(body, dict):
+            raise _fail(source, section, "must be a table: [" + section + "]")
+        for key, value in body.items():
+            name = f"{section}.{key}"
+            if key not in DEFAULTS[section]:
+                hint = difflib.get_close_matches(key, DEFAULTS[section], n=1)
+                raise _fail(source, name, "unknown key" + (f" (did you mean {section}.{hint[0]}?)" if hint else ""))
+            merged[section][key] = _typed(source, name, value, DEFAULTS[section][key])
+    return merged
+
+
+def _base_url(source: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise _fail(source, "site.base_url", f"{value!r} is not an absolute http(s) URL such as https://news.example.com")
+    return value.rstrip("/")
+
+
+def authority_for(base_url: str) -> str:
+    """The RFC 4151 authority new ids are minted under when none is configured."""
+    host = urlsplit(base_url).hostname or "localhost"
+    return host if _DNS_NAME.match(host) and not host.replace(".", "").isdigit() else "localhost"
+
+
+def server_base_url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
+    site, server = values["site"], values["server"]
+    if not site["title"].strip():
+        raise _fail(source, "site.title", "must not be empty")
+    if not _LANGUAGE.match(site["language"]):
+        raise _fail(source, "site.language", f"{site['language']!r} is not a language tag such as 'id' or 'en-US'")
+    try:
+        ZoneInfo(site["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail(source, "site.timezone", f"unknown time zone {site['timezone']!r} (e.g. 'Asia/Jakarta')") from None
+    if "{slug}" not in site["article_url"]:
+        raise _fail(source, "site.article_url", "must contain {slug}")
+    try:
+        site["article_url"].format(base_url="", slug="")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise _fail(source, "site.article_url", f"only {{base_url}} and {{slug}} may be used ({exc})") from None
+    authority = site["tag_authority"]
+    if authority and not (_DNS_NAME.match(authority) or _EMAIL.match(authority)):
+        raise _fail(source, "site.tag_authority", f"{authority!r} is not a domain name or e-mail address (RFC 4151)")
+    if not 1 <= values["feeds"]["items"] <= 10_000:
+        raise _fail(source, "feeds.items", "must be between 1 and 10000")
+    if not values["schedule"]["rebuild_minutes"] >= 0.01:
+        raise _fail(source, "schedule.rebuild_minutes", "must be at least 0.01 (under a second)")
+    if not 0 <= server["port"] <= 65535:
+        raise _fail(source, "server.port", "must be between 0 and 65535")
+    if not server["host"]:
+        raise _fail(source, "server.host", "must not be empty")
+    for key in ("store", "output"):
+        if not values[key]["path"]:
+            raise _fail(source, f"{key}.path", "must not be empty")
+
+    given = bool(site["base_url"])
+    base_url = _base_url(source, site["base_url"]) if given else server_base_url(server["host"], server["port"])
+    return Config(
+        source=source,
+        site=SiteSettings(
+            title=site["title"].strip(), description=site["description"].strip() or site["title"].strip(),
+            base_url=base_url, language=site["language"], timezone=site["timezone"], author=site["author"],
+            items_per_feed=values["feeds"]["items"], rebuild_minutes=values["schedule"]["rebuild_minutes"],
+            article_url=site["article_url"],
+        ),
+        ingest=IngestSettings(
+            tag_authority=authority or authority_for(base_url),
+            timezone=site["timezone"], language=site["language"],
+        ),
+        store_path=Path(values["store"]["path"]),
+        output_dir=Path(values["output"]["path"]),
+        host=server["host"],
+        port=server["port"],
+        base_url_given=given,
+    )
+
+
+def load_config(path: str | Path | None = None, *, cwd: Path | None = None) -> Config:
+    """Read ``path``, or ``feedpub.toml`` in ``cwd`` when present, or nothing: defaults."""
+    cwd = cwd or Path.cwd()
+    if path is None:
+        candidate = cwd / DEFAULT_FILE
+        if not candidate.exists():
+            return _check(_merge({}, "defaults"), "defaults")
+        path = candidate
+    source = str(path)
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: not UTF-8 text: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    return _check(_merge(raw, source), source)
+
+
+def with_address(config: Config, host: str, port: int) -> Config:
+    """The config for a server bound to host:port; a default base_url follows the address."""
+    if config.base_url_given:
+        return replace(config, host=host, port=port)
+    base_url = server_base_url(host, port)
+    return replace(config, host=host, port=port, site=replace(config.site, base_url=base_url))

@@ -1,0 +1,80 @@
+"""Optional YAML front matter between ``---`` lines, checked field by field.
+
+>>> fm, body, first = split_front_matter("---\\ntitle: Hujan\\n---\\nJAKARTA - Hujan.", path="a.txt")
+>>> fm.values["title"], fm.lines["title"], body, first
+('Hujan', 2, 'JAKARTA - Hujan.', 4)
+
+Values keep their YAML types except timestamps, which stay strings so that
+:mod:`sources.ingest` parses every date one way and reports it with its line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+
+from .errors import IngestError
+
+FRONT_MATTER_KEYS = (
+    "id", "title", "slug", "url", "published", "updated", "author",
+    "categories", "tags", "summary", "image", "language",
+)
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """SafeLoader without implicit timestamps: dates reach us as written."""
+
+
+_PlainLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass(frozen=True)
+class FrontMatter:
+    values: dict = field(default_factory=dict)
+    lines: dict = field(default_factory=dict)   # key -> line number in the file
+
+
+def split_front_matter(text: str, *, path: str) -> tuple[FrontMatter, str, int]:
+    """Return (front matter, body, line number where the body starts)."""
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        return FrontMatter(), text, 1
+    for index in range(1, len(lines)):
+        if lines[index].strip() in ("---", "..."):
+            break
+    else:
+        raise IngestError("front matter opened with '---' is never closed", path=path, line=1)
+    yaml_text = "\n".join(lines[1:index])
+    body = "\n".join(lines[index + 1:])
+    return _parse(yaml_text, path=path), body, index + 2
+
+
+def _parse(yaml_text: str, *, path: str) -> FrontMatter:
+    try:
+        node = yaml.compose(yaml_text, Loader=_PlainLoader)
+        data = yaml.load(yaml_text, Loader=_PlainLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise IngestError(f"front matter is not valid YAML: {problem}", path=path, line=line) from exc
+    if data is None:
+        return FrontMatter()
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        raise IngestError("front matter must be a mapping of keys to values", path=path, line=2)
+    lines = {
+        key_node.value: key_node.start_mark.line + 2  # +1 for 1-based, +1 for the opening ---
+        for key_node, _ in node.value
+        if isinstance(key_node, yaml.ScalarNode)
+    }
+    for key in data:
+        if key not in FRONT_MATTER_KEYS:
+            raise IngestError(
+                f"unknown front matter key {key!r} (known: {', '.join(FRONT_MATTER_KEYS)})",
+                path=path, line=lines.get(str(key), 2),
+            )
+    return FrontMatter(values=dict(data), lines=lines)

@@ -1,0 +1,360 @@
+"""From a newsroom file to a stored article.
+
+Three steps, the first two pure:
+
+1. :func:`read_draft` turns a file's bytes (plus command-line overrides) into an
+   :class:`ArticleDraft`, or raises :class:`IngestError` naming file and line.
+2. :func:`merge` decides what the store should hold given the stored version
+   (if any) and the clock: created, updated (same id, later ``updated``) or
+   unchanged.
+3. :func:`ingest_paths` is the thin shell that reads files and writes each one
+   in its own store transaction, so a bad file leaves the store as it was and
+   the good ones are still imported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from .errors import IngestError, StoreError
+from .frontmatter import FRONT_MATTER_KEYS, split_front_matter
+from .model import Article, Image, IngestSettings, RelatedLink, SaveResult, Status
+from .newsroom import parse_newsroom_text
+from .store import ArticleStore
+from .text import cut_at_word, slugify, squash_space, xml_safe
+
+TITLE_LIMIT = 90     # characters of a headline derived from the lead
+SUMMARY_LIMIT = 300  # characters of a summary derived from the lead
+# Flags that name one article, so they make no sense with several files.
+SINGLE_ARTICLE_KEYS = ("id", "slug", "title", "url", "summary")
+_TAG_URI = re.compile(r"^tag:[A-Za-z0-9.@_-]+,\d{4}(?:-\d{2}(?:-\d{2})?)?:\S+$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+
+
+@dataclass(frozen=True)
+class ArticleDraft:
+    """An article as one source describes it; times may be missing."""
+
+    source: str
+    slug: str
+    title: str
+    summary: str
+    content_html: str
+    content_text: str
+    id: str | None = None
+    url: str | None = None
+    author: str | None = None
+    city: str | None = None
+    publication: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    language: str | None = None
+    image_url: str | None = None
+    related_titles: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=(), compare=False)  # what was derived, for the person
+
+
+# --- field checks shared by front matter and command-line flags -------------------------
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where a value came from, for error messages."""
+
+    path: str
+    lines: Mapping[str, int]
+    flag_keys: frozenset[str]
+
+    def fail(self, key: str, message: str) -> IngestError:
+        if key in self.flag_keys:
+            return IngestError(f"--{key}: {message}", path=self.path)
+        return IngestError(f"front matter {key!r}: {message}", path=self.path, line=self.lines.get(key))
+
+
+def parse_time(value: object, tz: ZoneInfo) -> datetime:
+    """ISO 8601 date or date-time; a time without a zone is in the site's zone.
+
+    Seconds are the finest unit kept: feeds show no more, and equal inputs must
+    give equal stored values.
+    """
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO 8601 date or date-time (e.g. 2024-09-18T10:30:00+07:00)") from None
+        if len(text) == 10:  # a bare date: the start of that day in the site's zone
+            parsed = datetime.combine(parsed.date(), time(0, 0))
+    else:
+        raise ValueError(f"expected a date or date-time, got {type(value).__name__}")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.replace(microsecond=0)
+
+
+def _text(origin: _Origin, key: str, value: object, *, required: bool = False) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise origin.fail(key, f"expected text, got {type(value).__name__}")
+    text = squash_space(xml_safe(str(value)))
+    if required and not text:
+        raise origin.fail(key, "must not be empty")
+    return text or None
+
+
+def _url(origin: _Origin, key: str, value: object) -> str | None:
+    text = _text(origin, key, value)
+    if text is None:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise origin.fail(key, f"{text!r} is not an absolute http(s) URL")
+    return text
+
+
+def _list(origin: _Origin, key: str, value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    result: list[str] = []
+    for item in items:
+        text = _text(origin, key, item)
+        if text and text not in result:
+            result.append(text)
+    return tuple(result)
+
+
+def _checked_fields(values: Mapping[str, object], origin: _Origin, tz: ZoneInfo) -> dict:
+    out: dict = {}
+    for key in ("title", "summary", "author"):
+        out[key] = _text(origin, key, values.get(key))
+    for key in ("url", "image"):
+        out[key] = _url(origin, key, values.get(key))
+    for key in ("categories", "tags"):
+        out[key] = _list(origin, key, values.get(key))
+    for key in ("published", "updated"):
+        raw = values.get(key)
+        try:
+            out[key] = None if raw is None else parse_time(raw, tz)
+        except ValueError as exc:
+            raise origin.fail(key, str(exc)) from None
+    article_id = _text(origin, "id", values.get("id"))
+    if article_id is not None and not _TAG_URI.match(article_id):
+        raise origin.fail("id", f"{article_id!r} is not a tag: URI (e.g. tag:example.com,2024-09-18:my-story)")
+    out["id"] = article_id
+    slug_text = _text(origin, "slug", values.get("slug"))
+    if slug_text is not None:
+        out["slug"] = slugify(slug_text)
+        if not out["slug"]:
+            raise origin.fail("slug", f"{slug_text!r} has no letters or digits to make a slug from")
+    language = _text(origin, "language", values.get("language"))
+    if language is not None and not _LANGUAGE.match(language):
+        raise origin.fail("language", f"{language!r} is not a language tag such as 'id' or 'en-US'")
+    out["language"] = language
+    if out["published"] and out["updated"] and out["updated"] < out["published"]:
+        raise origin.fail("updated", "is earlier than published")
+    return out
+
+
+# --- step 1: bytes -> draft ---------------------------------------------------------------
+
+
+def decode_source(data: bytes, *, path: str) -> str:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise IngestError(
+            f"byte 0x{data[exc.start]:02x} at offset {exc.start} is not valid UTF-8 (save the file as UTF-8)",
+            path=path, line=line,
+        ) from exc
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise IngestError("the file is empty", path=path)
+    return text
+
+
+def read_draft(
+    data: bytes,
+    *,
+    path: str,
+    settings: IngestSettings,
+    overrides: Mapping[str, object] | None = None,
+) -> ArticleDraft:
+    """Parse one newsroom text file; ``overrides`` (command-line flags) win over front matter."""
+    text = decode_source(data, path=path)
+    front, body_text, body_line = split_front_matter(text, path=path)
+    tz = ZoneInfo(settings.timezone)
+    overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, (), [])}
+    unknown = set(overrides) - set(FRONT_MATTER_KEYS)
+    if unknown:
+        raise IngestError(f"unknown override(s): {', '.join(sorted(unknown))}", path=path)
+    origin = _Origin(path, front.lines, frozenset(overrides))
+    fields = _checked_fields({**front.values, **overrides}, origin, tz)
+    body = parse_newsroom_text(body_text, path=path, first_line=body_line)
+
+    notes: list[str] = []
+    title = fields["title"]
+    if title is None:
+        title = cut_at_word(body.lead.rstrip("."), TITLE_LIMIT)
+        notes.append(f"no headline given; derived {title!r} from the lead")
+    slug = fields.get("slug") or slugify(Path(path).stem)
+    if not slug:
+        raise IngestError("cannot make a slug from the file name; give 'slug' in the front matter", path=path)
+    return ArticleDraft(
+        source=path,
+        id=fields["id"],
+        slug=slug,
+        url=fields["url"],
+        title=title,
+        summary=fields["summary"] or cut_at_word(body.lead, SUMMARY_LIMIT),
+        content_html=body.html(),
+        content_text=xml_safe(text),
+        author=fields["author"],
+        city=body.city,
+        publication=body.publication,
+        published=fields["published"],
+        updated=fields["updated"],
+        categories=fields["categories"],
+        tags=fields["tags"],
+        language=fields["language"],
+        image_url=fields["image"],
+        related_titles=body.related_titles,
+        notes=tuple(notes),
+    )
+
+
+# --- step 2: the decision -----------------------------------------------------------------
+
+
+def mint_id(settings: IngestSettings, slug: str, published: datetime) -> str:
+    """A tag: URI (RFC 4151) minted once; it never follows later slug or URL changes."""
+    day = published.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
+    return f"tag:{settings.tag_authority},{day}:{slug}"
+
+
+def merge(existing: Article | None, draft: ArticleDraft, now: datetime, settings: IngestSettings) -> SaveResult:
+    """What the store should hold after ingesting ``draft`` at ``now``."""
+    now = now.replace(microsecond=0)
+    published = draft.published or (existing.published if existing else now)
+    image = None
+    if draft.image_url:
+        keep = existing and existing.image and existing.image.url == draft.image_url
+        image = existing.image if keep else Image(draft.image_url)
+    candidate = Article(
+        id=existing.id if existing else (draft.id or mint_id(settings, draft.slug, published)),
+        slug=draft.slug,
+        url=draft.url,
+        title=draft.title,
+        summary=draft.summary,
+        content_html=draft.content_html,
+        content_text=draft.content_text,
+        author=draft.author,
+        city=draft.city,
+        publication=draft.publication,
+        published=published,
+        updated=draft.updated or published,
+        categories=draft.categories,
+        tags=draft.tags,
+        language=draft.language or settings.language,
+        image=image,
+        related=tuple(RelatedLink(title) for title in draft.related_titles),
+        status=Status.PUBLISHED,
+    )
+    if existing is None:
+        return SaveResult("created", candidate)
+    if candidate.same_content(existing) and (draft.updated is None or draft.updated == existing.updated):
+        return SaveResult("unchanged", existing)
+    # An edit keeps the id and moves ``updated`` strictly forward (even within the
+    # same second, or after the clock stepped back) so every reader sees a change.
+    updated = draft.updated or max(now, existing.updated + timedelta(seconds=1), published)
+    return SaveResult("updated", replace(candidate, updated=updated))
+
+
+# --- step 3: the shell --------------------------------------------------------------------
+
+
+@dataclass
+class IngestSummary:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    results: list[SaveResult] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated)
+
+
+SOURCE_SUFFIXES = (".txt",)
+
+
+def collect_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named directly, plus every ``.txt`` file below named directories (sorted)."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SOURCE_SUFFIXES
+                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            )
+        elif path.exists():
+            files.append(path)
+        else:
+            raise IngestError("no such file or directory", path=str(path))
+    return files
+
+
+def ingest_paths(
+    store: ArticleStore,
+    paths: Iterable[str | Path],
+    *,
+    settings: IngestSettings,
+    now: Callable[[], datetime],
+    overrides: Mapping[str, object] | None = None,
+    report: Callable[[str], None] = print,
+) -> IngestSummary:
+    """Import every file; each in one transaction, failures reported and skipped."""
+    files = collect_files(paths)
+    single = [key for key in SINGLE_ARTICLE_KEYS if (overrides or {}).get(key)]
+    if single and len(files) != 1:
+        raise IngestError(f"--{single[0]} names one article but {len(files)} files were given")
+    summary = IngestSummary()
+    for file in files:
+        try:
+            draft = read_draft(file.read_bytes(), path=str(file), settings=settings, overrides=overrides)
+            for note in draft.notes:
+                report(f"{file}: {note}")
+            result = store.save(
+                lambda existing: merge(existing, draft, now(), settings),
+                article_id=draft.id, slug=draft.slug,
+            )
+        except IngestError as exc:
+            summary.failed += 1
+            report(f"error: {exc}")
+            continue
+        except StoreError as exc:
+            summary.failed += 1
+            report(f"error: {file}: {exc}")
+            continue
+        except OSError as exc:
+            summary.failed += 1
+            report(f"error: {file}: {exc.strerror or exc}")
+            continue
+        setattr(summary, result.action, getattr(summary, result.action) + 1)
+        summary.results.append(result)
+        report(f"{result.action}: {result.article.id} ({file})")
+    return summary

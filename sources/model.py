@@ -1,0 +1,99 @@
+"""Typed values that travel from the source store to the feeds.
+
+Everything here is a frozen dataclass: the store hands out values, never live
+rows, so nothing downstream can change stored state by accident.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class Status(str, enum.Enum):
+    PUBLISHED = "published"  # visible once ``published`` has passed
+    DRAFT = "draft"          # never visible
+    DELETED = "deleted"      # kept so ids stay reserved and feeds can retract it
+
+
+@dataclass(frozen=True)
+class Image:
+    url: str
+    media_type: str | None = None   # measured once and stored, e.g. "image/jpeg"
+    length: int | None = None       # bytes, measured once and stored
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    """The stored article a related link points at, as readers may see it."""
+
+    id: str
+    slug: str
+    url: str | None   # None = derive from the site's article URL template
+    title: str
+
+
+@dataclass(frozen=True)
+class RelatedLink:
+    """A "read also" link as the newsroom wrote it, plus what it resolved to."""
+
+    title: str                    # the marker's text, possibly cut short
+    target_id: str | None = None  # the stored article it resolved to, if any
+    # Filled in by read queries only when the target is visible at query time,
+    # so a link to an embargoed article stays plain text until its release.
+    target: LinkTarget | None = None
+
+    @property
+    def display_title(self) -> str:
+        return self.target.title if self.target else self.title
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str                          # tag: URI (RFC 4151); never changes
+    slug: str                        # file-name-safe, unique in the store
+    url: str | None                  # canonical URL; None = derive from site settings
+    title: str
+    summary: str                     # plain text
+    content_html: str                # body only; feeds append the related-links list
+    content_text: str                # the source exactly as received
+    author: str | None
+    city: str | None                 # from the dateline
+    publication: str | None          # from the dateline
+    published: datetime              # aware; the article is invisible before it
+    updated: datetime                # aware; >= published
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    language: str = "id"
+    image: Image | None = None
+    related: tuple[RelatedLink, ...] = ()
+    status: Status = Status.PUBLISHED
+
+    def is_visible(self, now: datetime) -> bool:
+        return self.status is Status.PUBLISHED and self.published <= now
+
+    def same_content(self, other: Article) -> bool:
+        """True when nothing but ``updated`` differs (resolution state aside)."""
+        def key(a: Article) -> tuple:
+            return (
+                a.id, a.slug, a.url, a.title, a.summary, a.content_html, a.content_text,
+                a.author, a.city, a.publication, a.published, a.categories, a.tags,
+                a.language, a.image, tuple(link.title for link in a.related), a.status,
+            )
+        return key(self) == key(other)
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    action: str            # "created", "updated" or "unchanged"
+    article: Article
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """What the importers need from configuration, read once at the edge."""
+
+    tag_authority: str               # RFC 4151 authority for new ids, e.g. "news.example.com"
+    timezone: str = "Asia/Jakarta"   # zone for naive times and for new ids' dates
+    language: str = "id"             # default article language

@@ -1,0 +1,344 @@
+"""The source store: articles, their related links, and the store's revision.
+
+Callers use the :class:`ArticleStore` protocol and never SQL, so a PostgreSQL
+implementation can stand behind the same methods for multi-instance
+deployments. :class:`SQLiteStore` is the embedded implementation: one file, WAL
+mode, numbered migrations keyed on ``PRAGMA user_version``, every write one
+``BEGIN IMMEDIATE`` transaction (a failed write leaves the file as it was).
+
+Related links are resolved here, at write time, by normalised title: an exact
+match wins; otherwise a marker that was cut short resolves to the one stored
+title it begins (never when two do). A link without a match stays pending and
+is retried whenever an article is saved. Once resolved a link keeps its target
+until that target is deleted or retitled, so a later article with a similar
+title never silently re-points it. Whether the target is *shown* is decided at
+read time: an embargoed target is not linked before its release.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from .errors import StoreError
+from .model import Article, Image, LinkTarget, RelatedLink, SaveResult, Status
+from .text import normalise_title
+
+Decide = Callable[[Article | None], SaveResult]
+
+
+class ArticleStore(Protocol):
+    """What the rest of feedpub may ask of the source store."""
+
+    def save(self, decide: Decide, *, article_id: str | None, slug: str) -> SaveResult:
+        """In one transaction: look the article up (by id, else slug), let ``decide``
+        choose, and write its choice unless it is "unchanged"."""
+
+    def get(self, article_id: str) -> Article | None: ...
+
+    def latest_published(self, now: datetime, limit: int) -> list[Article]:
+        """Visible articles at ``now``, newest first, related links resolved as of ``now``."""
+
+    def next_release_after(self, now: datetime) -> datetime | None:
+        """The earliest publish time still in the future (the next embargo to lift)."""
+
+    def revision(self) -> int:
+        """A number that grows with every committed change."""
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+# Numbered migrations: index + 1 is the schema version they lead to. Never edit a
+# released one; append a new one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE articles (
+            id            TEXT PRIMARY KEY,
+            slug          TEXT NOT NULL UNIQUE,
+            url           TEXT,
+            title         TEXT NOT NULL,
+            title_norm    TEXT NOT NULL,
+            summary       TEXT NOT NULL,
+            content_html  TEXT NOT NULL,
+            content_text  TEXT NOT NULL,
+            author        TEXT,
+            city          TEXT,
+            publication   TEXT,
+            published     TEXT NOT NULL,     -- ISO 8601 with its offset, as given
+            published_ts  INTEGER NOT NULL,  -- Unix seconds, for ordering and embargo checks
+            updated       TEXT NOT NULL,
+            updated_ts    INTEGER NOT NULL,
+            categories    TEXT NOT NULL,     -- JSON array of names
+            tags          TEXT NOT NULL,     -- JSON array of names
+            language      TEXT NOT NULL,
+            image_url     TEXT,
+            image_type    TEXT,
+            image_length  INTEGER,
+            status        TEXT NOT NULL CHECK (status IN ('published', 'draft', 'deleted'))
+        )""",
+        "CREATE INDEX articles_by_time ON articles (status, published_ts DESC, id)",
+        "CREATE INDEX articles_by_title ON articles (title_norm)",
+        """CREATE TABLE related_links (
+            article_id  TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+            position    INTEGER NOT NULL,
+            title       TEXT NOT NULL,
+            title_norm  TEXT NOT NULL,
+            target_id   TEXT REFERENCES articles (id) ON DELETE SET NULL,
+            PRIMARY KEY (article_id, position)
+        )""",
+        "CREATE INDEX related_pending ON related_links (title_norm) WHERE target_id IS NULL",
+        "CREATE INDEX related_by_target ON related_links (target_id)",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        "INSERT INTO meta (key, value) VALUES ('revision', 0)",
+    ),
+)
+
+_ARTICLE_COLUMNS = (
+    "id, slug, url, title, summary, content_html, content_text, author, city, publication, "
+    "published, updated, categories, tags, language, image_url, image_type, image_length, status"
+)
+
+
+def _ts(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime reached the store")
+    return int(moment.timestamp())
+
+
+class SQLiteStore:
+    """The embedded :class:`ArticleStore`. Thread-safe: one connection behind a lock."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+            self._db.execute("PRAGMA journal_mode = WAL")
+            # FULL: an ingest that was acknowledged survives a power cut.
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._lock = threading.RLock()
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
+
+    # --- plumbing --------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[sqlite3.Cursor]:
+        with self._lock:
+            cursor = self._db.cursor()
+            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            else:
+                cursor.execute("COMMIT")
+            finally:
+                cursor.close()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this feedpub knows ({len(MIGRATIONS)}); upgrade feedpub"
+            )
+        for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self._transaction(write=True) as cur:
+                for statement in statements:
+                    cur.execute(statement)
+                cur.execute(f"PRAGMA user_version = {number}")
+
+    def schema_version(self) -> int:
+        with self._lock:
+            return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- reads -----------------------------------------------------------------------
+
+    def revision(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]
+
+    def count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def get(self, article_id: str) -> Article | None:
+        with self._transaction(write=False) as cur:
+            found = self._load(cur, "id = ?", (article_id,), now=None)
+        return found[0] if found else None
+
+    def latest_published(self, now: datetime, limit: int) -> list[Article]:
+        with self._transaction(write=False) as cur:
+            return self._load(
+                cur,
+                "status = 'published' AND published_ts <= ? ORDER BY published_ts DESC, id LIMIT ?",
+                (_ts(now), limit),
+                now=now,
+            )
+
+    def next_release_after(self, now: datetime) -> datetime | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT published FROM articles WHERE status = 'published' AND published_ts > ? "
+                "ORDER BY published_ts LIMIT 1",
+                (_ts(now),),
+            ).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
+    def _load(self, cur: sqlite3.Cursor, where: str, params: Sequence, *, now: datetime | None) -> list[Article]:
+        rows = cur.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE {where}", params).fetchall()
+        if not rows:
+            return []
+        ids = [row[0] for row in rows]
+        links: dict[str, list[RelatedLink]] = {article_id: [] for article_id in ids}
+        marks = ",".join("?" * len(ids))
+        for article_id, title, target_id, t_slug, t_url, t_title, t_status, t_ts in cur.execute(
+            f"""SELECT r.article_id, r.title, r.target_id, t.slug, t.url, t.title, t.status, t.published_ts
+                FROM related_links r LEFT JOIN articles t ON t.id = r.target_id
+                WHERE r.article_id IN ({marks}) ORDER BY r.article_id, r.position""",
+            ids,
+        ):
+            visible = (
+                target_id is not None
+                and now is not None
+                and t_status == Status.PUBLISHED.value
+                and t_ts <= _ts(now)
+            )
+            target = LinkTarget(target_id, t_slug, t_url, t_title) if visible else None
+            links[article_id].append(RelatedLink(title, target_id, target))
+        return [self._article(row, tuple(links[row[0]])) for row in rows]
+
+    @staticmethod
+    def _article(row: Sequence, related: tuple[RelatedLink, ...]) -> Article:
+        (id_, slug, url, title, summary, content_html, content_text, author, city, publication,
+         published, updated, categories, tags, language, image_url, image_type, image_length, status) = row
+        return Article(
+            id=id_, slug=slug, url=url, title=title, summary=summary, content_html=content_html,
+            content_text=content_text, author=author, city=city, publication=publication,
+            published=datetime.fromisoformat(published), updated=datetime.fromisoformat(updated),
+            categories=tuple(json.loads(categories)), tags=tuple(json.loads(tags)), language=language,
+            image=Image(image_url, image_type, image_length) if image_url else None,
+            related=related, status=Status(status),
+        )
+
+    # --- writes ----------------------------------------------------------------------
+
+    def save(self, decide: Decide, *, article_id: str | None, slug: str) -> SaveResult:
+        try:
+            with self._transaction(write=True) as cur:
+                found = self._load(cur, "id = ?", (article_id,), now=None) if article_id else []
+                if not found:
+                    found = self._load(cur, "slug = ?", (slug,), now=None)
+                result = decide(found[0] if found else None)
+                if result.action != "unchanged":
+                    self._write(cur, result.article, replacing=bool(found))
+                    cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(self._explain_conflict(exc, slug)) from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: the write failed and was rolled back: {exc}") from exc
+        return result
+
+    def _explain_conflict(self, exc: sqlite3.IntegrityError, slug: str) -> str:
+        if "articles.slug" in str(exc):
+            with self._lock:
+                owner = self._db.execute("SELECT id FROM articles WHERE slug = ?", (slug,)).fetchone()
+            return f"slug {slug!r} already belongs to article {owner[0] if owner else '?'}; give this one another slug"
+        if "articles.id" in str(exc):
+            return "that id already belongs to another article"
+        return f"the store refused the write: {exc}"
+
+    def _write(self, cur: sqlite3.Cursor, article: Article, *, replacing: bool) -> None:
+        a = article
+        values = (
+            a.slug, a.url, a.title, normalise_title(a.title), a.summary, a.content_html, a.content_text,
+            a.author, a.city, a.publication, a.published.isoformat(), _ts(a.published),
+            a.updated.isoformat(), _ts(a.updated), json.dumps(list(a.categories), ensure_ascii=False),
+            json.dumps(list(a.tags), ensure_ascii=False), a.language,
+            a.image.url if a.image else None, a.image.media_type if a.image else None,
+            a.image.length if a.image else None, a.status.value,
+        )
+        columns = ("slug, url, title, title_norm, summary, content_html, content_text, author, city, "
+                   "publication, published, published_ts, updated, updated_ts, categories, tags, "
+                   "language, image_url, image_type, image_length, status")
+        if replacing:
+            assignments = ", ".join(f"{c.strip()} = ?" for c in columns.split(","))
+            cur.execute(f"UPDATE articles SET {assignments} WHERE id = ?", (*values, a.id))
+        else:
+            cur.execute(f"INSERT INTO articles (id, {columns}) VALUES ({','.join('?' * (len(values) + 1))})",
+                        (a.id, *values))
+        self._replace_links(cur, a)
+        self._reresolve(cur, a)
+
+    def _replace_links(self, cur: sqlite3.Cursor, article: Article) -> None:
+        previous = {
+            title: target for title, target in cur.execute(
+                "SELECT title, target_id FROM related_links WHERE article_id = ?", (article.id,))
+        }
+        cur.execute("DELETE FROM related_links WHERE article_id = ?", (article.id,))
+        for position, link in enumerate(article.related):
+            norm = normalise_title(link.title)
+            target = previous.get(link.title) or self._match(cur, norm, exclude=article.id)
+            cur.execute(
+                "INSERT INTO related_links (article_id, position, title, title_norm, target_id) VALUES (?, ?, ?, ?, ?)",
+                (article.id, position, link.title, norm, target),
+            )
+
+    def _reresolve(self, cur: sqlite3.Cursor, article: Article) -> None:
+        """Links that may now point elsewhere because ``article`` arrived, changed or left."""
+        norm = normalise_title(article.title)
+        # Links to this article whose marker no longer fits its (new) title, or whose
+        # target is gone, go back to pending before pending links are retried.
+        for rowid, link_norm in cur.execute(
+            "SELECT rowid, title_norm FROM related_links WHERE target_id = ?", (article.id,)
+        ).fetchall():
+            if article.status is Status.DELETED or not norm.startswith(link_norm):
+                cur.execute("UPDATE related_links SET target_id = NULL WHERE rowid = ?", (rowid,))
+        # Pending markers that this title equals or begins with.
+        prefixes = sorted({norm[:end] for end in range(1, len(norm) + 1)})
+        candidates: list[tuple[int, str, str]] = []
+        for start in range(0, len(prefixes), 500):
+            chunk = prefixes[start:start + 500]
+            candidates += cur.execute(
+                f"SELECT rowid, article_id, title_norm FROM related_links "
+                f"WHERE target_id IS NULL AND title_norm IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+        for rowid, owner, link_norm in candidates:
+            target = self._match(cur, link_norm, exclude=owner)
+            if target:
+                cur.execute("UPDATE related_links SET target_id = ? WHERE rowid = ?", (target, rowid))
+
+    @staticmethod
+    def _match(cur: sqlite3.Cursor, norm: str, *, exclude: str) -> str | None:
+        """The one article whose title is ``norm``, or failing that, begins with it."""
+        if not norm:
+            return None
+        exact = [row[0] for row in cur.execute(
+            "SELECT id FROM articles WHERE title_norm = ? AND id != ? AND status != 'deleted' LIMIT 2",
+            (norm, exclude))]
+        if exact:
+            return exact[0] if len(exact) == 1 else None
+        # Range scan on the index: every string that starts with ``norm`` sorts
+        # between it and ``norm`` followed by the highest code point.
+        begins = [row[0] for row in cur.execute(
+            "SELECT id FROM articles WHERE title_norm > ? AND title_norm < ? AND id != ? "
+            "AND status != 'deleted' LIMIT 2",
+            (norm, norm + "\U0010ffff", exclude))]
+        return begins[0] if len(begins) == 1 else None
+

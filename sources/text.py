@@ -1,0 +1,48 @@
+"""Small pure text helpers shared by importers and the store."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# XML 1.0 section 2.2 "Char": anything outside this set makes a feed
+# ill-formed, so it is removed from every field at the door.
+_XML_INVALID = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_SPACE = re.compile(r"\s+")
+
+
+def xml_safe(text: str) -> str:
+    """Drop characters that XML 1.0 cannot carry (control characters, lone surrogates)."""
+    return _XML_INVALID.sub("", text)
+
+
+def squash_space(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+def normalise_title(title: str) -> str:
+    """The key related-link markers are matched on.
+
+    Case, punctuation, symbols and runs of white space are ignored, so
+    "AHY Tekankan Keadilan dalam Pengadaan Tanah:" and "Ahy tekankan keadilan
+    dalam pengadaan tanah" are equal.
+    """
+    text = unicodedata.normalize("NFKC", title).casefold()
+    kept = [" " if unicodedata.category(ch)[0] in "PSZC" else ch for ch in text]
+    return squash_space("".join(kept))
+
+
+def slugify(text: str) -> str:
+    """A lowercase ASCII slug, safe as a file name and a URL segment."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """``text`` if it fits in ``limit`` characters, else cut at a word boundary with an ellipsis."""
+    text = squash_space(text)
+    if len(text) <= limit:
+        return text
+    window = text[: limit]  # one character is kept free for the ellipsis
+    head = window[:-1].rsplit(" ", 1)[0] if " " in window[:-1] else window[:-1]
+    return head.rstrip(" ,;:-–—") + "…"
