@@ -37,7 +37,7 @@ class ArticleStore(Protocol):
     """What the rest of feedpub may ask of the source store."""
 
     def save(self, decide: Decide, *, article_id: str | None, slug: str) -> SaveResult:
-        """In one transaction: look the article up (by id, else slug), let ``decide``
+        """In one transaction: look the article up (by id if given, else by slug), let ``decide``
         choose, and write its choice unless it is "unchanged"."""
 
     def get(self, article_id: str) -> Article | None: ...
@@ -241,8 +241,10 @@ class SQLiteStore:
     def save(self, decide: Decide, *, article_id: str | None, slug: str) -> SaveResult:
         try:
             with self._transaction(write=True) as cur:
-                found = self._load(cur, "id = ?", (article_id,), now=None) if article_id else []
-                if not found:
+                # An explicit id is the identity; only without one does the slug decide.
+                if article_id:
+                    found = self._load(cur, "id = ?", (article_id,), now=None)
+                else:
                     found = self._load(cur, "slug = ?", (slug,), now=None)
                 result = decide(found[0] if found else None)
                 if result.action != "unchanged":

@@ -1,0 +1,81 @@
+"""Configuration: defaults, every key checked, errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from settings import DEFAULTS, load_config, with_address
+from sources.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "feedpub.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_no_file_means_embedded_defaults(tmp_path):
+    config = load_config(cwd=tmp_path)
+    assert config.source == "defaults"
+    assert config.store_path == Path("data/feedpub.sqlite3") and config.output_dir == Path("public")
+    assert (config.host, config.port) == ("127.0.0.1", 8080)
+    assert config.site.base_url == "http://127.0.0.1:8080"
+    assert config.site.items_per_feed == 50 and config.site.timezone == "Asia/Jakarta"
+    assert config.ingest.tag_authority == "localhost"
+
+
+def test_feedpub_toml_in_the_working_directory_is_read(tmp_path):
+    write(tmp_path, '[site]\ntitle = "OKES.NEWS"\nbase_url = "https://okes.news/"\n[feeds]\nitems = 20\n'
+                    '[schedule]\nrebuild_minutes = 5\n[store]\npath = "s.sqlite3"\n[output]\npath = "www"\n')
+    config = load_config(cwd=tmp_path)
+    assert config.site.title == "OKES.NEWS" and config.site.base_url == "https://okes.news"
+    assert config.site.items_per_feed == 20 and config.site.rebuild_minutes == 5.0
+    assert config.store_path == Path("s.sqlite3") and config.output_dir == Path("www")
+    assert config.ingest.tag_authority == "okes.news"
+
+
+def test_a_default_base_url_follows_the_bound_address(tmp_path):
+    config = with_address(load_config(cwd=tmp_path), "127.0.0.1", 43117)
+    assert config.site.base_url == "http://127.0.0.1:43117"
+    given = with_address(load_config(write(tmp_path, '[site]\nbase_url = "https://okes.news"\n')), "0.0.0.0", 80)
+    assert given.site.base_url == "https://okes.news"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[site]\ntitel = "x"\n', r"site\.titel: unknown key \(did you mean site\.title\?\)"),
+    ('[sitee]\ntitle = "x"\n', r"sitee: unknown section \(did you mean \[site\]\?\)"),
+    ('[feeds]\nitems = "many"\n', r"feeds\.items: expected int, got str 'many'"),
+    ('[feeds]\nitems = 0\n', r"feeds\.items: must be between 1 and 10000"),
+    ('[site]\ntimezone = "Asia/Jakart"\n', r"site\.timezone: unknown time zone 'Asia/Jakart'"),
+    ('[site]\nbase_url = "okes.news"\n', r"site\.base_url: 'okes\.news' is not an absolute http\(s\) URL"),
+    ('[site]\nlanguage = "Bahasa Indonesia"\n', r"site\.language: 'Bahasa Indonesia' is not a language tag"),
+    ('[site]\narticle_url = "{base_url}/x"\n', r"site\.article_url: must contain \{slug\}"),
+    ('[site]\narticle_url = "{base_url}/{slug}/{id}"\n', r"site\.article_url: only \{base_url\} and \{slug\}"),
+    ('[site]\ntag_authority = "not a host"\n', r"site\.tag_authority: 'not a host' is not a domain name"),
+    ('[schedule]\nrebuild_minutes = 0\n', r"schedule\.rebuild_minutes: must be at least"),
+    ('[schedule]\nrebuild_minutes = true\n', r"schedule\.rebuild_minutes: expected float"),
+    ('[server]\nport = 70000\n', r"server\.port: must be between 0 and 65535"),
+    ("site = 3\n", r"site: must be a table"),
+    ("[site\n", r"not valid TOML"),
+])
+def test_bad_config_names_the_file_and_key(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=rf"^{path}: .*{message}|^{path}: {message}"):
+        load_config(path)
+
+
+def test_a_missing_config_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"nope\.toml: cannot read"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_every_key_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for section, keys in DEFAULTS.items():
+        assert f"[{section}]" in readme, section
+        for key in keys:
+            assert f"\n{key} = " in readme, f"{section}.{key} is not documented in README.md"

@@ -1,0 +1,75 @@
+"""Related links: resolved by normalised title, cut-short markers, pending until the target arrives."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from .conftest import INGEST_TIME, SAMPLE, write_article
+
+BHABIN = "Bhabinkamtibmas Dituntut Mampu Ciptakan Situasi Aman dan Kondusif Selama Pemilukada"
+AHY_FULL = "AHY Tekankan Keadilan dalam Pengadaan Tanah: Hak Warga Harus Dihormati"
+
+
+def article(tmp_path, slug, title, body="Isi berita.", extra=""):
+    return write_article(tmp_path, f"{slug}.txt", f"---\ntitle: \"{title}\"\n{extra}---\n{body}")
+
+
+def links_of(store, now=INGEST_TIME + timedelta(hours=1)):
+    sample = [a for a in store.latest_published(now, 50) if a.slug.startswith("okes-")][0]
+    return {link.title: link for link in sample.related}
+
+
+def test_markers_stay_pending_until_their_targets_arrive(tmp_path, store, ingest):
+    ingest(SAMPLE)
+    assert all(link.target is None and link.target_id is None for link in links_of(store).values())
+    ingest(article(tmp_path, "bhabin", BHABIN.upper() + "!"))   # case and punctuation are ignored
+    links = links_of(store)
+    assert links[BHABIN].target.slug == "bhabin"
+    assert links[BHABIN].display_title == BHABIN.upper() + "!"
+    assert links["AHY Tekankan Keadilan dalam Pengadaan Tanah"].target is None
+
+
+def test_a_cut_short_marker_matches_the_one_title_it_begins(tmp_path, store, ingest):
+    ingest(article(tmp_path, "ahy", AHY_FULL))
+    ingest(SAMPLE)
+    link = links_of(store)["AHY Tekankan Keadilan dalam Pengadaan Tanah"]
+    assert link.target.slug == "ahy" and link.display_title == AHY_FULL
+
+
+def test_an_ambiguous_cut_short_marker_stays_pending(tmp_path, store, ingest):
+    ingest(article(tmp_path, "ahy-1", AHY_FULL))
+    ingest(article(tmp_path, "ahy-2", "AHY Tekankan Keadilan dalam Pengadaan Tanah untuk Petani"))
+    ingest(SAMPLE)
+    assert links_of(store)["AHY Tekankan Keadilan dalam Pengadaan Tanah"].target_id is None
+
+
+def test_an_exact_title_wins_over_longer_ones(tmp_path, store, ingest):
+    ingest(article(tmp_path, "ahy-1", AHY_FULL))
+    ingest(article(tmp_path, "ahy-exact", "AHY tekankan keadilan dalam pengadaan tanah"))
+    ingest(SAMPLE)
+    assert links_of(store)["AHY Tekankan Keadilan dalam Pengadaan Tanah"].target.slug == "ahy-exact"
+
+
+def test_a_link_to_an_embargoed_article_is_not_shown_before_its_release(tmp_path, store, ingest):
+    release = INGEST_TIME + timedelta(days=1)
+    ingest(article(tmp_path, "bhabin", BHABIN, extra=f"published: {release.isoformat()}\n"))
+    ingest(SAMPLE)
+    before = links_of(store, now=release - timedelta(seconds=1))[BHABIN]
+    assert before.target_id is not None and before.target is None
+    assert links_of(store, now=release)[BHABIN].target.slug == "bhabin"
+
+
+def test_a_retitled_target_releases_the_link(tmp_path, store, ingest):
+    path = article(tmp_path, "bhabin", BHABIN)
+    ingest(path)
+    ingest(SAMPLE)
+    assert links_of(store)[BHABIN].target is not None
+    path.write_text('---\ntitle: "Judul yang sama sekali lain"\n---\nIsi berita.', encoding="utf-8")
+    ingest(path, now=INGEST_TIME + timedelta(minutes=5))
+    assert links_of(store)[BHABIN].target_id is None
+
+
+def test_an_article_never_links_to_itself(tmp_path, store, ingest):
+    ingest(write_article(tmp_path, "self.txt", '---\ntitle: "Diri Sendiri"\n---\nIsi.\nBACA JUGA: Diri Sendiri'))
+    only = store.latest_published(INGEST_TIME, 1)[0]
+    assert only.related[0].target_id is None

@@ -1,0 +1,114 @@
+"""Serving public/ over real HTTP on loopback: validators, 304s, and what is refused."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import requests
+
+from feeds.build import build
+from feeds.server import PublicFiles
+
+from .conftest import INGEST_TIME, SAMPLE, RunningServer, write_article
+
+
+@pytest.fixture
+def public(tmp_path, store, ingest, site):
+    ingest(SAMPLE)
+    out = tmp_path / "public"
+    build(store, site, out, INGEST_TIME)
+    return out
+
+
+@pytest.fixture
+def server(public):
+    running = RunningServer(PublicFiles(public, max_age=900))
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize(("path", "content_type"), [
+    ("/rss.xml", "application/rss+xml; charset=utf-8"),
+    ("/atom.xml", "application/atom+xml; charset=utf-8"),
+])
+def test_feeds_have_their_content_types_and_validators(server, public, path, content_type):
+    response = requests.get(server.url + path, timeout=5)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == content_type
+    assert response.content == (public / path.lstrip("/")).read_bytes()
+    assert response.headers["ETag"].startswith('"') and response.headers["ETag"].endswith('"')
+    # Last-Modified is the newest update in the feed, not the file's time.
+    assert response.headers["Last-Modified"] == "Wed, 18 Sep 2024 07:30:00 GMT"
+    assert response.headers["Cache-Control"] == "public, max-age=900"
+
+
+def test_the_etag_it_gave_gets_a_304(server):
+    first = requests.get(server.url + "/rss.xml", timeout=5)
+    again = requests.get(server.url + "/rss.xml", headers={"If-None-Match": first.headers["ETag"]}, timeout=5)
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["ETag"] == first.headers["ETag"]
+    other = requests.get(server.url + "/rss.xml", headers={"If-None-Match": '"something-else"'}, timeout=5)
+    assert other.status_code == 200
+
+
+def test_if_modified_since(server):
+    first = requests.get(server.url + "/atom.xml", timeout=5)
+    same = requests.get(server.url + "/atom.xml", headers={"If-Modified-Since": first.headers["Last-Modified"]}, timeout=5)
+    assert same.status_code == 304
+    older = requests.get(server.url + "/atom.xml", headers={"If-Modified-Since": "Tue, 17 Sep 2024 00:00:00 GMT"}, timeout=5)
+    assert older.status_code == 200
+    junk = requests.get(server.url + "/atom.xml", headers={"If-Modified-Since": "yesterday"}, timeout=5)
+    assert junk.status_code == 200
+
+
+def test_if_none_match_takes_precedence_over_if_modified_since(server):
+    first = requests.get(server.url + "/atom.xml", timeout=5)
+    response = requests.get(server.url + "/atom.xml", timeout=5, headers={
+        "If-None-Match": '"stale"', "If-Modified-Since": first.headers["Last-Modified"]})
+    assert response.status_code == 200
+
+
+def test_head_has_headers_and_no_body(server):
+    response = requests.head(server.url + "/rss.xml", timeout=5)
+    assert response.status_code == 200 and response.content == b""
+    assert int(response.headers["Content-Length"]) > 1000
+
+
+def test_a_rebuild_changes_the_etag_and_the_body(server, public, store, ingest, tmp_path, site):
+    before = requests.get(server.url + "/atom.xml", timeout=5)
+    ingest(write_article(tmp_path, "baru.txt", "Berita baru."), now=INGEST_TIME + timedelta(hours=1))
+    build(store, site, public, INGEST_TIME + timedelta(hours=1))
+    after = requests.get(server.url + "/atom.xml", headers={"If-None-Match": before.headers["ETag"]}, timeout=5)
+    assert after.status_code == 200 and b"Berita baru." in after.content
+    assert after.headers["ETag"] != before.headers["ETag"]
+
+
+def test_validators_are_the_same_for_every_instance(public):
+    one, two = RunningServer(PublicFiles(public, max_age=900)), RunningServer(PublicFiles(public, max_age=900))
+    try:
+        a = requests.get(one.url + "/rss.xml", timeout=5).headers
+        b = requests.get(two.url + "/rss.xml", timeout=5).headers
+        assert (a["ETag"], a["Last-Modified"]) == (b["ETag"], b["Last-Modified"])
+    finally:
+        one.stop()
+        two.stop()
+
+
+@pytest.mark.parametrize("path", ["/nothing.xml", "/.manifest.json", "/../conftest.py", "/%2e%2e/conftest.py",
+                                  "/public/../../etc/passwd", "/rss.xml%00.txt", "/", "/data"])
+def test_unknown_hidden_and_escaping_paths_are_404(server, path):
+    response = requests.get(server.url + path, timeout=5)
+    assert response.status_code == 404
+
+
+def test_a_symlink_out_of_public_is_not_followed(server, public, tmp_path):
+    secret = write_article(tmp_path, "secret.txt", "rahasia")
+    (public / "leak.txt").symlink_to(secret)
+    assert requests.get(server.url + "/leak.txt", timeout=5).status_code == 404
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_other_methods_are_405(server, method):
+    response = requests.request(method, server.url + "/rss.xml", timeout=5)
+    assert response.status_code == 405 and response.headers["Allow"] == "GET, HEAD"

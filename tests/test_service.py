@@ -1,0 +1,173 @@
+"""The running service: `feedpub serve` as a real process, `feedpub ingest` beside it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import feedparser
+import pytest
+import requests
+
+from scheduler import Service
+from settings import load_config
+
+from .conftest import INGEST_TIME, SAMPLE, write_article
+
+FEEDPUB = [sys.executable, "-c", "import sys, cli; sys.exit(cli.main())"]
+DEADLINE = 15  # seconds: generous for a loaded 2-core machine; the figure of merit is in bench/
+
+
+def wait_for(predicate, timeout=DEADLINE, interval=0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+class Served:
+    def __init__(self, cwd: Path):
+        self.cwd = cwd
+        self.process = subprocess.Popen(
+            [*FEEDPUB, "serve", "--port", "0"], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        )
+        line = self.process.stdout.readline()
+        match = re.search(r"serving (http://\S+)/", line)
+        if not match:
+            self.process.kill()
+            raise AssertionError(f"no address announced: {line!r} {self.process.stderr.read()}")
+        self.url = match.group(1)
+
+    def get(self, path, **headers):
+        return requests.get(self.url + path, headers=headers, timeout=5)
+
+    def ingest(self, *args):
+        return subprocess.run([*FEEDPUB, "ingest", *map(str, args)], cwd=self.cwd, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=DEADLINE)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
+@pytest.fixture
+def served(tmp_path):
+    (tmp_path / "feedpub.toml").write_text('[schedule]\nrebuild_minutes = 60\n', encoding="utf-8")
+    service = Served(tmp_path)
+    yield service
+    service.stop()
+
+
+def entry_titles(served, path="/atom.xml"):
+    parsed = feedparser.parse(served.get(path).content)
+    assert parsed.bozo == 0
+    return [entry.title for entry in parsed.entries]
+
+
+def test_a_fresh_service_serves_the_sample_article(served):
+    assert (served.cwd / "data" / "feedpub.sqlite3").exists()
+    for path in ("/rss.xml", "/atom.xml"):
+        response = served.get(path)
+        assert response.status_code == 200
+        parsed = feedparser.parse(response.content)
+        assert parsed.bozo == 0
+        assert parsed.feed.links[0].href.startswith(served.url)   # self links right out of the box
+        (entry,) = parsed.entries
+        assert "Forkopimda" in entry.content[0].value
+        again = served.get(path, **{"If-None-Match": response.headers["ETag"]})
+        assert again.status_code == 304
+
+
+def test_an_ingest_beside_the_service_is_built_and_served(served):
+    path = write_article(served.cwd, "incoming/banjir.txt", "PALEMBANG - OKES.NEWS - Banjir melanda Palembang.")
+    result = served.ingest(path)
+    assert result.returncode == 0, result.stderr
+    assert "created" in result.stdout
+    wait_for(lambda: "Banjir melanda Palembang" in entry_titles(served))
+
+
+def test_an_embargoed_article_appears_at_its_time_and_not_before(served):
+    release = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=4)
+    marker = write_article(served.cwd, "in/marker.txt", "Penanda biasa.")
+    embargoed = write_article(served.cwd, "in/embargo.txt",
+                              f"---\npublished: {release.isoformat()}\n---\nBerita terembargo.")
+    assert served.ingest(marker.parent).returncode == 0
+    wait_for(lambda: "Penanda biasa" in entry_titles(served))
+    if datetime.now(timezone.utc) < release - timedelta(seconds=0.5):
+        assert not any("embargo" in served.get(p).text.lower() for p in ("/rss.xml", "/atom.xml"))
+    wait_for(lambda: "Berita terembargo" in entry_titles(served))
+    assert datetime.now(timezone.utc) >= release
+
+
+def test_sigterm_stops_the_service_cleanly(served):
+    assert served.get("/rss.xml").status_code == 200
+    assert served.stop() == 0
+    assert "stopped" in served.process.stderr.read()
+    assert not list((served.cwd / "public").glob(".*.tmp"))
+
+
+def test_the_periodic_rebuild_picks_up_a_change(tmp_path, ingest, store):
+    """With the change watcher off, only the periodic job can publish an embargoed article."""
+    (tmp_path / "feedpub.toml").write_text(
+        f'[schedule]\nrebuild_minutes = 0.02\n[output]\npath = "{tmp_path / "public"}"\n', encoding="utf-8")
+    config = load_config(tmp_path / "feedpub.toml")
+    clock = {"now": INGEST_TIME}
+    ingest(SAMPLE)
+    ingest(write_article(tmp_path, "nanti.txt", f"---\npublished: {(INGEST_TIME + timedelta(hours=1)).isoformat()}\n---\nNanti."))
+    service = Service(config, store, clock=lambda: clock["now"])
+    service.build_now("start")
+    assert b"Nanti." not in (tmp_path / "public" / "atom.xml").read_bytes()
+    service.start()
+    try:
+        service.scheduler.remove_job("watch-store")
+        service.scheduler.remove_job("release")
+        clock["now"] = INGEST_TIME + timedelta(hours=2)
+        wait_for(lambda: b"Nanti." in (tmp_path / "public" / "atom.xml").read_bytes())
+    finally:
+        service.stop()
+
+
+def test_the_release_job_is_set_from_the_store_and_never_skipped(tmp_path, ingest, store):
+    config = load_config(cwd=tmp_path)
+    release = INGEST_TIME + timedelta(hours=3)
+    ingest(write_article(tmp_path, "nanti.txt", f"---\npublished: {release.isoformat()}\n---\nNanti."))
+    service = Service(config, store, clock=lambda: INGEST_TIME)
+    service.scheduler.start(paused=True)
+    try:
+        service._schedule_release(INGEST_TIME)
+        job = service.scheduler.get_job("release")
+        assert job.next_run_time == release
+        assert job.misfire_grace_time is None and job.max_instances == 1
+    finally:
+        service.scheduler.shutdown(wait=False)
+
+
+def test_cli_build_and_ingest_exit_codes(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    run = lambda *args: subprocess.run([*FEEDPUB, *args], cwd=tmp_path, capture_output=True, text=True, env=env)  # noqa: E731
+    good = run("ingest", str(SAMPLE))
+    assert good.returncode == 0 and "1 created" in good.stdout and "derived" in good.stdout
+    (tmp_path / "bad.txt").write_bytes(b"")
+    bad = run("ingest", "bad.txt")
+    assert bad.returncode == 1 and "bad.txt: the file is empty" in bad.stdout
+    built = run("build")
+    assert built.returncode == 0 and "2 written" in built.stdout
+    assert (tmp_path / "public" / "rss.xml").exists()
+    (tmp_path / "feedpub.toml").write_text("[site]\ntitel = 'x'\n", encoding="utf-8")
+    config_error = run("build")
+    assert config_error.returncode == 2 and "site.titel: unknown key" in config_error.stderr
