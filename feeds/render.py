@@ -10,6 +10,7 @@ practices profile; Atom follows RFC 4287.
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from .site import SiteSettings
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
+HTML_TYPE = "text/html; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -90,4 +92,47 @@ def render_atom(view: FeedView, site: SiteSettings) -> Document:
     return Document(view.feed.atom_path, body, ATOM_TYPE, view.updated.isoformat())
 
 
-RENDERERS = (render_rss, render_atom)
+def render_index(view: FeedView, site: SiteSettings) -> Document:
+    """public/index.html: the feeds, with auto-discovery links for browsers and readers."""
+    feed = view.feed
+    esc = html.escape
+    title = esc(feed.title)
+    links = [(site.url(feed.rss_path), RSS_TYPE, "RSS 2.0"), (site.url(feed.atom_path), ATOM_TYPE, "Atom 1.0")]
+    discovery = "\n".join(
+        f'<link rel="alternate" type="{kind.split(";")[0]}" title="{title} ({name})" href="{esc(url)}">'
+        for url, kind, name in links
+    )
+    items = "\n".join(f'<li><a href="{esc(url)}">{title} ({name})</a>: <code>{esc(url)}</code></li>'
+                       for url, _, name in links)
+    latest = "\n".join(
+        f'<li><a href="{esc(entry.link)}">{esc(entry.title)}</a> '
+        f'<time datetime="{entry.published.isoformat()}">{entry.published:%Y-%m-%d %H:%M %Z}</time></li>'
+        for entry in view.entries[:10]
+    )
+    page = f"""<!DOCTYPE html>
+<html lang="{esc(site.language)}">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+{discovery}
+</head>
+<body>
+<h1>{title}</h1>
+<p>{esc(feed.description)}</p>
+<h2>Feeds</h2>
+<p>Copy a feed address into your feed reader to subscribe.</p>
+<ul>
+{items}
+</ul>
+<h2>Latest</h2>
+<ul>
+{latest or "<li>Nothing published yet.</li>"}
+</ul>
+</body>
+</html>
+"""
+    return Document("index.html", page.encode("utf-8"), HTML_TYPE, view.updated.isoformat())
+
+
+RENDERERS = (render_rss, render_atom, render_index)

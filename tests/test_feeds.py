@@ -112,10 +112,10 @@ def test_embargoed_articles_are_invisible_until_their_time(store, ingest, tmp_pa
 def test_build_writes_only_changed_files(sample_store, site, tmp_path):
     out = tmp_path / "public"
     first = build(sample_store, site, out, INGEST_TIME)
-    assert sorted(first.written) == ["atom.xml", "rss.xml"]
+    assert sorted(first.written) == ["atom.xml", "index.html", "rss.xml"]
     inodes = {name: os.stat(out / name).st_ino for name in first.written}
     second = build(sample_store, site, out, INGEST_TIME + timedelta(minutes=15))
-    assert second.written == () and sorted(second.unchanged) == ["atom.xml", "rss.xml"]
+    assert second.written == () and sorted(second.unchanged) == ["atom.xml", "index.html", "rss.xml"]
     assert {name: os.stat(out / name).st_ino for name in inodes} == inodes
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
@@ -123,5 +123,19 @@ def test_build_writes_only_changed_files(sample_store, site, tmp_path):
 def test_same_store_gives_byte_identical_builds(sample_store, site, tmp_path):
     build(sample_store, site, tmp_path / "one", INGEST_TIME)
     build(sample_store, site, tmp_path / "two", INGEST_TIME + timedelta(hours=1))
-    for name in ("rss.xml", "atom.xml", ".manifest.json"):
+    for name in ("rss.xml", "atom.xml", "index.html", ".manifest.json"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+def test_the_index_page_lists_and_advertises_both_feeds(sample_store, site):
+    page = documents(sample_store, site)["index.html"].body.decode()
+    assert '<link rel="alternate" type="application/rss+xml" title="OKES.NEWS (RSS 2.0)" href="https://okes.example/rss.xml">' in page
+    assert '<link rel="alternate" type="application/atom+xml" title="OKES.NEWS (Atom 1.0)" href="https://okes.example/atom.xml">' in page
+    assert "Menjelang Pilkada Serentak 2024" in page and "2024-09-18 14:30 WIB" in page
+
+
+def test_the_bundled_sample_is_the_newsroom_article():
+    shared = Path(__file__).resolve().parents[2] / "shared" / "articles" / SAMPLE.name
+    if not shared.exists():
+        pytest.skip("no shared/ folder beside this checkout")
+    assert SAMPLE.read_bytes() == shared.read_bytes()

@@ -96,7 +96,7 @@ def test_validators_are_the_same_for_every_instance(public):
 
 
 @pytest.mark.parametrize("path", ["/nothing.xml", "/.manifest.json", "/../conftest.py", "/%2e%2e/conftest.py",
-                                  "/public/../../etc/passwd", "/rss.xml%00.txt", "/", "/data"])
+                                  "/public/../../etc/passwd", "/rss.xml%00.txt", "/data", "/index.html/"])
 def test_unknown_hidden_and_escaping_paths_are_404(server, path):
     response = requests.get(server.url + path, timeout=5)
     assert response.status_code == 404
@@ -112,3 +112,10 @@ def test_a_symlink_out_of_public_is_not_followed(server, public, tmp_path):
 def test_other_methods_are_405(server, method):
     response = requests.request(method, server.url + "/rss.xml", timeout=5)
     assert response.status_code == 405 and response.headers["Allow"] == "GET, HEAD"
+
+
+def test_the_root_is_the_index_page(server):
+    response = requests.get(server.url + "/", timeout=5)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert b'rel="alternate" type="application/atom+xml"' in response.content
