@@ -4,7 +4,7 @@ Jobs (APScheduler 3.x, one BackgroundScheduler in the serving process, memory
 job store: a job store is never shared between processes):
 
 ``watch-store``  every 0.5 s, compares the store's revision with the one last
-                 built; a change (an ``feedpub ingest`` in another process, say)
+                 built; a change (a ``feedpub ingest`` in another process, say)
                  is built within a second, and a burst of changes costs one build.
 ``rebuild``      every ``schedule.rebuild_minutes``: the periodic rebuild.
 ``release``      a date job at the next embargoed article's publish time, set
@@ -138,6 +138,8 @@ def _raise_system_exit(signum: int, _frame) -> None:
 
 def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
     """Create the store if needed, build, serve public/ and run the jobs until SIGINT/SIGTERM."""
+    # From here on SIGTERM unwinds like SIGINT: through the finally below.
+    signal.signal(signal.SIGTERM, _raise_system_exit)
     store = SQLiteStore(config.store_path)
     service = None
     server = None
@@ -150,7 +152,6 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
         service = Service(config, store, clock=clock)
         service.build_now("start")
         service.start()
-        signal.signal(signal.SIGTERM, _raise_system_exit)
         log.info("serving %s/ from %s (store %s)", config.site.base_url, config.output_dir, config.store_path)
         print(f"feedpub: serving {config.site.base_url}/", flush=True)
         server.run()  # returns on SIGINT (KeyboardInterrupt) or SIGTERM (SystemExit)

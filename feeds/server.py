@@ -44,9 +44,13 @@ CONTENT_TYPES = {
 }
 
 
+Identity = tuple[int, int, int]    # (inode, size, mtime_ns): changes whenever a file is replaced
+
+
 @dataclass(frozen=True)
 class _File:
-    identity: tuple[int, int, int]   # (inode, size, mtime_ns): changes whenever the file is replaced
+    identity: Identity
+    manifest: Identity | None        # the manifest version its Last-Modified was taken from
     body: bytes
     etag: str
     last_modified: str
@@ -71,7 +75,7 @@ class PublicFiles:
         self.root = root.resolve()
         self.cache_control = f"public, max-age={max_age}"
         self._files: dict[str, _File] = {}
-        self._manifest: tuple[tuple[int, int, int] | None, dict[str, dict]] = (None, {})
+        self._manifest: tuple[Identity | None, dict[str, dict]] = (None, {})
         self._lock = threading.Lock()
 
     # --- files -------------------------------------------------------------------------
@@ -98,33 +102,34 @@ class PublicFiles:
         return relative
 
     @staticmethod
-    def _identity(stat: os.stat_result) -> tuple[int, int, int]:
+    def _identity(stat: os.stat_result) -> Identity:
         return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
-    def _manifest_entries(self) -> dict[str, dict]:
+    def _current_manifest(self) -> tuple[Identity | None, dict[str, dict]]:
         try:
             identity = self._identity(os.stat(self.root / MANIFEST_NAME))
         except OSError:
             identity = None
-        cached_identity, entries = self._manifest
-        if identity != cached_identity:
-            entries = read_manifest(self.root)
-            self._manifest = (identity, entries)
-        return entries
+        if identity != self._manifest[0]:
+            self._manifest = (identity, read_manifest(self.root))
+        return self._manifest
 
     def _load(self, relative: str) -> _File | None:
         full = self.root / relative
+        manifest_identity, manifest = self._current_manifest()
         try:
             stat = os.stat(full)
             identity = self._identity(stat)
             cached = self._files.get(relative)
-            if cached and cached.identity == identity:
+            # A build swaps documents in before its manifest: a file read in between
+            # is looked at again once the manifest that describes it is in place.
+            if cached and cached.identity == identity and cached.manifest == manifest_identity:
                 return cached
             body = full.read_bytes()
         except OSError:
             return None
         digest = hashlib.sha256(body).hexdigest()
-        entry = self._manifest_entries().get(relative, {})
+        entry = manifest.get(relative, {})
         if entry.get("sha256") == digest and entry.get("updated"):
             modified = datetime.fromisoformat(entry["updated"])
         else:  # an asset no build wrote: its file time is all we know
@@ -132,7 +137,7 @@ class PublicFiles:
         content_type = entry.get("content_type") or CONTENT_TYPES.get(
             Path(relative).suffix.lower(), mimetypes.guess_type(relative)[0] or "application/octet-stream"
         )
-        loaded = _File(identity, body, f'"{digest[:40]}"', http_date(modified), content_type)
+        loaded = _File(identity, manifest_identity, body, f'"{digest[:40]}"', http_date(modified), content_type)
         with self._lock:
             self._files[relative] = loaded
         return loaded

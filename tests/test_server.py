@@ -119,3 +119,23 @@ def test_the_root_is_the_index_page(server):
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/html; charset=utf-8"
     assert b'rel="alternate" type="application/atom+xml"' in response.content
+
+
+def test_a_file_read_between_its_swap_and_the_manifest_gets_the_manifest_time_after(server, public):
+    """A build replaces documents first and the manifest last; the server must not keep
+    the stop-gap Last-Modified it gave while the manifest still described the old file."""
+    import json
+
+    from feeds.publish import MANIFEST_NAME, sha256, write_atomic
+
+    manifest = json.loads((public / MANIFEST_NAME).read_bytes())
+    new_body = (public / "rss.xml").read_bytes().replace(b"OKES.NEWS", b"OKES NEWS", 1)
+    write_atomic(public / "rss.xml", new_body)
+    during = requests.get(server.url + "/rss.xml", timeout=5)
+    assert during.content == new_body
+    manifest["documents"]["rss.xml"].update(sha256=sha256(new_body), size=len(new_body),
+                                            updated="2024-09-19T08:00:00+07:00")
+    write_atomic(public / MANIFEST_NAME, json.dumps(manifest).encode())
+    after = requests.get(server.url + "/rss.xml", timeout=5)
+    assert after.headers["Last-Modified"] == "Thu, 19 Sep 2024 01:00:00 GMT"
+    assert after.headers["ETag"] == during.headers["ETag"]
