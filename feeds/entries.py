@@ -30,6 +30,7 @@ class FeedDefinition:
     html_url: str        # the page the feed stands for
     rss_path: str        # under public/
     atom_path: str
+    json_path: str
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def main_feed(site: SiteSettings) -> FeedDefinition:
         html_url=site.url(""),
         rss_path="rss.xml",
         atom_path="atom.xml",
+        json_path="feed.json",
     )
 
 

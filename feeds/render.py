@@ -11,6 +11,7 @@ practices profile; Atom follows RFC 4287.
 from __future__ import annotations
 
 import html
+import json
 import math
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from .site import SiteSettings
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
+JSON_FEED_TYPE = "application/feed+json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
 
 
@@ -92,12 +94,50 @@ def render_atom(view: FeedView, site: SiteSettings) -> Document:
     return Document(view.feed.atom_path, body, ATOM_TYPE, view.updated.isoformat())
 
 
+def render_json_feed(view: FeedView, site: SiteSettings) -> Document:
+    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1); related links in a ``_feedpub`` extension."""
+    feed = view.feed
+    items = []
+    for entry in view.entries:
+        item: dict = {
+            "id": entry.id,
+            "url": entry.link,
+            "title": entry.title,
+            "content_html": entry.content_html,
+            "summary": entry.summary,
+            "date_published": entry.published.isoformat(),
+            "date_modified": entry.updated.isoformat(),
+        }
+        if entry.author:
+            item["authors"] = [{"name": entry.author}]
+        if entry.categories or entry.tags:
+            item["tags"] = list(dict.fromkeys(entry.categories + entry.tags))
+        item["language"] = entry.language
+        if entry.related:
+            # Extension objects start with "_" (JSON Feed 1.1, "Extensions").
+            item["_feedpub"] = {"related": [{"url": link.href, "title": link.title} for link in entry.related]}
+        items.append(item)
+    document = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": feed.title,
+        "home_page_url": feed.html_url,
+        "feed_url": site.url(feed.json_path),
+        "description": feed.description,
+        "language": site.language,
+        "authors": [{"name": site.publisher}],
+        "items": items,
+    }
+    body = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+    return Document(feed.json_path, body, JSON_FEED_TYPE, view.updated.isoformat())
+
+
 def render_index(view: FeedView, site: SiteSettings) -> Document:
     """public/index.html: the feeds, with auto-discovery links for browsers and readers."""
     feed = view.feed
     esc = html.escape
     title = esc(feed.title)
-    links = [(site.url(feed.rss_path), RSS_TYPE, "RSS 2.0"), (site.url(feed.atom_path), ATOM_TYPE, "Atom 1.0")]
+    links = [(site.url(feed.rss_path), RSS_TYPE, "RSS 2.0"), (site.url(feed.atom_path), ATOM_TYPE, "Atom 1.0"),
+             (site.url(feed.json_path), JSON_FEED_TYPE, "JSON Feed 1.1")]
     discovery = "\n".join(
         f'<link rel="alternate" type="{kind.split(";")[0]}" title="{title} ({name})" href="{esc(url)}">'
         for url, kind, name in links
@@ -135,4 +175,4 @@ def render_index(view: FeedView, site: SiteSettings) -> Document:
     return Document("index.html", page.encode("utf-8"), HTML_TYPE, view.updated.isoformat())
 
 
-RENDERERS = (render_rss, render_atom, render_index)
+RENDERERS = (render_rss, render_atom, render_json_feed, render_index)

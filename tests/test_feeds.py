@@ -24,11 +24,16 @@ def sample_store(store, ingest):
     return store
 
 
+def read(doc):
+    """feedparser, told the content type as a server would tell it."""
+    return feedparser.parse(doc.body, response_headers={"content-type": doc.content_type})
+
+
 def documents(store, site, now=INGEST_TIME):
     return {doc.path: doc for doc in render_documents(store, site, now)}
 
 
-@pytest.mark.parametrize("name", ["rss.xml", "atom.xml"])
+@pytest.mark.parametrize("name", ["rss.xml", "atom.xml", "feed.json"])
 def test_golden_files_pin_the_sample_feeds(sample_store, site, name):
     body = documents(sample_store, site)[name].body
     golden = GOLDEN / f"sample.{name}"
@@ -39,7 +44,7 @@ def test_golden_files_pin_the_sample_feeds(sample_store, site, name):
 
 @pytest.mark.parametrize("name", ["rss.xml", "atom.xml"])
 def test_feedparser_reads_the_sample_whole(sample_store, site, name):
-    parsed = feedparser.parse(documents(sample_store, site)[name].body)
+    parsed = read(documents(sample_store, site)[name])
     assert parsed.bozo == 0, parsed.get("bozo_exception")
     assert parsed.feed.title == "OKES.NEWS"
     assert parsed.feed.language == "id"
@@ -65,7 +70,7 @@ def test_feedparser_reads_the_sample_whole(sample_store, site, name):
 def test_resolved_related_links_are_structured_and_readable(sample_store, ingest, tmp_path, site, name):
     target = write_article(tmp_path, "ahy.txt", f'---\ntitle: "{AHY_FULL}"\n---\nIsi.')
     ingest(target, now=INGEST_TIME - timedelta(hours=1))
-    parsed = feedparser.parse(documents(sample_store, site)[name].body)
+    parsed = read(documents(sample_store, site)[name])
     assert parsed.bozo == 0
     sample = next(e for e in parsed.entries if "okes-forkopimda" in e.id)
     related = [link for link in sample.links if link.rel == "related"]
@@ -79,7 +84,7 @@ def test_entries_are_newest_first_and_limited(store, ingest, tmp_path, site):
     from dataclasses import replace
 
     small = replace(site, items_per_feed=3)
-    parsed = feedparser.parse(documents(store, small, INGEST_TIME + timedelta(days=1))["atom.xml"].body)
+    parsed = read(documents(store, small, INGEST_TIME + timedelta(days=1))["atom.xml"])
     assert [e.id.rsplit(":", 1)[1] for e in parsed.entries] == ["a4", "a3", "a2"]
 
 
@@ -95,8 +100,9 @@ def test_no_wall_clock_in_documents(sample_store, site):
 def test_an_empty_store_still_renders_valid_stable_feeds(store, site):
     docs = documents(store, site)
     for name in ("rss.xml", "atom.xml"):
-        parsed = feedparser.parse(docs[name].body)
+        parsed = read(docs[name])
         assert parsed.bozo == 0 and parsed.entries == []
+    assert __import__("json").loads(docs["feed.json"].body)["items"] == []
     assert docs["atom.xml"].updated == EPOCH.astimezone(site.zone).isoformat()
 
 
@@ -112,10 +118,10 @@ def test_embargoed_articles_are_invisible_until_their_time(store, ingest, tmp_pa
 def test_build_writes_only_changed_files(sample_store, site, tmp_path):
     out = tmp_path / "public"
     first = build(sample_store, site, out, INGEST_TIME)
-    assert sorted(first.written) == ["atom.xml", "index.html", "rss.xml"]
+    assert sorted(first.written) == ["atom.xml", "feed.json", "index.html", "rss.xml"]
     inodes = {name: os.stat(out / name).st_ino for name in first.written}
     second = build(sample_store, site, out, INGEST_TIME + timedelta(minutes=15))
-    assert second.written == () and sorted(second.unchanged) == ["atom.xml", "index.html", "rss.xml"]
+    assert second.written == () and sorted(second.unchanged) == ["atom.xml", "feed.json", "index.html", "rss.xml"]
     assert {name: os.stat(out / name).st_ino for name in inodes} == inodes
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
@@ -123,8 +129,27 @@ def test_build_writes_only_changed_files(sample_store, site, tmp_path):
 def test_same_store_gives_byte_identical_builds(sample_store, site, tmp_path):
     build(sample_store, site, tmp_path / "one", INGEST_TIME)
     build(sample_store, site, tmp_path / "two", INGEST_TIME + timedelta(hours=1))
-    for name in ("rss.xml", "atom.xml", "index.html", ".manifest.json"):
+    for name in ("rss.xml", "atom.xml", "feed.json", "index.html", ".manifest.json"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+def test_json_feed_carries_the_related_links_in_its_extension(sample_store, ingest, tmp_path, site):
+    import json
+
+    ingest(write_article(tmp_path, "ahy.txt", f'---\ntitle: "{AHY_FULL}"\n---\nIsi.'), now=INGEST_TIME - timedelta(hours=1))
+    document = json.loads(documents(sample_store, site)["feed.json"].body)
+    assert document["version"] == "https://jsonfeed.org/version/1.1"
+    assert document["feed_url"] == "https://okes.example/feed.json"
+    sample = next(item for item in document["items"] if "okes-forkopimda" in item["id"])
+    # feedparser 6.0 reads no JSON Feed, so the fields are checked here one by one.
+    assert sample["id"] == "tag:okes.example,2024-09-18:okes-forkopimda-oku-pilkada-2024"
+    assert sample["url"] == "https://okes.example/articles/okes-forkopimda-oku-pilkada-2024"
+    assert sample["title"].startswith("Menjelang Pilkada") and sample["summary"].startswith("Menjelang Pilkada")
+    assert sample["content_html"].count("<p>") == 14 and f'<a href="https://okes.example/articles/ahy">' in sample["content_html"]
+    assert sample["date_modified"] == "2024-09-18T14:30:00+07:00"
+    assert sample["_feedpub"] == {"related": [{"url": "https://okes.example/articles/ahy", "title": AHY_FULL}]}
+    assert sample["date_published"] == "2024-09-18T14:30:00+07:00" and sample["authors"] == [{"name": "Rahmad Hidayat"}]
+    assert sample["tags"] == ["Politik", "Pilkada 2024"] and sample["language"] == "id"
 
 
 def test_the_index_page_lists_and_advertises_both_feeds(sample_store, site):

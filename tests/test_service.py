@@ -166,7 +166,7 @@ def test_cli_build_and_ingest_exit_codes(tmp_path):
     bad = run("ingest", "bad.txt")
     assert bad.returncode == 1 and "bad.txt: the file is empty" in bad.stdout
     built = run("build")
-    assert built.returncode == 0 and "3 written" in built.stdout
+    assert built.returncode == 0 and "4 written" in built.stdout
     assert (tmp_path / "public" / "rss.xml").exists()
     store_bytes = (tmp_path / "data" / "feedpub.sqlite3").read_bytes()
     (tmp_path / "feedpub.toml").write_text("[site]\ntitel = 'x'\n", encoding="utf-8")
