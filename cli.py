@@ -3,6 +3,7 @@
     feedpub serve [--host H] [--port P]     build, serve public/, rebuild on schedule and on change
     feedpub build                           build once into public/ and exit
     feedpub ingest PATH... [--title T ...]  import newsroom text files (directories recursively)
+    feedpub delete ID_OR_SLUG...            delete articles: they leave every feed, Atom keeps a tombstone
 
 Every command takes ``--config FILE`` (default: ./feedpub.toml when present).
 Exit status: 0 success, 1 some input was rejected, 2 bad usage or configuration.
@@ -21,12 +22,21 @@ from sources.errors import ConfigError, FeedpubError
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
+    # Accepted before and after the command. In the subcommand they default to
+    # SUPPRESS so that "feedpub --config X build" keeps X instead of resetting it.
+    suppress = {"default": argparse.SUPPRESS} if in_subcommand else {}
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE", help="TOML configuration (default: ./feedpub.toml if present)")
-    common.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    common.add_argument("--config", metavar="FILE", help="TOML configuration (default: ./feedpub.toml if present)",
+                        **suppress)
+    common.add_argument("-v", "--verbose", action="store_true", help="log debugging detail", **suppress)
+    return common
 
-    parser = argparse.ArgumentParser(prog="feedpub", description="A newsroom feed publisher.", parents=[common])
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="feedpub", description="A newsroom feed publisher.",
+                                     parents=[_common_options(in_subcommand=False)])
+    common = _common_options(in_subcommand=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", parents=[common], help="build, serve public/ and rebuild on schedule and on change")
@@ -49,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--tag", dest="tags", action="append", metavar="NAME", help="repeatable")
     ingest.add_argument("--image", help="lead image URL")
     ingest.add_argument("--language", help="language tag; default: site.language")
+
+    delete = commands.add_parser("delete", parents=[common], help="delete articles by id or slug")
+    delete.add_argument("keys", nargs="+", metavar="ID_OR_SLUG")
     return parser
 
 
@@ -88,6 +101,7 @@ def _cmd_build(config: Config, args: argparse.Namespace) -> int:
 def _cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     from scheduler import utc_now
     from sources.ingest import ingest_paths
+    from sources.media import measure_image
     from sources.store import SQLiteStore
 
     keys = ("id", "title", "slug", "url", "summary", "published", "updated", "author",
@@ -95,7 +109,8 @@ def _cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     overrides = {key: getattr(args, key) for key in keys if getattr(args, key) is not None}
     store = SQLiteStore(config.store_path)
     try:
-        summary = ingest_paths(store, args.paths, settings=config.ingest, now=utc_now, overrides=overrides)
+        summary = ingest_paths(store, args.paths, settings=config.ingest, now=utc_now, overrides=overrides,
+                               measure=measure_image)
     finally:
         store.close()
     print(f"{summary.created} created, {summary.updated} updated, {summary.unchanged} unchanged, "
@@ -103,7 +118,27 @@ def _cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     return EXIT_REJECTED if summary.failed else EXIT_OK
 
 
-COMMANDS = {"serve": _cmd_serve, "build": _cmd_build, "ingest": _cmd_ingest}
+def _cmd_delete(config: Config, args: argparse.Namespace) -> int:
+    from scheduler import utc_now
+    from sources.store import SQLiteStore
+
+    store = SQLiteStore(config.store_path)
+    failed = 0
+    try:
+        for key in args.keys:
+            try:
+                article = store.delete(key, utc_now())
+            except FeedpubError as exc:
+                failed += 1
+                print(f"error: {exc}")
+                continue
+            print(f"deleted: {article.id} ({article.slug})")
+    finally:
+        store.close()
+    return EXIT_REJECTED if failed else EXIT_OK
+
+
+COMMANDS = {"serve": _cmd_serve, "build": _cmd_build, "ingest": _cmd_ingest, "delete": _cmd_delete}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,10 +31,15 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from feeds.build import BuildReport, build
 from feeds.server import PublicFiles, create_server
 from settings import Config, with_address
+from sources.errors import FeedpubError
 from sources.ingest import ingest_paths
 from sources.store import ArticleStore, SQLiteStore
 
 log = logging.getLogger("feedpub")
+
+
+class ServeError(FeedpubError):
+    """The service cannot start (the address is taken, say)."""
 
 WATCH_SECONDS = 0.5
 SAMPLE_ARTICLE = "okes-forkopimda-oku-pilkada-2024.txt"
@@ -147,7 +152,10 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
         ingest_sample_if_empty(store, config, clock)
         app = PublicFiles(config.output_dir, max_age=int(max(1.0, config.site.rebuild_minutes * 60)))
         config.output_dir.mkdir(parents=True, exist_ok=True)
-        server = create_server(app, config.host, config.port)
+        try:
+            server = create_server(app, config.host, config.port)
+        except (OSError, ValueError) as exc:
+            raise ServeError(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
         config = with_address(config, config.host, int(server.effective_port))
         service = Service(config, store, clock=clock)
         service.build_now("start")

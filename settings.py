@@ -36,8 +36,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "author": "",              # "" = the site title
         "article_url": "{base_url}/articles/{slug}",
         "tag_authority": "",       # "" = the host of base_url ("localhost" for an IP address)
+        "image": "",               # channel image URL; "" = the bundled logo.png
     },
-    "feeds": {"items": 50},
+    "feeds": {"items": 50, "tombstone_days": 30},
     "schedule": {"rebuild_minutes": 15.0},
     "store": {"path": "data/feedpub.sqlite3"},
     "output": {"path": "public"},
@@ -131,8 +132,14 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         raise _fail(source, "site.tag_authority", f"{authority!r} is not a domain name or e-mail address (RFC 4151)")
     if not 1 <= values["feeds"]["items"] <= 10_000:
         raise _fail(source, "feeds.items", "must be between 1 and 10000")
-    if not values["schedule"]["rebuild_minutes"] >= 0.01:
-        raise _fail(source, "schedule.rebuild_minutes", "must be at least 0.01 (under a second)")
+    if not 0 <= values["feeds"]["tombstone_days"] <= 3650:
+        raise _fail(source, "feeds.tombstone_days", "must be between 0 and 3650")
+    if site["image"]:
+        image = urlsplit(site["image"])
+        if image.scheme not in ("http", "https") or not image.netloc:
+            raise _fail(source, "site.image", f"{site['image']!r} is not an absolute http(s) URL")
+    if not 0.01 <= values["schedule"]["rebuild_minutes"] <= 10_080:
+        raise _fail(source, "schedule.rebuild_minutes", "must be between 0.01 (under a second) and 10080 (a week)")
     if not 0 <= server["port"] <= 65535:
         raise _fail(source, "server.port", "must be between 0 and 65535")
     if not server["host"]:
@@ -149,7 +156,8 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
             title=site["title"].strip(), description=site["description"].strip() or site["title"].strip(),
             base_url=base_url, language=site["language"], timezone=site["timezone"], author=site["author"],
             items_per_feed=values["feeds"]["items"], rebuild_minutes=values["schedule"]["rebuild_minutes"],
-            article_url=site["article_url"],
+            article_url=site["article_url"], image=site["image"],
+            tombstone_days=values["feeds"]["tombstone_days"],
         ),
         ingest=IngestSettings(
             tag_authority=authority or authority_for(base_url),

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sources.store import ArticleStore
 
 from .entries import feed_view, main_feed
+from .logo import render_logo
 from .publish import publish
-from .render import RENDERERS, Document
+from .document import Document
+from .render import RENDERERS
 from .site import SiteSettings
 
 
@@ -37,8 +39,10 @@ class BuildReport:
 
 def render_documents(store: ArticleStore, site: SiteSettings, now: datetime) -> list[Document]:
     articles = store.latest_published(now, site.items_per_feed)
-    view = feed_view(main_feed(site), articles, site)
-    return [render(view, site) for render in RENDERERS]
+    tombstones = store.deleted_since(now - timedelta(days=site.tombstone_days), now)
+    view = feed_view(main_feed(site), articles, site, tombstones)
+    documents = [render(view, site) for render in (*RENDERERS, render_logo)]
+    return [doc for doc in documents if doc is not None]
 
 
 def build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: datetime) -> BuildReport:

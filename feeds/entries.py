@@ -11,8 +11,9 @@ import html
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sources.model import Article
+from sources.model import Article, Image, Tombstone
 
+from .content import safe_html, safe_text
 from .site import SiteSettings
 
 # Shown for a feed with no entries yet, so that even an empty feed renders the
@@ -53,13 +54,23 @@ class Entry:
     tags: tuple[str, ...]
     language: str
     related: tuple[EntryLink, ...]    # resolved and visible targets only
+    image: Image | None = None        # lead image
+    changed: datetime | None = None   # when the store last took a version of it (site zone)
+
+
+@dataclass(frozen=True)
+class DeletedEntry:
+    id: str
+    link: str
+    deleted: datetime                 # in the site's zone
 
 
 @dataclass(frozen=True)
 class FeedView:
     feed: FeedDefinition
     entries: tuple[Entry, ...]        # newest first
-    updated: datetime                 # newest entry update: never the wall clock
+    updated: datetime                 # newest entry update or deletion: never the wall clock
+    deleted: tuple[DeletedEntry, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -96,27 +107,36 @@ def related_block(article: Article, site: SiteSettings) -> str:
 
 def make_entry(article: Article, site: SiteSettings) -> Entry:
     zone = site.zone
+    link = site.article_link(article.url, article.slug)
     return Entry(
         id=article.id,
-        link=site.article_link(article.url, article.slug),
-        title=article.title,
-        summary=article.summary,
-        content_html=article.content_html + related_block(article, site),
-        author=article.author,
+        link=link,
+        title=safe_text(article.title),
+        summary=safe_text(article.summary),
+        content_html=safe_html(article.content_html + related_block(article, site), base_url=link),
+        author=safe_text(article.author) if article.author else None,
         published=article.published.astimezone(zone),
         updated=article.updated.astimezone(zone),
-        categories=article.categories,
-        tags=article.tags,
+        categories=tuple(safe_text(name) for name in article.categories),
+        tags=tuple(safe_text(name) for name in article.tags),
         language=article.language,
         related=tuple(
-            EntryLink(site.article_link(link.target.url, link.target.slug), link.display_title)
-            for link in article.related
-            if link.target is not None
+            EntryLink(site.article_link(related.target.url, related.target.slug), safe_text(related.display_title))
+            for related in article.related
+            if related.target is not None
         ),
+        image=article.image,
+        changed=article.stored.astimezone(zone) if article.stored else None,
     )
 
 
-def feed_view(feed: FeedDefinition, articles: list[Article], site: SiteSettings) -> FeedView:
+def feed_view(feed: FeedDefinition, articles: list[Article], site: SiteSettings,
+              tombstones: list[Tombstone] = ()) -> FeedView:
     entries = tuple(make_entry(article, site) for article in articles)
-    newest = max((entry.updated for entry in entries), default=EPOCH)
-    return FeedView(feed=feed, entries=entries, updated=newest.astimezone(site.zone))
+    deleted = tuple(
+        DeletedEntry(t.id, site.article_link(t.url, t.slug), t.deleted.astimezone(site.zone)) for t in tombstones
+    )
+    # The document changed when any entry was updated or newly stored, or one was deleted.
+    times = [entry.updated for entry in entries] + [e.changed for e in entries if e.changed]
+    newest = max(times + [d.deleted for d in deleted], default=EPOCH)
+    return FeedView(feed=feed, entries=entries, updated=newest.astimezone(site.zone), deleted=deleted)

@@ -48,3 +48,112 @@ class LinksEntryExtension(BaseEntryExtension):
         for link in self._links:
             xml_elem(f"{{{ATOM_NS}}}link", item, **link)
         return item
+
+
+SY_NS = "http://purl.org/rss/1.0/modules/syndication/"
+MEDIA_NS = "http://search.yahoo.com/mrss/"
+TOMBSTONE_NS = "http://purl.org/atompub/tombstones/1.0"
+
+
+class SyndicationExtension(BaseExtension):
+    """RSS ``sy:updatePeriod``/``sy:updateFrequency`` with the module's own spelling.
+
+    feedgen's ``syndication`` extension writes ``sy:UpdatePeriod``, which the
+    RDF Site Summary syndication module does not define (the W3C validator
+    rejects it).
+    """
+
+    def __init__(self) -> None:
+        self.period: str | None = None       # hourly, daily, weekly, monthly, yearly
+        self.frequency: int = 1              # updates per period
+
+    def extend_ns(self):
+        return {"sy": SY_NS}
+
+    def extend_rss(self, rss_feed):
+        if self.period:
+            channel = rss_feed[0]
+            xml_elem(f"{{{SY_NS}}}updatePeriod", channel).text = self.period
+            xml_elem(f"{{{SY_NS}}}updateFrequency", channel).text = str(self.frequency)
+        return rss_feed
+
+    def extend_atom(self, atom_feed):
+        return atom_feed
+
+
+class SyndicationEntryExtension(BaseEntryExtension):
+    """Nothing per entry; feedgen wants a class for each registered extension."""
+
+
+class MediaExtension(BaseExtension):
+    """Declares Media RSS, in documents that carry a lead image."""
+
+    def __init__(self) -> None:
+        self.used = False
+
+    def extend_ns(self):
+        return {"media": MEDIA_NS} if self.used else {}
+
+
+class MediaEntryExtension(BaseEntryExtension):
+    """An entry's lead image: RSS ``enclosure``, Atom ``link rel="enclosure"``, and
+    ``media:content``/``media:thumbnail`` in both.
+
+    feedgen's own ``enclosure()`` goes through ``FeedEntry.link`` and so loses
+    ``rel`` in Atom (the #135/#143 bug above); it is written here instead.
+    """
+
+    def __init__(self) -> None:
+        self.url: str | None = None
+        self.media_type: str | None = None
+        self.length: int | None = None
+
+    def _media(self, parent) -> None:
+        content = xml_elem(f"{{{MEDIA_NS}}}content", parent, url=self.url, medium="image")
+        if self.media_type:
+            content.attrib["type"] = self.media_type
+        if self.length is not None:
+            content.attrib["fileSize"] = str(self.length)
+        xml_elem(f"{{{MEDIA_NS}}}thumbnail", parent, url=self.url)
+
+    def extend_rss(self, item):
+        if self.url:
+            # RSS 2.0 requires url, length and type: only a measured image qualifies.
+            if self.media_type and self.length is not None:
+                xml_elem("enclosure", item, url=self.url, length=str(self.length), type=self.media_type)
+            self._media(item)
+        return item
+
+    def extend_atom(self, entry):
+        if self.url:
+            link = xml_elem("link", entry, rel="enclosure", href=self.url)
+            if self.media_type:
+                link.attrib["type"] = self.media_type
+            if self.length is not None:
+                link.attrib["length"] = str(self.length)
+            self._media(entry)
+        return entry
+
+
+class TombstoneExtension(BaseExtension):
+    """RFC 6721 ``at:deleted-entry`` elements for recently deleted entries (Atom only)."""
+
+    def __init__(self) -> None:
+        self.deleted: list[tuple[str, str, str | None]] = []   # (ref, when, link)
+
+    def extend_ns(self):
+        return {"at": TOMBSTONE_NS} if self.deleted else {}
+
+    def extend_atom(self, atom_feed):
+        for ref, when, href in self.deleted:
+            tombstone = xml_elem(f"{{{TOMBSTONE_NS}}}deleted-entry", atom_feed, ref=ref, when=when)
+            if href:
+                xml_elem("link", tombstone, rel="alternate", href=href)   # RFC 6721 section 2.2
+        return atom_feed
+
+    def extend_rss(self, rss_feed):
+        return rss_feed
+
+
+class TombstoneEntryExtension(BaseEntryExtension):
+    """Nothing per entry."""

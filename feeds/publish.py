@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sources.errors import FeedpubError
 
-from .render import Document
+from .document import Document
 
 MANIFEST_NAME = ".manifest.json"   # hidden: the server never serves dot-files
 

@@ -13,28 +13,31 @@ from __future__ import annotations
 import html
 import json
 import math
-from dataclasses import dataclass
 
 from feedgen.feed import FeedGenerator
 
 from sources.text import slugify
 
+from .document import Document
 from .entries import Entry, FeedView
-from .extensions import LinksEntryExtension, LinksExtension
+from .extensions import (
+    LinksEntryExtension,
+    LinksExtension,
+    MediaEntryExtension,
+    MediaExtension,
+    SyndicationEntryExtension,
+    SyndicationExtension,
+    TombstoneEntryExtension,
+    TombstoneExtension,
+)
+from .opml import render_opml
 from .site import SiteSettings
+from .stylesheet import render_stylesheet, use_stylesheet
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 JSON_FEED_TYPE = "application/feed+json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
-
-
-@dataclass(frozen=True)
-class Document:
-    path: str            # under public/
-    body: bytes
-    content_type: str
-    updated: str         # ISO 8601 time of the newest content in it (Last-Modified)
 
 
 def _categories(entry: Entry, site: SiteSettings) -> list[dict[str, str]]:
@@ -48,14 +51,20 @@ def _generator(view: FeedView, site: SiteSettings, *, self_path: str, self_type:
     feed = view.feed
     fg = FeedGenerator()
     fg.register_extension("feedpub_links", LinksExtension, LinksEntryExtension, atom=True, rss=True)
+    fg.register_extension("feedpub_media", MediaExtension, MediaEntryExtension, atom=True, rss=True)
+    use_stylesheet(fg, site)           # <?xml-stylesheet?> for browsers: see feeds/stylesheet.py
     if rss:
         fg.load_extension("dc", atom=False, rss=True)
+        fg.register_extension("feedpub_sy", SyndicationExtension, SyndicationEntryExtension, atom=False, rss=True)
+    else:
+        fg.register_extension("feedpub_tombstones", TombstoneExtension, TombstoneEntryExtension, atom=True, rss=False)
     fg.id(site.url(feed.atom_path))
     fg.title(feed.title)
     fg.subtitle(feed.description)      # also the RSS <description>
     fg.language(site.language)         # RSS <language>, Atom xml:lang
     fg.author({"name": site.publisher})
     fg.generator("feedpub")
+    fg.image(url=site.image_url, title=feed.title, link=feed.html_url)  # RSS <image>, Atom <logo>
     # feedgen takes the RSS channel <link> from the last link given: self first.
     fg.link(href=site.url(self_path), rel="self", type=self_type.split(";")[0])
     fg.link(href=feed.html_url, rel="alternate", type="text/html")
@@ -78,18 +87,33 @@ def _generator(view: FeedView, site: SiteSettings, *, self_path: str, self_type:
             fe.category(category)
         for link in entry.related:
             fe.feedpub_links.add(link.href, "related", title=link.title, type="text/html")
+        if entry.image:
+            fg.feedpub_media.used = True
+            fe.feedpub_media.url = entry.image.url
+            fe.feedpub_media.media_type = entry.image.media_type
+            fe.feedpub_media.length = entry.image.length
     return fg
+
+
+def update_schedule(minutes: float) -> tuple[str, int]:
+    """(sy:updatePeriod, sy:updateFrequency) closest to a rebuild every ``minutes``."""
+    for period, length in (("hourly", 60), ("daily", 1440), ("weekly", 10080)):
+        if minutes <= length:
+            return period, max(1, round(length / minutes))
+    return "monthly", max(1, round(43200 / minutes))
 
 
 def render_rss(view: FeedView, site: SiteSettings) -> Document:
     fg = _generator(view, site, self_path=view.feed.rss_path, self_type=RSS_TYPE, rss=True)
     fg.ttl(max(1, math.ceil(site.rebuild_minutes)))
+    fg.feedpub_sy.period, fg.feedpub_sy.frequency = update_schedule(site.rebuild_minutes)
     body = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
     return Document(view.feed.rss_path, body, RSS_TYPE, view.updated.isoformat())
 
 
 def render_atom(view: FeedView, site: SiteSettings) -> Document:
     fg = _generator(view, site, self_path=view.feed.atom_path, self_type=ATOM_TYPE, rss=False)
+    fg.feedpub_tombstones.deleted = [(d.id, d.deleted.isoformat(), d.link) for d in view.deleted]
     body = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
     return Document(view.feed.atom_path, body, ATOM_TYPE, view.updated.isoformat())
 
@@ -113,6 +137,8 @@ def render_json_feed(view: FeedView, site: SiteSettings) -> Document:
         if entry.categories or entry.tags:
             item["tags"] = list(dict.fromkeys(entry.categories + entry.tags))
         item["language"] = entry.language
+        if entry.image:
+            item["image"] = entry.image.url
         if entry.related:
             # Extension objects start with "_" (JSON Feed 1.1, "Extensions").
             item["_feedpub"] = {"related": [{"url": link.href, "title": link.title} for link in entry.related]}
@@ -124,6 +150,7 @@ def render_json_feed(view: FeedView, site: SiteSettings) -> Document:
         "feed_url": site.url(feed.json_path),
         "description": feed.description,
         "language": site.language,
+        "icon": site.image_url,
         "authors": [{"name": site.publisher}],
         "items": items,
     }
@@ -165,6 +192,7 @@ def render_index(view: FeedView, site: SiteSettings) -> Document:
 <ul>
 {items}
 </ul>
+<p>All feeds at once, for a feed reader's import: <a href="{esc(site.url("feeds.opml"))}">feeds.opml</a> (OPML).</p>
 <h2>Latest</h2>
 <ul>
 {latest or "<li>Nothing published yet.</li>"}
@@ -175,4 +203,4 @@ def render_index(view: FeedView, site: SiteSettings) -> Document:
     return Document("index.html", page.encode("utf-8"), HTML_TYPE, view.updated.isoformat())
 
 
-RENDERERS = (render_rss, render_atom, render_json_feed, render_index)
+RENDERERS = (render_rss, render_atom, render_json_feed, render_index, render_stylesheet, render_opml)

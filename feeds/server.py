@@ -22,7 +22,7 @@ import mimetypes
 import os
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
@@ -42,6 +42,29 @@ CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".opml": "text/x-opml; charset=utf-8",
 }
+
+# Chromium shows application/rss+xml and application/atom+xml as plain text (Firefox offers
+# them for download), so neither runs the feed's <?xml-stylesheet?> (feeds/stylesheet.py).
+# A browser's page request (Accept names text/html but not the feed's own type) gets the
+# same bytes as application/xml, with its own ETag; feed readers get the registered type.
+BROWSER_VIEW_TYPE = "application/xml; charset=utf-8"
+FEED_MEDIA_TYPES = frozenset({"application/rss+xml", "application/atom+xml"})
+
+
+def _wants_page(accept: str, media_type: str) -> bool:
+    accepted: dict[str, float] = {}
+    for part in accept.lower().split(","):
+        kind, _, params = part.partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        accepted[kind.strip()] = quality
+    return accepted.get("text/html", 0.0) > 0 and media_type not in accepted
 
 
 Identity = tuple[int, int, int]    # (inode, size, mtime_ns): changes whenever a file is replaced
@@ -153,10 +176,15 @@ class PublicFiles:
         found = self._load(relative) if relative else None
         if found is None:
             return self._plain(start_response, "404 Not Found", b"Not found\n")
+        media_type = found.content_type.split(";")[0].strip().lower()
+        vary = [("Vary", "Accept")] if media_type in FEED_MEDIA_TYPES else []
+        if vary and _wants_page(environ.get("HTTP_ACCEPT", ""), media_type):
+            found = replace(found, content_type=BROWSER_VIEW_TYPE, etag=found.etag[:-1] + '-xml"')
         validators = [
             ("ETag", found.etag),
             ("Last-Modified", found.last_modified),
             ("Cache-Control", self.cache_control),
+            *vary,
         ]
         if self._not_modified(environ, found):
             start_response("304 Not Modified", validators)

@@ -18,6 +18,8 @@ class SiteSettings:
     items_per_feed: int = 50
     rebuild_minutes: float = 15   # the periodic rebuild; drives RSS <ttl> and Cache-Control
     article_url: str = "{base_url}/articles/{slug}"  # for articles that carry no URL of their own
+    image: str = ""               # channel image / Atom logo URL; "" = the bundled logo.png
+    tombstone_days: int = 30      # how long Atom feeds announce a deleted entry (RFC 6721)
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -30,6 +32,10 @@ class SiteSettings:
     def url(self, path: str) -> str:
         """Absolute URL of a file under public/ ("" is the site root)."""
         return f"{self.base_url}/{path.lstrip('/')}"
+
+    @property
+    def image_url(self) -> str:
+        return self.image or self.url("logo.png")
 
     def article_link(self, url: str | None, slug: str) -> str:
         return url or self.article_url.format(base_url=self.base_url, slug=slug)

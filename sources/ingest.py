@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from .errors import IngestError, StoreError
+from .errors import FeedpubError, IngestError, StoreError
 from .frontmatter import FRONT_MATTER_KEYS, split_front_matter
 from .model import Article, Image, IngestSettings, RelatedLink, SaveResult, Status
 from .newsroom import parse_newsroom_text
@@ -58,6 +58,7 @@ class ArticleDraft:
     tags: tuple[str, ...] = ()
     language: str | None = None
     image_url: str | None = None
+    image: Image | None = None        # the measured image, when the shell measured it
     related_titles: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=(), compare=False)  # what was derived, for the person
 
@@ -99,6 +100,8 @@ def parse_time(value: object, tz: ZoneInfo) -> datetime:
         raise ValueError(f"expected a date or date-time, got {type(value).__name__}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
+    if not 1900 <= parsed.year <= 9000:
+        raise ValueError(f"{value!r} is outside the years 1900 to 9000")
     return parsed.replace(microsecond=0)
 
 
@@ -250,8 +253,8 @@ def merge(existing: Article | None, draft: ArticleDraft, now: datetime, settings
     published = draft.published or (existing.published if existing else now)
     image = None
     if draft.image_url:
-        keep = existing and existing.image and existing.image.url == draft.image_url
-        image = existing.image if keep else Image(draft.image_url)
+        keep = existing and existing.image and existing.image.url == draft.image_url and existing.image.length
+        image = draft.image or (existing.image if keep else Image(draft.image_url))
     candidate = Article(
         id=existing.id if existing else (draft.id or mint_id(settings, draft.slug, published)),
         slug=draft.slug,
@@ -271,10 +274,22 @@ def merge(existing: Article | None, draft: ArticleDraft, now: datetime, settings
         image=image,
         related=tuple(RelatedLink(title) for title in draft.related_titles),
         status=Status.PUBLISHED,
+        source=draft.source,
+        stored=now,
     )
     if existing is None:
         return SaveResult("created", candidate)
+    if draft.id is None and existing.source and draft.source != existing.source and existing.slug == draft.slug:
+        # Same file name, different file: two stories, not an edit. Nothing is overwritten.
+        raise IngestError(
+            f"slug {draft.slug!r} already belongs to article {existing.id}, imported from {existing.source}; "
+            "give this file its own 'slug' (or the article's 'id' if it is the same story)",
+            path=draft.source,
+        )
     if candidate.same_content(existing) and (draft.updated is None or draft.updated == existing.updated):
+        if candidate.image and candidate.image.length is not None and candidate.image != existing.image:
+            # A measurement arrived late: store it without announcing an edit.
+            return SaveResult("updated", replace(existing, image=candidate.image, stored=now))
         return SaveResult("unchanged", existing)
     # An edit keeps the id and moves ``updated`` strictly forward (even within the
     # same second, or after the clock stepped back) so every reader sees a change.
@@ -301,9 +316,23 @@ class IngestSummary:
 SOURCE_SUFFIXES = (".txt",)
 
 
-def collect_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named directly, plus every ``.txt`` file below named directories (sorted)."""
+def _measured(store: ArticleStore, url: str, measure: Callable[[str], Image],
+              report: Callable[[str], None], file: Path) -> Image | None:
+    known = store.find_image(url)
+    if known is not None:
+        return known
+    try:
+        return measure(url)
+    except FeedpubError as exc:
+        report(f"warning: {file}: {exc}; stored without its size, measured again on the next ingest")
+        return None
+
+
+def collect_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestError]]:
+    """Files named directly, plus every ``.txt`` file below named directories (sorted);
+    and an error for each path that does not exist."""
     files: list[Path] = []
+    missing: list[IngestError] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -314,8 +343,8 @@ def collect_files(paths: Iterable[str | Path]) -> list[Path]:
         elif path.exists():
             files.append(path)
         else:
-            raise IngestError("no such file or directory", path=str(path))
-    return files
+            missing.append(IngestError("no such file or directory", path=str(path)))
+    return files, missing
 
 
 def ingest_paths(
@@ -326,21 +355,33 @@ def ingest_paths(
     now: Callable[[], datetime],
     overrides: Mapping[str, object] | None = None,
     report: Callable[[str], None] = print,
+    measure: Callable[[str], Image] | None = None,
 ) -> IngestSummary:
-    """Import every file; each in one transaction, failures reported and skipped."""
-    files = collect_files(paths)
+    """Import every file; each in one transaction, failures reported and skipped.
+
+    ``measure`` (see :mod:`sources.media`) asks an image's server for its length
+    and type once per URL; without it images are stored unmeasured.
+    """
+    files, missing = collect_files(paths)
     single = [key for key in SINGLE_ARTICLE_KEYS if (overrides or {}).get(key)]
-    if single and len(files) != 1:
-        raise IngestError(f"--{single[0]} names one article but {len(files)} files were given")
+    if single and len(files) + len(missing) != 1:
+        raise IngestError(f"--{single[0]} names one article but {len(files) + len(missing)} files were given")
     summary = IngestSummary()
+    for error in missing:
+        summary.failed += 1
+        report(f"error: {error}")
     for file in files:
         try:
             draft = read_draft(file.read_bytes(), path=str(file), settings=settings, overrides=overrides)
+            # The absolute path identifies the file whatever the working directory.
+            draft = replace(draft, source=str(file.resolve()))
+            if draft.image_url and measure is not None:
+                draft = replace(draft, image=_measured(store, draft.image_url, measure, report, file))
             for note in draft.notes:
                 report(f"{file}: {note}")
             result = store.save(
-                lambda existing: merge(existing, draft, now(), settings),
-                article_id=draft.id, slug=draft.slug,
+                lambda existing, draft=draft: merge(existing, draft, now(), settings),
+                article_id=draft.id, slug=draft.slug, source=draft.source,
             )
         except IngestError as exc:
             summary.failed += 1

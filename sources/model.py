@@ -69,19 +69,35 @@ class Article:
     image: Image | None = None
     related: tuple[RelatedLink, ...] = ()
     status: Status = Status.PUBLISHED
+    source: str | None = None        # the file it was imported from (absolute path), if any
+    # When this version was written to the store. A back-dated article or an edit
+    # that keeps ``updated`` still changes a feed: documents take their modification
+    # time from this too, so If-Modified-Since never hides a change.
+    stored: datetime | None = None
 
     def is_visible(self, now: datetime) -> bool:
         return self.status is Status.PUBLISHED and self.published <= now
 
     def same_content(self, other: Article) -> bool:
-        """True when nothing but ``updated`` differs (resolution state aside)."""
+        """True when nothing a reader sees differs but ``updated`` (an image's measurement,
+        link resolution and where the file came from aside)."""
         def key(a: Article) -> tuple:
             return (
                 a.id, a.slug, a.url, a.title, a.summary, a.content_html, a.content_text,
                 a.author, a.city, a.publication, a.published, a.categories, a.tags,
-                a.language, a.image, tuple(link.title for link in a.related), a.status,
+                a.language, a.image.url if a.image else None, tuple(link.title for link in a.related), a.status,
             )
         return key(self) == key(other)
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A deleted article that feeds still announce as deleted (RFC 6721)."""
+
+    id: str
+    slug: str
+    url: str | None
+    deleted: datetime
 
 
 @dataclass(frozen=True)

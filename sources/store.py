@@ -8,11 +8,12 @@ mode, numbered migrations keyed on ``PRAGMA user_version``, every write one
 
 Related links are resolved here, at write time, by normalised title: an exact
 match wins; otherwise a marker that was cut short resolves to the one stored
-title it begins (never when two do). A link without a match stays pending and
-is retried whenever an article is saved. Once resolved a link keeps its target
-until that target is deleted or retitled, so a later article with a similar
-title never silently re-points it. Whether the target is *shown* is decided at
-read time: an embargoed target is not linked before its release.
+title it begins (never when two do). Deleted articles and the link's own
+article never match. A link's target is thus a function of the stored titles
+alone: every save or delete re-resolves the links it can affect, so the order
+in which articles arrive never changes a feed. A link without a match stays
+pending until an article that matches arrives. Whether the target is *shown*
+is decided at read time: an embargoed target is not linked before its release.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from .errors import StoreError
-from .model import Article, Image, LinkTarget, RelatedLink, SaveResult, Status
+from .model import Article, Image, LinkTarget, RelatedLink, SaveResult, Status, Tombstone
 from .text import normalise_title
 
 Decide = Callable[[Article | None], SaveResult]
@@ -36,9 +39,9 @@ Decide = Callable[[Article | None], SaveResult]
 class ArticleStore(Protocol):
     """What the rest of feedpub may ask of the source store."""
 
-    def save(self, decide: Decide, *, article_id: str | None, slug: str) -> SaveResult:
-        """In one transaction: look the article up (by id if given, else by slug), let ``decide``
-        choose, and write its choice unless it is "unchanged"."""
+    def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None) -> SaveResult:
+        """In one transaction: look the article up (by id if given, else by source file,
+        else by slug), let ``decide`` choose, and write its choice unless it is "unchanged"."""
 
     def get(self, article_id: str) -> Article | None: ...
 
@@ -47,6 +50,15 @@ class ArticleStore(Protocol):
 
     def next_release_after(self, now: datetime) -> datetime | None:
         """The earliest publish time still in the future (the next embargo to lift)."""
+
+    def find_image(self, url: str) -> Image | None:
+        """A measured image with this URL, if any article holds one."""
+
+    def delete(self, key: str, now: datetime) -> Article:
+        """Mark the article with this id or slug deleted at ``now``; it leaves every feed."""
+
+    def deleted_since(self, since: datetime, now: datetime) -> list[Tombstone]:
+        """Articles deleted in [since, now], newest deletion first, that had been public."""
 
     def revision(self) -> int:
         """A number that grows with every committed change."""
@@ -99,11 +111,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
         "INSERT INTO meta (key, value) VALUES ('revision', 0)",
     ),
+    (
+        # When an article was deleted: Atom feeds carry a tombstone (RFC 6721) for a while.
+        "ALTER TABLE articles ADD COLUMN deleted_ts INTEGER",
+        "CREATE INDEX articles_deleted ON articles (deleted_ts) WHERE deleted_ts IS NOT NULL",
+        # The file an article came from: an edited file is the same article even when
+        # its slug changes, and another file with the same name is not.
+        "ALTER TABLE articles ADD COLUMN source TEXT",
+        "CREATE INDEX articles_by_source ON articles (source) WHERE source IS NOT NULL",
+        # Every link whose marker a title change may affect is found through this.
+        "CREATE INDEX related_by_marker ON related_links (title_norm)",
+        "ALTER TABLE articles ADD COLUMN stored TEXT",
+    ),
 )
 
 _ARTICLE_COLUMNS = (
     "id, slug, url, title, summary, content_html, content_text, author, city, publication, "
-    "published, updated, categories, tags, language, image_url, image_type, image_length, status"
+    "published, updated, categories, tags, language, image_url, image_type, image_length, status, source, stored"
 )
 
 
@@ -121,7 +145,7 @@ class SQLiteStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
-            self._db.execute("PRAGMA journal_mode = WAL")
+            self._enable_wal()
             # FULL: an ingest that was acknowledged survives a power cut.
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA foreign_keys = ON")
@@ -147,14 +171,28 @@ class SQLiteStore:
             finally:
                 cursor.close()
 
+    def _enable_wal(self) -> None:
+        # Switching a new file to WAL takes a lock that SQLite's busy handler does
+        # not wait for, so two processes opening a fresh store at once retry here.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path}: schema version {version} is newer than this feedpub knows ({len(MIGRATIONS)}); upgrade feedpub"
-            )
-        for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self._transaction(write=True) as cur:
+        # The version is read inside the write transaction: a second process
+        # opening the same new store waits, then finds the work done.
+        with self._transaction(write=True) as cur:
+            version = cur.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise StoreError(f"{self.path}: schema version {version} is newer than this feedpub knows "
+                                 f"({len(MIGRATIONS)}); upgrade feedpub")
+            for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in statements:
                     cur.execute(statement)
                 cur.execute(f"PRAGMA user_version = {number}")
@@ -200,6 +238,25 @@ class SQLiteStore:
             ).fetchone()
         return datetime.fromisoformat(row[0]) if row else None
 
+    def find_image(self, url: str) -> Image | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT image_type, image_length FROM articles WHERE image_url = ? "
+                "AND image_type IS NOT NULL AND image_length IS NOT NULL LIMIT 1",
+                (url,),
+            ).fetchone()
+        return Image(url, row[0], row[1]) if row else None
+
+    def deleted_since(self, since: datetime, now: datetime) -> list[Tombstone]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, slug, url, deleted_ts FROM articles WHERE status = 'deleted' "
+                "AND deleted_ts BETWEEN ? AND ? AND published_ts <= deleted_ts "
+                "ORDER BY deleted_ts DESC, id",
+                (_ts(since), _ts(now)),
+            ).fetchall()
+        return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo)) for id_, slug, url, ts in rows]
+
     def _load(self, cur: sqlite3.Cursor, where: str, params: Sequence, *, now: datetime | None) -> list[Article]:
         rows = cur.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE {where}", params).fetchall()
         if not rows:
@@ -226,26 +283,31 @@ class SQLiteStore:
     @staticmethod
     def _article(row: Sequence, related: tuple[RelatedLink, ...]) -> Article:
         (id_, slug, url, title, summary, content_html, content_text, author, city, publication,
-         published, updated, categories, tags, language, image_url, image_type, image_length, status) = row
+         published, updated, categories, tags, language, image_url, image_type, image_length, status, source,
+         stored) = row
         return Article(
             id=id_, slug=slug, url=url, title=title, summary=summary, content_html=content_html,
             content_text=content_text, author=author, city=city, publication=publication,
             published=datetime.fromisoformat(published), updated=datetime.fromisoformat(updated),
             categories=tuple(json.loads(categories)), tags=tuple(json.loads(tags)), language=language,
             image=Image(image_url, image_type, image_length) if image_url else None,
-            related=related, status=Status(status),
+            related=related, status=Status(status), source=source,
+            stored=datetime.fromisoformat(stored) if stored else None,
         )
 
     # --- writes ----------------------------------------------------------------------
 
-    def save(self, decide: Decide, *, article_id: str | None, slug: str) -> SaveResult:
+    def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None) -> SaveResult:
         try:
             with self._transaction(write=True) as cur:
-                # An explicit id is the identity; only without one does the slug decide.
+                # An explicit id is the identity; without one, the file it came from;
+                # only then the slug (``decide`` refuses a slug owned by another file).
                 if article_id:
                     found = self._load(cur, "id = ?", (article_id,), now=None)
                 else:
-                    found = self._load(cur, "slug = ?", (slug,), now=None)
+                    found = self._load(cur, "source = ?", (source,), now=None) if source else []
+                    if not found:
+                        found = self._load(cur, "slug = ?", (slug,), now=None)
                 result = decide(found[0] if found else None)
                 if result.action != "unchanged":
                     self._write(cur, result.article, replacing=bool(found))
@@ -255,6 +317,24 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: the write failed and was rolled back: {exc}") from exc
         return result
+
+    def delete(self, key: str, now: datetime) -> Article:
+        try:
+            with self._transaction(write=True) as cur:
+                found = self._load(cur, "id = ? OR slug = ?", (key, key), now=None)
+                if not found:
+                    raise StoreError(f"no article has the id or slug {key!r}")
+                article = found[0]
+                if article.status is Status.DELETED:
+                    return article
+                cur.execute("UPDATE articles SET status = 'deleted', deleted_ts = ? WHERE id = ?",
+                            (_ts(now), article.id))
+                deleted = replace(article, status=Status.DELETED)
+                self._reresolve(cur, deleted, normalise_title(article.title))
+                cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: the delete failed and was rolled back: {exc}") from exc
+        return deleted
 
     def _explain_conflict(self, exc: sqlite3.IntegrityError, slug: str) -> str:
         if "articles.slug" in str(exc):
@@ -273,57 +353,59 @@ class SQLiteStore:
             a.updated.isoformat(), _ts(a.updated), json.dumps(list(a.categories), ensure_ascii=False),
             json.dumps(list(a.tags), ensure_ascii=False), a.language,
             a.image.url if a.image else None, a.image.media_type if a.image else None,
-            a.image.length if a.image else None, a.status.value,
+            a.image.length if a.image else None, a.status.value, None, a.source,
+            a.stored.isoformat() if a.stored else None,
         )
         columns = ("slug, url, title, title_norm, summary, content_html, content_text, author, city, "
                    "publication, published, published_ts, updated, updated_ts, categories, tags, "
-                   "language, image_url, image_type, image_length, status")
+                   "language, image_url, image_type, image_length, status, deleted_ts, source, stored")
+        old_title_norm = None
         if replacing:
+            row = cur.execute("SELECT title_norm FROM articles WHERE id = ?", (a.id,)).fetchone()
+            old_title_norm = row[0] if row else None
             assignments = ", ".join(f"{c.strip()} = ?" for c in columns.split(","))
             cur.execute(f"UPDATE articles SET {assignments} WHERE id = ?", (*values, a.id))
         else:
             cur.execute(f"INSERT INTO articles (id, {columns}) VALUES ({','.join('?' * (len(values) + 1))})",
                         (a.id, *values))
         self._replace_links(cur, a)
-        self._reresolve(cur, a)
+        self._reresolve(cur, a, old_title_norm)
 
     def _replace_links(self, cur: sqlite3.Cursor, article: Article) -> None:
-        previous = {
-            title: target for title, target in cur.execute(
-                "SELECT title, target_id FROM related_links WHERE article_id = ?", (article.id,))
-        }
         cur.execute("DELETE FROM related_links WHERE article_id = ?", (article.id,))
         for position, link in enumerate(article.related):
             norm = normalise_title(link.title)
-            target = previous.get(link.title) or self._match(cur, norm, exclude=article.id)
             cur.execute(
                 "INSERT INTO related_links (article_id, position, title, title_norm, target_id) VALUES (?, ?, ?, ?, ?)",
-                (article.id, position, link.title, norm, target),
+                (article.id, position, link.title, norm, self._match(cur, norm, exclude=article.id)),
             )
 
-    def _reresolve(self, cur: sqlite3.Cursor, article: Article) -> None:
-        """Links that may now point elsewhere because ``article`` arrived, changed or left."""
-        norm = normalise_title(article.title)
-        # Links to this article whose marker no longer fits its (new) title, or whose
-        # target is gone, go back to pending before pending links are retried.
-        for rowid, link_norm in cur.execute(
-            "SELECT rowid, title_norm FROM related_links WHERE target_id = ?", (article.id,)
-        ).fetchall():
-            if article.status is Status.DELETED or not norm.startswith(link_norm):
-                cur.execute("UPDATE related_links SET target_id = NULL WHERE rowid = ?", (rowid,))
-        # Pending markers that this title equals or begins with.
-        prefixes = sorted({norm[:end] for end in range(1, len(norm) + 1)})
-        candidates: list[tuple[int, str, str]] = []
-        for start in range(0, len(prefixes), 500):
-            chunk = prefixes[start:start + 500]
-            candidates += cur.execute(
-                f"SELECT rowid, article_id, title_norm FROM related_links "
-                f"WHERE target_id IS NULL AND title_norm IN ({','.join('?' * len(chunk))})",
+    def _reresolve(self, cur: sqlite3.Cursor, article: Article, old_title_norm: str | None) -> None:
+        """Resolve again every link ``article``'s arrival, retitling or deletion may affect.
+
+        A link's target is a function of the stored titles alone (see the module
+        docstring), so the order in which articles arrive never changes a feed.
+        The links concerned point at the article, or have a marker that its old
+        or new title equals or begins with.
+        """
+        prefixes: set[str] = set()
+        for norm in (old_title_norm, None if article.status is Status.DELETED else normalise_title(article.title)):
+            if norm:
+                prefixes.update(norm[:end] for end in range(1, len(norm) + 1))
+        rows = cur.execute(
+            "SELECT rowid, article_id, title_norm, target_id FROM related_links WHERE target_id = ?", (article.id,)
+        ).fetchall()
+        ordered = sorted(prefixes)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start:start + 500]
+            rows += cur.execute(
+                f"SELECT rowid, article_id, title_norm, target_id FROM related_links "
+                f"WHERE title_norm IN ({','.join('?' * len(chunk))})",
                 chunk,
             ).fetchall()
-        for rowid, owner, link_norm in candidates:
+        for rowid, owner, link_norm, current in rows:
             target = self._match(cur, link_norm, exclude=owner)
-            if target:
+            if target != current:
                 cur.execute("UPDATE related_links SET target_id = ? WHERE rowid = ?", (target, rowid))
 
     @staticmethod

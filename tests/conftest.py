@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLE = ROOT / "sources" / "sample" / "okes-forkopimda-oku-pilkada-2024.txt"
 JAKARTA = ZoneInfo("Asia/Jakarta")
+LOGO_BYTES = (ROOT / "feeds" / "assets" / "logo.png").read_bytes()
 # The morning the sample's meeting was reported.
 INGEST_TIME = datetime(2024, 9, 18, 14, 30, tzinfo=JAKARTA)
 
@@ -94,5 +95,8 @@ class RunningServer:
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.close()
+        # Closed from inside its own loop (waitress's trigger runs the call there):
+        # closing the socket from this thread races the loop's select().
+        self.server.trigger.pull_trigger(self.server.close)
+        self.thread.join(timeout=5)
         self.server.task_dispatcher.shutdown()

@@ -145,6 +145,7 @@ def test_a_directory_is_ingested_recursively(tmp_path, store, ingest):
         ("url.txt", b"---\nurl: /relative\n---\nIsi.", r"url\.txt:2: front matter 'url': '/relative' is not an absolute"),
         ("order.txt", b"---\npublished: 2024-09-18\nupdated: 2024-09-01\n---\nIsi.", r"order\.txt:3: front matter 'updated': is earlier"),
         ("nobody.txt", b"---\ntitle: X\n---\n", r"nobody\.txt:4: the article has no body text"),
+        ("year.txt", b"---\npublished: 0001-01-01T00:00:00+07:00\n---\nIsi.", r"year\.txt:2: front matter 'published': .* outside the years"),
     ],
 )
 def test_bad_input_is_named_and_leaves_the_store_unchanged(tmp_path, store, ingest, name, content, message):
@@ -205,3 +206,33 @@ def test_minted_ids_use_the_configured_authority(tmp_path, store):
     ingest_paths(store, [path], settings=IngestSettings("news.example.org"), now=lambda: INGEST_TIME,
                  report=lambda _: None)
     assert store.latest_published(INGEST_TIME, 1)[0].id == "tag:news.example.org,2024-09-18:a"
+
+
+def test_two_files_with_the_same_name_are_two_stories_not_an_edit(tmp_path, store, ingest):
+    first = write_article(tmp_path / "in" / "2024-09-18", "berita.txt", "Berita pertama.")
+    second = write_article(tmp_path / "in" / "2024-09-19", "berita.txt", "Berita kedua.")
+    ingest(first)
+    before = store_dump(store)
+    summary = ingest(second, now=INGEST_TIME + timedelta(days=1))
+    assert summary.failed == 1 and store_dump(store) == before
+    assert any("2024-09-19/berita.txt: slug 'berita' already belongs to article" in m and str(first.resolve()) in m
+               for m in ingest.messages), ingest.messages
+    ingest(second, slug="berita-kedua", now=INGEST_TIME + timedelta(days=1))
+    assert store.count() == 2
+
+
+def test_changing_the_slug_of_a_file_keeps_its_article(tmp_path, store, ingest):
+    path = write_article(tmp_path, "rakor.txt", "---\nslug: rakor\n---\nIsi.")
+    ingest(path)
+    original = store.latest_published(INGEST_TIME, 1)[0]
+    path.write_text("---\nslug: rakor-oku\n---\nIsi.", encoding="utf-8")
+    assert ingest(path, now=INGEST_TIME + timedelta(minutes=1)).updated == 1
+    (moved,) = store.latest_published(INGEST_TIME + timedelta(minutes=1), 10)
+    assert moved.id == original.id and moved.slug == "rakor-oku"
+
+
+def test_a_missing_path_is_reported_and_the_others_imported(tmp_path, store, ingest):
+    good = write_article(tmp_path, "ada.txt", "Ada.")
+    summary = ingest(good, tmp_path / "hilang.txt")
+    assert (summary.created, summary.failed) == (1, 1)
+    assert any("hilang.txt: no such file or directory" in m for m in ingest.messages)

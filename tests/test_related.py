@@ -73,3 +73,38 @@ def test_an_article_never_links_to_itself(tmp_path, store, ingest):
     ingest(write_article(tmp_path, "self.txt", '---\ntitle: "Diri Sendiri"\n---\nIsi.\nBACA JUGA: Diri Sendiri'))
     only = store.latest_published(INGEST_TIME, 1)[0]
     assert only.related[0].target_id is None
+
+
+def test_resolution_does_not_depend_on_the_order_of_arrival(tmp_path, ingest, ingest_settings):
+    from sources.ingest import ingest_paths
+    from sources.store import SQLiteStore
+
+    first = article(tmp_path, "ahy-1", AHY_FULL)
+    second = article(tmp_path, "ahy-2", "AHY Tekankan Keadilan dalam Pengadaan Tanah untuk Petani")
+    outcomes = []
+    for order in ([first, second, SAMPLE], [first, SAMPLE, second], [SAMPLE, second, first]):
+        store = SQLiteStore(tmp_path / f"order-{len(outcomes)}.sqlite3")
+        for path in order:
+            ingest_paths(store, [path], settings=ingest_settings, now=lambda: INGEST_TIME, report=lambda _: None)
+        outcomes.append(links_of(store)["AHY Tekankan Keadilan dalam Pengadaan Tanah"].target_id)
+        store.close()
+    assert outcomes == [None, None, None]
+
+
+def test_retitling_one_of_two_candidates_resolves_the_link_to_the_other(tmp_path, store, ingest):
+    ingest(article(tmp_path, "ahy-1", AHY_FULL))
+    second = article(tmp_path, "ahy-2", "AHY Tekankan Keadilan dalam Pengadaan Tanah untuk Petani")
+    ingest(second)
+    ingest(SAMPLE)
+    assert links_of(store)["AHY Tekankan Keadilan dalam Pengadaan Tanah"].target_id is None
+    second.write_text('---\ntitle: "Petani Menanti Kepastian Lahan"\n---\nIsi berita.', encoding="utf-8")
+    ingest(second, now=INGEST_TIME + timedelta(minutes=1))
+    assert links_of(store)["AHY Tekankan Keadilan dalam Pengadaan Tanah"].target.slug == "ahy-1"
+
+
+def test_a_deleted_target_releases_the_link(tmp_path, store, ingest):
+    ingest(article(tmp_path, "bhabin", BHABIN))
+    ingest(SAMPLE)
+    assert links_of(store)[BHABIN].target is not None
+    store.delete("bhabin", INGEST_TIME + timedelta(minutes=1))
+    assert links_of(store)[BHABIN].target_id is None

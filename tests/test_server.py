@@ -139,3 +139,20 @@ def test_a_file_read_between_its_swap_and_the_manifest_gets_the_manifest_time_af
     after = requests.get(server.url + "/rss.xml", timeout=5)
     assert after.headers["Last-Modified"] == "Thu, 19 Sep 2024 01:00:00 GMT"
     assert after.headers["ETag"] == during.headers["ETag"]
+
+
+@pytest.mark.parametrize("raw_path", ["/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt",
+                                      "/./../secret.txt", "//../secret.txt", "/..\\secret.txt"])
+def test_raw_traversal_paths_never_leave_public(server, public, raw_path):
+    """Sent byte for byte (requests would normalise them first)."""
+    import http.client
+
+    (public.parent / "secret.txt").write_text("rahasia", encoding="utf-8")
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    connection.putrequest("GET", raw_path, skip_accept_encoding=True)
+    connection.endheaders()
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    assert response.status in (400, 404) and b"rahasia" not in body

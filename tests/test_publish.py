@@ -1,0 +1,62 @@
+"""Atomic, change-only writes into public/."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from feeds.publish import MANIFEST_NAME, PublishError, publish, read_manifest, write_atomic
+from feeds.render import Document
+
+
+def doc(path: str, body: bytes) -> Document:
+    return Document(path, body, "application/xml; charset=utf-8", "2024-09-18T14:30:00+07:00")
+
+
+def test_a_failed_swap_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
+    target = tmp_path / "rss.xml"
+    target.write_bytes(b"old")
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(PublishError, match=r"rss\.xml: cannot write: No space left on device"):
+        write_atomic(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rss.xml"]
+
+
+def test_the_new_file_is_fsynced_before_it_is_swapped_in(tmp_path, monkeypatch):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1])
+    assert write_atomic(tmp_path / "atom.xml", b"<feed/>") is True
+    assert events[:2] == ["fsync", "replace"] and events[2:] == ["fsync"]   # then the folder
+
+
+def test_unchanged_bytes_are_not_written_again(tmp_path):
+    target = tmp_path / "rss.xml"
+    assert write_atomic(target, b"same") is True
+    before = os.stat(target)
+    assert write_atomic(target, b"same") is False
+    after = os.stat(target)
+    assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
+
+
+def test_the_manifest_lists_documents_and_documents_no_longer_built_are_removed(tmp_path):
+    publish(tmp_path, [doc("rss.xml", b"a"), doc("old.xml", b"b")])
+    report = publish(tmp_path, [doc("rss.xml", b"a")])
+    assert report.removed == ("old.xml",) and not (tmp_path / "old.xml").exists()
+    manifest = read_manifest(tmp_path)
+    assert list(manifest) == ["rss.xml"]
+    assert manifest["rss.xml"]["size"] == 1 and len(manifest["rss.xml"]["sha256"]) == 64
+    assert (tmp_path / MANIFEST_NAME).exists()
+
+
+def test_files_no_build_listed_are_left_alone(tmp_path):
+    (tmp_path / "robots.txt").write_text("User-agent: *\n")
+    publish(tmp_path, [doc("rss.xml", b"a")])
+    assert (tmp_path / "robots.txt").exists()

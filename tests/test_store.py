@@ -1,0 +1,63 @@
+"""The SQLite store itself: schema, migrations, concurrent opening."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sources.errors import StoreError
+from sources.store import MIGRATIONS, SQLiteStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_a_new_store_is_wal_and_at_the_latest_schema(tmp_path):
+    store = SQLiteStore(tmp_path / "new" / "feedpub.sqlite3")
+    assert store.schema_version() == len(MIGRATIONS)
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+
+
+def test_an_old_store_is_migrated_in_order(tmp_path):
+    path = tmp_path / "v1.sqlite3"
+    db = sqlite3.connect(path)
+    for statement in MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
+    assert store.schema_version() == len(MIGRATIONS)
+    columns = {row[1] for row in store._db.execute("PRAGMA table_info(articles)")}
+    assert {"deleted_ts", "source"} <= columns
+    store.close()
+
+
+def test_a_store_from_a_newer_feedpub_is_refused(tmp_path):
+    path = tmp_path / "future.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
+    with pytest.raises(StoreError, match="newer than this feedpub knows"):
+        SQLiteStore(path)
+
+
+def test_a_file_that_is_not_a_store_is_named(tmp_path):
+    path = tmp_path / "notes.sqlite3"
+    path.write_text("not a database " * 100)
+    with pytest.raises(StoreError, match=r"notes\.sqlite3: cannot open the store"):
+        SQLiteStore(path)
+
+
+def test_processes_opening_a_fresh_store_at_once_all_succeed(tmp_path):
+    path = tmp_path / "race.sqlite3"
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from sources.store import SQLiteStore; SQLiteStore({str(path)!r}).close()"
+    for _ in range(5):
+        path.unlink(missing_ok=True)
+        processes = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        errors = [p.communicate(timeout=60)[1] for p in processes]
+        assert [p.returncode for p in processes] == [0, 0, 0, 0], errors
