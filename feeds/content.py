@@ -25,6 +25,7 @@ _ATTRIBUTES = {
     "video": {"src", "poster", "controls", "width", "height"},
     "audio": {"src", "controls"},
     "time": {"datetime"},
+    "*": {"dir", "lang"},   # right-to-left and foreign-language passages stay readable
 }
 
 

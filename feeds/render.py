@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 
 from feedgen.feed import FeedGenerator
 
@@ -107,8 +108,26 @@ def render_rss(view: FeedView, site: SiteSettings) -> Document:
     fg = _generator(view, site, self_path=view.feed.rss_path, self_type=RSS_TYPE, rss=True)
     fg.ttl(max(1, math.ceil(site.rebuild_minutes)))
     fg.feedpub_sy.period, fg.feedpub_sy.frequency = update_schedule(site.rebuild_minutes)
-    body = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    body = _hex_escape_plain_text(fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True))
     return Document(view.feed.rss_path, body, RSS_TYPE, view.updated.isoformat())
+
+
+# RSS elements that hold plain text (the others hold HTML or URLs).
+_PLAIN_TEXT = re.compile(rb"(<(title|category|dc:creator)(?: [^>]*)?>)([^<]*)(</\2>)")
+
+
+def _hex_escape_plain_text(body: bytes) -> bytes:
+    """Write & and < in plain-text elements as &#x26; and &#x3C;.
+
+    The same characters to any XML parser; but RSS readers that treat every
+    element as possibly HTML would decode "&amp;lt;" twice. RSS Best Practices
+    Profile, "Encoding & and < in plain text"; the W3C validator warns otherwise.
+    """
+    def fix(match: re.Match) -> bytes:
+        text = match.group(3).replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
+        return match.group(1) + text + match.group(4)
+
+    return _PLAIN_TEXT.sub(fix, body)
 
 
 def render_atom(view: FeedView, site: SiteSettings) -> Document:
