@@ -4,6 +4,8 @@
     feedpub build                           build once into public/ and exit
     feedpub ingest PATH... [--title T ...]  import newsroom text files (directories recursively)
     feedpub delete ID_OR_SLUG...            delete articles: they leave every feed, Atom keeps a tombstone
+    feedpub unpublish ID_OR_SLUG...         turn articles into drafts
+    feedpub status [--json]                 last build, jobs, embargoed articles, hub notifications
 
 Every command takes ``--config FILE`` (default: ./feedpub.toml when present).
 Exit status: 0 success, 1 some input was rejected, 2 bad usage or configuration.
@@ -12,6 +14,7 @@ Exit status: 0 success, 1 some input was rejected, 2 bad usage or configuration.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -62,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
 
     delete = commands.add_parser("delete", parents=[common], help="delete articles by id or slug")
     delete.add_argument("keys", nargs="+", metavar="ID_OR_SLUG")
+    unpublish = commands.add_parser("unpublish", parents=[common],
+                                    help="turn articles into drafts (ingest the file again to publish)")
+    unpublish.add_argument("keys", nargs="+", metavar="ID_OR_SLUG")
+
+    status = commands.add_parser("status", parents=[common],
+                                 help="last build, jobs, embargoed articles, hub notifications")
+    status.add_argument("--json", action="store_true", help="print JSON for scripts")
     return parser
 
 
@@ -118,7 +128,10 @@ def _cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     return EXIT_REJECTED if summary.failed else EXIT_OK
 
 
-def _cmd_delete(config: Config, args: argparse.Namespace) -> int:
+DONE = {"delete": "deleted", "unpublish": "unpublished"}
+
+
+def _change_status(config: Config, args: argparse.Namespace, action: str) -> int:
     from scheduler import utc_now
     from sources.store import SQLiteStore
 
@@ -127,18 +140,37 @@ def _cmd_delete(config: Config, args: argparse.Namespace) -> int:
     try:
         for key in args.keys:
             try:
-                article = store.delete(key, utc_now())
+                article = getattr(store, action)(key, utc_now())
             except FeedpubError as exc:
                 failed += 1
                 print(f"error: {exc}")
                 continue
-            print(f"deleted: {article.id} ({article.slug})")
+            print(f"{DONE[action]}: {article.id} ({article.slug})")
     finally:
         store.close()
     return EXIT_REJECTED if failed else EXIT_OK
 
 
-COMMANDS = {"serve": _cmd_serve, "build": _cmd_build, "ingest": _cmd_ingest, "delete": _cmd_delete}
+def _cmd_delete(config: Config, args: argparse.Namespace) -> int:
+    return _change_status(config, args, "delete")
+
+
+def _cmd_unpublish(config: Config, args: argparse.Namespace) -> int:
+    return _change_status(config, args, "unpublish")
+
+
+def _cmd_status(config: Config, args: argparse.Namespace) -> int:
+    from status import collect_status, format_status
+
+    report = collect_status(config)
+    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else format_status(report))
+    return EXIT_OK
+
+
+COMMANDS = {
+    "serve": _cmd_serve, "build": _cmd_build, "ingest": _cmd_ingest, "delete": _cmd_delete,
+    "unpublish": _cmd_unpublish, "status": _cmd_status,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

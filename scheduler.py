@@ -1,35 +1,56 @@
 """The service's jobs and its run loop: the one place that wires sources to feeds.
 
 Jobs (APScheduler 3.x, one BackgroundScheduler in the serving process, memory
-job store: a job store is never shared between processes):
+job store: a job store is never shared between processes). Each calls a plain
+function the CLI can call too (:func:`feeds.build.build`,
+:func:`feeds.websub.notify_hub`).
 
-``watch-store``  every 0.5 s, compares the store's revision with the one last
-                 built; a change (a ``feedpub ingest`` in another process, say)
-                 is built within a second, and a burst of changes costs one build.
-``rebuild``      every ``schedule.rebuild_minutes``: the periodic rebuild.
-``release``      a date job at the next embargoed article's publish time, set
-                 again after every build from the store, so a restart loses
-                 nothing. Visibility itself is decided by the build from the
-                 publish time, never by this job having run.
+``watch-store``     every 0.25 s: compares the store's revision with the one last
+                    built. A change (a ``feedpub ingest`` in another process, say)
+                    is built once the store is quiet for a tick, or after 0.6 s
+                    at most: served within a second, and a burst of changes costs
+                    one or two builds. A late tick is worthless (the next is
+                    0.25 s away): grace 1 s.
+``rebuild``         every ``schedule.rebuild_minutes``: the periodic rebuild. A late
+                    one still runs, once (coalesce, grace = the interval).
+``release:<id>``    one date job per embargoed article at its publish time, set
+                    again from the store at start and after every build, so a
+                    restart, a moved time, an unpublish or a delete is followed.
+                    Visibility itself is decided by each build from the publish
+                    time, never by this job having run; the job only makes the
+                    build happen on time. Never skipped however late
+                    (``misfire_grace_time=None``: APScheduler's default 1 s grace
+                    silently drops a date job that fires late).
+``hub:<hub> <topic> try <n>`` a WebSub publish notification, retried with
+                    exponential backoff; a newer change to the same topic replaces
+                    a pending retry, so each change reaches each hub once.
 
-Builds never overlap (one lock). Every job calls a plain function that the CLI
-calls as well (:func:`feeds.build.build`).
+Builds never overlap (one lock). State a person needs (last build, jobs, hub
+deliveries) is written to ``status.json`` beside the store for ``feedpub status``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
 from importlib import resources
+from pathlib import Path
 
+import requests
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from feeds.build import BuildReport, build
+from feeds.publish import write_atomic
 from feeds.server import PublicFiles, create_server
+from feeds.websub import HubError, notify_hub
 from settings import Config, with_address
 from sources.errors import FeedpubError
 from sources.ingest import ingest_paths
@@ -37,12 +58,14 @@ from sources.store import ArticleStore, SQLiteStore
 
 log = logging.getLogger("feedpub")
 
+WATCH_SECONDS = 0.25   # how often the store's revision is compared
+MAX_WAIT = 0.6         # longest a change waits for a burst to settle
+SAMPLE_ARTICLE = "okes-forkopimda-oku-pilkada-2024.txt"
+STATUS_FILE = "status.json"
+
 
 class ServeError(FeedpubError):
     """The service cannot start (the address is taken, say)."""
-
-WATCH_SECONDS = 0.5
-SAMPLE_ARTICLE = "okes-forkopimda-oku-pilkada-2024.txt"
 
 
 def utc_now() -> datetime:
@@ -50,81 +73,232 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
-class Service:
-    """Builds on demand, on change, on schedule and at embargo times."""
+def status_path(config: Config) -> Path:
+    return config.store_path.parent / STATUS_FILE
 
-    def __init__(self, config: Config, store: ArticleStore, *, clock: Callable[[], datetime] = utc_now):
+
+@dataclass
+class Delivery:
+    """One WebSub notification of one topic to one hub."""
+
+    hub: str
+    topic: str
+    state: str = "pending"          # pending, delivered, retrying, failed
+    attempts: int = 0
+    last_attempt: str | None = None
+    last_error: str | None = None
+    next_retry: str | None = None
+
+
+def backoff(attempt: int) -> timedelta:
+    """Delay before retry ``attempt`` (1-based): 2 s, 4 s, 8 s ... at most 10 minutes."""
+    return timedelta(seconds=min(600, 2 ** attempt))
+
+
+class Service:
+    """Builds on demand, on change, on schedule and at embargo times; notifies hubs."""
+
+    def __init__(self, config: Config, store: ArticleStore, *, clock: Callable[[], datetime] = utc_now,
+                 session: requests.Session | None = None):
         self.config = config
         self.store = store
         self.clock = clock
+        self.session = session or requests.Session()
+        self.started = clock()
         self.last_build: BuildReport | None = None
+        self.last_reason = ""
+        self.last_error: str | None = None
+        self.builds = 0
+        self._pending: tuple[int, float] | None = None   # (revision, first seen) of an unbuilt change
+        self.deliveries: dict[tuple[str, str], Delivery] = {}
         self._build_lock = threading.Lock()
+        self._state_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
 
-    # --- job functions -------------------------------------------------------------------
+    # --- building ----------------------------------------------------------------------
 
-    def build_now(self, reason: str) -> BuildReport:
+    def build_now(self, reason: str) -> BuildReport | None:
         with self._build_lock:
             return self._build(reason)
 
-    def _build(self, reason: str) -> BuildReport:
-        report = build(self.store, self.config.site, self.config.output_dir, self.clock())
-        self.last_build = report
+    def _build(self, reason: str) -> BuildReport | None:
+        try:
+            report = build(self.store, self.config.site, self.config.output_dir, self.clock())
+        except FeedpubError as exc:
+            # The previous documents stay served; the next tick or job tries again.
+            self.last_error = str(exc)
+            log.error("build failed (%s): %s", reason, exc)
+            self.write_status()
+            return None
+        self.last_build, self.last_reason, self.last_error = report, reason, None
+        self.builds += 1
         level = logging.INFO if report.written or report.removed else logging.DEBUG
         log.log(level, "%s (%s)", report.summary(), reason)
-        self._schedule_release(report.now)
+        self.sync_release_jobs(report.now)
+        for topic in report.topics:
+            for hub in self.config.site.hubs:
+                self.queue_notification(hub, topic)
+        self.write_status()
         return report
 
     def rebuild_if_changed(self) -> None:
-        # A build already running will be followed by this check on the next tick.
+        """Build once the store has been quiet for a tick, or once a change has waited
+        ``MAX_WAIT`` seconds: a burst of writes costs one or two builds, and a single
+        write is served within a second."""
+        # A build already running is followed by this check on the next tick.
         if not self._build_lock.acquire(blocking=False):
             return
         try:
+            revision = self.store.revision()
             built = self.last_build.revision if self.last_build else None
-            if self.store.revision() != built:
-                self._build("store changed")
+            if revision == built:
+                self._pending = None
+                return
+            moment = time.monotonic()
+            if self._pending is None:
+                self._pending = (revision, moment)
+                return
+            seen, since = self._pending
+            if revision != seen and moment - since < MAX_WAIT:
+                self._pending = (revision, since)   # still moving: wait for it to settle
+                return
+            self._pending = None
+            self._build("store changed")
         finally:
             self._build_lock.release()
 
-    def _schedule_release(self, now: datetime) -> None:
+    # --- embargoes -----------------------------------------------------------------------
+
+    def sync_release_jobs(self, now: datetime) -> None:
+        """One date job per future article, exactly: added, moved or removed to match the store."""
         if not self.scheduler.running:
             return
-        due = self.store.next_release_after(now)
-        if due is None:
-            try:
-                self.scheduler.remove_job("release")
-            except JobLookupError:
-                pass
+        wanted = {f"release:{article.id}": article.published for article in self.store.upcoming(now)}
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("release:") and job.id not in wanted:
+                job.remove()
+        for job_id, due in wanted.items():
+            existing = self.scheduler.get_job(job_id)
+            if existing is not None and existing.next_run_time == due:
+                continue
+            self.scheduler.add_job(
+                self.build_now, "date", run_date=due, args=["embargo lifted"], id=job_id,
+                replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=1,
+            )
+
+    # --- WebSub --------------------------------------------------------------------------
+
+    def queue_notification(self, hub: str, topic: str) -> None:
+        delivery = Delivery(hub, topic)
+        with self._state_lock:
+            self.deliveries[(hub, topic)] = delivery
+        if not self.scheduler.running:
+            self.deliver(delivery)
             return
+        # A newer change replaces a retry still pending for the same topic and hub.
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(f"hub:{hub} {topic} "):
+                job.remove()
+        self._schedule_delivery(delivery, self.clock())
+
+    def _schedule_delivery(self, delivery: Delivery, due: datetime) -> None:
+        # One job id per attempt: a job cannot re-add itself under its own id while
+        # it runs (APScheduler skips it: "maximum number of running instances").
         self.scheduler.add_job(
-            self.build_now, "date", run_date=due, args=["embargo lifted"], id="release",
-            replace_existing=True,
-            # A release must never be skipped, however late it fires (APScheduler's
-            # default grace is 1 s, after which a date job is silently dropped).
-            misfire_grace_time=None, coalesce=True, max_instances=1,
+            self.deliver, "date", run_date=due, args=[delivery],
+            id=f"hub:{delivery.hub} {delivery.topic} try {delivery.attempts + 1}",
+            replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=1,
         )
 
-    # --- life cycle --------------------------------------------------------------------
+    def deliver(self, delivery: Delivery) -> None:
+        """One attempt; on failure the next is scheduled with backoff until retries run out."""
+        hub, topic = delivery.hub, delivery.topic
+        with self._state_lock:
+            delivery.attempts += 1
+            delivery.last_attempt = self.clock().isoformat()
+        try:
+            notify_hub(self.session, hub, topic, timeout=self.config.hub_timeout)
+        except HubError as exc:
+            with self._state_lock:
+                current = self.deliveries.get((hub, topic)) is delivery   # not replaced by a newer change
+                delivery.last_error = str(exc)
+                if delivery.attempts > self.config.hub_retries:
+                    delivery.state, delivery.next_retry = "failed", None
+                    log.error("WebSub: gave up notifying %s of %s after %d attempts: %s",
+                              hub, topic, delivery.attempts, exc)
+                else:
+                    due = self.clock() + backoff(delivery.attempts)
+                    delivery.state, delivery.next_retry = "retrying", due.isoformat()
+                    log.warning("WebSub: %s (attempt %d); retrying at %s", exc, delivery.attempts, due.isoformat())
+            if delivery.state == "retrying" and current and self.scheduler.running:
+                self._schedule_delivery(delivery, due)
+        else:
+            with self._state_lock:
+                delivery.state, delivery.last_error, delivery.next_retry = "delivered", None, None
+            log.info("WebSub: notified %s of %s", hub, topic)
+        self.write_status()
+
+    # --- status --------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        report = self.last_build
+        with self._state_lock:
+            deliveries = [asdict(d) for d in sorted(self.deliveries.values(), key=lambda d: (d.hub, d.topic))]
+        jobs = []
+        if self.scheduler.running:
+            jobs = sorted(
+                ({"id": job.id, "next_run": job.next_run_time.isoformat() if job.next_run_time else None}
+                 for job in self.scheduler.get_jobs()),
+                key=lambda job: job["id"],
+            )
+        return {
+            "pid": os.getpid(),
+            "started": self.started.isoformat(),
+            "base_url": self.config.site.base_url,
+            "last_build": None if report is None else {
+                "at": report.now.isoformat(),
+                "reason": self.last_reason,
+                "seconds": round(report.seconds, 4),
+                "revision": report.revision,
+                "written": list(report.written),
+                "unchanged": len(report.unchanged),
+                "removed": list(report.removed),
+            },
+            "last_error": self.last_error,
+            "builds": self.builds,
+            "jobs": jobs,
+            "hubs": deliveries,
+            "sources": [],   # remote sources, once they exist, report here
+        }
+
+    def write_status(self) -> None:
+        try:
+            body = json.dumps(self.status(), indent=1, sort_keys=True).encode() + b"\n"
+            write_atomic(status_path(self.config), body)
+        except FeedpubError as exc:
+            log.warning("cannot write the status file: %s", exc)
+
+    # --- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
         rebuild_seconds = max(1.0, self.config.site.rebuild_minutes * 60)
         self.scheduler.add_job(
             self.rebuild_if_changed, "interval", seconds=WATCH_SECONDS, id="watch-store",
-            # The next tick is half a second away: a late tick is worth nothing.
             coalesce=True, max_instances=1, misfire_grace_time=1,
         )
         self.scheduler.add_job(
             self.build_now, "interval", seconds=rebuild_seconds, args=["periodic rebuild"], id="rebuild",
-            # A late periodic rebuild is still wanted, once.
             coalesce=True, max_instances=1, misfire_grace_time=int(rebuild_seconds),
         )
         self.scheduler.start()
-        self._schedule_release(self.clock())
+        self.sync_release_jobs(self.clock())
+        self.write_status()
 
     def stop(self) -> None:
         if self.scheduler.running:
             # wait=True lets a running build finish; its files are replaced atomically anyway.
             self.scheduler.shutdown(wait=True)
+        self.session.close()
 
 
 def ingest_sample_if_empty(store: ArticleStore, config: Config, now: Callable[[], datetime]) -> None:
@@ -141,6 +315,9 @@ def _raise_system_exit(signum: int, _frame) -> None:
     raise SystemExit(0)
 
 
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
     """Create the store if needed, build, serve public/ and run the jobs until SIGINT/SIGTERM."""
     # From here on SIGTERM unwinds like SIGINT: through the finally below.
@@ -150,16 +327,26 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
     server = None
     try:
         ingest_sample_if_empty(store, config, clock)
-        app = PublicFiles(config.output_dir, max_age=int(max(1.0, config.site.rebuild_minutes * 60)))
         config.output_dir.mkdir(parents=True, exist_ok=True)
+        app = PublicFiles(config.output_dir, max_age=int(max(1.0, config.site.rebuild_minutes * 60)),
+                          hubs=config.site.hubs)
         try:
             server = create_server(app, config.host, config.port)
         except (OSError, ValueError) as exc:
             raise ServeError(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
+        # Only now is the port known (--port 0), and with it a default base URL.
         config = with_address(config, config.host, int(server.effective_port))
+        app.base_url = config.site.base_url
         service = Service(config, store, clock=clock)
-        service.build_now("start")
         service.start()
+        # A stop signal during the first build waits for it to finish: either the
+        # whole build lands or none of it starts (builds in the scheduler's threads
+        # are waited for by Service.stop()).
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            service.build_now("start")
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         log.info("serving %s/ from %s (store %s)", config.site.base_url, config.output_dir, config.store_path)
         print(f"feedpub: serving {config.site.base_url}/", flush=True)
         server.run()  # returns on SIGINT (KeyboardInterrupt) or SIGTERM (SystemExit)

@@ -43,6 +43,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "store": {"path": "data/feedpub.sqlite3"},
     "output": {"path": "public"},
     "server": {"host": "127.0.0.1", "port": 8080},
+    "websub": {"hubs": [""], "timeout_seconds": 10.0, "retries": 6},
 }
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
@@ -60,6 +61,8 @@ class Config:
     host: str
     port: int
     base_url_given: bool       # False: base_url follows the address the server binds
+    hub_timeout: float = 10.0  # seconds for one WebSub publish request
+    hub_retries: int = 6       # further attempts, 2 s, 4 s, 8 s ... apart
 
 
 def _fail(source: str, key: str, problem: str) -> ConfigError:
@@ -67,6 +70,10 @@ def _fail(source: str, key: str, problem: str) -> ConfigError:
 
 
 def _typed(source: str, key: str, value: Any, default: Any) -> Any:
+    if isinstance(default, list):
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise _fail(source, key, f"expected a list of strings, got {value!r}")
+        return value
     if isinstance(default, bool) or isinstance(value, bool):
         raise _fail(source, key, f"expected {type(default).__name__}, got {value!r}")
     if isinstance(default, float) and isinstance(value, (int, float)):
@@ -78,6 +85,7 @@ def _typed(source: str, key: str, value: Any, default: Any) -> Any:
 
 def _merge(raw: dict, source: str) -> dict[str, dict[str, Any]]:
     merged = {section: dict(keys) for section, keys in DEFAULTS.items()}
+    merged["websub"]["hubs"] = []  # the default above only gives the element type
     for section, body in raw.items():
         if section not in DEFAULTS:
             hint = difflib.get_close_matches(section, DEFAULTS, n=1)
@@ -148,6 +156,16 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         if not values[key]["path"]:
             raise _fail(source, f"{key}.path", "must not be empty")
 
+    websub = values["websub"]
+    for hub in websub["hubs"]:
+        parts = urlsplit(hub)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise _fail(source, "websub.hubs", f"{hub!r} is not an absolute http(s) URL")
+    if not 0.5 <= websub["timeout_seconds"] <= 120:
+        raise _fail(source, "websub.timeout_seconds", "must be between 0.5 and 120")
+    if not 0 <= websub["retries"] <= 20:
+        raise _fail(source, "websub.retries", "must be between 0 and 20")
+
     given = bool(site["base_url"])
     base_url = _base_url(source, site["base_url"]) if given else server_base_url(server["host"], server["port"])
     return Config(
@@ -157,7 +175,7 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
             base_url=base_url, language=site["language"], timezone=site["timezone"], author=site["author"],
             items_per_feed=values["feeds"]["items"], rebuild_minutes=values["schedule"]["rebuild_minutes"],
             article_url=site["article_url"], image=site["image"],
-            tombstone_days=values["feeds"]["tombstone_days"],
+            tombstone_days=values["feeds"]["tombstone_days"], hubs=tuple(websub["hubs"]),
         ),
         ingest=IngestSettings(
             tag_authority=authority or authority_for(base_url),
@@ -168,6 +186,8 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         host=server["host"],
         port=server["port"],
         base_url_given=given,
+        hub_timeout=websub["timeout_seconds"],
+        hub_retries=websub["retries"],
     )
 
 

@@ -20,6 +20,7 @@ from .publish import publish
 from .document import Document
 from .render import RENDERERS
 from .site import SiteSettings
+from .websub import changed_topics
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class BuildReport:
     written: tuple[str, ...]
     unchanged: tuple[str, ...]
     removed: tuple[str, ...]
+    topics: tuple[str, ...] = ()  # URLs of the feeds among ``written`` (for WebSub)
 
     def summary(self) -> str:
         return (f"built revision {self.revision}: {len(self.written)} written, "
@@ -50,5 +52,7 @@ def build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: dateti
     revision = store.revision()   # read first: a write racing the build triggers another
     documents = render_documents(store, site, now)
     report = publish(output_dir, documents)
+    types = {doc.path: doc.content_type for doc in documents}
+    topics = changed_topics(((path, types[path]) for path in report.written), site)
     return BuildReport(now, revision, time.perf_counter() - started,
-                       report.written, report.unchanged, report.removed)
+                       report.written, report.unchanged, report.removed, tuple(topics))

@@ -157,3 +157,29 @@ class TombstoneExtension(BaseExtension):
 
 class TombstoneEntryExtension(BaseEntryExtension):
     """Nothing per entry."""
+
+
+class HubExtension(BaseExtension):
+    """RSS channel ``atom:link rel="hub"`` (WebSub section 4); feedgen's RSS output keeps
+    only the self link of the links it is given."""
+
+    def __init__(self) -> None:
+        self.hubs: tuple[str, ...] = ()
+
+    def extend_rss(self, rss_feed):
+        channel = rss_feed[0]
+        # Right after the self link, where subscribers look for the pair.
+        previous = channel.find(f"{{{ATOM_NS}}}link")
+        for hub in self.hubs:
+            link = xml_elem(f"{{{ATOM_NS}}}link", channel, href=hub, rel="hub")
+            if previous is not None:
+                previous.addnext(link)   # moves it from the end of the channel
+            previous = link
+        return rss_feed
+
+    def extend_atom(self, atom_feed):
+        return atom_feed
+
+
+class HubEntryExtension(BaseEntryExtension):
+    """Nothing per entry."""

@@ -24,6 +24,8 @@ from .entries import Entry, FeedView
 from .extensions import (
     LinksEntryExtension,
     LinksExtension,
+    HubEntryExtension,
+    HubExtension,
     MediaEntryExtension,
     MediaExtension,
     SyndicationEntryExtension,
@@ -57,6 +59,8 @@ def _generator(view: FeedView, site: SiteSettings, *, self_path: str, self_type:
     if rss:
         fg.load_extension("dc", atom=False, rss=True)
         fg.register_extension("feedpub_sy", SyndicationExtension, SyndicationEntryExtension, atom=False, rss=True)
+        fg.register_extension("feedpub_hubs", HubExtension, HubEntryExtension, atom=False, rss=True)
+        fg.feedpub_hubs.hubs = site.hubs
     else:
         fg.register_extension("feedpub_tombstones", TombstoneExtension, TombstoneEntryExtension, atom=True, rss=False)
     fg.id(site.url(feed.atom_path))
@@ -68,6 +72,9 @@ def _generator(view: FeedView, site: SiteSettings, *, self_path: str, self_type:
     fg.image(url=site.image_url, title=feed.title, link=feed.html_url)  # RSS <image>, Atom <logo>
     # feedgen takes the RSS channel <link> from the last link given: self first.
     fg.link(href=site.url(self_path), rel="self", type=self_type.split(";")[0])
+    if not rss:
+        for hub in site.hubs:   # WebSub discovery (RSS: HubExtension)
+            fg.link(href=hub, rel="hub")
     fg.link(href=feed.html_url, rel="alternate", type="text/html")
     fg.updated(view.updated)           # Atom <updated> and RSS <lastBuildDate>
     for entry in view.entries:
@@ -170,6 +177,7 @@ def render_json_feed(view: FeedView, site: SiteSettings) -> Document:
         "description": feed.description,
         "language": site.language,
         "icon": site.image_url,
+        **({"hubs": [{"type": "WebSub", "url": hub} for hub in site.hubs]} if site.hubs else {}),
         "authors": [{"name": site.publisher}],
         "items": items,
     }

@@ -94,9 +94,11 @@ def _etag_matches(header: str, etag: str) -> bool:
 class PublicFiles:
     """WSGI application serving the files of ``root`` (GET and HEAD only)."""
 
-    def __init__(self, root: Path, *, max_age: int):
+    def __init__(self, root: Path, *, max_age: int, hubs: tuple[str, ...] = (), base_url: str = ""):
         self.root = root.resolve()
         self.cache_control = f"public, max-age={max_age}"
+        self.hubs = hubs
+        self.base_url = base_url.rstrip("/")
         self._files: dict[str, _File] = {}
         self._manifest: tuple[Identity | None, dict[str, dict]] = (None, {})
         self._lock = threading.Lock()
@@ -185,6 +187,7 @@ class PublicFiles:
             ("Last-Modified", found.last_modified),
             ("Cache-Control", self.cache_control),
             *vary,
+            *self._discovery(relative, media_type),
         ]
         if self._not_modified(environ, found):
             start_response("304 Not Modified", validators)
@@ -196,6 +199,14 @@ class PublicFiles:
             *validators,
         ])
         return [b""] if method == "HEAD" else [found.body]
+
+    def _discovery(self, relative: str, media_type: str) -> list[tuple[str, str]]:
+        """WebSub discovery by HTTP header (WebSub section 4): the hubs and the topic."""
+        if not self.hubs or media_type not in FEED_MEDIA_TYPES | {"application/feed+json"}:
+            return []
+        links = [f'<{hub}>; rel="hub"' for hub in self.hubs]
+        links.append(f'<{self.base_url}/{relative}>; rel="self"')
+        return [("Link", ", ".join(links))]
 
     @staticmethod
     def _not_modified(environ: dict, found: _File) -> bool:

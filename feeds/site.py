@@ -20,6 +20,7 @@ class SiteSettings:
     article_url: str = "{base_url}/articles/{slug}"  # for articles that carry no URL of their own
     image: str = ""               # channel image / Atom logo URL; "" = the bundled logo.png
     tombstone_days: int = 30      # how long Atom feeds announce a deleted entry (RFC 6721)
+    hubs: tuple[str, ...] = ()    # WebSub hubs the feeds advertise and notify
 
     @cached_property
     def zone(self) -> ZoneInfo:

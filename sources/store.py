@@ -51,6 +51,12 @@ class ArticleStore(Protocol):
     def next_release_after(self, now: datetime) -> datetime | None:
         """The earliest publish time still in the future (the next embargo to lift)."""
 
+    def upcoming(self, now: datetime) -> list[Article]:
+        """Published articles whose publish time is still ahead of ``now``, soonest first."""
+
+    def unpublish(self, key: str, now: datetime) -> Article:
+        """Turn the article with this id or slug into a draft: it leaves every feed."""
+
     def find_image(self, url: str) -> Image | None:
         """A measured image with this URL, if any article holds one."""
 
@@ -238,6 +244,14 @@ class SQLiteStore:
             ).fetchone()
         return datetime.fromisoformat(row[0]) if row else None
 
+    def upcoming(self, now: datetime) -> list[Article]:
+        with self._transaction(write=False) as cur:
+            return self._load(cur, "status = 'published' AND published_ts > ? ORDER BY published_ts, id",
+                              (_ts(now),), now=now)
+
+    def unpublish(self, key: str, now: datetime) -> Article:
+        return self._set_status(key, Status.DRAFT, now)
+
     def find_image(self, url: str) -> Image | None:
         with self._lock:
             row = self._db.execute(
@@ -319,22 +333,26 @@ class SQLiteStore:
         return result
 
     def delete(self, key: str, now: datetime) -> Article:
+        return self._set_status(key, Status.DELETED, now)
+
+    def _set_status(self, key: str, status: Status, now: datetime) -> Article:
         try:
             with self._transaction(write=True) as cur:
                 found = self._load(cur, "id = ? OR slug = ?", (key, key), now=None)
                 if not found:
                     raise StoreError(f"no article has the id or slug {key!r}")
                 article = found[0]
-                if article.status is Status.DELETED:
+                if article.status is status:
                     return article
-                cur.execute("UPDATE articles SET status = 'deleted', deleted_ts = ? WHERE id = ?",
-                            (_ts(now), article.id))
-                deleted = replace(article, status=Status.DELETED)
-                self._reresolve(cur, deleted, normalise_title(article.title))
+                deleted_ts = _ts(now) if status is Status.DELETED else None
+                cur.execute("UPDATE articles SET status = ?, deleted_ts = ?, stored = ? WHERE id = ?",
+                            (status.value, deleted_ts, now.isoformat(), article.id))
+                changed = replace(article, status=status, stored=now)
+                self._reresolve(cur, changed, normalise_title(article.title))
                 cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: the delete failed and was rolled back: {exc}") from exc
-        return deleted
+            raise StoreError(f"{self.path}: the change failed and was rolled back: {exc}") from exc
+        return changed
 
     def _explain_conflict(self, exc: sqlite3.IntegrityError, slug: str) -> str:
         if "articles.slug" in str(exc):

@@ -9,8 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = {
-    "sources": {"feeds", "scheduler", "settings", "cli"},
-    "feeds": {"scheduler", "settings", "cli"},
+    "sources": {"feeds", "scheduler", "settings", "cli", "status"},
+    "feeds": {"scheduler", "settings", "cli", "status"},
 }
 
 

@@ -139,26 +139,62 @@ def test_the_periodic_rebuild_picks_up_a_change(tmp_path, ingest, store):
     service.start()
     try:
         service.scheduler.remove_job("watch-store")
-        service.scheduler.remove_job("release")
+        for job in service.scheduler.get_jobs():
+            if job.id.startswith("release:"):
+                job.remove()
         clock["now"] = INGEST_TIME + timedelta(hours=2)
         wait_for(lambda: b"Nanti." in (tmp_path / "public" / "atom.xml").read_bytes())
     finally:
         service.stop()
 
 
-def test_the_release_job_is_set_from_the_store_and_never_skipped(tmp_path, ingest, store):
+def test_release_jobs_follow_the_store_one_per_embargoed_article(tmp_path, ingest, store):
     config = load_config(cwd=tmp_path)
-    release = INGEST_TIME + timedelta(hours=3)
-    ingest(write_article(tmp_path, "nanti.txt", f"---\npublished: {release.isoformat()}\n---\nNanti."))
+    first, second = INGEST_TIME + timedelta(hours=3), INGEST_TIME + timedelta(hours=5)
+    a = write_article(tmp_path, "a.txt", f"---\npublished: {first.isoformat()}\n---\nSatu.")
+    b = write_article(tmp_path, "b.txt", f"---\npublished: {second.isoformat()}\n---\nDua.")
+    ingest(a, b)
     service = Service(config, store, clock=lambda: INGEST_TIME)
     service.scheduler.start(paused=True)
     try:
-        service._schedule_release(INGEST_TIME)
-        job = service.scheduler.get_job("release")
-        assert job.next_run_time == release
-        assert job.misfire_grace_time is None and job.max_instances == 1
+        service.sync_release_jobs(INGEST_TIME)
+        jobs = {job.id: job for job in service.scheduler.get_jobs()}
+        assert {job_id: job.next_run_time for job_id, job in jobs.items()} == {
+            "release:tag:okes.example,2024-09-18:a": first, "release:tag:okes.example,2024-09-18:b": second}
+        assert all(job.misfire_grace_time is None and job.max_instances == 1 for job in jobs.values())
+        # Moved, unpublished, deleted: the jobs follow at the next sync.
+        moved = first + timedelta(minutes=30)
+        a.write_text(f"---\npublished: {moved.isoformat()}\n---\nSatu.", encoding="utf-8")
+        ingest(a, now=INGEST_TIME + timedelta(minutes=1))
+        service.sync_release_jobs(INGEST_TIME)
+        assert service.scheduler.get_job("release:tag:okes.example,2024-09-18:a").next_run_time == moved
+        store.unpublish("a", INGEST_TIME)
+        store.delete("b", INGEST_TIME)
+        service.sync_release_jobs(INGEST_TIME)
+        assert [job.id for job in service.scheduler.get_jobs()] == []
     finally:
         service.scheduler.shutdown(wait=False)
+
+
+def test_a_release_that_fires_late_still_builds(tmp_path, ingest, store):
+    """Paused past its time by more than APScheduler's default 1 s grace, the release still runs."""
+    (tmp_path / "feedpub.toml").write_text(f'[output]\npath = "{tmp_path / "public"}"\n', encoding="utf-8")
+    config = load_config(tmp_path / "feedpub.toml")
+    due = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=2)
+    ingest(write_article(tmp_path, "telat.txt", f"---\npublished: {due.isoformat()}\n---\nTerlambat."))
+    service = Service(config, store)
+    service.build_now("start")
+    service.scheduler.start(paused=True)
+    try:
+        service.sync_release_jobs(datetime.now(timezone.utc))
+        assert [job.id for job in service.scheduler.get_jobs()] == ["release:tag:okes.example,"
+                                                                    f"{due.astimezone(INGEST_TIME.tzinfo).date()}:telat"]
+        wait_for(lambda: datetime.now(timezone.utc) > due + timedelta(seconds=2))
+        assert b"Terlambat." not in (tmp_path / "public" / "atom.xml").read_bytes()
+        service.scheduler.resume()
+        wait_for(lambda: b"Terlambat." in (tmp_path / "public" / "atom.xml").read_bytes())
+    finally:
+        service.stop()
 
 
 def test_cli_build_and_ingest_exit_codes(tmp_path):

@@ -1,0 +1,100 @@
+"""``feedpub status``: what the running service last wrote, plus the store's embargoes.
+
+The serving process writes ``status.json`` beside the store after every build
+and hub delivery (scheduler.py); this module reads it and asks the store for
+the articles still waiting for their publish time, so the answer is right
+whether or not a service is running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+
+from scheduler import status_path
+from settings import Config
+from sources.store import SQLiteStore
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def collect_status(config: Config, now: datetime | None = None) -> dict:
+    now = now or datetime.now(timezone.utc).replace(microsecond=0)
+    try:
+        service = json.loads(status_path(config).read_bytes())
+    except (OSError, ValueError):
+        service = None
+    store = SQLiteStore(config.store_path)
+    try:
+        upcoming = [{"id": a.id, "title": a.title, "published": a.published.isoformat()} for a in store.upcoming(now)]
+        articles, revision = store.count(), store.revision()
+    finally:
+        store.close()
+    return {
+        "now": now.isoformat(),
+        "store": {"path": str(config.store_path), "articles": articles, "revision": revision},
+        "service": service,
+        "running": bool(service) and _alive(service.get("pid")),
+        "scheduled": upcoming,
+    }
+
+
+def _ago(moment: str | None, now: datetime) -> str:
+    if not moment:
+        return "never"
+    seconds = int((now - datetime.fromisoformat(moment)).total_seconds())
+    if seconds < 0:
+        return f"in {-seconds} s"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"
+
+
+def format_status(report: dict) -> str:
+    now = datetime.fromisoformat(report["now"])
+    service = report["service"] or {}
+    lines = []
+    state = "running" if report["running"] else "not running"
+    lines.append(f"service:   {state}" + (f" (pid {service['pid']}, {service['base_url']}/)" if service else ""))
+    store = report["store"]
+    lines.append(f"store:     {store['path']}: {store['articles']} articles, revision {store['revision']}")
+    build = service.get("last_build")
+    if build:
+        behind = "" if build["revision"] == store["revision"] else f"; the store is now at {store['revision']}"
+        lines.append(f"last build: {_ago(build['at'], now)} ({build['reason']}), {build['seconds'] * 1000:.0f} ms, "
+                     f"{len(build['written'])} written, {build['unchanged']} unchanged, "
+                     f"revision {build['revision']}{behind}")
+    else:
+        lines.append("last build: none recorded")
+    if service.get("last_error"):
+        lines.append(f"last error: {service['last_error']}")
+    jobs = service.get("jobs") or []
+    if jobs:
+        lines.append("jobs:")
+        lines += [f"  {job['id']:<60} next {_ago(job['next_run'], now)}" for job in jobs]
+    scheduled = report["scheduled"]
+    lines.append(f"scheduled: {len(scheduled)} article(s) waiting for their time")
+    lines += [f"  {item['published']}  {item['title']}  ({item['id']})" for item in scheduled]
+    hubs = service.get("hubs") or []
+    if hubs:
+        lines.append("hub notifications:")
+        for d in hubs:
+            detail = f", next try {_ago(d['next_retry'], now)}" if d.get("next_retry") else ""
+            error = f": {d['last_error']}" if d.get("last_error") else ""
+            lines.append(f"  {d['state']:<9} {d['topic']} -> {d['hub']} ({d['attempts']} attempt(s){detail}){error}")
+    else:
+        lines.append("hub notifications: none")
+    lines.append("sources:   none configured")
+    return "\n".join(lines)
