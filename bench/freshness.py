@@ -1,0 +1,114 @@
+"""How fresh are the feeds? Ingest -> changed feed served -> hub notified.
+
+Starts ``feedpub serve`` on a free loopback port with a WebSub hub that this
+script runs itself (also on loopback), then 50 times: commits one new article
+to the store (the moment ``feedpub ingest`` would have acknowledged it), polls
+/atom.xml until the article is served, and waits for the hub to hear about
+atom.xml. Prints p50/p95/max of both latencies. Target: p50 <= 1 s.
+
+    .venv/bin/python bench/freshness.py [--runs 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from settings import load_config  # noqa: E402
+from sources.ingest import ingest_paths  # noqa: E402
+from sources.store import SQLiteStore  # noqa: E402
+
+
+class Hub:
+    def __init__(self):
+        self.heard: list[tuple[float, str]] = []
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
+                hub.heard.append((time.perf_counter(), form.get("hub.url", [""])[0]))
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hub"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=50)
+    runs = parser.parse_args().runs
+    hub = Hub()
+    with tempfile.TemporaryDirectory() as work:
+        cwd = Path(work)
+        (cwd / "feedpub.toml").write_text(f'[schedule]\nrebuild_minutes = 60\n[websub]\nhubs = ["{hub.url}"]\n')
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        service = subprocess.Popen([sys.executable, "-c", "import sys, cli; sys.exit(cli.main())", "serve", "--port", "0"],
+                                   cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        try:
+            url = re.search(r"serving (http://\S+)/", service.stdout.readline()).group(1)
+            topic = url + "/atom.xml"
+            config = load_config(cwd / "feedpub.toml")
+            store = SQLiteStore(cwd / config.store_path)
+            served, notified = [], []
+            session = requests.Session()
+            time.sleep(1.0)   # let the first build's notifications pass
+            for n in range(runs):
+                token = f"Kesegaran{n:03d}"
+                path = cwd / "in" / f"segar-{n:03d}.txt"
+                path.parent.mkdir(exist_ok=True)
+                path.write_text(f"{token} diukur sekarang.", encoding="utf-8")
+                heard_before = len(hub.heard)
+                ingest_paths(store, [path], settings=config.ingest, report=lambda _: None,
+                             now=lambda: datetime.now(timezone.utc).replace(microsecond=0))
+                start = time.perf_counter()
+                while token not in session.get(topic, timeout=5).text:
+                    time.sleep(0.01)
+                served.append(time.perf_counter() - start)
+                deadline = time.perf_counter() + 10
+                while not any(t == topic for _, t in hub.heard[heard_before:]) and time.perf_counter() < deadline:
+                    time.sleep(0.005)
+                heard = [when for when, t in hub.heard[heard_before:] if t == topic]
+                notified.append(heard[0] - start if heard else float("inf"))
+                time.sleep(0.2)   # separate ingests: this measures latency, not bursts
+            store.close()
+        finally:
+            service.send_signal(signal.SIGTERM)
+            service.wait(timeout=30)
+    print(f"freshness over {runs} ingests (seconds from commit)")
+    print(f"{'':24}{'p50':>8}{'p95':>8}{'max':>8}")
+    for name, values in (("feed served", served), ("hub notified", notified)):
+        print(f"{name:<24}{statistics.median(values):>8.3f}{percentile(values, 0.95):>8.3f}{max(values):>8.3f}")
+    target = statistics.median(notified)
+    print(f"target p50 <= 1.000 s (hub notified): {'met' if target <= 1.0 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
