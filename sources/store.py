@@ -129,6 +129,32 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX related_by_marker ON related_links (title_norm)",
         "ALTER TABLE articles ADD COLUMN stored TEXT",
     ),
+    (
+        # Every version an article had before its latest (feedpub history, the API).
+        """CREATE TABLE revisions (
+            article_id  TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+            number      INTEGER NOT NULL,   -- 1 = the first version stored
+            stored      TEXT NOT NULL,      -- when this version was stored (ISO 8601)
+            snapshot    TEXT NOT NULL,      -- the version as JSON
+            PRIMARY KEY (article_id, number)
+        )""",
+        # Articles taken from partner feeds: which item of which feed, and whose.
+        "ALTER TABLE articles ADD COLUMN upstream_id TEXT",
+        "ALTER TABLE articles ADD COLUMN via_url TEXT",
+        "ALTER TABLE articles ADD COLUMN via_name TEXT",
+        "CREATE INDEX articles_by_upstream ON articles (via_url, upstream_id) WHERE upstream_id IS NOT NULL",
+        # Polling state of each remote source: validators and backoff survive restarts.
+        """CREATE TABLE remote_sources (
+            url            TEXT PRIMARY KEY,
+            etag           TEXT,
+            last_modified  TEXT,
+            last_poll      TEXT,
+            last_status    TEXT,
+            last_error     TEXT,
+            failures       INTEGER NOT NULL DEFAULT 0,
+            next_poll      TEXT
+        )""",
+    ),
 )
 
 _ARTICLE_COLUMNS = (
