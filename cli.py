@@ -2,10 +2,11 @@
 
     feedpub serve [--host H] [--port P]     build, serve public/, rebuild on schedule and on change
     feedpub build                           build once into public/ and exit
-    feedpub ingest PATH... [--title T ...]  import newsroom text files (directories recursively)
+    feedpub ingest PATH... [--dry-run ...]  import text, Markdown, HTML, JSON Lines (directories recursively)
     feedpub delete ID_OR_SLUG...            delete articles: they leave every feed, Atom keeps a tombstone
     feedpub unpublish ID_OR_SLUG...         turn articles into drafts
     feedpub status [--json]                 last build, jobs, embargoed articles, hub notifications
+    feedpub history ID_OR_SLUG [--json]     an article's stored versions: when, status, title, what changed
 
 Every command takes ``--config FILE`` (default: ./feedpub.toml when present).
 Exit status: 0 success, 1 some input was rejected, 2 bad usage or configuration.
@@ -19,7 +20,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from settings import Config, load_config
+from settings import Config, load_config, open_store
 from sources.errors import ConfigError, FeedpubError
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -48,8 +49,11 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("build", parents=[common], help="build every document into the output folder once")
 
-    ingest = commands.add_parser("ingest", parents=[common], help="import newsroom text files or directories")
+    ingest = commands.add_parser("ingest", parents=[common],
+                                 help="import newsroom text, Markdown, HTML and JSON Lines files or directories")
     ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.add_argument("--dry-run", action="store_true",
+                        help="print what would be created, updated or left alone; change nothing")
     ingest.add_argument("--id", help="permanent tag: URI (one file only)")
     ingest.add_argument("--title", help="headline (one file only); derived from the lead when absent")
     ingest.add_argument("--slug", help="URL and file-name slug (one file only); default: the file name")
@@ -72,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", parents=[common],
                                  help="last build, jobs, embargoed articles, hub notifications")
     status.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    history = commands.add_parser("history", parents=[common],
+                                  help="an article's stored versions: when, status, title and what changed")
+    history.add_argument("key", metavar="ID_OR_SLUG")
+    history.add_argument("--json", action="store_true", help="print JSON for scripts (every version in full)")
     return parser
 
 
@@ -97,9 +106,8 @@ def _cmd_serve(config: Config, args: argparse.Namespace) -> int:
 def _cmd_build(config: Config, args: argparse.Namespace) -> int:
     from feeds.build import build
     from scheduler import utc_now
-    from sources.store import SQLiteStore
 
-    store = SQLiteStore(config.store_path)
+    store = open_store(config)
     try:
         report = build(store, config.site, config.output_dir, utc_now())
     finally:
@@ -112,19 +120,28 @@ def _cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     from scheduler import utc_now
     from sources.ingest import ingest_paths
     from sources.media import measure_image
-    from sources.store import SQLiteStore
 
     keys = ("id", "title", "slug", "url", "summary", "published", "updated", "author",
             "categories", "tags", "image", "language")
     overrides = {key: getattr(args, key) for key in keys if getattr(args, key) is not None}
-    store = SQLiteStore(config.store_path)
+    if args.dry_run and not config.store_path.exists():
+        # Nothing is stored yet, and a dry run must not create the store: compare with an empty one.
+        from dataclasses import replace
+        from pathlib import Path
+
+        config = replace(config, store_path=Path(":memory:"))
+    store = open_store(config)
     try:
         summary = ingest_paths(store, args.paths, settings=config.ingest, now=utc_now, overrides=overrides,
-                               measure=measure_image)
+                               measure=measure_image, dry_run=args.dry_run)
     finally:
         store.close()
-    print(f"{summary.created} created, {summary.updated} updated, {summary.unchanged} unchanged, "
-          f"{summary.failed} failed")
+    if args.dry_run:
+        print(f"dry run: {summary.created} to create, {summary.updated} to update, {summary.unchanged} unchanged, "
+              f"{summary.failed} failed; the store was not changed")
+    else:
+        print(f"{summary.created} created, {summary.updated} updated, {summary.unchanged} unchanged, "
+              f"{summary.failed} failed")
     return EXIT_REJECTED if summary.failed else EXIT_OK
 
 
@@ -133,9 +150,8 @@ DONE = {"delete": "deleted", "unpublish": "unpublished"}
 
 def _change_status(config: Config, args: argparse.Namespace, action: str) -> int:
     from scheduler import utc_now
-    from sources.store import SQLiteStore
 
-    store = SQLiteStore(config.store_path)
+    store = open_store(config)
     failed = 0
     try:
         for key in args.keys:
@@ -167,9 +183,52 @@ def _cmd_status(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+HISTORY_TITLE_WIDTH = 48
+
+
+def _format_history(revisions: list, tz) -> str:
+    latest = revisions[-1].article
+    titles = [r.article.title if len(r.article.title) <= HISTORY_TITLE_WIDTH
+              else r.article.title[:HISTORY_TITLE_WIDTH - 1] + "…" for r in revisions]
+    width = max(len(title) for title in titles)
+    lines = [f"{latest.id} ({latest.slug}): {len(revisions)} version{'s' if len(revisions) != 1 else ''}, oldest first"]
+    for revision, title in zip(revisions, titles):
+        what = "created" if revision.changed == ("created",) else "changed: " + ", ".join(revision.changed)
+        lines.append(f"{revision.number:>3}  {revision.stored.astimezone(tz):%Y-%m-%d %H:%M:%S %Z}  "
+                     f"{revision.article.status.value:<9}  {title:<{width}}  {what}")
+    return "\n".join(lines)
+
+
+def _cmd_history(config: Config, args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
+    from sources.revisions import snapshot
+
+    store = open_store(config)
+    try:
+        revisions = store.history(args.key)   # StoreError for an unknown key: exit 1 in main()
+    finally:
+        store.close()
+    tz = ZoneInfo(config.site.timezone)
+    if not args.json:
+        print(_format_history(revisions, tz))
+        return EXIT_OK
+    latest = revisions[-1].article
+    print(json.dumps({
+        "id": latest.id,
+        "slug": latest.slug,
+        "revisions": [
+            {"number": r.number, "stored": r.stored.astimezone(tz).isoformat(), "status": r.article.status.value,
+             "title": r.article.title, "changed": list(r.changed), "article": snapshot(r.article)}
+            for r in revisions
+        ],
+    }, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
 COMMANDS = {
     "serve": _cmd_serve, "build": _cmd_build, "ingest": _cmd_ingest, "delete": _cmd_delete,
-    "unpublish": _cmd_unpublish, "status": _cmd_status,
+    "unpublish": _cmd_unpublish, "status": _cmd_status, "history": _cmd_history,
 }
 
 

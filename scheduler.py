@@ -44,17 +44,19 @@ from importlib import resources
 from pathlib import Path
 
 import requests
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from feeds.build import BuildReport, build
+from feeds.entries import main_feed
 from feeds.publish import write_atomic
 from feeds.server import PublicFiles, create_server
+from feeds.site import SiteSettings
 from feeds.websub import HubError, notify_hub
-from settings import Config, with_address
+from settings import Config, open_store, with_address
+from sources.api import IngestAPI
 from sources.errors import FeedpubError
 from sources.ingest import ingest_paths
-from sources.store import ArticleStore, SQLiteStore
+from sources.store import ArticleStore
 
 log = logging.getLogger("feedpub")
 
@@ -318,11 +320,33 @@ def _raise_system_exit(signum: int, _frame) -> None:
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
+class PathDispatch:
+    """The serve process's one WSGI app: ``/api`` and below to the ingest API (mounted once
+    the address is known), everything else to the files of public/."""
+
+    def __init__(self, public: PublicFiles, api: IngestAPI | None = None):
+        self.public = public
+        self.api = api
+
+    def __call__(self, environ: dict, start_response):
+        path = environ.get("PATH_INFO", "")
+        if self.api is not None and (path == "/api" or path.startswith("/api/")):
+            return self.api(environ, start_response)
+        return self.public(environ, start_response)
+
+
+def feed_urls_for(site: SiteSettings) -> Callable[[object], tuple[str, ...]]:
+    """The feeds a published article appears in, as absolute URLs (for the ingest API's answers)."""
+    main = main_feed(site)
+    urls = tuple(site.url(path) for path in (main.rss_path, main.atom_path, main.json_path))
+    return lambda article: urls
+
+
 def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
     """Create the store if needed, build, serve public/ and run the jobs until SIGINT/SIGTERM."""
     # From here on SIGTERM unwinds like SIGINT: through the finally below.
     signal.signal(signal.SIGTERM, _raise_system_exit)
-    store = SQLiteStore(config.store_path)
+    store = open_store(config)
     service = None
     server = None
     try:
@@ -330,13 +354,22 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
         config.output_dir.mkdir(parents=True, exist_ok=True)
         app = PublicFiles(config.output_dir, max_age=int(max(1.0, config.site.rebuild_minutes * 60)),
                           hubs=config.site.hubs)
+        dispatch = PathDispatch(app)
         try:
-            server = create_server(app, config.host, config.port)
+            # The API answers 413 (JSON) above api.max_body_bytes; far above it, waitress
+            # refuses the request from its Content-Length alone instead of buffering it.
+            server = create_server(dispatch, config.host, config.port,
+                                   max_request_body=2 * config.api_max_body_bytes + 65536)
         except (OSError, ValueError) as exc:
             raise ServeError(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
         # Only now is the port known (--port 0), and with it a default base URL.
         config = with_address(config, config.host, int(server.effective_port))
         app.base_url = config.site.base_url
+        # Off (404 for /api/*) without a token; its writes reach the feeds through the store watcher.
+        dispatch.api = IngestAPI(store, settings=config.ingest, token=config.api_token,
+                                 max_body_bytes=config.api_max_body_bytes, clock=clock,
+                                 feed_urls=feed_urls_for(config.site))
+        log.info("ingest API %s", f"on {config.site.base_url}/api/" if config.api_token else "off (no api.token)")
         service = Service(config, store, clock=clock)
         service.start()
         # A stop signal during the first build waits for it to finish: either the

@@ -11,8 +11,10 @@ Documented, with every default, in README.md ("Configuration").
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from feeds.site import SiteSettings
 from sources.errors import ConfigError
 from sources.model import IngestSettings
+from sources.remote import RemoteSource
+from sources.text import slugify
+from sources.store import SQLiteStore
 
 DEFAULT_FILE = "feedpub.toml"
 
@@ -40,15 +45,24 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "feeds": {"items": 50, "tombstone_days": 30},
     "schedule": {"rebuild_minutes": 15.0},
-    "store": {"path": "data/feedpub.sqlite3"},
+    "store": {"path": "data/feedpub.sqlite3", "suggest_related": True},
     "output": {"path": "public"},
     "server": {"host": "127.0.0.1", "port": 8080},
     "websub": {"hubs": [""], "timeout_seconds": 10.0, "retries": 6},
+    # [[sources]]: an array of tables, one per partner feed, none by default (ARRAY_SECTIONS);
+    # these are each table's keys and defaults. name and url are required.
+    "sources": {"name": "", "url": "", "interval_minutes": 15.0, "enabled": True,
+                "max_bytes": 5 * 1024 * 1024, "timeout_seconds": 15.0},
+    "api": {"token": "", "max_body_bytes": 1_048_576},   # token "" = the ingest API is off
 }
+
+ARRAY_SECTIONS = frozenset({"sources"})   # written [[name]]: a list of tables, each checked like a section
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 _EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9.-]+$")
+_TOKEN = re.compile(r"^[A-Za-z0-9._~+/-]{16,}=*$")
+API_TOKEN_ENV = "FEEDPUB_API_TOKEN"   # wins over api.token, so the secret can stay out of the file
 
 
 @dataclass(frozen=True)
@@ -61,8 +75,12 @@ class Config:
     host: str
     port: int
     base_url_given: bool       # False: base_url follows the address the server binds
+    suggest_related: bool = True  # store suggests related articles when the newsroom named none
     hub_timeout: float = 10.0  # seconds for one WebSub publish request
     hub_retries: int = 6       # further attempts, 2 s, 4 s, 8 s ... apart
+    sources: tuple[RemoteSource, ...] = ()   # partner feeds polled by the scheduler ([[sources]])
+    api_token: str = ""        # bearer token of the ingest API; "" = the API is off
+    api_max_body_bytes: int = 1_048_576   # larger request bodies get 413
 
 
 def _fail(source: str, key: str, problem: str) -> ConfigError:
@@ -73,6 +91,8 @@ def _typed(source: str, key: str, value: Any, default: Any) -> Any:
     if isinstance(default, list):
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise _fail(source, key, f"expected a list of strings, got {value!r}")
+        return value
+    if isinstance(default, bool) and isinstance(value, bool):
         return value
     if isinstance(default, bool) or isinstance(value, bool):
         raise _fail(source, key, f"expected {type(default).__name__}, got {value!r}")
@@ -86,10 +106,15 @@ def _typed(source: str, key: str, value: Any, default: Any) -> Any:
 def _merge(raw: dict, source: str) -> dict[str, dict[str, Any]]:
     merged = {section: dict(keys) for section, keys in DEFAULTS.items()}
     merged["websub"]["hubs"] = []  # the default above only gives the element type
+    for section in ARRAY_SECTIONS:
+        merged[section] = []        # type: ignore[assignment]  # a list of tables, none by default
     for section, body in raw.items():
         if section not in DEFAULTS:
             hint = difflib.get_close_matches(section, DEFAULTS, n=1)
             raise _fail(source, section, "unknown section" + (f" (did you mean [{hint[0]}]?)" if hint else ""))
+        if section in ARRAY_SECTIONS:
+            merged[section] = _tables(section, body, source)   # type: ignore[assignment]
+            continue
         if not isinstance(body, dict):
             raise _fail(source, section, "must be a table: [" + section + "]")
         for key, value in body.items():
@@ -99,6 +124,13 @@ def _merge(raw: dict, source: str) -> dict[str, dict[str, Any]]:
                 raise _fail(source, name, "unknown key" + (f" (did you mean {section}.{hint[0]}?)" if hint else ""))
             merged[section][key] = _typed(source, name, value, DEFAULTS[section][key])
     return merged
+
+
+def _check_token(source: str, key: str, token: str) -> None:
+    """A bearer token (RFC 6750 b64token) long enough not to be guessed; "" = none."""
+    if token and not _TOKEN.match(token):
+        raise _fail(source, key, "must be at least 16 characters of A-Z a-z 0-9 - . _ ~ + / (then = padding), "
+                                 "e.g. the output of: python3 -c 'import secrets; print(secrets.token_urlsafe())'")
 
 
 def _base_url(source: str, value: str) -> str:
@@ -117,6 +149,56 @@ def authority_for(base_url: str) -> str:
 def server_base_url(host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
+
+
+def _tables(section: str, body: Any, source: str) -> list[dict[str, Any]]:
+    """An array of tables ([[section]]): each table's keys typed like a section's.
+    Errors name the table by its place in the file, from 1: ``sources[2].url``."""
+    if not isinstance(body, list) or not all(isinstance(table, dict) for table in body):
+        raise _fail(source, section, f"must be an array of tables: [[{section}]]")
+    tables = []
+    for number, table in enumerate(body, start=1):
+        merged = dict(DEFAULTS[section])
+        for key, value in table.items():
+            name = f"{section}[{number}].{key}"
+            if key not in DEFAULTS[section]:
+                hint = difflib.get_close_matches(key, DEFAULTS[section], n=1)
+                raise _fail(source, name, "unknown key"
+                            + (f" (did you mean {section}[{number}].{hint[0]}?)" if hint else ""))
+            merged[key] = _typed(source, name, value, DEFAULTS[section][key])
+        tables.append(merged)
+    return tables
+
+
+def _check_sources(tables: list[dict[str, Any]], source: str) -> tuple[RemoteSource, ...]:
+    found: list[RemoteSource] = []
+    names: dict[str, int] = {}
+    urls: dict[str, int] = {}
+    for number, table in enumerate(tables, start=1):
+        where = f"sources[{number}]"
+        name, url = table["name"].strip(), table["url"].strip()
+        if not slugify(name):
+            raise _fail(source, f"{where}.name", "is required: the partner's name, with a letter or digit "
+                                                 "(shown as the articles' source)")
+        if slugify(name) in names:   # names make job ids and article slugs
+            raise _fail(source, f"{where}.name", f"{name!r} is already the name of sources[{names[slugify(name)]}]")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise _fail(source, f"{where}.url", f"{url!r} is not an absolute http(s) URL of an RSS, Atom or JSON feed"
+                        if url else "is required: the partner feed's http(s) URL")
+        if url in urls:
+            raise _fail(source, f"{where}.url", f"{url!r} is already polled as sources[{urls[url]}]")
+        if not 0.01 <= table["interval_minutes"] <= 10_080:
+            raise _fail(source, f"{where}.interval_minutes", "must be between 0.01 and 10080 (a week)")
+        if not 1024 <= table["max_bytes"] <= 1024 ** 3:
+            raise _fail(source, f"{where}.max_bytes", "must be between 1024 and 1073741824 (1 GiB)")
+        if not 0.1 <= table["timeout_seconds"] <= 300:
+            raise _fail(source, f"{where}.timeout_seconds", "must be between 0.1 and 300")
+        names[slugify(name)], urls[url] = number, number
+        found.append(RemoteSource(name=name, url=url, interval_minutes=table["interval_minutes"],
+                                  enabled=table["enabled"], max_bytes=table["max_bytes"],
+                                  timeout_seconds=table["timeout_seconds"]))
+    return tuple(found)
 
 
 def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
@@ -165,6 +247,10 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         raise _fail(source, "websub.timeout_seconds", "must be between 0.5 and 120")
     if not 0 <= websub["retries"] <= 20:
         raise _fail(source, "websub.retries", "must be between 0 and 20")
+    api = values["api"]
+    _check_token(source, "api.token", api["token"])
+    if not 1024 <= api["max_body_bytes"] <= 1 << 30:
+        raise _fail(source, "api.max_body_bytes", "must be between 1024 and 1073741824 (1 GiB)")
 
     given = bool(site["base_url"])
     base_url = _base_url(source, site["base_url"]) if given else server_base_url(server["host"], server["port"])
@@ -186,18 +272,25 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         host=server["host"],
         port=server["port"],
         base_url_given=given,
+        suggest_related=values["store"]["suggest_related"],
         hub_timeout=websub["timeout_seconds"],
         hub_retries=websub["retries"],
+        sources=_check_sources(values["sources"], source),   # type: ignore[arg-type]
+        api_token=api["token"],
+        api_max_body_bytes=api["max_body_bytes"],
     )
 
 
-def load_config(path: str | Path | None = None, *, cwd: Path | None = None) -> Config:
-    """Read ``path``, or ``feedpub.toml`` in ``cwd`` when present, or nothing: defaults."""
+def load_config(path: str | Path | None = None, *, cwd: Path | None = None,
+                env: Mapping[str, str] | None = None) -> Config:
+    """Read ``path``, or ``feedpub.toml`` in ``cwd`` when present, or nothing: defaults.
+    ``env`` (default ``os.environ``) is read here only: FEEDPUB_API_TOKEN wins over api.token."""
     cwd = cwd or Path.cwd()
+    env = os.environ if env is None else env
     if path is None:
         candidate = cwd / DEFAULT_FILE
         if not candidate.exists():
-            return _check(_merge({}, "defaults"), "defaults")
+            return _with_env(_check(_merge({}, "defaults"), "defaults"), env)
         path = candidate
     source = str(path)
     try:
@@ -208,7 +301,20 @@ def load_config(path: str | Path | None = None, *, cwd: Path | None = None) -> C
         raise ConfigError(f"{source}: not UTF-8 text: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
-    return _check(_merge(raw, source), source)
+    return _with_env(_check(_merge(raw, source), source), env)
+
+
+def _with_env(config: Config, env: Mapping[str, str]) -> Config:
+    token = env.get(API_TOKEN_ENV, "").strip()
+    if not token:
+        return config
+    _check_token("environment", API_TOKEN_ENV, token)
+    return replace(config, api_token=token)
+
+
+def open_store(config: Config) -> SQLiteStore:
+    """The store as configured (the one place its options are applied)."""
+    return SQLiteStore(config.store_path, suggest_related=config.suggest_related)
 
 
 def with_address(config: Config, host: str, port: int) -> Config:

@@ -13,8 +13,7 @@ import os
 from datetime import datetime, timezone
 
 from scheduler import status_path
-from settings import Config
-from sources.store import SQLiteStore
+from settings import Config, open_store
 
 
 def _alive(pid: int | None) -> bool:
@@ -35,7 +34,7 @@ def collect_status(config: Config, now: datetime | None = None) -> dict:
         service = json.loads(status_path(config).read_bytes())
     except (OSError, ValueError):
         service = None
-    store = SQLiteStore(config.store_path)
+    store = open_store(config)
     try:
         upcoming = [{"id": a.id, "title": a.title, "published": a.published.isoformat()} for a in store.upcoming(now)]
         articles, revision = store.count(), store.revision()

@@ -38,6 +38,15 @@ class FeedDefinition:
 class EntryLink:
     href: str
     title: str
+    suggested: bool = False   # found by the store, not picked by the newsroom
+
+
+@dataclass(frozen=True)
+class Via:
+    """The partner feed a syndicated entry was taken from."""
+
+    name: str                         # the partner, as configured
+    url: str                          # its feed
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,7 @@ class Entry:
     related: tuple[EntryLink, ...]    # resolved and visible targets only
     image: Image | None = None        # lead image
     changed: datetime | None = None   # when the store last took a version of it (site zone)
+    via: Via | None = None            # set for an article taken from a partner's feed
 
 
 @dataclass(frozen=True)
@@ -89,12 +99,19 @@ def main_feed(site: SiteSettings) -> FeedDefinition:
     )
 
 
+def shown_links(article: Article) -> list:
+    """The related links readers may see: the newsroom's all (unresolved ones as
+    text), the store's suggestions only when their article is public."""
+    return [link for link in article.related if not link.suggested or link.target is not None]
+
+
 def related_block(article: Article, site: SiteSettings) -> str:
     """The "Baca juga" list readers see at the end of the content."""
-    if not article.related:
+    links = shown_links(article)
+    if not links:
         return ""
     items = []
-    for link in article.related:
+    for link in links:
         text = html.escape(link.display_title, quote=False)
         if link.target is not None:
             href = html.escape(site.article_link(link.target.url, link.target.slug), quote=True)
@@ -121,12 +138,14 @@ def make_entry(article: Article, site: SiteSettings) -> Entry:
         tags=tuple(safe_text(name) for name in article.tags),
         language=article.language,
         related=tuple(
-            EntryLink(site.article_link(related.target.url, related.target.slug), safe_text(related.display_title))
+            EntryLink(site.article_link(related.target.url, related.target.slug), safe_text(related.display_title),
+                      related.suggested)
             for related in article.related
             if related.target is not None
         ),
         image=article.image,
         changed=article.stored.astimezone(zone) if article.stored else None,
+        via=Via(safe_text(article.via_name or article.via_url), article.via_url) if article.via_url else None,
     )
 
 

@@ -159,6 +159,40 @@ class TombstoneEntryExtension(BaseEntryExtension):
     """Nothing per entry."""
 
 
+class SourceExtension(BaseExtension):
+    """Feed-level half of the pair: nothing to add."""
+
+
+class SourceEntryExtension(BaseEntryExtension):
+    """Where a syndicated entry came from: a partner's feed.
+
+    - Atom: ``<link rel="via">`` to the partner's feed (RFC 4287 section 4.2.7.2) and
+      ``<source>`` with that feed's id, title and self link (section 4.2.11).
+    - RSS 2.0: ``<source url="feed">name</source>``.
+
+    feedgen 1.0.0 offers an RSS ``source`` only, and its Atom links lose ``rel``
+    (#135/#143), so both are written here.
+    """
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+        self.url: str | None = None
+
+    def extend_atom(self, entry):
+        if self.url:
+            xml_elem("link", entry, rel="via", href=self.url)
+            source = xml_elem("source", entry)
+            xml_elem("id", source).text = self.url
+            xml_elem("title", source).text = self.name or self.url
+            xml_elem("link", source, rel="self", href=self.url)
+        return entry
+
+    def extend_rss(self, item):
+        if self.url:
+            xml_elem("source", item, url=self.url).text = self.name or self.url
+        return item
+
+
 class HubExtension(BaseExtension):
     """RSS channel ``atom:link rel="hub"`` (WebSub section 4); feedgen's RSS output keeps
     only the self link of the links it is given."""

@@ -28,6 +28,8 @@ from .extensions import (
     HubExtension,
     MediaEntryExtension,
     MediaExtension,
+    SourceEntryExtension,
+    SourceExtension,
     SyndicationEntryExtension,
     SyndicationExtension,
     TombstoneEntryExtension,
@@ -55,6 +57,7 @@ def _generator(view: FeedView, site: SiteSettings, *, self_path: str, self_type:
     fg = FeedGenerator()
     fg.register_extension("feedpub_links", LinksExtension, LinksEntryExtension, atom=True, rss=True)
     fg.register_extension("feedpub_media", MediaExtension, MediaEntryExtension, atom=True, rss=True)
+    fg.register_extension("feedpub_source", SourceExtension, SourceEntryExtension, atom=True, rss=True)
     use_stylesheet(fg, site)           # <?xml-stylesheet?> for browsers: see feeds/stylesheet.py
     if rss:
         fg.load_extension("dc", atom=False, rss=True)
@@ -100,6 +103,8 @@ def _generator(view: FeedView, site: SiteSettings, *, self_path: str, self_type:
             fe.feedpub_media.url = entry.image.url
             fe.feedpub_media.media_type = entry.image.media_type
             fe.feedpub_media.length = entry.image.length
+        if entry.via:                      # a partner's article: say whose
+            fe.feedpub_source.name, fe.feedpub_source.url = entry.via.name, entry.via.url
     return fg
 
 
@@ -120,7 +125,7 @@ def render_rss(view: FeedView, site: SiteSettings) -> Document:
 
 
 # RSS elements that hold plain text (the others hold HTML or URLs).
-_PLAIN_TEXT = re.compile(rb"(<(title|category|dc:creator)(?: [^>]*)?>)([^<]*)(</\2>)")
+_PLAIN_TEXT = re.compile(rb"(<(title|category|dc:creator|source)(?: [^>]*)?>)([^<]*)(</\2>)")
 
 
 def _hex_escape_plain_text(body: bytes) -> bytes:
@@ -167,7 +172,12 @@ def render_json_feed(view: FeedView, site: SiteSettings) -> Document:
             item["image"] = entry.image.url
         if entry.related:
             # Extension objects start with "_" (JSON Feed 1.1, "Extensions").
-            item["_feedpub"] = {"related": [{"url": link.href, "title": link.title} for link in entry.related]}
+            item["_feedpub"] = {"related": [
+                {"url": link.href, "title": link.title, **({"suggested": True} if link.suggested else {})}
+                for link in entry.related
+            ]}
+        if entry.via:
+            item.setdefault("_feedpub", {})["source"] = {"name": entry.via.name, "url": entry.via.url}
         items.append(item)
     document = {
         "version": "https://jsonfeed.org/version/1.1",

@@ -235,8 +235,14 @@ class PublicFiles:
         return [body]
 
 
-def create_server(app: PublicFiles, host: str, port: int, *, threads: int = 8):
-    """A bound waitress server (``port=0`` picks a free port: see ``.effective_port``)."""
+def create_server(app: Callable, host: str, port: int, *, threads: int = 8,
+                  max_request_body: int = 1 << 30):
+    """A bound waitress server (``port=0`` picks a free port: see ``.effective_port``).
+
+    waitress buffers a request's whole body before the app sees it; a declared
+    length of ``max_request_body`` or more is refused (413) without reading it.
+    """
     import waitress.server
 
-    return waitress.server.create_server(app, host=host, port=port, threads=threads, ident="feedpub")
+    return waitress.server.create_server(app, host=host, port=port, threads=threads, ident="feedpub",
+                                         max_request_body_size=max_request_body)

@@ -4,10 +4,11 @@ Knows nothing of feeds or scheduling (tests/test_layers.py holds it to that).
 """
 
 from .errors import ConfigError, FeedpubError, IngestError, StoreError
-from .model import Article, Image, IngestSettings, LinkTarget, RelatedLink, SaveResult, Status, Tombstone
+from .model import Article, Image, IngestSettings, LinkTarget, RelatedLink, Revision, SaveResult, Status, Tombstone
 from .store import ArticleStore, SQLiteStore
 
 __all__ = [
     "Article", "ArticleStore", "ConfigError", "FeedpubError", "Image", "IngestError",
-    "IngestSettings", "LinkTarget", "RelatedLink", "SQLiteStore", "SaveResult", "Status", "StoreError", "Tombstone",
+    "IngestSettings", "LinkTarget", "RelatedLink", "Revision", "SQLiteStore", "SaveResult", "Status", "StoreError",
+    "Tombstone",
 ]

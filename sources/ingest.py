@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -41,7 +42,9 @@ _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 class ArticleDraft:
     """An article as one source describes it; times may be missing."""
 
-    source: str
+    # The file it came from (absolute path once ingest_paths resolved it); None when one
+    # file holds several articles (JSON Lines): those are known by id or slug alone.
+    source: str | None
     slug: str
     title: str
     summary: str
@@ -61,6 +64,7 @@ class ArticleDraft:
     image: Image | None = None        # the measured image, when the shell measured it
     related_titles: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=(), compare=False)  # what was derived, for the person
+    line: int | None = field(default=None, compare=False)      # its line when a file holds several
 
 
 # --- field checks shared by front matter and command-line flags -------------------------
@@ -73,11 +77,12 @@ class _Origin:
     path: str
     lines: Mapping[str, int]
     flag_keys: frozenset[str]
+    label: str = "front matter"   # what held the value: "front matter", "HTML", "key" (JSON Lines)
 
     def fail(self, key: str, message: str) -> IngestError:
         if key in self.flag_keys:
             return IngestError(f"--{key}: {message}", path=self.path)
-        return IngestError(f"front matter {key!r}: {message}", path=self.path, line=self.lines.get(key))
+        return IngestError(f"{self.label} {key!r}: {message}", path=self.path, line=self.lines.get(key))
 
 
 def parse_time(value: object, tz: ZoneInfo) -> datetime:
@@ -170,6 +175,35 @@ def _checked_fields(values: Mapping[str, object], origin: _Origin, tz: ZoneInfo)
     return out
 
 
+class FieldError(IngestError):
+    """One bad field, keyed by its name (see :func:`check_all_fields`)."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        super().__init__(message)
+
+
+class _Collecting(_Origin):
+    def fail(self, key: str, message: str) -> IngestError:
+        return FieldError(key, message)
+
+
+def check_all_fields(values: Mapping[str, object], tz: ZoneInfo) -> tuple[dict, dict[str, str]]:
+    """:func:`_checked_fields` reporting every bad field, not only the first (the ingest
+    API answers 422 with all of them): (checked values, {field: problem})."""
+    remaining = dict(values)
+    problems: dict[str, str] = {}
+    origin = _Collecting("", {}, frozenset())
+    while True:
+        try:
+            return _checked_fields(remaining, origin, tz), problems
+        except FieldError as exc:
+            if exc.key not in remaining:   # not caused by a value: nothing left to set aside
+                raise
+            problems[exc.key] = str(exc)
+            del remaining[exc.key]        # checked again without it, to find the next
+
+
 # --- step 1: bytes -> draft ---------------------------------------------------------------
 
 
@@ -199,20 +233,47 @@ def read_draft(
     text = decode_source(data, path=path)
     front, body_text, body_line = split_front_matter(text, path=path)
     tz = ZoneInfo(settings.timezone)
+    overrides = clean_overrides(overrides, path=path)
+    origin = _Origin(path, front.lines, frozenset(overrides))
+    fields = _checked_fields({**front.values, **overrides}, origin, tz)
+    body = parse_newsroom_text(body_text, path=path, first_line=body_line)
+    return assemble_draft(
+        path=path, fields=fields, lead=body.lead, content_html=body.html(), content_text=xml_safe(text),
+        default_slug=Path(path).stem, city=body.city, publication=body.publication,
+        related_titles=body.related_titles,
+    )
+
+
+def clean_overrides(overrides: Mapping[str, object] | None, *, path: str) -> dict[str, object]:
+    """The command-line flags that were given; an unknown one is refused."""
     overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, (), [])}
     unknown = set(overrides) - set(FRONT_MATTER_KEYS)
     if unknown:
         raise IngestError(f"unknown override(s): {', '.join(sorted(unknown))}", path=path)
-    origin = _Origin(path, front.lines, frozenset(overrides))
-    fields = _checked_fields({**front.values, **overrides}, origin, tz)
-    body = parse_newsroom_text(body_text, path=path, first_line=body_line)
+    return overrides
 
+
+def assemble_draft(
+    *,
+    path: str,
+    fields: Mapping[str, object],
+    lead: str,
+    content_html: str,
+    content_text: str,
+    default_slug: str,
+    city: str | None = None,
+    publication: str | None = None,
+    related_titles: tuple[str, ...] = (),
+    line: int | None = None,
+) -> ArticleDraft:
+    """The draft every importer ends with: checked ``fields`` (see :func:`_checked_fields`)
+    plus the body; a missing headline or summary is derived from the ``lead`` paragraph."""
     notes: list[str] = []
     title = fields["title"]
     if title is None:
-        title = cut_at_word(body.lead.rstrip("."), TITLE_LIMIT)
+        title = cut_at_word(lead.rstrip("."), TITLE_LIMIT)
         notes.append(f"no headline given; derived {title!r} from the lead")
-    slug = fields.get("slug") or slugify(Path(path).stem)
+    slug = fields.get("slug") or slugify(default_slug)
     if not slug:
         raise IngestError("cannot make a slug from the file name; give 'slug' in the front matter", path=path)
     return ArticleDraft(
@@ -221,20 +282,21 @@ def read_draft(
         slug=slug,
         url=fields["url"],
         title=title,
-        summary=fields["summary"] or cut_at_word(body.lead, SUMMARY_LIMIT),
-        content_html=body.html(),
-        content_text=xml_safe(text),
+        summary=fields["summary"] or cut_at_word(lead, SUMMARY_LIMIT),
+        content_html=content_html,
+        content_text=content_text,
         author=fields["author"],
-        city=body.city,
-        publication=body.publication,
+        city=city,
+        publication=publication,
         published=fields["published"],
         updated=fields["updated"],
         categories=fields["categories"],
         tags=fields["tags"],
         language=fields["language"],
         image_url=fields["image"],
-        related_titles=body.related_titles,
+        related_titles=related_titles,
         notes=tuple(notes),
+        line=line,
     )
 
 
@@ -313,7 +375,90 @@ class IngestSummary:
         return bool(self.created or self.updated)
 
 
-SOURCE_SUFFIXES = (".txt",)
+# The formats, by file suffix (any case). A file named directly with another suffix
+# is read as newsroom text.
+SOURCE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
+
+
+def read_drafts(
+    data: bytes,
+    *,
+    path: str,
+    settings: IngestSettings,
+    overrides: Mapping[str, object] | None = None,
+) -> list[ArticleDraft | IngestError]:
+    """Every article a file holds, read as its suffix says.
+
+    A file of one article raises :class:`IngestError` when it cannot be imported. A
+    JSON Lines file holds many: a bad line's error stands in that line's place and
+    the other lines are still read; it raises only for the file as a whole.
+    """
+    # The format modules build on the helpers above, so they are imported here.
+    suffix = Path(path).suffix.lower()
+    if suffix in (".md", ".markdown"):
+        from .markdown_format import read_markdown_draft
+
+        return [read_markdown_draft(data, path=path, settings=settings, overrides=overrides)]
+    if suffix in (".html", ".htm"):
+        from .html_format import read_html_draft
+
+        return [read_html_draft(data, path=path, settings=settings, overrides=overrides)]
+    if suffix == ".jsonl":
+        from .jsonl_format import read_jsonl_drafts
+
+        return read_jsonl_drafts(data, path=path, settings=settings, overrides=overrides)
+    return [read_draft(data, path=path, settings=settings, overrides=overrides)]
+
+
+def _would_find(store: ArticleStore, planned: Mapping[str, Article], draft: ArticleDraft) -> Article | None:
+    """What ``store.save`` would find for ``draft`` once the run's earlier items
+    (``planned``, by id) were written: the same keys in the same order."""
+    if draft.id:
+        return planned.get(draft.id) or store.lookup(article_id=draft.id, slug=draft.slug)
+    stored = store.lookup(article_id=None, slug=draft.slug, source=draft.source)
+    stored = planned.get(stored.id, stored) if stored else None   # as this run left it
+    if draft.source:
+        hit = next((a for a in planned.values() if a.source == draft.source), None)
+        if hit is not None:
+            return hit
+        if stored is not None and stored.source == draft.source:
+            return stored
+    hit = next((a for a in planned.values() if a.slug == draft.slug), None)
+    return hit or (stored if stored is not None and stored.slug == draft.slug else None)
+
+
+def plan(store: ArticleStore, planned: dict[str, Article], draft: ArticleDraft, now: datetime,
+         settings: IngestSettings) -> tuple[SaveResult, Article | None]:
+    """``--dry-run``: (what saving ``draft`` would do, the article it would replace), written
+    nowhere but ``planned``; refuses what the store would refuse (a slug or id taken)."""
+    existing = _would_find(store, planned, draft)
+    result = merge(existing, draft, now, settings)
+    if result.action != "unchanged":
+        article = result.article
+        owner = next((a for a in planned.values() if a.slug == article.slug), None)
+        if owner is None:
+            owner = store.lookup(article_id=None, slug=article.slug)
+            owner = planned.get(owner.id, owner) if owner else None
+            owner = owner if owner is not None and owner.slug == article.slug else None
+        if owner is not None and owner.id != article.id:
+            raise StoreError(f"slug {article.slug!r} already belongs to article {owner.id}; give this one another slug")
+        if existing is None and (article.id in planned or store.get(article.id) is not None):
+            raise StoreError("that id already belongs to another article")
+        planned[article.id] = article
+    return result, existing
+
+
+def changed_fields(before: Article, after: Article) -> list[str]:
+    """The fields that change, in :class:`Article` order. The source text, the file and
+    ``updated`` change with any edit, so they are named only when nothing else changes."""
+    def value(article: Article, name: str) -> object:
+        if name == "related":   # the newsroom's own links; the store's suggestions follow from them
+            return [link.title for link in article.related if not getattr(link, "suggested", False)]
+        return getattr(article, name)
+
+    changed = [f.name for f in dataclass_fields(Article)
+               if f.name != "stored" and value(before, f.name) != value(after, f.name)]
+    return [name for name in changed if name not in ("content_text", "source", "updated")] or changed
 
 
 def _measured(store: ArticleStore, url: str, measure: Callable[[str], Image],
@@ -329,15 +474,16 @@ def _measured(store: ArticleStore, url: str, measure: Callable[[str], Image],
 
 
 def collect_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestError]]:
-    """Files named directly, plus every ``.txt`` file below named directories (sorted);
-    and an error for each path that does not exist."""
+    """Files named directly, plus every file of a known format (:data:`SOURCE_SUFFIXES`)
+    below named directories (sorted; hidden folders skipped); and an error for each path
+    that does not exist."""
     files: list[Path] = []
     missing: list[IngestError] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             files.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SOURCE_SUFFIXES
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SOURCE_SUFFIXES
                        and not any(part.startswith(".") for part in p.relative_to(path).parts))
             )
         elif path.exists():
@@ -356,11 +502,16 @@ def ingest_paths(
     overrides: Mapping[str, object] | None = None,
     report: Callable[[str], None] = print,
     measure: Callable[[str], Image] | None = None,
+    dry_run: bool = False,
 ) -> IngestSummary:
-    """Import every file; each in one transaction, failures reported and skipped.
+    """Import every article of every file; each in one transaction (so each line of a
+    JSON Lines file in its own), failures reported and skipped.
 
     ``measure`` (see :mod:`sources.media`) asks an image's server for its length
     and type once per URL; without it images are stored unmeasured.
+    ``dry_run`` decides the same way (against the store as the earlier items would
+    have left it) and reports "would create", "would update" (with the fields that
+    change) or "unchanged", but writes nothing and measures nothing.
     """
     files, missing = collect_files(paths)
     single = [key for key in SINGLE_ARTICLE_KEYS if (overrides or {}).get(key)]
@@ -370,32 +521,60 @@ def ingest_paths(
     for error in missing:
         summary.failed += 1
         report(f"error: {error}")
+    planned: dict[str, Article] = {}   # dry run: what the earlier items would have written, by id
     for file in files:
         try:
-            draft = read_draft(file.read_bytes(), path=str(file), settings=settings, overrides=overrides)
-            # The absolute path identifies the file whatever the working directory.
-            draft = replace(draft, source=str(file.resolve()))
-            if draft.image_url and measure is not None:
-                draft = replace(draft, image=_measured(store, draft.image_url, measure, report, file))
-            for note in draft.notes:
-                report(f"{file}: {note}")
-            result = store.save(
-                lambda existing, draft=draft: merge(existing, draft, now(), settings),
-                article_id=draft.id, slug=draft.slug, source=draft.source,
-            )
+            items = read_drafts(file.read_bytes(), path=str(file), settings=settings, overrides=overrides)
         except IngestError as exc:
             summary.failed += 1
             report(f"error: {exc}")
-            continue
-        except StoreError as exc:
-            summary.failed += 1
-            report(f"error: {file}: {exc}")
             continue
         except OSError as exc:
             summary.failed += 1
             report(f"error: {file}: {exc.strerror or exc}")
             continue
-        setattr(summary, result.action, getattr(summary, result.action) + 1)
-        summary.results.append(result)
-        report(f"{result.action}: {result.article.id} ({file})")
+        for draft in items:
+            if isinstance(draft, IngestError):
+                summary.failed += 1
+                report(f"error: {draft}")
+                continue
+            where = f"{file}:{draft.line}" if draft.line else str(file)
+            try:
+                if draft.source is not None:
+                    # The absolute path identifies the file whatever the working directory.
+                    draft = replace(draft, source=str(file.resolve()))
+                if draft.image_url and measure is not None and not dry_run:
+                    draft = replace(draft, image=_measured(store, draft.image_url, measure, report, file))
+                for note in draft.notes:
+                    report(f"{where}: {note}")
+                if dry_run:
+                    result, existing = plan(store, planned, draft, now(), settings)
+                else:
+                    result = store.save(
+                        lambda existing, draft=draft: merge(existing, draft, now(), settings),
+                        article_id=draft.id, slug=draft.slug, source=draft.source,
+                    )
+            except IngestError as exc:
+                summary.failed += 1
+                report(f"error: {exc if exc.path else IngestError(str(exc), path=where)}")
+                continue
+            except StoreError as exc:
+                summary.failed += 1
+                report(f"error: {where}: {exc}")
+                continue
+            except OSError as exc:
+                summary.failed += 1
+                report(f"error: {where}: {exc.strerror or exc}")
+                continue
+            setattr(summary, result.action, getattr(summary, result.action) + 1)
+            summary.results.append(result)
+            if not dry_run:
+                report(f"{result.action}: {result.article.id} ({where})")
+            elif result.action == "created":
+                report(f"would create: {result.article.id} ({where})")
+            elif result.action == "updated":
+                changed = ", ".join(changed_fields(existing, result.article)) or "nothing a reader sees"
+                report(f"would update: {result.article.id} ({where}) (changed: {changed})")
+            else:
+                report(f"unchanged: {result.article.id} ({where})")
     return summary

@@ -43,6 +43,7 @@ class RelatedLink:
     # Filled in by read queries only when the target is visible at query time,
     # so a link to an embargoed article stays plain text until its release.
     target: LinkTarget | None = None
+    suggested: bool = False       # chosen by the store's full-text search, not by the newsroom
 
     @property
     def display_title(self) -> str:
@@ -74,6 +75,11 @@ class Article:
     # that keeps ``updated`` still changes a feed: documents take their modification
     # time from this too, so If-Modified-Since never hides a change.
     stored: datetime | None = None
+    # Articles taken from a partner's feed (sources/remote.py): which item of which
+    # feed, and whose. None for the newsroom's own articles.
+    upstream_id: str | None = None   # the item's id (guid) in the partner's feed
+    via_url: str | None = None       # the partner feed's URL, as configured
+    via_name: str | None = None      # the partner's name, shown as the entry's source
 
     def is_visible(self, now: datetime) -> bool:
         return self.status is Status.PUBLISHED and self.published <= now
@@ -85,7 +91,7 @@ class Article:
             return (
                 a.id, a.slug, a.url, a.title, a.summary, a.content_html, a.content_text,
                 a.author, a.city, a.publication, a.published, a.categories, a.tags,
-                a.language, a.image.url if a.image else None, tuple(link.title for link in a.related), a.status,
+                a.language, a.image.url if a.image else None, tuple(link.title for link in a.related if not link.suggested), a.status,
             )
         return key(self) == key(other)
 
@@ -104,6 +110,30 @@ class Tombstone:
 class SaveResult:
     action: str            # "created", "updated" or "unchanged"
     article: Article
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One stored version of an article (``feedpub history``)."""
+
+    number: int                # 1 = the first version stored
+    stored: datetime           # when this version was written
+    article: Article           # the version itself; related links as titles only
+    changed: tuple[str, ...]   # fields that differ from the previous version; ("created",) for number 1
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """How polling one remote source went; validators and backoff survive restarts."""
+
+    url: str                           # the feed URL, as configured
+    etag: str | None = None            # validators of the last full response, sent on every poll
+    last_modified: str | None = None
+    last_poll: datetime | None = None
+    last_status: str | None = None     # HTTP status code, or "error" when there was no answer
+    last_error: str | None = None      # None after a successful poll
+    failures: int = 0                  # consecutive failed polls
+    next_poll: datetime | None = None  # no poll before this (backoff, Retry-After); None = on schedule
 
 
 @dataclass(frozen=True)

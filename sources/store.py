@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Protocol
 
 from .errors import StoreError
-from .model import Article, Image, LinkTarget, RelatedLink, SaveResult, Status, Tombstone
+from .model import Article, Image, LinkTarget, RelatedLink, Revision, SaveResult, SourceState, Status, Tombstone
+from .revisions import build_history, dumps as revision_snapshot
+from .suggest import suggest_related
 from .text import normalise_title
 
 Decide = Callable[[Article | None], SaveResult]
@@ -44,6 +46,15 @@ class ArticleStore(Protocol):
         else by slug), let ``decide`` choose, and write its choice unless it is "unchanged"."""
 
     def get(self, article_id: str) -> Article | None: ...
+
+    def lookup(self, *, article_id: str | None, slug: str, source: str | None = None) -> Article | None:
+        """Read-only: the article :meth:`save` would hand to ``decide`` (same keys, same order)."""
+
+    def find(self, key: str) -> Article | None:
+        """The article with this id or slug, whatever its status (deleted ones too)."""
+
+    def page(self, limit: int, offset: int = 0) -> list[Article]:
+        """Every article not deleted (drafts and embargoed ones too), newest publish time first."""
 
     def latest_published(self, now: datetime, limit: int) -> list[Article]:
         """Visible articles at ``now``, newest first, related links resolved as of ``now``."""
@@ -65,6 +76,22 @@ class ArticleStore(Protocol):
 
     def deleted_since(self, since: datetime, now: datetime) -> list[Tombstone]:
         """Articles deleted in [since, now], newest deletion first, that had been public."""
+
+    def history(self, key: str) -> list[Revision]:
+        """Every stored version of the article with this id or slug, oldest first;
+        StoreError naming the key when there is no such article."""
+
+    def find_upstream(self, via_url: str, upstream_id: str) -> Article | None:
+        """The article taken from item ``upstream_id`` of the partner feed ``via_url``, whatever its status."""
+
+    def find_by_url(self, url: str) -> Article | None:
+        """An article whose canonical URL is ``url`` (a published one first), whatever its status."""
+
+    def source_state(self, url: str) -> SourceState | None:
+        """The polling state of the remote source with this feed URL, if it was ever polled."""
+
+    def save_source_state(self, state: SourceState) -> None:
+        """Record a remote source's polling state (not an article change: the revision stays)."""
 
     def revision(self) -> int:
         """A number that grows with every committed change."""
@@ -155,11 +182,34 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             next_poll      TEXT
         )""",
     ),
+    (
+        # Related articles the store suggests when the newsroom named none.
+        "ALTER TABLE related_links ADD COLUMN suggested INTEGER NOT NULL DEFAULT 0",
+        # Full-text index over title and text (bm25 ranking), kept in step by triggers.
+        """CREATE VIRTUAL TABLE articles_fts USING fts5(
+            title, content_text, content='articles', content_rowid='rowid',
+            tokenize='unicode61 remove_diacritics 2'
+        )""",
+        """CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN
+            INSERT INTO articles_fts (rowid, title, content_text) VALUES (new.rowid, new.title, new.content_text);
+        END""",
+        """CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN
+            INSERT INTO articles_fts (articles_fts, rowid, title, content_text)
+            VALUES ('delete', old.rowid, old.title, old.content_text);
+        END""",
+        """CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, content_text ON articles BEGIN
+            INSERT INTO articles_fts (articles_fts, rowid, title, content_text)
+            VALUES ('delete', old.rowid, old.title, old.content_text);
+            INSERT INTO articles_fts (rowid, title, content_text) VALUES (new.rowid, new.title, new.content_text);
+        END""",
+        "INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')",
+    ),
 )
 
 _ARTICLE_COLUMNS = (
     "id, slug, url, title, summary, content_html, content_text, author, city, publication, "
-    "published, updated, categories, tags, language, image_url, image_type, image_length, status, source, stored"
+    "published, updated, categories, tags, language, image_url, image_type, image_length, status, source, stored, "
+    "upstream_id, via_url, via_name"
 )
 
 
@@ -172,8 +222,9 @@ def _ts(moment: datetime) -> int:
 class SQLiteStore:
     """The embedded :class:`ArticleStore`. Thread-safe: one connection behind a lock."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, suggest_related: bool = True):
         self.path = Path(path)
+        self.suggest_related = suggest_related
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
@@ -252,6 +303,28 @@ class SQLiteStore:
             found = self._load(cur, "id = ?", (article_id,), now=None)
         return found[0] if found else None
 
+    def lookup(self, *, article_id: str | None, slug: str, source: str | None = None) -> Article | None:
+        # Mirrors the lookup at the start of ``save`` (``feedpub ingest --dry-run``).
+        with self._transaction(write=False) as cur:
+            if article_id:
+                found = self._load(cur, "id = ?", (article_id,), now=None)
+            else:
+                found = self._load(cur, "source = ?", (source,), now=None) if source else []
+                if not found:
+                    found = self._load(cur, "slug = ?", (slug,), now=None)
+        return found[0] if found else None
+
+    def find(self, key: str) -> Article | None:
+        # Ids are tag: URIs and slugs never hold a colon, so at most one row matches.
+        with self._transaction(write=False) as cur:
+            found = self._load(cur, "id = ? OR slug = ?", (key, key), now=None)
+        return found[0] if found else None
+
+    def page(self, limit: int, offset: int = 0) -> list[Article]:
+        with self._transaction(write=False) as cur:
+            return self._load(cur, "status != 'deleted' ORDER BY published_ts DESC, id LIMIT ? OFFSET ?",
+                              (limit, offset), now=None)
+
     def latest_published(self, now: datetime, limit: int) -> list[Article]:
         with self._transaction(write=False) as cur:
             return self._load(
@@ -297,6 +370,20 @@ class SQLiteStore:
             ).fetchall()
         return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo)) for id_, slug, url, ts in rows]
 
+    def history(self, key: str) -> list[Revision]:
+        with self._transaction(write=False) as cur:
+            found = self._load(cur, "id = ? OR slug = ?", (key, key), now=None)
+            if not found:
+                raise StoreError(f"no article has the id or slug {key!r}")
+            article = found[0]
+            rows = cur.execute("SELECT number, stored, snapshot FROM revisions WHERE article_id = ? ORDER BY number",
+                               (article.id,)).fetchall()
+        if not rows:
+            # Stored before revisions were kept and not changed since: its one known
+            # version (the same row _add_revision would record first).
+            rows = [(1, (article.stored or article.updated).isoformat(), revision_snapshot(article))]
+        return build_history(rows)
+
     def _load(self, cur: sqlite3.Cursor, where: str, params: Sequence, *, now: datetime | None) -> list[Article]:
         rows = cur.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE {where}", params).fetchall()
         if not rows:
@@ -304,8 +391,9 @@ class SQLiteStore:
         ids = [row[0] for row in rows]
         links: dict[str, list[RelatedLink]] = {article_id: [] for article_id in ids}
         marks = ",".join("?" * len(ids))
-        for article_id, title, target_id, t_slug, t_url, t_title, t_status, t_ts in cur.execute(
-            f"""SELECT r.article_id, r.title, r.target_id, t.slug, t.url, t.title, t.status, t.published_ts
+        for article_id, title, target_id, suggested, t_slug, t_url, t_title, t_status, t_ts in cur.execute(
+            f"""SELECT r.article_id, r.title, r.target_id, r.suggested, t.slug, t.url, t.title, t.status,
+                       t.published_ts
                 FROM related_links r LEFT JOIN articles t ON t.id = r.target_id
                 WHERE r.article_id IN ({marks}) ORDER BY r.article_id, r.position""",
             ids,
@@ -317,14 +405,14 @@ class SQLiteStore:
                 and t_ts <= _ts(now)
             )
             target = LinkTarget(target_id, t_slug, t_url, t_title) if visible else None
-            links[article_id].append(RelatedLink(title, target_id, target))
+            links[article_id].append(RelatedLink(title, target_id, target, suggested=bool(suggested)))
         return [self._article(row, tuple(links[row[0]])) for row in rows]
 
     @staticmethod
     def _article(row: Sequence, related: tuple[RelatedLink, ...]) -> Article:
         (id_, slug, url, title, summary, content_html, content_text, author, city, publication,
          published, updated, categories, tags, language, image_url, image_type, image_length, status, source,
-         stored) = row
+         stored, upstream_id, via_url, via_name) = row
         return Article(
             id=id_, slug=slug, url=url, title=title, summary=summary, content_html=content_html,
             content_text=content_text, author=author, city=city, publication=publication,
@@ -333,7 +421,49 @@ class SQLiteStore:
             image=Image(image_url, image_type, image_length) if image_url else None,
             related=related, status=Status(status), source=source,
             stored=datetime.fromisoformat(stored) if stored else None,
+            upstream_id=upstream_id, via_url=via_url, via_name=via_name,
         )
+
+    # --- remote sources (sources/remote.py) ------------------------------------------
+
+    def find_upstream(self, via_url: str, upstream_id: str) -> Article | None:
+        with self._transaction(write=False) as cur:
+            found = self._load(cur, "via_url = ? AND upstream_id = ? LIMIT 1", (via_url, upstream_id), now=None)
+        return found[0] if found else None
+
+    def find_by_url(self, url: str) -> Article | None:
+        with self._transaction(write=False) as cur:
+            found = self._load(cur, "url = ? ORDER BY status = 'published' DESC, published_ts, id LIMIT 1",
+                               (url,), now=None)
+        return found[0] if found else None
+
+    def source_state(self, url: str) -> SourceState | None:
+        try:
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT url, etag, last_modified, last_poll, last_status, last_error, failures, next_poll "
+                    "FROM remote_sources WHERE url = ?", (url,)).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot read the state of {url}: {exc}") from exc
+        if row is None:
+            return None
+        url, etag, last_modified, last_poll, last_status, last_error, failures, next_poll = row
+        return SourceState(url, etag, last_modified, datetime.fromisoformat(last_poll) if last_poll else None,
+                           last_status, last_error, failures,
+                           datetime.fromisoformat(next_poll) if next_poll else None)
+
+    def save_source_state(self, state: SourceState) -> None:
+        try:
+            with self._transaction(write=True) as cur:
+                cur.execute(
+                    "INSERT OR REPLACE INTO remote_sources (url, etag, last_modified, last_poll, last_status, "
+                    "last_error, failures, next_poll) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (state.url, state.etag, state.last_modified,
+                     state.last_poll.isoformat() if state.last_poll else None, state.last_status,
+                     state.last_error, state.failures, state.next_poll.isoformat() if state.next_poll else None),
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot record the state of {state.url}: {exc}") from exc
 
     # --- writes ----------------------------------------------------------------------
 
@@ -351,6 +481,7 @@ class SQLiteStore:
                 result = decide(found[0] if found else None)
                 if result.action != "unchanged":
                     self._write(cur, result.article, replacing=bool(found))
+                    self._add_revision(cur, found[0] if found else None, result.article)
                     cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         except sqlite3.IntegrityError as exc:
             raise StoreError(self._explain_conflict(exc, slug)) from exc
@@ -370,15 +501,35 @@ class SQLiteStore:
                 article = found[0]
                 if article.status is status:
                     return article
-                deleted_ts = _ts(now) if status is Status.DELETED else None
+                # Only an article readers could see gets a tombstone: a draft or an
+                # embargoed article deleted unseen must leave no trace at all.
+                was_public = article.status is Status.PUBLISHED and article.published <= now
+                deleted_ts = _ts(now) if status is Status.DELETED and was_public else None
                 cur.execute("UPDATE articles SET status = ?, deleted_ts = ?, stored = ? WHERE id = ?",
                             (status.value, deleted_ts, now.isoformat(), article.id))
                 changed = replace(article, status=status, stored=now)
                 self._reresolve(cur, changed, normalise_title(article.title))
+                self._add_revision(cur, article, changed)
                 cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: the change failed and was rolled back: {exc}") from exc
         return changed
+
+    def _add_revision(self, cur: sqlite3.Cursor, previous: Article | None, current: Article) -> None:
+        """Append ``current`` as the article's next revision, in the caller's transaction.
+
+        An article stored before revisions were kept has none: its previous version
+        becomes revision 1 first, so no version is lost.
+        """
+        insert = "INSERT INTO revisions (article_id, number, stored, snapshot) VALUES (?, ?, ?, ?)"
+        last = cur.execute("SELECT max(number) FROM revisions WHERE article_id = ?", (current.id,)).fetchone()[0] or 0
+        if not last and previous is not None and previous.id == current.id:
+            last = 1
+            cur.execute(insert, (current.id, last, (previous.stored or previous.updated).isoformat(),
+                                 revision_snapshot(previous)))
+        # A writer that sets no ``stored`` time still gets a truthful one.
+        stored = current.stored or datetime.now().astimezone()
+        cur.execute(insert, (current.id, last + 1, stored.isoformat(), revision_snapshot(current)))
 
     def _explain_conflict(self, exc: sqlite3.IntegrityError, slug: str) -> str:
         if "articles.slug" in str(exc):
@@ -398,11 +549,12 @@ class SQLiteStore:
             json.dumps(list(a.tags), ensure_ascii=False), a.language,
             a.image.url if a.image else None, a.image.media_type if a.image else None,
             a.image.length if a.image else None, a.status.value, None, a.source,
-            a.stored.isoformat() if a.stored else None,
+            a.stored.isoformat() if a.stored else None, a.upstream_id, a.via_url, a.via_name,
         )
         columns = ("slug, url, title, title_norm, summary, content_html, content_text, author, city, "
                    "publication, published, published_ts, updated, updated_ts, categories, tags, "
-                   "language, image_url, image_type, image_length, status, deleted_ts, source, stored")
+                   "language, image_url, image_type, image_length, status, deleted_ts, source, stored, "
+                   "upstream_id, via_url, via_name")
         old_title_norm = None
         if replacing:
             row = cur.execute("SELECT title_norm FROM articles WHERE id = ?", (a.id,)).fetchone()
@@ -417,12 +569,22 @@ class SQLiteStore:
 
     def _replace_links(self, cur: sqlite3.Cursor, article: Article) -> None:
         cur.execute("DELETE FROM related_links WHERE article_id = ?", (article.id,))
-        for position, link in enumerate(article.related):
+        # Suggestions in a value read back from the store are the store's, not the
+        # newsroom's: they are made afresh below, never stored as the newsroom's picks.
+        named = [link for link in article.related if not link.suggested]
+        for position, link in enumerate(named):
             norm = normalise_title(link.title)
             cur.execute(
                 "INSERT INTO related_links (article_id, position, title, title_norm, target_id) VALUES (?, ?, ?, ?, ?)",
                 (article.id, position, link.title, norm, self._match(cur, norm, exclude=article.id)),
             )
+        if not named and self.suggest_related:
+            for position, (target_id, title) in enumerate(suggest_related(cur, article)):
+                cur.execute(
+                    "INSERT INTO related_links (article_id, position, title, title_norm, target_id, suggested) "
+                    "VALUES (?, ?, ?, ?, ?, 1)",
+                    (article.id, position, title, normalise_title(title), target_id),
+                )
 
     def _reresolve(self, cur: sqlite3.Cursor, article: Article, old_title_norm: str | None) -> None:
         """Resolve again every link ``article``'s arrival, retitling or deletion may affect.
@@ -436,15 +598,19 @@ class SQLiteStore:
         for norm in (old_title_norm, None if article.status is Status.DELETED else normalise_title(article.title)):
             if norm:
                 prefixes.update(norm[:end] for end in range(1, len(norm) + 1))
+        if article.status is Status.DELETED:
+            # A suggestion is only worth showing while its article exists.
+            cur.execute("DELETE FROM related_links WHERE target_id = ? AND suggested = 1", (article.id,))
         rows = cur.execute(
-            "SELECT rowid, article_id, title_norm, target_id FROM related_links WHERE target_id = ?", (article.id,)
+            "SELECT rowid, article_id, title_norm, target_id FROM related_links WHERE target_id = ? AND suggested = 0",
+            (article.id,),
         ).fetchall()
         ordered = sorted(prefixes)
         for start in range(0, len(ordered), 500):
             chunk = ordered[start:start + 500]
             rows += cur.execute(
                 f"SELECT rowid, article_id, title_norm, target_id FROM related_links "
-                f"WHERE title_norm IN ({','.join('?' * len(chunk))})",
+                f"WHERE suggested = 0 AND title_norm IN ({','.join('?' * len(chunk))})",
                 chunk,
             ).fetchall()
         for rowid, owner, link_norm, current in rows:

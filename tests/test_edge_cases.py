@@ -18,7 +18,11 @@ HOSTILE = ("<script", "alert(", "onclick", "javascript:", "<iframe", "evil.examp
 
 
 @pytest.fixture
-def corpus_docs(store):
+def corpus_docs(tmp_path):
+    from sources.store import SQLiteStore
+
+    # The newsroom's links only: "no related links" must stay none (suggestions: test_suggestions.py).
+    store = SQLiteStore(tmp_path / "corpus.sqlite3", suggest_related=False)
     fill(store)
     site = SiteSettings(title="OKES & Co <Uji>", description="Korpus uji", base_url="https://okes.example",
                         author="Redaksi")

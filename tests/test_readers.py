@@ -156,7 +156,9 @@ class Newsroom:
 
 @pytest.fixture
 def newsroom(tmp_path):
-    (tmp_path / "feedpub.toml").write_text("[schedule]\nrebuild_minutes = 60\n", encoding="utf-8")
+    # Only the newsroom's own related links here (suggestions are tested in test_suggestions.py).
+    (tmp_path / "feedpub.toml").write_text("[schedule]\nrebuild_minutes = 60\n[store]\nsuggest_related = false\n",
+                                           encoding="utf-8")
     started = datetime.now(timezone.utc).replace(microsecond=0)
     served = Served(tmp_path)
     try:

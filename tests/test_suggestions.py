@@ -1,0 +1,79 @@
+"""Suggested related articles: FTS5 bm25 over a corpus of Indonesian news on different subjects."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from feeds.build import render_documents
+from sources.store import SQLiteStore
+
+from .conftest import DATA, INGEST_TIME, SAMPLE, write_article
+
+TOPICS = DATA / "articles" / "topik"
+PILKADA = {"kpu-dpt-pilkada", "bawaslu-netralitas-asn", "debat-calon-bupati"}
+BANJIR = {"banjir-oku-timur", "bpbd-perahu-karet"}
+
+# The sample article without its BACA JUGA lines: the newsroom named nothing.
+UNLINKED = "\n".join(line for line in SAMPLE.read_text(encoding="utf-8").splitlines()
+                     if not line.startswith("BACA JUGA"))
+
+
+def suggestions(store, slug, now=INGEST_TIME + timedelta(hours=1)):
+    article = next(a for a in store.latest_published(now, 100) if a.slug == slug)
+    return [link for link in article.related if link.suggested]
+
+
+def test_an_article_about_the_election_is_offered_election_stories(tmp_path, store, ingest):
+    ingest(TOPICS)
+    ingest(write_article(tmp_path, "rakor.txt", UNLINKED), now=INGEST_TIME + timedelta(minutes=1))
+    found = suggestions(store, "rakor")
+    assert {link.target.slug for link in found} == PILKADA
+    assert all(link.target is not None for link in found)
+
+
+def test_a_flood_story_is_offered_flood_stories_first(tmp_path, store, ingest):
+    ingest(TOPICS)
+    ingest(write_article(tmp_path, "banjir-baru.txt",
+                         "MUARADUA - OKES.NEWS - Banjir kembali merendam permukiman warga di bantaran sungai.\n"
+                         "BPBD mendirikan posko dan tenda darurat bagi warga terdampak banjir."),
+           now=INGEST_TIME + timedelta(minutes=1))
+    slugs = [link.target.slug for link in suggestions(store, "banjir-baru")]
+    assert set(slugs[:2]) == BANJIR
+
+
+def test_the_newsrooms_own_links_are_never_mixed_with_suggestions(store, ingest):
+    ingest(TOPICS)
+    ingest(SAMPLE, now=INGEST_TIME + timedelta(minutes=1))
+    assert suggestions(store, SAMPLE.stem) == []
+
+
+def test_suggestions_are_marked_in_the_feeds(tmp_path, store, ingest, site):
+    ingest(TOPICS)
+    ingest(write_article(tmp_path, "rakor.txt", UNLINKED), now=INGEST_TIME + timedelta(minutes=1))
+    docs = {d.path: d for d in render_documents(store, site, INGEST_TIME + timedelta(hours=1))}
+    item = next(i for i in json.loads(docs["feed.json"].body)["items"] if i["id"].endswith(":rakor"))
+    related = item["_feedpub"]["related"]
+    assert len(related) == 3 and all(link["suggested"] is True for link in related)
+    assert {link["url"].rsplit("/", 1)[1] for link in related} == PILKADA
+
+
+def test_an_embargoed_story_is_not_suggested_before_its_time(tmp_path, store, ingest, site):
+    ingest(TOPICS)
+    later = INGEST_TIME + timedelta(days=1)
+    ingest(write_article(tmp_path, "rahasia.txt",
+                         f"---\ntitle: \"Pilkada OKU: KPU Umumkan Hasil Rahasia\"\npublished: {later.isoformat()}\n---\n"
+                         "KPU OKU Pilkada debat calon bupati pemilih tetap Bawaslu netralitas."))
+    ingest(write_article(tmp_path, "rakor.txt", UNLINKED), now=INGEST_TIME + timedelta(minutes=1))
+    docs = render_documents(store, site, INGEST_TIME + timedelta(hours=1))
+    assert all(b"Rahasia" not in d.body for d in docs)
+
+
+def test_suggestions_can_be_turned_off(tmp_path, ingest_settings):
+    from sources.ingest import ingest_paths
+
+    store = SQLiteStore(tmp_path / "off.sqlite3", suggest_related=False)
+    for path in (TOPICS, write_article(tmp_path, "rakor.txt", UNLINKED)):
+        ingest_paths(store, [path], settings=ingest_settings, now=lambda: INGEST_TIME, report=lambda _: None)
+    assert suggestions(store, "rakor") == []
+    store.close()
