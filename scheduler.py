@@ -24,6 +24,14 @@ function the CLI can call too (:func:`feeds.build.build`,
 ``hub:<hub> <topic> try <n>`` a WebSub publish notification, retried with
                     exponential backoff; a newer change to the same topic replaces
                     a pending retry, so each change reaches each hub once.
+``poll:<name>``     every ``interval_minutes`` of each enabled ``[[sources]]`` table,
+                    and once at start: :func:`sources.remote.poll_source` for that
+                    partner feed. Its articles reach the feeds through the store
+                    watcher. A failure is logged and recorded in the store and the
+                    source backs off (``poll:<name> retry at <time>``, a date job at
+                    the time the backoff or Retry-After allows); nothing a partner
+                    does raises into the scheduler, and each source has its own
+                    job, so a slow or failing one never holds up another.
 
 Builds never overlap (one lock). State a person needs (last build, jobs, hub
 deliveries) is written to ``status.json`` beside the store for ``feedpub status``.
@@ -44,11 +52,13 @@ from importlib import resources
 from pathlib import Path
 
 import requests
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from feeds.build import BuildReport, build
 from feeds.entries import main_feed
 from feeds.publish import write_atomic
+from feeds.health import HUB_OUTCOMES, Observed, ServiceFigures
 from feeds.server import PublicFiles, create_server
 from feeds.site import SiteSettings
 from feeds.websub import HubError, notify_hub
@@ -56,6 +66,8 @@ from settings import Config, open_store, with_address
 from sources.api import IngestAPI
 from sources.errors import FeedpubError
 from sources.ingest import ingest_paths
+from sources.remote import PollResult, RemoteSource, poll_source, user_agent
+from sources.remote import states as source_states
 from sources.store import ArticleStore
 
 log = logging.getLogger("feedpub")
@@ -111,8 +123,20 @@ class Service:
         self.last_reason = ""
         self.last_error: str | None = None
         self.builds = 0
+        self.build_failures = 0                         # /metrics counters (feeds/health.py)
+        self.documents_written = 0
+        self.hub_outcomes = dict.fromkeys(HUB_OUTCOMES, 0)   # notification attempts by outcome
         self._pending: tuple[int, float] | None = None   # (revision, first seen) of an unbuilt change
         self.deliveries: dict[tuple[str, str], Delivery] = {}
+        self.polls: dict[str, PollResult] = {}          # the last poll of each remote source, by name
+        self._poll_locks: dict[str, threading.Lock] = {}  # one poll of a source at a time
+        # APScheduler's shutdown(wait=True) holds its job store lock while it waits for running
+        # jobs, so a job that adds a job then deadlocks it: polls add theirs under this lock,
+        # and stop() sets ``_stopping`` under it first.
+        # Held by every job that adds, removes or lists jobs (re-entrant: status() is
+        # called from inside such sections).
+        self._jobs_lock = threading.RLock()
+        self._stopping = False
         self._build_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
@@ -129,11 +153,13 @@ class Service:
         except FeedpubError as exc:
             # The previous documents stay served; the next tick or job tries again.
             self.last_error = str(exc)
+            self.build_failures += 1
             log.error("build failed (%s): %s", reason, exc)
             self.write_status()
             return None
         self.last_build, self.last_reason, self.last_error = report, reason, None
         self.builds += 1
+        self.documents_written += len(report.written)
         level = logging.INFO if report.written or report.removed else logging.DEBUG
         log.log(level, "%s (%s)", report.summary(), reason)
         self.sync_release_jobs(report.now)
@@ -173,20 +199,21 @@ class Service:
 
     def sync_release_jobs(self, now: datetime) -> None:
         """One date job per future article, exactly: added, moved or removed to match the store."""
-        if not self.scheduler.running:
-            return
         wanted = {f"release:{article.id}": article.published for article in self.store.upcoming(now)}
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith("release:") and job.id not in wanted:
-                job.remove()
-        for job_id, due in wanted.items():
-            existing = self.scheduler.get_job(job_id)
-            if existing is not None and existing.next_run_time == due:
-                continue
-            self.scheduler.add_job(
-                self.build_now, "date", run_date=due, args=["embargo lifted"], id=job_id,
-                replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=1,
-            )
+        with self._jobs_lock:
+            if self._stopping or not self.scheduler.running:
+                return   # the store is read again at the next start
+            for job in self.scheduler.get_jobs():
+                if job.id.startswith("release:") and job.id not in wanted:
+                    job.remove()
+            for job_id, due in wanted.items():
+                existing = self.scheduler.get_job(job_id)
+                if existing is not None and existing.next_run_time == due:
+                    continue
+                self.scheduler.add_job(
+                    self.build_now, "date", run_date=due, args=["embargo lifted"], id=job_id,
+                    replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=1,
+                )
 
     # --- WebSub --------------------------------------------------------------------------
 
@@ -194,23 +221,29 @@ class Service:
         delivery = Delivery(hub, topic)
         with self._state_lock:
             self.deliveries[(hub, topic)] = delivery
-        if not self.scheduler.running:
-            self.deliver(delivery)
-            return
-        # A newer change replaces a retry still pending for the same topic and hub.
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith(f"hub:{hub} {topic} "):
-                job.remove()
-        self._schedule_delivery(delivery, self.clock())
+        with self._jobs_lock:
+            if self._stopping:
+                return
+            if self.scheduler.running:
+                # A newer change replaces a retry still pending for the same topic and hub.
+                for job in self.scheduler.get_jobs():
+                    if job.id.startswith(f"hub:{hub} {topic} "):
+                        job.remove()
+                self._schedule_delivery(delivery, self.clock())
+                return
+        self.deliver(delivery)   # no scheduler (a one-off build): notify right here
 
     def _schedule_delivery(self, delivery: Delivery, due: datetime) -> None:
         # One job id per attempt: a job cannot re-add itself under its own id while
         # it runs (APScheduler skips it: "maximum number of running instances").
-        self.scheduler.add_job(
-            self.deliver, "date", run_date=due, args=[delivery],
-            id=f"hub:{delivery.hub} {delivery.topic} try {delivery.attempts + 1}",
-            replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=1,
-        )
+        with self._jobs_lock:
+            if self._stopping or not self.scheduler.running:
+                return
+            self.scheduler.add_job(
+                self.deliver, "date", run_date=due, args=[delivery],
+                id=f"hub:{delivery.hub} {delivery.topic} try {delivery.attempts + 1}",
+                replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=1,
+            )
 
     def deliver(self, delivery: Delivery) -> None:
         """One attempt; on failure the next is scheduled with backoff until retries run out."""
@@ -224,6 +257,7 @@ class Service:
             with self._state_lock:
                 current = self.deliveries.get((hub, topic)) is delivery   # not replaced by a newer change
                 delivery.last_error = str(exc)
+                self.hub_outcomes["failed" if delivery.attempts > self.config.hub_retries else "retrying"] += 1
                 if delivery.attempts > self.config.hub_retries:
                     delivery.state, delivery.next_retry = "failed", None
                     log.error("WebSub: gave up notifying %s of %s after %d attempts: %s",
@@ -237,22 +271,90 @@ class Service:
         else:
             with self._state_lock:
                 delivery.state, delivery.last_error, delivery.next_retry = "delivered", None, None
+                self.hub_outcomes["delivered"] += 1
             log.info("WebSub: notified %s of %s", hub, topic)
         self.write_status()
 
+    # --- remote sources -----------------------------------------------------------------
+
+    def poll(self, source: RemoteSource) -> PollResult | None:
+        """Poll one partner feed (job ``poll:<name>``). Whatever happens stays here: the
+        scheduler and the other sources never see it."""
+        lock = self._poll_locks.setdefault(source.name, threading.Lock())
+        if not lock.acquire(blocking=False):
+            return None   # already being polled (a retry met the interval job)
+        try:
+            result = poll_source(self.store, source, self.session, self.clock(), settings=self.config.ingest,
+                                 user_agent=user_agent(self.config.site.base_url))
+        except Exception as exc:   # a bug or a broken store: logged, shown in the status, the job lives on
+            log.exception("remote source %s: the poll failed", source.name)
+            result = PollResult(source.name, source.url, "failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            lock.release()
+        with self._state_lock:
+            self.polls[source.name] = result
+        with self._jobs_lock:
+            if not self._stopping:
+                if self.scheduler.running:
+                    self._schedule_retry(source, result.next_poll)
+                self.write_status()
+        return result
+
+    def _schedule_retry(self, source: RemoteSource, due: datetime | None) -> None:
+        """One date job at the time a backing-off source may be polled again (none once it is well)."""
+        job_id = f"{source.job_id} retry at {due.isoformat()}" if due else None
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(f"{source.job_id} retry at ") and job.id != job_id:
+                job.remove()
+        if job_id and self.scheduler.get_job(job_id) is None:
+            # An id per time: a job cannot re-add itself under its own id while it runs.
+            self.scheduler.add_job(self.poll, "date", run_date=due, args=[source], id=job_id, executor="sources",
+                                   misfire_grace_time=None, coalesce=True, max_instances=1)
+
+    def sources_status(self) -> list[dict]:
+        try:
+            found = source_states(self.store, self.config.sources)
+        except FeedpubError as exc:
+            log.warning("cannot read the remote sources' state: %s", exc)
+            return []
+        with self._state_lock:
+            for entry in found:
+                last = self.polls.get(entry["name"])
+                entry["last_result"] = last.summary() if last else None
+        return found
+
     # --- status --------------------------------------------------------------------------
+
+    def figures(self) -> ServiceFigures:
+        """For /healthz and /metrics (feeds/health.py); asks the store whether it answers."""
+        try:
+            self.store.revision()
+            reachable, store_error = True, None
+        except Exception as exc:   # whatever the store raises, the health check reports it
+            reachable, store_error = False, f"{type(exc).__name__}: {exc}"
+        report = self.last_build
+        with self._state_lock:
+            outcomes = dict(self.hub_outcomes)
+        return ServiceFigures(
+            now=self.clock(), rebuild_seconds=max(1.0, self.config.site.rebuild_minutes * 60),
+            store_reachable=reachable, store_error=store_error,
+            last_build_at=report.now if report else None, last_build_seconds=report.seconds if report else None,
+            last_build_error=self.last_error, builds_total=self.builds, build_failures_total=self.build_failures,
+            documents_written_total=self.documents_written, hub_notifications=outcomes,
+        )
 
     def status(self) -> dict:
         report = self.last_build
         with self._state_lock:
             deliveries = [asdict(d) for d in sorted(self.deliveries.values(), key=lambda d: (d.hub, d.topic))]
         jobs = []
-        if self.scheduler.running:
-            jobs = sorted(
-                ({"id": job.id, "next_run": job.next_run_time.isoformat() if job.next_run_time else None}
-                 for job in self.scheduler.get_jobs()),
-                key=lambda job: job["id"],
-            )
+        with self._jobs_lock:
+            if self.scheduler.running and not self._stopping:
+                jobs = sorted(
+                    ({"id": job.id, "next_run": job.next_run_time.isoformat() if job.next_run_time else None}
+                     for job in self.scheduler.get_jobs()),
+                    key=lambda job: job["id"],
+                )
         return {
             "pid": os.getpid(),
             "started": self.started.isoformat(),
@@ -270,7 +372,7 @@ class Service:
             "builds": self.builds,
             "jobs": jobs,
             "hubs": deliveries,
-            "sources": [],   # remote sources, once they exist, report here
+            "sources": self.sources_status(),
         }
 
     def write_status(self) -> None:
@@ -292,11 +394,23 @@ class Service:
             self.build_now, "interval", seconds=rebuild_seconds, args=["periodic rebuild"], id="rebuild",
             coalesce=True, max_instances=1, misfire_grace_time=int(rebuild_seconds),
         )
+        enabled = [source for source in self.config.sources if source.enabled]
+        # Threads of their own: a slow partner never delays a build, a release or another partner.
+        self.scheduler.add_executor(ThreadPoolExecutor(max_workers=min(max(len(enabled), 1), 32)), "sources")
+        for source in enabled:
+            interval = max(1.0, source.interval_minutes * 60)
+            self.scheduler.add_job(
+                self.poll, "interval", seconds=interval, args=[source], id=source.job_id, executor="sources",
+                next_run_time=datetime.now(timezone.utc),   # the first poll at start
+                coalesce=True, max_instances=1, misfire_grace_time=int(interval),
+            )
         self.scheduler.start()
         self.sync_release_jobs(self.clock())
         self.write_status()
 
     def stop(self) -> None:
+        with self._jobs_lock:
+            self._stopping = True
         if self.scheduler.running:
             # wait=True lets a running build finish; its files are replaced atomically anyway.
             self.scheduler.shutdown(wait=True)
@@ -353,12 +467,14 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
         ingest_sample_if_empty(store, config, clock)
         config.output_dir.mkdir(parents=True, exist_ok=True)
         app = PublicFiles(config.output_dir, max_age=int(max(1.0, config.site.rebuild_minutes * 60)),
-                          hubs=config.site.hubs)
+                          hubs=config.site.hubs, gone=config.gone, moved=dict(config.moved))
         dispatch = PathDispatch(app)
+        # /healthz and /metrics; the service's figures once it exists (503 "starting" before).
+        observed = Observed(dispatch, lambda: service.figures() if service is not None else None)
         try:
             # The API answers 413 (JSON) above api.max_body_bytes; far above it, waitress
             # refuses the request from its Content-Length alone instead of buffering it.
-            server = create_server(dispatch, config.host, config.port,
+            server = create_server(observed, config.host, config.port,
                                    max_request_body=2 * config.api_max_body_bytes + 65536)
         except (OSError, ValueError) as exc:
             raise ServeError(f"cannot listen on {config.host}:{config.port}: {exc}") from exc

@@ -47,7 +47,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "schedule": {"rebuild_minutes": 15.0},
     "store": {"path": "data/feedpub.sqlite3", "suggest_related": True},
     "output": {"path": "public"},
-    "server": {"host": "127.0.0.1", "port": 8080},
+    # gone: retired URL paths answering 410; moved: old path -> new path or URL, answering 301
+    "server": {"host": "127.0.0.1", "port": 8080, "gone": [""], "moved": {"": ""}},
     "websub": {"hubs": [""], "timeout_seconds": 10.0, "retries": 6},
     # [[sources]]: an array of tables, one per partner feed, none by default (ARRAY_SECTIONS);
     # these are each table's keys and defaults. name and url are required.
@@ -81,6 +82,8 @@ class Config:
     sources: tuple[RemoteSource, ...] = ()   # partner feeds polled by the scheduler ([[sources]])
     api_token: str = ""        # bearer token of the ingest API; "" = the API is off
     api_max_body_bytes: int = 1_048_576   # larger request bodies get 413
+    gone: tuple[str, ...] = ()     # retired URL paths: 410 Gone
+    moved: tuple[tuple[str, str], ...] = ()   # (old URL path, new path or absolute URL): 301
 
 
 def _fail(source: str, key: str, problem: str) -> ConfigError:
@@ -88,6 +91,10 @@ def _fail(source: str, key: str, problem: str) -> ConfigError:
 
 
 def _typed(source: str, key: str, value: Any, default: Any) -> Any:
+    if isinstance(default, dict):
+        if not isinstance(value, dict) or not all(isinstance(item, str) for item in value.values()):
+            raise _fail(source, key, f'expected a table of strings such as {{ "/old.xml" = "/rss.xml" }}, got {value!r}')
+        return value
     if isinstance(default, list):
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise _fail(source, key, f"expected a list of strings, got {value!r}")
@@ -106,6 +113,7 @@ def _typed(source: str, key: str, value: Any, default: Any) -> Any:
 def _merge(raw: dict, source: str) -> dict[str, dict[str, Any]]:
     merged = {section: dict(keys) for section, keys in DEFAULTS.items()}
     merged["websub"]["hubs"] = []  # the default above only gives the element type
+    merged["server"]["gone"], merged["server"]["moved"] = [], {}   # likewise
     for section in ARRAY_SECTIONS:
         merged[section] = []        # type: ignore[assignment]  # a list of tables, none by default
     for section, body in raw.items():
@@ -201,6 +209,45 @@ def _check_sources(tables: list[dict[str, Any]], source: str) -> tuple[RemoteSou
     return tuple(found)
 
 
+def _url_path_problem(path: str) -> str | None:
+    """Why ``path`` is not a URL path the server can be asked for (as decoded), or None."""
+    if not path.startswith("/") or path.startswith("//"):
+        return "must be a URL path beginning with a single / (such as /old/rss.xml)"
+    if any(char in path for char in "?#\\") or any(char.isspace() or ord(char) < 32 for char in path):
+        return "must be a path only: no query, fragment, backslash or white space"
+    if any(part in (".", "..") for part in path.split("/")):
+        return "must not contain . or .. segments"
+    return None
+
+
+def _check_retired(gone: list[str], moved: dict[str, str],
+                   source: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """server.gone (410) and server.moved (301): URL paths, each retired one way only."""
+    for number, path in enumerate(gone, start=1):
+        problem = _url_path_problem(path)
+        if problem:
+            raise _fail(source, f"server.gone[{number}]", f"{path!r} {problem}")
+    for old, new in moved.items():
+        key = f'server.moved."{old}"'
+        problem = _url_path_problem(old)
+        if problem:
+            raise _fail(source, key, f"{old!r} {problem}")
+        if old in gone:
+            raise _fail(source, key, f"{old!r} is also in server.gone: a retired path either moved or is gone")
+        target = urlsplit(new)
+        if new.startswith("/"):
+            problem = _url_path_problem(target.path) if not new.startswith("//") else "must not begin with //"
+            if problem:
+                raise _fail(source, key, f"{new!r} {problem}")
+        elif target.scheme not in ("http", "https") or not target.netloc:
+            raise _fail(source, key, f"{new!r} is neither a path beginning with / nor an absolute http(s) URL")
+        if new == old:
+            raise _fail(source, key, "must not redirect to itself")
+        if new in moved or new in gone:
+            raise _fail(source, key, f"{new!r} is itself retired: name the final place (no chains, no loops)")
+    return tuple(dict.fromkeys(gone)), tuple(sorted(moved.items()))
+
+
 def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
     site, server = values["site"], values["server"]
     if not site["title"].strip():
@@ -234,6 +281,7 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         raise _fail(source, "server.port", "must be between 0 and 65535")
     if not server["host"]:
         raise _fail(source, "server.host", "must not be empty")
+    gone, moved = _check_retired(server["gone"], server["moved"], source)
     for key in ("store", "output"):
         if not values[key]["path"]:
             raise _fail(source, f"{key}.path", "must not be empty")
@@ -278,6 +326,8 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         sources=_check_sources(values["sources"], source),   # type: ignore[arg-type]
         api_token=api["token"],
         api_max_body_bytes=api["max_body_bytes"],
+        gone=gone,
+        moved=moved,
     )
 
 

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from scheduler import status_path
 from settings import Config, open_store
+from sources.remote import states as source_states
 
 
 def _alive(pid: int | None) -> bool:
@@ -38,6 +39,7 @@ def collect_status(config: Config, now: datetime | None = None) -> dict:
     try:
         upcoming = [{"id": a.id, "title": a.title, "published": a.published.isoformat()} for a in store.upcoming(now)]
         articles, revision = store.count(), store.revision()
+        sources = source_states(store, config.sources)   # from the store: right with or without a service
     finally:
         store.close()
     return {
@@ -46,6 +48,7 @@ def collect_status(config: Config, now: datetime | None = None) -> dict:
         "service": service,
         "running": bool(service) and _alive(service.get("pid")),
         "scheduled": upcoming,
+        "sources": sources,
     }
 
 
@@ -95,5 +98,28 @@ def format_status(report: dict) -> str:
             lines.append(f"  {d['state']:<9} {d['topic']} -> {d['hub']} ({d['attempts']} attempt(s){detail}){error}")
     else:
         lines.append("hub notifications: none")
-    lines.append("sources:   none configured")
+    sources = report.get("sources") or []
+    if not sources:
+        lines.append("sources:   none configured")
+    else:
+        lines.append("sources:")
+        last = {s["name"]: s.get("last_result") for s in service.get("sources") or []}
+        for s in sources:
+            if not s["enabled"]:
+                state = "disabled"
+            elif s["failures"]:
+                state = "failing"
+            else:
+                state = "ok" if s["last_poll"] else "waiting"
+            detail = f"last poll {_ago(s['last_poll'], now)}" + (f" ({s['last_status']})" if s["last_status"] else "")
+            if s["failures"]:
+                detail += f", {s['failures']} failure(s) in a row"
+            if s["next_poll"]:
+                detail += f", next try {_ago(s['next_poll'], now)}"
+            result = last.get(s["name"]) or ""
+            if result:
+                detail += f"; {result}"
+            if s["last_error"] and not result.startswith("failed"):
+                detail += f"; error: {s['last_error']}"
+            lines.append(f"  {state:<9} {s['name']} <{s['url']}>: {detail}")
     return "\n".join(lines)

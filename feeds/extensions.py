@@ -177,6 +177,7 @@ class SourceEntryExtension(BaseEntryExtension):
     def __init__(self) -> None:
         self.name: str | None = None
         self.url: str | None = None
+        self.updated: str | None = None   # ISO 8601
 
     def extend_atom(self, entry):
         if self.url:
@@ -185,6 +186,10 @@ class SourceEntryExtension(BaseEntryExtension):
             xml_elem("id", source).text = self.url
             xml_elem("title", source).text = self.name or self.url
             xml_elem("link", source, rel="self", href=self.url)
+            if self.updated:
+                # The partner feed's own time is not kept; it was updated at least when
+                # this entry was (the W3C validator asks for one: MissingSourceElement).
+                xml_elem("updated", source).text = self.updated
         return entry
 
     def extend_rss(self, item):

@@ -5,6 +5,13 @@ never a mix: each file is written to a temporary file in the same folder,
 flushed, fsynced, then renamed over the old one (POSIX ``rename`` is atomic
 within a file system). The manifest is written last, so the server's view of
 "which version is current" never runs ahead of the files.
+
+A text document's precompressed variants (``NAME.br``, ``NAME.gz``:
+:mod:`feeds.encoding`) are written before the document itself, each atomically,
+and listed with their SHA-256 under the document's manifest entry
+(``"encodings"``); the server serves a variant only when its bytes match the
+manifest entry of the document it serves, so a reader never gets a variant
+of another version than the document's.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from pathlib import Path
 from sources.errors import FeedpubError
 
 from .document import Document
+from .encoding import VARIANTS, compress, compressible
 
 MANIFEST_NAME = ".manifest.json"   # hidden: the server never serves dot-files
 
@@ -48,8 +56,8 @@ def write_atomic(path: Path, data: bytes) -> bool:
     try:
         if path.read_bytes() == data:
             return False
-    except FileNotFoundError:
-        pass
+    except OSError:
+        pass   # missing or unreadable: written below, where a real problem becomes a PublishError
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -83,26 +91,68 @@ def read_manifest(output_dir: Path) -> dict[str, dict]:
         return {}
 
 
+def _holds(path: Path, digest: str) -> bool:
+    try:
+        return sha256(path.read_bytes()) == digest
+    except OSError:
+        return False
+
+
+def _write_variants(output_dir: Path, doc: Document, digest: str, before: dict) -> dict[str, dict]:
+    """Write the document's precompressed variants; coding -> {sha256, size} for the manifest.
+
+    Compressing is the slow part of a build (brotli at quality 11), so an unchanged
+    document whose variants are still on disk as the last manifest listed them is
+    not compressed again.
+    """
+    recorded = before.get("encodings") if before.get("sha256") == digest else None
+    if (isinstance(recorded, dict) and set(recorded) == set(VARIANTS)
+            and all(_holds(output_dir / (doc.path + VARIANTS[coding]), recorded[coding].get("sha256"))
+                    for coding in VARIANTS)):
+        return {coding: {"sha256": recorded[coding]["sha256"], "size": recorded[coding]["size"]}
+                for coding in VARIANTS}
+    encodings = {}
+    for coding, data in compress(doc.body).items():
+        write_atomic(output_dir / (doc.path + VARIANTS[coding]), data)
+        encodings[coding] = {"sha256": sha256(data), "size": len(data)}
+    return encodings
+
+
+def _remove_variants(output_dir: Path, path: str, before: dict, *, keep: dict) -> None:
+    """Remove the variants a previous manifest listed for ``path`` that are no longer made."""
+    recorded = before.get("encodings")
+    for coding in recorded if isinstance(recorded, dict) else ():
+        if coding in VARIANTS and coding not in keep:
+            (output_dir / (path + VARIANTS[coding])).unlink(missing_ok=True)
+
+
 def publish(output_dir: Path, documents: Iterable[Document]) -> PublishReport:
     """Write every document that changed, drop documents no longer built, then the manifest."""
     previous = read_manifest(output_dir)
     manifest: dict[str, dict] = {}
     written, unchanged = [], []
     for doc in documents:
-        if write_atomic(output_dir / doc.path, doc.body):
-            written.append(doc.path)
-        else:
-            unchanged.append(doc.path)
-        manifest[doc.path] = {
+        entry = {
             "sha256": sha256(doc.body),
             "size": len(doc.body),
             "updated": doc.updated,
             "content_type": doc.content_type,
         }
+        before = previous.get(doc.path) or {}
+        if compressible(doc.content_type):
+            # Before the document: once it is swapped in, its variants are already there.
+            entry["encodings"] = _write_variants(output_dir, doc, entry["sha256"], before)
+        _remove_variants(output_dir, doc.path, before, keep=entry.get("encodings", {}))
+        if write_atomic(output_dir / doc.path, doc.body):
+            written.append(doc.path)
+        else:
+            unchanged.append(doc.path)
+        manifest[doc.path] = entry
     removed = []
     for stale in sorted(set(previous) - set(manifest)):
         # Only files a previous build listed are ours to remove.
         (output_dir / stale).unlink(missing_ok=True)
+        _remove_variants(output_dir, stale, previous[stale] or {}, keep={})
         removed.append(stale)
     body = json.dumps({"version": 1, "documents": manifest}, indent=1, sort_keys=True).encode() + b"\n"
     write_atomic(output_dir / MANIFEST_NAME, body)

@@ -105,6 +105,7 @@ def _generator(view: FeedView, site: SiteSettings, *, self_path: str, self_type:
             fe.feedpub_media.length = entry.image.length
         if entry.via:                      # a partner's article: say whose
             fe.feedpub_source.name, fe.feedpub_source.url = entry.via.name, entry.via.url
+            fe.feedpub_source.updated = entry.updated.isoformat()
     return fg
 
 

@@ -10,8 +10,22 @@ answers with the same ETag and Last-Modified, across restarts too:
 - ``If-None-Match`` (RFC 9110 13.1.2, weak comparison) and, only without it,
   ``If-Modified-Since`` (13.1.3) answer 304.
 
+Content codings (RFC 9110 8.4, 12.5.3): a text document is served as the
+brotli or gzip variant the build wrote beside it (``NAME.br``, ``NAME.gz``,
+:mod:`feeds.encoding`) when the request's ``Accept-Encoding`` prefers it, with
+``Content-Encoding``, ``Vary: Accept-Encoding`` and an ETag of its own (the
+identity ETag with ``-br`` or ``-gz`` before the closing quote): each
+representation validates only itself, so a cache holding the gzip bytes never
+gets a 304 for the brotli ones. Nothing is compressed here. A variant is used
+only when its bytes are the ones the manifest lists for the document served;
+the variants are never served by their own URL (404).
+
+Retired URLs: ``gone`` paths answer 410 and ``moved`` paths 301 to their new
+place, before any file is looked at.
+
 Files are cached in memory and revalidated with one ``stat`` per request: a
-build replaces files by rename, which always changes the inode.
+build replaces files by rename, which always changes the inode. Each
+representation's header list is made once, when its file is loaded.
 """
 
 from __future__ import annotations
@@ -25,8 +39,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
 from pathlib import Path
 
+from .encoding import ETAG_SUFFIX, IDENTITY, VARIANTS, compressible, negotiate
 from .publish import MANIFEST_NAME, read_manifest
 
 log = logging.getLogger(__name__)
@@ -51,6 +67,7 @@ BROWSER_VIEW_TYPE = "application/xml; charset=utf-8"
 FEED_MEDIA_TYPES = frozenset({"application/rss+xml", "application/atom+xml"})
 
 
+@lru_cache(maxsize=512)   # a few distinct Accept headers, asked about on every feed request
 def _wants_page(accept: str, media_type: str) -> bool:
     accepted: dict[str, float] = {}
     for part in accept.lower().split(","):
@@ -71,6 +88,16 @@ Identity = tuple[int, int, int]    # (inode, size, mtime_ns): changes whenever a
 
 
 @dataclass(frozen=True)
+class _Representation:
+    """One (view, coding) of a file, with its header lists made once."""
+
+    body: bytes
+    etag: str
+    headers: list[tuple[str, str]]         # of a 200
+    validators: list[tuple[str, str]]      # of a 304 (RFC 9110 15.4.5)
+
+
+@dataclass(frozen=True)
 class _File:
     identity: Identity
     manifest: Identity | None        # the manifest version its Last-Modified was taken from
@@ -78,6 +105,15 @@ class _File:
     etag: str
     last_modified: str
     content_type: str
+    variants: tuple[tuple[str, bytes], ...] = ()    # (coding, bytes) the manifest vouches for
+    compressible: bool = False
+    modified: float = 0.0            # Last-Modified as a POSIX time, for If-Modified-Since
+    # (browser view?, coding) -> representation; filled by PublicFiles._represent
+    representations: dict[tuple[bool, str], _Representation] | None = None
+
+    @property
+    def codings(self) -> tuple[str, ...]:
+        return tuple(coding for coding, _ in self.variants)
 
 
 def http_date(moment: datetime) -> str:
@@ -94,14 +130,32 @@ def _etag_matches(header: str, etag: str) -> bool:
 class PublicFiles:
     """WSGI application serving the files of ``root`` (GET and HEAD only)."""
 
-    def __init__(self, root: Path, *, max_age: int, hubs: tuple[str, ...] = (), base_url: str = ""):
+    def __init__(self, root: Path, *, max_age: int, stale_while_revalidate: int | None = None,
+                 hubs: tuple[str, ...] = (), base_url: str = "",
+                 gone: Iterable[str] = (), moved: dict[str, str] | None = None):
+        """``stale_while_revalidate`` defaults to ``max_age`` (RFC 5861): a cache may serve a
+        feed one more interval while it revalidates. ``gone``: URL paths answering 410;
+        ``moved``: URL path -> new path or URL, answering 301."""
         self.root = root.resolve()
-        self.cache_control = f"public, max-age={max_age}"
+        swr = max_age if stale_while_revalidate is None else stale_while_revalidate
+        self.cache_control = f"public, max-age={max_age}, stale-while-revalidate={swr}"
         self.hubs = hubs
-        self.base_url = base_url.rstrip("/")
         self._files: dict[str, _File] = {}
+        self.base_url = base_url
+        self.gone = frozenset(gone)
+        self.moved = dict(moved or {})
         self._manifest: tuple[Identity | None, dict[str, dict]] = (None, {})
         self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @base_url.setter
+    def base_url(self, value: str) -> None:
+        # Known only once the server is bound (--port 0); the cached header lists name it.
+        self._base_url = value.rstrip("/")
+        self._files = {}
 
     # --- files -------------------------------------------------------------------------
 
@@ -124,7 +178,17 @@ class PublicFiles:
         # A symbolic link must not lead out of public/.
         if not full.is_file() or not full.resolve().is_relative_to(self.root):
             return None
+        # A precompressed variant is part of its document, not a resource of its own: served
+        # as an opaque file it would reach caches without its Content-Encoding.
+        stem, suffix = os.path.splitext(relative)
+        if suffix in (".gz", ".br") and (compressible(self._guess_type(stem)) or (self.root / stem).is_file()):
+            return None
         return relative
+
+    @staticmethod
+    def _guess_type(relative: str) -> str:
+        return CONTENT_TYPES.get(Path(relative).suffix.lower(),
+                                 mimetypes.guess_type(relative)[0] or "application/octet-stream")
 
     @staticmethod
     def _identity(stat: os.stat_result) -> Identity:
@@ -159,13 +223,55 @@ class PublicFiles:
             modified = datetime.fromisoformat(entry["updated"])
         else:  # an asset no build wrote: its file time is all we know
             modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc)
-        content_type = entry.get("content_type") or CONTENT_TYPES.get(
-            Path(relative).suffix.lower(), mimetypes.guess_type(relative)[0] or "application/octet-stream"
-        )
-        loaded = _File(identity, manifest_identity, body, f'"{digest[:40]}"', http_date(modified), content_type)
+        content_type = entry.get("content_type") or self._guess_type(relative)
+        text = compressible(content_type)
+        variants = self._variants(relative, entry) if text and entry.get("sha256") == digest else ()
+        loaded = self._represent(_File(identity, manifest_identity, body, f'"{digest[:40]}"', http_date(modified),
+                                       content_type, variants, text, int(modified.timestamp())), relative)
         with self._lock:
             self._files[relative] = loaded
         return loaded
+
+    def _variants(self, relative: str, entry: dict) -> tuple[tuple[str, bytes], ...]:
+        """The precompressed variants whose bytes are those the manifest lists for this document.
+
+        The build writes variants before their document and the manifest last: a variant
+        of a newer version than the document served (or a half-finished build's) does
+        not match and is left out; the document is then served as it is.
+        """
+        listed = entry.get("encodings")
+        found = []
+        for coding, suffix in VARIANTS.items():
+            wanted = listed.get(coding) if isinstance(listed, dict) else None
+            if not isinstance(wanted, dict):
+                continue
+            try:
+                data = (self.root / (relative + suffix)).read_bytes()
+            except OSError:
+                continue
+            if hashlib.sha256(data).hexdigest() == wanted.get("sha256"):
+                found.append((coding, data))
+        return tuple(found)
+
+    def _represent(self, found: _File, relative: str) -> _File:
+        """Every (view, coding) of a file with its header lists, made once per load."""
+        media_type = found.content_type.split(";")[0].strip().lower()
+        is_feed = media_type in FEED_MEDIA_TYPES
+        vary = ", ".join((["Accept"] if is_feed else []) + (["Accept-Encoding"] if found.compressible else []))
+        shared = [("Last-Modified", found.last_modified), ("Cache-Control", self.cache_control),
+                  *([("Vary", vary)] if vary else []), *self._discovery(relative, media_type)]
+        representations = {}
+        for page in (False, True) if is_feed else (False,):
+            content_type, etag = (BROWSER_VIEW_TYPE, found.etag[:-1] + '-xml"') if page else (found.content_type,
+                                                                                              found.etag)
+            for coding, body in ((IDENTITY, found.body), *found.variants):
+                tagged = etag[:-1] + ETAG_SUFFIX[coding] + '"'
+                validators = [("ETag", tagged), *shared]
+                headers = [("Content-Type", content_type), ("Content-Length", str(len(body))),
+                           *([("Content-Encoding", coding)] if coding != IDENTITY else []),
+                           ("X-Content-Type-Options", "nosniff"), *validators]
+                representations[(page, coding)] = _Representation(body, tagged, headers, validators)
+        return replace(found, representations=representations)
 
     # --- HTTP --------------------------------------------------------------------------
 
@@ -174,31 +280,41 @@ class PublicFiles:
         if method not in ("GET", "HEAD"):
             return self._plain(start_response, "405 Method Not Allowed", b"Method not allowed\n",
                                [("Allow", "GET, HEAD")])
-        relative = self._resolve(environ.get("PATH_INFO", "/"))
+        path_info = environ.get("PATH_INFO", "/")
+        if self.gone or self.moved:
+            retired = self._retired(start_response, path_info)
+            if retired is not None:
+                return retired
+        relative = self._resolve(path_info)
         found = self._load(relative) if relative else None
         if found is None:
             return self._plain(start_response, "404 Not Found", b"Not found\n")
-        media_type = found.content_type.split(";")[0].strip().lower()
-        vary = [("Vary", "Accept")] if media_type in FEED_MEDIA_TYPES else []
-        if vary and _wants_page(environ.get("HTTP_ACCEPT", ""), media_type):
-            found = replace(found, content_type=BROWSER_VIEW_TYPE, etag=found.etag[:-1] + '-xml"')
-        validators = [
-            ("ETag", found.etag),
-            ("Last-Modified", found.last_modified),
-            ("Cache-Control", self.cache_control),
-            *vary,
-            *self._discovery(relative, media_type),
-        ]
-        if self._not_modified(environ, found):
-            start_response("304 Not Modified", validators)
+        page = False
+        if (True, IDENTITY) in found.representations:   # a feed: the browser's page view?
+            page = _wants_page(environ.get("HTTP_ACCEPT", ""), found.content_type.split(";")[0].strip().lower())
+        coding = negotiate(environ.get("HTTP_ACCEPT_ENCODING"), found.codings) if found.variants else IDENTITY
+        chosen = found.representations[(page, coding)]
+        if self._not_modified(environ, chosen.etag, found.modified):
+            start_response("304 Not Modified", chosen.validators)
             return [b""]
-        start_response("200 OK", [
-            ("Content-Type", found.content_type),
-            ("Content-Length", str(len(found.body))),
-            ("X-Content-Type-Options", "nosniff"),
-            *validators,
-        ])
-        return [b""] if method == "HEAD" else [found.body]
+        start_response("200 OK", chosen.headers)
+        return [b""] if method == "HEAD" else [chosen.body]
+
+    def _retired(self, start_response: StartResponse, path_info: str) -> Iterable[bytes] | None:
+        """410 for a ``gone`` path, 301 for a ``moved`` one; None for any other path."""
+        try:
+            path = path_info.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            return None
+        cache = [("Cache-Control", self.cache_control)]   # an operator's change is seen within an interval
+        if path in self.gone:
+            return self._plain(start_response, "410 Gone", b"Gone: this feed was retired\n", cache)
+        target = self.moved.get(path)
+        if target is None:
+            return None
+        location = self.base_url + target if target.startswith("/") else target
+        return self._plain(start_response, "301 Moved Permanently", f"Moved to {location}\n".encode(),
+                           [("Location", location), *cache])
 
     def _discovery(self, relative: str, media_type: str) -> list[tuple[str, str]]:
         """WebSub discovery by HTTP header (WebSub section 4): the hubs and the topic."""
@@ -209,10 +325,11 @@ class PublicFiles:
         return [("Link", ", ".join(links))]
 
     @staticmethod
-    def _not_modified(environ: dict, found: _File) -> bool:
+    def _not_modified(environ: dict, etag: str, modified: float) -> bool:
+        """RFC 9110 13.1.2 against the ETag of the representation chosen, then 13.1.3."""
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match is not None:
-            return _etag_matches(if_none_match, found.etag)
+            return _etag_matches(if_none_match, etag)
         if_modified_since = environ.get("HTTP_IF_MODIFIED_SINCE")
         if if_modified_since:
             try:
@@ -221,7 +338,7 @@ class PublicFiles:
                 return False  # an unparseable date is ignored (RFC 9110 13.1.3)
             if since.tzinfo is None:
                 since = since.replace(tzinfo=timezone.utc)
-            return parsedate_to_datetime(found.last_modified) <= since
+            return modified <= since.timestamp()
         return False
 
     @staticmethod

@@ -34,7 +34,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -63,7 +62,6 @@ WRITABLE_KEYS = (*FRONT_MATTER_KEYS, *CONTENT_KEYS, "status")
 LIST_KEYS = ("categories", "tags")
 WRITABLE_STATUSES = (Status.PUBLISHED.value, Status.DRAFT.value)
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
-MAX_DEPTH = 64            # JSON nesting: deeper is refused before it can exhaust the stack
 
 _REASONS = {
     200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
@@ -309,7 +307,7 @@ class IngestAPI:
             body = {"error": str(exc)}
             if exc.fields:
                 body["fields"] = exc.fields
-            return _respond(start_response, exc.status, body, headers=exc.headers)
+            return _respond(start_response, exc.status, body, head=method == "HEAD", headers=exc.headers)
         except Exception:  # noqa: BLE001 - the one place a bug becomes a 500 instead of a dropped connection
             log.exception("ingest API: %s %s failed", method, environ.get("PATH_INFO", ""))
             return _respond(start_response, 500, {"error": "internal error; the server log has the details"})
@@ -353,7 +351,7 @@ class IngestAPI:
 
     def _read_json(self, environ: dict, method: str) -> object:
         raw_length = (environ.get("CONTENT_LENGTH") or "").strip()
-        if raw_length and not raw_length.isdigit():
+        if raw_length and not (raw_length.isascii() and raw_length.isdigit()):
             raise ApiError(400, f"Content-Length {raw_length!r} is not a number")
         length = int(raw_length) if raw_length else None
         if length is not None and length > self.max_body_bytes:
@@ -374,12 +372,17 @@ class IngestAPI:
 
     def _answer(self, article_id: str) -> dict:
         stored = self.store.get(article_id)   # as stored: related links resolved, suggestions made
-        if stored is None:                    # deleted in between: say what was written
+        if stored is None:                    # deleted by another request in between
             raise ApiError(404, f"article {article_id} is gone")
         return article_json(stored, self._feeds(stored), self.clock())
 
+    def _find(self, key: str) -> Article | None:
+        """The article with this id or slug, whatever its status. Ids are tag: URIs and a
+        slug never holds a colon (sources.text.slugify), so the key says which it is."""
+        return self.store.lookup(article_id=key if ":" in key else None, slug=key)
+
     def _existing(self, key: str) -> Article:
-        found = self.store.find(key)
+        found = self._find(key)
         if found is None or found.status is Status.DELETED:
             raise ApiError(404, f"no article has the id or slug {key!r}")
         return found
@@ -390,8 +393,10 @@ class IngestAPI:
         except IngestError as exc:   # sources.ingest.merge refused it: an identity clash
             raise ApiError(409, str(exc)) from exc
         except StoreError as exc:
-            if isinstance(exc.__cause__, sqlite3.IntegrityError):   # the slug belongs to another article
-                raise ApiError(409, str(exc), fields={"slug": str(exc)}) from exc
+            # Slugs are checked before the write; one taken in between is a conflict too.
+            owner = self._find(slug)
+            if owner is not None and owner.id != article_id:
+                raise ApiError(409, str(exc), fields={"slug": f"taken by {owner.id}"}) from exc
             raise ApiError(503, f"the store could not take the write: {exc}",
                            headers=[("Retry-After", "1")]) from exc
 
@@ -399,11 +404,14 @@ class IngestAPI:
 
     def list_articles(self, query: str) -> dict:
         params = parse_qs(query, keep_blank_values=True)
-        problems: dict[str, str] = {}
+        # A misspelt parameter (?limt=5) is an error, not silently a default.
+        problems = {name: "unknown query parameter (known: limit, offset)"
+                    for name in params if name not in ("limit", "offset")}
         numbers = {}
         for name, default, low, high in (("limit", DEFAULT_LIMIT, 1, MAX_LIMIT), ("offset", 0, 0, 10**9)):
-            raw = params.get(name, [str(default)])[-1].strip()
-            if not raw.isdigit() or not low <= int(raw) <= high:
+            raw = params.get(name, [str(default)])[-1]
+            # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and low <= int(raw) <= high):
                 problems[name] = f"expected a whole number from {low} to {high}"
             else:
                 numbers[name] = int(raw)
@@ -425,7 +433,7 @@ class IngestAPI:
 
     def history(self, key: str) -> dict:
         """Every stored version, oldest first: a deleted article's too (what was deleted)."""
-        found = self.store.find(key)
+        found = self._find(key)
         if found is None:
             raise ApiError(404, f"no article has the id or slug {key!r}")
         now = self.clock()
@@ -445,7 +453,7 @@ class IngestAPI:
                            image=self._known_image(checked.fields["image"]))
         status = checked.status or Status.PUBLISHED
         now = self.clock()
-        owner = self.store.find(draft.slug)
+        owner = self._find(draft.slug)
         if owner is not None and owner.status is not Status.DELETED and owner.id != draft.id:
             raise ApiError(409, f"slug {draft.slug!r} already belongs to article {owner.id}",
                            fields={"slug": f"taken by {owner.id}"})
@@ -469,7 +477,7 @@ class IngestAPI:
         current = self._existing(key)
         new_slug = checked.fields.get("slug")
         if new_slug and new_slug != current.slug:
-            owner = self.store.find(new_slug)
+            owner = self._find(new_slug)
             if owner is not None and owner.id != current.id:
                 raise ApiError(409, f"slug {new_slug!r} already belongs to article {owner.id}",
                                fields={"slug": f"taken by {owner.id}"})
@@ -521,20 +529,6 @@ def parse_json(data: bytes) -> object:
         raise ApiError(400, f"the body is not UTF-8 (byte {exc.start})") from None
     if not text.strip():
         raise ApiError(400, "the body is empty; send a JSON object")
-    depth = max_depth = 0
-    in_string = escaped = False
-    for char in text:   # cheap pre-scan: json's recursion must not be what stops a deep document
-        if in_string:
-            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            max_depth = max(max_depth, depth)
-        elif char in "]}":
-            depth -= 1
-    if max_depth > MAX_DEPTH:
-        raise ApiError(400, f"the JSON is nested deeper than {MAX_DEPTH} levels")
 
     def no_constants(name: str) -> object:
         raise ValueError(f"{name} is not JSON")
@@ -551,6 +545,8 @@ def parse_json(data: bytes) -> object:
         return json.loads(text, parse_constant=no_constants, object_pairs_hook=no_duplicates)
     except ValueError as exc:   # json.JSONDecodeError too
         raise ApiError(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:      # the C decoder's own depth guard
+        raise ApiError(400, "the JSON is nested too deeply") from None
 
 
 def _segments(environ: dict) -> list[str]:
@@ -624,7 +620,9 @@ def _input_schema(*, patch: bool) -> dict:
     }
     schema = {"type": "object", "properties": properties, "additionalProperties": False}
     if not patch:
+        # Types only elsewhere: the checks behind them (README) are stricter than a schema says.
         schema["description"] = "Give exactly one of body and content_html."
+        schema["oneOf"] = [{"required": [key], "properties": {key: {"type": "string"}}} for key in CONTENT_KEYS]
     return schema
 
 
@@ -639,10 +637,18 @@ def openapi_document() -> dict:
 
     unauthorized = error("missing or wrong bearer token", {
         "WWW-Authenticate": {"schema": {"type": "string"}, "required": True}})
+    def from_api_or_server(description: str) -> dict:
+        # The HTTP server itself refuses a malformed request (a bad Content-Length, say) or a
+        # huge declared body before the API sees it, in plain text.
+        response = error(description)
+        response["content"]["text/plain"] = {"schema": {"type": "string"}}
+        return response
+
     common = {"401": unauthorized, "405": error("method not allowed (see Allow)"),
+              "400": from_api_or_server("malformed request or JSON"),
+              "413": from_api_or_server("body larger than api.max_body_bytes"),
               "500": error("a bug: the server log has the details")}
-    writes = {"400": error("malformed JSON"), "413": error("body larger than api.max_body_bytes"),
-              "415": error("not a JSON body"), "422": error("invalid fields: `fields` names each one"),
+    writes = {"415": error("not a JSON body"), "422": error("invalid fields: `fields` names each one"),
               "409": error("the id or slug belongs to another article"),
               "503": error("the store is busy; retry")}
     key_param = {"name": "key", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1},

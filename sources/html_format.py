@@ -89,13 +89,16 @@ def _text_of(element: lxml.html.HtmlElement) -> str:
     return squash_space(xml_safe(element.text_content()))
 
 
-def body_parts(container: lxml.html.HtmlElement, *, path: str, title: str | None = None) -> tuple[str, str, tuple[str, ...]]:
+def body_parts(
+    container: lxml.html.HtmlElement, *, path: str, title: str | None = None,
+) -> tuple[str, str, tuple[str, ...]]:
     """(inner HTML, lead text, related titles) of an article's body element (changed in place)."""
     for element in [e for e in container.iter(*_DROPPED) if e is not container]:
         element.drop_tree()
     if title is not None:
         first_h1 = next(container.iter("h1"), None)
-        if first_h1 is not None and first_h1 is not container and normalise_title(_text_of(first_h1)) == normalise_title(title):
+        if first_h1 is not None and first_h1 is not container \
+                and normalise_title(_text_of(first_h1)) == normalise_title(title):
             first_h1.drop_tree()
     related: list[str] = []
     for element in list(container.iter(*_MARKER_HOLDERS)):

@@ -4,12 +4,16 @@ Three steps, the first two pure:
 
 1. :func:`read_draft` turns a file's bytes (plus command-line overrides) into an
    :class:`ArticleDraft`, or raises :class:`IngestError` naming file and line.
+   :func:`read_drafts` picks the reader by suffix: this module's for newsroom
+   text, :mod:`sources.markdown_format`, :mod:`sources.html_format` and
+   :mod:`sources.jsonl_format` (several drafts per file) for the others.
 2. :func:`merge` decides what the store should hold given the stored version
    (if any) and the clock: created, updated (same id, later ``updated``) or
    unchanged.
-3. :func:`ingest_paths` is the thin shell that reads files and writes each one
-   in its own store transaction, so a bad file leaves the store as it was and
-   the good ones are still imported.
+3. :func:`ingest_paths` is the thin shell that reads files and writes each
+   article in its own store transaction, so a bad file (or JSON line) leaves the
+   store as it was and the good ones are still imported; with ``dry_run`` it
+   only reports what it would do (:func:`plan`).
 """
 
 from __future__ import annotations
@@ -125,7 +129,10 @@ def _url(origin: _Origin, key: str, value: object) -> str | None:
     text = _text(origin, key, value)
     if text is None:
         return None
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:   # "http://[x": an unclosed IPv6 literal
+        raise origin.fail(key, f"{text!r} is not a URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise origin.fail(key, f"{text!r} is not an absolute http(s) URL")
     return text

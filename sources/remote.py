@@ -260,7 +260,10 @@ def _image(url: object, media_type: object, length: object, base: str | None) ->
 
 
 def _finish(item: UpstreamItem) -> UpstreamItem:
-    """Dates that make sense together: ``updated`` never before ``published``."""
+    """Dates that make sense together: an item with only ``updated`` (Atom makes
+    ``published`` optional) was published then; ``updated`` is never before ``published``."""
+    if item.published is None and item.updated is not None:
+        return replace(item, published=item.updated)
     if item.published and item.updated and item.updated < item.published:
         return replace(item, updated=None)
     return item
@@ -272,8 +275,8 @@ def _check_xml(body: bytes) -> None:
         defusedxml.sax.parseString(body, xml.sax.handler.ContentHandler(),
                                    forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except defusedxml.DTDForbidden as exc:
-        raise RemoteSourceError(f"refused: the document declares a DTD ({exc.name!r}); entity "
-                                "expansion and external entities are never processed") from exc
+        raise RemoteSourceError(f"refused: the document has a DTD (<!DOCTYPE {exc.name} ...>); DTDs, entities "
+                                "and external references are never processed (billion laughs, XXE)") from exc
     except defusedxml.EntitiesForbidden as exc:
         raise RemoteSourceError(f"refused: the document declares the entity {exc.name!r}") from exc
     except defusedxml.DefusedXmlException as exc:
@@ -330,8 +333,9 @@ def _xml_items(parsed, base: str) -> list[UpstreamItem]:
             content_html=xml_safe(content_html),
             summary=summary or None,
             author=_text(author),
-            published=_struct_time(entry.get("published_parsed")),
-            updated=_struct_time(entry.get("updated_parsed")),
+            # dict.get: FeedParserDict.get("updated_parsed") falls back to the publish time, with a warning.
+            published=_struct_time(dict.get(entry, "published_parsed")),
+            updated=_struct_time(dict.get(entry, "updated_parsed")),
             categories=tuple(dict.fromkeys(
                 text for tag in entry.get("tags") or [] if (text := _text(tag.get("label") or tag.get("term"))))),
             image_url=image_url,
@@ -399,7 +403,12 @@ def parse_feed(body: bytes, *, url: str, content_type: str = "") -> UpstreamFeed
         return _parse_json(body, url)
     if not head:
         raise RemoteSourceError("the document is empty")
-    return _parse_xml(body, url)
+    try:
+        return _parse_xml(body, url)
+    except RemoteSourceError as exc:
+        if content_type.split(";")[0].strip().lower() == "text/html":
+            raise RemoteSourceError(f"{exc} (served as text/html: a web page rather than a feed?)") from exc
+        raise
 
 
 # --- pure: decisions ------------------------------------------------------------------------
@@ -444,6 +453,9 @@ def plan_item(item: UpstreamItem, source: RemoteSource, feed: UpstreamFeed, *, b
         return Plan(None, None, f"item {key}: no title and no text; left out")
     existing = by_upstream
     if existing is None and by_url is not None:
+        if by_url.via_url == source.url and any(other.key == by_url.upstream_id for other in feed.items):
+            # Another item of this document has that link too: one article, not two taking turns.
+            return Plan(None, None, f"item {key}: {item.url} is also the link of item {by_url.upstream_id}; left out")
         if by_url.via_url == source.url or (by_url.via_url is not None and by_url.upstream_id == key):
             existing = by_url   # the same item: its id changed upstream, or the feed moved
         else:

@@ -50,9 +50,6 @@ class ArticleStore(Protocol):
     def lookup(self, *, article_id: str | None, slug: str, source: str | None = None) -> Article | None:
         """Read-only: the article :meth:`save` would hand to ``decide`` (same keys, same order)."""
 
-    def find(self, key: str) -> Article | None:
-        """The article with this id or slug, whatever its status (deleted ones too)."""
-
     def page(self, limit: int, offset: int = 0) -> list[Article]:
         """Every article not deleted (drafts and embargoed ones too), newest publish time first."""
 
@@ -312,12 +309,6 @@ class SQLiteStore:
                 found = self._load(cur, "source = ?", (source,), now=None) if source else []
                 if not found:
                     found = self._load(cur, "slug = ?", (slug,), now=None)
-        return found[0] if found else None
-
-    def find(self, key: str) -> Article | None:
-        # Ids are tag: URIs and slugs never hold a colon, so at most one row matches.
-        with self._transaction(write=False) as cur:
-            found = self._load(cur, "id = ? OR slug = ?", (key, key), now=None)
         return found[0] if found else None
 
     def page(self, limit: int, offset: int = 0) -> list[Article]:

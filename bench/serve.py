@@ -1,0 +1,277 @@
+"""Serving speed: feedpub's server against nginx over the same public/, in one run.
+
+Makes a store of 50 long articles in a temporary folder (rss.xml about 188 KB),
+starts ``feedpub serve --port 0`` there (which builds public/ with its .br and
+.gz variants) and nginx (Debian's package; its configuration generated into the
+same folder: 127.0.0.1 only, 2 workers, ``gzip_static on``, ``etag on``,
+``access_log off``) over that public/, then loads each with wrk (2 threads,
+64 connections, a few seconds each, loopback only) for:
+
+- ``304``: ``If-None-Match`` with the ETag that server gave for /rss.xml;
+- ``gzip 200``: ``Accept-Encoding: gzip``;
+- ``plain 200``: no Accept-Encoding.
+
+Prints requests/s of each server and the ratio feedpub/nginx. With ``--granian``
+it also serves the same public/ with feedpub's WSGI app (PublicFiles and its
+request counting, bench/granian_app.py) under granian's WSGI interface with 2
+worker processes, when granian is installed (``pip install granian``): a
+candidate runner, not what ``feedpub serve`` uses.
+
+    apt-get install nginx wrk
+    .venv/bin/python bench/serve.py [--duration 5] [--granian]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from settings import load_config  # noqa: E402
+from sources.ingest import ingest_paths  # noqa: E402
+from sources.store import SQLiteStore  # noqa: E402
+
+FEED = "/rss.xml"
+ARTICLES = 50
+PARAGRAPHS = 6      # per article: with 50 articles, rss.xml comes to about 188 KB
+WORDS = ("pemerintah kabupaten ogan komering ulu menggelar rapat koordinasi kesiapan pemilihan kepala daerah "
+         "serentak bersama forum komunikasi pimpinan daerah kepolisian resor kodim kejaksaan negeri pengadilan "
+         "masyarakat diminta menjaga ketertiban keamanan selama tahapan kampanye berlangsung bupati menyampaikan "
+         "apresiasi kepada seluruh jajaran yang telah bekerja keras memastikan logistik tiba tepat waktu di setiap "
+         "tempat pemungutan suara desa kecamatan baturaja timur barat sungai ogan jembatan jalan banjir petani "
+         "harga karet kopi pasar sekolah guru siswa rumah sakit puskesmas vaksinasi").split()
+NGINX = """\
+worker_processes 2;
+daemon off;
+{user}
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    client_body_temp_path {tmp}/nginx-body;
+    proxy_temp_path {tmp}/nginx-proxy;
+    fastcgi_temp_path {tmp}/nginx-fastcgi;
+    uwsgi_temp_path {tmp}/nginx-uwsgi;
+    scgi_temp_path {tmp}/nginx-scgi;
+    types {{ text/html html; application/xml xml; application/feed+json json; text/xsl xsl;
+             text/x-opml opml; image/png png; }}
+    charset utf-8;
+    charset_types text/html application/xml application/rss+xml application/atom+xml
+                  application/feed+json text/xsl text/x-opml;
+    server {{
+        listen 127.0.0.1:{port};
+        root {public};
+        etag on;
+        gzip_static on;
+        gzip_vary on;
+        add_header Cache-Control "public, max-age=900, stale-while-revalidate=900";
+        location ~ /\\. {{ return 404; }}
+        location ~ \\.(gz|br)$ {{ return 404; }}
+        location = /rss.xml {{ types {{ }} default_type application/rss+xml; }}
+        location = /atom.xml {{ types {{ }} default_type application/atom+xml; }}
+    }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_listening(port: int, process: subprocess.Popen, what: str, timeout: float = 20) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{what} is not listening on 127.0.0.1:{port} after {timeout} s")
+
+
+def make_articles(folder: Path) -> list[Path]:
+    rng = random.Random(5)   # the same articles every run
+    start = datetime(2024, 9, 1, 8, 0, tzinfo=timezone(timedelta(hours=7)))
+    paths, titles = [], []
+    for n in range(ARTICLES):
+        title = " ".join(rng.choice(WORDS) for _ in range(7)).capitalize() + f" {n + 1}"
+        lines = ["---", f"title: {title}", f"published: {(start + timedelta(hours=n)).isoformat()}",
+                 "author: Redaksi OKES.NEWS", "categories: [Daerah]", f"tags: [Baturaja, Pilkada {2024 + n % 3}]",
+                 "---"]
+        for p in range(PARAGRAPHS):
+            sentence = " ".join(rng.choice(WORDS) for _ in range(rng.randint(45, 75))).capitalize() + "."
+            lines.append(("BATURAJA - OKES.NEWS - " if p == 0 else "") + sentence)
+            if p == 3 and titles:
+                lines.append(f"BACA JUGA:{titles[-1]}")
+        lines.append("(*)")
+        path = folder / f"artikel-{n + 1:02d}.txt"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        paths.append(path)
+        titles.append(title)
+    return paths
+
+
+def get(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.putrequest("GET", path, skip_accept_encoding=True)
+    for name, value in headers.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+
+
+def scenarios(port: int) -> list[tuple[str, dict[str, str], int, str | None]]:
+    """(name, request headers, expected status, expected Content-Encoding) for this server."""
+    status, headers, _ = get(port, FEED, {})
+    assert status == 200, f"port {port}: {FEED} answered {status}"
+    return [
+        ("304", {"If-None-Match": headers["etag"]}, 304, None),
+        ("gzip 200", {"Accept-Encoding": "gzip"}, 200, "gzip"),
+        ("plain 200", {}, 200, None),
+    ]
+
+
+def wrk(port: int, headers: dict[str, str], seconds: int, threads: int, connections: int) -> tuple[float, str]:
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    command.append(f"http://127.0.0.1:{port}{FEED}")
+    output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    problems = re.findall(r"(Non-2xx or 3xx responses: \d+|Socket errors: .*)", output)
+    p99 = re.search(r"99%\s+(\S+)", output)
+    return rate, "; ".join(problems) + (f" p99 {p99.group(1)}" if p99 else "")
+
+
+class Runner:
+    def __init__(self, name: str, process: subprocess.Popen, port: int):
+        self.name, self.process, self.port = name, process, port
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def start_feedpub(cwd: Path) -> Runner:
+    process = subprocess.Popen([sys.executable, "-c", "import sys, cli; sys.exit(cli.main())", "serve", "--port", "0"],
+                               cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+    line = process.stdout.readline()
+    match = re.search(r"serving http://127\.0\.0\.1:(\d+)/", line)
+    if not match:
+        process.kill()
+        raise SystemExit(f"feedpub serve did not start: {line!r}")
+    return Runner("feedpub", process, int(match.group(1)))
+
+
+def start_nginx(cwd: Path, public: Path) -> Runner:
+    port = free_port()
+    user = "user root;" if os.geteuid() == 0 else ""   # the temporary folder is readable by its owner only
+    (cwd / "nginx.conf").write_text(NGINX.format(user=user, tmp=cwd, port=port, public=public), encoding="utf-8")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    process = subprocess.Popen([nginx, "-p", str(cwd), "-c", str(cwd / "nginx.conf"), "-e", str(cwd / "nginx-error.log")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_listening(port, process, "nginx")
+    return Runner("nginx", process, port)
+
+
+def start_granian(public: Path) -> Runner | None:
+    granian = shutil.which("granian") or str(Path(sys.executable).parent / "granian")
+    if not Path(granian).exists():
+        print("granian is not installed (pip install granian): skipped")
+        return None
+    port = free_port()
+    process = subprocess.Popen([granian, "--interface", "wsgi", "--workers", "2", "--host", "127.0.0.1",
+                                "--port", str(port), "--no-access-log", "--log-level", "warning",
+                                "--working-dir", str(ROOT / "bench"), "granian_app:app"],
+                               env={**os.environ, "FEEDPUB_BENCH_PUBLIC": str(public), "PYTHONPATH": str(ROOT)},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_listening(port, process, "granian")
+    return Runner("granian", process, port)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=5, help="seconds of load per server and case")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--granian", action="store_true", help="also run feedpub's app under granian")
+    args = parser.parse_args()
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
+            raise SystemExit(f"{tool} is not installed: apt-get install nginx wrk")
+    runners: list[Runner] = []
+    with tempfile.TemporaryDirectory() as work:
+        cwd = Path(work)
+        (cwd / "feedpub.toml").write_text("[schedule]\nrebuild_minutes = 15\n", encoding="utf-8")
+        config = load_config(cwd / "feedpub.toml")
+        store = SQLiteStore(cwd / config.store_path)
+        (cwd / "in").mkdir()
+        ingest_paths(store, make_articles(cwd / "in"), settings=config.ingest, report=lambda _: None,
+                     now=lambda: datetime(2024, 9, 10, tzinfo=timezone.utc))
+        store.close()
+        try:
+            runners.append(start_feedpub(cwd))
+            public = (cwd / config.output_dir).resolve()
+            runners.append(start_nginx(cwd, public))
+            if args.granian:
+                granian = start_granian(public)
+                if granian:
+                    runners.append(granian)
+            sizes = {suffix: (public / (FEED.lstrip("/") + suffix)).stat().st_size for suffix in ("", ".gz", ".br")}
+            print(f"{FEED}: {sizes[''] / 1000:.0f} KB, gzip {sizes['.gz'] / 1000:.0f} KB, "
+                  f"brotli {sizes['.br'] / 1000:.0f} KB; wrk -t{args.threads} -c{args.connections} "
+                  f"-d{args.duration}s on 127.0.0.1, {os.cpu_count()} cores")
+            results: dict[str, dict[str, float]] = {}
+            cases = {runner.name: scenarios(runner.port) for runner in runners}
+            for index, (case, *_rest) in enumerate(cases["nginx"]):
+                for runner in runners:
+                    name, headers, status, coding = cases[runner.name][index]
+                    got, answer, _ = get(runner.port, FEED, headers)   # the case does what it says
+                    assert got == status and answer.get("content-encoding") == coding, (runner.name, name, got, answer)
+                    rate, notes = wrk(runner.port, headers, args.duration, args.threads, args.connections)
+                    results.setdefault(case, {})[runner.name] = rate
+                    print(f"  {runner.name:<8} {case:<10} {rate:>10.0f} req/s  {notes}", flush=True)
+        finally:
+            for runner in reversed(runners):
+                runner.stop()
+    others = [runner.name for runner in runners if runner.name != "nginx"]
+    print()
+    print("| case | nginx req/s | " + " | ".join(f"{name} req/s | {name}/nginx" for name in others) + " |")
+    print("| --- | ---: | " + " | ".join("---: | ---:" for _ in others) + " |")
+    for case, rates in results.items():
+        cells = " | ".join(f"{rates[name]:.0f} | {rates[name] / rates['nginx']:.2f}x" for name in others)
+        print(f"| {case} | {rates['nginx']:.0f} | {cells} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Content codings: precompressed variants made at build time, chosen per request.
+
+Each text document (XML, JSON, HTML, XSL, OPML) is written with two variants
+beside it, ``NAME.br`` (brotli, quality 11) and ``NAME.gz`` (gzip, level 9),
+by :func:`feeds.publish.publish`; the server picks one with :func:`negotiate`
+and never compresses on the request path. Both are deterministic: the same
+document gives the same variant bytes (gzip's header carries no time and no
+file name), so every instance agrees on each variant's ETag.
+
+Negotiation follows RFC 9110 section 12.5.3 (Accept-Encoding): q-values,
+``*`` for any coding not named, ``identity`` acceptable unless refused by
+``identity;q=0`` or ``*;q=0``; when nothing offered is acceptable the
+response goes without a coding, as the RFC says it should. Among equal
+q-values brotli wins over gzip over identity (the smaller body first).
+"""
+
+from __future__ import annotations
+
+import gzip
+from functools import lru_cache
+
+import brotli
+
+IDENTITY = "identity"
+# coding -> suffix of its variant file; the order is the preference among equal q-values.
+VARIANTS: dict[str, str] = {"br": ".br", "gzip": ".gz"}
+PREFERENCE = (*VARIANTS, IDENTITY)
+# RFC 9110 8.4.1.3: "x-gzip" is to be taken as "gzip".
+_ALIASES = {"x-gzip": "gzip"}
+# The ETag of a variant is the identity ETag with this before its closing quote.
+ETAG_SUFFIX = {"br": "-br", "gzip": "-gz", IDENTITY: ""}
+
+_TEXT_TYPES = frozenset({"text/html", "text/xsl", "text/x-opml", "text/css", "text/plain", "application/javascript"})
+
+
+def compressible(content_type: str) -> bool:
+    """Whether a document of this type gets precompressed variants (text-like types only)."""
+    media_type = content_type.split(";")[0].strip().lower()
+    return media_type in _TEXT_TYPES or media_type.endswith(("xml", "json"))
+
+
+def compress(body: bytes) -> dict[str, bytes]:
+    """coding -> variant bytes, deterministic: the same body always gives the same bytes."""
+    return {
+        "br": brotli.compress(body, quality=11),
+        # mtime=0 and no file name: nothing in the header but the bytes' own (RFC 1952 2.3.1).
+        "gzip": gzip.compress(body, compresslevel=9, mtime=0),
+    }
+
+
+def _parse(header: str) -> dict[str, float]:
+    wanted: dict[str, float] = {}
+    for part in header.split(","):
+        coding, _, params = part.partition(";")
+        coding = coding.strip().lower()
+        if not coding:
+            continue
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = min(1.0, max(0.0, float(value.strip())))
+                except ValueError:
+                    quality = 0.0   # a malformed weight accepts nothing rather than everything
+        coding = _ALIASES.get(coding, coding)
+        wanted[coding] = max(quality, wanted.get(coding, 0.0))
+    return wanted
+
+
+@lru_cache(maxsize=512)
+def negotiate(header: str | None, available: tuple[str, ...]) -> str:
+    """The coding to send: one of ``available`` (variant codings present) or ``identity``.
+
+    Cached: clients send a handful of distinct headers, so the parse runs once each.
+    """
+    if header is None:
+        # RFC 9110 allows any coding here, but a client that sent no Accept-Encoding
+        # (curl, old readers) is best served the document as it is, as nginx does.
+        return IDENTITY
+    wanted = _parse(header)
+    star = wanted.get("*")
+    best, best_quality = IDENTITY, 0.0
+    for coding in PREFERENCE:
+        if coding != IDENTITY and coding not in available:
+            continue
+        if coding in wanted:
+            quality = wanted[coding]
+        elif star is not None:
+            quality = star
+        else:
+            quality = 1.0 if coding == IDENTITY else 0.0   # identity is acceptable unless refused
+        if quality > best_quality:
+            best, best_quality = coding, quality
+    return best   # nothing acceptable: no coding at all (RFC 9110 12.5.3)
