@@ -97,6 +97,9 @@ class RunningServer:
     def stop(self) -> None:
         # Closed from inside its own loop (waitress's trigger runs the call there):
         # closing the socket from this thread races the loop's select().
-        self.server.trigger.pull_trigger(self.server.close)
+        try:
+            self.server.trigger.pull_trigger(self.server.close)
+        except OSError:   # the trigger is already closed: the loop is ending or has ended
+            pass
         self.thread.join(timeout=5)
         self.server.task_dispatcher.shutdown()

@@ -157,3 +157,63 @@ def test_raw_traversal_paths_never_leave_public(server, public, raw_path):
     body = response.read()
     connection.close()
     assert response.status in (400, 404) and b"rahasia" not in body
+
+
+def test_a_304_keeps_the_connection_open(server):
+    """waitress alone closes the connection after every 304 (feeds/server.py _keep_alive_channel)."""
+    import http.client
+
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    connection.request("GET", "/rss.xml")
+    first = connection.getresponse()
+    first.read()
+    sock = connection.sock
+    for _ in range(3):
+        connection.request("GET", "/rss.xml", headers={"If-None-Match": first.getheader("ETag")})
+        again = connection.getresponse()
+        assert again.status == 304 and again.read() == b""
+        assert again.getheader("Connection") is None and not again.will_close
+    connection.request("GET", "/rss.xml", headers={"If-None-Match": first.getheader("ETag"), "Connection": "close"})
+    last = connection.getresponse()
+    assert last.status == 304 and last.will_close
+    assert connection.sock is None or connection.sock is sock   # the same connection all along
+    connection.close()
+
+
+def test_during_a_build_the_previous_consistent_version_is_served_until_its_manifest_lands(server, public):
+    """A build swaps documents in before the manifest: a document the server already holds
+    stays as the manifest describes it, bytes and validators together, until the manifest changes."""
+    import json
+
+    from feeds.publish import MANIFEST_NAME, sha256, write_atomic
+
+    before = requests.get(server.url + "/rss.xml", headers={"Accept-Encoding": "identity"}, timeout=5)
+    new_body = before.content.replace(b"OKES.NEWS", b"OKES NEWS", 1)
+    write_atomic(public / "rss.xml", new_body)
+    during = requests.get(server.url + "/rss.xml", headers={"Accept-Encoding": "identity"}, timeout=5)
+    assert (during.content, during.headers["ETag"]) == (before.content, before.headers["ETag"])
+    manifest = json.loads((public / MANIFEST_NAME).read_bytes())
+    manifest["documents"]["rss.xml"].update(sha256=sha256(new_body), size=len(new_body))
+    del manifest["documents"]["rss.xml"]["encodings"]
+    write_atomic(public / MANIFEST_NAME, json.dumps(manifest).encode())
+    after = requests.get(server.url + "/rss.xml", headers={"Accept-Encoding": "identity"}, timeout=5)
+    assert after.content == new_body and after.headers["ETag"] == f'"{sha256(new_body)[:40]}"'
+
+
+def test_a_file_no_build_wrote_is_looked_at_on_every_request(server, public):
+    (public / "robots.txt").write_text("User-agent: *\n", encoding="utf-8")
+    assert requests.get(server.url + "/robots.txt", timeout=5).text == "User-agent: *\n"
+    (public / "robots.txt").write_text("User-agent: *\nDisallow: /\n", encoding="utf-8")
+    assert requests.get(server.url + "/robots.txt", timeout=5).text.endswith("Disallow: /\n")
+    (public / "robots.txt").unlink()
+    assert requests.get(server.url + "/robots.txt", timeout=5).status_code == 404
+
+
+def test_only_the_plain_spelling_of_a_url_is_remembered(public):
+    app = PublicFiles(public, max_age=900)
+    statuses = []
+    for path in ("/rss.xml", "//rss.xml", "///rss.xml", "/rss.xml/", "/", "//index.html", "/nothing.xml"):
+        app({"REQUEST_METHOD": "GET", "PATH_INFO": path}, lambda status, headers: statuses.append(status[:3]))
+    assert statuses == ["200", "200", "200", "404", "200", "200", "404"]
+    assert set(app._by_url) == {"/rss.xml", "/"}
