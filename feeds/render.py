@@ -85,7 +85,10 @@ def _generator(view: FeedView, site: SiteSettings, *, self_path: str, self_type:
         fe.id(entry.id)                    # Atom id; RSS guid isPermaLink="false"
         fe.title(entry.title)
         fe.link(href=entry.link, rel="alternate")  # RSS <link>; Atom's rel defaults to alternate
-        fe.summary(entry.summary)          # Atom <summary>, RSS <description>
+        fe.summary(entry.summary)          # Atom <summary> (plain text)
+        if rss:
+            # RSS <description> is HTML: a plain-text "<" must reach it as "&lt;".
+            fe.description(html.escape(entry.summary, quote=False))
         fe.content(entry.content_html, type="html")  # Atom content, RSS content:encoded
         fe.published(entry.published)
         fe.updated(entry.updated)

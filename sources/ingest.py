@@ -318,7 +318,8 @@ def mint_id(settings: IngestSettings, slug: str, published: datetime) -> str:
 
 def merge(existing: Article | None, draft: ArticleDraft, now: datetime, settings: IngestSettings) -> SaveResult:
     """What the store should hold after ingesting ``draft`` at ``now``."""
-    # Times the importer fills in are kept in the site's zone, as a newsroom writes them.
+    # Times the importer fills in are kept in the site's zone, as a newsroom writes them,
+    # in whole seconds (newsboat misreads fractional seconds in Atom dates).
     now = now.astimezone(ZoneInfo(settings.timezone)).replace(microsecond=0)
     published = draft.published or (existing.published if existing else now)
     image = None
