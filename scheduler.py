@@ -56,6 +56,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from feeds.build import BuildReport, build
+from sources.media import measure_image
+from sources.model import Image
 from feeds.entries import main_feed
 from feeds.publish import write_atomic
 from feeds.health import HUB_OUTCOMES, Observed, ServiceFigures
@@ -137,6 +139,8 @@ class Service:
         # called from inside such sections).
         self._jobs_lock = threading.RLock()
         self._stopping = False
+        self._image_retry: dict[str, datetime] = {}   # image URL -> not measured again before
+        self.measure: Callable[[str], Image] = lambda url: measure_image(url, self.session)
         self._build_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
@@ -163,6 +167,7 @@ class Service:
         level = logging.INFO if report.written or report.removed else logging.DEBUG
         log.log(level, "%s (%s)", report.summary(), reason)
         self.sync_release_jobs(report.now)
+        self.queue_image_measurements()
         for topic in report.topics:
             for hub in self.config.site.hubs:
                 self.queue_notification(hub, topic)
@@ -214,6 +219,38 @@ class Service:
                     self.build_now, "date", run_date=due, args=["embargo lifted"], id=job_id,
                     replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=1,
                 )
+
+    # --- lead images ----------------------------------------------------------------------
+
+    def queue_image_measurements(self) -> None:
+        """Images stored unmeasured (the API takes no network detour on its request path,
+        an image server was down at ingest) are measured here, off every request path."""
+        due = [url for url in self.store.unmeasured_images(20)
+               if self._image_retry.get(url, self.clock()) <= self.clock()]
+        if not due:
+            return
+        with self._jobs_lock:
+            if self._stopping or not self.scheduler.running:
+                return
+            self.scheduler.add_job(self.measure_images, "date", run_date=self.clock(), args=[due],
+                                   id="measure-images", replace_existing=True, coalesce=True,
+                                   max_instances=1, misfire_grace_time=None, executor="sources")
+
+    def measure_images(self, urls: list[str]) -> None:
+        for url in urls:
+            try:
+                image = self.measure(url)
+            except FeedpubError as exc:
+                # Tried again after an hour (at the next build past that time), never in a loop.
+                self._image_retry[url] = self.clock() + timedelta(hours=1)
+                log.warning("lead image: %s", exc)
+                continue
+            try:
+                changed = self.store.record_image(image)
+            except FeedpubError as exc:
+                log.error("lead image: %s", exc)
+                continue
+            log.info("lead image: %s is %s, %d bytes (%d article(s))", url, image.media_type, image.length, changed)
 
     # --- WebSub --------------------------------------------------------------------------
 
@@ -356,6 +393,7 @@ class Service:
                     key=lambda job: job["id"],
                 )
         return {
+            "written": self.clock().isoformat(),
             "pid": os.getpid(),
             "started": self.started.isoformat(),
             "base_url": self.config.site.base_url,

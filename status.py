@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from scheduler import status_path
 from settings import Config, open_store
@@ -30,14 +31,16 @@ def _alive(pid: int | None) -> bool:
 
 
 def collect_status(config: Config, now: datetime | None = None) -> dict:
-    now = now or datetime.now(timezone.utc).replace(microsecond=0)
+    # Every time shown to a person is in the site's zone, like the feeds' dates.
+    now = (now or datetime.now(timezone.utc)).astimezone(ZoneInfo(config.site.timezone)).replace(microsecond=0)
     try:
         service = json.loads(status_path(config).read_bytes())
     except (OSError, ValueError):
         service = None
     store = open_store(config)
     try:
-        upcoming = [{"id": a.id, "title": a.title, "published": a.published.isoformat()} for a in store.upcoming(now)]
+        upcoming = [{"id": a.id, "title": a.title, "published": a.published.astimezone(now.tzinfo).isoformat()}
+                    for a in store.upcoming(now)]
         articles, revision = store.count(), store.revision()
         sources = source_states(store, config.sources)   # from the store: right with or without a service
     finally:
@@ -50,6 +53,15 @@ def collect_status(config: Config, now: datetime | None = None) -> dict:
         "scheduled": upcoming,
         "sources": sources,
     }
+
+
+def _next(moment: str | None, now: datetime) -> str:
+    if not moment:
+        return "paused"
+    when = datetime.fromisoformat(moment)
+    if when <= now:
+        return "due (recurs)"
+    return f"{_ago(moment, now)} ({when.astimezone(now.tzinfo):%Y-%m-%d %H:%M:%S %Z})"
 
 
 def _ago(moment: str | None, now: datetime) -> str:
@@ -85,7 +97,9 @@ def format_status(report: dict) -> str:
     jobs = service.get("jobs") or []
     if jobs:
         lines.append("jobs:")
-        lines += [f"  {job['id']:<60} next {_ago(job['next_run'], now)}" for job in jobs]
+        # Written when the service last changed state: a time already past has recurred since.
+        lines.append(f"  (as of {_ago(service.get('written'), now)})" if service.get("written") else "  (as last written)")
+        lines += [f"  {job['id']:<60} next {_next(job['next_run'], now)}" for job in jobs]
     scheduled = report["scheduled"]
     lines.append(f"scheduled: {len(scheduled)} article(s) waiting for their time")
     lines += [f"  {item['published']}  {item['title']}  ({item['id']})" for item in scheduled]

@@ -8,7 +8,7 @@ A WSGI application the serve process mounts at ``/api`` (scheduler.py routes
     GET    /api/articles/{id-or-slug} one article (a tag: id percent-encoded or not)
     PUT    /api/articles/{id-or-slug} replace: fields left out take their defaults
     PATCH  /api/articles/{id-or-slug} change the fields given (JSON merge patch, RFC 7396)
-    DELETE /api/articles/{id-or-slug} delete: it leaves every feed (204)
+    DELETE /api/articles/{id-or-slug} delete: it leaves every feed (200, naming the id and those feeds)
     GET    /api/articles/{id-or-slug}/history   its stored versions, oldest first
     GET    /api/openapi.json          the OpenAPI 3.1 description (the one route open to all)
 
@@ -345,8 +345,7 @@ class IngestAPI:
         if method in ("GET", "HEAD"):
             return 200, self.get(key), []
         if method == "DELETE":
-            self.delete(key)
-            return 204, None, []
+            return 200, self.delete(key), []
         return self.update(key, self._read_json(environ, method), patch=method == "PATCH")
 
     def _read_json(self, environ: dict, method: str) -> object:
@@ -508,14 +507,17 @@ class IngestAPI:
         # measurement; a new one is stored unmeasured (``feedpub ingest`` measures).
         return self.store.find_image(url) if url else None
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str) -> dict:
         current = self._existing(key)
+        # The feeds it leaves: those it appeared in (none for a draft or an embargoed one).
+        left = self._feeds(current) if current.is_visible(self.clock()) else ()
         try:
             self.store.delete(current.id, self.clock())
         except StoreError as exc:
             raise ApiError(503, f"the store could not take the write: {exc}",
                            headers=[("Retry-After", "1")]) from exc
         log.info("ingest API: deleted %s", current.id)
+        return {"id": current.id, "slug": current.slug, "status": Status.DELETED.value, "feeds": list(left)}
 
 
 # --- HTTP helpers -----------------------------------------------------------------------------
@@ -674,7 +676,9 @@ def openapi_document() -> dict:
                   "responses": {"200": {"description": "the article as stored", **article_response},
                                 "404": error("no such article"), **writes, **common}},
         "delete": {"operationId": "deleteArticle", "summary": "Delete an article: it leaves every feed",
-                   "responses": {"204": {"description": "deleted"}, "404": error("no such article"),
+                   "responses": {"200": {"description": "deleted: the id and the feeds it leaves",
+                                         "content": {JSON_TYPE: {"schema": {"$ref": "#/components/schemas/Deleted"}}}},
+                                 "404": error("no such article"),
                                  "503": writes["503"], **common}},
     }
     paths = {
@@ -750,6 +754,15 @@ def openapi_document() -> dict:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "api.token or FEEDPUB_API_TOKEN"}},
             "schemas": {
+                "Deleted": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["id", "slug", "status", "feeds"],
+                    "properties": {
+                        "id": {"type": "string"}, "slug": {"type": "string"},
+                        "status": {"type": "string", "enum": ["deleted"]},
+                        "feeds": {"type": "array", "items": {"type": "string", "format": "uri"}},
+                    },
+                },
                 "ArticleInput": _input_schema(patch=False),
                 "ArticlePatch": _input_schema(patch=True),
                 "Article": article,

@@ -350,8 +350,10 @@ def merge(existing: Article | None, draft: ArticleDraft, now: datetime, settings
     )
     if existing is None:
         return SaveResult("created", candidate)
-    if draft.id is None and existing.source and draft.source != existing.source and existing.slug == draft.slug:
-        # Same file name, different file: two stories, not an edit. Nothing is overwritten.
+    if (draft.id is None and existing.source and draft.source != existing.source
+            and existing.slug == draft.slug and not candidate.same_content(existing)):
+        # Same file name, another file, other content: two stories, not an edit, and
+        # nothing is overwritten. (A byte-identical copy is the same story: unchanged.)
         raise IngestError(
             f"slug {draft.slug!r} already belongs to article {existing.id}, imported from {existing.source}; "
             "give this file its own 'slug' (or the article's 'id' if it is the same story)",

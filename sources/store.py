@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -68,417 +68,11 @@ class ArticleStore(Protocol):
     def find_image(self, url: str) -> Image | None:
         """A measured image with this URL, if any article holds one."""
 
-    def delete(self, key: str, now: datetime) -> Article:
-        """Mark the article with this id or slug deleted at ``now``; it leaves every feed."""
+    def unmeasured_images(self, limit: int) -> list[str]:
+        """Lead image URLs of live articles still without a length and type."""
 
-    def deleted_since(self, since: datetime, now: datetime) -> list[Tombstone]:
-        """Articles deleted in [since, now], newest deletion first, that had been public."""
-
-    def history(self, key: str) -> list[Revision]:
-        """Every stored version of the article with this id or slug, oldest first;
-        StoreError naming the key when there is no such article."""
-
-    def find_upstream(self, via_url: str, upstream_id: str) -> Article | None:
-        """The article taken from item ``upstream_id`` of the partner feed ``via_url``, whatever its status."""
-
-    def find_by_url(self, url: str) -> Article | None:
-        """An article whose canonical URL is ``url`` (a published one first), whatever its status."""
-
-    def source_state(self, url: str) -> SourceState | None:
-        """The polling state of the remote source with this feed URL, if it was ever polled."""
-
-    def save_source_state(self, state: SourceState) -> None:
-        """Record a remote source's polling state (not an article change: the revision stays)."""
-
-    def revision(self) -> int:
-        """A number that grows with every committed change."""
-
-    def count(self) -> int: ...
-
-    def close(self) -> None: ...
-
-
-# Numbered migrations: index + 1 is the schema version they lead to. Never edit a
-# released one; append a new one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE articles (
-            id            TEXT PRIMARY KEY,
-            slug          TEXT NOT NULL UNIQUE,
-            url           TEXT,
-            title         TEXT NOT NULL,
-            title_norm    TEXT NOT NULL,
-            summary       TEXT NOT NULL,
-            content_html  TEXT NOT NULL,
-            content_text  TEXT NOT NULL,
-            author        TEXT,
-            city          TEXT,
-            publication   TEXT,
-            published     TEXT NOT NULL,     -- ISO 8601 with its offset, as given
-            published_ts  INTEGER NOT NULL,  -- Unix seconds, for ordering and embargo checks
-            updated       TEXT NOT NULL,
-            updated_ts    INTEGER NOT NULL,
-            categories    TEXT NOT NULL,     -- JSON array of names
-            tags          TEXT NOT NULL,     -- JSON array of names
-            language      TEXT NOT NULL,
-            image_url     TEXT,
-            image_type    TEXT,
-            image_length  INTEGER,
-            status        TEXT NOT NULL CHECK (status IN ('published', 'draft', 'deleted'))
-        )""",
-        "CREATE INDEX articles_by_time ON articles (status, published_ts DESC, id)",
-        "CREATE INDEX articles_by_title ON articles (title_norm)",
-        """CREATE TABLE related_links (
-            article_id  TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
-            position    INTEGER NOT NULL,
-            title       TEXT NOT NULL,
-            title_norm  TEXT NOT NULL,
-            target_id   TEXT REFERENCES articles (id) ON DELETE SET NULL,
-            PRIMARY KEY (article_id, position)
-        )""",
-        "CREATE INDEX related_pending ON related_links (title_norm) WHERE target_id IS NULL",
-        "CREATE INDEX related_by_target ON related_links (target_id)",
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-        "INSERT INTO meta (key, value) VALUES ('revision', 0)",
-    ),
-    (
-        # When an article was deleted: Atom feeds carry a tombstone (RFC 6721) for a while.
-        "ALTER TABLE articles ADD COLUMN deleted_ts INTEGER",
-        "CREATE INDEX articles_deleted ON articles (deleted_ts) WHERE deleted_ts IS NOT NULL",
-        # The file an article came from: an edited file is the same article even when
-        # its slug changes, and another file with the same name is not.
-        "ALTER TABLE articles ADD COLUMN source TEXT",
-        "CREATE INDEX articles_by_source ON articles (source) WHERE source IS NOT NULL",
-        # Every link whose marker a title change may affect is found through this.
-        "CREATE INDEX related_by_marker ON related_links (title_norm)",
-        "ALTER TABLE articles ADD COLUMN stored TEXT",
-    ),
-    (
-        # Every version an article had before its latest (feedpub history, the API).
-        """CREATE TABLE revisions (
-            article_id  TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
-            number      INTEGER NOT NULL,   -- 1 = the first version stored
-            stored      TEXT NOT NULL,      -- when this version was stored (ISO 8601)
-            snapshot    TEXT NOT NULL,      -- the version as JSON
-            PRIMARY KEY (article_id, number)
-        )""",
-        # Articles taken from partner feeds: which item of which feed, and whose.
-        "ALTER TABLE articles ADD COLUMN upstream_id TEXT",
-        "ALTER TABLE articles ADD COLUMN via_url TEXT",
-        "ALTER TABLE articles ADD COLUMN via_name TEXT",
-        "CREATE INDEX articles_by_upstream ON articles (via_url, upstream_id) WHERE upstream_id IS NOT NULL",
-        # Polling state of each remote source: validators and backoff survive restarts.
-        """CREATE TABLE remote_sources (
-            url            TEXT PRIMARY KEY,
-            etag           TEXT,
-            last_modified  TEXT,
-            last_poll      TEXT,
-            last_status    TEXT,
-            last_error     TEXT,
-            failures       INTEGER NOT NULL DEFAULT 0,
-            next_poll      TEXT
-        )""",
-    ),
-    (
-        # Related articles the store suggests when the newsroom named none.
-        "ALTER TABLE related_links ADD COLUMN suggested INTEGER NOT NULL DEFAULT 0",
-        # Full-text index over title and text (bm25 ranking), kept in step by triggers.
-        """CREATE VIRTUAL TABLE articles_fts USING fts5(
-            title, content_text, content='articles', content_rowid='rowid',
-            tokenize='unicode61 remove_diacritics 2'
-        )""",
-        """CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN
-            INSERT INTO articles_fts (rowid, title, content_text) VALUES (new.rowid, new.title, new.content_text);
-        END""",
-        """CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN
-            INSERT INTO articles_fts (articles_fts, rowid, title, content_text)
-            VALUES ('delete', old.rowid, old.title, old.content_text);
-        END""",
-        """CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, content_text ON articles BEGIN
-            INSERT INTO articles_fts (articles_fts, rowid, title, content_text)
-            VALUES ('delete', old.rowid, old.title, old.content_text);
-            INSERT INTO articles_fts (rowid, title, content_text) VALUES (new.rowid, new.title, new.content_text);
-        END""",
-        "INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')",
-    ),
-)
-
-_ARTICLE_COLUMNS = (
-    "id, slug, url, title, summary, content_html, content_text, author, city, publication, "
-    "published, updated, categories, tags, language, image_url, image_type, image_length, status, source, stored, "
-    "upstream_id, via_url, via_name"
-)
-
-
-def _ts(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime reached the store")
-    return int(moment.timestamp())
-
-
-class SQLiteStore:
-    """The embedded :class:`ArticleStore`. Thread-safe: one connection behind a lock."""
-
-    def __init__(self, path: str | Path, *, suggest_related: bool = True):
-        self.path = Path(path)
-        self.suggest_related = suggest_related
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
-            self._enable_wal()
-            # FULL: an ingest that was acknowledged survives a power cut.
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._lock = threading.RLock()
-            self._migrate()
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
-
-    # --- plumbing --------------------------------------------------------------------
-
-    @contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[sqlite3.Cursor]:
-        with self._lock:
-            cursor = self._db.cursor()
-            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield cursor
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
-            else:
-                cursor.execute("COMMIT")
-            finally:
-                cursor.close()
-
-    def _enable_wal(self) -> None:
-        # Switching a new file to WAL takes a lock that SQLite's busy handler does
-        # not wait for, so two processes opening a fresh store at once retry here.
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                self._db.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def _migrate(self) -> None:
-        # The version is read inside the write transaction: a second process
-        # opening the same new store waits, then finds the work done.
-        with self._transaction(write=True) as cur:
-            version = cur.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise StoreError(f"{self.path}: schema version {version} is newer than this feedpub knows "
-                                 f"({len(MIGRATIONS)}); upgrade feedpub")
-            for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in statements:
-                    cur.execute(statement)
-                cur.execute(f"PRAGMA user_version = {number}")
-
-    def schema_version(self) -> int:
-        with self._lock:
-            return self._db.execute("PRAGMA user_version").fetchone()[0]
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    # --- reads -----------------------------------------------------------------------
-
-    def revision(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]
-
-    def count(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
-
-    def get(self, article_id: str) -> Article | None:
-        with self._transaction(write=False) as cur:
-            found = self._load(cur, "id = ?", (article_id,), now=None)
-        return found[0] if found else None
-
-    def lookup(self, *, article_id: str | None, slug: str, source: str | None = None) -> Article | None:
-        # Mirrors the lookup at the start of ``save`` (``feedpub ingest --dry-run``).
-        with self._transaction(write=False) as cur:
-            if article_id:
-                found = self._load(cur, "id = ?", (article_id,), now=None)
-            else:
-                found = self._load(cur, "source = ?", (source,), now=None) if source else []
-                if not found:
-                    found = self._load(cur, "slug = ?", (slug,), now=None)
-        return found[0] if found else None
-
-    def page(self, limit: int, offset: int = 0) -> list[Article]:
-        with self._transaction(write=False) as cur:
-            return self._load(cur, "status != 'deleted' ORDER BY published_ts DESC, id LIMIT ? OFFSET ?",
-                              (limit, offset), now=None)
-
-    def latest_published(self, now: datetime, limit: int) -> list[Article]:
-        with self._transaction(write=False) as cur:
-            return self._load(
-                cur,
-                "status = 'published' AND published_ts <= ? ORDER BY published_ts DESC, id LIMIT ?",
-                (_ts(now), limit),
-                now=now,
-            )
-
-    def next_release_after(self, now: datetime) -> datetime | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT published FROM articles WHERE status = 'published' AND published_ts > ? "
-                "ORDER BY published_ts LIMIT 1",
-                (_ts(now),),
-            ).fetchone()
-        return datetime.fromisoformat(row[0]) if row else None
-
-    def upcoming(self, now: datetime) -> list[Article]:
-        with self._transaction(write=False) as cur:
-            return self._load(cur, "status = 'published' AND published_ts > ? ORDER BY published_ts, id",
-                              (_ts(now),), now=now)
-
-    def unpublish(self, key: str, now: datetime) -> Article:
-        return self._set_status(key, Status.DRAFT, now)
-
-    def find_image(self, url: str) -> Image | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT image_type, image_length FROM articles WHERE image_url = ? "
-                "AND image_type IS NOT NULL AND image_length IS NOT NULL LIMIT 1",
-                (url,),
-            ).fetchone()
-        return Image(url, row[0], row[1]) if row else None
-
-    def deleted_since(self, since: datetime, now: datetime) -> list[Tombstone]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, slug, url, deleted_ts FROM articles WHERE status = 'deleted' "
-                "AND deleted_ts BETWEEN ? AND ? AND published_ts <= deleted_ts "
-                "ORDER BY deleted_ts DESC, id",
-                (_ts(since), _ts(now)),
-            ).fetchall()
-        return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo)) for id_, slug, url, ts in rows]
-
-    def history(self, key: str) -> list[Revision]:
-        with self._transaction(write=False) as cur:
-            found = self._load(cur, "id = ? OR slug = ?", (key, key), now=None)
-            if not found:
-                raise StoreError(f"no article has the id or slug {key!r}")
-            article = found[0]
-            rows = cur.execute("SELECT number, stored, snapshot FROM revisions WHERE article_id = ? ORDER BY number",
-                               (article.id,)).fetchall()
-        if not rows:
-            # Stored before revisions were kept and not changed since: its one known
-            # version (the same row _add_revision would record first).
-            rows = [(1, (article.stored or article.updated).isoformat(), revision_snapshot(article))]
-        return build_history(rows)
-
-    def _load(self, cur: sqlite3.Cursor, where: str, params: Sequence, *, now: datetime | None) -> list[Article]:
-        rows = cur.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE {where}", params).fetchall()
-        if not rows:
-            return []
-        ids = [row[0] for row in rows]
-        links: dict[str, list[RelatedLink]] = {article_id: [] for article_id in ids}
-        marks = ",".join("?" * len(ids))
-        for article_id, title, target_id, suggested, t_slug, t_url, t_title, t_status, t_ts in cur.execute(
-            f"""SELECT r.article_id, r.title, r.target_id, r.suggested, t.slug, t.url, t.title, t.status,
-                       t.published_ts
-                FROM related_links r LEFT JOIN articles t ON t.id = r.target_id
-                WHERE r.article_id IN ({marks}) ORDER BY r.article_id, r.position""",
-            ids,
-        ):
-            visible = (
-                target_id is not None
-                and now is not None
-                and t_status == Status.PUBLISHED.value
-                and t_ts <= _ts(now)
-            )
-            target = LinkTarget(target_id, t_slug, t_url, t_title) if visible else None
-            links[article_id].append(RelatedLink(title, target_id, target, suggested=bool(suggested)))
-        return [self._article(row, tuple(links[row[0]])) for row in rows]
-
-    @staticmethod
-    def _article(row: Sequence, related: tuple[RelatedLink, ...]) -> Article:
-        (id_, slug, url, title, summary, content_html, content_text, author, city, publication,
-         published, updated, categories, tags, language, image_url, image_type, image_length, status, source,
-         stored, upstream_id, via_url, via_name) = row
-        return Article(
-            id=id_, slug=slug, url=url, title=title, summary=summary, content_html=content_html,
-            content_text=content_text, author=author, city=city, publication=publication,
-            published=datetime.fromisoformat(published), updated=datetime.fromisoformat(updated),
-            categories=tuple(json.loads(categories)), tags=tuple(json.loads(tags)), language=language,
-            image=Image(image_url, image_type, image_length) if image_url else None,
-            related=related, status=Status(status), source=source,
-            stored=datetime.fromisoformat(stored) if stored else None,
-            upstream_id=upstream_id, via_url=via_url, via_name=via_name,
-        )
-
-    # --- remote sources (sources/remote.py) ------------------------------------------
-
-    def find_upstream(self, via_url: str, upstream_id: str) -> Article | None:
-        with self._transaction(write=False) as cur:
-            found = self._load(cur, "via_url = ? AND upstream_id = ? LIMIT 1", (via_url, upstream_id), now=None)
-        return found[0] if found else None
-
-    def find_by_url(self, url: str) -> Article | None:
-        with self._transaction(write=False) as cur:
-            found = self._load(cur, "url = ? ORDER BY status = 'published' DESC, published_ts, id LIMIT 1",
-                               (url,), now=None)
-        return found[0] if found else None
-
-    def source_state(self, url: str) -> SourceState | None:
-        try:
-            with self._lock:
-                row = self._db.execute(
-                    "SELECT url, etag, last_modified, last_poll, last_status, last_error, failures, next_poll "
-                    "FROM remote_sources WHERE url = ?", (url,)).fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot read the state of {url}: {exc}") from exc
-        if row is None:
-            return None
-        url, etag, last_modified, last_poll, last_status, last_error, failures, next_poll = row
-        return SourceState(url, etag, last_modified, datetime.fromisoformat(last_poll) if last_poll else None,
-                           last_status, last_error, failures,
-                           datetime.fromisoformat(next_poll) if next_poll else None)
-
-    def save_source_state(self, state: SourceState) -> None:
-        try:
-            with self._transaction(write=True) as cur:
-                cur.execute(
-                    "INSERT OR REPLACE INTO remote_sources (url, etag, last_modified, last_poll, last_status, "
-                    "last_error, failures, next_poll) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (state.url, state.etag, state.last_modified,
-                     state.last_poll.isoformat() if state.last_poll else None, state.last_status,
-                     state.last_error, state.failures, state.next_poll.isoformat() if state.next_poll else None),
-                )
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot record the state of {state.url}: {exc}") from exc
-
-    # --- writes ----------------------------------------------------------------------
-
-    def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None) -> SaveResult:
-        try:
-            with self._transaction(write=True) as cur:
-                # An explicit id is the identity; without one, the file it came from;
-                # only then the slug (``decide`` refuses a slug owned by another file).
-                if article_id:
-                    found = self._load(cur, "id = ?", (article_id,), now=None)
-                else:
-                    found = self._load(cur, "source = ?", (source,), now=None) if source else []
-                    if not found:
-                        found = self._load(cur, "slug = ?", (slug,), now=None)
-                result = decide(found[0] if found else None)
-                if result.action != "unchanged":
-                    self._write(cur, result.article, replacing=bool(found))
-                    self._add_revision(cur, found[0] if found else None, result.article)
-                    cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
-        except sqlite3.IntegrityError as exc:
-            raise StoreError(self._explain_conflict(exc, slug)) from exc
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: the write failed and was rolled back: {exc}") from exc
-        return result
+    def record_image(self, image: Image) -> int:
+        """Store a measurement on every article with that image URL; how many changed."""
 
     def delete(self, key: str, now: datetime) -> Article:
         """Mark the article with this id or slug deleted at ``now``; it leaves every feed."""
@@ -763,6 +357,25 @@ class SQLiteStore:
             ).fetchone()
         return Image(url, row[0], row[1]) if row else None
 
+    def unmeasured_images(self, limit: int) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT image_url FROM articles WHERE image_url IS NOT NULL AND image_length IS NULL "
+                "AND status != 'deleted' ORDER BY image_url LIMIT ?", (limit,)).fetchall()
+        return [row[0] for row in rows]
+
+    def record_image(self, image: Image) -> int:
+        try:
+            with self._transaction(write=True) as cur:
+                changed = cur.execute(
+                    "UPDATE articles SET image_type = ?, image_length = ? WHERE image_url = ? AND image_length IS NULL",
+                    (image.media_type, image.length, image.url)).rowcount
+                if changed:   # the feeds change (an enclosure appears): a build must follow
+                    cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: the image measurement was not stored: {exc}") from exc
+        return changed
+
     def deleted_since(self, since: datetime, now: datetime) -> list[Tombstone]:
         with self._lock:
             rows = self._db.execute(
@@ -891,20 +504,6 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: the write failed and was rolled back: {exc}") from exc
         return result
-
-    @staticmethod
-    def _distinct_updated(cur: sqlite3.Cursor, article: Article) -> Article:
-        """Move ``updated`` forward a second at a time until no other article has it.
-
-        Atom readers order and deduplicate by atom:updated, and two entries with
-        the same instant draw the W3C validator's DuplicateUpdated warning; two
-        articles ingested in the same second would otherwise share one.
-        """
-        updated = article.updated
-        while cur.execute("SELECT 1 FROM articles WHERE updated_ts = ? AND id != ? LIMIT 1",
-                          (_ts(updated), article.id)).fetchone():
-            updated += timedelta(seconds=1)
-        return article if updated == article.updated else replace(article, updated=updated)
 
     def delete(self, key: str, now: datetime) -> Article:
         return self._set_status(key, Status.DELETED, now)

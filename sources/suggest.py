@@ -17,6 +17,8 @@ from .model import Article
 
 MAX_SUGGESTIONS = 3
 QUERY_TERMS = 24
+CANDIDATES = 20        # best bm25 matches looked at
+MIN_SHARED_TERMS = 3   # distinctive words a suggestion must share with the article
 
 # Frequent Indonesian (and a few English) function words: no signal for relatedness.
 STOPWORDS = frozenset("""
@@ -25,16 +27,27 @@ berbagai bisa dalam dan dapat demi dengan di dia dari dua harus hal hingga ia in
 kami kata kalau karena ke kepada ketika kita lagi lain lalu maka masih menjadi menurut mereka
 namun oleh pada para pula saat saja sama sampai satu sebagai sebelum sedang sejak selama seperti
 serta setelah sudah tak tanpa telah tengah terhadap termasuk tersebut tetapi tidak tiga untuk
-yaitu yakni yang ujar ungkap kata tambah jelas ucap
+yaitu yakni yang ujar ungkap kata tambah jelas ucap hari ini kemarin pekan tahun bulan minggu
+senin selasa rabu kamis jumat sabtu pukul sekitar lebih kurang hanya masing sendiri secara
 the and for with that this from are was were have has not but
 """.split())
 _WORD = re.compile(r"\w{3,}", re.UNICODE)
 
 
+def _words(text: str) -> list[str]:
+    return [w.casefold() for w in _WORD.findall(text)]
+
+
+def _body_text(article: Article) -> str:
+    # The HTML body, not the original text: the dateline (city, publication) is
+    # metadata every article of a newsroom shares, not a sign of relatedness.
+    return re.sub(r"<[^>]+>", " ", article.content_html)
+
+
 def query_terms(article: Article) -> list[str]:
     """The article's most frequent distinctive words, title words first."""
-    title = [w.casefold() for w in _WORD.findall(article.title)]
-    body = [w.casefold() for w in _WORD.findall(article.content_text)]
+    title = _words(article.title)
+    body = _words(_body_text(article))
     counts = Counter(w for w in body if w not in STOPWORDS and not w.isdigit())
     terms: list[str] = []
     for word in title + [w for w, _ in counts.most_common()]:
@@ -52,9 +65,18 @@ def suggest_related(cur: sqlite3.Cursor, article: Article, limit: int = MAX_SUGG
         return []
     match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
     rows = cur.execute(
-        """SELECT a.id, a.title FROM articles_fts f JOIN articles a ON a.rowid = f.rowid
+        """SELECT a.id, a.title, a.content_html FROM articles_fts f JOIN articles a ON a.rowid = f.rowid
            WHERE articles_fts MATCH ? AND a.id != ? AND a.status != 'deleted'
            ORDER BY bm25(articles_fts, 3.0, 1.0), a.id LIMIT ?""",
-        (match, article.id, limit),
+        (match, article.id, CANDIDATES),
     ).fetchall()
-    return [(row[0], row[1]) for row in rows]
+    wanted = set(terms)
+    chosen = []
+    for target_id, title, content_html in rows:
+        # bm25 ranks anything sharing a word; a suggestion must share several.
+        shared = wanted & set(_words(title) + _words(re.sub(r"<[^>]+>", " ", content_html)))
+        if len(shared) >= MIN_SHARED_TERMS:
+            chosen.append((target_id, title))
+        if len(chosen) == limit:
+            break
+    return chosen

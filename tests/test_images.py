@@ -103,3 +103,26 @@ def test_something_that_is_not_an_image_is_refused(tmp_path, store, ingest_setti
     messages = ingest_with_image(store, ingest_settings, write_article(tmp_path, "a.txt", "Isi."),
                                  image_server + "/page.html")
     assert any("not an image (Content-Type text/html)" in m for m in messages)
+
+
+def test_an_image_stored_unmeasured_is_measured_by_the_service(tmp_path, store, ingest, image_server):
+    """The API stores images without a network detour; the service measures them off the request path."""
+    from scheduler import Service
+    from settings import load_config
+
+    from .test_service import wait_for
+
+    url = image_server + "/rapat.png"
+    ingest(write_article(tmp_path, "rapat.txt", f"---\nimage: {url}\n---\nRapat koordinasi."))   # no measure
+    assert store.latest_published(INGEST_TIME, 1)[0].image.length is None
+    (tmp_path / "feedpub.toml").write_text(f'[output]\npath = "{tmp_path / "public"}"\n', encoding="utf-8")
+    service = Service(load_config(tmp_path / "feedpub.toml"), store)
+    service.start()
+    try:
+        service.build_now("start")
+        wait_for(lambda: b"<enclosure" in (tmp_path / "public" / "rss.xml").read_bytes())
+        image = store.latest_published(INGEST_TIME, 1)[0].image
+        assert (image.media_type, image.length) == ("image/png", len(LOGO_BYTES))
+        assert ImageHandler.requests_seen == ["HEAD /rapat.png"]
+    finally:
+        service.stop()

@@ -236,3 +236,12 @@ def test_a_missing_path_is_reported_and_the_others_imported(tmp_path, store, ing
     summary = ingest(good, tmp_path / "hilang.txt")
     assert (summary.created, summary.failed) == (1, 1)
     assert any("hilang.txt: no such file or directory" in m for m in ingest.messages)
+
+
+def test_an_identical_copy_elsewhere_is_the_same_story_unchanged(tmp_path, store, ingest):
+    ingest(SAMPLE)
+    before = store_dump(store)
+    copy = write_article(tmp_path / "kotak-masuk", SAMPLE.name, SAMPLE.read_text(encoding="utf-8"))
+    summary = ingest(copy, now=INGEST_TIME + timedelta(hours=1))
+    assert (summary.unchanged, summary.failed) == (1, 0)
+    assert store_dump(store) == before

@@ -77,3 +77,18 @@ def test_suggestions_can_be_turned_off(tmp_path, ingest_settings):
         ingest_paths(store, [path], settings=ingest_settings, now=lambda: INGEST_TIME, report=lambda _: None)
     assert suggestions(store, "rakor") == []
     store.close()
+
+
+def test_sharing_the_dateline_or_a_word_is_not_relatedness(tmp_path, store, ingest):
+    ingest(TOPICS)
+    ingest(SAMPLE)
+    ingest(write_article(tmp_path, "persib.txt",
+                         "BATURAJA - OKES.NEWS - Persib menjuarai liga musim ini.\nGol tunggal dicetak striker asing."),
+           now=INGEST_TIME + timedelta(minutes=1))
+    # Only the football story shares enough; the election and flood stories from the
+    # same city and publication do not come up.
+    assert {link.target.slug for link in suggestions(store, "persib")} <= {"ps-oku-final", "pelatih-ps-oku"}
+    ingest(write_article(tmp_path, "gempa.txt",
+                         "BATURAJA - OKES.NEWS - Gempa kecil terasa di wilayah selatan.\nTidak ada kerusakan dilaporkan."),
+           now=INGEST_TIME + timedelta(minutes=2))
+    assert suggestions(store, "gempa") == []
