@@ -62,7 +62,7 @@ ARRAY_SECTIONS = frozenset({"sources"})   # written [[name]]: a list of tables, 
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 _EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9.-]+$")
-_TOKEN = re.compile(r"^[A-Za-z0-9._~+/-]{16,}=*$")
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*\Z")   # \Z: "$" would let a final newline through
 API_TOKEN_ENV = "FEEDPUB_API_TOKEN"   # wins over api.token, so the secret can stay out of the file
 
 

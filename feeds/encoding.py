@@ -70,8 +70,15 @@ def _parse(header: str) -> dict[str, float]:
     return wanted
 
 
-@lru_cache(maxsize=512)
 def negotiate(header: str | None, available: tuple[str, ...]) -> str:
+    """Cached for the few real Accept-Encoding headers; a long one is worked out each time
+    rather than pinned in the cache (waitress allows headers up to 256 KB)."""
+    if header is not None and len(header) > 512:
+        return _negotiate(header, available)
+    return _negotiate_cached(header, available)
+
+
+def _negotiate(header: str | None, available: tuple[str, ...]) -> str:
     """The coding to send: one of ``available`` (variant codings present) or ``identity``.
 
     Cached: clients send a handful of distinct headers, so the parse runs once each.
@@ -95,3 +102,6 @@ def negotiate(header: str | None, available: tuple[str, ...]) -> str:
         if quality > best_quality:
             best, best_quality = coding, quality
     return best   # nothing acceptable: no coding at all (RFC 9110 12.5.3)
+
+
+_negotiate_cached = lru_cache(maxsize=512)(_negotiate)

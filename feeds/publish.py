@@ -26,6 +26,7 @@ from pathlib import Path
 
 from sources.errors import FeedpubError
 
+from .delta import is_delta_type, record
 from .document import Document
 from .encoding import VARIANTS, compress, compressible
 
@@ -101,7 +102,7 @@ def _holds(path: Path, digest: str) -> bool:
 def _write_variants(output_dir: Path, doc: Document, digest: str, before: dict) -> dict[str, dict]:
     """Write the document's precompressed variants; coding -> {sha256, size} for the manifest.
 
-    Compressing is the slow part of a build (brotli at quality 11), so an unchanged
+    Compressing is the slow part of a build (brotli, even at quality 9), so an unchanged
     document whose variants are still on disk as the last manifest listed them is
     not compressed again.
     """
@@ -147,6 +148,8 @@ def publish(output_dir: Path, documents: Iterable[Document]) -> PublishReport:
             written.append(doc.path)
         else:
             unchanged.append(doc.path)
+        if is_delta_type(doc.content_type):
+            record(output_dir, doc.path, doc.body, entry["sha256"])   # RFC 3229 + feed deltas
         manifest[doc.path] = entry
     removed = []
     for stale in sorted(set(previous) - set(manifest)):

@@ -47,6 +47,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .encoding import ETAG_SUFFIX, IDENTITY, VARIANTS, compressible, negotiate
+from .delta import delta_path, is_delta_type, read_history
 from .publish import MANIFEST_NAME, read_manifest
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,13 @@ BROWSER_VIEW_TYPE = "application/xml; charset=utf-8"
 FEED_MEDIA_TYPES = frozenset({"application/rss+xml", "application/atom+xml"})
 
 
-@lru_cache(maxsize=512)   # a few distinct Accept headers, asked about on every feed request
 def _wants_page(accept: str, media_type: str) -> bool:
+    # Cached for the few real Accept headers; a long one (waitress allows 256 KB) is
+    # worked out each time instead of pinning its bytes in the cache.
+    return _wants_page_cached(accept, media_type) if len(accept) <= 512 else _wants_page_uncached(accept, media_type)
+
+
+def _wants_page_uncached(accept: str, media_type: str) -> bool:
     accepted: dict[str, float] = {}
     for part in accept.lower().split(","):
         kind, _, params = part.partition(";")
@@ -86,6 +92,9 @@ def _wants_page(accept: str, media_type: str) -> bool:
                     quality = 0.0
         accepted[kind.strip()] = quality
     return accepted.get("text/html", 0.0) > 0 and media_type not in accepted
+
+
+_wants_page_cached = lru_cache(maxsize=512)(_wants_page_uncached)
 
 
 Identity = tuple[int, int, int]    # (inode, size, mtime_ns): changes whenever a file is replaced
@@ -113,6 +122,7 @@ class _File:
     compressible: bool = False
     modified: float = 0.0            # Last-Modified as a POSIX time, for If-Modified-Since
     vouched: bool = False            # the manifest lists these very bytes
+    relative: str = ""               # its path under public/
     # (browser view?, coding) -> representation; filled by PublicFiles._represent
     representations: dict[tuple[bool, str], _Representation] | None = None
 
@@ -238,7 +248,7 @@ class PublicFiles:
         variants = self._variants(relative, entry) if text and entry.get("sha256") == digest else ()
         loaded = self._represent(_File(identity, manifest_identity, body, f'"{digest[:40]}"', http_date(modified),
                                        content_type, variants, text, int(modified.timestamp()),
-                                       vouched=entry.get("sha256") == digest), relative)
+                                       vouched=entry.get("sha256") == digest, relative=relative), relative)
         with self._lock:
             self._files[relative] = loaded
         return loaded
@@ -312,11 +322,42 @@ class PublicFiles:
             page = _wants_page(environ.get("HTTP_ACCEPT", ""), found.content_type.split(";")[0].strip().lower())
         coding = negotiate(environ.get("HTTP_ACCEPT_ENCODING"), found.codings) if found.variants else IDENTITY
         chosen = found.representations[(page, coding)]
+        if "feed" in environ.get("HTTP_A_IM", "").lower() and environ.get("HTTP_IF_NONE_MATCH"):
+            delta = self._delta(environ["HTTP_IF_NONE_MATCH"], found, chosen)
+            if delta is not None:
+                start_response("226 IM Used", delta[0])
+                return [b""] if method == "HEAD" else [delta[1]]
         if self._not_modified(environ, chosen.etag, found.modified):
             start_response("304 Not Modified", chosen.validators)
             return [b""]
         start_response("200 OK", chosen.headers)
         return [b""] if method == "HEAD" else [chosen.body]
+
+    def _delta(self, if_none_match: str, found: _File, chosen: _Representation):
+        """(headers, body) of a 226 delta for the version the client names, or None for
+        the normal answer: a current ETag (304), an unknown version, a non-feed."""
+        relative = found.relative
+        if not relative or not is_delta_type(found.content_type) or _etag_matches(if_none_match, chosen.etag):
+            return None
+        history = read_history(self.root, relative)
+        if history.get("current") != found.etag.strip('"')[:40]:
+            return None   # a build is between swapping the document and recording it
+        known = {version.get("tag") for version in history.get("versions", []) if isinstance(version, dict)}
+        for tag in if_none_match.split(","):
+            old = tag.strip().removeprefix("W/").strip('"').split("-")[0]
+            if old in known and old != history["current"]:
+                try:
+                    body = delta_path(self.root, relative, old).read_bytes()
+                except OSError:
+                    return None
+                headers = [
+                    ("Content-Type", found.content_type), ("Content-Length", str(len(body))),
+                    ("IM", "feed"), ("ETag", found.etag), ("Last-Modified", found.last_modified),
+                    # A delta answers one client's version: shared caches must not keep it.
+                    ("Cache-Control", "no-store, im"), ("Vary", "A-IM, If-None-Match"),
+                ]
+                return headers, body
+        return None
 
     def _retired(self, start_response: StartResponse, path_info: str) -> Iterable[bytes] | None:
         """410 for a ``gone`` path, 301 for a ``moved`` one; None for any other path."""

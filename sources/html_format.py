@@ -57,15 +57,19 @@ def _decode(data: bytes, *, path: str) -> str:
         declared = _CHARSET.search(data[:4096])
         if declared is None:
             raise
+        line = data[: declared.start()].count(b"\n") + 1
         try:
-            codec = codecs.lookup(declared[1].decode("ascii")).name
-        except LookupError:
+            info = codecs.lookup(declared[1].decode("ascii"))
+            # Codecs such as rot13, zlib or base64 are no character sets.
+            if not getattr(info, "_is_text_encoding", True):
+                raise LookupError(info.name)
+            if info.name == "utf-8":
+                raise IngestError("the file is not valid UTF-8, though its <meta> says it is", path=path, line=line)
+            text = data.decode(info.name, errors="replace")
+        except (LookupError, UnicodeError):
             raise IngestError(f"unknown charset {declared[1].decode('ascii')!r} in <meta>", path=path,
-                              line=data[: declared.start()].count(b"\n") + 1) from None
-        if codec == "utf-8":
-            raise
-        text = data.decode(codec, errors="replace").replace("\r\n", "\n").replace("\r", "\n")
-        return text
+                              line=line) from None
+        return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _parse(text: str, *, path: str) -> lxml.html.HtmlElement:

@@ -76,6 +76,8 @@ def read_line(
         values = json.loads(text)
     except json.JSONDecodeError as exc:
         raise IngestError(f"not valid JSON: {exc.msg} (column {exc.colno})", path=path, line=line) from exc
+    except RecursionError:   # "[[[[..." nested past the interpreter's limit
+        raise IngestError("JSON nested too deeply", path=path, line=line) from None
     if not isinstance(values, dict):
         raise IngestError(f"expected a JSON object {{...}}, got {type(values).__name__}", path=path, line=line)
     unknown = [key for key in values if key not in KEYS]

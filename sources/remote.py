@@ -456,8 +456,8 @@ def plan_item(item: UpstreamItem, source: RemoteSource, feed: UpstreamFeed, *, b
         if by_url.via_url == source.url and any(other.key == by_url.upstream_id for other in feed.items):
             # Another item of this document has that link too: one article, not two taking turns.
             return Plan(None, None, f"item {key}: {item.url} is also the link of item {by_url.upstream_id}; left out")
-        if by_url.via_url == source.url or (by_url.via_url is not None and by_url.upstream_id == key):
-            existing = by_url   # the same item: its id changed upstream, or the feed moved
+        if by_url.via_url == source.url:
+            existing = by_url   # the same item of this partner: its id changed upstream
         else:
             whose = f"from {by_url.via_name}" if by_url.via_url else "the newsroom's own"
             return Plan(None, None, f"item {key}: {item.url} is already article {by_url.id} ({whose}); left out")
@@ -499,8 +499,9 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
-        return timedelta(seconds=int(text))
+    if text.isascii() and text.isdigit():
+        # Capped before timedelta sees it: a day is the longest wait honoured anyway.
+        return timedelta(seconds=min(int(text), 86_400))
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

@@ -229,7 +229,7 @@ def check(documents: dict[str, bytes], models: list[Model], t: datetime, where: 
 
     hidden = [m for m in models if not m.visible(t)]
     for name, body in documents.items():
-        if name == "atom.xml":
+        if name == "atom.xml" or name.startswith(".delta/atom.xml/"):   # deltas of atom.xml carry its tombstones
             body = without_tombstones(body, shown)
         lowered = body.lower()
         for m in hidden:

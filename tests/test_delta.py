@@ -1,0 +1,68 @@
+"""RFC 3229 + feed: an aggregator holding an older version gets only what is new."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import feedparser
+import pytest
+import requests
+
+from feeds.build import build
+from feeds.server import PublicFiles
+
+from .conftest import INGEST_TIME, SAMPLE, RunningServer, write_article
+
+
+@pytest.fixture
+def versions(tmp_path, store, ingest, site):
+    """public/ after three builds; the ETags each version of atom.xml and rss.xml had."""
+    out = tmp_path / "public"
+    ingest(SAMPLE)
+    build(store, site, out, INGEST_TIME)
+    server = RunningServer(PublicFiles(out, max_age=60))
+    etags = {path: [requests.get(server.url + path, timeout=5).headers["ETag"]] for path in ("/atom.xml", "/rss.xml")}
+    for hour, slug in ((1, "banjir"), (2, "pasar")):
+        when = INGEST_TIME + timedelta(hours=hour)
+        ingest(write_article(tmp_path, f"{slug}.txt", f"Berita {slug} terbaru."), now=when)
+        build(store, site, out, when)
+        for path in etags:
+            etags[path].append(requests.get(server.url + path, timeout=5).headers["ETag"])
+    yield server, etags
+    server.stop()
+
+
+@pytest.mark.parametrize("path", ["/atom.xml", "/rss.xml"])
+def test_an_older_version_gets_only_the_newer_entries(versions, path):
+    server, etags = versions
+    first, second, current = etags[path]
+    since_first = requests.get(server.url + path, headers={"A-IM": "feed", "If-None-Match": first}, timeout=5)
+    assert since_first.status_code == 226 and since_first.headers["IM"] == "feed"
+    # The delta is sent uncompressed: the current version's identity ETag (requests asked for br).
+    assert since_first.headers["ETag"] == current.replace("-br", "").replace("-gz", "")
+    assert "no-store" in since_first.headers["Cache-Control"]
+    parsed = feedparser.parse(since_first.content)
+    assert parsed.bozo == 0
+    assert [entry.title for entry in parsed.entries] == ["Berita pasar terbaru", "Berita banjir terbaru"]
+    since_second = requests.get(server.url + path, headers={"A-IM": "feed", "If-None-Match": second}, timeout=5)
+    assert [entry.title for entry in feedparser.parse(since_second.content).entries] == ["Berita pasar terbaru"]
+
+
+def test_the_current_version_is_a_304_and_an_unknown_one_the_whole_feed(versions):
+    server, etags = versions
+    current = etags["/atom.xml"][-1]
+    same = requests.get(server.url + "/atom.xml", headers={"A-IM": "feed", "If-None-Match": current}, timeout=5)
+    assert same.status_code == 304
+    unknown = requests.get(server.url + "/atom.xml", headers={"A-IM": "feed", "If-None-Match": '"0123"'}, timeout=5)
+    assert unknown.status_code == 200 and len(feedparser.parse(unknown.content).entries) == 3
+
+
+def test_without_a_im_an_old_etag_gets_the_whole_feed(versions):
+    server, etags = versions
+    plain = requests.get(server.url + "/atom.xml", headers={"If-None-Match": etags["/atom.xml"][0]}, timeout=5)
+    assert plain.status_code == 200 and len(feedparser.parse(plain.content).entries) == 3
+
+
+def test_the_delta_files_are_not_served_directly(versions):
+    server, _ = versions
+    assert requests.get(server.url + "/.delta/atom.xml.json", timeout=5).status_code == 404
