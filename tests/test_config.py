@@ -81,3 +81,9 @@ def test_every_key_is_documented_in_the_readme():
         assert f"[{section}]" in readme, section
         for key in keys:
             assert f"\n{key} = " in readme, f"{section}.{key} is not documented in README.md"
+
+
+def test_an_api_token_with_a_trailing_newline_is_refused(tmp_path):
+    path = write(tmp_path, '[api]\ntoken = "abcdefghij0123456789\\n"\n')
+    with pytest.raises(ConfigError, match=r"api\.token"):
+        load_config(path, env={})

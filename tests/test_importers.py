@@ -452,3 +452,15 @@ def test_cli_dry_run_prints_verbs_and_creates_no_store(tmp_path, monkeypatch, ca
     assert store_dump(store) == before
     assert [a.author for a in store.latest_published(INGEST_TIME + timedelta(days=1), 5)] == ["Siti Aminah"]
     store.close()
+
+
+def test_hostile_files_are_named_errors_and_the_others_still_imported(tmp_path, store, ingest):
+    """Found by review: each of these used to abort the whole run."""
+    folder = tmp_path / "masuk"
+    write_article(folder, "dalam.jsonl", '{"slug": "baik", "body": "Baris baik."}\n' + "[" * 200_000 + "\n")
+    (folder / "rot.html").write_bytes(b'<html><head><meta charset="rot13"><title>T</title></head><body>\xff</body></html>')
+    write_article(folder, "biasa.txt", "Berita biasa.")
+    summary = ingest(folder)
+    assert (summary.created, summary.failed) == (2, 2)
+    assert any("dalam.jsonl:2: JSON nested too deeply" in m for m in ingest.messages), ingest.messages
+    assert any("rot.html:1: unknown charset 'rot13'" in m for m in ingest.messages), ingest.messages

@@ -472,3 +472,26 @@ def test_a_bad_source_is_named_by_its_place(tmp_path, text, message):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: {message}"):
         load_config(path)
+
+
+# --- found by review ---------------------------------------------------------------------------
+
+
+def test_odd_retry_after_values_never_crash_a_poll():
+    assert retry_after("\u00b2", NOW) is None                         # a digit to str.isdigit, not to int()
+    assert retry_after("111111111111111", NOW) == timedelta(days=1)   # capped before timedelta overflows
+
+
+def test_two_partners_carrying_the_same_item_do_not_take_it_in_turns(upstream, store, ingest_settings):
+    upstream.routes["/a.xml"] = upstream.file("mitra.rss.xml")
+    upstream.routes["/b.xml"] = upstream.file("mitra.rss.xml")
+    first, second = partner(upstream, "/a.xml", name="Mitra A"), partner(upstream, "/b.xml", name="Mitra B")
+    poll(store, ingest_settings, first)
+    poll(store, ingest_settings, second)
+    revision = store.revision()
+    for minutes in (15, 30, 45):
+        poll(store, ingest_settings, first, now=NOW + timedelta(minutes=minutes))
+        result = poll(store, ingest_settings, second, now=NOW + timedelta(minutes=minutes))
+        assert result.updated == 0
+    assert store.revision() == revision
+    assert {a.via_name for a in store.latest_published(NOW + timedelta(hours=1), 50)} == {"Mitra A"}
