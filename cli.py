@@ -77,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
                                  help="last build, jobs, embargoed articles, hub notifications")
     status.add_argument("--json", action="store_true", help="print JSON for scripts")
 
+    stats = commands.add_parser("stats", parents=[common],
+                                help="per feed: reported subscribers, clients, polls per hour, 304 share, bytes")
+    stats.add_argument("--hours", type=float, default=24.0, help="how far back (default 24)")
+    stats.add_argument("--json", action="store_true", help="print JSON for scripts")
+
     history = commands.add_parser("history", parents=[common],
                                   help="an article's stored versions: when, status, title and what changed")
     history.add_argument("key", metavar="ID_OR_SLUG")
@@ -175,6 +180,32 @@ def _cmd_unpublish(config: Config, args: argparse.Namespace) -> int:
     return _change_status(config, args, "unpublish")
 
 
+def _cmd_stats(config: Config, args: argparse.Namespace) -> int:
+    import time
+
+    from feeds.stats import read_polls, summarise
+    from scheduler import stats_path
+
+    until = time.time()
+    since = until - args.hours * 3600
+    max_age = int(max(1.0, config.site.rebuild_minutes * 60))
+    reports = summarise(read_polls(stats_path(config), since), max_age=max_age, since=since, until=until)
+    if args.json:
+        print(json.dumps([report.as_dict() for report in reports], indent=2))
+        return EXIT_OK
+    if not reports:
+        print(f"no feed polls recorded in the last {args.hours:g} h")
+    for report in reports:
+        counts = ", ".join(f"{name} {count}" for name, count in sorted(report.subscribers.items())) or "none"
+        print(f"/{report.path}: {sum(report.subscribers.values())} reported subscribers ({counts}), "
+              f"{report.other_clients} other client(s), {report.polls_per_hour:.1f} polls/h, "
+              f"{report.share_304:.0%} answered 304, {report.bytes_sent} bytes sent")
+        for client in report.flagged:
+            print(f"  polls too often: {client['client']} {client['user_agent']!r}: every "
+                  f"{client['median_interval_seconds']} s (Cache-Control max-age {client['max_age']} s)")
+    return EXIT_OK
+
+
 def _cmd_status(config: Config, args: argparse.Namespace) -> int:
     from status import collect_status, format_status
 
@@ -192,7 +223,7 @@ def _format_history(revisions: list, tz) -> str:
               else r.article.title[:HISTORY_TITLE_WIDTH - 1] + "…" for r in revisions]
     width = max(len(title) for title in titles)
     lines = [f"{latest.id} ({latest.slug}): {len(revisions)} version{'s' if len(revisions) != 1 else ''}, oldest first"]
-    for revision, title in zip(revisions, titles):
+    for revision, title in zip(revisions, titles, strict=True):
         what = "created" if revision.changed == ("created",) else "changed: " + ", ".join(revision.changed)
         lines.append(f"{revision.number:>3}  {revision.stored.astimezone(tz):%Y-%m-%d %H:%M:%S %Z}  "
                      f"{revision.article.status.value:<9}  {title:<{width}}  {what}")
@@ -228,7 +259,7 @@ def _cmd_history(config: Config, args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "serve": _cmd_serve, "build": _cmd_build, "ingest": _cmd_ingest, "delete": _cmd_delete,
-    "unpublish": _cmd_unpublish, "status": _cmd_status, "history": _cmd_history,
+    "unpublish": _cmd_unpublish, "status": _cmd_status, "stats": _cmd_stats, "history": _cmd_history,
 }
 
 

@@ -56,6 +56,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from feeds.build import BuildReport, build
+from feeds.stats import PollLog
 from sources.media import measure_image
 from sources.model import Image
 from feeds.entries import main_feed
@@ -78,6 +79,7 @@ WATCH_SECONDS = 0.25   # how often the store's revision is compared
 MAX_WAIT = 0.6         # longest a change waits for a burst to settle
 SAMPLE_ARTICLE = "okes-forkopimda-oku-pilkada-2024.txt"
 STATUS_FILE = "status.json"
+STATS_FILE = "stats.sqlite3"   # feed polls, kept apart from the source store
 
 
 class ServeError(FeedpubError):
@@ -87,6 +89,10 @@ class ServeError(FeedpubError):
 def utc_now() -> datetime:
     """The wall clock, read only here and in the CLI and passed down as a value."""
     return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def stats_path(config: Config) -> Path:
+    return config.store_path.parent / STATS_FILE
 
 
 def status_path(config: Config) -> Path:
@@ -501,11 +507,15 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
     store = open_store(config)
     service = None
     server = None
+    polls = None
     try:
         ingest_sample_if_empty(store, config, clock)
         config.output_dir.mkdir(parents=True, exist_ok=True)
         app = PublicFiles(config.output_dir, max_age=int(max(1.0, config.site.rebuild_minutes * 60)),
                           hubs=config.site.hubs, gone=config.gone, moved=dict(config.moved))
+        # Every feed poll, for `feedpub stats`: appended on the request path, written by a thread.
+        polls = PollLog(stats_path(config)).start()
+        app.poll_log = polls.record
         dispatch = PathDispatch(app)
         # /healthz and /metrics; the service's figures once it exists (503 "starting" before).
         observed = Observed(dispatch, lambda: service.figures() if service is not None else None)
@@ -542,5 +552,7 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
             service.stop()
         if server is not None:
             server.close()
+        if polls is not None:
+            polls.stop()
         store.close()
         log.info("stopped")

@@ -48,6 +48,7 @@ from pathlib import Path
 
 from .encoding import ETAG_SUFFIX, IDENTITY, VARIANTS, compressible, negotiate
 from .delta import delta_path, is_delta_type, read_history
+from .websub import FEED_TYPES
 from .publish import MANIFEST_NAME, read_manifest
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,8 @@ class PublicFiles:
         swr = max_age if stale_while_revalidate is None else stale_while_revalidate
         self.cache_control = f"public, max-age={max_age}, stale-while-revalidate={swr}"
         self.hubs = hubs
+        # Set by the composition root: (path, status, bytes sent, user agent, client) -> None.
+        self.poll_log: Callable[[str, int, int, str, str], None] | None = None
         self._files: dict[str, _File] = {}
         self._by_url: dict[str, _File] = {}   # PATH_INFO -> a document the manifest vouches for
         self._manifest_path = os.path.join(self.root, MANIFEST_NAME)
@@ -326,12 +329,21 @@ class PublicFiles:
             delta = self._delta(environ["HTTP_IF_NONE_MATCH"], found, chosen)
             if delta is not None:
                 start_response("226 IM Used", delta[0])
+                self._count_poll(environ, found, 226, 0 if method == "HEAD" else len(delta[1]))
                 return [b""] if method == "HEAD" else [delta[1]]
         if self._not_modified(environ, chosen.etag, found.modified):
             start_response("304 Not Modified", chosen.validators)
+            self._count_poll(environ, found, 304, 0)
             return [b""]
         start_response("200 OK", chosen.headers)
+        self._count_poll(environ, found, 200, 0 if method == "HEAD" else len(chosen.body))
         return [b""] if method == "HEAD" else [chosen.body]
+
+    def _count_poll(self, environ: dict, found: _File, status: int, sent: int) -> None:
+        """Polls of feed documents, for `feedpub stats` (an append: see feeds/stats.py)."""
+        if self.poll_log is not None and found.content_type.split(";")[0].strip().lower() in FEED_TYPES:
+            self.poll_log(found.relative, status, sent, environ.get("HTTP_USER_AGENT", ""),
+                          environ.get("REMOTE_ADDR", ""))
 
     def _delta(self, if_none_match: str, found: _File, chosen: _Representation):
         """(headers, body) of a 226 delta for the version the client names, or None for

@@ -1,0 +1,163 @@
+"""Subscriber statistics: who polls which feed, how often, and at what cost.
+
+The server hands each answered request for a feed document to
+:meth:`PollLog.record`, which only appends a tuple to a bounded in-memory
+queue; a background thread writes the queue to a small SQLite file of its own
+every couple of seconds, so no request waits for a disk. ``feedpub stats``
+reads that file and :func:`summarise` (pure) turns the rows into a report:
+
+- subscribers reported by aggregators in their User-Agent (Feedly, Inoreader,
+  NewsBlur and the common "N subscribers"/"N readers" forms), latest per
+  aggregator and feed;
+- other clients (address + User-Agent), polls per hour, the share answered
+  with 304, bytes sent;
+- clients polling far more often than Cache-Control allows (median interval
+  under half of ``max-age``), flagged.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# (aggregator name, pattern with a "count" group); the first that matches wins.
+_SUBSCRIBER_PATTERNS = (
+    ("Feedly", re.compile(r"^Feedly\b.*?(?P<count>\d+) subscribers", re.IGNORECASE)),
+    ("Inoreader", re.compile(r"^Inoreader\b.*?(?P<count>\d+) subscribers", re.IGNORECASE)),
+    ("NewsBlur", re.compile(r"^NewsBlur\b.*?(?P<count>\d+) subscribers", re.IGNORECASE)),
+    (None, re.compile(r"(?P<count>\d+) (?:subscribers|readers)\b", re.IGNORECASE)),
+)
+MAX_QUEUE = 100_000   # polls kept in memory between writes; beyond, the oldest are dropped
+
+
+def reported_subscribers(user_agent: str) -> tuple[str, int] | None:
+    """(aggregator, subscribers) an aggregator reports in its User-Agent, if any."""
+    for name, pattern in _SUBSCRIBER_PATTERNS:
+        match = pattern.search(user_agent)
+        if match:
+            aggregator = name or user_agent.split("/")[0].split(" ")[0][:60] or "unknown"
+            return aggregator, int(match["count"])
+    return None
+
+
+@dataclass
+class FeedReport:
+    path: str
+    polls: int = 0
+    not_modified: int = 0
+    bytes_sent: int = 0
+    subscribers: dict[str, int] = field(default_factory=dict)   # aggregator -> latest reported count
+    other_clients: int = 0
+    polls_per_hour: float = 0.0
+    flagged: list[dict] = field(default_factory=list)            # clients polling too often
+
+    @property
+    def share_304(self) -> float:
+        return self.not_modified / self.polls if self.polls else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "path": self.path, "polls": self.polls, "polls_per_hour": round(self.polls_per_hour, 2),
+            "share_304": round(self.share_304, 3), "bytes_sent": self.bytes_sent,
+            "subscribers": self.subscribers, "subscribers_total": sum(self.subscribers.values()),
+            "other_clients": self.other_clients, "flagged": self.flagged,
+        }
+
+
+def summarise(rows: Iterable[tuple[float, str, int, int, str, str]], *, max_age: int,
+              since: float, until: float) -> list[FeedReport]:
+    """Rows are (time, path, status, bytes, user agent, client address), oldest first."""
+    reports: dict[str, FeedReport] = {}
+    times: dict[tuple[str, str, str], list[float]] = {}
+    for moment, path, status, sent, agent, address in rows:
+        report = reports.setdefault(path, FeedReport(path))
+        report.polls += 1
+        report.not_modified += status == 304
+        report.bytes_sent += sent
+        reported = reported_subscribers(agent)
+        if reported:
+            report.subscribers[reported[0]] = reported[1]   # rows are in time order: latest wins
+        times.setdefault((path, address, agent), []).append(moment)
+    hours = max((until - since) / 3600, 1 / 60)
+    for (path, address, agent), moments in times.items():
+        report = reports[path]
+        if not reported_subscribers(agent):
+            report.other_clients += 1
+        if len(moments) >= 3:
+            interval = statistics.median(b - a for a, b in zip(moments, moments[1:], strict=False))
+            if interval < max_age / 2:
+                report.flagged.append({"client": address, "user_agent": agent, "polls": len(moments),
+                                       "median_interval_seconds": round(interval, 1), "max_age": max_age})
+    for report in reports.values():
+        report.polls_per_hour = report.polls / hours
+        report.flagged.sort(key=lambda item: item["median_interval_seconds"])
+    return sorted(reports.values(), key=lambda r: r.path)
+
+
+class PollLog:
+    """Cheap on the request path: :meth:`record` appends; a thread writes to SQLite."""
+
+    def __init__(self, path: Path, *, flush_seconds: float = 2.0):
+        self.path = path
+        self.flush_seconds = flush_seconds
+        self._queue: deque = deque(maxlen=MAX_QUEUE)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="feedpub-stats", daemon=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS polls (at REAL NOT NULL, path TEXT NOT NULL, status INTEGER "
+                       "NOT NULL, bytes INTEGER NOT NULL, user_agent TEXT NOT NULL, client TEXT NOT NULL)")
+            db.execute("CREATE INDEX IF NOT EXISTS polls_by_time ON polls (at)")
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10)
+        db.execute("PRAGMA journal_mode = WAL")
+        return db
+
+    def start(self) -> PollLog:
+        self._thread.start()
+        return self
+
+    def record(self, path: str, status: int, sent: int, user_agent: str, client: str) -> None:
+        # deque.append is atomic: no lock on the request path.
+        self._queue.append((time.time(), path, status, sent, user_agent[:300], client[:64]))
+
+    def flush(self) -> int:
+        batch = []
+        while self._queue:
+            try:
+                batch.append(self._queue.popleft())
+            except IndexError:
+                break
+        if batch:
+            with self._connect() as db:
+                db.executemany("INSERT INTO polls VALUES (?, ?, ?, ?, ?, ?)", batch)
+        return len(batch)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_seconds):
+            try:
+                self.flush()
+            except sqlite3.Error:
+                pass   # a locked or full disk: the polls wait in memory for the next try
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self.flush()
+
+
+def read_polls(path: Path, since: float) -> list[tuple]:
+    if not path.exists():
+        return []
+    with sqlite3.connect(path, timeout=10) as db:
+        return db.execute("SELECT at, path, status, bytes, user_agent, client FROM polls WHERE at >= ? "
+                          "ORDER BY at", (since,)).fetchall()

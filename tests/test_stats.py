@@ -1,0 +1,65 @@
+"""Subscriber statistics: aggregators' reported counts, clients, 304 share, over-eager pollers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+
+from feeds.stats import reported_subscribers, summarise
+
+from .test_service import FEEDPUB, Served, wait_for
+
+FEEDLY = "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 123 subscribers; )"
+INOREADER = "Inoreader/1.0 (+http://www.inoreader.com/feed-fetcher; 45 subscribers; )"
+NEWSBLUR = "NewsBlur Feed Fetcher - 67 subscribers - https://www.newsblur.com/site/123 (Mozilla/5.0)"
+
+
+@pytest.mark.parametrize(("agent", "expected"), [
+    (FEEDLY, ("Feedly", 123)), (INOREADER, ("Inoreader", 45)), (NEWSBLUR, ("NewsBlur", 67)),
+    ("Tiny Tiny RSS/21.0 (12 subscribers)", ("Tiny", 12)), ("newsboat/2.21", None), ("", None),
+])
+def test_subscribers_reported_in_user_agents(agent, expected):
+    assert reported_subscribers(agent) == expected
+
+
+def test_summary_counts_polls_304s_bytes_and_flags_clients_polling_too_often():
+    rows = [
+        (0.0, "rss.xml", 200, 1000, FEEDLY, "10.0.0.1"),
+        (60.0, "rss.xml", 304, 0, FEEDLY.replace("123", "130"), "10.0.0.1"),
+        *[(t * 10.0, "rss.xml", 304, 0, "greedy/1.0", "10.0.0.9") for t in range(6)],
+        (5.0, "atom.xml", 200, 2000, "newsboat/2.21", "10.0.0.2"),
+    ]
+    atom, rss = summarise(rows, max_age=900, since=0.0, until=3600.0)
+    assert (rss.polls, rss.not_modified, rss.bytes_sent, rss.subscribers) == (8, 7, 1000, {"Feedly": 130})
+    assert rss.other_clients == 1 and rss.polls_per_hour == 8.0
+    assert [flag["user_agent"] for flag in rss.flagged] == ["greedy/1.0"]
+    assert (atom.polls, atom.other_clients, atom.flagged, atom.share_304) == (1, 1, [], 0.0)
+
+
+def test_feedpub_stats_reads_what_the_running_server_recorded(tmp_path):
+    (tmp_path / "feedpub.toml").write_text('[schedule]\nrebuild_minutes = 60\n', encoding="utf-8")
+    served = Served(tmp_path)
+    try:
+        first = requests.get(served.url + "/rss.xml", headers={"User-Agent": FEEDLY}, timeout=5)
+        requests.get(served.url + "/rss.xml", headers={"User-Agent": FEEDLY, "If-None-Match": first.headers["ETag"]},
+                     timeout=5)
+        requests.get(served.url + "/atom.xml", headers={"User-Agent": INOREADER}, timeout=5)
+        requests.get(served.url + "/index.html", timeout=5)            # not a feed: not counted
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+
+        def report():
+            out = subprocess.run([*FEEDPUB, "stats", "--json"], cwd=tmp_path, capture_output=True, text=True, env=env)
+            data = {feed["path"]: feed for feed in json.loads(out.stdout)}
+            return data if sum(feed["polls"] for feed in data.values()) == 3 else None
+
+        data = wait_for(report)
+        assert data["rss.xml"]["subscribers"] == {"Feedly": 123} and data["rss.xml"]["share_304"] == 0.5
+        assert data["atom.xml"]["subscribers_total"] == 45 and data["atom.xml"]["bytes_sent"] > 1000
+        assert set(data) == {"rss.xml", "atom.xml"}
+    finally:
+        served.stop()
