@@ -307,14 +307,19 @@ class SQLiteStore:
         return found[0] if found else None
 
     def lookup(self, *, article_id: str | None, slug: str, source: str | None = None) -> Article | None:
-        # Mirrors the lookup at the start of ``save`` (``feedpub ingest --dry-run``).
+        # The article ``save`` would hand to ``decide`` (``feedpub ingest --dry-run``, the API).
         with self._transaction(write=False) as cur:
-            if article_id:
-                found = self._load(cur, "id = ?", (article_id,), now=None)
-            else:
-                found = self._load(cur, "source = ?", (source,), now=None) if source else []
-                if not found:
-                    found = self._load(cur, "slug = ?", (slug,), now=None)
+            return self._find(cur, article_id, slug, source)
+
+    def _find(self, cur: sqlite3.Cursor, article_id: str | None, slug: str, source: str | None) -> Article | None:
+        # An explicit id is the identity; without one, the file it came from;
+        # only then the slug (``decide`` refuses a slug owned by another file).
+        if article_id:
+            found = self._load(cur, "id = ?", (article_id,), now=None)
+        else:
+            found = self._load(cur, "source = ?", (source,), now=None) if source else []
+            if not found:
+                found = self._load(cur, "slug = ?", (slug,), now=None)
         return found[0] if found else None
 
     def page(self, limit: int, offset: int = 0) -> list[Article]:
@@ -486,18 +491,11 @@ class SQLiteStore:
     def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None) -> SaveResult:
         try:
             with self._transaction(write=True) as cur:
-                # An explicit id is the identity; without one, the file it came from;
-                # only then the slug (``decide`` refuses a slug owned by another file).
-                if article_id:
-                    found = self._load(cur, "id = ?", (article_id,), now=None)
-                else:
-                    found = self._load(cur, "source = ?", (source,), now=None) if source else []
-                    if not found:
-                        found = self._load(cur, "slug = ?", (slug,), now=None)
-                result = decide(found[0] if found else None)
+                existing = self._find(cur, article_id, slug, source)
+                result = decide(existing)
                 if result.action != "unchanged":
-                    self._write(cur, result.article, replacing=bool(found))
-                    self._add_revision(cur, found[0] if found else None, result.article)
+                    self._write(cur, result.article, replacing=existing is not None)
+                    self._add_revision(cur, existing, result.article)
                     cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         except sqlite3.IntegrityError as exc:
             raise StoreError(self._explain_conflict(exc, slug)) from exc
