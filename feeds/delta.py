@@ -54,11 +54,15 @@ def entry_keys(body: bytes) -> list[str]:
 
 def delta_body(current: bytes, known: set[str]) -> bytes:
     """``current`` without the entries whose bytes are in ``known``."""
+    from .render import hex_escape_plain_text   # render imports nothing of publishing
+
     tree = etree.parse(io.BytesIO(current), _PARSER)
     for element in _entries(tree.getroot()):
         if _key(element) in known:
             element.getparent().remove(element)
-    return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+    body = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+    # lxml writes "&#x26;" back as "&amp;": RSS plain text gets its hex references again.
+    return hex_escape_plain_text(body) if tree.getroot().tag == "rss" else body
 
 
 def history_path(output_dir: Path, path: str) -> Path:

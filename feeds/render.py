@@ -124,7 +124,7 @@ def render_rss(view: FeedView, site: SiteSettings) -> Document:
     fg = _generator(view, site, self_path=view.feed.rss_path, self_type=RSS_TYPE, rss=True)
     fg.ttl(max(1, math.ceil(site.rebuild_minutes)))
     fg.feedpub_sy.period, fg.feedpub_sy.frequency = update_schedule(site.rebuild_minutes)
-    body = _hex_escape_plain_text(fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True))
+    body = hex_escape_plain_text(fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True))
     return Document(view.feed.rss_path, body, RSS_TYPE, view.updated.isoformat())
 
 
@@ -132,7 +132,7 @@ def render_rss(view: FeedView, site: SiteSettings) -> Document:
 _PLAIN_TEXT = re.compile(rb"(<(title|category|dc:creator|source)(?: [^>]*)?>)([^<]*)(</\2>)")
 
 
-def _hex_escape_plain_text(body: bytes) -> bytes:
+def hex_escape_plain_text(body: bytes) -> bytes:
     """Write & and < in plain-text elements as &#x26; and &#x3C;.
 
     The same characters to any XML parser; but RSS readers that treat every

@@ -66,3 +66,12 @@ def test_without_a_im_an_old_etag_gets_the_whole_feed(versions):
 def test_the_delta_files_are_not_served_directly(versions):
     server, _ = versions
     assert requests.get(server.url + "/.delta/atom.xml.json", timeout=5).status_code == 404
+
+
+def test_an_rss_delta_keeps_hexadecimal_references_in_plain_text():
+    from feeds.delta import delta_body
+
+    rss = (b"<?xml version='1.0' encoding='UTF-8'?>\n<rss version=\"2.0\"><channel><title>A &#x26; B</title>"
+           b"<item><title>Cabai &#x26; Bawang &#x3C;Naik&gt;</title></item></channel></rss>")
+    body = delta_body(rss, set())
+    assert b"<title>Cabai &#x26; Bawang &#x3C;Naik&gt;</title>" in body and b"&amp;" not in body
