@@ -43,7 +43,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "tag_authority": "",       # "" = the host of base_url ("localhost" for an IP address)
         "image": "",               # channel image URL; "" = the bundled logo.png
     },
-    "feeds": {"items": 50, "tombstone_days": 30},
+    "feeds": {"items": 50, "tombstone_days": 30, "categories": True, "tags": True, "authors": True},
     "schedule": {"rebuild_minutes": 15.0},
     "store": {"path": "data/feedpub.sqlite3", "suggest_related": True},
     "output": {"path": "public"},
@@ -310,6 +310,8 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
             items_per_feed=values["feeds"]["items"], rebuild_minutes=values["schedule"]["rebuild_minutes"],
             article_url=site["article_url"], image=site["image"],
             tombstone_days=values["feeds"]["tombstone_days"], hubs=tuple(websub["hubs"]),
+            catalogue=tuple(kind for kind, key in (("category", "categories"), ("tag", "tags"), ("author", "authors"))
+                            if values["feeds"][key]),
         ),
         ingest=IngestSettings(
             tag_authority=authority or authority_for(base_url),

@@ -14,11 +14,12 @@ from pathlib import Path
 
 from sources.store import ArticleStore
 
+from .catalogue import term_feed, term_slugs
 from .entries import feed_view, main_feed
 from .logo import render_logo
 from .publish import publish
 from .document import Document
-from .render import RENDERERS
+from .render import FEED_RENDERERS, RENDERERS
 from .site import SiteSettings
 from .websub import changed_topics
 
@@ -44,6 +45,12 @@ def render_documents(store: ArticleStore, site: SiteSettings, now: datetime) -> 
     tombstones = store.deleted_since(now - timedelta(days=site.tombstone_days), now)
     view = feed_view(main_feed(site), articles, site, tombstones)
     documents = [render(view, site) for render in (*RENDERERS, render_logo)]
+    # One feed per category, tag and author with a visible article (feeds/catalogue.py).
+    for kind in site.catalogue:
+        for name, slug in term_slugs(store.terms(kind, now)).items():
+            term_view = feed_view(term_feed(kind, name, slug, site),
+                                  store.latest_published_with(kind, name, now, site.items_per_feed), site)
+            documents += [render(term_view, site) for render in FEED_RENDERERS]
     return [doc for doc in documents if doc is not None]
 
 

@@ -244,4 +244,5 @@ def render_index(view: FeedView, site: SiteSettings) -> Document:
     return Document("index.html", page.encode("utf-8"), HTML_TYPE, view.updated.isoformat())
 
 
-RENDERERS = (render_rss, render_atom, render_json_feed, render_index, render_stylesheet, render_opml)
+FEED_RENDERERS = (render_rss, render_atom, render_json_feed)   # every feed of the catalogue
+RENDERERS = (*FEED_RENDERERS, render_index, render_stylesheet, render_opml)   # the main feed and the site

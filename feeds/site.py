@@ -21,6 +21,7 @@ class SiteSettings:
     image: str = ""               # channel image / Atom logo URL; "" = the bundled logo.png
     tombstone_days: int = 30      # how long Atom feeds announce a deleted entry (RFC 6721)
     hubs: tuple[str, ...] = ()    # WebSub hubs the feeds advertise and notify
+    catalogue: tuple[str, ...] = ()   # kinds with a feed per term: "category", "tag", "author"
 
     @cached_property
     def zone(self) -> ZoneInfo:

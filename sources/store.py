@@ -59,6 +59,12 @@ class ArticleStore(Protocol):
     def next_release_after(self, now: datetime) -> datetime | None:
         """The earliest publish time still in the future (the next embargo to lift)."""
 
+    def terms(self, kind: str, now: datetime) -> list[str]:
+        """Distinct categories, tags or authors ("category", "tag", "author") of the articles visible at ``now``."""
+
+    def latest_published_with(self, kind: str, name: str, now: datetime, limit: int) -> list[Article]:
+        """Like :meth:`latest_published`, only articles with that category, tag or author."""
+
     def upcoming(self, now: datetime) -> list[Article]:
         """Published articles whose publish time is still ahead of ``now``, soonest first."""
 
@@ -333,6 +339,35 @@ class SQLiteStore:
                 cur,
                 "status = 'published' AND published_ts <= ? ORDER BY published_ts DESC, id LIMIT ?",
                 (_ts(now), limit),
+                now=now,
+            )
+
+    _TERM_SQL = {
+        "category": "EXISTS (SELECT 1 FROM json_each(articles.categories) WHERE value = ?)",
+        "tag": "EXISTS (SELECT 1 FROM json_each(articles.tags) WHERE value = ?)",
+        "author": "author = ?",
+    }
+    _TERM_VALUES = {
+        "category": "SELECT DISTINCT j.value FROM articles, json_each(articles.categories) j",
+        "tag": "SELECT DISTINCT j.value FROM articles, json_each(articles.tags) j",
+        "author": "SELECT DISTINCT author FROM articles",
+    }
+
+    def terms(self, kind: str, now: datetime) -> list[str]:
+        where = " WHERE status = 'published' AND published_ts <= ?"
+        if kind == "author":
+            where += " AND author IS NOT NULL"
+        with self._lock:
+            rows = self._db.execute(self._TERM_VALUES[kind] + where, (_ts(now),)).fetchall()
+        return sorted(row[0] for row in rows)
+
+    def latest_published_with(self, kind: str, name: str, now: datetime, limit: int) -> list[Article]:
+        with self._transaction(write=False) as cur:
+            return self._load(
+                cur,
+                f"status = 'published' AND published_ts <= ? AND {self._TERM_SQL[kind]} "
+                "ORDER BY published_ts DESC, id LIMIT ?",
+                (_ts(now), name, limit),
                 now=now,
             )
 

@@ -1,0 +1,59 @@
+"""The feed catalogue: a feed per category, tag and author, in every format."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import feedparser
+
+from feeds.build import render_documents
+from feeds.catalogue import term_slugs
+
+from .conftest import INGEST_TIME, SAMPLE, write_article
+
+
+def docs(store, site, now=INGEST_TIME + timedelta(hours=1)):
+    return {d.path: d for d in render_documents(store, site, now)}
+
+
+def titles(doc):
+    return [e.title for e in feedparser.parse(doc.body, response_headers={"content-type": doc.content_type}).entries]
+
+
+def test_each_category_tag_and_author_has_its_feeds(tmp_path, store, ingest, site):
+    site = replace(site, catalogue=("category", "tag", "author"))
+    ingest(SAMPLE, author="Rahmad Hidayat", categories=["Politik"], tags=["Pilkada 2024"])
+    ingest(write_article(tmp_path, "banjir.txt", '---\ntitle: "Banjir di OKU Timur"\nauthor: Siti\n'
+                         'categories: [Peristiwa]\ntags: [Banjir]\n---\nIsi.'), now=INGEST_TIME + timedelta(minutes=5))
+    documents = docs(store, site)
+    for base in ("category/politik", "tag/pilkada-2024", "author/rahmad-hidayat",
+                 "category/peristiwa", "tag/banjir", "author/siti"):
+        assert {f"{base}/rss.xml", f"{base}/atom.xml", f"{base}/feed.json"} <= set(documents), base
+    assert titles(documents["category/peristiwa/atom.xml"]) == ["Banjir di OKU Timur"]
+    assert len(titles(documents["tag/pilkada-2024/rss.xml"])) == 1
+    assert titles(documents["author/siti/rss.xml"]) == ["Banjir di OKU Timur"]
+    parsed = feedparser.parse(documents["category/politik/atom.xml"].body)
+    assert parsed.bozo == 0 and parsed.feed.title == "OKES.NEWS: Politik"
+    assert parsed.feed.links[0].href == "https://okes.example/category/politik/atom.xml"   # its own self link
+
+
+def test_an_embargoed_article_gives_its_category_no_feed_before_its_time(tmp_path, store, ingest, site):
+    site = replace(site, catalogue=("category",))
+    later = INGEST_TIME + timedelta(days=1)
+    ingest(write_article(tmp_path, "rahasia.txt", f"---\ncategories: [Rahasia]\npublished: {later.isoformat()}\n---\nIsi."))
+    assert not any(path.startswith("category/") for path in docs(store, site))
+    assert "category/rahasia/rss.xml" in docs(store, site, later)
+
+
+def test_slugs_are_file_safe_stable_and_distinct():
+    slugs = term_slugs(["Politik", "politik!", "Pilkada 2024", "Ekonomi & Bisnis", "مرحبا", "Şehir"])
+    assert slugs["Pilkada 2024"] == "pilkada-2024" and slugs["Ekonomi & Bisnis"] == "ekonomi-bisnis"
+    assert {slugs["Politik"], slugs["politik!"]} == {"politik", "politik-2"}
+    assert slugs["مرحبا"].startswith("t-") and slugs["Şehir"] == "sehir"
+    assert term_slugs(["politik!", "Politik"]) == {"Politik": "politik", "politik!": "politik-2"}   # order-proof
+
+
+def test_the_catalogue_can_be_turned_off(store, ingest, site):
+    ingest(SAMPLE, categories=["Politik"])
+    assert not any("/" in path for path in docs(store, replace(site, catalogue=())) if not path.startswith("."))
