@@ -8,7 +8,7 @@ document depends on it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -43,14 +43,17 @@ class BuildReport:
 def render_documents(store: ArticleStore, site: SiteSettings, now: datetime) -> list[Document]:
     articles = store.latest_published(now, site.items_per_feed)
     tombstones = store.deleted_since(now - timedelta(days=site.tombstone_days), now)
-    view = feed_view(main_feed(site), articles, site, tombstones)
-    documents = [render(view, site) for render in (*RENDERERS, render_logo)]
     # One feed per category, tag and author with a visible article (feeds/catalogue.py).
+    documents: list[Document | None] = []
+    catalogue = []
     for kind in site.catalogue:
         for name, slug in term_slugs(store.terms(kind, now)).items():
-            term_view = feed_view(term_feed(kind, name, slug, site),
-                                  store.latest_published_with(kind, name, now, site.items_per_feed), site)
+            definition = term_feed(kind, name, slug, site)
+            catalogue.append(definition)
+            term_view = feed_view(definition, store.latest_published_with(kind, name, now, site.items_per_feed), site)
             documents += [render(term_view, site) for render in FEED_RENDERERS]
+    view = replace(feed_view(main_feed(site), articles, site, tombstones), catalogue=tuple(catalogue))
+    documents = [render(view, site) for render in (*RENDERERS, render_logo)] + documents
     return [doc for doc in documents if doc is not None]
 
 

@@ -81,6 +81,7 @@ class FeedView:
     entries: tuple[Entry, ...]        # newest first
     updated: datetime                 # newest entry update or deletion: never the wall clock
     deleted: tuple[DeletedEntry, ...] = ()
+    catalogue: tuple[FeedDefinition, ...] = ()   # on the main view: the category/tag/author feeds
 
     @property
     def is_empty(self) -> bool:

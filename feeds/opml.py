@@ -28,17 +28,21 @@ def render_opml(view: FeedView, site: SiteSettings) -> Document:
         ET.SubElement(head, "dateModified").text = format_datetime(view.updated)
     ET.SubElement(head, "ownerName").text = site.publisher
     body = ET.SubElement(root, "body")
-    # OPML 2.0 calls every feed format type="rss" in a subscription list.
-    for path, name in ((feed.rss_path, "RSS 2.0"), (feed.atom_path, "Atom 1.0"), (feed.json_path, "JSON Feed 1.1")):
-        label = f"{feed.title} ({name})"
+    # OPML 2.0 calls every feed format type="rss" in a subscription list. The main
+    # feed first, then the catalogue (one Atom outline each: one subscription per section).
+    outlines = [(feed, feed.rss_path, "RSS 2.0"), (feed, feed.atom_path, "Atom 1.0"),
+                (feed, feed.json_path, "JSON Feed 1.1")]
+    outlines += [(term, term.atom_path, "Atom 1.0") for term in view.catalogue]
+    for definition, path, name in outlines:
+        label = f"{definition.title} ({name})"
         ET.SubElement(body, "outline", {
             "type": "rss",
             "text": label,
             "title": label,
-            "description": feed.description,
+            "description": definition.description,
             "language": site.language,
             "xmlUrl": site.url(path),
-            "htmlUrl": feed.html_url,
+            "htmlUrl": definition.html_url,
         })
     ET.indent(root)
     data = ET.tostring(root, encoding="unicode")

@@ -212,6 +212,13 @@ def render_index(view: FeedView, site: SiteSettings) -> Document:
     )
     items = "\n".join(f'<li><a href="{esc(url)}">{title} ({name})</a>: <code>{esc(url)}</code></li>'
                        for url, _, name in links)
+    # The catalogue: a line per category, tag and author feed, its three formats linked.
+    sections = "".join(
+        f'<li>{esc(term.title)}: <a href="{esc(site.url(term.rss_path))}">RSS</a>, '
+        f'<a href="{esc(site.url(term.atom_path))}">Atom</a>, <a href="{esc(site.url(term.json_path))}">JSON</a></li>\n'
+        for term in view.catalogue
+    )
+    sections = f"<h2>Sections</h2>\n<ul>\n{sections}</ul>\n" if sections else ""
     latest = "\n".join(
         f'<li><a href="{esc(entry.link)}">{esc(entry.title)}</a> '
         f'<time datetime="{entry.published.isoformat()}">{entry.published:%Y-%m-%d %H:%M %Z}</time></li>'
@@ -234,7 +241,7 @@ def render_index(view: FeedView, site: SiteSettings) -> Document:
 {items}
 </ul>
 <p>All feeds at once, for a feed reader's import: <a href="{esc(site.url("feeds.opml"))}">feeds.opml</a> (OPML).</p>
-<h2>Latest</h2>
+{sections}<h2>Latest</h2>
 <ul>
 {latest or "<li>Nothing published yet.</li>"}
 </ul>

@@ -57,3 +57,14 @@ def test_slugs_are_file_safe_stable_and_distinct():
 def test_the_catalogue_can_be_turned_off(store, ingest, site):
     ingest(SAMPLE, categories=["Politik"])
     assert not any("/" in path for path in docs(store, replace(site, catalogue=())) if not path.startswith("."))
+
+
+def test_the_index_page_and_the_opml_list_the_catalogue(store, ingest, site):
+    from lxml import etree
+
+    ingest(SAMPLE, categories=["Politik"])
+    documents = docs(store, replace(site, catalogue=("category",)))
+    page = documents["index.html"].body.decode()
+    assert '<a href="https://okes.example/category/politik/atom.xml">Atom</a>' in page
+    outlines = etree.fromstring(documents["feeds.opml"].body).findall(".//outline")
+    assert "https://okes.example/category/politik/atom.xml" in [o.get("xmlUrl") for o in outlines]
