@@ -229,6 +229,23 @@ def decode_source(data: bytes, *, path: str) -> str:
     return text
 
 
+def read_front_matter(
+    data: bytes,
+    *,
+    path: str,
+    settings: IngestSettings,
+    overrides: Mapping[str, object] | None = None,
+) -> tuple[str, dict, str, int]:
+    """(the decoded text, its checked fields with flags applied, the body, its first line):
+    the start every format with front matter shares (text, Markdown)."""
+    text = decode_source(data, path=path)
+    front, body_text, body_line = split_front_matter(text, path=path)
+    overrides = clean_overrides(overrides, path=path)
+    origin = _Origin(path, front.lines, frozenset(overrides))
+    fields = _checked_fields({**front.values, **overrides}, origin, ZoneInfo(settings.timezone))
+    return text, fields, body_text, body_line
+
+
 def read_draft(
     data: bytes,
     *,
@@ -237,12 +254,7 @@ def read_draft(
     overrides: Mapping[str, object] | None = None,
 ) -> ArticleDraft:
     """Parse one newsroom text file; ``overrides`` (command-line flags) win over front matter."""
-    text = decode_source(data, path=path)
-    front, body_text, body_line = split_front_matter(text, path=path)
-    tz = ZoneInfo(settings.timezone)
-    overrides = clean_overrides(overrides, path=path)
-    origin = _Origin(path, front.lines, frozenset(overrides))
-    fields = _checked_fields({**front.values, **overrides}, origin, tz)
+    text, fields, body_text, body_line = read_front_matter(data, path=path, settings=settings, overrides=overrides)
     body = parse_newsroom_text(body_text, path=path, first_line=body_line)
     return assemble_draft(
         path=path, fields=fields, lead=body.lead, content_html=body.html(), content_text=xml_safe(text),

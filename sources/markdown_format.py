@@ -20,14 +20,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from .errors import IngestError
-from .frontmatter import split_front_matter
-from .ingest import ArticleDraft, _checked_fields, _Origin, assemble_draft, clean_overrides, decode_source
+from .ingest import ArticleDraft, assemble_draft, read_front_matter
 from .model import IngestSettings
 from .newsroom import _END_MARK, _RELATED, _split_dateline
 from .text import normalise_title, squash_space, xml_safe
@@ -135,11 +133,7 @@ def read_markdown_draft(
     overrides: Mapping[str, object] | None = None,
 ) -> ArticleDraft:
     """Parse one Markdown file; ``overrides`` (command-line flags) win over front matter."""
-    text = decode_source(data, path=path)
-    front, body_text, body_line = split_front_matter(text, path=path)
-    overrides = clean_overrides(overrides, path=path)
-    origin = _Origin(path, front.lines, frozenset(overrides))
-    fields = _checked_fields({**front.values, **overrides}, origin, ZoneInfo(settings.timezone))
+    text, fields, body_text, body_line = read_front_matter(data, path=path, settings=settings, overrides=overrides)
     html, lead, heading, city, publication, related = parse_markdown_body(
         body_text, path=path, first_line=body_line, title=fields["title"],
     )

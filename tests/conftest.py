@@ -103,3 +103,24 @@ class RunningServer:
             pass
         self.thread.join(timeout=5)
         self.server.task_dispatcher.shutdown()
+
+
+@pytest.fixture
+def public(tmp_path, store, ingest, site) -> Path:
+    """public/ built from the sample article (a test module may define its own)."""
+    from feeds.build import build
+
+    ingest(SAMPLE)
+    out = tmp_path / "public"
+    build(store, site, out, INGEST_TIME)
+    return out
+
+
+@pytest.fixture
+def server(public) -> Iterator[RunningServer]:
+    """The real server on a free loopback port over ``public``."""
+    from feeds.server import PublicFiles
+
+    running = RunningServer(PublicFiles(public, max_age=900))
+    yield running
+    running.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import json
 import socket
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
@@ -32,7 +31,6 @@ from scheduler import PathDispatch, feed_urls_for
 from settings import load_config
 from sources.api import IngestAPI
 from sources.errors import ConfigError
-from sources.store import SQLiteStore
 
 from .conftest import SAMPLE, RunningServer
 from .test_service import Served, wait_for

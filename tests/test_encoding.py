@@ -15,9 +15,8 @@ from feeds.build import build
 from feeds.document import Document
 from feeds.encoding import compressible, negotiate
 from feeds.publish import MANIFEST_NAME, publish, read_manifest, sha256
-from feeds.server import PublicFiles
 
-from .conftest import INGEST_TIME, SAMPLE, RunningServer
+from .conftest import INGEST_TIME, SAMPLE
 
 XML = "application/rss+xml; charset=utf-8"
 BODY = b"<rss>" + b"<item>Berita Baturaja</item>" * 200 + b"</rss>"
@@ -159,21 +158,6 @@ def test_negotiation(header, available, chosen):
 
 
 # --- serving -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def public(tmp_path, store, ingest, site):
-    ingest(SAMPLE)
-    out = tmp_path / "public"
-    build(store, site, out, INGEST_TIME)
-    return out
-
-
-@pytest.fixture
-def server(public):
-    running = RunningServer(PublicFiles(public, max_age=900))
-    yield running
-    running.stop()
 
 
 def fetch(server, path, method="GET", **headers):

@@ -17,10 +17,9 @@ import requests
 from lxml import etree
 
 from feeds.build import build, render_documents
-from feeds.server import PublicFiles
 from feeds.stylesheet import stylesheet_bytes
 
-from .conftest import INGEST_TIME, SAMPLE, RunningServer
+from .conftest import INGEST_TIME, SAMPLE
 
 CHROMIUM = Path("/usr/bin/chromium")
 PI = re.compile(rb'\A<\?xml [^>]*\?>\n<\?xml-stylesheet type="text/xsl" href="([^"]+)"\?>\n')
@@ -108,13 +107,6 @@ def test_the_opml_has_no_wall_clock(store, ingest, site):
     early = {d.path: d.body for d in render_documents(store, site, INGEST_TIME)}
     late = {d.path: d.body for d in render_documents(store, site, INGEST_TIME + timedelta(days=400))}
     assert early["feeds.opml"] == late["feeds.opml"] and early["feed.xsl"] == late["feed.xsl"]
-
-
-@pytest.fixture
-def server(public):
-    running = RunningServer(PublicFiles(public, max_age=900))
-    yield running
-    running.stop()
 
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"

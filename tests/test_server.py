@@ -10,22 +10,7 @@ import requests
 from feeds.build import build
 from feeds.server import PublicFiles
 
-from .conftest import INGEST_TIME, SAMPLE, RunningServer, write_article
-
-
-@pytest.fixture
-def public(tmp_path, store, ingest, site):
-    ingest(SAMPLE)
-    out = tmp_path / "public"
-    build(store, site, out, INGEST_TIME)
-    return out
-
-
-@pytest.fixture
-def server(public):
-    running = RunningServer(PublicFiles(public, max_age=900))
-    yield running
-    running.stop()
+from .conftest import INGEST_TIME, RunningServer, write_article
 
 
 @pytest.mark.parametrize(("path", "content_type"), [
