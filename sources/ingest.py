@@ -397,6 +397,11 @@ class IngestSummary:
     def changed(self) -> bool:
         return bool(self.created or self.updated)
 
+    def fail(self, report: Callable[[str], None], message: object) -> None:
+        """Count one rejected item and say why (the run goes on with the next)."""
+        self.failed += 1
+        report(f"error: {message}")
+
 
 # The formats, by file suffix (any case). A file named directly with another suffix
 # is read as newsroom text.
@@ -542,24 +547,20 @@ def ingest_paths(
         raise IngestError(f"--{single[0]} names one article but {len(files) + len(missing)} files were given")
     summary = IngestSummary()
     for error in missing:
-        summary.failed += 1
-        report(f"error: {error}")
+        summary.fail(report, error)
     planned: dict[str, Article] = {}   # dry run: what the earlier items would have written, by id
     for file in files:
         try:
             items = read_drafts(file.read_bytes(), path=str(file), settings=settings, overrides=overrides)
         except IngestError as exc:
-            summary.failed += 1
-            report(f"error: {exc}")
+            summary.fail(report, exc)
             continue
         except OSError as exc:
-            summary.failed += 1
-            report(f"error: {file}: {exc.strerror or exc}")
+            summary.fail(report, f"{file}: {exc.strerror or exc}")
             continue
         for draft in items:
             if isinstance(draft, IngestError):
-                summary.failed += 1
-                report(f"error: {draft}")
+                summary.fail(report, draft)
                 continue
             where = f"{file}:{draft.line}" if draft.line else str(file)
             try:
@@ -578,16 +579,13 @@ def ingest_paths(
                         article_id=draft.id, slug=draft.slug, source=draft.source,
                     )
             except IngestError as exc:
-                summary.failed += 1
-                report(f"error: {exc if exc.path else IngestError(str(exc), path=where)}")
+                summary.fail(report, exc if exc.path else IngestError(str(exc), path=where))
                 continue
             except StoreError as exc:
-                summary.failed += 1
-                report(f"error: {where}: {exc}")
+                summary.fail(report, f"{where}: {exc}")
                 continue
             except OSError as exc:
-                summary.failed += 1
-                report(f"error: {where}: {exc.strerror or exc}")
+                summary.fail(report, f"{where}: {exc.strerror or exc}")
                 continue
             setattr(summary, result.action, getattr(summary, result.action) + 1)
             summary.results.append(result)
