@@ -186,6 +186,9 @@ def _cmd_stats(config: Config, args: argparse.Namespace) -> int:
     from feeds.stats import read_polls, summarise
     from scheduler import stats_path
 
+    if not 0 < args.hours <= 24 * 366:
+        print(f"feedpub: error: --hours: {args.hours:g} is not between 0 and 8784 (a year)", file=sys.stderr)
+        return EXIT_USAGE
     until = time.time()
     since = until - args.hours * 3600
     max_age = int(max(1.0, config.site.rebuild_minutes * 60))

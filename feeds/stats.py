@@ -27,6 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sources.errors import FeedpubError
+
 # (aggregator name, pattern with a "count" group); the first that matches wins.
 _SUBSCRIBER_PATTERNS = (
     ("Feedly", re.compile(r"^Feedly\b.*?(?P<count>\d+) subscribers", re.IGNORECASE)),
@@ -155,9 +157,16 @@ class PollLog:
         self.flush()
 
 
+class StatsError(FeedpubError):
+    """The poll log cannot be read; the message names the file."""
+
+
 def read_polls(path: Path, since: float) -> list[tuple]:
     if not path.exists():
         return []
-    with sqlite3.connect(path, timeout=10) as db:
-        return db.execute("SELECT at, path, status, bytes, user_agent, client FROM polls WHERE at >= ? "
-                          "ORDER BY at", (since,)).fetchall()
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+            return db.execute("SELECT at, path, status, bytes, user_agent, client FROM polls WHERE at >= ? "
+                              "ORDER BY at", (since,)).fetchall()
+    except sqlite3.Error as exc:
+        raise StatsError(f"{path}: cannot read the poll log: {exc}") from exc

@@ -63,3 +63,13 @@ def test_feedpub_stats_reads_what_the_running_server_recorded(tmp_path):
         assert set(data) == {"rss.xml", "atom.xml"}
     finally:
         served.stop()
+
+
+def test_a_damaged_poll_log_is_a_named_error(tmp_path, monkeypatch, capsys):
+    from cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "stats.sqlite3").write_text("not a database " * 200)
+    assert main(["stats"]) == 1
+    assert "data/stats.sqlite3: cannot read the poll log" in capsys.readouterr().err
