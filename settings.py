@@ -43,7 +43,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "tag_authority": "",       # "" = the host of base_url ("localhost" for an IP address)
         "image": "",               # channel image URL; "" = the bundled logo.png
     },
-    "feeds": {"items": 50, "tombstone_days": 30, "categories": True, "tags": True, "authors": True},
+    "feeds": {"items": 50, "archive_entries": 0, "tombstone_days": 30, "categories": True, "tags": True, "authors": True},
     "schedule": {"rebuild_minutes": 15.0},
     "store": {"path": "data/feedpub.sqlite3", "suggest_related": True},
     "output": {"path": "public"},
@@ -269,6 +269,11 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         raise _fail(source, "site.tag_authority", f"{authority!r} is not a domain name or e-mail address (RFC 4151)")
     if not 1 <= values["feeds"]["items"] <= 10_000:
         raise _fail(source, "feeds.items", "must be between 1 and 10000")
+    if not values["feeds"]["archive_entries"]:
+        values["feeds"]["archive_entries"] = values["feeds"]["items"]
+    if not 1 <= values["feeds"]["archive_entries"] <= values["feeds"]["items"]:
+        # The open archive page must fit in the subscription document (feeds/archive.py).
+        raise _fail(source, "feeds.archive_entries", f"must be between 1 and feeds.items ({values['feeds']['items']})")
     if not 0 <= values["feeds"]["tombstone_days"] <= 3650:
         raise _fail(source, "feeds.tombstone_days", "must be between 0 and 3650")
     if site["image"]:
@@ -309,7 +314,8 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
             base_url=base_url, language=site["language"], timezone=site["timezone"], author=site["author"],
             items_per_feed=values["feeds"]["items"], rebuild_minutes=values["schedule"]["rebuild_minutes"],
             article_url=site["article_url"], image=site["image"],
-            tombstone_days=values["feeds"]["tombstone_days"], hubs=tuple(websub["hubs"]),
+            tombstone_days=values["feeds"]["tombstone_days"], archive_entries=values["feeds"]["archive_entries"],
+            hubs=tuple(websub["hubs"]),
             catalogue=tuple(kind for kind, key in (("category", "categories"), ("tag", "tags"), ("author", "authors"))
                             if values["feeds"][key]),
         ),

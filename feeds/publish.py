@@ -21,7 +21,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sources.errors import FeedpubError
@@ -42,6 +42,7 @@ class PublishReport:
     written: tuple[str, ...]
     unchanged: tuple[str, ...]
     removed: tuple[str, ...]
+    types: dict[str, str] = field(default_factory=dict)   # path -> content type of what was handed over
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -127,11 +128,17 @@ def _remove_variants(output_dir: Path, path: str, before: dict, *, keep: dict) -
             (output_dir / (path + VARIANTS[coding])).unlink(missing_ok=True)
 
 
-def publish(output_dir: Path, documents: Iterable[Document]) -> PublishReport:
-    """Write every document that changed, drop documents no longer built, then the manifest."""
+def publish(output_dir: Path, documents: Iterable[Document], *, only: bool = False,
+            remove: Iterable[str] = ()) -> PublishReport:
+    """Write every document that changed, then the manifest.
+
+    A full build (``only`` False) hands over every document: those a previous build
+    listed and this one did not are removed. An incremental one hands over only what
+    it rendered (``only``) and names what to ``remove``; the rest stays as listed.
+    """
     previous = read_manifest(output_dir)
-    manifest: dict[str, dict] = {}
-    written, unchanged = [], []
+    manifest: dict[str, dict] = dict(previous) if only else {}
+    written, unchanged, types = [], [], {}
     for doc in documents:
         entry = {
             "sha256": sha256(doc.body),
@@ -139,6 +146,8 @@ def publish(output_dir: Path, documents: Iterable[Document]) -> PublishReport:
             "updated": doc.updated,
             "content_type": doc.content_type,
         }
+        if doc.basis is not None:
+            entry["basis"] = doc.basis
         before = previous.get(doc.path) or {}
         if compressible(doc.content_type):
             # Before the document: once it is swapped in, its variants are already there.
@@ -148,15 +157,18 @@ def publish(output_dir: Path, documents: Iterable[Document]) -> PublishReport:
             written.append(doc.path)
         else:
             unchanged.append(doc.path)
-        if is_delta_type(doc.content_type):
+        if doc.deltas and is_delta_type(doc.content_type):
             record(output_dir, doc.path, doc.body, entry["sha256"])   # RFC 3229 + feed deltas
         manifest[doc.path] = entry
+        types[doc.path] = doc.content_type
+    stale = set(remove) if only else set(previous) - set(manifest)
     removed = []
-    for stale in sorted(set(previous) - set(manifest)):
+    for path in sorted(stale & set(previous)):
         # Only files a previous build listed are ours to remove.
-        (output_dir / stale).unlink(missing_ok=True)
-        _remove_variants(output_dir, stale, previous[stale] or {}, keep={})
-        removed.append(stale)
+        (output_dir / path).unlink(missing_ok=True)
+        _remove_variants(output_dir, path, previous[path] or {}, keep={})
+        manifest.pop(path, None)
+        removed.append(path)
     body = json.dumps({"version": 1, "documents": manifest}, indent=1, sort_keys=True).encode() + b"\n"
     write_atomic(output_dir / MANIFEST_NAME, body)
-    return PublishReport(tuple(written), tuple(unchanged), tuple(removed))
+    return PublishReport(tuple(written), tuple(unchanged), tuple(removed), types)
