@@ -68,6 +68,40 @@ class ArticleStore(Protocol):
     def upcoming(self, now: datetime) -> list[Article]:
         """Published articles whose publish time is still ahead of ``now``, soonest first."""
 
+    # Incremental builds and archives (feeds/build.py, feeds/archive.py).
+
+    def has_term(self, kind: str, name: str, now: datetime) -> bool:
+        """Whether an article visible at ``now`` carries this category, tag or author."""
+
+    def latest_ids(self, kind: str | None, name: str | None, now: datetime, limit: int) -> list[str]:
+        """The ids of :meth:`latest_published` (kind None) or :meth:`latest_published_with`."""
+
+    def places(self, kind: str | None, name: str | None, now: datetime,
+               start: datetime | None = None, end: datetime | None = None) -> list[tuple[str, int, bool]]:
+        """(id, publication time, visible) of a feed's history in [start, end), oldest first."""
+
+    def place_near(self, kind: str | None, name: str | None, now: datetime, moment: datetime, *,
+                   before: bool) -> int | None:
+        """Publication time of the feed's last place before ``moment``, or first at or after it."""
+
+    def articles(self, ids: Sequence[str], now: datetime) -> list[Article]:
+        """These articles in this order, links resolved as seen at ``now``."""
+
+    def changes_since(self, revision: int) -> dict[str, dict | None] | None:
+        """id -> placement before the first change after ``revision``; None if the log is trimmed."""
+
+    def forget_changes(self, before: int) -> None:
+        """Trim the change log below store revision ``before``."""
+
+    def placements(self, ids: Sequence[str]) -> dict[str, dict]:
+        """id -> current placement (status, published_ts, deleted_ts, categories, tags, author)."""
+
+    def released_between(self, after: datetime, until: datetime) -> list[str]:
+        """Articles whose publication time falls in (after, until]."""
+
+    def linking_to(self, ids: Sequence[str]) -> set[str]:
+        """Articles holding a related link resolved to one of ``ids``."""
+
     def unpublish(self, key: str, now: datetime) -> Article:
         """Turn the article with this id or slug into a draft: it leaves every feed."""
 
