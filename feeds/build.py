@@ -101,6 +101,14 @@ def _is_place(placement: dict, now_ts: int) -> bool:
         placement["status"] == "published" or (placement["status"] == "deleted" and placement["deleted_ts"] is not None))
 
 
+def _link_view(placement: dict | None, now_ts: int) -> tuple | None:
+    """What a related link to the article shows; None when it shows nothing of it."""
+    if not placement or placement["status"] != "published" or placement["published_ts"] > now_ts:
+        return None
+    # A placement logged before titles were recorded says nothing: assume it changed.
+    return tuple(placement.get(key, object()) for key in ("title", "slug", "url"))
+
+
 def _feed_keys(placement: dict, site: SiteSettings) -> set[FeedKey]:
     keys: set[FeedKey] = {None}
     if "category" in site.catalogue:
@@ -185,7 +193,9 @@ class _Builder:
 
 
 def _page_basis(page: Page) -> dict:
-    return {"entries": list(page.ids), "prev": page.prev, "next": page.next}
+    # A digest, not the ids: a large site has tens of thousands of pages in the manifest.
+    places = hashlib.sha256("\n".join(page.ids).encode()).hexdigest()[:32]
+    return {"places": places, "entries": len(page.visible), "prev": page.prev, "next": page.next}
 
 
 def read_state(output_dir: Path) -> dict | None:
@@ -243,12 +253,17 @@ class _Incremental:
         b, store = self.b, self.b.store
         before = dict(changed)
         direct = set(changed) | set(released)
-        linkers = store.linking_to(sorted(direct)) if direct else set()
+        t0, t1 = int(self.since.timestamp()), int(b.now.timestamp())
+        current = store.placements(sorted(direct))
+        # A link shows its target's title and address, and only while the target is
+        # visible: the articles linking to one whose link would look different change too.
+        shown = {article_id for article_id in direct if _link_view(before.get(article_id), t0)
+                 != _link_view(current.get(article_id), t1)}
+        linkers = store.linking_to(sorted(shown)) - direct if shown else set()
         content = direct | linkers
-        current = store.placements(sorted(content))
+        current.update(store.placements(sorted(linkers)))
         for article_id in content - set(changed):
             before[article_id] = current.get(article_id)   # released: not a place at ``since`` anyway
-        t0, t1 = int(self.since.timestamp()), int(b.now.timestamp())
         touched: dict[FeedKey, set[str]] = {}
         for article_id in content:
             for placement, moment in ((before.get(article_id), t0), (current.get(article_id), t1)):

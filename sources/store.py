@@ -152,10 +152,11 @@ _TERM_ROWS = """INSERT INTO article_terms SELECT DISTINCT 'category', value, new
             INSERT INTO article_terms SELECT 'author', new.author, new.id, new.published_ts
                 WHERE new.author IS NOT NULL;"""
 _REVISION = "(SELECT value FROM meta WHERE key = 'revision')"
-# What decides which documents an article is in (feeds/build.py reads it back).
+# What decides which documents an article is in, and what a link to it shows (feeds/build.py).
 _PLACEMENT = ("json_object('status', {row}.status, 'published_ts', {row}.published_ts, "
               "'deleted_ts', {row}.deleted_ts, 'categories', json({row}.categories), "
-              "'tags', json({row}.tags), 'author', {row}.author)")
+              "'tags', json({row}.tags), 'author', {row}.author, "
+              "'title', {row}.title, 'slug', {row}.slug, 'url', {row}.url)")
 
 
 # Numbered migrations: index + 1 is the schema version they lead to. Never edit a
