@@ -315,6 +315,12 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         raise _fail(source, "server.port", "must be between 0 and 65535")
     if not server["host"]:
         raise _fail(source, "server.host", "must not be empty")
+    try:   # the default base URL is made from it
+        urlsplit(server_base_url(server["host"], server["port"])).port
+    except ValueError:
+        raise _fail(source, "server.host", f"{server['host']!r} is not a host name or IP address") from None
+    if any(char.isspace() or char in "/?#@" for char in server["host"]):
+        raise _fail(source, "server.host", f"{server['host']!r} is not a host name or IP address")
     gone, moved = _check_retired(server["gone"], server["moved"], source)
     for key in ("store", "output"):
         if not values[key]["path"]:

@@ -214,7 +214,11 @@ def read_html_draft(
     image = page.first("og:image", "og:image:url", "og:image:secure_url")
     if image is not None:
         base = values.get("url")
-        put("image", (urljoin(base, image[0]) if isinstance(base, str) else image[0], image[1]))
+        try:
+            joined = urljoin(base, image[0]) if isinstance(base, str) else image[0]
+        except ValueError:   # "http://[x" as the page's URL or the image's: the field check names it
+            joined = image[0]
+        put("image", (joined, image[1]))
     sections, line = page.every("article:section")
     if sections:
         put("categories", (sections, line))

@@ -60,7 +60,7 @@ def fuzz(target: str):
 
 # Any code point but surrogates (a file cannot hold them in UTF-8): control characters,
 # NUL, BOMs, right-to-left marks, non-characters and astral ones included.
-ANY_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=24)
+ANY_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=16)
 # Pieces the parsers look for, so that the fuzzed text reaches their deeper branches.
 PIECES = st.sampled_from([
     "---", "...", "BACA JUGA:", "Baca Juga : ", "Lihat juga:", "Read also:", "(*)", "(**)", "(*/rhd)",
@@ -68,8 +68,8 @@ PIECES = st.sampled_from([
     "&amp;", "&#0;", "&#xD800;", "<script>", "</p>", "<!--", "]]>", "\r\n", "\r", "\n", "\t", "\x00", "\ufeff",
     "\u202e", "\ufffe", "😀", " ", ":", "- ", "|", "`", "    ", "title:", "{", "}", '"', "'", "\\",
 ])
-LINE = st.lists(st.one_of(PIECES, ANY_TEXT), max_size=5).map("".join)
-BODY = st.lists(LINE, max_size=6).map("\n".join)
+LINE = st.lists(st.one_of(PIECES, ANY_TEXT), max_size=4).map("".join)
+BODY = st.lists(LINE, max_size=5).map("\n".join)
 
 DATES = st.sampled_from([
     "2024-09-18", "2024-09-18T10:15:00+07:00", "2024-09-18T10:15:00Z", "2024-09-18 10:15", "2024-13-45",
@@ -165,9 +165,11 @@ JSON_FIELDS = st.dictionaries(st.sampled_from([*FRONT_MATTER_KEYS, "body", "cont
                               st.one_of(VALUE, BODY, st.lists(HTML_PIECES, max_size=6).map("".join)), max_size=6)
 # Lines naming their article (so that they get past the first check), others that may not,
 # and lines that are not JSON at all.
+SLUGS = st.sampled_from(["fuzz-a", "fuzz-b", "okes-forkopimda-oku-pilkada-2024", "!!!"])
 JSONL_LINE = st.one_of(
-    st.tuples(st.sampled_from(["fuzz-a", "fuzz-b", "okes-forkopimda-oku-pilkada-2024", "!!!"]), BODY, JSON_FIELDS)
-    .map(lambda parts: _json_line({"slug": parts[0], "body": parts[1], **parts[2]})),
+    st.tuples(SLUGS, LINE).map(lambda parts: _json_line({"slug": parts[0], "body": "BATURAJA - OKES - " + parts[1]})),
+    st.tuples(SLUGS, BODY, JSON_FIELDS).map(lambda parts: _json_line({"slug": parts[0], "body": parts[1],
+                                                                      **parts[2]})),
     JSON_FIELDS.map(_json_line),
     LONG_NUMBERS.map(lambda number: '{"slug": "fuzz-a", "body": "Banjir.", "title": %s}' % number),
     LINE,
@@ -442,6 +444,10 @@ def test_fuzzed_api_requests_get_an_answer_or_a_4xx_naming_the_problem(fuzz_stor
      r"long-hex\.txt:2: front matter 'title': a number too long to be text"),
     ("long-int.jsonl", b'{"slug": "banjir", "title": ' + b"1" * 5000 + b', "body": "Banjir."}',
      r"long-int\.jsonl:1: a number of more than 4300 digits"),
+    # urljoin's ValueError escaped when the page's canonical URL was not a URL.
+    ("ipv6.html", b'<html><head><title>Banjir</title><link rel="canonical" href="http://[x">'
+                  b'<meta property="og:image" content="/a.jpg"></head><body><p>Banjir.</p></body></html>',
+     r"ipv6\.html:1: HTML 'url': 'http://\[x' is not a URL"),
     # A RecursionError escaped the YAML reader.
     ("deep.md", b"---\ntitle: " + b"[" * 5000 + b"\n---\nBanjir.", r"deep\.md:2: front matter is nested too deeply"),
 ])
@@ -468,6 +474,8 @@ def test_found_by_fuzzing_files_refused_by_name(tmp_path, store, ingest, name, d
     ('[[sources]]\nname = "Mitra\\u0008"\nurl = "https://a.example/f"\n', r"sources\[1\]\.name: contains the control"),
     # urlsplit drops a tab or newline silently; the URL would go out with it elsewhere.
     ('[websub]\nhubs = ["https://hub.example/\\n"]\n', r"websub\.hubs: .* is not a URL: it contains white space"),
+    # urlsplit's ValueError escaped from the default base URL made of the host.
+    ('[server]\nhost = "["\n', r"server\.host: '\[' is not a host name or IP address"),
     # IsADirectoryError (a folder of zones) escaped the time zone check.
     ('[site]\ntimezone = "America"\n', r"site\.timezone: unknown time zone 'America'"),
     # AttributeError escaped the article_url check.
