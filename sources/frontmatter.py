@@ -81,8 +81,13 @@ def _parse(yaml_text: str, *, path: str) -> FrontMatter:
     }
     for key in data:
         if key not in FRONT_MATTER_KEYS:
+            # A key that is not text (a number, a date...) is named as written: repr() of an
+            # int of more than 4300 digits raises ValueError.
+            written = key if isinstance(key, str) else next(
+                (text for text in lines if text not in FRONT_MATTER_KEYS), type(key).__name__)
+            shown = written if len(written) <= 60 else written[:57] + "..."
             raise IngestError(
-                f"unknown front matter key {key!r} (known: {', '.join(FRONT_MATTER_KEYS)})",
-                path=path, line=lines.get(str(key), 2),
+                f"unknown front matter key {shown!r} (known: {', '.join(FRONT_MATTER_KEYS)})",
+                path=path, line=lines.get(written, 2),
             )
     return FrontMatter(values=dict(data), lines=lines)
