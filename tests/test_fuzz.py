@@ -315,6 +315,25 @@ def _key_strategy(section: str) -> st.SearchStrategy[str]:
     return st.sampled_from([*DEFAULTS.get(section, {"title": None}), "unknown"])
 
 
+PATHS = st.sampled_from(["/old.xml", "/rss2.xml", "/a/b.xml", "/rss.xml"])
+# Values of the type a key takes, in a plausible range, so that the checks past the type
+# check are reached too; any value otherwise.
+TYPED = {
+    bool: st.booleans(),
+    int: st.integers(-1, 70_000),
+    float: st.floats(-1, 20_000),
+    str: st.one_of(ANY_TEXT, URLS, st.sampled_from(["Asia/Jakarta", "okes.example", "id", "en-US", "Mitra",
+                                                     "{base_url}/berita/{slug}", "data/x.sqlite3", "0123456789abcdefXYZ"])),
+    list: st.lists(st.one_of(URLS, PATHS), max_size=2),
+    dict: st.dictionaries(PATHS, st.one_of(PATHS, URLS), max_size=2),
+}
+
+
+def _value_strategy(section: str, key: str) -> st.SearchStrategy[object]:
+    default = DEFAULTS.get(section, {}).get(key)
+    return st.one_of(TYPED[type(default)], CONFIG_VALUE) if type(default) in TYPED else CONFIG_VALUE
+
+
 @st.composite
 def config_text(draw) -> str:
     if draw(st.integers(0, 5)) == 0:   # TOML-looking text
@@ -324,11 +343,11 @@ def config_text(draw) -> str:
     for section in draw(st.lists(SECTION, max_size=3, unique=True)):
         lines.append(f"[{section}]")
         for key in draw(st.lists(_key_strategy(section), max_size=3, unique=True)):
-            lines.append(f"{json.dumps(key)} = {_toml_value(draw(CONFIG_VALUE))}")
+            lines.append(f"{json.dumps(key)} = {_toml_value(draw(_value_strategy(section, key)))}")
     for _ in range(draw(st.integers(0, 2))):
         lines.append("[[sources]]")
         for key in draw(st.lists(_key_strategy("sources"), max_size=4, unique=True)):
-            lines.append(f"{key} = {_toml_value(draw(CONFIG_VALUE))}")
+            lines.append(f"{key} = {_toml_value(draw(_value_strategy('sources', key)))}")
     return "\n".join(lines) + "\n"
 
 
@@ -379,6 +398,9 @@ API_FIELDS = st.dictionaries(st.sampled_from([*WRITABLE_KEYS, "titel", "feeds", 
                              st.one_of(VALUE, BODY, st.sampled_from(["published", "draft", "deleted"])), max_size=6)
 # A body close to valid (so that writes happen), any JSON object, any JSON, or not JSON.
 API_BODY = st.one_of(
+    st.tuples(LINE, LINE, st.lists(ANY_TEXT, max_size=2), st.sampled_from([None, "draft", "published"])).map(
+        lambda parts: json.dumps({"title": parts[0], "body": "BATURAJA - OKES - " + parts[1], "tags": parts[2],
+                                  "status": parts[3]}).encode()),
     st.tuples(BODY.filter(str.strip), API_FIELDS).map(lambda parts: json.dumps({"body": parts[0], **parts[1]})
                                                       .encode()),
     API_FIELDS.map(lambda fields: json.dumps(fields, ensure_ascii=False).encode("utf-8")),
