@@ -196,7 +196,10 @@ class PublicFiles:
         relative = "/".join(parts)
         full = self.root / relative
         # A symbolic link must not lead out of public/.
-        if not full.is_file() or not full.resolve().is_relative_to(self.root):
+        try:
+            if not full.is_file() or not full.resolve().is_relative_to(self.root):
+                return None
+        except OSError:   # ENAMETOOLONG for a 64 KB path: no such file, not a 500
             return None
         # A precompressed variant is part of its document, not a resource of its own: served
         # as an opaque file it would reach caches without its Content-Encoding.
@@ -423,6 +426,28 @@ class PublicFiles:
         return [body]
 
 
+# Open connections waitress keeps. Its default, 100, let 100 idle or slowloris connections
+# (one header line a second, never finished) take every place: honest readers then waited
+# in the listen backlog until waitress dropped the idle ones (tests/test_hostile_clients.py).
+# Past 1024 descriptors select() fails, so poll() is used instead.
+CONNECTION_LIMIT = 4096
+# Seconds a connection may stay silent (waitress: 120): an idle one gives its place back sooner.
+CHANNEL_TIMEOUT = 30
+
+
+def _enough_descriptors(wanted: int) -> None:
+    """Raise the soft limit on open files (often 1024) towards ``wanted``, as far as the
+    hard limit allows: each connection is a descriptor."""
+    try:
+        import resource
+    except ImportError:   # not on this platform: the limit stays as it is
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def create_server(app: Callable, host: str, port: int, *, threads: int = 8,
                   max_request_body: int = 1 << 30):
     """A bound waitress server (``port=0`` picks a free port: see ``.effective_port``).
@@ -430,12 +455,17 @@ def create_server(app: Callable, host: str, port: int, *, threads: int = 8,
     waitress buffers a request's whole body before the app sees it; a declared
     length of ``max_request_body`` or more is refused (413) without reading it.
 
-    A 304 keeps the connection open (see :func:`_keep_alive_channel`).
+    A 304 keeps the connection open (see :func:`_keep_alive_channel`). Up to
+    :data:`CONNECTION_LIMIT` connections are kept at once, silent ones for
+    :data:`CHANNEL_TIMEOUT` seconds.
     """
     import waitress.server
 
+    _enough_descriptors(CONNECTION_LIMIT + 256)   # + the store, the logs, the listening sockets
     server = waitress.server.create_server(app, host=host, port=port, threads=threads, ident="feedpub",
-                                           max_request_body_size=max_request_body)
+                                           max_request_body_size=max_request_body,
+                                           connection_limit=CONNECTION_LIMIT, channel_timeout=CHANNEL_TIMEOUT,
+                                           asyncore_use_poll=True)
     for each in (server, *getattr(server, "map", {}).values()):   # one server, or one per listening socket
         if isinstance(getattr(each, "channel_class", None), type):
             each.channel_class = _keep_alive_channel(each.channel_class)

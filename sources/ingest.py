@@ -119,7 +119,10 @@ def _text(origin: _Origin, key: str, value: object, *, required: bool = False) -
         return None
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise origin.fail(key, f"expected text, got {type(value).__name__}")
-    text = squash_space(xml_safe(str(value)))
+    try:
+        text = squash_space(xml_safe(str(value)))
+    except ValueError:   # an int of more than 4300 digits: Python refuses to make it text
+        raise origin.fail(key, "a number too long to be text") from None
     if required and not text:
         raise origin.fail(key, "must not be empty")
     return text or None
