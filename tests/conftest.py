@@ -124,3 +124,17 @@ def server(public) -> Iterator[RunningServer]:
     running = RunningServer(PublicFiles(public, max_age=900))
     yield running
     running.stop()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The figures the reliability tests (#8) recorded with ``record_property``, shown after
+    every run so that a CI log holds what docs/RELIABILITY.md quotes."""
+    lines = [f"{report.nodeid}: {name} = {value}"
+             for outcome in ("passed", "failed")
+             for report in terminalreporter.getreports(outcome)
+             if report.when == "call"
+             for name, value in report.user_properties]
+    if lines:
+        terminalreporter.section("figures")
+        for line in lines:
+            terminalreporter.write_line(line)
