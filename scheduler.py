@@ -42,6 +42,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import threading
 import time
@@ -471,6 +472,30 @@ def ingest_sample_if_empty(store: ArticleStore, config: Config, now: Callable[[]
                      report=lambda line: log.info("sample: %s", line))
 
 
+# The temporary name feeds.publish.write_atomic gives a file before renaming it into place:
+# ".NAME." + tempfile.mkstemp's 8 random characters + ".tmp".
+TEMPORARY_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
+def remove_interrupted_writes(folder: Path, *, recursive: bool) -> int:
+    """Remove the temporary files of atomic writes a crash (SIGKILL, power loss) cut short.
+
+    Nothing else ever removes them (the write that made one died with its process), so
+    a service killed now and then would fill the disk; the server never serves them
+    (dot-files). Safe even if another process is writing the folder right now: its
+    rename then fails and it reports a PublishError, with its previous file in place.
+    """
+    removed = 0
+    for path in (folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp")):
+        if TEMPORARY_NAME.fullmatch(path.name) and path.is_file():
+            try:
+                path.unlink()
+                removed += 1
+            except OSError as exc:   # read-only folder, say: the build will report it
+                log.warning("cannot remove %s: %s", path, exc.strerror or exc)
+    return removed
+
+
 def _raise_system_exit(signum: int, _frame) -> None:
     raise SystemExit(0)
 
@@ -511,6 +536,11 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
     try:
         ingest_sample_if_empty(store, config, clock)
         config.output_dir.mkdir(parents=True, exist_ok=True)
+        # Before any build of this process can have a write in flight.
+        removed = (remove_interrupted_writes(config.output_dir, recursive=True)
+                   + remove_interrupted_writes(status_path(config).parent, recursive=False))
+        if removed:
+            log.warning("removed %d temporary file(s) of writes interrupted by a crash", removed)
         app = PublicFiles(config.output_dir, max_age=int(max(1.0, config.site.rebuild_minutes * 60)),
                           hubs=config.site.hubs, gone=config.gone, moved=dict(config.moved))
         # Every feed poll, for `feedpub stats`: appended on the request path, written by a thread.
