@@ -19,13 +19,9 @@ import hashlib
 import http.client
 import json
 import multiprocessing
-import os
 import re
-import shutil
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -206,30 +202,9 @@ def test_the_check_refuses_cut_bodies_foreign_etags_and_non_feeds():
     assert problem_with("/rss.xml", 304, answer(feed), b"") == "status 304"
 
 
-@pytest.fixture
-def folder(tmp_path) -> Iterator[Path]:
-    """Where the store and public/ live: in memory (tmpfs) when the machine has one.
-
-    A build replaces some 140 files, each with an fsync of the file and of its folder.
-    On a shared disk busy with other work that is up to a second a build, and 200 builds
-    would take minutes; on tmpfs an fsync costs nothing and the rest is the same: the
-    same rename(2) swapping a complete file in, the same manifest written last, the same
-    server reading them. (The kill test, tests/test_reliability_kills.py, uses the disk.)
-    """
-    shm = Path("/dev/shm")
-    if not (shm.is_dir() and os.access(shm, os.W_OK)):
-        yield tmp_path
-        return
-    made = Path(tempfile.mkdtemp(prefix="feedpub-reads-", dir=shm))
-    try:
-        yield made
-    finally:
-        shutil.rmtree(made, ignore_errors=True)
-
-
 @pytest.mark.heavy
-def test_readers_never_see_a_partial_document_during_200_rebuilds(folder, record_property):
-    tmp_path = folder
+def test_readers_never_see_a_partial_document_during_200_rebuilds(memory_path, record_property):
+    tmp_path = memory_path   # a build replaces some 140 files: see the fixture
     (tmp_path / "feedpub.toml").write_text(
         f'[feeds]\nitems = 5\n[schedule]\nrebuild_minutes = 60\n[api]\ntoken = "{TOKEN}"\n'
         f'[store]\npath = "{tmp_path / "data" / "feedpub.sqlite3"}"\n[output]\npath = "{tmp_path / "public"}"\n',
