@@ -174,9 +174,14 @@ class Service:
     def _build(self, reason: str) -> BuildReport | None:
         try:
             report = build(self.store, self.config.site, self.config.output_dir, self.clock())
-        except FeedpubError as exc:
+        except Exception as exc:
             # The previous documents stay served; the store watcher tries again after a
-            # backoff, the periodic rebuild and release jobs at their times.
+            # backoff, the periodic rebuild and release jobs at their times. Not only the
+            # project's errors: an OSError from removing a stale file or a store error
+            # escaping mid-build must reach status and /healthz too, not just a job log.
+            if not isinstance(exc, FeedpubError):
+                log.exception("build failed (%s) on an unexpected error", reason)
+                exc = f"{type(exc).__name__}: {exc}"
             self.last_error, self.last_error_at = str(exc), self.clock()
             self.build_failures += 1
             self.failures_in_a_row += 1
