@@ -9,7 +9,7 @@ and whenever an error is reported the store holds exactly what it held before
 
 The runs are reproducible (``derandomize=True``, no example database) and sized
 so that together they make over 10,000 cases in well under a minute; each test
-prints its figures (``pytest -s``), collected in docs/RELIABILITY-3-4-5.md.
+prints its figures (``pytest -s``), collected in docs/RELIABILITY.md.
 """
 
 from __future__ import annotations
