@@ -184,7 +184,9 @@ def publish(output_dir: Path, documents: Iterable[Document], *, only: bool = Fal
             # Before the document: once it is swapped in, its variants are already there.
             entry["encodings"] = _write_variants(output_dir, doc, entry["sha256"], before)
         _remove_variants(output_dir, doc.path, before, keep=entry.get("encodings", {}))
-        if write_atomic(output_dir / doc.path, doc.body, durable=False):
+        # Changed against the manifest, not only the disk: a build killed after writing
+        # a document but before its manifest must count it written again (WebSub).
+        if write_atomic(output_dir / doc.path, doc.body, durable=False) or before.get("sha256") != entry["sha256"]:
             written.append(doc.path)
         else:
             unchanged.append(doc.path)

@@ -78,3 +78,16 @@ def test_files_no_build_listed_are_left_alone(tmp_path):
     (tmp_path / "robots.txt").write_text("User-agent: *\n")
     publish(tmp_path, [doc("rss.xml", b"a")])
     assert (tmp_path / "robots.txt").exists()
+
+
+def test_a_document_written_before_a_kill_counts_as_written_again(tmp_path):
+    """The bytes reached the disk but the manifest did not: the hubs were never told."""
+    from feeds.document import Document
+    from feeds.publish import publish
+
+    old = Document("atom.xml", b"<feed>1</feed>", "application/atom+xml; charset=utf-8", "2024-09-18T00:00:00+07:00")
+    new = Document("atom.xml", b"<feed>2</feed>", "application/atom+xml; charset=utf-8", "2024-09-18T01:00:00+07:00")
+    publish(tmp_path, [old])
+    (tmp_path / "atom.xml").write_bytes(new.body)          # swapped in, then the process died
+    assert publish(tmp_path, [new]).written == ("atom.xml",)
+    assert publish(tmp_path, [new]).written == ()
