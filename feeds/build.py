@@ -31,6 +31,9 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import multiprocessing
+import os
+import queue as queue_module
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -47,7 +50,7 @@ from .catalogue import term_feed, term_slugs
 from .document import Document
 from .entries import FeedDefinition, History, feed_view, main_feed
 from .logo import render_logo
-from .publish import publish, read_manifest, write_atomic
+from .publish import PublishError, finish, publish, read_manifest, write_atomic, write_documents
 from .render import render_atom, render_index, render_json_feed, render_rss
 from .opml import render_opml
 from .site import SiteSettings
@@ -181,8 +184,8 @@ class _Builder:
 
     # --- a full build -----------------------------------------------------------------
 
-    def everything(self, progress: Progress | None = None) -> Iterator[Document]:
-        keys = self.keys()
+    def everything(self, progress: Progress | None = None, keys: list[FeedKey] | None = None) -> Iterator[Document]:
+        keys = self.keys() if keys is None else keys
         for done, key in enumerate(keys):
             pages = self.pages(key)
             yield from self.feed_documents(key, pages[-1].path if pages else None)
@@ -190,6 +193,79 @@ class _Builder:
                 yield self.page_document(page)
             if progress:
                 progress(done + 1, len(keys))
+
+
+# A full build of a site with at least this many feeds renders in two processes (one
+# more interpreter costs ~0.5 s to start; below this a build takes about that long).
+PARALLEL_FROM = 64
+
+
+def _render_part(open_store: Callable[[], ArticleStore], site: SiteSettings, now: datetime,
+                 slugs: dict[str, dict[str, str]], keys: list[FeedKey], output_dir: Path, queue) -> None:
+    """A second process of a full build: render and write ``keys``' documents, report back."""
+    try:
+        store = open_store()
+        try:
+            previous = read_manifest(output_dir)
+            progress = lambda done, total: queue.put(("progress", done))   # noqa: E731
+            done = write_documents(output_dir, _Builder(store, site, now, slugs).everything(progress, keys), previous)
+        finally:
+            store.close()
+        queue.put(("done", done))
+    except BaseException as exc:   # reported to the parent, which raises it
+        queue.put(("error", exc))
+
+
+def _full_in_two(builder: _Builder, open_store: Callable[[], ArticleStore], output_dir: Path,
+                 progress: Progress | None):
+    """Both cores: every other feed is rendered by a second process; the manifest is ours."""
+    keys = builder.keys()
+    mine, theirs = keys[0::2], keys[1::2]
+    context = multiprocessing.get_context("spawn")   # never fork a process with scheduler threads
+    queue = context.Queue()
+    worker = context.Process(target=_render_part, daemon=True, args=(
+        open_store, builder.site, builder.now, builder.slugs, theirs, output_dir, queue))
+    worker.start()
+    counts = {"mine": 0, "theirs": 0}
+    result: list = []
+
+    def drain(block: bool) -> None:
+        while not result:
+            try:
+                kind, value = queue.get(timeout=1) if block else queue.get_nowait()
+            except queue_module.Empty:
+                if block and worker.is_alive():
+                    continue
+                if block:
+                    raise PublishError(f"{output_dir}: the second build process stopped "
+                                       f"(exit code {worker.exitcode})") from None
+                return
+            if kind == "progress":
+                counts["theirs"] = value
+            else:
+                result.append((kind, value))
+            if progress:
+                progress(counts["mine"] + counts["theirs"], len(keys))
+
+    def advance(done: int, total: int) -> None:
+        counts["mine"] = done
+        drain(block=False)
+        if progress:
+            progress(counts["mine"] + counts["theirs"], len(keys))
+
+    try:
+        previous = read_manifest(output_dir)
+        done = write_documents(output_dir, builder.everything(advance, mine), previous)
+        drain(block=True)
+    finally:
+        if worker.is_alive() and not result:
+            worker.terminate()
+        worker.join()
+    kind, value = result[0]
+    if kind == "error":
+        raise value
+    done.add(value)
+    return finish(output_dir, previous, done)
 
 
 def _page_basis(page: Page) -> dict:
@@ -385,7 +461,10 @@ def build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: dateti
             why = "a new name moved the slug of an existing feed"
     if why:
         builder = _Builder(store, site, now, {kind: term_slugs(store.terms(kind, now)) for kind in site.catalogue})
-        report = publish(output_dir, builder.everything(progress))
+        if len(builder.keys()) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
+            report = _full_in_two(builder, store.opener(), output_dir, progress)
+        else:
+            report = publish(output_dir, builder.everything(progress))
     _write_state(output_dir, {"version": STATE_VERSION, "revision": revision, "now": now.isoformat(),
                               "fingerprint": digest, "slugs": builder.slugs})
     if state and not why and revision - state["revision"] > 1000:

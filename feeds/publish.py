@@ -159,17 +159,25 @@ def _remove_variants(output_dir: Path, path: str, before: dict, *, keep: dict) -
             (output_dir / (path + VARIANTS[coding])).unlink(missing_ok=True)
 
 
-def publish(output_dir: Path, documents: Iterable[Document], *, only: bool = False,
-            remove: Iterable[str] = ()) -> PublishReport:
-    """Write every document that changed, then the manifest.
+@dataclass
+class Written:
+    """What one pass of :func:`write_documents` did; passes can run in separate processes."""
 
-    A full build (``only`` False) hands over every document: those a previous build
-    listed and this one did not are removed. An incremental one hands over only what
-    it rendered (``only``) and names what to ``remove``; the rest stays as listed.
-    """
-    previous = read_manifest(output_dir)
-    manifest: dict[str, dict] = dict(previous) if only else {}
-    written, unchanged, types = [], [], {}
+    entries: dict[str, dict] = field(default_factory=dict)   # path -> manifest entry
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    types: dict[str, str] = field(default_factory=dict)       # path -> content type
+
+    def add(self, other: Written) -> None:
+        self.entries.update(other.entries)
+        self.written += other.written
+        self.unchanged += other.unchanged
+        self.types.update(other.types)
+
+
+def write_documents(output_dir: Path, documents: Iterable[Document], previous: dict[str, dict]) -> Written:
+    """Write each document whose bytes changed (variants first); the manifest is :func:`finish`'s."""
+    done = Written()
     for doc in documents:
         entry = {
             "sha256": sha256(doc.body),
@@ -187,13 +195,33 @@ def publish(output_dir: Path, documents: Iterable[Document], *, only: bool = Fal
         # Changed against the manifest, not only the disk: a build killed after writing
         # a document but before its manifest must count it written again (WebSub).
         if write_atomic(output_dir / doc.path, doc.body, durable=False) or before.get("sha256") != entry["sha256"]:
-            written.append(doc.path)
+            done.written.append(doc.path)
         else:
-            unchanged.append(doc.path)
+            done.unchanged.append(doc.path)
         if doc.deltas and is_delta_type(doc.content_type):
             record(output_dir, doc.path, doc.body, entry["sha256"])   # RFC 3229 + feed deltas
-        manifest[doc.path] = entry
-        types[doc.path] = doc.content_type
+        done.entries[doc.path] = entry
+        done.types[doc.path] = doc.content_type
+    return done
+
+
+def publish(output_dir: Path, documents: Iterable[Document], *, only: bool = False,
+            remove: Iterable[str] = ()) -> PublishReport:
+    """Write every document that changed, then the manifest.
+
+    A full build (``only`` False) hands over every document: those a previous build
+    listed and this one did not are removed. An incremental one hands over only what
+    it rendered (``only``) and names what to ``remove``; the rest stays as listed.
+    """
+    previous = read_manifest(output_dir)
+    return finish(output_dir, previous, write_documents(output_dir, documents, previous), only=only, remove=remove)
+
+
+def finish(output_dir: Path, previous: dict[str, dict], done: Written, *, only: bool = False,
+           remove: Iterable[str] = ()) -> PublishReport:
+    """Remove what is gone, make the build durable, then swap in its manifest."""
+    manifest: dict[str, dict] = {**previous, **done.entries} if only else dict(done.entries)
+    written, unchanged, types = done.written, done.unchanged, done.types
     stale = set(remove) if only else set(previous) - set(manifest)
     removed = []
     for path in sorted(stale & set(previous)):

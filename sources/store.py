@@ -18,6 +18,7 @@ is decided at read time: an embargoed target is not linked before its release.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -69,6 +70,9 @@ class ArticleStore(Protocol):
         """Published articles whose publish time is still ahead of ``now``, soonest first."""
 
     # Incremental builds and archives (feeds/build.py, feeds/archive.py).
+
+    def opener(self) -> Callable[[], ArticleStore]:
+        """A picklable way to open this store again (a build's second process)."""
 
     def has_term(self, kind: str, name: str, now: datetime) -> bool:
         """Whether an article visible at ``now`` carries this category, tag or author."""
@@ -526,6 +530,9 @@ class SQLiteStore:
                 for article in self._load(cur, f"id IN ({','.join('?' * len(chunk))})", chunk, now=now):
                     found[article.id] = article
         return [found[id_] for id_ in ids if id_ in found]
+
+    def opener(self) -> Callable[[], ArticleStore]:
+        return functools.partial(SQLiteStore, self.path, suggest_related=self.suggest_related)
 
     def changes_since(self, revision: int) -> dict[str, dict | None] | None:
         """id -> how each article changed after store revision ``revision`` was placed before

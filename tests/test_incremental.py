@@ -161,3 +161,23 @@ def test_an_edit_renders_only_the_documents_it_touches(tmp_path):
     assert all("/archive/" in path or path.startswith("archive/") for path in rendered), rendered
     assert len(rendered) == 3 and len(full.written) > 30
     store.close()
+
+
+def test_a_full_build_in_two_processes_equals_one_in_one(tmp_path, monkeypatch):
+    import feeds.build as building
+
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    clock, created = START, []
+    for n in range(40):   # 40 tags, 3 categories, 2 authors: 46 feeds... and 30 more tags below
+        clock = apply(store, ("create", -n, n % 4, ([CATEGORIES[n % 3]], [f"Topik {n}", f"Topik {n + 30}"],
+                                                    AUTHORS[n % 2]), [n % 4], False), clock, created)
+    site = replace(SITE, items_per_feed=5, archive_entries=3)
+    assert len(store.terms("tag", clock)) + 3 + 2 + 1 >= building.PARALLEL_FROM
+    seen = []
+    two = build(store, site, tmp_path / "two", clock, full=True, progress=lambda done, total: seen.append((done, total)))
+    monkeypatch.setattr(building, "PARALLEL_FROM", 10**9)
+    one = build(store, site, tmp_path / "one", clock, full=True)
+    assert tree(tmp_path / "two") == tree(tmp_path / "one")
+    assert sorted(two.written) == sorted(one.written) and len(one.written) > 200
+    assert seen[-1][0] == seen[-1][1] == 76 and [done for done, _ in seen] == sorted(done for done, _ in seen)
+    store.close()
