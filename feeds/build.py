@@ -456,7 +456,8 @@ def build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: dateti
         builder = _Builder(store, site, now, {kind: dict(names) for kind, names in state["slugs"].items()})
         incremental = _Incremental(builder, read_manifest(output_dir), since)
         if incremental.plan(changed, released, tombstones_moved, state["slugs"]):
-            report = publish(output_dir, incremental.documents(), only=True, remove=incremental.remove)
+            report = publish(output_dir, incremental.documents(), only=True, remove=incremental.remove,
+                             previous=incremental.manifest)
         else:
             why = "a new name moved the slug of an existing feed"
     if why:

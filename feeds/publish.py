@@ -206,14 +206,15 @@ def write_documents(output_dir: Path, documents: Iterable[Document], previous: d
 
 
 def publish(output_dir: Path, documents: Iterable[Document], *, only: bool = False,
-            remove: Iterable[str] = ()) -> PublishReport:
+            remove: Iterable[str] = (), previous: dict[str, dict] | None = None) -> PublishReport:
     """Write every document that changed, then the manifest.
 
     A full build (``only`` False) hands over every document: those a previous build
     listed and this one did not are removed. An incremental one hands over only what
     it rendered (``only``) and names what to ``remove``; the rest stays as listed.
+    ``previous``: the manifest as the caller already read it.
     """
-    previous = read_manifest(output_dir)
+    previous = read_manifest(output_dir) if previous is None else previous
     return finish(output_dir, previous, write_documents(output_dir, documents, previous), only=only, remove=remove)
 
 
