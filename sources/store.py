@@ -541,7 +541,9 @@ class SQLiteStore:
             floor = cur.execute("SELECT value FROM meta WHERE key = 'changes_floor'").fetchone()[0]
             if revision < floor:
                 return None
-            rows = cur.execute("SELECT article_id, before FROM changes WHERE revision >= ? ORDER BY rowid",
+            # Ordered by the index (revision, then rowid within it): "ORDER BY rowid" alone
+            # made SQLite walk the whole log in rowid order (30 ms at 100k articles).
+            rows = cur.execute("SELECT article_id, before FROM changes WHERE revision >= ? ORDER BY revision, rowid",
                                (revision,)).fetchall()
         changed: dict[str, dict | None] = {}
         for article_id, before in rows:
