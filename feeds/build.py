@@ -28,7 +28,6 @@ document depends on it.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import multiprocessing
@@ -50,7 +49,7 @@ from .catalogue import term_feed, term_slugs
 from .document import Document
 from .entries import FeedDefinition, History, feed_view, main_feed
 from .logo import render_logo
-from .publish import PublishError, finish, publish, read_manifest, write_atomic, write_documents
+from .publish import Manifest, PublishError, finish, publish, write_atomic, write_documents
 from .render import render_atom, render_index, render_json_feed, render_rss
 from .opml import render_opml
 from .site import SiteSettings
@@ -206,7 +205,7 @@ def _render_part(open_store: Callable[[], ArticleStore], site: SiteSettings, now
     try:
         store = open_store()
         try:
-            previous = read_manifest(output_dir)
+            previous = Manifest(output_dir)
             progress = lambda done, total: queue.put(("progress", done))   # noqa: E731
             done = write_documents(output_dir, _Builder(store, site, now, slugs).everything(progress, keys), previous)
         finally:
@@ -254,7 +253,7 @@ def _full_in_two(builder: _Builder, open_store: Callable[[], ArticleStore], outp
             progress(counts["mine"] + counts["theirs"], len(keys))
 
     try:
-        previous = read_manifest(output_dir)
+        previous = Manifest(output_dir)
         done = write_documents(output_dir, builder.everything(advance, mine), previous)
         drain(block=True)
     finally:
@@ -291,20 +290,14 @@ def render_documents(store: ArticleStore, site: SiteSettings, now: datetime) -> 
 class _Incremental:
     """Which documents the changes since the last build touched, and rendering just those."""
 
-    def __init__(self, builder: _Builder, manifest: dict[str, dict], since: datetime):
+    def __init__(self, builder: _Builder, manifest: Manifest, since: datetime):
         self.b, self.manifest, self.since = builder, manifest, since
         self.render: dict[str, Callable[[], list[Document] | Document]] = {}
         self.remove: set[str] = set()
         self._closed: dict[tuple[FeedKey, str], list[Page]] = {}
-        self._paths: list[str] | None = None
 
-    # manifest paths under a prefix, through one sorted list
     def listed(self, prefix: str) -> list[str]:
-        if self._paths is None:
-            self._paths = sorted(self.manifest)
-        start = bisect.bisect_left(self._paths, prefix)
-        end = bisect.bisect_left(self._paths, prefix + "\U0010ffff")
-        return self._paths[start:end]
+        return self.manifest.paths(prefix)
 
     def closed_pages(self, key: FeedKey, month: str, newest: str | None) -> list[Page]:
         """A month's closed pages, unlinked."""
@@ -454,7 +447,7 @@ def build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: dateti
             # Nothing changed: nothing read beyond the store's log, nothing written.
             return BuildReport(now, revision, time.perf_counter() - started, (), (), (), (), full=False)
         builder = _Builder(store, site, now, {kind: dict(names) for kind, names in state["slugs"].items()})
-        incremental = _Incremental(builder, read_manifest(output_dir), since)
+        incremental = _Incremental(builder, Manifest(output_dir), since)
         if incremental.plan(changed, released, tombstones_moved, state["slugs"]):
             report = publish(output_dir, incremental.documents(), only=True, remove=incremental.remove,
                              previous=incremental.manifest)

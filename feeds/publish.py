@@ -114,14 +114,66 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_manifest(output_dir: Path) -> dict[str, dict]:
-    """path -> {sha256, size, updated, content_type}; empty when missing or unreadable."""
+def shard_of(path: str) -> str | None:
+    """The archive folder whose own manifest lists ``path`` (None: the main manifest does).
+
+    A large site has tens of thousands of archive pages: each archive folder keeps its
+    own ``.manifest.json`` (listed with its digest in the main one), so a build that
+    changes one page rewrites one small file, not a manifest of every document.
+    """
+    folder = path.rpartition("/")[0]
+    return folder + "/" if folder == "archive" or folder.endswith("/archive") else None
+
+
+def _read_json(path: Path) -> dict:
     try:
-        data = json.loads((output_dir / MANIFEST_NAME).read_bytes())
-        documents = data.get("documents", {})
-        return documents if isinstance(documents, dict) else {}
+        data = json.loads(path.read_bytes())
+        return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
+
+
+class Manifest:
+    """The manifest as a build reads it: the main file at once, archive folders when asked."""
+
+    def __init__(self, output_dir: Path):
+        self.output_dir = output_dir
+        head = _read_json(output_dir / MANIFEST_NAME)
+        documents, shards = head.get("documents", {}), head.get("shards", {})
+        self.documents: dict[str, dict] = documents if isinstance(documents, dict) else {}
+        self.shards: dict[str, str] = shards if isinstance(shards, dict) else {}   # folder -> sha256 of its file
+        self._loaded: dict[str, dict[str, dict]] = {}
+
+    def shard(self, folder: str) -> dict[str, dict]:
+        if folder not in self._loaded:
+            found = _read_json(self.output_dir / folder / MANIFEST_NAME).get("documents", {}) \
+                if folder in self.shards else {}
+            self._loaded[folder] = found if isinstance(found, dict) else {}
+        return self._loaded[folder]
+
+    def get(self, path: str, default=None):
+        folder = shard_of(path)
+        return (self.shard(folder) if folder else self.documents).get(path, default)
+
+    def paths(self, prefix: str) -> list[str]:
+        """Every listed path that begins with ``prefix``."""
+        found = [path for path in self.documents if path.startswith(prefix)]
+        for folder in self.shards:
+            if folder.startswith(prefix) or prefix.startswith(folder):
+                found += [path for path in self.shard(folder) if path.startswith(prefix)]
+        return sorted(found)
+
+    def everything(self) -> dict[str, dict]:
+        merged = dict(self.documents)
+        for folder in self.shards:
+            merged.update(self.shard(folder))
+        return merged
+
+
+def read_manifest(output_dir: Path) -> dict[str, dict]:
+    """path -> {sha256, size, updated, content_type, ...} of every document, archive pages
+    included; empty when missing or unreadable."""
+    return Manifest(output_dir).everything()
 
 
 def _holds(path: Path, digest: str) -> bool:
@@ -175,7 +227,7 @@ class Written:
         self.types.update(other.types)
 
 
-def write_documents(output_dir: Path, documents: Iterable[Document], previous: dict[str, dict]) -> Written:
+def write_documents(output_dir: Path, documents: Iterable[Document], previous: Manifest) -> Written:
     """Write each document whose bytes changed (variants first); the manifest is :func:`finish`'s."""
     done = Written()
     for doc in documents:
@@ -206,7 +258,7 @@ def write_documents(output_dir: Path, documents: Iterable[Document], previous: d
 
 
 def publish(output_dir: Path, documents: Iterable[Document], *, only: bool = False,
-            remove: Iterable[str] = (), previous: dict[str, dict] | None = None) -> PublishReport:
+            remove: Iterable[str] = (), previous: Manifest | None = None) -> PublishReport:
     """Write every document that changed, then the manifest.
 
     A full build (``only`` False) hands over every document: those a previous build
@@ -214,29 +266,58 @@ def publish(output_dir: Path, documents: Iterable[Document], *, only: bool = Fal
     it rendered (``only``) and names what to ``remove``; the rest stays as listed.
     ``previous``: the manifest as the caller already read it.
     """
-    previous = read_manifest(output_dir) if previous is None else previous
+    previous = Manifest(output_dir) if previous is None else previous
     return finish(output_dir, previous, write_documents(output_dir, documents, previous), only=only, remove=remove)
 
 
-def finish(output_dir: Path, previous: dict[str, dict], done: Written, *, only: bool = False,
+def finish(output_dir: Path, previous: Manifest, done: Written, *, only: bool = False,
            remove: Iterable[str] = ()) -> PublishReport:
-    """Remove what is gone, make the build durable, then swap in its manifest."""
-    manifest: dict[str, dict] = {**previous, **done.entries} if only else dict(done.entries)
+    """Remove what is gone, make the build durable, then swap in the manifests."""
     written, unchanged, types = done.written, done.unchanged, done.types
-    stale = set(remove) if only else set(previous) - set(manifest)
+    if only:
+        stale = set(remove)
+        folders = {shard_of(path) for path in (*done.entries, *stale)} - {None}
+        documents = dict(previous.documents)
+        shards = {folder: dict(previous.shard(folder)) for folder in folders}
+    else:
+        everything = previous.everything()
+        stale = set(everything) - set(done.entries)
+        folders = set(previous.shards) | {shard_of(path) for path in done.entries} - {None}
+        documents, shards = {}, {folder: {} for folder in folders}
+    for path, entry in done.entries.items():
+        folder = shard_of(path)
+        (shards[folder] if folder else documents)[path] = entry
     removed = []
-    for path in sorted(stale & set(previous)):
-        # Only files a previous build listed are ours to remove.
+    for path in sorted(stale):
+        folder = shard_of(path)
+        listed = shards[folder] if folder else documents
+        before = previous.get(path)
+        if before is None:
+            continue   # only files a previous build listed are ours to remove
         (output_dir / path).unlink(missing_ok=True)
-        _remove_variants(output_dir, path, previous[path] or {}, keep={})
-        manifest.pop(path, None)
+        _remove_variants(output_dir, path, before or {}, keep={})
+        listed.pop(path, None)
         removed.append(path)
-    # Compact: with an indent json.dumps falls back to its pure-Python encoder, and the
-    # manifest of a large site lists tens of thousands of documents.
-    body = json.dumps({"version": 1, "documents": manifest}, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    digests = dict(previous.shards) if only else {}
+    for folder, listed in sorted(shards.items()):
+        target = output_dir / folder / MANIFEST_NAME
+        if listed:
+            body = _manifest_body({"version": 1, "documents": listed})
+            write_atomic(target, body, durable=False)
+            digests[folder] = sha256(body)
+        else:   # the folder's last page is gone
+            target.unlink(missing_ok=True)
+            digests.pop(folder, None)
     if types or removed:
         # One sync for the whole build instead of two per file (a full build writes
         # thousands): every document is on disk before the manifest that lists it.
         _sync_filesystem(output_dir)
-    write_atomic(output_dir / MANIFEST_NAME, body)
+    # Written last, naming each archive folder's manifest by digest: the server sees a new
+    # main manifest whenever any part changed.
+    write_atomic(output_dir / MANIFEST_NAME, _manifest_body({"version": 1, "documents": documents, "shards": digests}))
     return PublishReport(tuple(written), tuple(unchanged), tuple(removed), types)
+
+
+def _manifest_body(data: dict) -> bytes:
+    # Compact: with an indent json.dumps falls back to its pure-Python encoder.
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode() + b"\n"

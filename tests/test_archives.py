@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -141,3 +142,33 @@ def test_a_deleted_article_leaves_its_page_and_the_later_pages_keep_their_entrie
     build(store, ARCHIVED_SITE, public, START)
     assert victim not in entry_ids(archives[-1])
     assert {path: entry_ids(path) for path in archives[:-1]} == later
+
+
+def test_archive_pages_are_served_with_validators_from_their_folders_manifest(newsroom, tmp_path):
+    import requests
+
+    from feeds.publish import MANIFEST_NAME, read_manifest
+    from feeds.server import PublicFiles
+
+    from .conftest import RunningServer
+
+    store, created = newsroom
+    public = tmp_path / "public"
+    build(store, ARCHIVED_SITE, public, START)
+    page = walk(public, "atom.xml")[-1]
+    relative = str(page.relative_to(public))
+    head = json.loads((public / MANIFEST_NAME).read_bytes())
+    assert relative not in head["documents"] and "archive/" in head["shards"]   # listed in archive/'s own
+    entry = read_manifest(public)[relative]
+    server = RunningServer(PublicFiles(public, max_age=60))
+    try:
+        answer = requests.get(f"{server.url}/{relative}", headers={"Accept-Encoding": "gzip"}, timeout=5)
+        assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("application/atom+xml")
+        assert answer.content == page.read_bytes() and answer.headers["Content-Encoding"] == "gzip"
+        assert answer.headers["ETag"] == f'"{entry["sha256"][:40]}-gz"'
+        again = requests.get(f"{server.url}/{relative}", headers={"Accept-Encoding": "gzip",
+                                                                 "If-None-Match": answer.headers["ETag"]}, timeout=5)
+        assert again.status_code == 304
+        assert requests.get(f"{server.url}/archive/{MANIFEST_NAME}", timeout=5).status_code == 404
+    finally:
+        server.stop()
