@@ -45,7 +45,7 @@ import brotli
 import pytest
 from lxml import etree
 
-from feeds.publish import MANIFEST_NAME
+from feeds.publish import MANIFEST_NAME, read_manifest
 from feeds.server import PublicFiles
 from scheduler import TEMPORARY_NAME as TEMPORARY
 from sources.store import SQLiteStore
@@ -179,17 +179,14 @@ class PublicFolder:
     def check(self, tally: Counter) -> list[str]:
         """Every file whole, every document out of step with the manifest served whole; the problems."""
         problems = []
-        try:
-            manifest = json.loads((self.root / MANIFEST_NAME).read_bytes())["documents"]
-        except FileNotFoundError:
-            manifest = {}   # killed before the first build finished
+        manifest = read_manifest(self.root)   # empty when killed before the first build finished
         temporary, ahead = [], []
         for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
             relative = path.relative_to(self.root).as_posix()
             if TEMPORARY.fullmatch(path.name):
                 temporary.append(relative)   # a write cut short: allowed, never served (checked below)
                 continue
-            if relative == MANIFEST_NAME:
+            if path.name == MANIFEST_NAME:   # the main one and each archive folder's: never served
                 continue
             stat = path.stat()
             identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
@@ -395,7 +392,7 @@ def test_sigkill_at_random_points_loses_no_acknowledged_article_and_leaves_publi
             serve.process.send_signal(signal.SIGTERM)
             assert serve.process.wait(timeout=30) == 0
             serve.process.stdout.close()
-        manifest = json.loads((public / MANIFEST_NAME).read_bytes())["documents"]
+        manifest = read_manifest(public)   # archive pages included
         for relative, entry in manifest.items():
             assert hashlib.sha256((public / relative).read_bytes()).hexdigest() == entry["sha256"], relative
         leftovers = sorted(p.relative_to(public).as_posix() for p in public.rglob("*") if TEMPORARY.fullmatch(p.name))
