@@ -477,9 +477,10 @@ class PublicFiles:
         ], body
 
 
-def create_server(app: Callable, host: str, port: int, *, threads: int = 8,
-                  max_request_body: int = 1 << 30):
-    """A bound waitress server (``port=0`` picks a free port: see ``.effective_port``).
+def create_server(app: Callable, host: str = "127.0.0.1", port: int = 0, *, threads: int = 8,
+                  max_request_body: int = 1 << 30, unix_socket: str | None = None):
+    """A bound waitress server (``port=0`` picks a free port: see ``.effective_port``), or
+    one on the Unix socket ``unix_socket`` (owner only) instead of host and port.
 
     waitress buffers a request's whole body before the app sees it; a declared
     length of ``max_request_body`` or more is refused (413) without reading it.
@@ -488,7 +489,8 @@ def create_server(app: Callable, host: str, port: int, *, threads: int = 8,
     """
     import waitress.server
 
-    server = waitress.server.create_server(app, host=host, port=port, threads=threads, ident="feedpub",
+    where = {"unix_socket": unix_socket, "unix_socket_perms": "600"} if unix_socket else {"host": host, "port": port}
+    server = waitress.server.create_server(app, **where, threads=threads, ident="feedpub",
                                            max_request_body_size=max_request_body)
     for each in (server, *getattr(server, "map", {}).values()):   # one server, or one per listening socket
         if isinstance(getattr(each, "channel_class", None), type):
