@@ -564,7 +564,8 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
         run_workers(listener, WorkerSettings(
             root=config.output_dir.resolve(), max_age=max_age, hubs=config.site.hubs, base_url=config.site.base_url,
             gone=tuple(config.gone), moved=tuple(dict(config.moved).items()), upstream=str(private / "service.sock"),
-            counters=private / "counts", stats=stats_path(config).resolve(), max_request_body=max_request_body))
+            counters=private / "counts", stats=stats_path(config).resolve(), max_request_body=max_request_body),
+            workers=config.workers)
     finally:
         if service is not None:
             service.stop()
