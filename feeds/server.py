@@ -1,4 +1,4 @@
-"""Serving public/ over HTTP: a WSGI app, run by waitress.
+"""Serving public/ over HTTP: a WSGI app, run by granian's workers (feeds/workers.py).
 
 The app never renders anything: it serves the bytes the last build wrote, with
 validators derived from those bytes, so every instance serving the same files
@@ -24,10 +24,10 @@ Retired URLs: ``gone`` paths answer 410 and ``moved`` paths 301 to their new
 place, before any file is looked at.
 
 Files are cached in memory. A document whose bytes the manifest lists is
-served after one ``stat`` of the manifest: a build swaps its documents in
-before the manifest, so an unchanged manifest means unchanged documents (and
-during a build the previous, consistent version is served until its manifest
-lands). Any other file is revalidated with a ``stat`` of its own: a build
+served without touching the file system but for one ``stat`` of the manifest
+every ``RECHECK_SECONDS``: a build swaps its documents in before the manifest,
+so an unchanged manifest means unchanged documents (and during a build the
+previous, consistent version is served until its manifest lands). Any other file is revalidated with a ``stat`` of its own: a build
 replaces files by rename, which always changes the inode. Each
 representation's header list is made once, when its file is loaded.
 """

@@ -18,6 +18,7 @@ reads that file and :func:`summarise` (pure) turns the rows into a report:
 from __future__ import annotations
 
 import re
+import signal
 import sqlite3
 import statistics
 import threading
@@ -179,6 +180,9 @@ class PollLog:
         return taken
 
     def _run(self) -> None:
+        # Stop signals are for the main thread (Python runs handlers only there); taken by
+        # this thread, one could leave a main thread that waits on a lock unaware of it.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         while not self._stop.wait(self.flush_seconds):
             try:
                 self.flush()

@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 StartResponse = Callable[..., object]
 
 WORKERS = 2                      # one per core of the machine it was measured on (docs/BENCHMARKS.md)
+STOP_ATTEMPTS = 3                # SIGTERMs a worker gets before it is killed ...
+STOP_WAIT_SECONDS = 1.0          # ... this long apart
 FORWARD_TIMEOUT = 60.0           # seconds an /api request may take in the serve process
 FORWARDED_PREFIX = "/api"
 FORWARDED_PATHS = frozenset({"/healthz", "/metrics"})
@@ -204,6 +206,29 @@ def run_workers(sock: socket.socket, settings: WorkerSettings, *, workers: int =
 
         def _drop_shared_socket(self) -> None:
             pass   # the caller's to close
+
+        def _stop_workers(self) -> None:
+            """Stop every worker, asking again while one has not stopped: a worker that was
+            still starting can miss the first SIGTERM (granian installs its handler, then
+            registers what the handler wakes up; a signal in between is lost and the worker
+            waits forever: seen about once in 30 stops on a loaded machine). Killed after
+            STOP_ATTEMPTS (its last poll records, at most 2 s of them, are lost)."""
+            for worker in self.wrks:
+                worker.terminate()
+            for _ in range(STOP_ATTEMPTS):
+                for worker in self.wrks:
+                    worker.join(STOP_WAIT_SECONDS)
+                waiting = [worker for worker in self.wrks if worker.is_alive()]
+                if not waiting:
+                    break
+                for worker in waiting:
+                    worker.terminate()
+            for worker in self.wrks:
+                if worker.is_alive():
+                    log.warning("a server worker (pid %s) did not stop: killed", worker.inner.pid)
+                    worker.kill()
+                    worker.join()
+            self.wrks.clear()
 
     # granian reads the start method when it starts a worker; see the module docstring.
     multiprocessing.set_start_method("spawn", force=True)
