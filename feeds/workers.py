@@ -239,8 +239,8 @@ def run_workers(sock: socket.socket, settings: WorkerSettings, *, workers: int =
         # threads would only take turns holding the GIL (docs/BENCHMARKS.md).
         blocking_threads=1, respawn_failed_workers=True,
         # HTTP/1.1 only (feed readers and proxies speak it; h2c without TLS has no clients
-        # here) on a single-threaded Rust runtime per worker: measured 10-30 % less CPU per
-        # request than granian's defaults (docs/BENCHMARKS.md).
+        # here) on a single-threaded Rust runtime per worker: 13.5-15.1 us of CPU per 304
+        # against 14.4-20.1 us with granian's defaults (docs/BENCHMARKS.md).
         http=HTTPModes.http1, runtime_mode=RuntimeModes.st, log_level=LogLevels.warning, log_access=False,
         # granian logs to stdout by default; feedpub's stdout is its own ("serving ...").
         log_dictconfig={"handlers": {
