@@ -33,7 +33,10 @@ import logging
 import multiprocessing
 import multiprocessing.util
 import os
+import signal
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -49,6 +52,7 @@ log = logging.getLogger(__name__)
 StartResponse = Callable[..., object]
 
 WORKERS = 2                      # one per core of the machine it was measured on (docs/BENCHMARKS.md)
+PARENT_CHECK_SECONDS = 1.0       # how often a worker checks that the serve process lives
 STOP_ATTEMPTS = 3                # SIGTERMs a worker gets before it is killed ...
 STOP_WAIT_SECONDS = 1.0          # ... this long apart
 FORWARD_TIMEOUT = 60.0           # seconds an /api request may take in the serve process
@@ -165,8 +169,21 @@ def load_worker_app(settings: WorkerSettings) -> WorkerApp:
     # Run when the worker's process ends after a stop signal (multiprocessing calls its
     # finalizers; atexit handlers are not run in its children).
     multiprocessing.util.Finalize(None, polls.stop, exitpriority=10)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(), polls), name="feedpub-parent-watch",
+                     daemon=True).start()
     return WorkerApp(public, SharedCounters.create(settings.counters), upstream=settings.upstream,
                      max_request_body=settings.max_request_body)
+
+
+def _exit_with_parent(parent: int, polls: PollLog) -> None:
+    """A worker whose serve process is gone (killed with SIGKILL, say) would serve public/
+    on the shared socket forever, with nobody to stop it: it ends itself within a second."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})   # for the main thread
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    log.warning("the serve process (pid %d) is gone: this server worker stops", parent)
+    polls.stop()
+    os._exit(0)
 
 
 def listen(host: str, port: int, backlog: int = 1024) -> socket.socket:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from feeds.health import SharedCounters, read_shared_counters
@@ -84,3 +85,17 @@ def test_public_is_served_by_workers_and_the_service_by_one_process(tmp_path):
         assert served.stop() == 0
     assert workers_of(served.process.pid) == set()
     assert "Traceback" not in served.process.stderr.read()
+
+
+def test_workers_end_when_the_serve_process_is_killed(tmp_path):
+    (tmp_path / "feedpub.toml").write_text('[schedule]\nrebuild_minutes = 60\n', encoding="utf-8")
+    served = Served(tmp_path)
+    try:
+        assert served.get("/rss.xml").status_code == 200
+        workers = wait_for(lambda: workers_of(served.process.pid) if len(workers_of(served.process.pid)) == 2 else None)
+    finally:
+        served.process.kill()          # no chance to stop anything
+        served.process.wait(timeout=DEADLINE)
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers))
+    with pytest.raises(requests.ConnectionError):   # nothing holds the address any more
+        requests.get(served.url + "/rss.xml", timeout=2)
