@@ -18,7 +18,8 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from settings import Config, load_config, open_store
 from sources.errors import ConfigError, FeedpubError
@@ -47,7 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on; 0 picks a free one (default: server.port, 8080)")
 
-    commands.add_parser("build", parents=[common], help="build every document into the output folder once")
+    build = commands.add_parser("build", parents=[common],
+                                help="build the output folder once: what changed since the last build")
+    build.add_argument("--full", action="store_true",
+                       help="render every document (the result is byte-identical to an incremental build)")
 
     ingest = commands.add_parser("ingest", parents=[common],
                                  help="import newsroom text, Markdown, HTML and JSON Lines files or directories")
@@ -108,16 +112,37 @@ def _cmd_serve(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@contextmanager
+def _progress(unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on a terminal (stderr); nothing at all otherwise: the command's
+    summary line is its one line of output."""
+    from tqdm import tqdm
+
+    bar = tqdm(unit=unit, file=sys.stderr, disable=not sys.stderr.isatty(), leave=False, dynamic_ncols=True)
+
+    def advance(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+        if done == total:
+            bar.refresh()   # the finished bar is shown however fast it went
+
+    try:
+        yield advance
+    finally:
+        bar.close()
+
+
 def _cmd_build(config: Config, args: argparse.Namespace) -> int:
     from feeds.build import build
     from scheduler import utc_now
 
     store = open_store(config)
     try:
-        report = build(store, config.site, config.output_dir, utc_now())
+        with _progress("feeds") as advance:
+            report = build(store, config.site, config.output_dir, utc_now(), full=args.full, progress=advance)
     finally:
         store.close()
-    print(report.summary())
+    print(report.summary() + (f" ({report.why_full})" if report.full and report.why_full else ""))
     return EXIT_OK
 
 
@@ -137,8 +162,13 @@ def _cmd_ingest(config: Config, args: argparse.Namespace) -> int:
         config = replace(config, store_path=Path(":memory:"))
     store = open_store(config)
     try:
-        summary = ingest_paths(store, args.paths, settings=config.ingest, now=utc_now, overrides=overrides,
-                               measure=measure_image, dry_run=args.dry_run)
+        # A dry run lists every article (that is its point); a real import names only the
+        # rejected ones and what needs attention, unless -v.
+        quiet = not (args.dry_run or args.verbose)
+        with _progress("files") as advance:
+            summary = ingest_paths(store, args.paths, settings=config.ingest, now=utc_now, overrides=overrides,
+                                   measure=measure_image, dry_run=args.dry_run, progress=advance,
+                                   report=_quiet_report if quiet else print)
     finally:
         store.close()
     if args.dry_run:
@@ -148,6 +178,11 @@ def _cmd_ingest(config: Config, args: argparse.Namespace) -> int:
         print(f"{summary.created} created, {summary.updated} updated, {summary.unchanged} unchanged, "
               f"{summary.failed} failed")
     return EXIT_REJECTED if summary.failed else EXIT_OK
+
+
+def _quiet_report(message: str) -> None:
+    if not message.startswith(("created: ", "updated: ", "unchanged: ")):
+        print(message)
 
 
 DONE = {"delete": "deleted", "unpublish": "unpublished"}

@@ -10,7 +10,10 @@ function the CLI can call too (:func:`feeds.build.build`,
                     is built once the store is quiet for a tick, or after 0.6 s
                     at most: served within a second, and a burst of changes costs
                     one or two builds. A late tick is worthless (the next is
-                    0.25 s away): grace 1 s.
+                    0.25 s away): grace 1 s. After a failed build (a full disk, a
+                    read-only output folder) it tries again 1 s, 2 s, 4 s ... later
+                    (at most ``MAX_RETRY``), not every tick: each attempt renders
+                    everything again and logs an error.
 ``rebuild``         every ``schedule.rebuild_minutes``: the periodic rebuild. A late
                     one still runs, once (coalesce, grace = the interval).
 ``release:<id>``    one date job per embargoed article at its publish time, set
@@ -42,6 +45,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -80,6 +84,7 @@ log = logging.getLogger("feedpub")
 
 WATCH_SECONDS = 0.25   # how often the store's revision is compared
 MAX_WAIT = 0.6         # longest a change waits for a burst to settle
+MAX_RETRY = 60.0       # longest the store watcher waits to try a failed build again (seconds)
 SAMPLE_ARTICLE = "okes-forkopimda-oku-pilkada-2024.txt"
 STATUS_FILE = "status.json"
 STATS_FILE = "stats.sqlite3"   # feed polls, kept apart from the source store
@@ -115,6 +120,11 @@ class Delivery:
     next_retry: str | None = None
 
 
+def retry_delay(failures: int) -> float:
+    """Seconds the store watcher waits after ``failures`` failed builds in a row: 1, 2, 4 ... ``MAX_RETRY``."""
+    return min(MAX_RETRY, 2.0 ** (failures - 1))
+
+
 def backoff(attempt: int) -> timedelta:
     """Delay before retry ``attempt`` (1-based): 2 s, 4 s, 8 s ... at most 10 minutes."""
     return timedelta(seconds=min(600, 2 ** attempt))
@@ -124,15 +134,19 @@ class Service:
     """Builds on demand, on change, on schedule and at embargo times; notifies hubs."""
 
     def __init__(self, config: Config, store: ArticleStore, *, clock: Callable[[], datetime] = utc_now,
-                 session: requests.Session | None = None):
+                 session: requests.Session | None = None, monotonic: Callable[[], float] = time.monotonic):
         self.config = config
         self.store = store
         self.clock = clock
+        self.monotonic = monotonic   # for waits (burst settling, retry backoff): immune to clock changes
         self.session = session or requests.Session()
         self.started = clock()
         self.last_build: BuildReport | None = None
         self.last_reason = ""
         self.last_error: str | None = None
+        self.last_error_at: datetime | None = None
+        self.failures_in_a_row = 0                      # builds failed since the last one that succeeded
+        self._retry_after: float | None = None          # monotonic time before which the watcher does not retry
         self.builds = 0
         self.build_failures = 0                         # /metrics counters (feeds/health.py)
         self.documents_written = 0
@@ -163,14 +177,25 @@ class Service:
     def _build(self, reason: str) -> BuildReport | None:
         try:
             report = build(self.store, self.config.site, self.config.output_dir, self.clock())
-        except FeedpubError as exc:
-            # The previous documents stay served; the next tick or job tries again.
-            self.last_error = str(exc)
+        except Exception as exc:
+            # The previous documents stay served; the store watcher tries again after a
+            # backoff, the periodic rebuild and release jobs at their times. Not only the
+            # project's errors: an OSError from removing a stale file or a store error
+            # escaping mid-build must reach status and /healthz too, not just a job log.
+            if not isinstance(exc, FeedpubError):
+                log.exception("build failed (%s) on an unexpected error", reason)
+                exc = f"{type(exc).__name__}: {exc}"
+            self.last_error, self.last_error_at = str(exc), self.clock()
             self.build_failures += 1
-            log.error("build failed (%s): %s", reason, exc)
+            self.failures_in_a_row += 1
+            self._retry_after = self.monotonic() + retry_delay(self.failures_in_a_row)
+            log.error("build failed (%s; %d in a row): %s", reason, self.failures_in_a_row, exc)
             self.write_status()
             return None
+        if self.failures_in_a_row:
+            log.info("build succeeded after %d failed attempt(s)", self.failures_in_a_row)
         self.last_build, self.last_reason, self.last_error = report, reason, None
+        self.last_error_at, self.failures_in_a_row, self._retry_after = None, 0, None
         self.builds += 1
         self.documents_written += len(report.written)
         level = logging.INFO if report.written or report.removed else logging.DEBUG
@@ -191,12 +216,14 @@ class Service:
         if not self._build_lock.acquire(blocking=False):
             return
         try:
+            if self._retry_after is not None and self.monotonic() < self._retry_after:
+                return   # the last build failed: tried again once its backoff is over
             revision = self.store.revision()
             built = self.last_build.revision if self.last_build else None
             if revision == built:
                 self._pending = None
                 return
-            moment = time.monotonic()
+            moment = self.monotonic()
             if self._pending is None:
                 self._pending = (revision, moment)
                 return
@@ -385,7 +412,8 @@ class Service:
             now=self.clock(), rebuild_seconds=max(1.0, self.config.site.rebuild_minutes * 60),
             store_reachable=reachable, store_error=store_error,
             last_build_at=report.now if report else None, last_build_seconds=report.seconds if report else None,
-            last_build_error=self.last_error, builds_total=self.builds, build_failures_total=self.build_failures,
+            last_build_error=self.last_error, build_failures_in_a_row=self.failures_in_a_row,
+            builds_total=self.builds, build_failures_total=self.build_failures,
             documents_written_total=self.documents_written, hub_notifications=outcomes,
         )
 
@@ -416,6 +444,8 @@ class Service:
                 "removed": list(report.removed),
             },
             "last_error": self.last_error,
+            "last_error_at": self.last_error_at.isoformat() if self.last_error_at else None,
+            "failures_in_a_row": self.failures_in_a_row,
             "builds": self.builds,
             "jobs": jobs,
             "hubs": deliveries,
@@ -474,6 +504,30 @@ def ingest_sample_if_empty(store: ArticleStore, config: Config, now: Callable[[]
                      report=lambda line: log.info("sample: %s", line))
 
 
+# The temporary name feeds.publish.write_atomic gives a file before renaming it into place:
+# ".NAME." + tempfile.mkstemp's 8 random characters + ".tmp".
+TEMPORARY_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
+def remove_interrupted_writes(folder: Path, *, recursive: bool) -> int:
+    """Remove the temporary files of atomic writes a crash (SIGKILL, power loss) cut short.
+
+    Nothing else ever removes them (the write that made one died with its process), so
+    a service killed now and then would fill the disk; the server never serves them
+    (dot-files). Safe even if another process is writing the folder right now: its
+    rename then fails and it reports a PublishError, with its previous file in place.
+    """
+    removed = 0
+    for path in (folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp")):
+        if TEMPORARY_NAME.fullmatch(path.name) and path.is_file():
+            try:
+                path.unlink()
+                removed += 1
+            except OSError as exc:   # read-only folder, say: the build will report it
+                log.warning("cannot remove %s: %s", path, exc.strerror or exc)
+    return removed
+
+
 def _raise_system_exit(signum: int, _frame) -> None:
     raise SystemExit(0)
 
@@ -521,6 +575,11 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
     try:
         ingest_sample_if_empty(store, config, clock)
         config.output_dir.mkdir(parents=True, exist_ok=True)
+        # Before any build of this process can have a write in flight.
+        removed = (remove_interrupted_writes(config.output_dir, recursive=True)
+                   + remove_interrupted_writes(status_path(config).parent, recursive=False))
+        if removed:
+            log.warning("removed %d temporary file(s) of writes interrupted by a crash", removed)
         try:
             listener = listen(config.host, config.port)
         except OSError as exc:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.site import SiteSettings
@@ -43,7 +43,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "tag_authority": "",       # "" = the host of base_url ("localhost" for an IP address)
         "image": "",               # channel image URL; "" = the bundled logo.png
     },
-    "feeds": {"items": 50, "tombstone_days": 30, "categories": True, "tags": True, "authors": True},
+    "feeds": {"items": 50, "archive_entries": 0, "tombstone_days": 30, "categories": True, "tags": True, "authors": True},
     "schedule": {"rebuild_minutes": 15.0},
     "store": {"path": "data/feedpub.sqlite3", "suggest_related": True},
     "output": {"path": "public"},
@@ -91,7 +91,26 @@ def _fail(source: str, key: str, problem: str) -> ConfigError:
     return ConfigError(f"{source}: {key}: {problem}")
 
 
+# Characters XML 1.0 forbids (section 2.2): a site title holding one would make every build fail.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(source: str, key: str, value: Any) -> None:
+    for text in (value if isinstance(value, list) else [*value.keys(), *value.values()]
+                 if isinstance(value, dict) else [value]):
+        found = _NOT_XML.search(text) if isinstance(text, str) else None
+        if found:
+            raise _fail(source, key, f"contains the control character U+{ord(found.group()):04X}, "
+                                     "which no feed can carry")
+
+
 def _typed(source: str, key: str, value: Any, default: Any) -> Any:
+    value = _of_type(source, key, value, default)
+    _xml_text(source, key, value)
+    return value
+
+
+def _of_type(source: str, key: str, value: Any, default: Any) -> Any:
     if isinstance(default, dict):
         if not isinstance(value, dict) or not all(isinstance(item, str) for item in value.values()):
             raise _fail(source, key, f'expected a table of strings such as {{ "/old.xml" = "/rss.xml" }}, got {value!r}')
@@ -142,10 +161,25 @@ def _check_token(source: str, key: str, token: str) -> None:
                                  "e.g. the output of: python3 -c 'import secrets; print(secrets.token_urlsafe())'")
 
 
+def _split(source: str, key: str, value: str) -> SplitResult:
+    """urlsplit, with its ValueError ("http://[x": an unclosed IPv6 literal) named by key.
+    White space is refused: urlsplit would drop a tab or newline silently (bpo-43882)."""
+    if any(char.isspace() for char in value):
+        raise _fail(source, key, f"{value!r} is not a URL: it contains white space")
+    try:
+        return urlsplit(value)
+    except ValueError as exc:
+        raise _fail(source, key, f"{value!r} is not a URL: {exc}") from None
+
+
 def _base_url(source: str, value: str) -> str:
-    parts = urlsplit(value)
+    parts = _split(source, "site.base_url", value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise _fail(source, "site.base_url", f"{value!r} is not an absolute http(s) URL such as https://news.example.com")
+    try:
+        parts.port   # every article link is made from it: nh3 refuses a base with a bad port at build time
+    except ValueError as exc:
+        raise _fail(source, "site.base_url", f"{value!r}: {exc}") from None
     return value.rstrip("/")
 
 
@@ -191,7 +225,7 @@ def _check_sources(tables: list[dict[str, Any]], source: str) -> tuple[RemoteSou
                                                  "(shown as the articles' source)")
         if slugify(name) in names:   # names make job ids and article slugs
             raise _fail(source, f"{where}.name", f"{name!r} is already the name of sources[{names[slugify(name)]}]")
-        parts = urlsplit(url)
+        parts = _split(source, f"{where}.url", url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise _fail(source, f"{where}.url", f"{url!r} is not an absolute http(s) URL of an RSS, Atom or JSON feed"
                         if url else "is required: the partner feed's http(s) URL")
@@ -235,7 +269,7 @@ def _check_retired(gone: list[str], moved: dict[str, str],
             raise _fail(source, key, f"{old!r} {problem}")
         if old in gone:
             raise _fail(source, key, f"{old!r} is also in server.gone: a retired path either moved or is gone")
-        target = urlsplit(new)
+        target = _split(source, key, new)
         if new.startswith("/"):
             problem = _url_path_problem(target.path) if not new.startswith("//") else "must not begin with //"
             if problem:
@@ -257,23 +291,28 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         raise _fail(source, "site.language", f"{site['language']!r} is not a language tag such as 'id' or 'en-US'")
     try:
         ZoneInfo(site["timezone"])
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):   # OSError: "America" names a folder of zones
         raise _fail(source, "site.timezone", f"unknown time zone {site['timezone']!r} (e.g. 'Asia/Jakarta')") from None
     if "{slug}" not in site["article_url"]:
         raise _fail(source, "site.article_url", "must contain {slug}")
     try:
         site["article_url"].format(base_url="", slug="")
-    except (KeyError, IndexError, ValueError) as exc:
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:   # AttributeError: "{slug.x}"
         raise _fail(source, "site.article_url", f"only {{base_url}} and {{slug}} may be used ({exc})") from None
     authority = site["tag_authority"]
     if authority and not (_DNS_NAME.match(authority) or _EMAIL.match(authority)):
         raise _fail(source, "site.tag_authority", f"{authority!r} is not a domain name or e-mail address (RFC 4151)")
     if not 1 <= values["feeds"]["items"] <= 10_000:
         raise _fail(source, "feeds.items", "must be between 1 and 10000")
+    if not values["feeds"]["archive_entries"]:
+        values["feeds"]["archive_entries"] = values["feeds"]["items"]
+    if not 1 <= values["feeds"]["archive_entries"] <= values["feeds"]["items"]:
+        # The open archive page must fit in the subscription document (feeds/archive.py).
+        raise _fail(source, "feeds.archive_entries", f"must be between 1 and feeds.items ({values['feeds']['items']})")
     if not 0 <= values["feeds"]["tombstone_days"] <= 3650:
         raise _fail(source, "feeds.tombstone_days", "must be between 0 and 3650")
     if site["image"]:
-        image = urlsplit(site["image"])
+        image = _split(source, "site.image", site["image"])
         if image.scheme not in ("http", "https") or not image.netloc:
             raise _fail(source, "site.image", f"{site['image']!r} is not an absolute http(s) URL")
     if not 0.01 <= values["schedule"]["rebuild_minutes"] <= 10_080:
@@ -284,6 +323,12 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         raise _fail(source, "server.host", "must not be empty")
     if not 1 <= server["workers"] <= 64:
         raise _fail(source, "server.workers", "must be between 1 and 64")
+    try:   # the default base URL is made from it
+        urlsplit(server_base_url(server["host"], server["port"])).port
+    except ValueError:
+        raise _fail(source, "server.host", f"{server['host']!r} is not a host name or IP address") from None
+    if any(char.isspace() or char in "/?#@" for char in server["host"]):
+        raise _fail(source, "server.host", f"{server['host']!r} is not a host name or IP address")
     gone, moved = _check_retired(server["gone"], server["moved"], source)
     for key in ("store", "output"):
         if not values[key]["path"]:
@@ -291,7 +336,7 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
 
     websub = values["websub"]
     for hub in websub["hubs"]:
-        parts = urlsplit(hub)
+        parts = _split(source, "websub.hubs", hub)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise _fail(source, "websub.hubs", f"{hub!r} is not an absolute http(s) URL")
     if not 0.5 <= websub["timeout_seconds"] <= 120:
@@ -312,7 +357,8 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
             base_url=base_url, language=site["language"], timezone=site["timezone"], author=site["author"],
             items_per_feed=values["feeds"]["items"], rebuild_minutes=values["schedule"]["rebuild_minutes"],
             article_url=site["article_url"], image=site["image"],
-            tombstone_days=values["feeds"]["tombstone_days"], hubs=tuple(websub["hubs"]),
+            tombstone_days=values["feeds"]["tombstone_days"], archive_entries=values["feeds"]["archive_entries"],
+            hubs=tuple(websub["hubs"]),
             catalogue=tuple(kind for kind, key in (("category", "categories"), ("tag", "tags"), ("author", "authors"))
                             if values["feeds"][key]),
         ),
@@ -357,6 +403,8 @@ def load_config(path: str | Path | None = None, *, cwd: Path | None = None,
         raise ConfigError(f"{source}: not UTF-8 text: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    except RecursionError:   # "a = [[[[..." nested past the interpreter's limit
+        raise ConfigError(f"{source}: not valid TOML: arrays or tables nested too deeply") from None
     return _with_env(_check(_merge(raw, source), source), env)
 
 

@@ -93,7 +93,11 @@ def format_status(report: dict) -> str:
     else:
         lines.append("last build: none recorded")
     if service.get("last_error"):
-        lines.append(f"last error: {service['last_error']}")
+        # Documents are still served as the last successful build left them.
+        failed = service.get("failures_in_a_row") or 1
+        when = f"{_ago(service['last_error_at'], now)}, " if service.get("last_error_at") else ""
+        lines.append(f"last error: {when}{failed} failed build(s) in a row, the documents of the last build "
+                     f"still served: {service['last_error']}")
     jobs = service.get("jobs") or []
     if jobs:
         lines.append("jobs:")

@@ -1,4 +1,25 @@
-"""One build: read the store, render every document, publish what changed.
+"""One build: read the store, render the documents a change touched, publish them.
+
+Two paths, one result. A *full* build renders every document: the main feed and
+the site's pages, a feed per category, tag and author (feeds/catalogue.py) and
+every archive page (feeds/archive.py). An *incremental* build starts from what
+the last build left in public/ (``.build-state.json``: the store revision and
+clock it reflected, a fingerprint of the settings and of this code, the
+catalogue's slugs; ``.manifest.json``: what each feed and archive document was
+rendered from) and the store's change log, and renders only the documents whose
+entries, links or position a change touched. ``feedpub build --full`` and the
+incremental path give byte-identical public/ (tests/test_incremental.py checks it
+after random sequences of ingests, edits, deletions and releases).
+
+An article touches: the main feed and each of its category/tag/author feeds,
+before and after the change; there, the subscription document when it is (or
+was) among the newest entries, and the archive pages of its month (and, when a
+month's pages come or go, the neighbouring months' pages, whose links change).
+An article whose related link points at a changed article changes with it.
+
+A build is full when there is no usable state: first build, other settings or
+code, the clock went back, the change log was trimmed past the state, or a new
+category/tag/author name would move an existing feed's slug.
 
 The clock is a parameter: ``now`` decides which articles are visible (an
 embargoed article is invisible until its publish time), and nothing else in a
@@ -7,21 +28,39 @@ document depends on it.
 
 from __future__ import annotations
 
+import bisect
+import hashlib
+import json
+import multiprocessing
+import os
+import queue as queue_module
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
+from sources.model import Article
 from sources.store import ArticleStore
 
+from .archive import Page, archive_folder, is_closed, link, month_bounds, month_of, month_pages, paginate
 from .catalogue import term_feed, term_slugs
-from .entries import feed_view, main_feed
-from .logo import render_logo
-from .publish import publish
 from .document import Document
-from .render import FEED_RENDERERS, RENDERERS
+from .entries import FeedDefinition, History, feed_view, main_feed
+from .logo import render_logo
+from .publish import PublishError, finish, publish, read_manifest, write_atomic, write_documents
+from .render import render_atom, render_index, render_json_feed, render_rss
+from .opml import render_opml
 from .site import SiteSettings
+from .stylesheet import render_stylesheet
 from .websub import changed_topics
+
+STATE_NAME = ".build-state.json"   # hidden: the server never serves dot-files
+STATE_VERSION = 1
+FeedKey = tuple[str, str] | None    # (kind, name) of a catalogue feed; None: the main feed
+Progress = Callable[[int, int], None]   # (feeds done, feeds in all) of a full build
 
 
 @dataclass(frozen=True)
@@ -33,36 +72,424 @@ class BuildReport:
     unchanged: tuple[str, ...]
     removed: tuple[str, ...]
     topics: tuple[str, ...] = ()  # URLs of the feeds among ``written`` (for WebSub)
+    full: bool = True             # every document rendered (else only what changes touched)
+    why_full: str = ""            # why an incremental build was not possible
 
     def summary(self) -> str:
-        return (f"built revision {self.revision}: {len(self.written)} written, "
+        kind = "full" if self.full else "incremental"
+        return (f"built revision {self.revision} ({kind}): {len(self.written)} written, "
                 f"{len(self.unchanged)} unchanged, {len(self.removed)} removed "
                 f"in {self.seconds * 1000:.0f} ms")
 
 
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """Changed rendering code must not leave documents of the old code in place."""
+    digest = hashlib.sha256()
+    for item in sorted(resources.files("feeds").iterdir(), key=lambda item: item.name):
+        if item.name.endswith(".py"):
+            digest.update(item.name.encode() + item.read_bytes())
+    for item in sorted((resources.files("feeds") / "assets").iterdir(), key=lambda item: item.name):
+        digest.update(item.name.encode() + item.read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint(site: SiteSettings) -> str:
+    return hashlib.sha256((repr(site) + _code_digest()).encode()).hexdigest()
+
+
+def _is_place(placement: dict, now_ts: int) -> bool:
+    """The store's notion of a place (sources/store.py ``_PLACE``) for a logged placement."""
+    return placement["published_ts"] <= now_ts and (
+        placement["status"] == "published" or (placement["status"] == "deleted" and placement["deleted_ts"] is not None))
+
+
+def _link_view(placement: dict | None, now_ts: int) -> tuple | None:
+    """What a related link to the article shows; None when it shows nothing of it."""
+    if not placement or placement["status"] != "published" or placement["published_ts"] > now_ts:
+        return None
+    # A placement logged before titles were recorded says nothing: assume it changed.
+    return tuple(placement.get(key, object()) for key in ("title", "slug", "url"))
+
+
+def _feed_keys(placement: dict, site: SiteSettings) -> set[FeedKey]:
+    keys: set[FeedKey] = {None}
+    if "category" in site.catalogue:
+        keys.update(("category", name) for name in placement["categories"])
+    if "tag" in site.catalogue:
+        keys.update(("tag", name) for name in placement["tags"])
+    if "author" in site.catalogue and placement["author"]:
+        keys.add(("author", placement["author"]))
+    return keys
+
+
+class _Builder:
+    """Renders the documents of one build from one store at one clock."""
+
+    def __init__(self, store: ArticleStore, site: SiteSettings, now: datetime, slugs: dict[str, dict[str, str]]):
+        self.store, self.site, self.now, self.slugs = store, site, now, slugs
+        self.size = site.archive_entries
+
+    # --- feeds and their definitions -------------------------------------------------
+
+    def definition(self, key: FeedKey) -> FeedDefinition:
+        if key is None:
+            return main_feed(self.site)
+        kind, name = key
+        return term_feed(kind, name, self.slugs[kind][name], self.site)
+
+    def catalogue(self) -> tuple[FeedDefinition, ...]:
+        return tuple(term_feed(kind, name, slug, self.site)
+                     for kind in self.site.catalogue for name, slug in sorted(self.slugs.get(kind, {}).items()))
+
+    def keys(self) -> list[FeedKey]:
+        return [None] + [(kind, name) for kind in self.site.catalogue for name in sorted(self.slugs.get(kind, {}))]
+
+    def window(self, key: FeedKey) -> list[Article]:
+        if key is None:
+            return self.store.latest_published(self.now, self.site.items_per_feed)
+        return self.store.latest_published_with(*key, self.now, self.site.items_per_feed)
+
+    # --- documents ---------------------------------------------------------------------
+
+    def feed_documents(self, key: FeedKey, prev_archive: str | None) -> list[Document]:
+        """The subscription documents of a feed (and for the main feed, the site's pages)."""
+        site = self.site
+        articles = self.window(key)
+        tombstones = (self.store.deleted_since(self.now - timedelta(days=site.tombstone_days), self.now)
+                      if key is None else [])
+        view = feed_view(self.definition(key), articles, site, tombstones)
+        basis = {"entries": [article.id for article in articles], "prev_archive": prev_archive}
+        atom = replace(render_atom(replace(view, history=History(prev=prev_archive)), site), basis=basis)
+        documents = [render_rss(view, site), atom, render_json_feed(view, site)]
+        if key is None:
+            documents += self.site_documents(view)
+        return documents
+
+    def site_documents(self, main_view) -> list[Document]:
+        view = replace(main_view, catalogue=self.catalogue())
+        found = [render(view, self.site) for render in (render_index, render_stylesheet, render_opml, render_logo)]
+        return [doc for doc in found if doc is not None]
+
+    def page_document(self, page: Page) -> Document:
+        feed = page.feed
+        articles = self.store.articles(page.visible, self.now)
+        history = History(archive=True, current=feed.atom_path, prev=page.prev, next=page.next)
+        view = replace(feed_view(replace(feed, atom_path=page.path), articles, self.site), history=history)
+        return replace(render_atom(view, self.site), basis=_page_basis(page), deltas=False)
+
+    def pages(self, key: FeedKey) -> list[Page]:
+        kind, name = key if key else (None, None)
+        return paginate(self.definition(key), self.store.places(kind, name, self.now), self.site.zone, self.size)
+
+    # --- a full build -----------------------------------------------------------------
+
+    def everything(self, progress: Progress | None = None, keys: list[FeedKey] | None = None) -> Iterator[Document]:
+        keys = self.keys() if keys is None else keys
+        for done, key in enumerate(keys):
+            pages = self.pages(key)
+            yield from self.feed_documents(key, pages[-1].path if pages else None)
+            for page in pages:
+                yield self.page_document(page)
+            if progress:
+                progress(done + 1, len(keys))
+
+
+# A full build of a site with at least this many feeds renders in two processes (one
+# more interpreter costs ~0.5 s to start; below this a build takes about that long).
+PARALLEL_FROM = 64
+
+
+def _render_part(open_store: Callable[[], ArticleStore], site: SiteSettings, now: datetime,
+                 slugs: dict[str, dict[str, str]], keys: list[FeedKey], output_dir: Path, queue) -> None:
+    """A second process of a full build: render and write ``keys``' documents, report back."""
+    try:
+        store = open_store()
+        try:
+            previous = read_manifest(output_dir)
+            progress = lambda done, total: queue.put(("progress", done))   # noqa: E731
+            done = write_documents(output_dir, _Builder(store, site, now, slugs).everything(progress, keys), previous)
+        finally:
+            store.close()
+        queue.put(("done", done))
+    except BaseException as exc:   # reported to the parent, which raises it
+        queue.put(("error", exc))
+
+
+def _full_in_two(builder: _Builder, open_store: Callable[[], ArticleStore], output_dir: Path,
+                 progress: Progress | None):
+    """Both cores: every other feed is rendered by a second process; the manifest is ours."""
+    keys = builder.keys()
+    mine, theirs = keys[0::2], keys[1::2]
+    context = multiprocessing.get_context("spawn")   # never fork a process with scheduler threads
+    queue = context.Queue()
+    worker = context.Process(target=_render_part, daemon=True, args=(
+        open_store, builder.site, builder.now, builder.slugs, theirs, output_dir, queue))
+    worker.start()
+    counts = {"mine": 0, "theirs": 0}
+    result: list = []
+
+    def drain(block: bool) -> None:
+        while not result:
+            try:
+                kind, value = queue.get(timeout=1) if block else queue.get_nowait()
+            except queue_module.Empty:
+                if block and worker.is_alive():
+                    continue
+                if block:
+                    raise PublishError(f"{output_dir}: the second build process stopped "
+                                       f"(exit code {worker.exitcode})") from None
+                return
+            if kind == "progress":
+                counts["theirs"] = value
+            else:
+                result.append((kind, value))
+            if progress:
+                progress(counts["mine"] + counts["theirs"], len(keys))
+
+    def advance(done: int, total: int) -> None:
+        counts["mine"] = done
+        drain(block=False)
+        if progress:
+            progress(counts["mine"] + counts["theirs"], len(keys))
+
+    try:
+        previous = read_manifest(output_dir)
+        done = write_documents(output_dir, builder.everything(advance, mine), previous)
+        drain(block=True)
+    finally:
+        if worker.is_alive() and not result:
+            worker.terminate()
+        worker.join()
+    kind, value = result[0]
+    if kind == "error":
+        raise value
+    done.add(value)
+    return finish(output_dir, previous, done)
+
+
+def _page_basis(page: Page) -> dict:
+    # A digest, not the ids: a large site has tens of thousands of pages in the manifest.
+    places = hashlib.sha256("\n".join(page.ids).encode()).hexdigest()[:32]
+    return {"places": places, "entries": len(page.visible), "prev": page.prev, "next": page.next}
+
+
+def read_state(output_dir: Path) -> dict | None:
+    try:
+        state = json.loads((output_dir / STATE_NAME).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) and state.get("version") == STATE_VERSION else None
+
+
 def render_documents(store: ArticleStore, site: SiteSettings, now: datetime) -> list[Document]:
-    articles = store.latest_published(now, site.items_per_feed)
-    tombstones = store.deleted_since(now - timedelta(days=site.tombstone_days), now)
-    # One feed per category, tag and author with a visible article (feeds/catalogue.py).
-    documents: list[Document | None] = []
-    catalogue = []
-    for kind in site.catalogue:
-        for name, slug in term_slugs(store.terms(kind, now)).items():
-            definition = term_feed(kind, name, slug, site)
-            catalogue.append(definition)
-            term_view = feed_view(definition, store.latest_published_with(kind, name, now, site.items_per_feed), site)
-            documents += [render(term_view, site) for render in FEED_RENDERERS]
-    view = replace(feed_view(main_feed(site), articles, site, tombstones), catalogue=tuple(catalogue))
-    documents = [render(view, site) for render in (*RENDERERS, render_logo)] + documents
-    return [doc for doc in documents if doc is not None]
+    """Every document of a full build, in memory (tests, tools)."""
+    slugs = {kind: term_slugs(store.terms(kind, now)) for kind in site.catalogue}
+    return list(_Builder(store, site, now, slugs).everything())
 
 
-def build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: datetime) -> BuildReport:
+class _Incremental:
+    """Which documents the changes since the last build touched, and rendering just those."""
+
+    def __init__(self, builder: _Builder, manifest: dict[str, dict], since: datetime):
+        self.b, self.manifest, self.since = builder, manifest, since
+        self.render: dict[str, Callable[[], list[Document] | Document]] = {}
+        self.remove: set[str] = set()
+        self._closed: dict[tuple[FeedKey, str], list[Page]] = {}
+        self._paths: list[str] | None = None
+
+    # manifest paths under a prefix, through one sorted list
+    def listed(self, prefix: str) -> list[str]:
+        if self._paths is None:
+            self._paths = sorted(self.manifest)
+        start = bisect.bisect_left(self._paths, prefix)
+        end = bisect.bisect_left(self._paths, prefix + "\U0010ffff")
+        return self._paths[start:end]
+
+    def closed_pages(self, key: FeedKey, month: str, newest: str | None) -> list[Page]:
+        """A month's closed pages, unlinked."""
+        if (key, month) not in self._closed:
+            kind, name = key if key else (None, None)
+            start, end = month_bounds(month, self.b.site.zone)
+            places = self.b.store.places(kind, name, self.b.now, start, end)
+            pages = month_pages(self.b.definition(key), month, places, self.b.size)
+            self._closed[key, month] = [page for page in pages if is_closed(page, newest, self.b.size)]
+        return self._closed[key, month]
+
+    def neighbour(self, key: FeedKey, month: str, *, before: bool) -> str | None:
+        """The month with places just before (or after) ``month``."""
+        kind, name = key if key else (None, None)
+        start, end = month_bounds(month, self.b.site.zone)
+        ts = self.b.store.place_near(kind, name, self.b.now, start if before else end, before=before)
+        return month_of(ts, self.b.site.zone) if ts is not None else None
+
+    def plan(self, changed: dict[str, dict | None], released: list[str], tombstones_moved: bool,
+             state_slugs: dict[str, dict[str, str]]) -> bool:
+        """Fill ``render``/``remove``; False when only a full build can be right."""
+        b, store = self.b, self.b.store
+        before = dict(changed)
+        direct = set(changed) | set(released)
+        t0, t1 = int(self.since.timestamp()), int(b.now.timestamp())
+        current = store.placements(sorted(direct))
+        # A link shows its target's title and address, and only while the target is
+        # visible: the articles linking to one whose link would look different change too.
+        shown = {article_id for article_id in direct if _link_view(before.get(article_id), t0)
+                 != _link_view(current.get(article_id), t1)}
+        linkers = store.linking_to(sorted(shown)) - direct if shown else set()
+        content = direct | linkers
+        current.update(store.placements(sorted(linkers)))
+        for article_id in content - set(changed):
+            before[article_id] = current.get(article_id)   # released: not a place at ``since`` anyway
+        touched: dict[FeedKey, set[str]] = {}
+        for article_id in content:
+            for placement, moment in ((before.get(article_id), t0), (current.get(article_id), t1)):
+                if placement and _is_place(placement, moment):
+                    month = month_of(placement["published_ts"], b.site.zone)
+                    for key in _feed_keys(placement, b.site):
+                        touched.setdefault(key, set()).add(month)
+        # A deletion (or a change to a deleted article) may add or drop a tombstone in atom.xml.
+        tombstones_moved = tombstones_moved or any(
+            placement and placement["status"] == "deleted"
+            for article_id in content for placement in (before.get(article_id), current.get(article_id)))
+        if tombstones_moved:
+            touched.setdefault(None, set())
+        catalogue_changed = False
+        for kind in b.site.catalogue:
+            names = {key[1] for key in touched if key and key[0] == kind}
+            if any(store.has_term(kind, name, b.now) != (name in state_slugs.get(kind, {})) for name in names):
+                slugs = term_slugs(store.terms(kind, b.now))
+                old = state_slugs.get(kind, {})
+                if any(name in slugs and slugs[name] != slug for name, slug in old.items()):
+                    return False
+                b.slugs[kind] = slugs
+                for name in set(old) - set(slugs):   # the feed is gone: all its documents
+                    feed = term_feed(kind, name, old[name], b.site)
+                    self.remove.update(self.listed(feed.atom_path.rpartition("/")[0] + "/"))
+                    touched.pop((kind, name), None)
+                for name in set(slugs) - set(old):   # a new feed: everything of it
+                    touched.pop((kind, name), None)
+                    self.whole_feed((kind, name))
+                catalogue_changed = True
+        for key, months in touched.items():
+            # A name only deleted articles carry has no feed (feeds exist for what readers see).
+            if key is None or key[1] in b.slugs.get(key[0], {}):
+                self.feed(key, months, content, force=key is None and tombstones_moved)
+        if catalogue_changed and "rss.xml" not in self.render:
+            view = feed_view(b.definition(None), b.window(None), b.site, store.deleted_since(
+                b.now - timedelta(days=b.site.tombstone_days), b.now))
+            self.render["index.html"] = lambda: b.site_documents(view)
+        return True
+
+    def whole_feed(self, key: FeedKey) -> None:
+        pages = self.b.pages(key)
+        self.render[self.b.definition(key).rss_path] = (
+            lambda: self.b.feed_documents(key, pages[-1].path if pages else None))
+        for page in pages:
+            self.render[page.path] = lambda page=page: self.b.page_document(page)
+
+    def feed(self, key: FeedKey, months: set[str], content: set[str], *, force: bool) -> None:
+        b = self.b
+        kind, name = key if key else (None, None)
+        newest_ts = b.store.place_near(kind, name, b.now, b.now + timedelta(seconds=1), before=True)
+        newest = month_of(newest_ts, b.site.zone) if newest_ts is not None else None
+        folder = archive_folder(b.definition(key))
+        # Each touched month, and its neighbours: their links follow its pages.
+        queue = sorted(months | {m for month in months for m in (self.neighbour(key, month, before=True),
+                                                                  self.neighbour(key, month, before=False)) if m})
+        done: set[str] = set()
+        while queue:
+            month = queue.pop()
+            if month in done:
+                continue
+            done.add(month)
+            previous, following = self.neighbour(key, month, before=True), self.neighbour(key, month, before=False)
+            earlier = self.closed_pages(key, previous, newest) if previous else []
+            later = self.closed_pages(key, following, newest) if following else []
+            pages = link(self.closed_pages(key, month, newest), earlier[-1].path if earlier else None,
+                         later[0].path if later else None)
+            new_paths = {page.path for page in pages}
+            old_paths = set(self.listed(f"{folder}{month}-"))
+            self.remove.update(old_paths - new_paths)
+            for page in pages:
+                recorded = self.manifest.get(page.path, {}).get("basis")
+                if recorded != _page_basis(page) or content.intersection(page.ids):
+                    self.render[page.path] = lambda page=page: b.page_document(page)
+            if new_paths != old_paths:   # the pages either side now link elsewhere
+                queue += [m for m in (previous, following) if m and m not in done]
+        # The subscription documents: their entries, or the newest archive they link.
+        newest_pages = self.closed_pages(key, newest, newest) if newest else []
+        if not newest_pages and newest:
+            previous = self.neighbour(key, newest, before=True)
+            newest_pages = self.closed_pages(key, previous, newest) if previous else []
+        prev_archive = newest_pages[-1].path if newest_pages else None
+        recorded = self.manifest.get(b.definition(key).atom_path, {}).get("basis") or {}
+        window = b.store.latest_ids(kind, name, b.now, b.site.items_per_feed)
+        if (force or recorded.get("prev_archive") != prev_archive
+                or content.intersection(window) or content.intersection(recorded.get("entries", ()))):
+            self.render[b.definition(key).rss_path] = lambda: b.feed_documents(key, prev_archive)
+
+    def documents(self) -> Iterator[Document]:
+        for path in sorted(self.render):
+            made = self.render[path]()
+            yield from made if isinstance(made, list) else [made]
+
+
+def build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: datetime, *,
+          full: bool = False, progress: Progress | None = None) -> BuildReport:
     started = time.perf_counter()
     revision = store.revision()   # read first: a write racing the build triggers another
-    documents = render_documents(store, site, now)
-    report = publish(output_dir, documents)
-    types = {doc.path: doc.content_type for doc in documents}
-    topics = changed_topics(((path, types[path]) for path in report.written), site)
-    return BuildReport(now, revision, time.perf_counter() - started,
-                       report.written, report.unchanged, report.removed, tuple(topics))
+    digest = fingerprint(site)
+    state = None if full else read_state(output_dir)
+    why = "asked for" if full else _unusable(state, digest, now)
+    changed = None
+    if not why:
+        changed = store.changes_since(state["revision"])
+        why = "" if changed is not None else "the store's change log no longer reaches the last build"
+    if not why:
+        since = datetime.fromisoformat(state["now"])
+        released = store.released_between(since, now)
+        days = timedelta(days=site.tombstone_days)
+        tombstones_moved = bool(store.deleted_since(since - days, now - days) or store.deleted_since(since, now))
+        if not (changed or released or tombstones_moved):
+            # Nothing changed: nothing read beyond the store's log, nothing written.
+            return BuildReport(now, revision, time.perf_counter() - started, (), (), (), (), full=False)
+        builder = _Builder(store, site, now, {kind: dict(names) for kind, names in state["slugs"].items()})
+        incremental = _Incremental(builder, read_manifest(output_dir), since)
+        if incremental.plan(changed, released, tombstones_moved, state["slugs"]):
+            report = publish(output_dir, incremental.documents(), only=True, remove=incremental.remove,
+                             previous=incremental.manifest)
+        else:
+            why = "a new name moved the slug of an existing feed"
+    if why:
+        builder = _Builder(store, site, now, {kind: term_slugs(store.terms(kind, now)) for kind in site.catalogue})
+        if len(builder.keys()) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
+            report = _full_in_two(builder, store.opener(), output_dir, progress)
+        else:
+            report = publish(output_dir, builder.everything(progress))
+    _write_state(output_dir, {"version": STATE_VERSION, "revision": revision, "now": now.isoformat(),
+                              "fingerprint": digest, "slugs": builder.slugs})
+    if state and not why and revision - state["revision"] > 1000:
+        store.forget_changes(state["revision"])
+    types = report.types
+    topics = changed_topics(((path, types[path]) for path in report.written if path in types), site)
+    return BuildReport(now, revision, time.perf_counter() - started, report.written, report.unchanged,
+                       report.removed, tuple(topics), full=bool(why), why_full=why)
+
+
+def _unusable(state: dict | None, digest: str, now: datetime) -> str:
+    if state is None:
+        return "no earlier build"
+    if state.get("fingerprint") != digest:
+        return "the settings or feedpub changed"
+    try:
+        if datetime.fromisoformat(state["now"]) > now:
+            return "the clock went back"
+    except (KeyError, TypeError, ValueError):
+        return "unreadable build state"
+    if not isinstance(state.get("revision"), int) or not isinstance(state.get("slugs"), dict):
+        return "unreadable build state"
+    return ""
+
+
+def _write_state(output_dir: Path, state: dict) -> None:
+    write_atomic(output_dir / STATE_NAME, json.dumps(state, sort_keys=True, ensure_ascii=False).encode() + b"\n")

@@ -92,7 +92,8 @@ def record(output_dir: Path, path: str, body: bytes, sha256_hex: str) -> None:
         return
     keys = entry_keys(body)
     for version in versions:
-        write_atomic(delta_path(output_dir, path, version["tag"]), delta_body(body, set(version["entries"])))
+        write_atomic(delta_path(output_dir, path, version["tag"]), delta_body(body, set(version["entries"])),
+                     durable=False)   # made durable with the build (feeds/publish.py)
     versions.append({"tag": current, "entries": keys})
     kept, dropped = versions[-HISTORY:], versions[:-HISTORY]
     for version in dropped:
@@ -100,4 +101,5 @@ def record(output_dir: Path, path: str, body: bytes, sha256_hex: str) -> None:
     # Written last: the server offers a delta only for versions listed here, whose
     # files are therefore complete, and only when "current" is what it serves.
     document = {"current": current, "versions": kept}
-    write_atomic(history_path(output_dir, path), json.dumps(document, sort_keys=True).encode() + b"\n")
+    write_atomic(history_path(output_dir, path), json.dumps(document, sort_keys=True).encode() + b"\n",
+                 durable=False)

@@ -42,11 +42,14 @@ def compressible(content_type: str) -> bool:
 def compress(body: bytes) -> dict[str, bytes]:
     """coding -> variant bytes, deterministic: the same body always gives the same bytes."""
     return {
-        # Quality 9, not 11: 11 takes ~0.3 s per 190 KB feed, which a build after an
-        # ingest pays before the change is served (the freshness target is 1 s).
-        "br": brotli.compress(body, quality=9),
+        # Quality 6: on a 250 KB feed 4.8 ms for 26.9 KB, where 9 takes 16.5 ms for 25.8 KB
+        # and 11 360 ms for 24.0 KB. A full build compresses thousands of documents
+        # (docs/BENCHMARKS.md, "Builds"), and a build after an ingest pays it before the
+        # change is served.
+        "br": brotli.compress(body, quality=6),
+        # Level 6: 4.1 ms for 30.6 KB; level 9 takes 5.4 ms for 30.4 KB.
         # mtime=0 and no file name: nothing in the header but the bytes' own (RFC 1952 2.3.1).
-        "gzip": gzip.compress(body, compresslevel=9, mtime=0),
+        "gzip": gzip.compress(body, compresslevel=6, mtime=0),
     }
 
 

@@ -76,12 +76,23 @@ class DeletedEntry:
 
 
 @dataclass(frozen=True)
+class History:
+    """RFC 5005 links of an Atom document (feeds/archive.py): paths under public/."""
+
+    archive: bool = False             # an archive document; False: the subscription document
+    current: str | None = None        # an archive's subscription document
+    prev: str | None = None           # prev-archive
+    next: str | None = None           # next-archive
+
+
+@dataclass(frozen=True)
 class FeedView:
     feed: FeedDefinition
     entries: tuple[Entry, ...]        # newest first
     updated: datetime                 # newest entry update or deletion: never the wall clock
     deleted: tuple[DeletedEntry, ...] = ()
     catalogue: tuple[FeedDefinition, ...] = ()   # on the main view: the category/tag/author feeds
+    history: History | None = None    # Atom: archive links (feeds/archive.py)
 
     @property
     def is_empty(self) -> bool:

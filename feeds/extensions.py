@@ -222,3 +222,39 @@ class HubExtension(BaseExtension):
 
 class HubEntryExtension(BaseEntryExtension):
     """Nothing per entry."""
+
+
+FH_NS = "http://purl.org/syndication/history/1.0"
+
+
+class HistoryExtension(BaseExtension):
+    """RFC 5005 archive links and ``fh:archive`` (Atom only: feeds/archive.py).
+
+    feedgen refuses link relations it does not know (``prev-archive``), so they are
+    written here, beside the feed's other links.
+    """
+
+    def __init__(self) -> None:
+        self.archive = False                          # an archive document, not the subscription one
+        self.links: list[tuple[str, str]] = []        # (rel, href)
+
+    def extend_ns(self):
+        return {"fh": FH_NS} if self.archive else {}
+
+    def extend_atom(self, atom_feed):
+        anchor = atom_feed.findall("link")[-1] if atom_feed.findall("link") else None
+        added = [xml_elem("link", atom_feed, rel=rel, href=href, type="application/atom+xml")
+                 for rel, href in self.links]
+        if self.archive:
+            added.insert(0, xml_elem(f"{{{FH_NS}}}archive", atom_feed))
+        for element in added if anchor is not None else ():
+            anchor.addnext(element)   # moves it up, among the feed's links
+            anchor = element
+        return atom_feed
+
+    def extend_rss(self, rss_feed):
+        return rss_feed
+
+
+class HistoryEntryExtension(BaseEntryExtension):
+    """Nothing per entry."""

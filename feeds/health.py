@@ -45,6 +45,7 @@ class ServiceFigures:
     last_build_at: datetime | None = None    # the last successful build's time
     last_build_seconds: float | None = None  # how long it took
     last_build_error: str | None = None      # the last build attempt's error; None when it succeeded
+    build_failures_in_a_row: int = 0         # failed attempts since the last build that succeeded
     builds_total: int = 0                    # successful builds
     build_failures_total: int = 0
     documents_written_total: int = 0         # documents whose bytes changed, over all builds
@@ -59,7 +60,9 @@ def health(figures: ServiceFigures | None) -> tuple[int, dict]:
     if not figures.store_reachable:
         problems.append(f"store unreachable: {figures.store_error}")
     if figures.last_build_error:
-        problems.append(f"last build failed: {figures.last_build_error}")
+        # The documents of the last successful build are still served; readers see no error.
+        in_a_row = f" ({figures.build_failures_in_a_row} attempts in a row)" if figures.build_failures_in_a_row > 1 else ""
+        problems.append(f"last build failed{in_a_row}: {figures.last_build_error}")
     age = None
     limit = STALE_INTERVALS * figures.rebuild_seconds
     if figures.last_build_at is None:
@@ -75,6 +78,7 @@ def health(figures: ServiceFigures | None) -> tuple[int, dict]:
         "last_build_age_seconds": age,
         "last_build_seconds": figures.last_build_seconds,
         "last_build_error": figures.last_build_error,
+        "build_failures_in_a_row": figures.build_failures_in_a_row,
         "max_build_age_seconds": limit,
     }
 

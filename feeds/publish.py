@@ -16,12 +16,14 @@ of another version than the document's.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sources.errors import FeedpubError
@@ -42,6 +44,7 @@ class PublishReport:
     written: tuple[str, ...]
     unchanged: tuple[str, ...]
     removed: tuple[str, ...]
+    types: dict[str, str] = field(default_factory=dict)   # path -> content type of what was handed over
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -52,8 +55,35 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> bool:
-    """Replace ``path`` with ``data``; False (and no write at all) when it already holds them."""
+def _sync_filesystem(folder: Path) -> None:
+    """Flush the file system that holds ``folder`` (Linux syncfs); else every file system."""
+    libc = _libc()
+    if libc is not None:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            if libc.syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    os.sync()
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc if hasattr(libc, "syncfs") else None
+    except OSError:
+        return None
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> bool:
+    """Replace ``path`` with ``data``; False (and no write at all) when it already holds them.
+
+    ``durable`` False leaves the fsyncs to the caller: a build writes thousands of
+    files and makes them durable with one sync before its manifest (:func:`publish`).
+    Readers never see a partial file either way: that is the rename's doing.
+    """
     try:
         if path.read_bytes() == data:
             return False
@@ -65,14 +95,16 @@ def write_atomic(path: Path, data: bytes) -> bool:
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
+                if durable:
+                    out.flush()
+                    os.fsync(out.fileno())
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _fsync_dir(path.parent)
+        if durable:
+            _fsync_dir(path.parent)
     except OSError as exc:
         raise PublishError(f"{path}: cannot write: {exc.strerror or exc}") from exc
     return True
@@ -114,7 +146,7 @@ def _write_variants(output_dir: Path, doc: Document, digest: str, before: dict) 
                 for coding in VARIANTS}
     encodings = {}
     for coding, data in compress(doc.body).items():
-        write_atomic(output_dir / (doc.path + VARIANTS[coding]), data)
+        write_atomic(output_dir / (doc.path + VARIANTS[coding]), data, durable=False)
         encodings[coding] = {"sha256": sha256(data), "size": len(data)}
     return encodings
 
@@ -127,11 +159,25 @@ def _remove_variants(output_dir: Path, path: str, before: dict, *, keep: dict) -
             (output_dir / (path + VARIANTS[coding])).unlink(missing_ok=True)
 
 
-def publish(output_dir: Path, documents: Iterable[Document]) -> PublishReport:
-    """Write every document that changed, drop documents no longer built, then the manifest."""
-    previous = read_manifest(output_dir)
-    manifest: dict[str, dict] = {}
-    written, unchanged = [], []
+@dataclass
+class Written:
+    """What one pass of :func:`write_documents` did; passes can run in separate processes."""
+
+    entries: dict[str, dict] = field(default_factory=dict)   # path -> manifest entry
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    types: dict[str, str] = field(default_factory=dict)       # path -> content type
+
+    def add(self, other: Written) -> None:
+        self.entries.update(other.entries)
+        self.written += other.written
+        self.unchanged += other.unchanged
+        self.types.update(other.types)
+
+
+def write_documents(output_dir: Path, documents: Iterable[Document], previous: dict[str, dict]) -> Written:
+    """Write each document whose bytes changed (variants first); the manifest is :func:`finish`'s."""
+    done = Written()
     for doc in documents:
         entry = {
             "sha256": sha256(doc.body),
@@ -139,24 +185,58 @@ def publish(output_dir: Path, documents: Iterable[Document]) -> PublishReport:
             "updated": doc.updated,
             "content_type": doc.content_type,
         }
+        if doc.basis is not None:
+            entry["basis"] = doc.basis
         before = previous.get(doc.path) or {}
         if compressible(doc.content_type):
             # Before the document: once it is swapped in, its variants are already there.
             entry["encodings"] = _write_variants(output_dir, doc, entry["sha256"], before)
         _remove_variants(output_dir, doc.path, before, keep=entry.get("encodings", {}))
-        if write_atomic(output_dir / doc.path, doc.body):
-            written.append(doc.path)
+        # Changed against the manifest, not only the disk: a build killed after writing
+        # a document but before its manifest must count it written again (WebSub).
+        if write_atomic(output_dir / doc.path, doc.body, durable=False) or before.get("sha256") != entry["sha256"]:
+            done.written.append(doc.path)
         else:
-            unchanged.append(doc.path)
-        if is_delta_type(doc.content_type):
+            done.unchanged.append(doc.path)
+        if doc.deltas and is_delta_type(doc.content_type):
             record(output_dir, doc.path, doc.body, entry["sha256"])   # RFC 3229 + feed deltas
-        manifest[doc.path] = entry
+        done.entries[doc.path] = entry
+        done.types[doc.path] = doc.content_type
+    return done
+
+
+def publish(output_dir: Path, documents: Iterable[Document], *, only: bool = False,
+            remove: Iterable[str] = (), previous: dict[str, dict] | None = None) -> PublishReport:
+    """Write every document that changed, then the manifest.
+
+    A full build (``only`` False) hands over every document: those a previous build
+    listed and this one did not are removed. An incremental one hands over only what
+    it rendered (``only``) and names what to ``remove``; the rest stays as listed.
+    ``previous``: the manifest as the caller already read it.
+    """
+    previous = read_manifest(output_dir) if previous is None else previous
+    return finish(output_dir, previous, write_documents(output_dir, documents, previous), only=only, remove=remove)
+
+
+def finish(output_dir: Path, previous: dict[str, dict], done: Written, *, only: bool = False,
+           remove: Iterable[str] = ()) -> PublishReport:
+    """Remove what is gone, make the build durable, then swap in its manifest."""
+    manifest: dict[str, dict] = {**previous, **done.entries} if only else dict(done.entries)
+    written, unchanged, types = done.written, done.unchanged, done.types
+    stale = set(remove) if only else set(previous) - set(manifest)
     removed = []
-    for stale in sorted(set(previous) - set(manifest)):
+    for path in sorted(stale & set(previous)):
         # Only files a previous build listed are ours to remove.
-        (output_dir / stale).unlink(missing_ok=True)
-        _remove_variants(output_dir, stale, previous[stale] or {}, keep={})
-        removed.append(stale)
-    body = json.dumps({"version": 1, "documents": manifest}, indent=1, sort_keys=True).encode() + b"\n"
+        (output_dir / path).unlink(missing_ok=True)
+        _remove_variants(output_dir, path, previous[path] or {}, keep={})
+        manifest.pop(path, None)
+        removed.append(path)
+    # Compact: with an indent json.dumps falls back to its pure-Python encoder, and the
+    # manifest of a large site lists tens of thousands of documents.
+    body = json.dumps({"version": 1, "documents": manifest}, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    if types or removed:
+        # One sync for the whole build instead of two per file (a full build writes
+        # thousands): every document is on disk before the manifest that lists it.
+        _sync_filesystem(output_dir)
     write_atomic(output_dir / MANIFEST_NAME, body)
-    return PublishReport(tuple(written), tuple(unchanged), tuple(removed))
+    return PublishReport(tuple(written), tuple(unchanged), tuple(removed), types)

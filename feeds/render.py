@@ -24,6 +24,8 @@ from .entries import Entry, FeedView
 from .extensions import (
     LinksEntryExtension,
     LinksExtension,
+    HistoryEntryExtension,
+    HistoryExtension,
     HubEntryExtension,
     HubExtension,
     MediaEntryExtension,
@@ -66,7 +68,9 @@ def _generator(view: FeedView, site: SiteSettings, *, self_path: str, self_type:
         fg.feedpub_hubs.hubs = site.hubs
     else:
         fg.register_extension("feedpub_tombstones", TombstoneExtension, TombstoneEntryExtension, atom=True, rss=False)
-    fg.id(site.url(feed.atom_path))
+    # An archive document belongs to the same logical feed as its subscription document.
+    history = view.history
+    fg.id(site.url(history.current if history and history.archive else feed.atom_path))
     fg.title(feed.title)
     fg.subtitle(feed.description)      # also the RSS <description>
     fg.language(site.language)         # RSS <language>, Atom xml:lang
@@ -149,6 +153,13 @@ def hex_escape_plain_text(body: bytes) -> bytes:
 def render_atom(view: FeedView, site: SiteSettings) -> Document:
     fg = _generator(view, site, self_path=view.feed.atom_path, self_type=ATOM_TYPE, rss=False)
     fg.feedpub_tombstones.deleted = [(d.id, d.deleted.isoformat(), d.link) for d in view.deleted]
+    if view.history:
+        fg.register_extension("feedpub_history", HistoryExtension, HistoryEntryExtension, atom=True, rss=False)
+        history = fg.feedpub_history
+        history.archive = view.history.archive
+        history.links = [(rel, site.url(path)) for rel, path in (
+            ("current", view.history.current), ("prev-archive", view.history.prev),
+            ("next-archive", view.history.next)) if path]
     body = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
     return Document(view.feed.atom_path, body, ATOM_TYPE, view.updated.isoformat())
 

@@ -214,7 +214,10 @@ class PublicFiles:
         relative = "/".join(parts)
         full = self.root / relative
         # A symbolic link must not lead out of public/.
-        if not full.is_file() or not full.resolve().is_relative_to(self.root):
+        try:
+            if not full.is_file() or not full.resolve().is_relative_to(self.root):
+                return None
+        except OSError:   # ENAMETOOLONG for a 64 KB path: no such file, not a 500
             return None
         # A precompressed variant is part of its document, not a resource of its own: served
         # as an opaque file it would reach caches without its Content-Encoding.
@@ -477,6 +480,31 @@ class PublicFiles:
         ], body
 
 
+# Open connections a waitress server keeps (tests' servers; the serve process's private
+# socket, where only the workers connect). Its default, 100, let 100 idle or slowloris
+# connections (one header line a second, never finished) take every place: honest readers
+# then waited in the listen backlog until waitress dropped the idle ones. Past 1024
+# descriptors select() fails, so poll() is used instead. The public address is served by
+# granian's workers: their limits are in feeds/workers.py.
+CONNECTION_LIMIT = 4096
+# Seconds a connection may stay silent (waitress: 120): an idle one gives its place back sooner.
+CHANNEL_TIMEOUT = 30
+
+
+def enough_descriptors(wanted: int) -> None:
+    """Raise the soft limit on open files (often 1024) towards ``wanted``, as far as the
+    hard limit allows: each connection is a descriptor. Processes started afterwards
+    (granian's workers) inherit the raised limit."""
+    try:
+        import resource
+    except ImportError:   # not on this platform: the limit stays as it is
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def create_server(app: Callable, host: str = "127.0.0.1", port: int = 0, *, threads: int = 8,
                   max_request_body: int = 1 << 30, unix_socket: str | None = None):
     """A bound waitress server (``port=0`` picks a free port: see ``.effective_port``), or
@@ -485,13 +513,18 @@ def create_server(app: Callable, host: str = "127.0.0.1", port: int = 0, *, thre
     waitress buffers a request's whole body before the app sees it; a declared
     length of ``max_request_body`` or more is refused (413) without reading it.
 
-    A 304 keeps the connection open (see :func:`_keep_alive_channel`).
+    A 304 keeps the connection open (see :func:`_keep_alive_channel`). Up to
+    :data:`CONNECTION_LIMIT` connections are kept at once, silent ones for
+    :data:`CHANNEL_TIMEOUT` seconds.
     """
     import waitress.server
 
+    enough_descriptors(CONNECTION_LIMIT + 256)   # + the store, the logs, the listening sockets
     where = {"unix_socket": unix_socket, "unix_socket_perms": "600"} if unix_socket else {"host": host, "port": port}
     server = waitress.server.create_server(app, **where, threads=threads, ident="feedpub",
-                                           max_request_body_size=max_request_body)
+                                           max_request_body_size=max_request_body,
+                                           connection_limit=CONNECTION_LIMIT, channel_timeout=CHANNEL_TIMEOUT,
+                                           asyncore_use_poll=True)
     for each in (server, *getattr(server, "map", {}).values()):   # one server, or one per listening socket
         if isinstance(getattr(each, "channel_class", None), type):
             each.channel_class = _keep_alive_channel(each.channel_class)

@@ -62,6 +62,14 @@ def _parse(yaml_text: str, *, path: str) -> FrontMatter:
         line = mark.line + 2 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
         raise IngestError(f"front matter is not valid YAML: {problem}", path=path, line=line) from exc
+    except ValueError as exc:
+        # PyYAML builds ints with int(): one of more than 4300 digits is refused by Python
+        # itself (CVE-2020-10735 limit), outside YAMLError.
+        line = next((number for number, text in enumerate(yaml_text.split("\n"), start=2)
+                     if sum(char.isdigit() for char in text) > 4300), 2)
+        raise IngestError("front matter holds a number of more than 4300 digits", path=path, line=line) from exc
+    except RecursionError:   # "title: [[[[..." nested past the interpreter's limit
+        raise IngestError("front matter is nested too deeply", path=path, line=2) from None
     if data is None:
         return FrontMatter()
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
@@ -73,8 +81,13 @@ def _parse(yaml_text: str, *, path: str) -> FrontMatter:
     }
     for key in data:
         if key not in FRONT_MATTER_KEYS:
+            # A key that is not text (a number, a date...) is named as written: repr() of an
+            # int of more than 4300 digits raises ValueError.
+            written = key if isinstance(key, str) else next(
+                (text for text in lines if text not in FRONT_MATTER_KEYS), type(key).__name__)
+            shown = written if len(written) <= 60 else written[:57] + "..."
             raise IngestError(
-                f"unknown front matter key {key!r} (known: {', '.join(FRONT_MATTER_KEYS)})",
-                path=path, line=lines.get(str(key), 2),
+                f"unknown front matter key {shown!r} (known: {', '.join(FRONT_MATTER_KEYS)})",
+                path=path, line=lines.get(written, 2),
             )
     return FrontMatter(values=dict(data), lines=lines)

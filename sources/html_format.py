@@ -74,9 +74,22 @@ def _decode(data: bytes, *, path: str) -> str:
 
 def _parse(text: str, *, path: str) -> lxml.html.HtmlElement:
     try:
-        return lxml.html.document_fromstring(text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+        root = lxml.html.document_fromstring(text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
     except (etree.ParserError, ValueError) as exc:
         raise IngestError(f"cannot read the HTML: {exc}", path=path) from exc
+    return _xml_safe_tree(root)
+
+
+def _xml_safe_tree(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
+    """The tree without the characters XML forbids. libxml2's HTML parser keeps a control
+    character or a &#1; in its text nodes, but lxml refuses to set such text again, which
+    ``drop_tree`` does (joining the text around what it drops)."""
+    for element in root.iter():
+        if element.text and xml_safe(element.text) != element.text:
+            element.text = xml_safe(element.text)
+        if element.tail and xml_safe(element.tail) != element.tail:
+            element.tail = xml_safe(element.tail)
+    return root
 
 
 def _line(element: lxml.html.HtmlElement | None) -> int | None:
@@ -131,7 +144,7 @@ def fragment_parts(fragment: str, *, path: str) -> tuple[str, str, tuple[str, ..
         container = lxml.html.fragment_fromstring(fragment, create_parent="div")
     except (etree.ParserError, ValueError) as exc:
         raise IngestError(f"cannot read the HTML: {exc}", path=path) from exc
-    return body_parts(container, path=path)
+    return body_parts(_xml_safe_tree(container), path=path)
 
 
 class _Page:
@@ -201,7 +214,11 @@ def read_html_draft(
     image = page.first("og:image", "og:image:url", "og:image:secure_url")
     if image is not None:
         base = values.get("url")
-        put("image", (urljoin(base, image[0]) if isinstance(base, str) else image[0], image[1]))
+        try:
+            joined = urljoin(base, image[0]) if isinstance(base, str) else image[0]
+        except ValueError:   # "http://[x" as the page's URL or the image's: the field check names it
+            joined = image[0]
+        put("image", (joined, image[1]))
     sections, line = page.every("article:section")
     if sections:
         put("categories", (sections, line))

@@ -119,7 +119,10 @@ def _text(origin: _Origin, key: str, value: object, *, required: bool = False) -
         return None
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise origin.fail(key, f"expected text, got {type(value).__name__}")
-    text = squash_space(xml_safe(str(value)))
+    try:
+        text = squash_space(xml_safe(str(value)))
+    except ValueError:   # an int of more than 4300 digits: Python refuses to make it text
+        raise origin.fail(key, "a number too long to be text") from None
     if required and not text:
         raise origin.fail(key, "must not be empty")
     return text or None
@@ -531,12 +534,14 @@ def ingest_paths(
     report: Callable[[str], None] = print,
     measure: Callable[[str], Image] | None = None,
     dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> IngestSummary:
     """Import every article of every file; each in one transaction (so each line of a
     JSON Lines file in its own), failures reported and skipped.
 
     ``measure`` (see :mod:`sources.media`) asks an image's server for its length
     and type once per URL; without it images are stored unmeasured.
+    ``progress`` is told (files done, files in all) as the import goes.
     ``dry_run`` decides the same way (against the store as the earlier items would
     have left it) and reports "would create", "would update" (with the fields that
     change) or "unchanged", but writes nothing and measures nothing.
@@ -549,7 +554,9 @@ def ingest_paths(
     for error in missing:
         summary.fail(report, error)
     planned: dict[str, Article] = {}   # dry run: what the earlier items would have written, by id
-    for file in files:
+    for done, file in enumerate(files):
+        if progress:
+            progress(done, len(files))
         try:
             items = read_drafts(file.read_bytes(), path=str(file), settings=settings, overrides=overrides)
         except IngestError as exc:
@@ -598,4 +605,6 @@ def ingest_paths(
                 report(f"would update: {result.article.id} ({where}) (changed: {changed})")
             else:
                 report(f"unchanged: {result.article.id} ({where})")
+    if progress:
+        progress(len(files), len(files))
     return summary

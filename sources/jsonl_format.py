@@ -76,6 +76,8 @@ def read_line(
         values = json.loads(text)
     except json.JSONDecodeError as exc:
         raise IngestError(f"not valid JSON: {exc.msg} (column {exc.colno})", path=path, line=line) from exc
+    except ValueError:   # an integer of more than 4300 digits (Python's own limit)
+        raise IngestError("a number of more than 4300 digits", path=path, line=line) from None
     except RecursionError:   # "[[[[..." nested past the interpreter's limit
         raise IngestError("JSON nested too deeply", path=path, line=line) from None
     if not isinstance(values, dict):

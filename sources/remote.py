@@ -286,6 +286,8 @@ def _check_xml(body: bytes) -> None:
                                 f"column {exc.getColumnNumber()}: {exc.getMessage()}") from exc
     except xml.sax.SAXException as exc:
         raise RemoteSourceError(f"not well-formed XML: {exc}") from exc
+    except LookupError as exc:   # expat asks Python for an encoding the XML declaration names
+        raise RemoteSourceError(f"cannot read the XML: {exc}") from exc
 
 
 def _xml_items(parsed, base: str) -> list[UpstreamItem]:
@@ -565,6 +567,12 @@ def _read_body(response: requests.Response, source: RemoteSource, deadline: floa
             body += chunk
             if len(body) > source.max_bytes:
                 raise RemoteSourceError(f"the response is over the limit of {source.max_bytes} bytes")
+    except urllib3.exceptions.DecodeError as exc:
+        # Not a broken connection: the partner's body is not in the coding it names, and
+        # will not be on a quick retry either.
+        coding = response.headers.get("Content-Encoding", "")
+        raise RemoteSourceError(f"the body is not valid {coding} (its Content-Encoding): {exc.__cause__ or exc}"
+                                ) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         if time.monotonic() >= deadline or isinstance(exc, (TimeoutError, urllib3.exceptions.TimeoutError)):
             raise RemoteSourceError(f"timed out after {source.timeout_seconds:g} s reading the response",

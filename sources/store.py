@@ -18,6 +18,7 @@ is decided at read time: an embargoed target is not linked before its release.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -68,6 +69,43 @@ class ArticleStore(Protocol):
     def upcoming(self, now: datetime) -> list[Article]:
         """Published articles whose publish time is still ahead of ``now``, soonest first."""
 
+    # Incremental builds and archives (feeds/build.py, feeds/archive.py).
+
+    def opener(self) -> Callable[[], ArticleStore]:
+        """A picklable way to open this store again (a build's second process)."""
+
+    def has_term(self, kind: str, name: str, now: datetime) -> bool:
+        """Whether an article visible at ``now`` carries this category, tag or author."""
+
+    def latest_ids(self, kind: str | None, name: str | None, now: datetime, limit: int) -> list[str]:
+        """The ids of :meth:`latest_published` (kind None) or :meth:`latest_published_with`."""
+
+    def places(self, kind: str | None, name: str | None, now: datetime,
+               start: datetime | None = None, end: datetime | None = None) -> list[tuple[str, int, bool]]:
+        """(id, publication time, visible) of a feed's history in [start, end), oldest first."""
+
+    def place_near(self, kind: str | None, name: str | None, now: datetime, moment: datetime, *,
+                   before: bool) -> int | None:
+        """Publication time of the feed's last place before ``moment``, or first at or after it."""
+
+    def articles(self, ids: Sequence[str], now: datetime) -> list[Article]:
+        """These articles in this order, links resolved as seen at ``now``."""
+
+    def changes_since(self, revision: int) -> dict[str, dict | None] | None:
+        """id -> placement before the first change after ``revision``; None if the log is trimmed."""
+
+    def forget_changes(self, before: int) -> None:
+        """Trim the change log below store revision ``before``."""
+
+    def placements(self, ids: Sequence[str]) -> dict[str, dict]:
+        """id -> current placement (status, published_ts, deleted_ts, categories, tags, author)."""
+
+    def released_between(self, after: datetime, until: datetime) -> list[str]:
+        """Articles whose publication time falls in (after, until]."""
+
+    def linking_to(self, ids: Sequence[str]) -> set[str]:
+        """Articles holding a related link resolved to one of ``ids``."""
+
     def unpublish(self, key: str, now: datetime) -> Article:
         """Turn the article with this id or slug into a draft: it leaves every feed."""
 
@@ -108,6 +146,21 @@ class ArticleStore(Protocol):
     def count(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+# The article_terms rows of one article (``new``), for the triggers of migration 5.
+_TERM_ROWS = """INSERT INTO article_terms SELECT DISTINCT 'category', value, new.id, new.published_ts
+                FROM json_each(new.categories);
+            INSERT INTO article_terms SELECT DISTINCT 'tag', value, new.id, new.published_ts
+                FROM json_each(new.tags);
+            INSERT INTO article_terms SELECT 'author', new.author, new.id, new.published_ts
+                WHERE new.author IS NOT NULL;"""
+_REVISION = "(SELECT value FROM meta WHERE key = 'revision')"
+# What decides which documents an article is in, and what a link to it shows (feeds/build.py).
+_PLACEMENT = ("json_object('status', {row}.status, 'published_ts', {row}.published_ts, "
+              "'deleted_ts', {row}.deleted_ts, 'categories', json({row}.categories), "
+              "'tags', json({row}.tags), 'author', {row}.author, "
+              "'title', {row}.title, 'slug', {row}.slug, 'url', {row}.url)")
 
 
 # Numbered migrations: index + 1 is the schema version they lead to. Never edit a
@@ -212,6 +265,51 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             INSERT INTO articles_fts (rowid, title, content_text) VALUES (new.rowid, new.title, new.content_text);
         END""",
         "INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')",
+    ),
+    (
+        # Which articles carry which category, tag and author, by publication time:
+        # a category feed or one month of its archive is a range scan, not a pass
+        # over every article's JSON. Kept in step by triggers.
+        """CREATE TABLE article_terms (
+            kind          TEXT NOT NULL,     -- 'category', 'tag', 'author'
+            name          TEXT NOT NULL,
+            article_id    TEXT NOT NULL,
+            published_ts  INTEGER NOT NULL
+        )""",
+        "CREATE INDEX article_terms_by_term ON article_terms (kind, name, published_ts, article_id)",
+        "CREATE INDEX article_terms_by_article ON article_terms (article_id)",
+        *(f"""CREATE TRIGGER article_terms_{event} AFTER {when} ON articles BEGIN
+            {'DELETE FROM article_terms WHERE article_id = old.id;' if event != 'insert' else ''}
+            {_TERM_ROWS if event != 'delete' else ''}
+        END""" for event, when in (("insert", "INSERT"), ("update", "UPDATE OF categories, tags, author, published_ts"),
+                                   ("delete", "DELETE"))),
+        *(f"INSERT INTO article_terms SELECT DISTINCT '{kind}', j.value, a.id, a.published_ts "
+          f"FROM articles a, json_each(a.{column}) j" for kind, column in (("category", "categories"), ("tag", "tags"))),
+        "INSERT INTO article_terms SELECT 'author', author, id, published_ts FROM articles WHERE author IS NOT NULL",
+        # What changed since a given store revision, and what the article looked like
+        # before: an incremental build finds the documents a change touches from the
+        # old and the new version (feeds/build.py). ``revision`` is the store revision
+        # the change was made on top of. Links re-resolved by another article's arrival
+        # count as a change of the article that holds them.
+        """CREATE TABLE changes (
+            revision    INTEGER NOT NULL,
+            article_id  TEXT NOT NULL,
+            before      TEXT              -- JSON placement of the previous version; NULL for a new article
+        )""",
+        "CREATE INDEX changes_by_revision ON changes (revision)",
+        "CREATE INDEX articles_by_published ON articles (published_ts, id)",
+        "INSERT INTO meta (key, value) SELECT 'changes_floor', value FROM meta WHERE key = 'revision'",
+        f"""CREATE TRIGGER changes_insert AFTER INSERT ON articles BEGIN
+            INSERT INTO changes VALUES ({_REVISION}, new.id, NULL);
+        END""",
+        f"""CREATE TRIGGER changes_update AFTER UPDATE ON articles BEGIN
+            INSERT INTO changes VALUES ({_REVISION}, new.id, {_PLACEMENT.format(row="old")});
+        END""",
+        *(f"""CREATE TRIGGER changes_links_{event} AFTER {when} ON related_links BEGIN
+            INSERT INTO changes SELECT {_REVISION}, a.id, {_PLACEMENT.format(row="a")}
+            FROM articles a WHERE a.id = {row}.article_id;
+        END""" for event, when, row in (("insert", "INSERT", "new"), ("update", "UPDATE OF target_id", "new"),
+                                        ("delete", "DELETE", "old"))),
     ),
 )
 
@@ -342,34 +440,154 @@ class SQLiteStore:
                 now=now,
             )
 
-    _TERM_SQL = {
-        "category": "EXISTS (SELECT 1 FROM json_each(articles.categories) WHERE value = ?)",
-        "tag": "EXISTS (SELECT 1 FROM json_each(articles.tags) WHERE value = ?)",
-        "author": "author = ?",
-    }
-    _TERM_VALUES = {
-        "category": "SELECT DISTINCT j.value FROM articles, json_each(articles.categories) j",
-        "tag": "SELECT DISTINCT j.value FROM articles, json_each(articles.tags) j",
-        "author": "SELECT DISTINCT author FROM articles",
-    }
-
     def terms(self, kind: str, now: datetime) -> list[str]:
-        where = " WHERE status = 'published' AND published_ts <= ?"
-        if kind == "author":
-            where += " AND author IS NOT NULL"
         with self._lock:
-            rows = self._db.execute(self._TERM_VALUES[kind] + where, (_ts(now),)).fetchall()
+            rows = self._db.execute(
+                "SELECT DISTINCT t.name FROM article_terms t JOIN articles a ON a.id = t.article_id "
+                "WHERE t.kind = ? AND a.status = 'published' AND a.published_ts <= ?", (kind, _ts(now))).fetchall()
         return sorted(row[0] for row in rows)
+
+    def has_term(self, kind: str, name: str, now: datetime) -> bool:
+        """Whether any article readers can see carries the term (its feed exists)."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT 1 FROM article_terms t JOIN articles a ON a.id = t.article_id WHERE t.kind = ? AND t.name = ? "
+                "AND a.status = 'published' AND a.published_ts <= ? LIMIT 1", (kind, name, _ts(now))).fetchone() is not None
 
     def latest_published_with(self, kind: str, name: str, now: datetime, limit: int) -> list[Article]:
         with self._transaction(write=False) as cur:
             return self._load(
                 cur,
-                f"status = 'published' AND published_ts <= ? AND {self._TERM_SQL[kind]} "
-                "ORDER BY published_ts DESC, id LIMIT ?",
-                (_ts(now), name, limit),
+                "id IN (SELECT t.article_id FROM article_terms t JOIN articles a ON a.id = t.article_id "
+                "WHERE t.kind = ? AND t.name = ? AND a.status = 'published' AND a.published_ts <= ? "
+                "ORDER BY t.published_ts DESC, t.article_id LIMIT ?) ORDER BY published_ts DESC, id",
+                (kind, name, _ts(now), limit),
                 now=now,
             )
+
+    # --- what incremental builds ask (feeds/build.py) ----------------------------------
+    #
+    # A *place* in a feed's history is an article readers can see, or could see until
+    # it was deleted: deleting an article leaves its place, so the archive pages after
+    # it keep their entries (feeds/archive.py).
+
+    _PLACE = ("((a.status = 'published' OR (a.status = 'deleted' AND a.deleted_ts IS NOT NULL)) "
+              "AND a.published_ts <= :now)")
+
+    def places(self, kind: str | None, name: str | None, now: datetime,
+               start: datetime | None = None, end: datetime | None = None) -> list[tuple[str, int, bool]]:
+        """(id, published_ts, visible) of the feed's places with start <= published < end, oldest first.
+
+        ``kind`` None is the main feed (every article)."""
+        params = {"now": _ts(now), "kind": kind, "name": name,
+                  "start": _ts(start) if start else -2**62, "end": _ts(end) if end else 2**62}
+        if kind is None:
+            sql = (f"SELECT a.id, a.published_ts, a.status FROM articles a WHERE {self._PLACE} "
+                   "AND a.published_ts >= :start AND a.published_ts < :end ORDER BY a.published_ts, a.id")
+        else:
+            sql = (f"SELECT a.id, a.published_ts, a.status FROM article_terms t JOIN articles a ON a.id = t.article_id "
+                   f"WHERE t.kind = :kind AND t.name = :name AND t.published_ts >= :start AND t.published_ts < :end "
+                   f"AND {self._PLACE} ORDER BY t.published_ts, t.article_id")
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+        return [(id_, ts, status == Status.PUBLISHED.value) for id_, ts, status in rows]
+
+    def place_near(self, kind: str | None, name: str | None, now: datetime, moment: datetime, *,
+                   before: bool) -> int | None:
+        """published_ts of the feed's last place before ``moment`` (``before``), or its first at or after it."""
+        op, order = ("<", "DESC") if before else (">=", "ASC")
+        params = {"now": _ts(now), "kind": kind, "name": name, "moment": _ts(moment)}
+        if kind is None:
+            sql = (f"SELECT a.published_ts FROM articles a WHERE a.published_ts {op} :moment AND {self._PLACE} "
+                   f"ORDER BY a.published_ts {order} LIMIT 1")
+        else:
+            sql = (f"SELECT t.published_ts FROM article_terms t JOIN articles a ON a.id = t.article_id "
+                   f"WHERE t.kind = :kind AND t.name = :name AND t.published_ts {op} :moment AND {self._PLACE} "
+                   f"ORDER BY t.published_ts {order} LIMIT 1")
+        with self._lock:
+            row = self._db.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    def latest_ids(self, kind: str | None, name: str | None, now: datetime, limit: int) -> list[str]:
+        """The ids ``latest_published`` (kind None) or ``latest_published_with`` would give."""
+        with self._lock:
+            if kind is None:
+                rows = self._db.execute("SELECT id FROM articles WHERE status = 'published' AND published_ts <= ? "
+                                        "ORDER BY published_ts DESC, id LIMIT ?", (_ts(now), limit)).fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT t.article_id FROM article_terms t JOIN articles a ON a.id = t.article_id "
+                    "WHERE t.kind = ? AND t.name = ? AND a.status = 'published' AND a.published_ts <= ? "
+                    "ORDER BY t.published_ts DESC, t.article_id LIMIT ?", (kind, name, _ts(now), limit)).fetchall()
+        return [row[0] for row in rows]
+
+    def articles(self, ids: Sequence[str], now: datetime) -> list[Article]:
+        """The articles with these ids, in this order (links resolved as seen at ``now``)."""
+        found: dict[str, Article] = {}
+        with self._transaction(write=False) as cur:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start:start + 500])
+                for article in self._load(cur, f"id IN ({','.join('?' * len(chunk))})", chunk, now=now):
+                    found[article.id] = article
+        return [found[id_] for id_ in ids if id_ in found]
+
+    def opener(self) -> Callable[[], ArticleStore]:
+        return functools.partial(SQLiteStore, self.path, suggest_related=self.suggest_related)
+
+    def changes_since(self, revision: int) -> dict[str, dict | None] | None:
+        """id -> how each article changed after store revision ``revision`` was placed before
+        (None: it is new); None when the change log no longer reaches back that far."""
+        with self._transaction(write=False) as cur:
+            floor = cur.execute("SELECT value FROM meta WHERE key = 'changes_floor'").fetchone()[0]
+            if revision < floor:
+                return None
+            rows = cur.execute("SELECT article_id, before FROM changes WHERE revision >= ? ORDER BY rowid",
+                               (revision,)).fetchall()
+        changed: dict[str, dict | None] = {}
+        for article_id, before in rows:
+            if article_id not in changed:      # the oldest record tells how it was
+                changed[article_id] = json.loads(before) if before is not None else None
+        return changed
+
+    def forget_changes(self, before: int) -> None:
+        """Drop the change log older than store revision ``before`` (no build needs it any more)."""
+        try:
+            with self._transaction(write=True) as cur:
+                cur.execute("DELETE FROM changes WHERE revision < ?", (before,))
+                cur.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'changes_floor'", (before,))
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: the change log was not trimmed: {exc}") from exc
+
+    def placements(self, ids: Sequence[str]) -> dict[str, dict]:
+        """id -> the current placement (the shape ``changes_since`` gives for the old one)."""
+        found: dict[str, dict] = {}
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start:start + 500])
+                for id_, placement in self._db.execute(
+                        f"SELECT a.id, {_PLACEMENT.format(row='a')} FROM articles a "
+                        f"WHERE a.id IN ({','.join('?' * len(chunk))})", chunk):
+                    found[id_] = json.loads(placement)
+        return found
+
+    def released_between(self, after: datetime, until: datetime) -> list[str]:
+        """Articles whose publication time came in (after, until]: they became visible."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM articles WHERE status = 'published' AND published_ts > ? AND published_ts <= ?",
+                (_ts(after), _ts(until))).fetchall()
+        return [row[0] for row in rows]
+
+    def linking_to(self, ids: Sequence[str]) -> set[str]:
+        """Articles with a related link resolved to one of ``ids`` (their content shows its title)."""
+        found: set[str] = set()
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start:start + 500])
+                found.update(row[0] for row in self._db.execute(
+                    f"SELECT DISTINCT article_id FROM related_links WHERE target_id IN ({','.join('?' * len(chunk))})",
+                    chunk))
+        return found
 
     def next_release_after(self, now: datetime) -> datetime | None:
         with self._lock:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -133,3 +136,38 @@ def server(public) -> Iterator[RunningServer]:
     running = RunningServer(PublicFiles(public, max_age=900))
     yield running
     running.stop()
+
+
+@pytest.fixture
+def memory_path(tmp_path) -> Iterator[Path]:
+    """A folder in memory (tmpfs, /dev/shm) when the machine has one, else ``tmp_path``.
+
+    For tests that build hundreds of times: each build fsyncs every file it replaces and
+    its folder, up to a second a build on a shared disk busy with other work, and
+    nothing on tmpfs. Everything else is the same there: rename(2) swapping a complete
+    file in, SQLite's WAL, and what a killed process leaves (its writes are in the page
+    cache either way; fsync only matters when the power goes).
+    """
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path
+        return
+    made = Path(tempfile.mkdtemp(prefix="feedpub-test-", dir=shm))
+    try:
+        yield made
+    finally:
+        shutil.rmtree(made, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The figures the reliability tests (#8) recorded with ``record_property``, shown after
+    every run so that a CI log holds what docs/RELIABILITY.md quotes."""
+    lines = [f"{report.nodeid}: {name} = {value}"
+             for outcome in ("passed", "failed")
+             for report in terminalreporter.getreports(outcome)
+             if report.when == "call"
+             for name, value in report.user_properties]
+    if lines:
+        terminalreporter.section("figures")
+        for line in lines:
+            terminalreporter.write_line(line)

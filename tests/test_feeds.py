@@ -122,8 +122,10 @@ def test_build_writes_only_changed_files(sample_store, site, tmp_path):
     first = build(sample_store, site, out, INGEST_TIME)
     assert set(CONTENT_DOCUMENTS) <= set(first.written)
     inodes = {name: os.stat(out / name).st_ino for name in first.written}
-    second = build(sample_store, site, out, INGEST_TIME + timedelta(minutes=15))
-    assert second.written == () and sorted(second.unchanged) == sorted(first.written)
+    again = build(sample_store, site, out, INGEST_TIME + timedelta(minutes=15), full=True)
+    assert again.full and again.written == () and sorted(again.unchanged) == sorted(first.written)
+    nothing = build(sample_store, site, out, INGEST_TIME + timedelta(minutes=30))
+    assert not nothing.full and nothing.written == nothing.unchanged == nothing.removed == ()
     assert {name: os.stat(out / name).st_ino for name in inodes} == inodes
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +38,23 @@ def test_the_new_file_is_fsynced_before_it_is_swapped_in(tmp_path, monkeypatch):
     assert events[:2] == ["fsync", "replace"] and events[2:] == ["fsync"]   # then the folder
 
 
+def test_a_build_is_on_disk_before_its_manifest_is_swapped_in(tmp_path, monkeypatch):
+    """Documents are written without a sync each; one sync precedes the manifest."""
+    from feeds.document import Document
+    from feeds.publish import MANIFEST_NAME, publish
+
+    from feeds import publish as publishing
+
+    events = []
+    real_sync, real_replace = publishing._sync_filesystem, os.replace
+    monkeypatch.setattr(publishing, "_sync_filesystem", lambda folder: (events.append("sync"), real_sync(folder))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(Path(b).name), real_replace(a, b))[1])
+    publish(tmp_path, [Document("rss.xml", b"<rss/>", "application/rss+xml; charset=utf-8", "2024-09-18T00:00:00+07:00"),
+                       Document("logo.png", b"png", "image/png", "2024-09-18T00:00:00+07:00")])
+    assert events.index("sync") == len(events) - 2 and events[-1] == MANIFEST_NAME
+    assert {"rss.xml", "rss.xml.br", "rss.xml.gz", "logo.png"} <= set(events[:-2])
+
+
 def test_unchanged_bytes_are_not_written_again(tmp_path):
     target = tmp_path / "rss.xml"
     assert write_atomic(target, b"same") is True
@@ -60,3 +78,16 @@ def test_files_no_build_listed_are_left_alone(tmp_path):
     (tmp_path / "robots.txt").write_text("User-agent: *\n")
     publish(tmp_path, [doc("rss.xml", b"a")])
     assert (tmp_path / "robots.txt").exists()
+
+
+def test_a_document_written_before_a_kill_counts_as_written_again(tmp_path):
+    """The bytes reached the disk but the manifest did not: the hubs were never told."""
+    from feeds.document import Document
+    from feeds.publish import publish
+
+    old = Document("atom.xml", b"<feed>1</feed>", "application/atom+xml; charset=utf-8", "2024-09-18T00:00:00+07:00")
+    new = Document("atom.xml", b"<feed>2</feed>", "application/atom+xml; charset=utf-8", "2024-09-18T01:00:00+07:00")
+    publish(tmp_path, [old])
+    (tmp_path / "atom.xml").write_bytes(new.body)          # swapped in, then the process died
+    assert publish(tmp_path, [new]).written == ("atom.xml",)
+    assert publish(tmp_path, [new]).written == ()

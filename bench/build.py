@@ -1,0 +1,228 @@
+"""Build benchmark (issue #4): full, incremental and no-op builds at 1k, 10k and 100k articles.
+
+    python -m bench.build [1000 10000 100000]
+
+Each size uses a copy of the cached corpus store (bench/corpus.py: realistic
+articles, ~80 a day, 12 categories, 300 tags, 150 authors; built once) and the
+catalogue on (a feed per category, tag and author, each with its archives).
+Every measurement runs in a fresh child process, which reports its own peak
+memory (ru_maxrss). Printed per size:
+
+- full: ``feedpub build --full`` into an empty folder: seconds, documents,
+  entries rendered (an article counts once per document it is in), entries/s;
+- feedgen alone: feedgen rendering the same documents (same feeds, same
+  entries, RSS + Atom + JSON Feed for subscription documents, Atom for archive
+  pages) from data already in memory, nothing sanitised, compressed or
+  written: the cost of rendering alone. The ratio full / feedgen is the figure
+  (<= 1.0 is the target);
+- edit (new) / edit (old): an incremental build after editing the newest
+  article (it is in every subscription document of its feeds) or one from the
+  first month (only its archive pages change), median of 5;
+- no-op: a build with nothing changed, median of 5;
+- peak MB: the largest resident set of the full build's process.
+
+The machine is shared and noisy: compare figures within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from feedgen.feed import FeedGenerator
+
+from bench.corpus import END, store_path
+from feeds.archive import paginate
+from feeds.build import build
+from feeds.catalogue import term_feed, term_slugs
+from feeds.entries import main_feed
+from feeds.publish import read_manifest
+from feeds.site import SiteSettings
+from sources.model import SaveResult
+from sources.store import SQLiteStore
+
+SITE = SiteSettings(title="Berita Contoh", description="Benchmark newsroom", base_url="https://news.example.com",
+                    catalogue=("category", "tag", "author"))
+NOW = END + timedelta(hours=1)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _entries(public: Path) -> tuple[int, int]:
+    """(documents, entries rendered) of a build, from its manifest."""
+    manifest = read_manifest(public)
+    entries = 0
+    for path, entry in manifest.items():
+        basis = entry.get("basis")
+        if basis and "places" in basis:   # an archive page
+            entries += basis["entries"]
+        elif basis:                       # a subscription Atom document, standing for three formats
+            entries += len(basis["entries"]) * 3
+    return len(manifest), entries
+
+
+def child_full(store_file: Path, public: Path) -> dict:
+    store = SQLiteStore(store_file)
+    started = time.perf_counter()
+    build(store, SITE, public, NOW, full=True)
+    seconds = time.perf_counter() - started
+    documents, entries = _entries(public)
+    return {"seconds": seconds, "documents": documents, "entries": entries, "peak_mb": _peak_mb()}
+
+
+def _edit(store: SQLiteStore, article_id: str, n: int) -> None:
+    article = store.get(article_id)
+    edited = replace(article, content_html=article.content_html + f"<p>Ralat {n}.</p>",
+                     updated=article.updated + timedelta(seconds=n + 1), stored=NOW,
+                     related=tuple(link for link in article.related if not link.suggested))
+    store.save(lambda existing: SaveResult("updated", edited), article_id=edited.id, slug=edited.slug)
+
+
+def child_incremental(store_file: Path, public: Path) -> dict:
+    store = SQLiteStore(store_file)
+    newest = store.latest_ids(None, None, NOW, 1)[0]
+    oldest = _oldest(store)
+    figures: dict[str, list[float]] = {"edit_new": [], "edit_old": [], "noop": []}
+    rendered: dict[str, int] = {}
+    for n in range(5):
+        for name, article_id in (("edit_new", newest), ("edit_old", oldest)):
+            _edit(store, article_id, n)
+            started = time.perf_counter()
+            report = build(store, SITE, public, NOW)
+            figures[name].append(time.perf_counter() - started)
+            assert not report.full, report.why_full
+            rendered[name] = len(report.written) + len(report.unchanged)
+        started = time.perf_counter()
+        report = build(store, SITE, public, NOW)
+        figures["noop"].append(time.perf_counter() - started)
+        assert not (report.written or report.unchanged)
+    result = {name: statistics.median(values) for name, values in figures.items()}
+    result.update({f"{name}_documents": count for name, count in rendered.items()})
+    return result
+
+
+def _oldest(store: SQLiteStore) -> str:
+    first = store.place_near(None, None, NOW, datetime(1970, 1, 2).astimezone(), before=False)
+    return next(place[0] for place in store.places(None, None, NOW, datetime.fromtimestamp(first).astimezone(),
+                                                  datetime.fromtimestamp(first + 1).astimezone()))
+
+
+def child_feedgen(store_file: Path) -> dict:
+    """feedgen rendering the documents of a full build from in-memory data; only rendering is timed."""
+    store = SQLiteStore(store_file)
+    slugs = {kind: term_slugs(store.terms(kind, NOW)) for kind in SITE.catalogue}
+    feeds = [(None, main_feed(SITE))] + [((kind, name), term_feed(kind, name, slug, SITE))
+                                        for kind in SITE.catalogue for name, slug in sorted(slugs[kind].items())]
+    rendering = 0.0
+    for key, feed in feeds:
+        kind, name = key if key else (None, None)
+        window = store.articles(store.latest_ids(kind, name, NOW, SITE.items_per_feed), NOW)
+        started = time.perf_counter()
+        for fmt in ("rss", "atom", "json"):
+            _feedgen(feed.title, feed.atom_path, window, fmt)
+        rendering += time.perf_counter() - started
+        for page in paginate(feed, store.places(kind, name, NOW), SITE.zone, SITE.archive_entries):
+            articles = store.articles(page.visible, NOW)
+            started = time.perf_counter()
+            _feedgen(feed.title, page.path, articles, "atom")
+            rendering += time.perf_counter() - started
+    return {"seconds": rendering}
+
+
+def _feedgen(title: str, path: str, articles: list, fmt: str) -> bytes:
+    fg = FeedGenerator()
+    fg.id(SITE.url(path))
+    fg.title(title)
+    fg.subtitle(SITE.description)
+    fg.link(href=SITE.url(path), rel="self")
+    fg.link(href=SITE.url(""), rel="alternate")
+    fg.language(SITE.language)
+    fg.updated(max((a.updated for a in articles), default=NOW))
+    for article in articles:
+        fe = fg.add_entry(order="append")
+        fe.id(article.id)
+        fe.title(article.title)
+        fe.link(href=SITE.article_link(article.url, article.slug))
+        fe.summary(article.summary)
+        fe.content(article.content_html, type="html")
+        fe.published(article.published)
+        fe.updated(article.updated)
+        if article.author:
+            fe.author({"name": article.author})
+        for category in (*article.categories, *article.tags):
+            fe.category(term=category)
+    if fmt == "rss":
+        return fg.rss_str(pretty=True)
+    if fmt == "atom":
+        return fg.atom_str(pretty=True)
+    # feedgen has no JSON Feed: the same data through json, as feedpub does
+    return json.dumps({"items": [{"id": a.id, "title": a.title, "content_html": a.content_html}
+                                 for a in articles]}).encode()
+
+
+def _run_child(*args: str) -> dict:
+    done = subprocess.run([sys.executable, "-m", "bench.build", "--child", *args], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"child {args} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(n: int, scratch: Path) -> dict:
+    source = store_path(n)
+    store_file = scratch / f"store-{n}.sqlite3"
+    shutil.copyfile(source, store_file)
+    public = scratch / f"public-{n}"
+    full = _run_child("full", str(store_file), str(public))
+    feedgen = _run_child("feedgen", str(store_file))
+    incremental = _run_child("incremental", str(store_file), str(public))
+    return {"n": n, "full": full, "feedgen": feedgen, "incremental": incremental}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| articles | documents | entries | full s | entries/s | feedgen alone s | full / feedgen | "
+             "edit (new) ms | edit (old) ms | no-op ms | peak MB |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        full, gen, inc = row["full"], row["feedgen"], row["incremental"]
+        lines.append(
+            f"| {row['n']:,} | {full['documents']:,} | {full['entries']:,} | {full['seconds']:.1f} | "
+            f"{full['entries'] / full['seconds']:,.0f} | {gen['seconds']:.1f} | {full['seconds'] / gen['seconds']:.2f} | "
+            f"{inc['edit_new'] * 1000:.0f} ({inc['edit_new_documents']} docs) | "
+            f"{inc['edit_old'] * 1000:.0f} ({inc['edit_old_documents']} docs) | {inc['noop'] * 1000:.1f} | "
+            f"{full['peak_mb']:.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[1000, 10000, 100000])
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, *paths = args.child
+        result = {"full": child_full, "incremental": child_incremental, "feedgen": child_feedgen}[kind](
+            *map(Path, paths))
+        print(json.dumps(result))
+        return
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="feedpub-bench-") as scratch:
+        for n in args.sizes:
+            rows.append(measure(n, Path(scratch)))
+            print(f"{n:,} articles done", file=sys.stderr)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
