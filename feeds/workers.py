@@ -44,7 +44,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .health import SharedCounters
-from .server import PublicFiles
+from .server import CHANNEL_TIMEOUT, CONNECTION_LIMIT, PublicFiles, enough_descriptors
 from .stats import PollLog
 
 log = logging.getLogger(__name__)
@@ -55,10 +55,18 @@ WORKERS = 2                      # one per core of the machine it was measured o
 PARENT_CHECK_SECONDS = 1.0       # how often a worker checks that the serve process lives
 STOP_ATTEMPTS = 3                # SIGTERMs a worker gets before it is killed ...
 STOP_WAIT_SECONDS = 1.0          # ... this long apart
+BACKLOG = 1024                   # connections the kernel queues while every worker's places are taken (waitress's too)
 FORWARD_TIMEOUT = 60.0           # seconds an /api request may take in the serve process
 FORWARDED_PREFIX = "/api"
 FORWARDED_PATHS = frozenset({"/healthz", "/metrics"})
 # RFC 9110 7.6.1: these describe one connection, not the message; never passed on.
+# The request head (request line and headers) a worker reads: hyper, granian's HTTP layer,
+# refuses a head with 431 once its read buffer holds this much and the head is not done, and
+# a read adds at most as much again: a head up to 128 KB is read, one of 256 KB or more always
+# gets 431 (waitress's limit was 256 KB; granian's default buffer, 417 KB, let 500 KB heads
+# through). hyper has two limits of its own that granian does not expose: a request target
+# over 65,534 bytes gets 414, and more than 100 header fields get 431.
+MAX_REQUEST_HEAD = 128 * 1024
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
                         "upgrade", "date", "server"})   # the last two: granian sends its own
 
@@ -186,7 +194,7 @@ def _exit_with_parent(parent: int, polls: PollLog) -> None:
     os._exit(0)
 
 
-def listen(host: str, port: int, backlog: int = 1024) -> socket.socket:
+def listen(host: str, port: int, backlog: int = BACKLOG) -> socket.socket:
     """The public listening socket, bound before any worker starts: ``port=0`` gets a free
     port, and its number is known to the serve process (every worker shares the socket)."""
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
@@ -207,6 +215,7 @@ def run_workers(sock: socket.socket, settings: WorkerSettings, *, workers: int =
     worker has stopped. A worker that dies is replaced."""
     from granian._granian import SocketHolder
     from granian.constants import HTTPModes, Interfaces, RuntimeModes
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server.mp import MPServer
 
@@ -249,12 +258,23 @@ def run_workers(sock: socket.socket, settings: WorkerSettings, *, workers: int =
 
     # granian reads the start method when it starts a worker; see the module docstring.
     multiprocessing.set_start_method("spawn", force=True)
+    # Each connection is a descriptor in the worker that holds it; workers inherit this limit.
+    enough_descriptors(CONNECTION_LIMIT + 256)
     host, port = sock.getsockname()[:2]
     server = SharedSocketServer(
         "feedpub", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
         # One Python thread per worker: the app never waits on I/O on the hot path, so more
         # threads would only take turns holding the GIL (docs/BENCHMARKS.md).
         blocking_threads=1, respawn_failed_workers=True,
+        # Connections a worker holds at once (granian's default: backlog / workers, 512 each):
+        # idle and slowloris connections hold places too, so the whole server keeps
+        # CONNECTION_LIMIT, as many as waitress did, and the listen backlog beyond that.
+        backlog=BACKLOG, backpressure=max(1, CONNECTION_LIMIT // workers),
+        # A request head must arrive whole within CHANNEL_TIMEOUT (a slowloris client is
+        # dropped then); so is an idle connection, new or kept alive between requests
+        # (all three measured closed at 30.0 s).
+        http1_settings=HTTP1Settings(header_read_timeout=CHANNEL_TIMEOUT * 1000, keep_alive=True,
+                                     max_buffer_size=MAX_REQUEST_HEAD),
         # HTTP/1.1 only (feed readers and proxies speak it; h2c without TLS has no clients
         # here) on a single-threaded Rust runtime per worker: 13.5-15.1 us of CPU per 304
         # against 14.4-20.1 us with granian's defaults (docs/BENCHMARKS.md).
