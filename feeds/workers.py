@@ -149,7 +149,10 @@ def forward(environ: dict, start_response: StartResponse, upstream: str, max_req
         data = response.read()
         headers = [(name, value) for name, value in response.getheaders() if name.lower() not in HOP_BY_HOP]
         status = f"{response.status} {response.reason}"
-    except OSError as exc:   # the serve process is stopping, or a request outlived the timeout
+    except (OSError, http.client.HTTPException) as exc:
+        # The serve process is stopping or was killed (before its answer, or halfway through
+        # it: IncompleteRead, BadStatusLine), or a request outlived the timeout. Raised out
+        # of the app, any of them would be a 500 (found by tests/test_reliability_kills.py).
         log.warning("forwarding %s to the serve process failed: %s", target, exc)
         return _plain(start_response, "502 Bad Gateway", b"The service is not answering\n")
     finally:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -99,3 +102,37 @@ def test_workers_end_when_the_serve_process_is_killed(tmp_path):
     wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers))
     with pytest.raises(requests.ConnectionError):   # nothing holds the address any more
         requests.get(served.url + "/rss.xml", timeout=2)
+
+
+@pytest.mark.parametrize("answer", [
+    b"",                                                             # gone before answering
+    b"HTTP/1.1 20",                                                  # gone inside the status line
+    b"HTTP/1.1 201 Created\r\nContent-Length: 400\r\n\r\n{\"id\": ",   # gone halfway through the body
+])
+def test_a_serve_process_gone_mid_answer_is_a_502_not_an_error(tmp_path, answer):
+    """A worker passing /api on to a serve process that dies (SIGKILL) before or while it
+    answers says so with a 502: an exception out of the app would be granian's bare 500."""
+    from feeds.workers import forward
+
+    path = str(tmp_path / "service.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+
+    def die_while_answering() -> None:
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(answer)
+        connection.close()
+
+    upstream = threading.Thread(target=die_while_answering)
+    upstream.start()
+    started: list = []
+    body = b'{"title": "x"}'
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/articles", "CONTENT_LENGTH": str(len(body)),
+               "CONTENT_TYPE": "application/json", "wsgi.input": io.BytesIO(body), "REMOTE_ADDR": "127.0.0.1"}
+    got = b"".join(forward(environ, lambda status, headers: started.append(status), path, 1 << 20))
+    upstream.join()
+    listener.close()
+    assert started == ["502 Bad Gateway"]
+    assert got == b"The service is not answering\n"
