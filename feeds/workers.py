@@ -59,7 +59,6 @@ BACKLOG = 1024                   # connections the kernel queues while every wor
 FORWARD_TIMEOUT = 60.0           # seconds an /api request may take in the serve process
 FORWARDED_PREFIX = "/api"
 FORWARDED_PATHS = frozenset({"/healthz", "/metrics"})
-# RFC 9110 7.6.1: these describe one connection, not the message; never passed on.
 # The request head (request line and headers) a worker reads: hyper, granian's HTTP layer,
 # refuses a head with 431 once its read buffer holds this much and the head is not done, and
 # a read adds at most as much again: a head up to 128 KB is read, one of 256 KB or more always
@@ -67,6 +66,7 @@ FORWARDED_PATHS = frozenset({"/healthz", "/metrics"})
 # through). hyper has two limits of its own that granian does not expose: a request target
 # over 65,534 bytes gets 414, and more than 100 header fields get 431.
 MAX_REQUEST_HEAD = 128 * 1024
+# RFC 9110 7.6.1: these describe one connection, not the message; never passed on.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
                         "upgrade", "date", "server"})   # the last two: granian sends its own
 

@@ -2,8 +2,9 @@
 
 The server is the one production runs (scheduler.serve: granian's worker processes
 serving public/, the health, metrics and API answers forwarded to the serve process),
-started as its own process so that its memory, and its workers', can be read from /proc. Requests are written byte for byte on raw sockets:
-an HTTP client library would normalise the very paths and headers under test.
+started as its own process so that its memory, and its workers', can be read from
+/proc. Requests are written byte for byte on raw sockets: an HTTP client library would
+normalise the very paths and headers under test.
 Each test prints its figures (``pytest -s``).
 """
 
