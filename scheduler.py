@@ -46,7 +46,9 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -65,10 +67,11 @@ from sources.media import measure_image
 from sources.model import Image
 from feeds.entries import main_feed
 from feeds.publish import write_atomic
-from feeds.health import HUB_OUTCOMES, Observed, ServiceFigures
+from feeds.health import HUB_OUTCOMES, Observed, ServiceFigures, read_shared_counters
 from feeds.server import PublicFiles, create_server
 from feeds.site import SiteSettings
 from feeds.websub import HubError, notify_hub
+from feeds.workers import WorkerSettings, listen, run_workers
 from settings import Config, open_store, with_address
 from sources.api import IngestAPI
 from sources.errors import FeedpubError
@@ -555,13 +558,20 @@ def feed_urls_for(site: SiteSettings) -> Callable[[object], tuple[str, ...]]:
 
 
 def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
-    """Create the store if needed, build, serve public/ and run the jobs until SIGINT/SIGTERM."""
-    # From here on SIGTERM unwinds like SIGINT: through the finally below.
+    """Create the store if needed, build, serve public/ and run the jobs until SIGINT/SIGTERM.
+
+    This process holds the service (jobs, builds, the ingest API, /healthz, /metrics) and
+    the listening socket; granian's worker processes answer on that socket, serving
+    public/ themselves and passing the rest here over a Unix socket (feeds/workers.py).
+    """
+    # From here on SIGTERM unwinds like SIGINT: through the finally below (until granian
+    # takes both signals over to stop its workers, and returns).
     signal.signal(signal.SIGTERM, _raise_system_exit)
     store = open_store(config)
     service = None
-    server = None
-    polls = None
+    internal = None
+    listener = None
+    private = None
     try:
         ingest_sample_if_empty(store, config, clock)
         config.output_dir.mkdir(parents=True, exist_ok=True)
@@ -570,28 +580,32 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
                    + remove_interrupted_writes(status_path(config).parent, recursive=False))
         if removed:
             log.warning("removed %d temporary file(s) of writes interrupted by a crash", removed)
-        app = PublicFiles(config.output_dir, max_age=int(max(1.0, config.site.rebuild_minutes * 60)),
-                          hubs=config.site.hubs, gone=config.gone, moved=dict(config.moved))
-        # Every feed poll, for `feedpub stats`: appended on the request path, written by a thread.
-        polls = PollLog(stats_path(config)).start()
-        app.poll_log = polls.record
-        dispatch = PathDispatch(app)
-        # /healthz and /metrics; the service's figures once it exists (503 "starting" before).
-        observed = Observed(dispatch, lambda: service.figures() if service is not None else None)
         try:
-            # The API answers 413 (JSON) above api.max_body_bytes; far above it, waitress
-            # refuses the request from its Content-Length alone instead of buffering it.
-            server = create_server(observed, config.host, config.port,
-                                   max_request_body=2 * config.api_max_body_bytes + 65536)
-        except (OSError, ValueError) as exc:
+            listener = listen(config.host, config.port)
+        except OSError as exc:
             raise ServeError(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
         # Only now is the port known (--port 0), and with it a default base URL.
-        config = with_address(config, config.host, int(server.effective_port))
-        app.base_url = config.site.base_url
+        config = with_address(config, config.host, listener.getsockname()[1])
+        # The Unix socket the workers forward /api, /healthz and /metrics to, and their
+        # request counters: in a folder only this user can enter.
+        private = Path(tempfile.mkdtemp(prefix="feedpub-serve-"))
+        (private / "counts").mkdir()
+        max_age = int(max(1.0, config.site.rebuild_minutes * 60))
+        PollLog(stats_path(config))   # the poll log's table, made once before the workers write to it
+        app = PublicFiles(config.output_dir, max_age=max_age, hubs=config.site.hubs, gone=config.gone,
+                          moved=dict(config.moved), base_url=config.site.base_url)
         # Off (404 for /api/*) without a token; its writes reach the feeds through the store watcher.
-        dispatch.api = IngestAPI(store, settings=config.ingest, token=config.api_token,
-                                 max_body_bytes=config.api_max_body_bytes, clock=clock,
-                                 feed_urls=feed_urls_for(config.site))
+        api = IngestAPI(store, settings=config.ingest, token=config.api_token,
+                        max_body_bytes=config.api_max_body_bytes, clock=clock, feed_urls=feed_urls_for(config.site))
+        # /healthz and /metrics; the service's figures once it exists (503 "starting" before).
+        observed = Observed(PathDispatch(app, api), lambda: service.figures() if service is not None else None,
+                            elsewhere=lambda: read_shared_counters(private / "counts"))
+        # The API answers 413 (JSON) above api.max_body_bytes; far above it, the workers
+        # refuse the request from its Content-Length alone instead of reading it.
+        max_request_body = 2 * config.api_max_body_bytes + 65536
+        internal = create_server(observed, unix_socket=str(private / "service.sock"), threads=4,
+                                 max_request_body=max_request_body)
+        threading.Thread(target=internal.run, name="feedpub-internal", daemon=True).start()
         log.info("ingest API %s", f"on {config.site.base_url}/api/" if config.api_token else "off (no api.token)")
         service = Service(config, store, clock=clock)
         service.start()
@@ -604,14 +618,31 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         log.info("serving %s/ from %s (store %s)", config.site.base_url, config.output_dir, config.store_path)
+        # The socket listens already: a request made from here on waits for a worker.
         print(f"feedpub: serving {config.site.base_url}/", flush=True)
-        server.run()  # returns on SIGINT (KeyboardInterrupt) or SIGTERM (SystemExit)
+        run_workers(listener, WorkerSettings(
+            root=config.output_dir.resolve(), max_age=max_age, hubs=config.site.hubs, base_url=config.site.base_url,
+            gone=tuple(config.gone), moved=tuple(dict(config.moved).items()), upstream=str(private / "service.sock"),
+            counters=private / "counts", stats=stats_path(config).resolve(), max_request_body=max_request_body),
+            workers=config.workers)
     finally:
         if service is not None:
             service.stop()
-        if server is not None:
-            server.close()
-        if polls is not None:
-            polls.stop()
+        if internal is not None:
+            _close_from_its_loop(internal)
+        if listener is not None:
+            listener.close()
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
         store.close()
         log.info("stopped")
+
+
+def _close_from_its_loop(server) -> None:
+    """waitress closes its sockets from inside its own loop (its trigger runs the call
+    there): closed from another thread, they race the loop's select()."""
+    try:
+        server.trigger.pull_trigger(server.close)
+    except OSError:   # the trigger is closed already: the loop has ended
+        pass
+    server.task_dispatcher.shutdown()

@@ -48,7 +48,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "store": {"path": "data/feedpub.sqlite3", "suggest_related": True},
     "output": {"path": "public"},
     # gone: retired URL paths answering 410; moved: old path -> new path or URL, answering 301
-    "server": {"host": "127.0.0.1", "port": 8080, "gone": [""], "moved": {"": ""}},
+    "server": {"host": "127.0.0.1", "port": 8080, "workers": 2, "gone": [""], "moved": {"": ""}},
     "websub": {"hubs": [""], "timeout_seconds": 10.0, "retries": 6},
     # [[sources]]: an array of tables, one per partner feed, none by default (ARRAY_SECTIONS);
     # these are each table's keys and defaults. name and url are required.
@@ -84,6 +84,7 @@ class Config:
     api_max_body_bytes: int = 1_048_576   # larger request bodies get 413
     gone: tuple[str, ...] = ()     # retired URL paths: 410 Gone
     moved: tuple[tuple[str, str], ...] = ()   # (old URL path, new path or absolute URL): 301
+    workers: int = 2               # granian worker processes serving public/
 
 
 def _fail(source: str, key: str, problem: str) -> ConfigError:
@@ -320,6 +321,8 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         raise _fail(source, "server.port", "must be between 0 and 65535")
     if not server["host"]:
         raise _fail(source, "server.host", "must not be empty")
+    if not 1 <= server["workers"] <= 64:
+        raise _fail(source, "server.workers", "must be between 1 and 64")
     try:   # the default base URL is made from it
         urlsplit(server_base_url(server["host"], server["port"])).port
     except ValueError:
@@ -376,6 +379,7 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         api_max_body_bytes=api["max_body_bytes"],
         gone=gone,
         moved=moved,
+        workers=server["workers"],
     )
 
 

@@ -11,14 +11,21 @@ same folder: 127.0.0.1 only, 2 workers, ``gzip_static on``, ``etag on``,
 - ``gzip 200``: ``Accept-Encoding: gzip``;
 - ``plain 200``: no Accept-Encoding.
 
-Prints requests/s of each server and the ratio feedpub/nginx. With ``--granian``
-it also serves the same public/ with feedpub's WSGI app (PublicFiles and its
-request counting, bench/granian_app.py) under granian's WSGI interface with 2
-worker processes of one blocking thread each, when granian is installed (``pip install granian``): a
-candidate runner, not what ``feedpub serve`` uses.
+Prints requests/s of each server and the ratio to nginx. ``--rounds N`` repeats the
+whole series N times, servers interleaved case by case, and prints the median of
+each figure and of each round's ratio: on a shared machine the load changes from
+one second to the next, and a ratio within a round is what compares. It also
+prints the CPU time each server's processes used per request (from /proc): less
+sensitive to other load than requests/s, and what bounds requests/s on a machine
+given to the server.
+
+``--ceiling`` adds a do-nothing WSGI app (bench/ceiling_app.py: fixed bytes and
+headers, no lookup) under granian with the workers ``feedpub serve`` runs (2
+processes, one Python thread each): the most any Python app reaches on this
+machine under granian, so the share of a request's time that is feedpub's.
 
     apt-get install nginx wrk
-    .venv/bin/python bench/serve.py [--duration 5] [--granian]
+    .venv/bin/python bench/serve.py [--duration 5] [--rounds 3] [--ceiling]
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -155,16 +163,33 @@ def scenarios(port: int) -> list[tuple[str, dict[str, str], int, str | None]]:
     ]
 
 
-def wrk(port: int, headers: dict[str, str], seconds: int, threads: int, connections: int) -> tuple[float, str]:
+def cpu_seconds(session: int) -> float:
+    """CPU time (user + system) used so far by the processes of a session (a server and its workers)."""
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:   # fields after "(comm)": state ppid pgrp session ... utime stime
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(port: int, headers: dict[str, str], seconds: int, threads: int, connections: int) -> tuple[float, int, str]:
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     command.append(f"http://127.0.0.1:{port}{FEED}")
     output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    count = int(re.search(r"(\d+) requests in", output).group(1))
     problems = re.findall(r"(Non-2xx or 3xx responses: \d+|Socket errors: .*)", output)
     p99 = re.search(r"99%\s+(\S+)", output)
-    return rate, "; ".join(problems) + (f" p99 {p99.group(1)}" if p99 else "")
+    return rate, count, "; ".join(problems) + (f" p99 {p99.group(1)}" if p99 else "")
 
 
 class Runner:
@@ -204,22 +229,17 @@ def start_nginx(cwd: Path, public: Path) -> Runner:
     return Runner("nginx", process, port)
 
 
-def start_granian(public: Path) -> Runner | None:
+def start_ceiling(public: Path, workers: int) -> Runner:
     granian = shutil.which("granian") or str(Path(sys.executable).parent / "granian")
-    if not Path(granian).exists():
-        print("granian is not installed (pip install granian): skipped")
-        return None
     port = free_port()
-    # One blocking thread per worker: the app never waits on I/O, so more threads only contend
-    # for the GIL (measured: about 1.1x-1.5x the requests/s of granian's default).
-    process = subprocess.Popen([granian, "--interface", "wsgi", "--workers", "2", "--blocking-threads", "1",
-                                "--host", "127.0.0.1",
+    process = subprocess.Popen([granian, "--interface", "wsgi", "--workers", str(workers), "--blocking-threads", "1",
+                                "--http", "1", "--runtime-mode", "st", "--host", "127.0.0.1",
                                 "--port", str(port), "--no-access-log", "--log-level", "warning",
-                                "--working-dir", str(ROOT / "bench"), "granian_app:app"],
-                               env={**os.environ, "FEEDPUB_BENCH_PUBLIC": str(public), "PYTHONPATH": str(ROOT)},
+                                "--working-dir", str(ROOT / "bench"), "ceiling_app:app"],
+                               env={**os.environ, "FEEDPUB_BENCH_PUBLIC": str(public)},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     wait_listening(port, process, "granian")
-    return Runner("granian", process, port)
+    return Runner("ceiling", process, port)
 
 
 def main() -> None:
@@ -227,7 +247,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds of load per server and case")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--granian", action="store_true", help="also run feedpub's app under granian")
+    parser.add_argument("--workers", type=int, default=2, help="feedpub's server.workers (the ceiling runs as many)")
+    parser.add_argument("--rounds", type=int, default=1, help="series, servers interleaved; medians printed")
+    parser.add_argument("--ceiling", action="store_true", help="also a do-nothing WSGI app under granian")
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
@@ -235,7 +257,8 @@ def main() -> None:
     runners: list[Runner] = []
     with tempfile.TemporaryDirectory() as work:
         cwd = Path(work)
-        (cwd / "feedpub.toml").write_text("[schedule]\nrebuild_minutes = 15\n", encoding="utf-8")
+        (cwd / "feedpub.toml").write_text(f"[schedule]\nrebuild_minutes = 15\n[server]\nworkers = {args.workers}\n",
+                                          encoding="utf-8")
         config = load_config(cwd / "feedpub.toml")
         store = SQLiteStore(cwd / config.store_path)
         (cwd / "in").mkdir()
@@ -246,34 +269,50 @@ def main() -> None:
             runners.append(start_feedpub(cwd))
             public = (cwd / config.output_dir).resolve()
             runners.append(start_nginx(cwd, public))
-            if args.granian:
-                granian = start_granian(public)
-                if granian:
-                    runners.append(granian)
+            if args.ceiling:
+                runners.append(start_ceiling(public, args.workers))
             sizes = {suffix: (public / (FEED.lstrip("/") + suffix)).stat().st_size for suffix in ("", ".gz", ".br")}
             print(f"{FEED}: {sizes[''] / 1000:.0f} KB, gzip {sizes['.gz'] / 1000:.0f} KB, "
                   f"brotli {sizes['.br'] / 1000:.0f} KB; wrk -t{args.threads} -c{args.connections} "
                   f"-d{args.duration}s on 127.0.0.1, {os.cpu_count()} cores")
-            results: dict[str, dict[str, float]] = {}
+            results: dict[str, dict[str, list[float]]] = {}
+            costs: dict[str, dict[str, list[float]]] = {}   # server CPU time per request, microseconds
             cases = {runner.name: scenarios(runner.port) for runner in runners}
-            for index, (case, *_rest) in enumerate(cases["nginx"]):
-                for runner in runners:
-                    name, headers, status, coding = cases[runner.name][index]
-                    got, answer, _ = get(runner.port, FEED, headers)   # the case does what it says
-                    assert got == status and answer.get("content-encoding") == coding, (runner.name, name, got, answer)
-                    rate, notes = wrk(runner.port, headers, args.duration, args.threads, args.connections)
-                    results.setdefault(case, {})[runner.name] = rate
-                    print(f"  {runner.name:<8} {case:<10} {rate:>10.0f} req/s  {notes}", flush=True)
+            for round_number in range(args.rounds):
+                for index, (case, *_rest) in enumerate(cases["nginx"]):
+                    for runner in runners:
+                        name, headers, status, coding = cases[runner.name][index]
+                        got, answer, _ = get(runner.port, FEED, headers)   # the case does what it says
+                        assert got == status and answer.get("content-encoding") == coding, (runner.name, name, got,
+                                                                                           answer)
+                        before = cpu_seconds(runner.process.pid)
+                        rate, count, notes = wrk(runner.port, headers, args.duration, args.threads, args.connections)
+                        cost = (cpu_seconds(runner.process.pid) - before) / count * 1e6
+                        results.setdefault(case, {}).setdefault(runner.name, []).append(rate)
+                        costs.setdefault(case, {}).setdefault(runner.name, []).append(cost)
+                        print(f"  round {round_number + 1} {runner.name:<8} {case:<10} {rate:>10.0f} req/s "
+                              f"{cost:6.1f} us CPU/request  {notes}", flush=True)
         finally:
             for runner in reversed(runners):
                 runner.stop()
     others = [runner.name for runner in runners if runner.name != "nginx"]
     print()
-    print("| case | nginx req/s | " + " | ".join(f"{name} req/s | {name}/nginx" for name in others) + " |")
+    label = f"median of {args.rounds} rounds" if args.rounds > 1 else "req/s"
+    print(f"| case ({label}) | nginx req/s | " + " | ".join(f"{name} req/s | {name}/nginx" for name in others) + " |")
     print("| --- | ---: | " + " | ".join("---: | ---:" for _ in others) + " |")
     for case, rates in results.items():
-        cells = " | ".join(f"{rates[name]:.0f} | {rates[name] / rates['nginx']:.2f}x" for name in others)
-        print(f"| {case} | {rates['nginx']:.0f} | {cells} |")
+        cells = " | ".join(
+            f"{statistics.median(rates[name]):.0f} | "
+            f"{statistics.median(a / b for a, b in zip(rates[name], rates['nginx'], strict=True)):.2f}x"
+            for name in others)
+        print(f"| {case} | {statistics.median(rates['nginx']):.0f} | {cells} |")
+    print()
+    print("| case: server CPU per request (median) | nginx | " + " | ".join(others) + " |")
+    print("| --- | ---: | " + " | ".join("---:" for _ in others) + " |")
+    for case, spent in costs.items():
+        cells = " | ".join(f"{statistics.median(spent[name]):.1f} us ({statistics.median(spent[name]) / statistics.median(spent['nginx']):.1f}x)"
+                           for name in others)
+        print(f"| {case} | {statistics.median(spent['nginx']):.1f} us | {cells} |")
 
 
 if __name__ == "__main__":

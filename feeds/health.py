@@ -19,10 +19,13 @@ still starting: this module knows nothing of scheduling.
 from __future__ import annotations
 
 import json
+import mmap
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 StartResponse = Callable[..., object]
 
@@ -110,6 +113,54 @@ class Counters:
         return requests, sent
 
 
+class SharedCounters:
+    """The counts of one worker process, in a file of its own mapped into its memory.
+
+    Each worker of ``feedpub serve`` (feeds/workers.py) writes only its own file, so no
+    lock: a response costs two increments of 64-bit slots (slot = status code; slot 0
+    holds the body bytes). The serve process reads every file for /metrics
+    (:func:`read_shared_counters`); the kernel's page cache makes a write visible to
+    that read at once. A worker that is replaced leaves its file: counters only grow.
+    """
+
+    SLOTS = 600   # status codes 100-599; slot 0: bytes
+
+    def __init__(self, path: Path):
+        self.path = path
+        with open(path, "r+b") as file:
+            self._map = mmap.mmap(file.fileno(), self.SLOTS * 8)
+        self._slots = memoryview(self._map).cast("Q")
+
+    @classmethod
+    def create(cls, folder: Path) -> SharedCounters:
+        path = folder / f"counts-{os.getpid()}"
+        with open(path, "xb") as file:
+            file.truncate(cls.SLOTS * 8)
+        return cls(path)
+
+    def record(self, code: int, size: int) -> None:
+        slots = self._slots
+        slots[code if 100 <= code < 600 else 500] += 1
+        slots[0] += size
+
+
+def read_shared_counters(folder: Path) -> tuple[dict[str, int], int]:
+    """Responses by status and body bytes, added up over the workers' count files."""
+    requests: dict[str, int] = {}
+    sent = 0
+    for path in sorted(folder.glob("counts-*")):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        slots = memoryview(data[:SharedCounters.SLOTS * 8]).cast("Q") if len(data) >= SharedCounters.SLOTS * 8 else ()
+        for code in range(100, len(slots)):
+            if slots[code]:
+                requests[str(code)] = requests.get(str(code), 0) + slots[code]
+        sent += slots[0] if len(slots) else 0
+    return requests, sent
+
+
 class _Tally:
     __slots__ = ("requests", "bytes")
 
@@ -154,10 +205,14 @@ class Observed:
     """WSGI middleware: answers /healthz and /metrics, counts every other response."""
 
     def __init__(self, app: Callable, figures: Callable[[], ServiceFigures | None],
-                 counters: Counters | None = None):
+                 counters: Counters | None = None,
+                 elsewhere: Callable[[], tuple[dict[str, int], int]] | None = None):
+        """``elsewhere``: counts of responses other processes sent (the granian workers'
+        :func:`read_shared_counters`), added to this process's own in /metrics."""
         self.app = app
         self.figures = figures
         self.counters = counters or Counters()
+        self.elsewhere = elsewhere
         self._own = {"/healthz": self._healthz, "/metrics": self._metrics}
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
@@ -184,6 +239,11 @@ class Observed:
 
     def _metrics(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         requests, sent = self.counters.snapshot()
+        if self.elsewhere is not None:
+            more, more_sent = self.elsewhere()
+            for status, count in more.items():
+                requests[status] = requests.get(status, 0) + count
+            sent += more_sent
         body = metrics(self.figures(), requests, sent).encode()
         return self._answer(environ, start_response, "200 OK", METRICS_TYPE, body)
 

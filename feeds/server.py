@@ -1,4 +1,4 @@
-"""Serving public/ over HTTP: a WSGI app, run by waitress.
+"""Serving public/ over HTTP: a WSGI app, run by granian's workers (feeds/workers.py).
 
 The app never renders anything: it serves the bytes the last build wrote, with
 validators derived from those bytes, so every instance serving the same files
@@ -24,10 +24,10 @@ Retired URLs: ``gone`` paths answer 410 and ``moved`` paths 301 to their new
 place, before any file is looked at.
 
 Files are cached in memory. A document whose bytes the manifest lists is
-served after one ``stat`` of the manifest: a build swaps its documents in
-before the manifest, so an unchanged manifest means unchanged documents (and
-during a build the previous, consistent version is served until its manifest
-lands). Any other file is revalidated with a ``stat`` of its own: a build
+served without touching the file system but for one ``stat`` of the manifest
+every ``RECHECK_SECONDS``: a build swaps its documents in before the manifest,
+so an unchanged manifest means unchanged documents (and during a build the
+previous, consistent version is served until its manifest lands). Any other file is revalidated with a ``stat`` of its own: a build
 replaces files by rename, which always changes the inode. Each
 representation's header list is made once, when its file is loaded.
 """
@@ -39,8 +39,9 @@ import logging
 import mimetypes
 import os
 import threading
+from time import monotonic
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
@@ -100,6 +101,14 @@ _wants_page_cached = lru_cache(maxsize=512)(_wants_page_uncached)
 
 Identity = tuple[int, int, int]    # (inode, size, mtime_ns): changes whenever a file is replaced
 
+# A build's new documents are served at most this long after its manifest lands (one look
+# at the manifest per interval instead of one per request). Readers cannot tell: a poll is
+# minutes apart and the freshness target (docs/BENCHMARKS.md) is a second.
+RECHECK_SECONDS = 0.05
+CHOICES_KEPT = 64   # negotiation header pairs remembered per file version
+
+Answer = tuple[int, str, list[tuple[str, str]], bytes]   # (status code, status line, headers, body)
+
 
 @dataclass(frozen=True)
 class _Representation:
@@ -126,6 +135,11 @@ class _File:
     relative: str = ""               # its path under public/
     # (browser view?, coding) -> representation; filled by PublicFiles._represent
     representations: dict[tuple[bool, str], _Representation] | None = None
+    media_type: str = ""             # content_type without parameters, lower case
+    polled: bool = False             # a feed document: its polls go to the poll log
+    # (Accept-Encoding, Accept) -> representation: the few headers real clients send,
+    # each negotiated once per file version (bounded: see PublicFiles._choose)
+    chosen: dict[tuple[str | None, str | None], _Representation] = field(default_factory=dict)
 
     @property
     def codings(self) -> tuple[str, ...]:
@@ -148,10 +162,12 @@ class PublicFiles:
 
     def __init__(self, root: Path, *, max_age: int, stale_while_revalidate: int | None = None,
                  hubs: tuple[str, ...] = (), base_url: str = "",
-                 gone: Iterable[str] = (), moved: dict[str, str] | None = None):
+                 gone: Iterable[str] = (), moved: dict[str, str] | None = None,
+                 recheck_seconds: float = RECHECK_SECONDS):
         """``stale_while_revalidate`` defaults to ``max_age`` (RFC 5861): a cache may serve a
         feed one more interval while it revalidates. ``gone``: URL paths answering 410;
-        ``moved``: URL path -> new path or URL, answering 301."""
+        ``moved``: URL path -> new path or URL, answering 301. ``recheck_seconds``: how long
+        a look at the manifest holds for the documents it vouches for (0: every request)."""
         self.root = root.resolve()
         swr = max_age if stale_while_revalidate is None else stale_while_revalidate
         self.cache_control = f"public, max-age={max_age}, stale-while-revalidate={swr}"
@@ -166,6 +182,8 @@ class PublicFiles:
         self.moved = dict(moved or {})
         self._manifest: tuple[Identity | None, dict[str, dict]] = (None, {})
         self._lock = threading.Lock()
+        self.recheck_seconds = recheck_seconds
+        self._seen: tuple[float, Identity | None] = (float("-inf"), None)   # (checked at, manifest identity)
 
     @property
     def base_url(self) -> str:
@@ -223,8 +241,20 @@ class PublicFiles:
         except OSError:
             return None
 
+    def _manifest_now(self) -> Identity | None:
+        """The manifest's identity, looked at no more often than ``recheck_seconds``: the
+        one file-system call of a request for a vouched document, and only one request
+        in many pays it."""
+        checked, identity = self._seen
+        moment = monotonic()
+        if moment - checked >= self.recheck_seconds:
+            identity = self._manifest_identity()
+            self._seen = (moment, identity)
+        return identity
+
     def _current_manifest(self) -> tuple[Identity | None, dict[str, dict]]:
         identity = self._manifest_identity()
+        self._seen = (monotonic(), identity)
         if identity != self._manifest[0]:
             self._manifest = (identity, read_manifest(self.root))
         return self._manifest
@@ -298,53 +328,83 @@ class PublicFiles:
                            *([("Content-Encoding", coding)] if coding != IDENTITY else []),
                            ("X-Content-Type-Options", "nosniff"), *validators]
                 representations[(page, coding)] = _Representation(body, tagged, headers, validators)
-        return replace(found, representations=representations)
+        return replace(found, representations=representations, media_type=media_type,
+                       polled=media_type in FEED_TYPES)
 
     # --- HTTP --------------------------------------------------------------------------
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        _code, status, headers, body = self.answer(environ)
+        start_response(status, headers)
+        return [body]
+
+    def answer(self, environ: dict) -> Answer:
+        """The whole answer to one request, for any server to send (WSGI above, the granian
+        workers' app in feeds/workers.py, which counts it on the way out).
+
+        The common case (a document the manifest vouches for, by its plain URL) is a
+        dict lookup, a look at the manifest at most every ``recheck_seconds``, a dict
+        lookup of the representation by the request's two negotiation headers and a
+        string comparison of the ETag: no parsing, no file system.
+        """
         method = environ.get("REQUEST_METHOD", "GET")
-        if method not in ("GET", "HEAD"):
-            return self._plain(start_response, "405 Method Not Allowed", b"Method not allowed\n",
-                               [("Allow", "GET, HEAD")])
+        if method != "GET" and method != "HEAD":
+            return self._plain(405, "405 Method Not Allowed", b"Method not allowed\n", [("Allow", "GET, HEAD")])
         path_info = environ.get("PATH_INFO", "/")
         if self.gone or self.moved:
-            retired = self._retired(start_response, path_info)
+            retired = self._retired(path_info)
             if retired is not None:
                 return retired
         found = self._by_url.get(path_info)
-        if found is not None and found.manifest != self._manifest_identity():
+        if found is not None and found.manifest != self._manifest_now():
             found = None   # a build has landed since: look again
         if found is None:
             relative = self._resolve(path_info)
             found = self._load(relative) if relative else None
             if found is None:
-                return self._plain(start_response, "404 Not Found", b"Not found\n")
+                return self._plain(404, "404 Not Found", b"Not found\n")
             # Only the URL's plain spelling: "//rss.xml" and friends must not grow the cache.
             if found.vouched and path_info in ("/" + relative, "/" + relative.removesuffix("index.html")):
                 self._by_url[path_info] = found
-        page = False
-        if (True, IDENTITY) in found.representations:   # a feed: the browser's page view?
-            page = _wants_page(environ.get("HTTP_ACCEPT", ""), found.content_type.split(";")[0].strip().lower())
-        coding = negotiate(environ.get("HTTP_ACCEPT_ENCODING"), found.codings) if found.variants else IDENTITY
-        chosen = found.representations[(page, coding)]
-        if "feed" in environ.get("HTTP_A_IM", "").lower() and environ.get("HTTP_IF_NONE_MATCH"):
-            delta = self._delta(environ["HTTP_IF_NONE_MATCH"], found, chosen)
+        accept_encoding = environ.get("HTTP_ACCEPT_ENCODING")
+        accept = environ.get("HTTP_ACCEPT") if found.polled else None
+        chosen = found.chosen.get((accept_encoding, accept))
+        if chosen is None:
+            chosen = self._choose(found, accept_encoding, accept)
+        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        if if_none_match is not None and "HTTP_A_IM" in environ and "feed" in environ["HTTP_A_IM"].lower():
+            delta = self._delta(if_none_match, found, chosen)
             if delta is not None:
-                start_response("226 IM Used", delta[0])
-                self._count_poll(environ, found, 226, 0 if method == "HEAD" else len(delta[1]))
-                return [b""] if method == "HEAD" else [delta[1]]
-        if self._not_modified(environ, chosen.etag, found.modified):
-            start_response("304 Not Modified", chosen.validators)
+                sent = b"" if method == "HEAD" else delta[1]
+                self._count_poll(environ, found, 226, len(sent))
+                return 226, "226 IM Used", delta[0], sent
+        if if_none_match is not None:
+            # The exact string a client was given is the common case: no parse for it.
+            fresh = if_none_match == chosen.etag or _etag_matches(if_none_match, chosen.etag)
+        else:
+            fresh = self._not_modified_since(environ.get("HTTP_IF_MODIFIED_SINCE"), found.modified)
+        if fresh:
             self._count_poll(environ, found, 304, 0)
-            return [b""]
-        start_response("200 OK", chosen.headers)
-        self._count_poll(environ, found, 200, 0 if method == "HEAD" else len(chosen.body))
-        return [b""] if method == "HEAD" else [chosen.body]
+            return 304, "304 Not Modified", chosen.validators, b""
+        body = b"" if method == "HEAD" else chosen.body
+        self._count_poll(environ, found, 200, len(body))
+        return 200, "200 OK", chosen.headers, body
+
+    def _choose(self, found: _File, accept_encoding: str | None, accept: str | None) -> _Representation:
+        """The representation for these negotiation headers, remembered for the next request
+        that sends the same ones (a long or rare header is worked out and not kept)."""
+        page = False
+        if found.polled and (True, IDENTITY) in found.representations:   # the browser's page view?
+            page = _wants_page(accept or "", found.media_type)
+        coding = negotiate(accept_encoding, found.codings) if found.variants else IDENTITY
+        chosen = found.representations[(page, coding)]
+        if len(found.chosen) < CHOICES_KEPT and len(accept_encoding or "") + len(accept or "") <= 512:
+            found.chosen[(accept_encoding, accept)] = chosen
+        return chosen
 
     def _count_poll(self, environ: dict, found: _File, status: int, sent: int) -> None:
         """Polls of feed documents, for `feedpub stats` (an append: see feeds/stats.py)."""
-        if self.poll_log is not None and found.content_type.split(";")[0].strip().lower() in FEED_TYPES:
+        if found.polled and self.poll_log is not None:
             self.poll_log(found.relative, status, sent, environ.get("HTTP_USER_AGENT", ""),
                           environ.get("REMOTE_ADDR", ""))
 
@@ -374,7 +434,7 @@ class PublicFiles:
                 return headers, body
         return None
 
-    def _retired(self, start_response: StartResponse, path_info: str) -> Iterable[bytes] | None:
+    def _retired(self, path_info: str) -> Answer | None:
         """410 for a ``gone`` path, 301 for a ``moved`` one; None for any other path."""
         try:
             path = path_info.encode("latin-1").decode("utf-8")
@@ -382,12 +442,12 @@ class PublicFiles:
             return None
         cache = [("Cache-Control", self.cache_control)]   # an operator's change is seen within an interval
         if path in self.gone:
-            return self._plain(start_response, "410 Gone", b"Gone: this feed was retired\n", cache)
+            return self._plain(410, "410 Gone", b"Gone: this feed was retired\n", cache)
         target = self.moved.get(path)
         if target is None:
             return None
         location = self.base_url + target if target.startswith("/") else target
-        return self._plain(start_response, "301 Moved Permanently", f"Moved to {location}\n".encode(),
+        return self._plain(301, "301 Moved Permanently", f"Moved to {location}\n".encode(),
                            [("Location", location), *cache])
 
     def _discovery(self, relative: str, media_type: str) -> list[tuple[str, str]]:
@@ -399,45 +459,42 @@ class PublicFiles:
         return [("Link", ", ".join(links))]
 
     @staticmethod
-    def _not_modified(environ: dict, etag: str, modified: float) -> bool:
-        """RFC 9110 13.1.2 against the ETag of the representation chosen, then 13.1.3."""
-        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
-        if if_none_match is not None:
-            return _etag_matches(if_none_match, etag)
-        if_modified_since = environ.get("HTTP_IF_MODIFIED_SINCE")
-        if if_modified_since:
-            try:
-                since = parsedate_to_datetime(if_modified_since)
-            except (TypeError, ValueError):
-                return False  # an unparseable date is ignored (RFC 9110 13.1.3)
-            if since.tzinfo is None:
-                since = since.replace(tzinfo=timezone.utc)
-            return modified <= since.timestamp()
-        return False
+    def _not_modified_since(if_modified_since: str | None, modified: float) -> bool:
+        """RFC 9110 13.1.3, asked only without If-None-Match (13.1.2 is checked by the caller)."""
+        if not if_modified_since:
+            return False
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False  # an unparseable date is ignored (RFC 9110 13.1.3)
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=timezone.utc)
+        return modified <= since.timestamp()
 
     @staticmethod
-    def _plain(start_response: StartResponse, status: str, body: bytes,
-               extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
-        start_response(status, [
+    def _plain(code: int, status: str, body: bytes, extra: list[tuple[str, str]] | None = None) -> Answer:
+        return code, status, [
             ("Content-Type", "text/plain; charset=utf-8"),
             ("Content-Length", str(len(body))),
             *(extra or []),
-        ])
-        return [body]
+        ], body
 
 
-# Open connections waitress keeps. Its default, 100, let 100 idle or slowloris connections
-# (one header line a second, never finished) take every place: honest readers then waited
-# in the listen backlog until waitress dropped the idle ones (tests/test_hostile_clients.py).
-# Past 1024 descriptors select() fails, so poll() is used instead.
+# Open connections a waitress server keeps (tests' servers; the serve process's private
+# socket, where only the workers connect). Its default, 100, let 100 idle or slowloris
+# connections (one header line a second, never finished) take every place: honest readers
+# then waited in the listen backlog until waitress dropped the idle ones. Past 1024
+# descriptors select() fails, so poll() is used instead. The public address is served by
+# granian's workers: their limits are in feeds/workers.py.
 CONNECTION_LIMIT = 4096
 # Seconds a connection may stay silent (waitress: 120): an idle one gives its place back sooner.
 CHANNEL_TIMEOUT = 30
 
 
-def _enough_descriptors(wanted: int) -> None:
+def enough_descriptors(wanted: int) -> None:
     """Raise the soft limit on open files (often 1024) towards ``wanted``, as far as the
-    hard limit allows: each connection is a descriptor."""
+    hard limit allows: each connection is a descriptor. Processes started afterwards
+    (granian's workers) inherit the raised limit."""
     try:
         import resource
     except ImportError:   # not on this platform: the limit stays as it is
@@ -448,9 +505,10 @@ def _enough_descriptors(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-def create_server(app: Callable, host: str, port: int, *, threads: int = 8,
-                  max_request_body: int = 1 << 30):
-    """A bound waitress server (``port=0`` picks a free port: see ``.effective_port``).
+def create_server(app: Callable, host: str = "127.0.0.1", port: int = 0, *, threads: int = 8,
+                  max_request_body: int = 1 << 30, unix_socket: str | None = None):
+    """A bound waitress server (``port=0`` picks a free port: see ``.effective_port``), or
+    one on the Unix socket ``unix_socket`` (owner only) instead of host and port.
 
     waitress buffers a request's whole body before the app sees it; a declared
     length of ``max_request_body`` or more is refused (413) without reading it.
@@ -461,8 +519,9 @@ def create_server(app: Callable, host: str, port: int, *, threads: int = 8,
     """
     import waitress.server
 
-    _enough_descriptors(CONNECTION_LIMIT + 256)   # + the store, the logs, the listening sockets
-    server = waitress.server.create_server(app, host=host, port=port, threads=threads, ident="feedpub",
+    enough_descriptors(CONNECTION_LIMIT + 256)   # + the store, the logs, the listening sockets
+    where = {"unix_socket": unix_socket, "unix_socket_perms": "600"} if unix_socket else {"host": host, "port": port}
+    server = waitress.server.create_server(app, **where, threads=threads, ident="feedpub",
                                            max_request_body_size=max_request_body,
                                            connection_limit=CONNECTION_LIMIT, channel_timeout=CHANNEL_TIMEOUT,
                                            asyncore_use_poll=True)

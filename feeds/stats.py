@@ -18,12 +18,13 @@ reads that file and :func:`summarise` (pure) turns the rows into a report:
 from __future__ import annotations
 
 import re
+import signal
 import sqlite3
 import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,42 +74,59 @@ class FeedReport:
         }
 
 
-def summarise(rows: Iterable[tuple[float, str, int, int, str, str]], *, max_age: int,
-              since: float, until: float) -> list[FeedReport]:
-    """Rows are (time, path, status, bytes, user agent, client address), oldest first."""
+def summarise(rows: Iterable[tuple], *, max_age: int, since: float, until: float) -> list[FeedReport]:
+    """Rows are (time, path, status, bytes, user agent, client address[, count]), oldest
+    first; a row with a count stands for that many polls in the same second (bytes: their sum)."""
     reports: dict[str, FeedReport] = {}
-    times: dict[tuple[str, str, str], list[float]] = {}
-    for moment, path, status, sent, agent, address in rows:
+    times: dict[tuple[str, str, str], list[tuple[float, int]]] = {}
+    for moment, path, status, sent, agent, address, *rest in rows:
+        count = rest[0] if rest else 1
         report = reports.setdefault(path, FeedReport(path))
-        report.polls += 1
-        report.not_modified += status == 304
+        report.polls += count
+        report.not_modified += count if status == 304 else 0
         report.bytes_sent += sent
         reported = reported_subscribers(agent)
         if reported:
             report.subscribers[reported[0]] = reported[1]   # rows are in time order: latest wins
-        times.setdefault((path, address, agent), []).append(moment)
+        times.setdefault((path, address, agent), []).append((moment, count))
     hours = max((until - since) / 3600, 1 / 60)
     for (path, address, agent), moments in times.items():
         report = reports[path]
         if not reported_subscribers(agent):
             report.other_clients += 1
-        if len(moments) >= 3:
-            interval = statistics.median(b - a for a, b in zip(moments, moments[1:], strict=False))
-            if interval < max_age / 2:
-                report.flagged.append({"client": address, "user_agent": agent, "polls": len(moments),
-                                       "median_interval_seconds": round(interval, 1), "max_age": max_age})
+        interval = _median_interval(moments)
+        if interval is not None and interval < max_age / 2:
+            report.flagged.append({"client": address, "user_agent": agent, "polls": sum(n for _, n in moments),
+                                   "median_interval_seconds": round(interval, 1), "max_age": max_age})
     for report in reports.values():
         report.polls_per_hour = report.polls / hours
         report.flagged.sort(key=lambda item: item["median_interval_seconds"])
     return sorted(reports.values(), key=lambda r: r.path)
 
 
+def _median_interval(moments: list[tuple[float, int]]) -> float | None:
+    """The median time between one client's polls, from (time, polls in that second) in time
+    order: polls sharing a second are 0 apart. None below 3 polls (too few to judge)."""
+    gaps = sorted(later - earlier for (earlier, _), (later, _) in zip(moments, moments[1:], strict=False))
+    zeros = sum(count - 1 for _, count in moments)
+    total = zeros + len(gaps)
+    if total < 2:
+        return None
+
+    def nth(index: int) -> float:   # the zeros sort before every gap
+        return 0.0 if index < zeros else gaps[index - zeros]
+
+    middle = total // 2
+    return nth(middle) if total % 2 else (nth(middle - 1) + nth(middle)) / 2
+
+
 class PollLog:
     """Cheap on the request path: :meth:`record` appends; a thread writes to SQLite."""
 
-    def __init__(self, path: Path, *, flush_seconds: float = 2.0):
+    def __init__(self, path: Path, *, flush_seconds: float = 2.0, clock: Callable[[], float] = time.time):
         self.path = path
         self.flush_seconds = flush_seconds
+        self.clock = clock
         self._queue: deque = deque(maxlen=MAX_QUEUE)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="feedpub-stats", daemon=True)
@@ -117,6 +135,9 @@ class PollLog:
             db.execute("CREATE TABLE IF NOT EXISTS polls (at REAL NOT NULL, path TEXT NOT NULL, status INTEGER "
                        "NOT NULL, bytes INTEGER NOT NULL, user_agent TEXT NOT NULL, client TEXT NOT NULL)")
             db.execute("CREATE INDEX IF NOT EXISTS polls_by_time ON polls (at)")
+            # Polls of one client in one second share a row (see flush); a log from before has none.
+            if "count" not in {row[1] for row in db.execute("PRAGMA table_info(polls)")}:
+                db.execute("ALTER TABLE polls ADD COLUMN count INTEGER NOT NULL DEFAULT 1")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10)
@@ -129,21 +150,39 @@ class PollLog:
 
     def record(self, path: str, status: int, sent: int, user_agent: str, client: str) -> None:
         # deque.append is atomic: no lock on the request path.
-        self._queue.append((time.time(), path, status, sent, user_agent[:300], client[:64]))
+        self._queue.append((self.clock(), path, status, sent, user_agent[:300], client[:64]))
 
     def flush(self) -> int:
-        batch = []
+        """Write the polls recorded so far; returns how many. Polls alike (same second, feed,
+        status, client) become one row with their count: an aggregator's burst, or a load
+        test, costs a row per second instead of a row per request (an insert was 3 us, four
+        times the request's own cost of recording it)."""
+        rows: dict[tuple, list[int]] = {}
+        taken = 0
         while self._queue:
             try:
-                batch.append(self._queue.popleft())
+                moment, path, status, sent, agent, client = self._queue.popleft()
             except IndexError:
                 break
-        if batch:
+            taken += 1
+            row = rows.get(key := (int(moment), path, status, agent, client))
+            if row is None:
+                rows[key] = [1, sent]
+            else:
+                row[0] += 1
+                row[1] += sent
+        if rows:
             with self._connect() as db:
-                db.executemany("INSERT INTO polls VALUES (?, ?, ?, ?, ?, ?)", batch)
-        return len(batch)
+                db.executemany("INSERT INTO polls (at, path, status, bytes, user_agent, client, count) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               [(float(second), path, status, sent, agent, client, count)
+                                for (second, path, status, agent, client), (count, sent) in rows.items()])
+        return taken
 
     def _run(self) -> None:
+        # Stop signals are for the main thread (Python runs handlers only there); taken by
+        # this thread, one could leave a main thread that waits on a lock unaware of it.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         while not self._stop.wait(self.flush_seconds):
             try:
                 self.flush()
@@ -166,7 +205,7 @@ def read_polls(path: Path, since: float) -> list[tuple]:
         return []
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
-            return db.execute("SELECT at, path, status, bytes, user_agent, client FROM polls WHERE at >= ? "
+            return db.execute("SELECT at, path, status, bytes, user_agent, client, count FROM polls WHERE at >= ? "
                               "ORDER BY at", (since,)).fetchall()
     except sqlite3.Error as exc:
         raise StatsError(f"{path}: cannot read the poll log: {exc}") from exc

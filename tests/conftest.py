@@ -7,6 +7,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -78,6 +79,14 @@ def store_dump(store: SQLiteStore) -> list[str]:
     """Every row of the store, to prove a failed write changed nothing."""
     with store._lock:  # test-only peek under the store's own lock
         return list(store._db.iterdump())
+
+
+def seen_by_the_server() -> None:
+    """A build is served within RECHECK_SECONDS of its manifest landing (the server looks at
+    the manifest at most that often): a test that built waits that long before asking."""
+    from feeds.server import RECHECK_SECONDS
+
+    time.sleep(RECHECK_SECONDS)
 
 
 def free_port() -> int:

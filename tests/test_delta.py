@@ -11,7 +11,7 @@ import requests
 from feeds.build import build
 from feeds.server import PublicFiles
 
-from .conftest import INGEST_TIME, SAMPLE, RunningServer, write_article
+from .conftest import INGEST_TIME, SAMPLE, RunningServer, seen_by_the_server, write_article
 
 
 @pytest.fixture
@@ -26,6 +26,7 @@ def versions(tmp_path, store, ingest, site):
         when = INGEST_TIME + timedelta(hours=hour)
         ingest(write_article(tmp_path, f"{slug}.txt", f"Berita {slug} terbaru."), now=when)
         build(store, site, out, when)
+        seen_by_the_server()
         for path in etags:
             etags[path].append(requests.get(server.url + path, timeout=5).headers["ETag"])
     yield server, etags

@@ -260,12 +260,13 @@ def test_a_variant_the_manifest_does_not_vouch_for_is_not_served(server, public)
 def test_variants_follow_a_rebuild(server, public, store, ingest, site, tmp_path):
     from datetime import timedelta
 
-    from .conftest import write_article
+    from .conftest import seen_by_the_server, write_article
 
     _, before, _ = fetch(server, "/atom.xml", Accept_Encoding="br")
     later = INGEST_TIME + timedelta(hours=1)
     ingest(write_article(tmp_path, "baru.txt", "Berita baru di Baturaja."), now=later)
     build(store, site, public, later)
+    seen_by_the_server()
     status, after, body = fetch(server, "/atom.xml", Accept_Encoding="br", If_None_Match=before["etag"])
     assert status == 200 and after["etag"] != before["etag"]
     assert b"Berita baru di Baturaja." in brotli.decompress(body)

@@ -1,7 +1,7 @@
 """#8.1, no partial reads: readers polling without pause through 200 content-changing rebuilds.
 
-The service's own parts: public/ and the ingest API behind feedpub's waitress
-server on loopback (composed as ``feedpub serve`` composes them), builds through
+The service's own parts: public/ served by granian's worker processes and the ingest
+API behind them on loopback (composed as ``feedpub serve`` composes them), builds through
 :meth:`scheduler.Service.build_now`, each after a change made through the API.
 A reader process fetches every feed document (main, category, tag, author; RSS,
 Atom, JSON Feed) in every representation (identity, gzip, brotli) on a keep-alive
@@ -20,6 +20,9 @@ import http.client
 import json
 import multiprocessing
 import re
+import shutil
+import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,6 +37,7 @@ from lxml import etree
 from feeds.health import Observed
 from feeds.publish import read_manifest
 from feeds.server import PublicFiles, create_server
+from feeds.workers import WorkerSettings, listen, run_workers
 from scheduler import PathDispatch, Service, feed_urls_for, utc_now
 from settings import load_config, open_store, with_address
 from sources.api import IngestAPI
@@ -119,26 +123,36 @@ def poll_without_pause(url: str, paths: list[str], offset: int, stop, results) -
 
 
 def serve_files_and_api(config_file: str, announce) -> None:
-    """The serving half of ``feedpub serve``: public/ and the ingest API composed as
+    """The serving half of ``feedpub serve``: public/ answered by granian's workers, the
+    ingest API by waitress on a private Unix socket they forward to, as
     :func:`scheduler.serve` composes them, on a free loopback port announced on ``announce``.
 
-    It runs in a process of its own, as a static server in front of public/ would: in
-    the builds' interpreter, answering some 500 polls a second, it made each build
-    several times slower (the interpreter lock), and 200 builds took minutes. What
-    this test checks (files replaced by rename, the manifest last, the server's view
-    of both) is the same across processes.
+    It runs in a process of its own, as the serve process does: in the builds'
+    interpreter, the API's thread would take turns with the builds (the interpreter
+    lock). What this test checks (files replaced by rename, the manifest last, the
+    workers' view of both) is the same across processes. Stopped with SIGTERM.
     """
     config = load_config(Path(config_file))
     store = open_store(config)
-    public = PublicFiles(config.output_dir, max_age=3600)
-    dispatch = PathDispatch(public)
-    server = create_server(Observed(dispatch, lambda: None), "127.0.0.1", 0, threads=4)
-    config = with_address(config, "127.0.0.1", int(server.effective_port))
-    public.base_url = config.site.base_url
-    dispatch.api = IngestAPI(store, settings=config.ingest, token=TOKEN, max_body_bytes=config.api_max_body_bytes,
-                             clock=utc_now, feed_urls=feed_urls_for(config.site))
+    listener = listen("127.0.0.1", 0)
+    config = with_address(config, "127.0.0.1", listener.getsockname()[1])
+    private = Path(tempfile.mkdtemp(prefix="feedpub-reads-"))
+    (private / "counts").mkdir()
+    public = PublicFiles(config.output_dir, max_age=3600, base_url=config.site.base_url)
+    api = IngestAPI(store, settings=config.ingest, token=TOKEN, max_body_bytes=config.api_max_body_bytes,
+                    clock=utc_now, feed_urls=feed_urls_for(config.site))
+    max_request_body = 2 * config.api_max_body_bytes + 65536
+    internal = create_server(Observed(PathDispatch(public, api), lambda: None), unix_socket=str(private / "api.sock"),
+                             threads=4, max_request_body=max_request_body)
+    threading.Thread(target=internal.run, daemon=True).start()
     announce.put(config.site.base_url)
-    server.run()
+    try:
+        run_workers(listener, WorkerSettings(
+            root=config.output_dir.resolve(), max_age=3600, hubs=(), base_url=config.site.base_url, gone=(), moved=(),
+            upstream=str(private / "api.sock"), counters=private / "counts", stats=private / "stats.sqlite3",
+            max_request_body=max_request_body))
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
 
 
 class Newsroom:
@@ -215,7 +229,8 @@ def test_readers_never_see_a_partial_document_during_200_rebuilds(memory_path, r
     # Spawned, not forked: the test process runs threads already.
     spawn = multiprocessing.get_context("spawn")
     announce, stop, results = spawn.Queue(), spawn.Event(), spawn.Queue()
-    server = spawn.Process(target=serve_files_and_api, args=(str(tmp_path / "feedpub.toml"), announce), daemon=True)
+    # Not a daemon: it starts the workers, its own children.
+    server = spawn.Process(target=serve_files_and_api, args=(str(tmp_path / "feedpub.toml"), announce))
     server.start()
     readers: list = []
     tallies: list[Tally] = []
@@ -257,6 +272,9 @@ def test_readers_never_see_a_partial_document_during_200_rebuilds(memory_path, r
             reader.join(timeout=10)
         server.terminate()
         server.join(timeout=10)
+        if server.is_alive():   # its workers end themselves within a second of it
+            server.kill()
+            server.join()
         store.close()
 
     polls = sum(t.polls for t in tallies)

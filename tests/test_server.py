@@ -10,7 +10,7 @@ import requests
 from feeds.build import build
 from feeds.server import PublicFiles
 
-from .conftest import INGEST_TIME, RunningServer, write_article
+from .conftest import INGEST_TIME, RunningServer, seen_by_the_server, write_article
 
 
 @pytest.mark.parametrize(("path", "content_type"), [
@@ -64,6 +64,7 @@ def test_a_rebuild_changes_the_etag_and_the_body(server, public, store, ingest, 
     before = requests.get(server.url + "/atom.xml", timeout=5)
     ingest(write_article(tmp_path, "baru.txt", "Berita baru."), now=INGEST_TIME + timedelta(hours=1))
     build(store, site, public, INGEST_TIME + timedelta(hours=1))
+    seen_by_the_server()
     after = requests.get(server.url + "/atom.xml", headers={"If-None-Match": before.headers["ETag"]}, timeout=5)
     assert after.status_code == 200 and b"Berita baru." in after.content
     assert after.headers["ETag"] != before.headers["ETag"]
@@ -122,6 +123,7 @@ def test_a_file_read_between_its_swap_and_the_manifest_gets_the_manifest_time_af
                                             updated="2024-09-19T08:00:00+07:00")
     del manifest["documents"]["rss.xml"]["encodings"]   # written by hand: no variants of the new body
     write_atomic(public / MANIFEST_NAME, json.dumps(manifest).encode())
+    seen_by_the_server()
     after = requests.get(server.url + "/rss.xml", timeout=5)
     assert after.headers["Last-Modified"] == "Thu, 19 Sep 2024 01:00:00 GMT"
     assert after.headers["ETag"] == during.headers["ETag"]
@@ -182,6 +184,7 @@ def test_during_a_build_the_previous_consistent_version_is_served_until_its_mani
     manifest["documents"]["rss.xml"].update(sha256=sha256(new_body), size=len(new_body))
     del manifest["documents"]["rss.xml"]["encodings"]
     write_atomic(public / MANIFEST_NAME, json.dumps(manifest).encode())
+    seen_by_the_server()
     after = requests.get(server.url + "/rss.xml", headers={"Accept-Encoding": "identity"}, timeout=5)
     assert after.content == new_body and after.headers["ETag"] == f'"{sha256(new_body)[:40]}"'
 

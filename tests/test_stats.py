@@ -73,3 +73,45 @@ def test_a_damaged_poll_log_is_a_named_error(tmp_path, monkeypatch, capsys):
     (tmp_path / "data" / "stats.sqlite3").write_text("not a database " * 200)
     assert main(["stats"]) == 1
     assert "data/stats.sqlite3: cannot read the poll log" in capsys.readouterr().err
+
+
+def test_polls_alike_share_a_row_and_still_count_one_by_one(tmp_path):
+    """A burst from one client in one second is one row with its count; the report is the same
+    as for one row per poll, and the burst is flagged."""
+    from feeds.stats import PollLog, read_polls
+
+    moments = iter([100.1, 100.2, 100.3, 100.9, 101.5, 400.0])
+    log = PollLog(tmp_path / "stats.sqlite3", clock=lambda: next(moments))
+    for _ in range(4):
+        log.record("rss.xml", 304, 0, "greedy/1.0", "10.0.0.9")
+    log.record("rss.xml", 200, 1000, "greedy/1.0", "10.0.0.9")
+    log.record("rss.xml", 200, 1000, "newsboat/2.21", "10.0.0.2")
+    assert log.flush() == 6
+    rows = read_polls(tmp_path / "stats.sqlite3", since=0.0)
+    assert rows == [(100.0, "rss.xml", 304, 0, "greedy/1.0", "10.0.0.9", 4),
+                    (101.0, "rss.xml", 200, 1000, "greedy/1.0", "10.0.0.9", 1),
+                    (400.0, "rss.xml", 200, 1000, "newsboat/2.21", "10.0.0.2", 1)]
+    one_by_one = [(t, "rss.xml", 304, 0, "greedy/1.0", "10.0.0.9") for t in (100.0, 100.0, 100.0, 100.0)]
+    one_by_one += [(101.0, "rss.xml", 200, 1000, "greedy/1.0", "10.0.0.9"),
+                   (400.0, "rss.xml", 200, 1000, "newsboat/2.21", "10.0.0.2")]
+    (grouped,) = summarise(rows, max_age=900, since=0.0, until=3600.0)
+    (single,) = summarise(one_by_one, max_age=900, since=0.0, until=3600.0)
+    assert grouped == single
+    assert (grouped.polls, grouped.not_modified, grouped.bytes_sent, grouped.other_clients) == (6, 4, 2000, 2)
+    assert [(flag["user_agent"], flag["polls"], flag["median_interval_seconds"]) for flag in grouped.flagged] == [
+        ("greedy/1.0", 5, 0.0)]
+
+
+def test_a_poll_log_from_before_counts_is_read_as_one_poll_a_row(tmp_path):
+    import sqlite3
+
+    from feeds.stats import PollLog, read_polls
+
+    path = tmp_path / "stats.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE polls (at REAL NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, "
+                   "bytes INTEGER NOT NULL, user_agent TEXT NOT NULL, client TEXT NOT NULL)")
+        db.execute("INSERT INTO polls VALUES (5.0, 'atom.xml', 200, 2000, 'newsboat/2.21', '10.0.0.2')")
+    db.close()
+    PollLog(path)
+    assert read_polls(path, since=0.0) == [(5.0, "atom.xml", 200, 2000, "newsboat/2.21", "10.0.0.2", 1)]

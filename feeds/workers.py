@@ -1,0 +1,291 @@
+"""Serving public/ from granian's worker processes; everything else from the serve process.
+
+``feedpub serve`` is one process that owns the service (the jobs, the store
+watcher, builds, WebSub, the ingest API, /healthz, /metrics): APScheduler's job
+stores must never be shared between processes. The traffic that must be fast,
+aggregators polling feeds, needs none of that: it reads files and the build
+manifest. So the serve process listens on the public address and hands the
+socket to granian's worker processes (Rust HTTP/1.1, one Python thread each),
+whose WSGI app (:class:`WorkerApp`) answers:
+
+- every request for the files of public/ itself, with :class:`feeds.server.PublicFiles`;
+- ``/api`` and below, ``/healthz`` and ``/metrics`` by forwarding them over a Unix
+  socket to a waitress server inside the serve process (:func:`forward`), which
+  runs the same WSGI app as before. A request body over the cap is refused here,
+  from its Content-Length, before any of it is read.
+
+What workers know reaches the serve process without locks or messages:
+
+- request counts: each worker counts into a file of its own, mapped into memory
+  (:class:`feeds.health.SharedCounters`); ``/metrics`` adds the files up;
+- feed polls: each worker has its own :class:`feeds.stats.PollLog` appending to
+  ``stats.sqlite3`` (SQLite serialises the writers; `feedpub stats` reads it),
+  flushed when the worker stops.
+
+Workers are started with the ``spawn`` method: forking a process that runs
+scheduler and server threads can copy a lock some thread holds.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import multiprocessing
+import multiprocessing.util
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from urllib.parse import quote
+
+from .health import SharedCounters
+from .server import CHANNEL_TIMEOUT, CONNECTION_LIMIT, PublicFiles, enough_descriptors
+from .stats import PollLog
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., object]
+
+WORKERS = 2                      # one per core of the machine it was measured on (docs/BENCHMARKS.md)
+PARENT_CHECK_SECONDS = 1.0       # how often a worker checks that the serve process lives
+STOP_ATTEMPTS = 3                # SIGTERMs a worker gets before it is killed ...
+STOP_WAIT_SECONDS = 1.0          # ... this long apart
+BACKLOG = 1024                   # connections the kernel queues while every worker's places are taken (waitress's too)
+FORWARD_TIMEOUT = 60.0           # seconds an /api request may take in the serve process
+FORWARDED_PREFIX = "/api"
+FORWARDED_PATHS = frozenset({"/healthz", "/metrics"})
+# The request head (request line and headers) a worker reads: hyper, granian's HTTP layer,
+# refuses a head with 431 once its read buffer holds this much and the head is not done, and
+# a read adds at most as much again: a head up to 128 KB is read, one of 256 KB or more always
+# gets 431 (waitress's limit was 256 KB; granian's default buffer, 417 KB, let 500 KB heads
+# through). hyper has two limits of its own that granian does not expose: a request target
+# over 65,534 bytes gets 414, and more than 100 header fields get 431.
+MAX_REQUEST_HEAD = 128 * 1024
+# RFC 9110 7.6.1: these describe one connection, not the message; never passed on.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+                        "upgrade", "date", "server"})   # the last two: granian sends its own
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """Everything a worker needs, as plain values (pickled into each spawned worker)."""
+
+    root: Path                    # public/
+    max_age: int                  # Cache-Control max-age, seconds
+    hubs: tuple[str, ...]
+    base_url: str
+    gone: tuple[str, ...]
+    moved: tuple[tuple[str, str], ...]
+    upstream: str                 # the serve process's Unix socket for /api, /healthz, /metrics
+    counters: Path                # folder of the workers' request-count files
+    stats: Path                   # stats.sqlite3
+    max_request_body: int         # a declared request body this long or longer gets 413 unread
+
+
+class WorkerApp:
+    """The WSGI app of one granian worker."""
+
+    def __init__(self, public: PublicFiles, counters: SharedCounters, *, upstream: str, max_request_body: int):
+        self.public = public
+        self.counters = counters
+        self.upstream = upstream
+        self.max_request_body = max_request_body
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if path in FORWARDED_PATHS or (path.startswith(FORWARDED_PREFIX)
+                                       and (len(path) == len(FORWARDED_PREFIX) or path[len(FORWARDED_PREFIX)] == "/")):
+            return forward(environ, start_response, self.upstream, self.max_request_body)
+        code, status, headers, body = self.public.answer(environ)
+        self.counters.record(code, len(body))
+        start_response(status, headers)
+        return [body]
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+def forward(environ: dict, start_response: StartResponse, upstream: str, max_request_body: int) -> Iterable[bytes]:
+    """Pass one request to the serve process and its answer back."""
+    raw_length = (environ.get("CONTENT_LENGTH") or "").strip()
+    if raw_length.isdigit() and int(raw_length) >= max_request_body:
+        return _plain(start_response, "413 Content Too Large", b"Request body too large\n",
+                      [("Connection", "close")])
+    body = environ["wsgi.input"].read(int(raw_length) if raw_length.isdigit() else max_request_body)
+    if len(body) >= max_request_body:
+        return _plain(start_response, "413 Content Too Large", b"Request body too large\n",
+                      [("Connection", "close")])
+    target = quote(environ.get("PATH_INFO", "/").encode("latin-1"), safe="/:@!$&'()*+,;=-._~")
+    if environ.get("QUERY_STRING"):
+        target += "?" + environ["QUERY_STRING"]
+    connection = _UnixConnection(upstream, FORWARD_TIMEOUT)
+    try:
+        connection.putrequest(environ.get("REQUEST_METHOD", "GET"), target, skip_host=True, skip_accept_encoding=True)
+        for key, value in environ.items():
+            if key.startswith("HTTP_"):
+                name = key[5:].replace("_", "-")
+                if name.lower() not in HOP_BY_HOP and name != "CONTENT-LENGTH":
+                    connection.putheader(name, value)
+        if environ.get("CONTENT_TYPE"):
+            connection.putheader("Content-Type", environ["CONTENT_TYPE"])
+        if body or raw_length:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.putheader("X-Forwarded-For", environ.get("REMOTE_ADDR", ""))
+        connection.endheaders(body or None)
+        response = connection.getresponse()
+        data = response.read()
+        headers = [(name, value) for name, value in response.getheaders() if name.lower() not in HOP_BY_HOP]
+        status = f"{response.status} {response.reason}"
+    except (OSError, http.client.HTTPException) as exc:
+        # The serve process is stopping or was killed (before its answer, or halfway through
+        # it: IncompleteRead, BadStatusLine), or a request outlived the timeout. Raised out
+        # of the app, any of them would be a 500 (found by tests/test_reliability_kills.py).
+        log.warning("forwarding %s to the serve process failed: %s", target, exc)
+        return _plain(start_response, "502 Bad Gateway", b"The service is not answering\n")
+    finally:
+        connection.close()
+    start_response(status, headers)
+    return [data]
+
+
+def _plain(start_response: StartResponse, status: str, body: bytes,
+           extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
+                            *(extra or [])])
+    return [body]
+
+
+def load_worker_app(settings: WorkerSettings) -> WorkerApp:
+    """Called by granian in each worker process: its app, its counters, its poll log."""
+    # granian copies os.environ into every request's environ (PEP 3333 allows it, nothing
+    # here reads it): with a few dozen variables that copy was a third of a 304's time.
+    os.environ.clear()
+    public = PublicFiles(settings.root, max_age=settings.max_age, hubs=settings.hubs, base_url=settings.base_url,
+                         gone=settings.gone, moved=dict(settings.moved))
+    polls = PollLog(settings.stats).start()
+    public.poll_log = polls.record
+    # Run when the worker's process ends after a stop signal (multiprocessing calls its
+    # finalizers; atexit handlers are not run in its children).
+    multiprocessing.util.Finalize(None, polls.stop, exitpriority=10)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(), polls), name="feedpub-parent-watch",
+                     daemon=True).start()
+    return WorkerApp(public, SharedCounters.create(settings.counters), upstream=settings.upstream,
+                     max_request_body=settings.max_request_body)
+
+
+def _exit_with_parent(parent: int, polls: PollLog) -> None:
+    """A worker whose serve process is gone (killed with SIGKILL, say) would serve public/
+    on the shared socket forever, with nobody to stop it: it ends itself within a second."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})   # for the main thread
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    log.warning("the serve process (pid %d) is gone: this server worker stops", parent)
+    polls.stop()
+    os._exit(0)
+
+
+def listen(host: str, port: int, backlog: int = BACKLOG) -> socket.socket:
+    """The public listening socket, bound before any worker starts: ``port=0`` gets a free
+    port, and its number is known to the serve process (every worker shares the socket)."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_workers(sock: socket.socket, settings: WorkerSettings, *, workers: int = WORKERS) -> None:
+    """Serve ``sock`` with granian's WSGI workers until SIGINT or SIGTERM; returns once every
+    worker has stopped. A worker that dies is replaced."""
+    from granian._granian import SocketHolder
+    from granian.constants import HTTPModes, Interfaces, RuntimeModes
+    from granian.http import HTTP1Settings
+    from granian.log import LogLevels
+    from granian.server.mp import MPServer
+
+    class SharedSocketServer(MPServer):
+        """granian's process manager over a socket bound by the caller. granian binds its
+        own (one per worker with SO_REUSEPORT on Linux), which with port 0 would be a
+        different port in each worker."""
+
+        def _init_shared_socket(self) -> None:
+            self._ssp = None
+            self._sfd = sock.fileno()
+            self._shd = SocketHolder(self._sfd, False, self.backlog)
+            self._sso = sock
+
+        def _drop_shared_socket(self) -> None:
+            pass   # the caller's to close
+
+        def _stop_workers(self) -> None:
+            """Stop every worker, asking again while one has not stopped: a worker that was
+            still starting can miss the first SIGTERM (granian installs its handler, then
+            registers what the handler wakes up; a signal in between is lost and the worker
+            waits forever: seen about once in 30 stops on a loaded machine). Killed after
+            STOP_ATTEMPTS (its last poll records, at most 2 s of them, are lost)."""
+            for worker in self.wrks:
+                worker.terminate()
+            for _ in range(STOP_ATTEMPTS):
+                for worker in self.wrks:
+                    worker.join(STOP_WAIT_SECONDS)
+                waiting = [worker for worker in self.wrks if worker.is_alive()]
+                if not waiting:
+                    break
+                for worker in waiting:
+                    worker.terminate()
+            for worker in self.wrks:
+                if worker.is_alive():
+                    log.warning("a server worker (pid %s) did not stop: killed", worker.inner.pid)
+                    worker.kill()
+                    worker.join()
+            self.wrks.clear()
+
+    # granian reads the start method when it starts a worker; see the module docstring.
+    multiprocessing.set_start_method("spawn", force=True)
+    # Each connection is a descriptor in the worker that holds it; workers inherit this limit.
+    enough_descriptors(CONNECTION_LIMIT + 256)
+    host, port = sock.getsockname()[:2]
+    server = SharedSocketServer(
+        "feedpub", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
+        # One Python thread per worker: the app never waits on I/O on the hot path, so more
+        # threads would only take turns holding the GIL (docs/BENCHMARKS.md).
+        blocking_threads=1, respawn_failed_workers=True,
+        # Connections a worker holds at once (granian's default: backlog / workers, 512 each):
+        # idle and slowloris connections hold places too, so the whole server keeps
+        # CONNECTION_LIMIT, as many as waitress did, and the listen backlog beyond that.
+        backlog=BACKLOG, backpressure=max(1, CONNECTION_LIMIT // workers),
+        # A request head must arrive whole within CHANNEL_TIMEOUT (a slowloris client is
+        # dropped then); so is an idle connection, new or kept alive between requests
+        # (all three measured closed at 30.0 s).
+        http1_settings=HTTP1Settings(header_read_timeout=CHANNEL_TIMEOUT * 1000, keep_alive=True,
+                                     max_buffer_size=MAX_REQUEST_HEAD),
+        # HTTP/1.1 only (feed readers and proxies speak it; h2c without TLS has no clients
+        # here) on a single-threaded Rust runtime per worker: 13.5-15.1 us of CPU per 304
+        # against 14.4-20.1 us with granian's defaults (docs/BENCHMARKS.md).
+        http=HTTPModes.http1, runtime_mode=RuntimeModes.st, log_level=LogLevels.warning, log_access=False,
+        # granian logs to stdout by default; feedpub's stdout is its own ("serving ...").
+        log_dictconfig={"handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "generic", "stream": "ext://sys.stderr"},
+            "access": {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stderr"},
+        }},
+    )
+    server.serve(target_loader=partial(load_worker_app, settings), wrap_loader=False)

@@ -1,0 +1,138 @@
+"""`feedpub serve` on granian: worker processes serve public/, the service stays in one process."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+
+from feeds.health import SharedCounters, read_shared_counters
+
+from .test_health import parse
+from .test_service import DEADLINE, Served, wait_for
+
+
+def children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``, with their command lines."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[1]) == pid:
+                found[int(entry)] = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue   # ended while we looked
+    return found
+
+
+def workers_of(pid: int) -> set[int]:
+    return {child for child, command in children(pid).items() if "spawn_main" in command}
+
+
+def test_counts_of_several_processes_add_up(tmp_path):
+    one = SharedCounters.create(tmp_path)
+    one.record(200, 1000)
+    one.record(304, 0)
+    one.record(304, 0)
+    # Another process, as a worker is: its counts are in its own file, read while it lives and after.
+    script = ("import sys; from pathlib import Path; from feeds.health import SharedCounters; "
+              "c = SharedCounters.create(Path(sys.argv[1])); c.record(404, 10); c.record(200, 5)")
+    subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True, timeout=DEADLINE,
+                   env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert read_shared_counters(tmp_path) == ({"200": 2, "304": 2, "404": 1}, 1015)
+    one.record(200, 1)   # seen at once: the file is the memory the worker writes
+    assert read_shared_counters(tmp_path) == ({"200": 3, "304": 2, "404": 1}, 1016)
+
+
+def test_public_is_served_by_workers_and_the_service_by_one_process(tmp_path):
+    token = "t" * 24
+    (tmp_path / "feedpub.toml").write_text(
+        f'[schedule]\nrebuild_minutes = 60\n[server]\nworkers = 2\n[api]\ntoken = "{token}"\n', encoding="utf-8")
+    served = Served(tmp_path)
+    try:
+        feed = served.get("/rss.xml")
+        assert feed.status_code == 200 and feed.headers["Server"] == "granian"
+        workers = wait_for(lambda: workers_of(served.process.pid) if len(workers_of(served.process.pid)) == 2 else None)
+        # The jobs run in the serve process: status.json names it, not a worker.
+        status = json.loads((tmp_path / "data" / "status.json").read_text())
+        assert status["pid"] == served.process.pid and {"watch-store", "rebuild"} <= {j["id"] for j in status["jobs"]}
+        # The ingest API is answered by the serve process through a worker, headers and body both ways.
+        created = requests.post(served.url + "/api/articles", timeout=5, headers={"Authorization": f"Bearer {token}"},
+                                json={"title": "Lewat Pekerja", "body": "BATURAJA - OKES.NEWS - Isi berita."})
+        assert created.status_code == 201, created.text
+        location = created.headers["Location"]   # the id percent-encoded: passed on as it came
+        assert location.startswith("/api/articles/tag%3A")
+        assert requests.get(served.url + location, timeout=5).status_code == 401
+        fetched = requests.get(served.url + location, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        assert fetched.status_code == 200 and fetched.json()["title"] == "Lewat Pekerja"
+        wait_for(lambda: "Lewat Pekerja" in served.get("/atom.xml").text)
+        # A worker that dies is replaced; what it counted stays counted.
+        before = parse(served.get("/metrics").text)['feedpub_http_requests_total{status="200"}']
+        os.kill(min(workers), signal.SIGKILL)
+        wait_for(lambda: len(workers_of(served.process.pid) - workers) == 1)
+        assert all(served.get("/rss.xml").status_code == 200 for _ in range(20))
+        after = parse(served.get("/metrics").text)['feedpub_http_requests_total{status="200"}']
+        assert after == before + 20
+    finally:
+        assert served.stop() == 0
+    assert workers_of(served.process.pid) == set()
+    assert "Traceback" not in served.process.stderr.read()
+
+
+def test_workers_end_when_the_serve_process_is_killed(tmp_path):
+    (tmp_path / "feedpub.toml").write_text('[schedule]\nrebuild_minutes = 60\n', encoding="utf-8")
+    served = Served(tmp_path)
+    try:
+        assert served.get("/rss.xml").status_code == 200
+        workers = wait_for(lambda: workers_of(served.process.pid) if len(workers_of(served.process.pid)) == 2 else None)
+    finally:
+        served.process.kill()          # no chance to stop anything
+        served.process.wait(timeout=DEADLINE)
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers))
+    with pytest.raises(requests.ConnectionError):   # nothing holds the address any more
+        requests.get(served.url + "/rss.xml", timeout=2)
+
+
+@pytest.mark.parametrize("answer", [
+    b"",                                                             # gone before answering
+    b"HTTP/1.1 20",                                                  # gone inside the status line
+    b"HTTP/1.1 201 Created\r\nContent-Length: 400\r\n\r\n{\"id\": ",   # gone halfway through the body
+])
+def test_a_serve_process_gone_mid_answer_is_a_502_not_an_error(tmp_path, answer):
+    """A worker passing /api on to a serve process that dies (SIGKILL) before or while it
+    answers says so with a 502: an exception out of the app would be granian's bare 500."""
+    from feeds.workers import forward
+
+    path = str(tmp_path / "service.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+
+    def die_while_answering() -> None:
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(answer)
+        connection.close()
+
+    upstream = threading.Thread(target=die_while_answering)
+    upstream.start()
+    started: list = []
+    body = b'{"title": "x"}'
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/articles", "CONTENT_LENGTH": str(len(body)),
+               "CONTENT_TYPE": "application/json", "wsgi.input": io.BytesIO(body), "REMOTE_ADDR": "127.0.0.1"}
+    got = b"".join(forward(environ, lambda status, headers: started.append(status), path, 1 << 20))
+    upstream.join()
+    listener.close()
+    assert started == ["502 Bad Gateway"]
+    assert got == b"The service is not answering\n"
