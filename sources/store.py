@@ -481,15 +481,11 @@ class SQLiteStore:
         ``kind`` None is the main feed (every article)."""
         params = {"now": _ts(now), "kind": kind, "name": name,
                   "start": _ts(start) if start else -2**62, "end": _ts(end) if end else 2**62}
-        if kind is None:
-            sql = (f"SELECT a.id, a.published_ts, a.status FROM articles a WHERE {self._PLACE} "
-                   "AND a.published_ts >= :start AND a.published_ts < :end ORDER BY a.published_ts, a.id")
-        else:
-            sql = (f"SELECT a.id, a.published_ts, a.status FROM article_terms t JOIN articles a ON a.id = t.article_id "
-                   f"WHERE t.kind = :kind AND t.name = :name AND t.published_ts >= :start AND t.published_ts < :end "
-                   f"AND {self._PLACE} ORDER BY t.published_ts, t.article_id")
+        rows_of, ts, id_ = self._feed_rows(kind)
         with self._lock:
-            rows = self._db.execute(sql, params).fetchall()
+            rows = self._db.execute(
+                f"SELECT a.id, a.published_ts, a.status FROM {rows_of} {ts} >= :start AND {ts} < :end "
+                f"AND {self._PLACE} ORDER BY {ts}, {id_}", params).fetchall()
         return [(id_, ts, status == Status.PUBLISHED.value) for id_, ts, status in rows]
 
     def place_near(self, kind: str | None, name: str | None, now: datetime, moment: datetime, *,
@@ -497,16 +493,20 @@ class SQLiteStore:
         """published_ts of the feed's last place before ``moment`` (``before``), or its first at or after it."""
         op, order = ("<", "DESC") if before else (">=", "ASC")
         params = {"now": _ts(now), "kind": kind, "name": name, "moment": _ts(moment)}
-        if kind is None:
-            sql = (f"SELECT a.published_ts FROM articles a WHERE a.published_ts {op} :moment AND {self._PLACE} "
-                   f"ORDER BY a.published_ts {order} LIMIT 1")
-        else:
-            sql = (f"SELECT t.published_ts FROM article_terms t JOIN articles a ON a.id = t.article_id "
-                   f"WHERE t.kind = :kind AND t.name = :name AND t.published_ts {op} :moment AND {self._PLACE} "
-                   f"ORDER BY t.published_ts {order} LIMIT 1")
+        rows_of, ts, _ = self._feed_rows(kind)
         with self._lock:
-            row = self._db.execute(sql, params).fetchone()
+            row = self._db.execute(f"SELECT {ts} FROM {rows_of} {ts} {op} :moment AND {self._PLACE} "
+                                   f"ORDER BY {ts} {order} LIMIT 1", params).fetchone()
         return row[0] if row else None
+
+    @staticmethod
+    def _feed_rows(kind: str | None) -> tuple[str, str, str]:
+        """(FROM ... WHERE, publication-time column, id column) of a feed's articles: every
+        article for the main feed (kind None), else through the article_terms index."""
+        if kind is None:
+            return "articles a WHERE", "a.published_ts", "a.id"
+        return ("article_terms t JOIN articles a ON a.id = t.article_id WHERE t.kind = :kind AND t.name = :name AND",
+                "t.published_ts", "t.article_id")
 
     def latest_ids(self, kind: str | None, name: str | None, now: datetime, limit: int) -> list[str]:
         """The ids ``latest_published`` (kind None) or ``latest_published_with`` would give."""
