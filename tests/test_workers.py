@@ -90,6 +90,17 @@ def test_public_is_served_by_workers_and_the_service_by_one_process(tmp_path):
     assert "Traceback" not in served.process.stderr.read()
 
 
+def running(pid: int) -> bool:
+    """Whether ``pid`` still runs. An ended worker whose serve process is gone is a zombie
+    until the init process reaps it, which a container's init may do late: its /proc entry
+    stays, but it runs nothing and holds no socket."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def test_workers_end_when_the_serve_process_is_killed(tmp_path):
     (tmp_path / "feedpub.toml").write_text('[schedule]\nrebuild_minutes = 60\n', encoding="utf-8")
     served = Served(tmp_path)
@@ -99,7 +110,7 @@ def test_workers_end_when_the_serve_process_is_killed(tmp_path):
     finally:
         served.process.kill()          # no chance to stop anything
         served.process.wait(timeout=DEADLINE)
-    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers))
+    wait_for(lambda: not any(running(pid) for pid in workers))
     with pytest.raises(requests.ConnectionError):   # nothing holds the address any more
         requests.get(served.url + "/rss.xml", timeout=2)
 
