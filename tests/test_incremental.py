@@ -108,7 +108,7 @@ def apply(store: SQLiteStore, op, clock: datetime, created: list[str]) -> dateti
     return clock
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operations)
 def test_incremental_builds_equal_full_builds(ops):
     with tempfile.TemporaryDirectory() as folder:
