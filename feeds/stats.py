@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import signal
 import sqlite3
-import statistics
 import threading
 import time
 from collections import deque
