@@ -451,8 +451,9 @@ class SQLiteStore:
         """Whether any article readers can see carries the term (its feed exists)."""
         with self._lock:
             return self._db.execute(
+                # "+": through the term's index first (0.1 ms), not every published article (14 ms at 100k).
                 "SELECT 1 FROM article_terms t JOIN articles a ON a.id = t.article_id WHERE t.kind = ? AND t.name = ? "
-                "AND a.status = 'published' AND a.published_ts <= ? LIMIT 1", (kind, name, _ts(now))).fetchone() is not None
+                "AND +a.status = 'published' AND +a.published_ts <= ? LIMIT 1", (kind, name, _ts(now))).fetchone() is not None
 
     def latest_published_with(self, kind: str, name: str, now: datetime, limit: int) -> list[Article]:
         with self._transaction(write=False) as cur:
@@ -494,8 +495,12 @@ class SQLiteStore:
         op, order = ("<", "DESC") if before else (">=", "ASC")
         params = {"now": _ts(now), "kind": kind, "name": name, "moment": _ts(moment)}
         rows_of, ts, _ = self._feed_rows(kind)
+        # "+a.status": no index on status here. With one, SQLite gathers every place on that
+        # side of ``moment`` through both halves of the OR and sorts them (48 ms at 100k
+        # articles for the month after an old one) instead of walking the time index to the first.
+        place = self._PLACE.replace("a.status", "+a.status")
         with self._lock:
-            row = self._db.execute(f"SELECT {ts} FROM {rows_of} {ts} {op} :moment AND {self._PLACE} "
+            row = self._db.execute(f"SELECT {ts} FROM {rows_of} {ts} {op} :moment AND {place} "
                                    f"ORDER BY {ts} {order} LIMIT 1", params).fetchone()
         return row[0] if row else None
 
