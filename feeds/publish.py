@@ -84,30 +84,54 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> bool:
     files and makes them durable with one sync before its manifest (:func:`publish`).
     Readers never see a partial file either way: that is the rename's doing.
     """
+    staged = _stage(path, data, durable=durable)
+    if staged is None:
+        return False
+    _commit([(staged, path)], durable=durable)
+    return True
+
+
+def _stage(path: Path, data: bytes, *, durable: bool) -> str | None:
+    """Write ``data`` to a temporary file beside ``path``; None when ``path`` already holds it."""
     try:
         if path.read_bytes() == data:
-            return False
+            return None
     except OSError:
         pass   # missing or unreadable: written below, where a real problem becomes a PublishError
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                if durable:
-                    out.flush()
-                    os.fsync(out.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        if durable:
-            _fsync_dir(path.parent)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        return tmp
     except OSError as exc:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
         raise PublishError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-    return True
+
+
+def _commit(staged: list[tuple[str, Path]], *, durable: bool) -> None:
+    """Rename staged files into place, in order (renames need no space: a full disk fails
+    while staging, before anything served has changed)."""
+    try:
+        for tmp, path in staged:
+            os.replace(tmp, path)
+            if durable:
+                _fsync_dir(path.parent)
+    except OSError as exc:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise PublishError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+
+
+def _discard(staged: list[tuple[str, Path]]) -> None:
+    for tmp, _ in staged:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def sha256(data: bytes) -> str:
@@ -183,12 +207,12 @@ def _holds(path: Path, digest: str) -> bool:
         return False
 
 
-def _write_variants(output_dir: Path, doc: Document, digest: str, before: dict) -> dict[str, dict]:
-    """Write the document's precompressed variants; coding -> {sha256, size} for the manifest.
+def _stage_variants(output_dir: Path, doc: Document, digest: str, before: dict,
+                    staged: list[tuple[str, Path]]) -> dict[str, dict]:
+    """Stage the document's precompressed variants; coding -> {sha256, size} for the manifest.
 
-    Compressing is the slow part of a build (brotli, even at quality 9), so an unchanged
-    document whose variants are still on disk as the last manifest listed them is
-    not compressed again.
+    Compressing is the slow part of a build, so an unchanged document whose variants are
+    still on disk as the last manifest listed them is not compressed again.
     """
     recorded = before.get("encodings") if before.get("sha256") == digest else None
     if (isinstance(recorded, dict) and set(recorded) == set(VARIANTS)
@@ -198,7 +222,10 @@ def _write_variants(output_dir: Path, doc: Document, digest: str, before: dict) 
                 for coding in VARIANTS}
     encodings = {}
     for coding, data in compress(doc.body).items():
-        write_atomic(output_dir / (doc.path + VARIANTS[coding]), data, durable=False)
+        target = output_dir / (doc.path + VARIANTS[coding])
+        tmp = _stage(target, data, durable=False)
+        if tmp:
+            staged.append((tmp, target))
         encodings[coding] = {"sha256": sha256(data), "size": len(data)}
     return encodings
 
@@ -240,13 +267,22 @@ def write_documents(output_dir: Path, documents: Iterable[Document], previous: M
         if doc.basis is not None:
             entry["basis"] = doc.basis
         before = previous.get(doc.path) or {}
-        if compressible(doc.content_type):
-            # Before the document: once it is swapped in, its variants are already there.
-            entry["encodings"] = _write_variants(output_dir, doc, entry["sha256"], before)
+        # Every file of the document is written in full before any is renamed into place
+        # (a full disk fails here and changes nothing served), then the variants before
+        # the document: once it is swapped in, its variants are already there.
+        staged: list[tuple[str, Path]] = []
+        try:
+            if compressible(doc.content_type):
+                entry["encodings"] = _stage_variants(output_dir, doc, entry["sha256"], before, staged)
+            document = _stage(output_dir / doc.path, doc.body, durable=False)
+        except BaseException:
+            _discard(staged)
+            raise
+        _commit(staged + ([(document, output_dir / doc.path)] if document else []), durable=False)
         _remove_variants(output_dir, doc.path, before, keep=entry.get("encodings", {}))
         # Changed against the manifest, not only the disk: a build killed after writing
         # a document but before its manifest must count it written again (WebSub).
-        if write_atomic(output_dir / doc.path, doc.body, durable=False) or before.get("sha256") != entry["sha256"]:
+        if document or before.get("sha256") != entry["sha256"]:
             done.written.append(doc.path)
         else:
             done.unchanged.append(doc.path)

@@ -56,6 +56,18 @@ def served(url: str) -> dict[tuple[str, str | None], tuple[str, bytes]]:
     return found
 
 
+def settled(url: str) -> dict[tuple[str, str | None], tuple[str, bytes]]:
+    """``served``, once the server shows the last build whole: every compressed request
+    answered compressed and two looks alike (a worker takes up a new manifest within 50 ms,
+    and until then answers a document it has not vouched for uncompressed)."""
+    def look():
+        first = served(url)
+        compressed = all(etag.endswith(('-gz"', '-br"')) for (_, coding), (etag, _) in first.items() if coding)
+        return first if compressed and served(url) == first else None
+
+    return wait_for(look)
+
+
 def titles_in(url: str) -> str:
     return requests.get(url + "/feed.json", timeout=5).text
 
@@ -158,7 +170,7 @@ def test_a_full_disk_leaves_the_documents_served_and_the_failure_visible(tmp_pat
         # A category feed to watch as well, created without the limit.
         assert service.feedpub("ingest", str(article(tmp_path, "awal.txt", "Berita Awal"))).returncode == 0
         wait_for(lambda: "Berita Awal" in titles_in(service.url))
-        before = served(service.url)
+        before = settled(service.url)
         files = {path: (tmp_path / "public" / path).read_bytes() for path in ("rss.xml", "atom.xml", "feed.json")}
 
         big = article(tmp_path, "besar.txt", "Laporan Panjang", paragraphs=9000)
@@ -198,7 +210,7 @@ def test_a_read_only_output_folder_leaves_the_documents_served_and_the_failure_v
     try:
         post("Berita Awal")
         wait_for(lambda: "Berita Awal" in titles_in(service.url))
-        before = served(service.url)
+        before = settled(service.url)
         folders = [public, *(p for p in public.rglob("*") if p.is_dir())]
         for folder in folders:
             folder.chmod(0o555)
