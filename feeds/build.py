@@ -41,16 +41,16 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from sources.model import Article
 from sources.store import ArticleStore
 
 from .archive import Page, archive_folder, is_closed, link, month_bounds, month_of, month_pages, paginate
 from .catalogue import term_feed, term_slugs
 from .document import Document
-from .entries import FeedDefinition, History, feed_view, main_feed
+from .entries import FeedDefinition, FeedView, History, deleted_entries, main_feed, make_entry, newest
+from .fragments import CACHE_NAME, Fragment, FragmentCache, microseconds
 from .logo import render_logo
 from .publish import Manifest, PublishError, finish, publish, write_atomic, write_documents
-from .render import render_atom, render_index, render_json_feed, render_rss
+from .render import Rendered, entry_fragments, render_atom, render_index, render_json_feed, render_rss
 from .opml import render_opml
 from .site import SiteSettings
 from .stylesheet import render_stylesheet
@@ -125,8 +125,10 @@ def _feed_keys(placement: dict, site: SiteSettings) -> set[FeedKey]:
 class _Builder:
     """Renders the documents of one build from one store at one clock."""
 
-    def __init__(self, store: ArticleStore, site: SiteSettings, now: datetime, slugs: dict[str, dict[str, str]]):
+    def __init__(self, store: ArticleStore, site: SiteSettings, now: datetime, slugs: dict[str, dict[str, str]],
+                 fragments: FragmentCache):
         self.store, self.site, self.now, self.slugs = store, site, now, slugs
+        self.fragments = fragments
         self.size = site.archive_entries
 
     # --- feeds and their definitions -------------------------------------------------
@@ -144,38 +146,66 @@ class _Builder:
     def keys(self) -> list[FeedKey]:
         return [None] + [(kind, name) for kind in self.site.catalogue for name in sorted(self.slugs.get(kind, {}))]
 
-    def window(self, key: FeedKey) -> list[Article]:
-        if key is None:
-            return self.store.latest_published(self.now, self.site.items_per_feed)
-        return self.store.latest_published_with(*key, self.now, self.site.items_per_feed)
+    def window(self, key: FeedKey) -> list[str]:
+        kind, name = key if key else (None, None)
+        return self.store.latest_ids(kind, name, self.now, self.site.items_per_feed)
+
+    # --- entries -----------------------------------------------------------------------
+
+    def rendered(self, ids: list[str], fmt: str) -> tuple[Rendered, list[Fragment]]:
+        """The entries ``ids`` in format ``fmt``: kept ones, the others rendered (and kept)."""
+        found = self.fragments.get(fmt, ids)
+        missing = [article_id for article_id in ids if article_id not in found]
+        if missing:
+            entries = [make_entry(article, self.site) for article in self.store.articles(missing, self.now)]
+            made = {entry.id: Fragment(body, microseconds(entry.updated),
+                                       microseconds(entry.changed) if entry.changed else None, entry.image is not None)
+                    for entry, body in zip(entries, entry_fragments(entries, self.site, fmt))}
+            self.fragments.put(fmt, made.items())
+            found.update(made)
+        fragments = [found[article_id] for article_id in ids]
+        return Rendered(tuple(f.body for f in fragments), any(f.image for f in fragments)), fragments
 
     # --- documents ---------------------------------------------------------------------
 
     def feed_documents(self, key: FeedKey, prev_archive: str | None) -> list[Document]:
         """The subscription documents of a feed (and for the main feed, the site's pages)."""
         site = self.site
-        articles = self.window(key)
-        tombstones = (self.store.deleted_since(self.now - timedelta(days=site.tombstone_days), self.now)
-                      if key is None else [])
-        view = feed_view(self.definition(key), articles, site, tombstones)
-        basis = {"entries": [article.id for article in articles], "prev_archive": prev_archive}
-        atom = replace(render_atom(replace(view, history=History(prev=prev_archive)), site), basis=basis)
-        documents = [render_rss(view, site), atom, render_json_feed(view, site)]
+        ids = self.window(key)
+        deleted = self.tombstones() if key is None else ()
+        rendered = {fmt: self.rendered(ids, fmt) for fmt in ("rss", "atom", "json")}
+        view = FeedView(self.definition(key), (), newest(rendered["atom"][1], deleted, site), deleted)
+        basis = {"entries": ids, "prev_archive": prev_archive}
+        atom = render_atom(replace(view, history=History(prev=prev_archive)), site, rendered["atom"][0])
+        documents = [render_rss(view, site, rendered["rss"][0]), replace(atom, basis=basis),
+                     render_json_feed(view, site, rendered["json"][0])]
         if key is None:
-            documents += self.site_documents(view)
+            documents += self.site_documents(view, ids)
         return documents
 
-    def site_documents(self, main_view) -> list[Document]:
-        view = replace(main_view, catalogue=self.catalogue())
+    def tombstones(self) -> tuple:
+        since = self.now - timedelta(days=self.site.tombstone_days)
+        return deleted_entries(self.store.deleted_since(since, self.now), self.site)
+
+    def site_documents(self, main_view: FeedView, ids: list[str]) -> list[Document]:
+        # The home page lists the newest ten entries.
+        latest = tuple(make_entry(article, self.site) for article in self.store.articles(ids[:10], self.now))
+        view = replace(main_view, entries=latest, catalogue=self.catalogue())
         found = [render(view, self.site) for render in (render_index, render_stylesheet, render_opml, render_logo)]
         return [doc for doc in found if doc is not None]
 
+    def main_view(self) -> tuple[FeedView, list[str]]:
+        ids = self.window(None)
+        deleted = self.tombstones()
+        view = FeedView(main_feed(self.site), (), newest(self.rendered(ids, "atom")[1], deleted, self.site), deleted)
+        return view, ids
+
     def page_document(self, page: Page) -> Document:
         feed = page.feed
-        articles = self.store.articles(page.visible, self.now)
+        rendered, fragments = self.rendered(list(page.visible), "atom")
         history = History(archive=True, current=feed.atom_path, prev=page.prev, next=page.next)
-        view = replace(feed_view(replace(feed, atom_path=page.path), articles, self.site), history=history)
-        return replace(render_atom(view, self.site), basis=_page_basis(page), deltas=False)
+        view = FeedView(replace(feed, atom_path=page.path), (), newest(fragments, (), self.site), history=history)
+        return replace(render_atom(view, self.site, rendered), basis=_page_basis(page), deltas=False)
 
     def pages(self, key: FeedKey) -> list[Page]:
         kind, name = key if key else (None, None)
@@ -204,11 +234,14 @@ def _render_part(open_store: Callable[[], ArticleStore], site: SiteSettings, now
     """A second process of a full build: render and write ``keys``' documents, report back."""
     try:
         store = open_store()
+        fragments = FragmentCache(output_dir / CACHE_NAME, fingerprint(site))   # emptied by the parent
         try:
             previous = Manifest(output_dir)
             progress = lambda done, total: queue.put(("progress", done))   # noqa: E731
-            done = write_documents(output_dir, _Builder(store, site, now, slugs).everything(progress, keys), previous)
+            builder = _Builder(store, site, now, slugs, fragments)
+            done = write_documents(output_dir, builder.everything(progress, keys), previous)
         finally:
+            fragments.close()
             store.close()
         queue.put(("done", done))
     except BaseException as exc:   # reported to the parent, which raises it
@@ -284,7 +317,11 @@ def read_state(output_dir: Path) -> dict | None:
 def render_documents(store: ArticleStore, site: SiteSettings, now: datetime) -> list[Document]:
     """Every document of a full build, in memory (tests, tools)."""
     slugs = {kind: term_slugs(store.terms(kind, now)) for kind in site.catalogue}
-    return list(_Builder(store, site, now, slugs).everything())
+    fragments = FragmentCache(None, fingerprint(site))
+    try:
+        return list(_Builder(store, site, now, slugs, fragments).everything())
+    finally:
+        fragments.close()
 
 
 class _Incremental:
@@ -330,6 +367,7 @@ class _Incremental:
                  != _link_view(current.get(article_id), t1)}
         linkers = store.linking_to(sorted(shown)) - direct if shown else set()
         content = direct | linkers
+        b.fragments.forget(content)   # their kept entries show what they were (feeds/fragments.py)
         current.update(store.placements(sorted(linkers)))
         for article_id in content - set(changed):
             before[article_id] = current.get(article_id)   # released: not a place at ``since`` anyway
@@ -368,9 +406,7 @@ class _Incremental:
             if key is None or key[1] in b.slugs.get(key[0], {}):
                 self.feed(key, months, content, force=key is None and tombstones_moved)
         if catalogue_changed and "rss.xml" not in self.render:
-            view = feed_view(b.definition(None), b.window(None), b.site, store.deleted_since(
-                b.now - timedelta(days=b.site.tombstone_days), b.now))
-            self.render["index.html"] = lambda: b.site_documents(view)
+            self.render["index.html"] = lambda: b.site_documents(*b.main_view())
         return True
 
     def whole_feed(self, key: FeedKey) -> None:
@@ -438,6 +474,27 @@ def build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: dateti
     if not why:
         changed = store.changes_since(state["revision"])
         why = "" if changed is not None else "the store's change log no longer reaches the last build"
+    fragments = FragmentCache(output_dir / CACHE_NAME, digest, fresh=bool(why))
+    try:
+        report, slugs, why = _build(store, site, output_dir, now, state, why, changed, fragments, progress)
+    finally:
+        fragments.close()
+    if report is None:   # nothing changed
+        return BuildReport(now, revision, time.perf_counter() - started, (), (), (), (), full=False)
+    _write_state(output_dir, {"version": STATE_VERSION, "revision": revision, "now": now.isoformat(),
+                              "fingerprint": digest, "slugs": slugs})
+    if state and not why and revision - state["revision"] > 1000:
+        store.forget_changes(state["revision"])
+    types = report.types
+    topics = changed_topics(((path, types[path]) for path in report.written if path in types), site)
+    return BuildReport(now, revision, time.perf_counter() - started, report.written, report.unchanged,
+                       report.removed, tuple(topics), full=bool(why), why_full=why)
+
+
+def _build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: datetime, state: dict | None, why: str,
+           changed: dict | None, fragments: FragmentCache, progress: Progress | None):
+    """(what was published, the catalogue's slugs, why the build was full); None for the first when
+    nothing changed."""
     if not why:
         since = datetime.fromisoformat(state["now"])
         released = store.released_between(since, now)
@@ -445,28 +502,23 @@ def build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: dateti
         tombstones_moved = bool(store.deleted_since(since - days, now - days) or store.deleted_since(since, now))
         if not (changed or released or tombstones_moved):
             # Nothing changed: nothing read beyond the store's log, nothing written.
-            return BuildReport(now, revision, time.perf_counter() - started, (), (), (), (), full=False)
-        builder = _Builder(store, site, now, {kind: dict(names) for kind, names in state["slugs"].items()})
+            return None, {}, ""
+        builder = _Builder(store, site, now, {kind: dict(names) for kind, names in state["slugs"].items()}, fragments)
         incremental = _Incremental(builder, Manifest(output_dir), since)
         if incremental.plan(changed, released, tombstones_moved, state["slugs"]):
             report = publish(output_dir, incremental.documents(), only=True, remove=incremental.remove,
                              previous=incremental.manifest)
         else:
             why = "a new name moved the slug of an existing feed"
+            fragments.clear()
     if why:
-        builder = _Builder(store, site, now, {kind: term_slugs(store.terms(kind, now)) for kind in site.catalogue})
+        builder = _Builder(store, site, now, {kind: term_slugs(store.terms(kind, now)) for kind in site.catalogue},
+                           fragments)
         if len(builder.keys()) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
             report = _full_in_two(builder, store.opener(), output_dir, progress)
         else:
             report = publish(output_dir, builder.everything(progress))
-    _write_state(output_dir, {"version": STATE_VERSION, "revision": revision, "now": now.isoformat(),
-                              "fingerprint": digest, "slugs": builder.slugs})
-    if state and not why and revision - state["revision"] > 1000:
-        store.forget_changes(state["revision"])
-    types = report.types
-    topics = changed_topics(((path, types[path]) for path in report.written if path in types), site)
-    return BuildReport(now, revision, time.perf_counter() - started, report.written, report.unchanged,
-                       report.removed, tuple(topics), full=bool(why), why_full=why)
+    return report, builder.slugs, why
 
 
 def _unusable(state: dict | None, digest: str, now: datetime) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 
 from sources.model import Article, Image, Tombstone
 
@@ -161,13 +162,23 @@ def make_entry(article: Article, site: SiteSettings) -> Entry:
     )
 
 
+def deleted_entries(tombstones: Sequence[Tombstone], site: SiteSettings) -> tuple[DeletedEntry, ...]:
+    return tuple(
+        DeletedEntry(t.id, site.article_link(t.url, t.slug), t.deleted.astimezone(site.zone)) for t in tombstones
+    )
+
+
+def newest(entries: Sequence, deleted: Sequence[DeletedEntry], site: SiteSettings) -> datetime:
+    """When a document changed: its newest entry update, newly stored version or deletion,
+    never the wall clock. ``entries`` carry ``updated``/``changed`` as datetimes
+    (:class:`Entry`) or as microseconds since the epoch (kept fragments: feeds/fragments.py)."""
+    times = [entry.updated for entry in entries] + [e.changed for e in entries if e.changed is not None]
+    times = [EPOCH + timedelta(microseconds=t) if isinstance(t, int) else t for t in times]
+    return max(times + [d.deleted for d in deleted], default=EPOCH).astimezone(site.zone)
+
+
 def feed_view(feed: FeedDefinition, articles: list[Article], site: SiteSettings,
               tombstones: list[Tombstone] = ()) -> FeedView:
     entries = tuple(make_entry(article, site) for article in articles)
-    deleted = tuple(
-        DeletedEntry(t.id, site.article_link(t.url, t.slug), t.deleted.astimezone(site.zone)) for t in tombstones
-    )
-    # The document changed when any entry was updated or newly stored, or one was deleted.
-    times = [entry.updated for entry in entries] + [e.changed for e in entries if e.changed]
-    newest = max(times + [d.deleted for d in deleted], default=EPOCH)
-    return FeedView(feed=feed, entries=entries, updated=newest.astimezone(site.zone), deleted=deleted)
+    deleted = deleted_entries(tombstones, site)
+    return FeedView(feed=feed, entries=entries, updated=newest(entries, deleted, site), deleted=deleted)

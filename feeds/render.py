@@ -14,13 +14,15 @@ import html
 import json
 import math
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from feedgen.feed import FeedGenerator
 
 from sources.text import slugify
 
 from .document import Document
-from .entries import Entry, FeedView
+from .entries import EPOCH, Entry, FeedDefinition, FeedView
 from .extensions import (
     LinksEntryExtension,
     LinksExtension,
@@ -54,12 +56,16 @@ def _categories(entry: Entry, site: SiteSettings) -> list[dict[str, str]]:
     return found
 
 
-def _generator(view: FeedView, site: SiteSettings, *, self_path: str, self_type: str, rss: bool) -> FeedGenerator:
+def _generator(view: FeedView, site: SiteSettings, *, self_path: str, self_type: str, rss: bool,
+               images: bool) -> FeedGenerator:
+    """A document without its entries; feedgen writes entries after everything else in the
+    feed (extensions included), so they are spliced in before the closing tag."""
     feed = view.feed
     fg = FeedGenerator()
     fg.register_extension("feedpub_links", LinksExtension, LinksEntryExtension, atom=True, rss=True)
     fg.register_extension("feedpub_media", MediaExtension, MediaEntryExtension, atom=True, rss=True)
     fg.register_extension("feedpub_source", SourceExtension, SourceEntryExtension, atom=True, rss=True)
+    fg.feedpub_media.used = images     # declares Media RSS for the entries' media: elements
     use_stylesheet(fg, site)           # <?xml-stylesheet?> for browsers: see feeds/stylesheet.py
     if rss:
         fg.load_extension("dc", atom=False, rss=True)
@@ -84,36 +90,105 @@ def _generator(view: FeedView, site: SiteSettings, *, self_path: str, self_type:
             fg.link(href=hub, rel="hub")
     fg.link(href=feed.html_url, rel="alternate", type="text/html")
     fg.updated(view.updated)           # Atom <updated> and RSS <lastBuildDate>
-    for entry in view.entries:
-        fe = fg.add_entry(order="append")  # feedgen prepends by default
-        fe.id(entry.id)                    # Atom id; RSS guid isPermaLink="false"
-        fe.title(entry.title)
-        fe.link(href=entry.link, rel="alternate")  # RSS <link>; Atom's rel defaults to alternate
-        fe.summary(entry.summary)          # Atom <summary> (plain text)
-        if rss:
-            # RSS <description> is HTML: a plain-text "<" must reach it as "&lt;".
-            fe.description(html.escape(entry.summary, quote=False))
-        fe.content(entry.content_html, type="html")  # Atom content, RSS content:encoded
-        fe.published(entry.published)
-        fe.updated(entry.updated)
-        if entry.author:
-            if rss:
-                fe.dc.dc_creator(entry.author)   # RSS <author> needs an e-mail address
-            else:
-                fe.author({"name": entry.author})
-        for category in _categories(entry, site):
-            fe.category(category)
-        for link in entry.related:
-            fe.feedpub_links.add(link.href, "related", title=link.title, type="text/html")
-        if entry.image:
-            fg.feedpub_media.used = True
-            fe.feedpub_media.url = entry.image.url
-            fe.feedpub_media.media_type = entry.image.media_type
-            fe.feedpub_media.length = entry.image.length
-        if entry.via:                      # a partner's article: say whose
-            fe.feedpub_source.name, fe.feedpub_source.url = entry.via.name, entry.via.url
-            fe.feedpub_source.updated = entry.updated.isoformat()
     return fg
+
+
+def _add_entry(fg: FeedGenerator, entry: Entry, site: SiteSettings, *, rss: bool) -> None:
+    fe = fg.add_entry(order="append")  # feedgen prepends by default
+    fe.id(entry.id)                    # Atom id; RSS guid isPermaLink="false"
+    fe.title(entry.title)
+    fe.link(href=entry.link, rel="alternate")  # RSS <link>; Atom's rel defaults to alternate
+    fe.summary(entry.summary)          # Atom <summary> (plain text)
+    if rss:
+        # RSS <description> is HTML: a plain-text "<" must reach it as "&lt;".
+        fe.description(html.escape(entry.summary, quote=False))
+    fe.content(entry.content_html, type="html")  # Atom content, RSS content:encoded
+    fe.published(entry.published)
+    fe.updated(entry.updated)
+    if entry.author:
+        if rss:
+            fe.dc.dc_creator(entry.author)   # RSS <author> needs an e-mail address
+        else:
+            fe.author({"name": entry.author})
+    for category in _categories(entry, site):
+        fe.category(category)
+    for link in entry.related:
+        fe.feedpub_links.add(link.href, "related", title=link.title, type="text/html")
+    if entry.image:
+        fe.feedpub_media.url = entry.image.url
+        fe.feedpub_media.media_type = entry.image.media_type
+        fe.feedpub_media.length = entry.image.length
+    if entry.via:                      # a partner's article: say whose
+        fe.feedpub_source.name, fe.feedpub_source.url = entry.via.name, entry.via.url
+        fe.feedpub_source.updated = entry.updated.isoformat()
+
+
+# Entry fragments. An entry's bytes do not depend on the document it is in: each is
+# rendered once (and kept between builds: feeds/fragments.py) and documents are
+# assembled from them. In feedgen's pretty-printed output an entry is the span from
+# its indented opening tag to its indented closing tag; text and attributes never hold
+# a raw "<", so these byte strings occur only at entry boundaries.
+_BOUNDS = {"atom": (b"\n  <entry>", b"\n  </entry>"), "rss": (b"\n    <item>", b"\n    </item>")}
+_CLOSE = {"atom": b"\n</feed>", "rss": b"\n  </channel>"}
+
+
+def split_entries(body: bytes, fmt: str) -> tuple[bytes, list[bytes], bytes]:
+    """(before, entries, after) of an RSS or Atom document rendered here."""
+    opening, closing = _BOUNDS[fmt]
+    entries, end = [], None
+    start = body.find(opening)
+    first = start
+    while start != -1:
+        end = body.index(closing, start) + len(closing)
+        entries.append(body[start:end])
+        start = body.find(opening, end)
+    if end is None:
+        cut = body.rindex(_CLOSE[fmt])
+        return body[:cut], [], body[cut:]
+    return body[:first], entries, body[end:]
+
+
+def entry_fragments(entries: Sequence[Entry], site: SiteSettings, fmt: str) -> list[bytes]:
+    """Each entry's bytes in format ``fmt`` ("rss", "atom" or "json"), as documents hold them."""
+    if fmt == "json":
+        # json.dumps(indent=2) writes an item of the feed's "items" list four spaces in.
+        return [b"    " + json.dumps(_json_item(entry), ensure_ascii=False, indent=2).encode("utf-8")
+                .replace(b"\n", b"\n    ") for entry in entries]
+    if not entries:
+        return []
+    rss = fmt == "rss"
+    view = FeedView(feed=FeedDefinition("fragments", "-", "-", site.url(""), "rss.xml", "atom.xml", "feed.json"),
+                    entries=(), updated=EPOCH)
+    fg = _generator(view, site, self_path="atom.xml", self_type=ATOM_TYPE, rss=rss, images=True)
+    for entry in entries:
+        _add_entry(fg, entry, site, rss=rss)
+    if rss:
+        body = hex_escape_plain_text(fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True))
+    else:
+        body = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    found = split_entries(body, fmt)[1]
+    if len(found) != len(entries):   # a boundary inside an entry: never from feedgen's serialiser
+        raise ValueError(f"{len(entries)} entries rendered as {len(found)} {fmt} fragments")
+    return found
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A document's entries, already rendered in its format (newest first)."""
+
+    fragments: tuple[bytes, ...]
+    images: bool          # some entry has a lead image (RSS/Atom declare Media RSS then)
+
+
+def _rendered(view: FeedView, site: SiteSettings, fmt: str, rendered: Rendered | None) -> Rendered:
+    if rendered is not None:
+        return rendered
+    return Rendered(tuple(entry_fragments(view.entries, site, fmt)), any(entry.image for entry in view.entries))
+
+
+def _splice(shell: bytes, fmt: str, fragments: Sequence[bytes]) -> bytes:
+    cut = shell.rindex(_CLOSE[fmt])
+    return b"".join((shell[:cut], *fragments, shell[cut:]))
 
 
 def update_schedule(minutes: float) -> tuple[str, int]:
@@ -124,12 +199,13 @@ def update_schedule(minutes: float) -> tuple[str, int]:
     return "monthly", max(1, round(43200 / minutes))
 
 
-def render_rss(view: FeedView, site: SiteSettings) -> Document:
-    fg = _generator(view, site, self_path=view.feed.rss_path, self_type=RSS_TYPE, rss=True)
+def render_rss(view: FeedView, site: SiteSettings, rendered: Rendered | None = None) -> Document:
+    rendered = _rendered(view, site, "rss", rendered)
+    fg = _generator(view, site, self_path=view.feed.rss_path, self_type=RSS_TYPE, rss=True, images=rendered.images)
     fg.ttl(max(1, math.ceil(site.rebuild_minutes)))
     fg.feedpub_sy.period, fg.feedpub_sy.frequency = update_schedule(site.rebuild_minutes)
-    body = hex_escape_plain_text(fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True))
-    return Document(view.feed.rss_path, body, RSS_TYPE, view.updated.isoformat())
+    shell = hex_escape_plain_text(fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True))
+    return Document(view.feed.rss_path, _splice(shell, "rss", rendered.fragments), RSS_TYPE, view.updated.isoformat())
 
 
 # RSS elements that hold plain text (the others hold HTML or URLs).
@@ -150,8 +226,10 @@ def hex_escape_plain_text(body: bytes) -> bytes:
     return _PLAIN_TEXT.sub(fix, body)
 
 
-def render_atom(view: FeedView, site: SiteSettings) -> Document:
-    fg = _generator(view, site, self_path=view.feed.atom_path, self_type=ATOM_TYPE, rss=False)
+def render_atom(view: FeedView, site: SiteSettings, rendered: Rendered | None = None) -> Document:
+    rendered = _rendered(view, site, "atom", rendered)
+    fg = _generator(view, site, self_path=view.feed.atom_path, self_type=ATOM_TYPE, rss=False,
+                    images=rendered.images)
     fg.feedpub_tombstones.deleted = [(d.id, d.deleted.isoformat(), d.link) for d in view.deleted]
     if view.history:
         fg.register_extension("feedpub_history", HistoryExtension, HistoryEntryExtension, atom=True, rss=False)
@@ -160,40 +238,43 @@ def render_atom(view: FeedView, site: SiteSettings) -> Document:
         history.links = [(rel, site.url(path)) for rel, path in (
             ("current", view.history.current), ("prev-archive", view.history.prev),
             ("next-archive", view.history.next)) if path]
-    body = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
-    return Document(view.feed.atom_path, body, ATOM_TYPE, view.updated.isoformat())
+    shell = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return Document(view.feed.atom_path, _splice(shell, "atom", rendered.fragments), ATOM_TYPE,
+                    view.updated.isoformat())
 
 
-def render_json_feed(view: FeedView, site: SiteSettings) -> Document:
+def _json_item(entry: Entry) -> dict:
+    item: dict = {
+        "id": entry.id,
+        "url": entry.link,
+        "title": entry.title,
+        "content_html": entry.content_html,
+        "summary": entry.summary,
+        "date_published": entry.published.isoformat(),
+        "date_modified": entry.updated.isoformat(),
+    }
+    if entry.author:
+        item["authors"] = [{"name": entry.author}]
+    if entry.categories or entry.tags:
+        item["tags"] = list(dict.fromkeys(entry.categories + entry.tags))
+    item["language"] = entry.language
+    if entry.image:
+        item["image"] = entry.image.url
+    if entry.related:
+        # Extension objects start with "_" (JSON Feed 1.1, "Extensions").
+        item["_feedpub"] = {"related": [
+            {"url": link.href, "title": link.title, **({"suggested": True} if link.suggested else {})}
+            for link in entry.related
+        ]}
+    if entry.via:
+        item.setdefault("_feedpub", {})["source"] = {"name": entry.via.name, "url": entry.via.url}
+    return item
+
+
+def render_json_feed(view: FeedView, site: SiteSettings, rendered: Rendered | None = None) -> Document:
     """JSON Feed 1.1 (https://jsonfeed.org/version/1.1); related links in a ``_feedpub`` extension."""
     feed = view.feed
-    items = []
-    for entry in view.entries:
-        item: dict = {
-            "id": entry.id,
-            "url": entry.link,
-            "title": entry.title,
-            "content_html": entry.content_html,
-            "summary": entry.summary,
-            "date_published": entry.published.isoformat(),
-            "date_modified": entry.updated.isoformat(),
-        }
-        if entry.author:
-            item["authors"] = [{"name": entry.author}]
-        if entry.categories or entry.tags:
-            item["tags"] = list(dict.fromkeys(entry.categories + entry.tags))
-        item["language"] = entry.language
-        if entry.image:
-            item["image"] = entry.image.url
-        if entry.related:
-            # Extension objects start with "_" (JSON Feed 1.1, "Extensions").
-            item["_feedpub"] = {"related": [
-                {"url": link.href, "title": link.title, **({"suggested": True} if link.suggested else {})}
-                for link in entry.related
-            ]}
-        if entry.via:
-            item.setdefault("_feedpub", {})["source"] = {"name": entry.via.name, "url": entry.via.url}
-        items.append(item)
+    rendered = _rendered(view, site, "json", rendered)
     document = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": feed.title,
@@ -204,9 +285,11 @@ def render_json_feed(view: FeedView, site: SiteSettings) -> Document:
         "icon": site.image_url,
         **({"hubs": [{"type": "WebSub", "url": hub} for hub in site.hubs]} if site.hubs else {}),
         "authors": [{"name": site.publisher}],
-        "items": items,
+        "items": [],   # last: the items are spliced in where this closes
     }
     body = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+    if rendered.fragments:
+        body = body[:-len(b"[]\n}\n")] + b"[\n" + b",\n".join(rendered.fragments) + b"\n  ]\n}\n"
     return Document(feed.json_path, body, JSON_FEED_TYPE, view.updated.isoformat())
 
 
