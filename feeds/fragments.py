@@ -28,7 +28,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from sources.errors import FeedpubError
+
 log = logging.getLogger(__name__)
+
+
+class CacheError(FeedpubError):
+    """The kept entries could be neither updated nor removed."""
+
 
 CACHE_NAME = ".fragments.sqlite3"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -51,10 +58,6 @@ def microseconds(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
-def moment(value: int, zone) -> datetime:
-    return (_EPOCH + timedelta(microseconds=value)).astimezone(zone)
-
-
 @dataclass(frozen=True)
 class Fragment:
     body: bytes
@@ -64,7 +67,14 @@ class Fragment:
 
 
 class FragmentCache:
-    """``path`` None: in memory, for builds that write nothing (tests, tools)."""
+    """``path`` None: in memory, for builds that write nothing (tests, tools).
+
+    A cache that cannot be read or written (damaged, disk full) is deleted and the
+    build goes on with an empty one in memory: it is never trusted after a failed
+    write, and a build never fails for want of it. Only when it cannot even be
+    deleted does the build stop (:class:`CacheError`), since a later build would
+    trust entries this one could not forget.
+    """
 
     def __init__(self, path: Path | None, fingerprint: str, *, fresh: bool = False):
         self.path, self.fingerprint = path, fingerprint
@@ -79,66 +89,87 @@ class FragmentCache:
 
     def _connect(self, *, fresh: bool) -> sqlite3.Connection:
         try:
-            self._connection = self._open(self.fingerprint, fresh)
-        except sqlite3.DatabaseError as exc:
-            # A cache that cannot be read is rebuilt, never trusted.
-            log.warning("%s: unreadable (%s): starting an empty one", self.path, exc)
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            self._connection = self._open(self.fingerprint, True)
+            self._connection = self._open(self.path, fresh)
+        except sqlite3.Error as exc:
+            self._replace(exc, "open")
         return self._connection
 
-    def _open(self, fingerprint: str, fresh: bool) -> sqlite3.Connection:
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(":memory:" if self.path is None else self.path, timeout=60, isolation_level=None)
+    def _open(self, path: Path | None, fresh: bool) -> sqlite3.Connection:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(":memory:" if path is None else path, timeout=60, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
             row = db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
-            if fresh or row is None or row[0] != fingerprint:
-                self._clear(db, fingerprint)
+            if fresh or row is None or row[0] != self.fingerprint:
+                self._clear(db)
             return db
         except BaseException:
             db.close()
             raise
 
-    @staticmethod
-    def _clear(db: sqlite3.Connection, fingerprint: str) -> None:
+    def _replace(self, exc: sqlite3.Error, doing: str) -> None:
+        """Delete the file after a failure and go on in memory (see the class's note)."""
+        log.warning("%s: cannot %s the kept entries (%s): starting an empty cache", self.path, doing, exc)
+        if self._connection is not None:
+            self._connection.close()
+        for suffix in ("", "-wal", "-shm") if self.path is not None else ():
+            try:
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            except OSError as error:
+                raise CacheError(f"{self.path}{suffix}: cannot remove the kept entries after a failed "
+                                 f"{doing} ({exc}): {error.strerror or error}") from exc
+        self._connection = self._open(None, True)
+
+    def _clear(self, db: sqlite3.Connection) -> None:
         with db:
             db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM fragments")
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (self.fingerprint,))
 
     def clear(self) -> None:
         """Forget every entry: a full build renders everything."""
-        self._clear(self._db, self.fingerprint)
+        try:
+            self._clear(self._db)
+        except sqlite3.Error as exc:
+            self._replace(exc, "clear")
 
     def get(self, fmt: str, ids: Sequence[str]) -> dict[str, Fragment]:
         found: dict[str, Fragment] = {}
-        for start in range(0, len(ids), _BATCH):
-            chunk = ids[start:start + _BATCH]
-            for article_id, updated, changed, image, body in self._db.execute(
-                    f"SELECT id, updated, changed, image, body FROM fragments "
-                    f"WHERE format = ? AND id IN ({','.join('?' * len(chunk))})", (fmt, *chunk)):
-                found[article_id] = Fragment(body, updated, changed, bool(image))
+        try:
+            for start in range(0, len(ids), _BATCH):
+                chunk = ids[start:start + _BATCH]
+                for article_id, updated, changed, image, body in self._db.execute(
+                        f"SELECT id, updated, changed, image, body FROM fragments "
+                        f"WHERE format = ? AND id IN ({','.join('?' * len(chunk))})", (fmt, *chunk)):
+                    found[article_id] = Fragment(body, updated, changed, bool(image))
+        except sqlite3.Error as exc:
+            self._replace(exc, "read")
+            return {}
         return found
 
     def put(self, fmt: str, fragments: Iterable[tuple[str, Fragment]]) -> None:
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(
-                "INSERT OR REPLACE INTO fragments (id, format, updated, changed, image, body) VALUES (?, ?, ?, ?, ?, ?)",
-                [(article_id, fmt, f.updated, f.changed, int(f.image), f.body) for article_id, f in fragments])
+        rows = [(article_id, fmt, f.updated, f.changed, int(f.image), f.body) for article_id, f in fragments]
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("INSERT OR REPLACE INTO fragments (id, format, updated, changed, image, body) "
+                                     "VALUES (?, ?, ?, ?, ?, ?)", rows)
+        except sqlite3.Error as exc:
+            self._replace(exc, "write")
 
     def forget(self, ids: Iterable[str]) -> None:
         ids = list(ids)
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            for start in range(0, len(ids), _BATCH):
-                chunk = ids[start:start + _BATCH]
-                self._db.execute(f"DELETE FROM fragments WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                for start in range(0, len(ids), _BATCH):
+                    chunk = ids[start:start + _BATCH]
+                    self._db.execute(f"DELETE FROM fragments WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        except sqlite3.Error as exc:
+            self._replace(exc, "write")
 
     def close(self) -> None:
         if self._connection is not None:

@@ -41,6 +41,7 @@ from .extensions import (
 )
 from .opml import render_opml
 from .site import SiteSettings
+from .splice import splice, split_entries
 from .stylesheet import render_stylesheet, use_stylesheet
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
@@ -123,33 +124,11 @@ def _add_entry(fg: FeedGenerator, entry: Entry, site: SiteSettings, *, rss: bool
         fe.feedpub_source.updated = entry.updated.isoformat()
 
 
-# Entry fragments. An entry's bytes do not depend on the document it is in: each is
-# rendered once (and kept between builds: feeds/fragments.py) and documents are
-# assembled from them. In feedgen's pretty-printed output an entry is the span from
-# its indented opening tag to its indented closing tag; text and attributes never hold
-# a raw "<", so these byte strings occur only at entry boundaries.
-_BOUNDS = {"atom": (b"\n  <entry>", b"\n  </entry>"), "rss": (b"\n    <item>", b"\n    </item>")}
-_CLOSE = {"atom": b"\n</feed>", "rss": b"\n  </channel>"}
-
-
-def split_entries(body: bytes, fmt: str) -> tuple[bytes, list[bytes], bytes]:
-    """(before, entries, after) of an RSS or Atom document rendered here."""
-    opening, closing = _BOUNDS[fmt]
-    entries, end = [], None
-    start = body.find(opening)
-    first = start
-    while start != -1:
-        end = body.index(closing, start) + len(closing)
-        entries.append(body[start:end])
-        start = body.find(opening, end)
-    if end is None:
-        cut = body.rindex(_CLOSE[fmt])
-        return body[:cut], [], body[cut:]
-    return body[:first], entries, body[end:]
-
-
 def entry_fragments(entries: Sequence[Entry], site: SiteSettings, fmt: str) -> list[bytes]:
-    """Each entry's bytes in format ``fmt`` ("rss", "atom" or "json"), as documents hold them."""
+    """Each entry's bytes in format ``fmt`` ("rss", "atom" or "json"), as documents hold them.
+
+    Documents are assembled from these (feeds/splice.py), so an entry in many documents
+    is sanitised and serialised once."""
     if fmt == "json":
         # json.dumps(indent=2) writes an item of the feed's "items" list four spaces in.
         return [b"    " + json.dumps(_json_item(entry), ensure_ascii=False, indent=2).encode("utf-8")
@@ -186,11 +165,6 @@ def _rendered(view: FeedView, site: SiteSettings, fmt: str, rendered: Rendered |
     return Rendered(tuple(entry_fragments(view.entries, site, fmt)), any(entry.image for entry in view.entries))
 
 
-def _splice(shell: bytes, fmt: str, fragments: Sequence[bytes]) -> bytes:
-    cut = shell.rindex(_CLOSE[fmt])
-    return b"".join((shell[:cut], *fragments, shell[cut:]))
-
-
 def update_schedule(minutes: float) -> tuple[str, int]:
     """(sy:updatePeriod, sy:updateFrequency) closest to a rebuild every ``minutes``."""
     for period, length in (("hourly", 60), ("daily", 1440), ("weekly", 10080)):
@@ -205,7 +179,7 @@ def render_rss(view: FeedView, site: SiteSettings, rendered: Rendered | None = N
     fg.ttl(max(1, math.ceil(site.rebuild_minutes)))
     fg.feedpub_sy.period, fg.feedpub_sy.frequency = update_schedule(site.rebuild_minutes)
     shell = hex_escape_plain_text(fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True))
-    return Document(view.feed.rss_path, _splice(shell, "rss", rendered.fragments), RSS_TYPE, view.updated.isoformat())
+    return Document(view.feed.rss_path, splice(shell, "rss", rendered.fragments), RSS_TYPE, view.updated.isoformat())
 
 
 # RSS elements that hold plain text (the others hold HTML or URLs).
@@ -239,7 +213,7 @@ def render_atom(view: FeedView, site: SiteSettings, rendered: Rendered | None = 
             ("current", view.history.current), ("prev-archive", view.history.prev),
             ("next-archive", view.history.next)) if path]
     shell = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
-    return Document(view.feed.atom_path, _splice(shell, "atom", rendered.fragments), ATOM_TYPE,
+    return Document(view.feed.atom_path, splice(shell, "atom", rendered.fragments), ATOM_TYPE,
                     view.updated.isoformat())
 
 

@@ -69,10 +69,15 @@ def test_the_delta_files_are_not_served_directly(versions):
     assert requests.get(server.url + "/.delta/atom.xml.json", timeout=5).status_code == 404
 
 
-def test_an_rss_delta_keeps_hexadecimal_references_in_plain_text():
-    from feeds.delta import delta_body
+def test_an_rss_delta_keeps_hexadecimal_references_in_plain_text(tmp_path, store, ingest, site):
+    from feeds.delta import delta_body, entry_keys
 
-    rss = (b"<?xml version='1.0' encoding='UTF-8'?>\n<rss version=\"2.0\"><channel><title>A &#x26; B</title>"
-           b"<item><title>Cabai &#x26; Bawang &#x3C;Naik&gt;</title></item></channel></rss>")
-    body = delta_body(rss, set())
-    assert b"<title>Cabai &#x26; Bawang &#x3C;Naik&gt;</title>" in body and b"&amp;" not in body
+    ingest(write_article(tmp_path, "beras.txt", "Beras naik lagi."))
+    ingest(write_article(tmp_path, "cabai.txt", "Cabai & Bawang <Naik>"), now=INGEST_TIME + timedelta(minutes=5))
+    build(store, site, tmp_path / "public", INGEST_TIME + timedelta(minutes=5))
+    rss = (tmp_path / "public" / "rss.xml").read_bytes()
+    assert b"Cabai &#x26; Bawang &#x3C;Naik&gt;" in rss
+    newest, older = entry_keys(rss)
+    body = delta_body(rss, {older})   # a client that has the older entry gets the newer one only
+    assert b"<title>Cabai &#x26; Bawang &#x3C;Naik&gt;</title>" in body and b"Beras" not in body
+    assert [entry.title for entry in feedparser.parse(body).entries] == ["Cabai & Bawang <Naik>"]

@@ -59,6 +59,11 @@ def tree(folder: Path) -> dict[str, bytes]:
             if path.is_file() and path.name != STATE_NAME and not path.name.startswith(CACHE_NAME)}
 
 
+def documents(folder: Path) -> dict[str, bytes]:
+    """The published documents and variants (RFC 3229 delta histories depend on earlier builds)."""
+    return {path: body for path, body in tree(folder).items() if not path.startswith(".delta/")}
+
+
 def put(store: SQLiteStore, article: Article, action: str) -> None:
     store.save(lambda existing: SaveResult(action, article), article_id=article.id, slug=article.slug)
 
@@ -182,4 +187,48 @@ def test_a_full_build_in_two_processes_equals_one_in_one(tmp_path, monkeypatch):
     assert tree(tmp_path / "two") == tree(tmp_path / "one")
     assert sorted(two.written) == sorted(one.written) and len(one.written) > 200
     assert seen[-1][0] == seen[-1][1] == 76 and [done for done, _ in seen] == sorted(done for done, _ in seen)
+    store.close()
+
+
+def test_an_edit_renders_only_the_edited_entry_again(tmp_path, monkeypatch):
+    """Every other entry of the documents it touches comes from the kept fragments."""
+    import feeds.build as building
+
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    clock, created = START, []
+    for n in range(12):
+        clock = apply(store, ("create", -n, n % 4, ([CATEGORIES[n % 3]], [TAGS[n % 2]], AUTHORS[n % 2]), [], False),
+                      clock, created)
+    build(store, SITE, tmp_path / "public", clock)
+    rendered: list[tuple[str, str]] = []
+
+    def counting(entries, site, fmt):
+        rendered.extend((entry.id, fmt) for entry in entries)
+        return real(entries, site, fmt)
+
+    real = building.entry_fragments
+    monkeypatch.setattr(building, "entry_fragments", counting)
+    apply(store, ("edit", 0, None, None, None), clock, created)   # the newest: in every subscription document
+    edit = build(store, SITE, tmp_path / "public", clock)
+    assert not edit.full and len(edit.written) > 9   # main, category, tag and author feeds, 3 formats each
+    assert sorted(rendered) == [(created[0], "atom"), (created[0], "json"), (created[0], "rss")]
+    build(store, SITE, tmp_path / "full", clock, full=True)
+    assert documents(tmp_path / "public") == documents(tmp_path / "full")
+    store.close()
+
+
+def test_damaged_kept_entries_are_rendered_again_not_trusted(tmp_path, caplog):
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    clock, created = START, []
+    for n in range(6):
+        clock = apply(store, ("create", -n, n % 4, ([CATEGORIES[n % 3]], [], AUTHORS[0]), [], False),
+                      clock, created)
+    build(store, SITE, tmp_path / "public", clock)
+    (tmp_path / "public" / CACHE_NAME).write_bytes(b"not a database, " * 512)
+    apply(store, ("edit", 1, 2, None, None), clock, created)
+    report = build(store, SITE, tmp_path / "public", clock)
+    assert not report.full and report.written
+    assert f"{CACHE_NAME}: cannot open the kept entries" in caplog.text
+    build(store, SITE, tmp_path / "full", clock, full=True)
+    assert documents(tmp_path / "public") == documents(tmp_path / "full")
     store.close()

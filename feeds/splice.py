@@ -1,0 +1,45 @@
+"""Where the entries sit in an RSS or Atom document rendered by feeds/render.py.
+
+An entry's bytes do not depend on the document it is in: each is rendered once
+(and kept between builds: feeds/fragments.py) and documents are assembled from
+them. In feedgen's pretty-printed output an entry is the span from its indented
+opening tag to its indented closing tag, and entries come last in the feed (after
+every feed-level element, extensions included). Text and attribute values never
+hold a raw "<", so these byte strings occur only at entry boundaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+_BOUNDS = {"atom": (b"\n  <entry>", b"\n  </entry>"), "rss": (b"\n    <item>", b"\n    </item>")}
+_CLOSE = {"atom": b"\n</feed>", "rss": b"\n  </channel>"}
+
+
+def split_entries(body: bytes, fmt: str) -> tuple[bytes, list[bytes], bytes]:
+    """(before, entries, after) of a document in ``fmt`` ("rss" or "atom")."""
+    opening, closing = _BOUNDS[fmt]
+    entries, end = [], None
+    start = body.find(opening)
+    first = start
+    while start != -1:
+        end = body.index(closing, start) + len(closing)
+        entries.append(body[start:end])
+        start = body.find(opening, end)
+    if end is None:
+        cut = _closing(body, fmt)
+        return body[:cut], [], body[cut:]
+    return body[:first], entries, body[end:]
+
+
+def _closing(body: bytes, fmt: str) -> int:
+    cut = body.rfind(_CLOSE[fmt])
+    if cut == -1:
+        raise ValueError(f"not a {fmt} document as feedpub writes them (no {_CLOSE[fmt].strip().decode()!r} line)")
+    return cut
+
+
+def splice(shell: bytes, fmt: str, entries: Sequence[bytes]) -> bytes:
+    """A document with no entries (``shell``) with ``entries`` put where they belong."""
+    cut = _closing(shell, fmt)
+    return b"".join((shell[:cut], *entries, shell[cut:]))
