@@ -83,17 +83,20 @@ def record(output_dir: Path, path: str, body: bytes, sha256_hex: str) -> None:
     if history.get("current") == current:
         return
     try:
-        keys = entry_keys(body)
+        before, entries, after = split_entries(body, _format(body))
     except ValueError as exc:
         # Not laid out as feeds/render.py lays documents out: no deltas, only whole answers
         # (the server offers a delta only while "current" names the version it serves).
         log.warning("%s: no RFC 3229 deltas: %s", path, exc)
         return
-    for version in versions:
-        write_atomic(delta_path(output_dir, path, version["tag"]), delta_body(body, set(version["entries"])),
-                     durable=False)   # made durable with the build (feeds/publish.py)
+    keys = [_key(entry) for entry in entries]
     versions.append({"tag": current, "entries": keys})
     kept, dropped = versions[-HISTORY:], versions[:-HISTORY]
+    for version in kept[:-1]:
+        known = set(version["entries"])
+        delta = b"".join((before, *(entry for entry, key in zip(entries, keys) if key not in known), after))
+        write_atomic(delta_path(output_dir, path, version["tag"]), delta,
+                     durable=False)   # made durable with the build (feeds/publish.py)
     for version in dropped:
         delta_path(output_dir, path, version["tag"]).unlink(missing_ok=True)
     # Written last: the server offers a delta only for versions listed here, whose

@@ -22,7 +22,8 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from sources.errors import FeedpubError
 
 from .delta import is_delta_type, record
 from .document import Document
-from .encoding import VARIANTS, compress, compressible
+from .encoding import VARIANTS, Compressing, compress, compressible
 
 MANIFEST_NAME = ".manifest.json"   # hidden: the server never serves dot-files
 
@@ -208,7 +209,7 @@ def _holds(path: Path, digest: str) -> bool:
 
 
 def _stage_variants(output_dir: Path, doc: Document, digest: str, before: dict,
-                    staged: list[tuple[str, Path]]) -> dict[str, dict]:
+                    staged: list[tuple[str, Path]], compressing: Compressing | None) -> dict[str, dict]:
     """Stage the document's precompressed variants; coding -> {sha256, size} for the manifest.
 
     Compressing is the slow part of a build, so an unchanged document whose variants are
@@ -221,7 +222,7 @@ def _stage_variants(output_dir: Path, doc: Document, digest: str, before: dict,
         return {coding: {"sha256": recorded[coding]["sha256"], "size": recorded[coding]["size"]}
                 for coding in VARIANTS}
     encodings = {}
-    for coding, data in compress(doc.body).items():
+    for coding, data in (compressing.result() if compressing else compress(doc.body)).items():
         target = output_dir / (doc.path + VARIANTS[coding])
         tmp = _stage(target, data, durable=False)
         if tmp:
@@ -257,9 +258,9 @@ class Written:
 def write_documents(output_dir: Path, documents: Iterable[Document], previous: Manifest) -> Written:
     """Write each document whose bytes changed (variants first); the manifest is :func:`finish`'s."""
     done = Written()
-    for doc in documents:
+    for doc, digest, compressing in _compressing_ahead(documents, previous):
         entry = {
-            "sha256": sha256(doc.body),
+            "sha256": digest,
             "size": len(doc.body),
             "updated": doc.updated,
             "content_type": doc.content_type,
@@ -273,7 +274,7 @@ def write_documents(output_dir: Path, documents: Iterable[Document], previous: M
         staged: list[tuple[str, Path]] = []
         try:
             if compressible(doc.content_type):
-                entry["encodings"] = _stage_variants(output_dir, doc, entry["sha256"], before, staged)
+                entry["encodings"] = _stage_variants(output_dir, doc, digest, before, staged, compressing)
             document = _stage(output_dir / doc.path, doc.body, durable=False)
         except BaseException:
             _discard(staged)
@@ -291,6 +292,20 @@ def write_documents(output_dir: Path, documents: Iterable[Document], previous: M
         done.entries[doc.path] = entry
         done.types[doc.path] = doc.content_type
     return done
+
+
+def _compressing_ahead(documents: Iterable[Document], previous: Manifest
+                       ) -> Iterator[tuple[Document, str, Compressing | None]]:
+    """Each document with its digest and, when it changed, its variants under way: they are
+    made on other threads while the next document is rendered (the build's own thread)."""
+    waiting: deque = deque()
+    for doc in documents:
+        digest = sha256(doc.body)
+        changed = compressible(doc.content_type) and (previous.get(doc.path) or {}).get("sha256") != digest
+        waiting.append((doc, digest, Compressing(doc.body) if changed else None))
+        if len(waiting) > 1:
+            yield waiting.popleft()
+    yield from waiting
 
 
 def publish(output_dir: Path, documents: Iterable[Document], *, only: bool = False,

@@ -45,6 +45,7 @@ import brotli
 import pytest
 from lxml import etree
 
+from feeds.fragments import CACHE_NAME
 from feeds.publish import MANIFEST_NAME, read_manifest
 from feeds.server import PublicFiles
 from scheduler import TEMPORARY_NAME as TEMPORARY
@@ -142,6 +143,18 @@ class Serve:
         self.process.stdout.close()
 
 
+def cache_problem(path: Path) -> str | None:
+    """SQLite's own check of the build's kept entries (feeds/fragments.py)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        result = db.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        return f"does not open: {exc}"
+    finally:
+        db.close()
+    return None if result == "ok" else f"quick_check: {result}"
+
+
 def whole(name: str, data: bytes) -> str | None:
     """What is wrong with a file of public/, judged by its kind alone; None when it is whole."""
     try:
@@ -193,6 +206,12 @@ class PublicFolder:
                 temporary.append(relative)   # a write cut short: allowed, never served (checked below)
                 continue
             if path.name == MANIFEST_NAME:   # the main one and each archive folder's: never served
+                continue
+            if path.name.startswith(CACHE_NAME):   # the kept entries: SQLite's files, never served
+                if path.name == CACHE_NAME:
+                    problem = cache_problem(path)
+                    if problem:
+                        problems.append(f"{relative}: {problem}")
                 continue
             stat = path.stat()
             identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
