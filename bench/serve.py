@@ -19,13 +19,19 @@ prints the CPU time each server's processes used per request (from /proc): less
 sensitive to other load than requests/s, and what bounds requests/s on a machine
 given to the server.
 
-``--ceiling`` adds a do-nothing WSGI app (bench/ceiling_app.py: fixed bytes and
-headers, no lookup) under granian with the workers ``feedpub serve`` runs (2
-processes, one Python thread each): the most any Python app reaches on this
-machine under granian, so the share of a request's time that is feedpub's.
+``--ceiling`` adds two do-nothing apps under granian with the workers ``feedpub serve``
+runs (2 processes, one Python thread each, HTTP/1.1, single-threaded runtime), both
+answering from fixed bytes and headers with no lookup: ``wsgi-ceil``
+(bench/ceiling_app.py, WSGI, the interface feedpub uses) and ``rsgi-ceil``
+(bench/ceiling_rsgi.py, granian's own RSGI interface, with granian's default event
+loop: rloop or uvloop when installed, else asyncio). The first is the most any WSGI app
+reaches on this machine under granian, so the share of a request's time that is
+feedpub's; the second whether granian's native interface would raise that ceiling.
+``--rsgi`` adds RSGI variants: another event loop, granian's Rust task implementation,
+its multi-threaded runtime, or ``response_file`` for the 200s (docs/BENCHMARKS.md).
 
     apt-get install nginx wrk
-    .venv/bin/python bench/serve.py [--duration 5] [--rounds 3] [--ceiling]
+    .venv/bin/python bench/serve.py [--duration 5] [--rounds 3] [--ceiling] [--rsgi rloop+rust,uvloop]
 """
 
 from __future__ import annotations
@@ -229,17 +235,20 @@ def start_nginx(cwd: Path, public: Path) -> Runner:
     return Runner("nginx", process, port)
 
 
-def start_ceiling(public: Path, workers: int) -> Runner:
+def start_ceiling(public: Path, workers: int, interface: str = "wsgi", name: str = "ceiling",
+                  extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> Runner:
+    """A do-nothing app under granian's CLI with the worker settings of ``feedpub serve``."""
     granian = shutil.which("granian") or str(Path(sys.executable).parent / "granian")
     port = free_port()
-    process = subprocess.Popen([granian, "--interface", "wsgi", "--workers", str(workers), "--blocking-threads", "1",
+    module = "ceiling_app:app" if interface == "wsgi" else "ceiling_rsgi:app"
+    process = subprocess.Popen([granian, "--interface", interface, "--workers", str(workers), "--blocking-threads", "1",
                                 "--http", "1", "--runtime-mode", "st", "--host", "127.0.0.1",
                                 "--port", str(port), "--no-access-log", "--log-level", "warning",
-                                "--working-dir", str(ROOT / "bench"), "ceiling_app:app"],
-                               env={**os.environ, "FEEDPUB_BENCH_PUBLIC": str(public)},
+                                *extra, "--working-dir", str(ROOT / "bench"), module],
+                               env={**os.environ, "FEEDPUB_BENCH_PUBLIC": str(public), **(env or {})},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     wait_listening(port, process, "granian")
-    return Runner("ceiling", process, port)
+    return Runner(name, process, port)
 
 
 def main() -> None:
@@ -249,7 +258,14 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2, help="feedpub's server.workers (the ceiling runs as many)")
     parser.add_argument("--rounds", type=int, default=1, help="series, servers interleaved; medians printed")
-    parser.add_argument("--ceiling", action="store_true", help="also a do-nothing WSGI app under granian")
+    parser.add_argument("--cases", default="304,gzip 200,plain 200",
+                        help="comma-separated cases to load (fewer cases, more rounds in the same time)")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also do-nothing WSGI and RSGI apps under granian")
+    parser.add_argument("--rsgi", default="", metavar="VARIANTS",
+                        help="comma-separated do-nothing RSGI variants to add: an event loop (asyncio, uvloop, "
+                             "rloop), with '+rust' for granian's Rust task implementation, '+mt' for its multi-threaded "
+                             "runtime, '+file' for response_file, e.g. asyncio,rloop+file")
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
@@ -270,7 +286,14 @@ def main() -> None:
             public = (cwd / config.output_dir).resolve()
             runners.append(start_nginx(cwd, public))
             if args.ceiling:
-                runners.append(start_ceiling(public, args.workers))
+                runners.append(start_ceiling(public, args.workers, "wsgi", "wsgi-ceil"))
+                runners.append(start_ceiling(public, args.workers, "rsgi", "rsgi-ceil"))
+            for variant in filter(None, args.rsgi.split(",")):
+                loop, *flags = variant.split("+")
+                extra = ("--loop", loop, *(("--task-impl", "rust") if "rust" in flags else ()),
+                         *(("--runtime-mode", "mt") if "mt" in flags else ()))
+                runners.append(start_ceiling(public, args.workers, "rsgi", variant, extra=extra,
+                                             env={"FEEDPUB_BENCH_FILE": "1" if "file" in flags else "0"}))
             sizes = {suffix: (public / (FEED.lstrip("/") + suffix)).stat().st_size for suffix in ("", ".gz", ".br")}
             print(f"{FEED}: {sizes[''] / 1000:.0f} KB, gzip {sizes['.gz'] / 1000:.0f} KB, "
                   f"brotli {sizes['.br'] / 1000:.0f} KB; wrk -t{args.threads} -c{args.connections} "
@@ -280,6 +303,8 @@ def main() -> None:
             cases = {runner.name: scenarios(runner.port) for runner in runners}
             for round_number in range(args.rounds):
                 for index, (case, *_rest) in enumerate(cases["nginx"]):
+                    if case not in args.cases.split(","):
+                        continue
                     for runner in runners:
                         name, headers, status, coding = cases[runner.name][index]
                         got, answer, _ = get(runner.port, FEED, headers)   # the case does what it says
@@ -290,7 +315,7 @@ def main() -> None:
                         cost = (cpu_seconds(runner.process.pid) - before) / count * 1e6
                         results.setdefault(case, {}).setdefault(runner.name, []).append(rate)
                         costs.setdefault(case, {}).setdefault(runner.name, []).append(cost)
-                        print(f"  round {round_number + 1} {runner.name:<8} {case:<10} {rate:>10.0f} req/s "
+                        print(f"  round {round_number + 1} {runner.name:<13} {case:<10} {rate:>10.0f} req/s "
                               f"{cost:6.1f} us CPU/request  {notes}", flush=True)
         finally:
             for runner in reversed(runners):
