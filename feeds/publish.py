@@ -23,9 +23,12 @@ import json
 import os
 import tempfile
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 from sources.errors import FeedpubError
 
@@ -258,6 +261,24 @@ class Written:
 def write_documents(output_dir: Path, documents: Iterable[Document], previous: Manifest) -> Written:
     """Write each document whose bytes changed (variants first); the manifest is :func:`finish`'s."""
     done = Written()
+    deltas: list[Future] = []
+    try:
+        _write_each(output_dir, documents, previous, done, deltas)
+    except BaseException:
+        wait(deltas)   # nothing of this build still writing once it has failed
+        raise
+    for recording in deltas:   # every delta written (or its error raised) before the manifest
+        recording.result()
+    return done
+
+
+# RFC 3229 deltas are written on this thread, mostly waiting on the file system, while
+# the build goes on with the next document (one thread: each path's history in order).
+_DELTA_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedpub-deltas")
+
+
+def _write_each(output_dir: Path, documents: Iterable[Document], previous: Manifest, done: Written,
+                deltas: list[Future]) -> None:
     for doc, digest, compressing in _compressing_ahead(documents, previous):
         entry = {
             "sha256": digest,
@@ -287,11 +308,10 @@ def write_documents(output_dir: Path, documents: Iterable[Document], previous: M
             done.written.append(doc.path)
         else:
             done.unchanged.append(doc.path)
-        if doc.deltas and is_delta_type(doc.content_type):
-            record(output_dir, doc.path, doc.body, entry["sha256"])   # RFC 3229 + feed deltas
+        if doc.deltas and is_delta_type(doc.content_type):   # RFC 3229 + feed deltas
+            deltas.append(_DELTA_THREAD.submit(record, output_dir, doc.path, doc.body, entry["sha256"]))
         done.entries[doc.path] = entry
         done.types[doc.path] = doc.content_type
-    return done
 
 
 def _compressing_ahead(documents: Iterable[Document], previous: Manifest
@@ -370,5 +390,6 @@ def finish(output_dir: Path, previous: Manifest, done: Written, *, only: bool = 
 
 
 def _manifest_body(data: dict) -> bytes:
-    # Compact: with an indent json.dumps falls back to its pure-Python encoder.
-    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    # orjson: the same bytes as json.dumps(sort_keys, compact) for these ASCII manifests,
+    # 20 times faster (a build rewrites ~1 MB manifests at 100k articles).
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS) + b"\n"
