@@ -103,6 +103,14 @@ def _is_place(placement: dict, now_ts: int) -> bool:
         placement["status"] == "published" or (placement["status"] == "deleted" and placement["deleted_ts"] is not None))
 
 
+def _same_place(before: dict | None, after: dict | None, t0: int, t1: int) -> bool:
+    """An article that was a place at the last build and still is, in the same month and feeds:
+    every page keeps its entries (only the one holding it changes)."""
+    return bool(before and after and _is_place(before, t0) and _is_place(after, t1)
+                and all(before.get(key) == after.get(key)
+                        for key in ("published_ts", "status", "categories", "tags", "author")))
+
+
 def _link_view(placement: dict | None, now_ts: int) -> tuple | None:
     """What a related link to the article shows; None when it shows nothing of it."""
     if not placement or placement["status"] != "published" or placement["published_ts"] > now_ts:
@@ -378,12 +386,17 @@ class _Incremental:
         for article_id in content - set(changed):
             before[article_id] = current.get(article_id)   # released: not a place at ``since`` anyway
         touched: dict[FeedKey, set[str]] = {}
+        still: dict[FeedKey, set[str]] = {}   # months whose places did not move (an edit in place)
         for article_id in content:
-            for placement, moment in ((before.get(article_id), t0), (current.get(article_id), t1)):
+            was, now_at = before.get(article_id), current.get(article_id)
+            stays = _same_place(was, now_at, t0, t1)
+            for placement, moment in ((was, t0), (now_at, t1)):
                 if placement and _is_place(placement, moment):
                     month = month_of(placement["published_ts"], b.site.zone)
                     for key in _feed_keys(placement, b.site):
-                        touched.setdefault(key, set()).add(month)
+                        (still if stays else touched).setdefault(key, set()).add(month)
+        for key, months in still.items():
+            touched.setdefault(key, set())
         # A deletion (or a change to a deleted article) may add or drop a tombstone in atom.xml.
         tombstones_moved = tombstones_moved or any(
             placement and placement["status"] == "deleted"
@@ -410,7 +423,7 @@ class _Incremental:
         for key, months in touched.items():
             # A name only deleted articles carry has no feed (feeds exist for what readers see).
             if key is None or key[1] in b.slugs.get(key[0], {}):
-                self.feed(key, months, content, force=key is None and tombstones_moved)
+                self.feed(key, months, still.get(key, set()), content, force=key is None and tombstones_moved)
         if catalogue_changed and "rss.xml" not in self.render:
             self.render["index.html"] = lambda: b.site_documents(*b.main_view())
         return True
@@ -422,7 +435,8 @@ class _Incremental:
         for page in pages:
             self.render[page.path] = lambda page=page: self.b.page_document(page)
 
-    def feed(self, key: FeedKey, months: set[str], content: set[str], *, force: bool) -> None:
+    def feed(self, key: FeedKey, months: set[str], still: set[str], content: set[str], *, force: bool) -> None:
+        """``months``: where places came, went or moved; ``still``: where articles changed in place."""
         b = self.b
         kind, name = key if key else (None, None)
         newest_ts = b.store.place_near(kind, name, b.now, b.now + timedelta(seconds=1), before=True)
@@ -432,6 +446,27 @@ class _Incremental:
         queue = sorted(months | {m for month in months for m in (self.neighbour(key, month, before=True),
                                                                   self.neighbour(key, month, before=False)) if m})
         done: set[str] = set()
+        self.months(key, queue, done, newest, folder, content)
+        # A month where nothing moved keeps its pages and their links (which the manifest
+        # recorded): only the pages holding a changed entry are rendered again.
+        for month in sorted(still - done):
+            pages = self.closed_pages(key, month, newest)
+            first = self.manifest.get(pages[0].path, {}).get("basis") if pages else None
+            last = self.manifest.get(pages[-1].path, {}).get("basis") if pages else None
+            if (not (isinstance(first, dict) and isinstance(last, dict))
+                    or {page.path for page in pages} != set(self.listed(f"{folder}{month}-"))):
+                self.months(key, [month], done, newest, folder, content)
+                continue
+            for page in link(pages, first.get("prev"), last.get("next")):
+                if content.intersection(page.ids) or self.manifest.get(page.path, {}).get("basis") != _page_basis(page):
+                    self.render[page.path] = lambda page=page: b.page_document(page)
+        self.subscription(key, newest, content, force=force)
+
+    def months(self, key: FeedKey, queue: list[str], done: set[str], newest: str | None, folder: str,
+               content: set[str]) -> None:
+        """Each month's closed pages, linked, rendered where they changed; on to the months
+        either side whenever a month's pages came or went."""
+        b = self.b
         while queue:
             month = queue.pop()
             if month in done:
@@ -451,7 +486,11 @@ class _Incremental:
                     self.render[page.path] = lambda page=page: b.page_document(page)
             if new_paths != old_paths:   # the pages either side now link elsewhere
                 queue += [m for m in (previous, following) if m and m not in done]
-        # The subscription documents: their entries, or the newest archive they link.
+
+    def subscription(self, key: FeedKey, newest: str | None, content: set[str], *, force: bool) -> None:
+        """The subscription documents: their entries, or the newest archive they link."""
+        b = self.b
+        kind, name = key if key else (None, None)
         newest_pages = self.closed_pages(key, newest, newest) if newest else []
         if not newest_pages and newest:
             previous = self.neighbour(key, newest, before=True)
