@@ -4,12 +4,13 @@ A client that sends ``A-IM: feed`` with ``If-None-Match: <an older ETag>`` may b
 answered ``226 IM Used`` with only the entries that are new or changed since
 that version (Bob Wyman's "RFC3229+feed" convention over RFC 3229).
 
-Deltas are made at build time, never on the request path: when an RSS or Atom
-document changes, :func:`record` writes, for each of its last ``HISTORY``
-versions, the current document with the entries that version already had
-(byte for byte) left out, to ``.delta/<path>/<old etag>.xml``, and keeps the
-versions in ``.delta/<path>.json``. Both live under a dot-folder the server
-never serves directly.
+Nothing is parsed or compared on the request path: when an RSS or Atom document
+changes, :func:`record` keeps, in ``.delta/<path>.json`` (under a dot-folder the
+server never serves), the byte span of each entry of the new version and, for it
+and each of the ``HISTORY - 1`` versions before, the digest of every entry's bytes.
+The server answers a delta by leaving out of the document it serves the spans whose
+digests the client's version had (:func:`delta_from_history`): a changed entry has
+other bytes, so it counts as new.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from pathlib import Path
 
-from .splice import split_entries
+from .splice import entry_spans, split_entries
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +59,30 @@ def delta_body(current: bytes, known: set[str]) -> bytes:
     return b"".join((before, *(entry for entry in entries if _key(entry) not in known), after))
 
 
+def delta_from_history(body: bytes, history: dict, old_version: str) -> bytes | None:
+    """The delta of ``body`` (the version ``history`` records as current) for a client
+    holding ``old_version``; None when that version is not one the history knows."""
+    versions = [v for v in history.get("versions", ()) if isinstance(v, dict)]
+    known = next((v.get("entries") for v in versions if v.get("tag") == old_version), None)
+    spans = history.get("spans")
+    if old_version == history.get("current") or not isinstance(known, list) or not versions \
+            or not isinstance(spans, list) or len(spans) != len(versions[-1].get("entries", ())):
+        return None
+    try:
+        spans = [(int(start), int(end)) for start, end in spans]
+    except (TypeError, ValueError):
+        return None
+    if any(not 0 <= start < end <= len(body) for start, end in spans):
+        return None
+    if not spans:
+        return body
+    known_keys = set(known)
+    kept = (body[start:end] for (start, end), key in zip(spans, versions[-1]["entries"]) if key not in known_keys)
+    return b"".join((body[:spans[0][0]], *kept, body[spans[-1][1]:]))
+
+
 def history_path(output_dir: Path, path: str) -> Path:
     return output_dir / DELTA_DIR / f"{path}.json"
-
-
-def delta_path(output_dir: Path, path: str, old_version: str) -> Path:
-    return output_dir / DELTA_DIR / path / f"{old_version}.xml"
 
 
 def read_history(output_dir: Path, path: str) -> dict:
@@ -79,28 +99,21 @@ def record(output_dir: Path, path: str, body: bytes, sha256_hex: str) -> None:
 
     current = version_tag(sha256_hex)
     history = read_history(output_dir, path)
-    versions = [v for v in history.get("versions", []) if isinstance(v, dict) and v.get("tag") != current]
     if history.get("current") == current:
         return
     try:
-        before, entries, after = split_entries(body, _format(body))
+        spans = entry_spans(body, _format(body))
     except ValueError as exc:
         # Not laid out as feeds/render.py lays documents out: no deltas, only whole answers
         # (the server offers a delta only while "current" names the version it serves).
         log.warning("%s: no RFC 3229 deltas: %s", path, exc)
         return
-    keys = [_key(entry) for entry in entries]
-    versions.append({"tag": current, "entries": keys})
-    kept, dropped = versions[-HISTORY:], versions[:-HISTORY]
-    for version in kept[:-1]:
-        known = set(version["entries"])
-        delta = b"".join((before, *(entry for entry, key in zip(entries, keys) if key not in known), after))
-        write_atomic(delta_path(output_dir, path, version["tag"]), delta,
-                     durable=False)   # made durable with the build (feeds/publish.py)
-    for version in dropped:
-        delta_path(output_dir, path, version["tag"]).unlink(missing_ok=True)
-    # Written last: the server offers a delta only for versions listed here, whose
-    # files are therefore complete, and only when "current" is what it serves.
-    document = {"current": current, "versions": kept}
+    versions = [v for v in history.get("versions", []) if isinstance(v, dict) and v.get("tag") != current]
+    versions.append({"tag": current, "entries": [_key(body[start:end]) for start, end in spans]})
+    # The server offers a delta only when "current" is the version it serves.
+    document = {"current": current, "spans": spans, "versions": versions[-HISTORY:]}
     write_atomic(history_path(output_dir, path), json.dumps(document, sort_keys=True).encode() + b"\n",
-                 durable=False)
+                 durable=False)   # made durable with the build (feeds/publish.py)
+    legacy = output_dir / DELTA_DIR / path   # one file per older version, as builds before wrote them
+    if legacy.is_dir():
+        shutil.rmtree(legacy, ignore_errors=True)

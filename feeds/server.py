@@ -48,7 +48,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .encoding import ETAG_SUFFIX, IDENTITY, VARIANTS, compressible, negotiate
-from .delta import delta_path, is_delta_type, read_history
+from .delta import delta_from_history, is_delta_type, read_history
 from .websub import FEED_TYPES
 from .publish import MANIFEST_NAME, read_manifest
 
@@ -417,14 +417,10 @@ class PublicFiles:
         history = read_history(self.root, relative)
         if history.get("current") != found.etag.strip('"')[:40]:
             return None   # a build is between swapping the document and recording it
-        known = {version.get("tag") for version in history.get("versions", []) if isinstance(version, dict)}
         for tag in if_none_match.split(","):
             old = tag.strip().removeprefix("W/").strip('"').split("-")[0]
-            if old in known and old != history["current"]:
-                try:
-                    body = delta_path(self.root, relative, old).read_bytes()
-                except OSError:
-                    return None
+            body = delta_from_history(found.body, history, old)
+            if body is not None:
                 headers = [
                     ("Content-Type", found.content_type), ("Content-Length", str(len(body))),
                     ("IM", "feed"), ("ETag", found.etag), ("Last-Modified", found.last_modified),

@@ -16,20 +16,27 @@ _BOUNDS = {"atom": (b"\n  <entry>", b"\n  </entry>"), "rss": (b"\n    <item>", b
 _CLOSE = {"atom": b"\n</feed>", "rss": b"\n  </channel>"}
 
 
-def split_entries(body: bytes, fmt: str) -> tuple[bytes, list[bytes], bytes]:
-    """(before, entries, after) of a document in ``fmt`` ("rss" or "atom")."""
+def entry_spans(body: bytes, fmt: str) -> list[tuple[int, int]]:
+    """(start, end) of each entry of a document in ``fmt`` ("rss" or "atom")."""
     opening, closing = _BOUNDS[fmt]
-    entries, end = [], None
+    spans = []
     start = body.find(opening)
-    first = start
     while start != -1:
         end = body.index(closing, start) + len(closing)
-        entries.append(body[start:end])
+        spans.append((start, end))
         start = body.find(opening, end)
-    if end is None:
+    if not spans:
+        _closing(body, fmt)   # a document with no entries still has to be one of ours
+    return spans
+
+
+def split_entries(body: bytes, fmt: str) -> tuple[bytes, list[bytes], bytes]:
+    """(before, entries, after) of a document in ``fmt`` ("rss" or "atom")."""
+    spans = entry_spans(body, fmt)
+    if not spans:
         cut = _closing(body, fmt)
         return body[:cut], [], body[cut:]
-    return body[:first], entries, body[end:]
+    return body[:spans[0][0]], [body[start:end] for start, end in spans], body[spans[-1][1]:]
 
 
 def _closing(body: bytes, fmt: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import feedparser
@@ -81,3 +82,24 @@ def test_an_rss_delta_keeps_hexadecimal_references_in_plain_text(tmp_path, store
     body = delta_body(rss, {older})   # a client that has the older entry gets the newer one only
     assert b"<title>Cabai &#x26; Bawang &#x3C;Naik&gt;</title>" in body and b"Beras" not in body
     assert [entry.title for entry in feedparser.parse(body).entries] == ["Cabai & Bawang <Naik>"]
+
+
+def test_a_build_keeps_one_small_history_per_feed_and_no_delta_files(versions, tmp_path):
+    deltas = tmp_path / "public" / ".delta"
+    assert sorted(p.relative_to(deltas).as_posix() for p in deltas.rglob("*") if p.is_file()) == [
+        "atom.xml.json", "rss.xml.json"]
+    history = json.loads((deltas / "atom.xml.json").read_bytes())
+    assert [len(version["entries"]) for version in history["versions"]] == [1, 2, 3]
+    assert b"Berita" not in (deltas / "atom.xml.json").read_bytes()   # digests and offsets only
+
+
+def test_a_damaged_history_gets_the_whole_feed_not_a_wrong_delta(versions, tmp_path):
+    server, etags = versions
+    path = tmp_path / "public" / ".delta" / "atom.xml.json"
+    history = json.loads(path.read_bytes())
+    history["spans"] = [[0, 10 ** 9]] * len(history["spans"])   # past the end of the document
+    path.write_text(json.dumps(history))
+    seen_by_the_server()
+    answer = requests.get(server.url + "/atom.xml", headers={"A-IM": "feed", "If-None-Match": etags["/atom.xml"][0]},
+                          timeout=5)
+    assert answer.status_code == 200 and len(feedparser.parse(answer.content).entries) == 3
