@@ -171,7 +171,9 @@ class _Builder:
                     for entry, body in zip(entries, entry_fragments(entries, self.site, fmt))}
             self.fragments.put(fmt, made.items())
             found.update(made)
-        fragments = [found[article_id] for article_id in ids]
+        # An article a concurrent write removed since ``ids`` were read is left out; that
+        # write is in the change log, so the next build renders this document again.
+        fragments = [found[article_id] for article_id in ids if article_id in found]
         return Rendered(tuple(f.body for f in fragments), any(f.image for f in fragments)), fragments
 
     # --- documents ---------------------------------------------------------------------
@@ -451,6 +453,8 @@ class _Incremental:
         # recorded): only the pages holding a changed entry are rendered again.
         for month in sorted(still - done):
             pages = self.closed_pages(key, month, newest)
+            if not pages and not self.listed(f"{folder}{month}-"):
+                continue   # its articles are all on the open page (the subscription document's)
             first = self.manifest.get(pages[0].path, {}).get("basis") if pages else None
             last = self.manifest.get(pages[-1].path, {}).get("basis") if pages else None
             if (not (isinstance(first, dict) and isinstance(last, dict))

@@ -1,15 +1,15 @@
 """From stored articles to feed entries: every decision shared by all formats.
 
-Pure: (feed definition, articles, site settings) -> :class:`FeedView`. The
-format renderers only lay these values out, so RSS and Atom can never disagree
-about a link, a date or a piece of content.
+Pure: (article, site settings) -> :class:`Entry`, and what a :class:`FeedView`
+is dated by. The format renderers only lay these values out, so RSS and Atom can
+never disagree about a link, a date or a piece of content.
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sources.model import Article, Image, Tombstone
@@ -176,9 +176,3 @@ def newest(entries: Sequence, deleted: Sequence[DeletedEntry], site: SiteSetting
     times = [EPOCH + timedelta(microseconds=t) if isinstance(t, int) else t for t in times]
     return max(times + [d.deleted for d in deleted], default=EPOCH).astimezone(site.zone)
 
-
-def feed_view(feed: FeedDefinition, articles: list[Article], site: SiteSettings,
-              tombstones: list[Tombstone] = ()) -> FeedView:
-    entries = tuple(make_entry(article, site) for article in articles)
-    deleted = deleted_entries(tombstones, site)
-    return FeedView(feed=feed, entries=entries, updated=newest(entries, deleted, site), deleted=deleted)

@@ -22,8 +22,8 @@ import hashlib
 import os
 import tempfile
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
