@@ -162,19 +162,29 @@ class _Builder:
 
     def rendered(self, ids: list[str], fmt: str) -> tuple[Rendered, list[Fragment]]:
         """The entries ``ids`` in format ``fmt``: kept ones, the others rendered (and kept)."""
-        found = self.fragments.get(fmt, ids)
-        missing = [article_id for article_id in ids if article_id not in found]
+        return self.rendered_in(ids, (fmt,))[fmt]
+
+    def rendered_in(self, ids: list[str], formats: tuple[str, ...]) -> dict[str, tuple[Rendered, list[Fragment]]]:
+        """:meth:`rendered` for several formats, each article read and sanitised once for all."""
+        found = {fmt: self.fragments.get(fmt, ids) for fmt in formats}
+        missing = [article_id for article_id in ids if any(article_id not in found[fmt] for fmt in formats)]
         if missing:
             entries = [make_entry(article, self.site) for article in self.store.articles(missing, self.now)]
-            made = {entry.id: Fragment(body, microseconds(entry.updated),
-                                       microseconds(entry.changed) if entry.changed else None, entry.image is not None)
-                    for entry, body in zip(entries, entry_fragments(entries, self.site, fmt))}
-            self.fragments.put(fmt, made.items())
-            found.update(made)
-        # An article a concurrent write removed since ``ids`` were read is left out; that
-        # write is in the change log, so the next build renders this document again.
-        fragments = [found[article_id] for article_id in ids if article_id in found]
-        return Rendered(tuple(f.body for f in fragments), any(f.image for f in fragments)), fragments
+            for fmt in formats:
+                needed = [entry for entry in entries if entry.id not in found[fmt]]
+                made = {entry.id: Fragment(body, microseconds(entry.updated),
+                                           microseconds(entry.changed) if entry.changed else None,
+                                           entry.image is not None)
+                        for entry, body in zip(needed, entry_fragments(needed, self.site, fmt))}
+                self.fragments.put(fmt, made.items())
+                found[fmt].update(made)
+        result = {}
+        for fmt in formats:
+            # An article a concurrent write removed since ``ids`` were read is left out; that
+            # write is in the change log, so the next build renders this document again.
+            fragments = [found[fmt][article_id] for article_id in ids if article_id in found[fmt]]
+            result[fmt] = Rendered(tuple(f.body for f in fragments), any(f.image for f in fragments)), fragments
+        return result
 
     # --- documents ---------------------------------------------------------------------
 
@@ -183,7 +193,7 @@ class _Builder:
         site = self.site
         ids = self.window(key)
         deleted = self.tombstones() if key is None else ()
-        rendered = {fmt: self.rendered(ids, fmt) for fmt in ("rss", "atom", "json")}
+        rendered = self.rendered_in(ids, ("rss", "atom", "json"))
         view = FeedView(self.definition(key), (), newest(rendered["atom"][1], deleted, site), deleted)
         basis = {"entries": _short_ids(ids), "prev_archive": prev_archive}
         atom = render_atom(replace(view, history=History(prev=prev_archive)), site, rendered["atom"][0])
