@@ -21,6 +21,7 @@ import functools
 import hashlib
 import os
 import tempfile
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -170,13 +171,15 @@ class Manifest:
         self.documents: dict[str, dict] = documents if isinstance(documents, dict) else {}
         self.shards: dict[str, str] = shards if isinstance(shards, dict) else {}   # folder -> sha256 of its file
         self._loaded: dict[str, dict[str, dict]] = {}
+        self._loading = threading.Lock()   # the build's thread and its writer thread both read it
 
     def shard(self, folder: str) -> dict[str, dict]:
-        if folder not in self._loaded:
-            found = _read_json(self.output_dir / folder / MANIFEST_NAME).get("documents", {}) \
-                if folder in self.shards else {}
-            self._loaded[folder] = found if isinstance(found, dict) else {}
-        return self._loaded[folder]
+        with self._loading:
+            if folder not in self._loaded:
+                found = _read_json(self.output_dir / folder / MANIFEST_NAME).get("documents", {}) \
+                    if folder in self.shards else {}
+                self._loaded[folder] = found if isinstance(found, dict) else {}
+            return self._loaded[folder]
 
     def get(self, path: str, default=None):
         folder = shard_of(path)
