@@ -16,6 +16,7 @@ q-values brotli wins over gzip over identity (the smaller body first).
 
 from __future__ import annotations
 
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
@@ -66,6 +67,21 @@ _CODECS = {"br": _brotli, "gzip": _gzip}
 def compress(body: bytes) -> dict[str, bytes]:
     """coding -> variant bytes, deterministic: the same body always gives the same bytes."""
     return {coding: codec(body) for coding, codec in _CODECS.items()}
+
+
+def decompress_exactly(coding: str, data: bytes, size: int) -> bytes | None:
+    """``data`` decoded, or None when it is not a whole stream of at most ``size`` bytes
+    (a variant of another version, cut short, or larger than the document it stands for)."""
+    try:
+        if coding == "gzip":
+            stream = zlib.decompressobj(wbits=31)   # gzip header and trailer, one member
+            out = stream.decompress(data, size + 1)
+            return out if stream.eof and len(out) <= size and not stream.unused_data else None
+        stream = brotli.Decompressor()
+        out = stream.process(data, output_buffer_limit=size + 1)
+        return out if stream.is_finished() and len(out) <= size else None
+    except (zlib.error, brotli.error):
+        return None
 
 
 class Compressing:

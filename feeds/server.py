@@ -47,7 +47,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
 
-from .encoding import ETAG_SUFFIX, IDENTITY, VARIANTS, compressible, negotiate
+from .encoding import ETAG_SUFFIX, IDENTITY, VARIANTS, compressible, decompress_exactly, negotiate
 from .delta import delta_from_history, is_delta_type, read_history
 from .websub import FEED_TYPES
 from .publish import MANIFEST_NAME, read_manifest
@@ -281,7 +281,12 @@ class PublicFiles:
             modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc)
         content_type = entry.get("content_type") or self._guess_type(relative)
         text = compressible(content_type)
-        variants = self._variants(relative, entry) if text and entry.get("sha256") == digest else ()
+        if not text:
+            variants = ()
+        elif entry.get("sha256") == digest:
+            variants = self._variants(relative, entry)
+        else:
+            variants = self._matching_variants(relative, body)
         loaded = self._represent(_File(identity, manifest_identity, body, f'"{digest[:40]}"', http_date(modified),
                                        content_type, variants, text, int(modified.timestamp()),
                                        vouched=entry.get("sha256") == digest, relative=relative), relative)
@@ -307,6 +312,20 @@ class PublicFiles:
             except OSError:
                 continue
             if hashlib.sha256(data).hexdigest() == wanted.get("sha256"):
+                found.append((coding, data))
+        return tuple(found)
+
+    def _matching_variants(self, relative: str, body: bytes) -> tuple[tuple[str, bytes], ...]:
+        """The variants that decompress to ``body``: for a document the manifest does not
+        list yet (a build swaps documents in before its manifest). Once per file version,
+        never per request; anything that does not give back exactly ``body`` is left out."""
+        found = []
+        for coding, suffix in VARIANTS.items():
+            try:
+                data = (self.root / (relative + suffix)).read_bytes()
+            except OSError:
+                continue
+            if decompress_exactly(coding, data, len(body)) == body:
                 found.append((coding, data))
         return tuple(found)
 

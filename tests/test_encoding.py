@@ -272,3 +272,32 @@ def test_variants_follow_a_rebuild(server, public, store, ingest, site, tmp_path
     assert b"Berita baru di Baturaja." in brotli.decompress(body)
     manifest = json.loads((public / MANIFEST_NAME).read_bytes())["documents"]["atom.xml"]
     assert after["etag"] == f'"{manifest["sha256"][:40]}-br"'
+
+
+def test_a_document_swapped_in_before_its_manifest_keeps_its_variants(server, public):
+    """A build swaps each document in (its variants first) long before it writes the
+    manifest: meanwhile the new document is served in the coding asked for, with the
+    variants that decompress to exactly its bytes."""
+    from feeds.encoding import compress
+
+    from .conftest import seen_by_the_server
+
+    newer = (public / "rss.xml").read_bytes().replace(b"</channel>", b"<!-- a newer build -->\n  </channel>")
+    for coding, data in compress(newer).items():
+        (public / ("rss.xml" + {"br": ".br", "gzip": ".gz"}[coding])).write_bytes(data)
+    (public / "rss.xml").write_bytes(newer)
+    seen_by_the_server()
+    for accept, coding, decode in (("br", "br", brotli.decompress), ("gzip", "gzip", gzip.decompress)):
+        status, headers, body = fetch(server, "/rss.xml", Accept_Encoding=accept)
+        assert status == 200 and headers["content-encoding"] == coding and decode(body) == newer
+        assert headers["etag"] == f'"{sha256(newer)[:40]}-{"br" if coding == "br" else "gz"}"'
+
+
+def test_a_document_the_manifest_does_not_list_gets_no_variant_of_another_version(server, public):
+    from .conftest import seen_by_the_server
+
+    newer = (public / "rss.xml").read_bytes().replace(b"</channel>", b"<!-- a newer build -->\n  </channel>")
+    (public / "rss.xml").write_bytes(newer)   # its variants are still the older version's
+    seen_by_the_server()
+    status, headers, body = fetch(server, "/rss.xml", Accept_Encoding="br, gzip")
+    assert status == 200 and "content-encoding" not in headers and body == newer
