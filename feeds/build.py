@@ -49,7 +49,7 @@ from .document import Document
 from .entries import FeedDefinition, FeedView, History, deleted_entries, main_feed, make_entry, newest
 from .fragments import CACHE_NAME, Fragment, FragmentCache, microseconds
 from .logo import render_logo
-from .publish import Manifest, PublishError, finish, publish, write_atomic, write_documents
+from .publish import Manifest, PublishError, finish, publish, sync_filesystem, write_atomic, write_documents
 from .render import Rendered, entry_fragments, render_atom, render_index, render_json_feed, render_rss
 from .opml import render_opml
 from .site import SiteSettings
@@ -540,6 +540,10 @@ def build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: dateti
         fragments.close()
     if report is None:   # nothing changed
         return BuildReport(now, revision, time.perf_counter() - started, (), (), (), (), full=False)
+    if not (report.types or report.removed):
+        # Publishing synced nothing, but the kept entries may have forgotten articles:
+        # on disk before the state that relies on it (feeds/fragments.py).
+        sync_filesystem(output_dir)
     _write_state(output_dir, {"version": STATE_VERSION, "revision": revision, "now": now.isoformat(),
                               "fingerprint": digest, "slugs": slugs})
     if state and not why and revision - state["revision"] > 1000:

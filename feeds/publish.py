@@ -59,7 +59,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _sync_filesystem(folder: Path) -> None:
+def sync_filesystem(folder: Path) -> None:
     """Flush the file system that holds ``folder`` (Linux syncfs); else every file system."""
     libc = _libc()
     if libc is not None:
@@ -402,7 +402,7 @@ def finish(output_dir: Path, previous: Manifest, done: Written, *, only: bool = 
     if types or removed:
         # One sync for the whole build instead of two per file (a full build writes
         # thousands): every document is on disk before the manifest that lists it.
-        _sync_filesystem(output_dir)
+        sync_filesystem(output_dir)
     # Written last, naming each archive folder's manifest by digest: the server sees a new
     # main manifest whenever any part changed.
     write_atomic(output_dir / MANIFEST_NAME, _manifest_body({"version": 1, "documents": documents, "shards": digests}))

@@ -46,8 +46,8 @@ def test_a_build_is_on_disk_before_its_manifest_is_swapped_in(tmp_path, monkeypa
     from feeds import publish as publishing
 
     events = []
-    real_sync, real_replace = publishing._sync_filesystem, os.replace
-    monkeypatch.setattr(publishing, "_sync_filesystem", lambda folder: (events.append("sync"), real_sync(folder))[1])
+    real_sync, real_replace = publishing.sync_filesystem, os.replace
+    monkeypatch.setattr(publishing, "sync_filesystem", lambda folder: (events.append("sync"), real_sync(folder))[1])
     monkeypatch.setattr(os, "replace", lambda a, b: (events.append(Path(b).name), real_replace(a, b))[1])
     publish(tmp_path, [Document("rss.xml", b"<rss/>", "application/rss+xml; charset=utf-8", "2024-09-18T00:00:00+07:00"),
                        Document("logo.png", b"png", "image/png", "2024-09-18T00:00:00+07:00")])
