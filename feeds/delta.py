@@ -21,7 +21,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from .splice import entry_spans, split_entries
+from .splice import entry_spans
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +47,6 @@ def _format(body: bytes) -> str:
 def _key(entry: bytes) -> str:
     """An entry as it was serialised: changed bytes count as a new entry."""
     return hashlib.sha256(entry).hexdigest()
-
-
-def entry_keys(body: bytes) -> list[str]:
-    return [_key(entry) for entry in split_entries(body, _format(body))[1]]
-
-
-def delta_body(current: bytes, known: set[str]) -> bytes:
-    """``current`` without the entries whose bytes are in ``known``."""
-    before, entries, after = split_entries(current, _format(current))
-    return b"".join((before, *(entry for entry in entries if _key(entry) not in known), after))
 
 
 def delta_from_history(body: bytes, history: dict, old_version: str) -> bytes | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 
@@ -71,15 +72,18 @@ def test_the_delta_files_are_not_served_directly(versions):
 
 
 def test_an_rss_delta_keeps_hexadecimal_references_in_plain_text(tmp_path, store, ingest, site):
-    from feeds.delta import delta_body, entry_keys
+    from feeds.delta import delta_from_history, read_history, version_tag
 
+    public = tmp_path / "public"
     ingest(write_article(tmp_path, "beras.txt", "Beras naik lagi."))
+    build(store, site, public, INGEST_TIME)
+    older = version_tag(hashlib.sha256((public / "rss.xml").read_bytes()).hexdigest())
     ingest(write_article(tmp_path, "cabai.txt", "Cabai & Bawang <Naik>"), now=INGEST_TIME + timedelta(minutes=5))
-    build(store, site, tmp_path / "public", INGEST_TIME + timedelta(minutes=5))
-    rss = (tmp_path / "public" / "rss.xml").read_bytes()
+    build(store, site, public, INGEST_TIME + timedelta(minutes=5))
+    rss = (public / "rss.xml").read_bytes()
     assert b"Cabai &#x26; Bawang &#x3C;Naik&gt;" in rss
-    newest, older = entry_keys(rss)
-    body = delta_body(rss, {older})   # a client that has the older entry gets the newer one only
+    # A client that holds the first version gets the newer entry only, its bytes as served.
+    body = delta_from_history(rss, read_history(public, "rss.xml"), older)
     assert b"<title>Cabai &#x26; Bawang &#x3C;Naik&gt;</title>" in body and b"Beras" not in body
     assert [entry.title for entry in feedparser.parse(body).entries] == ["Cabai & Bawang <Naik>"]
 
