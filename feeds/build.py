@@ -188,10 +188,11 @@ class _Builder:
 
     # --- documents ---------------------------------------------------------------------
 
-    def feed_documents(self, key: FeedKey, prev_archive: str | None) -> list[Document]:
-        """The subscription documents of a feed (and for the main feed, the site's pages)."""
+    def feed_documents(self, key: FeedKey, prev_archive: str | None, ids: list[str] | None = None) -> list[Document]:
+        """The subscription documents of a feed (and for the main feed, the site's pages);
+        ``ids``: its newest entries, when the caller has read them already."""
         site = self.site
-        ids = self.window(key)
+        ids = self.window(key) if ids is None else ids
         deleted = self.tombstones() if key is None else ()
         rendered = self.rendered_in(ids, ("rss", "atom", "json"))
         view = FeedView(self.definition(key), (), newest(rendered["atom"][1], deleted, site), deleted)
@@ -504,17 +505,16 @@ class _Incremental:
     def subscription(self, key: FeedKey, newest: str | None, content: set[str], *, force: bool) -> None:
         """The subscription documents: their entries, or the newest archive they link."""
         b = self.b
-        kind, name = key if key else (None, None)
         newest_pages = self.closed_pages(key, newest, newest) if newest else []
         if not newest_pages and newest:
             previous = self.neighbour(key, newest, before=True)
             newest_pages = self.closed_pages(key, previous, newest) if previous else []
         prev_archive = newest_pages[-1].path if newest_pages else None
         recorded = self.manifest.get(b.definition(key).atom_path, {}).get("basis")
-        window = b.store.latest_ids(kind, name, b.now, b.site.items_per_feed)
+        window = b.window(key)
         if (force or not isinstance(recorded, dict) or recorded.get("prev_archive") != prev_archive
                 or content.intersection(window) or set(_short_ids(content)).intersection(recorded.get("entries", ()))):
-            self.render[b.definition(key).rss_path] = lambda: b.feed_documents(key, prev_archive)
+            self.render[b.definition(key).rss_path] = lambda: b.feed_documents(key, prev_archive, window)
 
     def documents(self) -> Iterator[Document]:
         for path in sorted(self.render):
