@@ -138,7 +138,7 @@ def _cmd_build(config: Config, args: argparse.Namespace) -> int:
 
     store = open_store(config)
     try:
-        with _progress("feeds") as advance:
+        with _progress("documents") as advance:
             report = build(store, config.site, config.output_dir, utc_now(), full=args.full, progress=advance)
     finally:
         store.close()

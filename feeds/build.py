@@ -43,7 +43,7 @@ from pathlib import Path
 
 from sources.store import ArticleStore
 
-from .archive import Page, archive_folder, is_closed, link, month_bounds, month_of, month_pages, paginate
+from .archive import Page, Place, archive_folder, is_closed, link, month_bounds, month_of, month_pages, paginate
 from .catalogue import term_feed, term_slugs
 from .document import Document
 from .entries import FeedDefinition, FeedView, History, deleted_entries, main_feed, make_entry, newest
@@ -59,7 +59,8 @@ from .websub import changed_topics
 STATE_NAME = ".build-state.json"   # hidden: the server never serves dot-files
 STATE_VERSION = 1
 FeedKey = tuple[str, str] | None    # (kind, name) of a catalogue feed; None: the main feed
-Progress = Callable[[int, int], None]   # (feeds done, feeds in all) of a full build
+# (done, in all) of a full build's feed documents: archive pages, and 3 per subscription
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -169,22 +170,21 @@ class _Builder:
         found = {fmt: self.fragments.get(fmt, ids) for fmt in formats}
         missing = [article_id for article_id in ids if any(article_id not in found[fmt] for fmt in formats)]
         if missing:
-            entries = [make_entry(article, self.site) for article in self.store.articles(missing, self.now)]
-            for fmt in formats:
-                needed = [entry for entry in entries if entry.id not in found[fmt]]
-                made = {entry.id: Fragment(body, microseconds(entry.updated),
-                                           microseconds(entry.changed) if entry.changed else None,
-                                           entry.image is not None)
-                        for entry, body in zip(needed, entry_fragments(needed, self.site, fmt))}
-                self.fragments.put(fmt, made.items())
-                found[fmt].update(made)
-        result = {}
-        for fmt in formats:
-            # An article a concurrent write removed since ``ids`` were read is left out; that
-            # write is in the change log, so the next build renders this document again.
-            fragments = [found[fmt][article_id] for article_id in ids if article_id in found[fmt]]
-            result[fmt] = Rendered(tuple(f.body for f in fragments), any(f.image for f in fragments)), fragments
-        return result
+            self.render_missing(missing, found)
+        return {fmt: _as_rendered(found[fmt], ids) for fmt in formats}
+
+    def render_missing(self, ids: list[str], found: dict[str, dict[str, Fragment]]) -> None:
+        """Render the entries of ``ids`` that ``found`` (format -> id -> fragment) lacks into it,
+        and keep them for later builds."""
+        entries = [make_entry(article, self.site) for article in self.store.articles(ids, self.now)]
+        for fmt, known in found.items():
+            needed = [entry for entry in entries if entry.id not in known]
+            made = {entry.id: Fragment(body, microseconds(entry.updated),
+                                       microseconds(entry.changed) if entry.changed else None,
+                                       entry.image is not None)
+                    for entry, body in zip(needed, entry_fragments(needed, self.site, fmt))}
+            self.fragments.put(fmt, made.items())
+            known.update(made)
 
     # --- documents ---------------------------------------------------------------------
 
@@ -221,12 +221,14 @@ class _Builder:
         view = FeedView(main_feed(self.site), (), newest(self.rendered(ids, "atom")[1], deleted, self.site), deleted)
         return view, ids
 
-    def page_document(self, page: Page) -> Document:
+    def page_document(self, page: Page, known: dict[str, Fragment] | None = None) -> Document:
+        """An archive page; ``known``: its entries' Atom fragments, when the caller holds them."""
         feed = page.feed
-        rendered, fragments = self.rendered(list(page.visible), "atom")
+        ids = list(page.visible)
+        rendered, fragments = self.rendered(ids, "atom") if known is None else _as_rendered(known, ids)
         history = History(archive=True, current=feed.atom_path, prev=page.prev, next=page.next)
         view = FeedView(replace(feed, atom_path=page.path), (), newest(fragments, (), self.site), history=history)
-        return replace(render_atom(view, self.site, rendered), basis=_page_basis(page), deltas=False)
+        return replace(render_atom(view, self.site, rendered), basis=_page_basis(page), archive=True)
 
     def pages(self, key: FeedKey) -> list[Page]:
         kind, name = key if key else (None, None)
@@ -234,15 +236,74 @@ class _Builder:
 
     # --- a full build -----------------------------------------------------------------
 
-    def everything(self, progress: Progress | None = None, keys: list[FeedKey] | None = None) -> Iterator[Document]:
-        keys = self.keys() if keys is None else keys
-        for done, key in enumerate(keys):
-            pages = self.pages(key)
-            yield from self.feed_documents(key, pages[-1].path if pages else None)
+    def archives(self) -> tuple[dict[FeedKey, str | None], dict[str, list[Page]]]:
+        """Each feed's newest archive page (its subscription document's ``prev-archive``),
+        and every closed page of every feed by month."""
+        newest_page: dict[FeedKey, str | None] = {}
+        by_month: dict[str, list[Page]] = {}
+        # One tuple per article for all its feeds: at 100k articles in ~6.4 feeds each, the
+        # copies would take ~90 MB.
+        seen: dict[Place, Place] = {}
+        for key in self.keys():
+            kind, name = key if key else (None, None)
+            places = [seen.setdefault(place, place) for place in self.store.places(kind, name, self.now)]
+            pages = paginate(self.definition(key), places, self.site.zone, self.size)
+            newest_page[key] = pages[-1].path if pages else None
             for page in pages:
-                yield self.page_document(page)
+                by_month.setdefault(page.month, []).append(page)
+        return newest_page, by_month
+
+    def month_documents(self, pages: list[Page]) -> Iterator[Document]:
+        """One month's closed pages of every feed.
+
+        A page holds articles of one month only, so going month by month needs only that
+        month's entries in memory: each is rendered once for all its pages (main, category,
+        tags, author) and never read back from the cache.
+        """
+        ids = list(dict.fromkeys(article_id for page in pages for article_id in page.visible))
+        found: dict[str, dict[str, Fragment]] = {"atom": {}}
+        self.render_missing(ids, found)
+        for page in pages:
+            yield self.page_document(page, found["atom"])
+
+    def everything(self, progress: Progress | None = None, part: int = 0, parts: int = 1) -> Iterator[Document]:
+        """Every document of a full build, or the ``part``-th of ``parts`` shares of them
+        (one per process): months of archive pages first, then subscription documents,
+        whose newest entries are then mostly in the cache already."""
+        keys = self.keys()
+        newest_page, by_month = self.archives()
+        total = sum(len(pages) for pages in by_month.values()) + 3 * len(keys)
+        done = 0
+        for month in _share(by_month, part, parts):
+            pages = by_month.pop(month)
+            yield from self.month_documents(pages)
+            done += len(pages)
             if progress:
-                progress(done + 1, len(keys))
+                progress(done, total)
+        for key in keys[part::parts]:
+            yield from self.feed_documents(key, newest_page[key])
+            done += 3
+            if progress:
+                progress(done, total)
+
+
+def _as_rendered(known: dict[str, Fragment], ids: list[str]) -> tuple[Rendered, list[Fragment]]:
+    # An article a concurrent write removed since ``ids`` were read is left out; that
+    # write is in the change log, so the next build renders this document again.
+    fragments = [known[article_id] for article_id in ids if article_id in known]
+    return Rendered(tuple(f.body for f in fragments), any(f.image for f in fragments)), fragments
+
+
+def _share(by_month: dict[str, list[Page]], part: int, parts: int) -> list[str]:
+    """The months of ``part``: shares of about as many entries each (largest month first
+    to the lightest share), oldest first."""
+    loads, owner = [0] * parts, {}
+    weight = {month: sum(len(page.places) for page in pages) for month, pages in by_month.items()}
+    for month in sorted(by_month, key=lambda month: (-weight[month], month)):
+        lightest = loads.index(min(loads))
+        owner[month] = lightest
+        loads[lightest] += weight[month]
+    return sorted(month for month, share in owner.items() if share == part)
 
 
 # A full build of a site with at least this many feeds renders in two processes (one
@@ -251,8 +312,8 @@ PARALLEL_FROM = 64
 
 
 def _render_part(open_store: Callable[[], ArticleStore], site: SiteSettings, now: datetime,
-                 slugs: dict[str, dict[str, str]], keys: list[FeedKey], output_dir: Path, queue) -> None:
-    """A second process of a full build: render and write ``keys``' documents, report back."""
+                 slugs: dict[str, dict[str, str]], output_dir: Path, queue) -> None:
+    """The second process of a full build: render and write its share, report back."""
     try:
         store = open_store()
         fragments = FragmentCache(output_dir / CACHE_NAME, fingerprint(site))   # emptied by the parent
@@ -260,7 +321,7 @@ def _render_part(open_store: Callable[[], ArticleStore], site: SiteSettings, now
             previous = Manifest(output_dir)
             progress = lambda done, total: queue.put(("progress", done))   # noqa: E731
             builder = _Builder(store, site, now, slugs, fragments)
-            done = write_documents(output_dir, builder.everything(progress, keys), previous)
+            done = write_documents(output_dir, builder.everything(progress, part=1, parts=2), previous)
         finally:
             fragments.close()
             store.close()
@@ -271,16 +332,18 @@ def _render_part(open_store: Callable[[], ArticleStore], site: SiteSettings, now
 
 def _full_in_two(builder: _Builder, open_store: Callable[[], ArticleStore], output_dir: Path,
                  progress: Progress | None):
-    """Both cores: every other feed is rendered by a second process; the manifest is ours."""
-    keys = builder.keys()
-    mine, theirs = keys[0::2], keys[1::2]
+    """Both cores: a second process renders half the months and feeds; the manifest is ours."""
     context = multiprocessing.get_context("spawn")   # never fork a process with scheduler threads
     queue = context.Queue()
     worker = context.Process(target=_render_part, daemon=True, args=(
-        open_store, builder.site, builder.now, builder.slugs, theirs, output_dir, queue))
+        open_store, builder.site, builder.now, builder.slugs, output_dir, queue))
     worker.start()
-    counts = {"mine": 0, "theirs": 0}
+    counts = {"mine": 0, "theirs": 0, "total": 0}
     result: list = []
+
+    def report() -> None:
+        if progress and counts["total"]:
+            progress(counts["mine"] + counts["theirs"], counts["total"])
 
     def drain(block: bool) -> None:
         while not result:
@@ -297,18 +360,16 @@ def _full_in_two(builder: _Builder, open_store: Callable[[], ArticleStore], outp
                 counts["theirs"] = value
             else:
                 result.append((kind, value))
-            if progress:
-                progress(counts["mine"] + counts["theirs"], len(keys))
+            report()
 
     def advance(done: int, total: int) -> None:
-        counts["mine"] = done
+        counts["mine"], counts["total"] = done, total
         drain(block=False)
-        if progress:
-            progress(counts["mine"] + counts["theirs"], len(keys))
+        report()
 
     try:
         previous = Manifest(output_dir)
-        done = write_documents(output_dir, builder.everything(advance, mine), previous)
+        done = write_documents(output_dir, builder.everything(advance, part=0, parts=2), previous)
         drain(block=True)
     finally:
         if worker.is_alive() and not result:

@@ -12,4 +12,6 @@ class Document:
     content_type: str    # with charset for text
     updated: str         # ISO 8601 time of the newest content in it (Last-Modified)
     basis: dict | None = None   # what it was rendered from, kept in the manifest (incremental builds)
-    deltas: bool = True  # keep RFC 3229 deltas (polled feeds; archives are fetched once)
+    # An RFC 5005 archive page: fetched once by each aggregator catching up, never polled,
+    # so it keeps no RFC 3229 deltas and its variants are made quickly (feeds/encoding.py).
+    archive: bool = False

@@ -1,7 +1,8 @@
 """Content codings: precompressed variants made at build time, chosen per request.
 
 Each text document (XML, JSON, HTML, XSL, OPML) is written with two variants
-beside it, ``NAME.br`` (brotli, quality 6) and ``NAME.gz`` (gzip, level 6),
+beside it, ``NAME.br`` (brotli) and ``NAME.gz`` (gzip) at the levels of ``LEVELS``
+(archive pages: ``ARCHIVE_LEVELS``),
 by :func:`feeds.publish.publish`; the server picks one with :func:`negotiate`
 and never compresses on the request path. Both are deterministic: the same
 document gives the same variant bytes (gzip's header carries no time and no
@@ -46,27 +47,33 @@ def compressible(content_type: str) -> bool:
 _THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="feedpub-compress")
 
 
-def _brotli(body: bytes) -> bytes:
-    # Quality 6: on a 250 KB feed 4.8 ms for 26.9 KB, where 9 takes 16.5 ms for 25.8 KB
-    # and 11 360 ms for 24.0 KB. A full build compresses thousands of documents
-    # (docs/BENCHMARKS.md, "Builds"), and a build after an ingest pays it before the
-    # change is served.
-    return brotli.compress(body, quality=6)
+def _brotli(body: bytes, quality: int) -> bytes:
+    return brotli.compress(body, quality=quality)
 
 
-def _gzip(body: bytes) -> bytes:
-    # zlib-ng, level 6: a 256 KB feed in 1.24 ms to 31.5 KB, where the standard library's
-    # zlib takes 2.81 ms for 31.6 KB (zlib-ng at level 9: 3.05 ms, 31.4 KB). Any gzip decoder reads it.
-    # mtime=0 and no file name: nothing in the header but the bytes' own (RFC 1952 2.3.1).
-    return gzip_ng.compress(body, compresslevel=6, mtime=0)
+def _gzip(body: bytes, level: int) -> bytes:
+    # zlib-ng: a 256 KB feed at level 6 in 1.24 ms to 31.5 KB, where the standard library's
+    # zlib takes 2.81 ms for 31.6 KB. Any gzip decoder reads it. mtime=0 and no file
+    # name: nothing in the header but the bytes' own (RFC 1952 2.3.1).
+    return gzip_ng.compress(body, compresslevel=level, mtime=0)
 
 
 _CODECS = {"br": _brotli, "gzip": _gzip}
+# coding -> level. Polled documents: brotli 6 and gzip 6 (on a 250 KB feed brotli 6 takes
+# 4.8 ms for 26.9 KB, where 9 takes 16.5 ms for 25.8 KB and 11 360 ms for 24.0 KB; a build
+# after an ingest pays it before the change is served).
+LEVELS = {"br": 6, "gzip": 6}
+# Archive pages are nearly all of a site's bytes (3.3 GB at 100k articles) and each is
+# fetched about once per aggregator catching up. On a sample of 400 such pages, brotli 1
+# and gzip 2 take 5.6 s per GB where 6 and 6 take 15.8 s, for 29 % and 26 % more bytes
+# (each still a sixth of the page): a full build's largest cost (docs/BENCHMARKS.md, "Builds").
+ARCHIVE_LEVELS = {"br": 1, "gzip": 2}
 
 
-def compress(body: bytes) -> dict[str, bytes]:
+def compress(body: bytes, *, archive: bool = False) -> dict[str, bytes]:
     """coding -> variant bytes, deterministic: the same body always gives the same bytes."""
-    return {coding: codec(body) for coding, codec in _CODECS.items()}
+    levels = ARCHIVE_LEVELS if archive else LEVELS
+    return {coding: codec(body, levels[coding]) for coding, codec in _CODECS.items()}
 
 
 def decompress_exactly(coding: str, data: bytes, size: int) -> bytes | None:
@@ -87,8 +94,9 @@ def decompress_exactly(coding: str, data: bytes, size: int) -> bytes | None:
 class Compressing:
     """The variants of ``body``, being made on the compression threads."""
 
-    def __init__(self, body: bytes):
-        self._futures = {coding: _THREADS.submit(codec, body) for coding, codec in _CODECS.items()}
+    def __init__(self, body: bytes, *, archive: bool = False):
+        levels = ARCHIVE_LEVELS if archive else LEVELS
+        self._futures = {coding: _THREADS.submit(codec, body, levels[coding]) for coding, codec in _CODECS.items()}
 
     def result(self) -> dict[str, bytes]:
         return {coding: future.result() for coding, future in self._futures.items()}

@@ -227,7 +227,7 @@ def _stage_variants(output_dir: Path, doc: Document, digest: str, before: dict,
         return {coding: {"sha256": recorded[coding]["sha256"], "size": recorded[coding]["size"]}
                 for coding in VARIANTS}
     encodings = {}
-    for coding, data in (compressing.result() if compressing else compress(doc.body)).items():
+    for coding, data in (compressing.result() if compressing else compress(doc.body, archive=doc.archive)).items():
         target = output_dir / (doc.path + VARIANTS[coding])
         tmp = _stage(target, data, durable=False)
         if tmp:
@@ -328,7 +328,7 @@ def _write_one(output_dir: Path, previous: Manifest, done: Written, doc: Documen
         done.written.append(doc.path)
     else:
         done.unchanged.append(doc.path)
-    if doc.deltas and is_delta_type(doc.content_type):
+    if not doc.archive and is_delta_type(doc.content_type):
         record(output_dir, doc.path, doc.body, entry["sha256"])   # RFC 3229 + feed deltas
     done.entries[doc.path] = entry
     done.types[doc.path] = doc.content_type
@@ -342,7 +342,7 @@ def _compressing_ahead(documents: Iterable[Document], previous: Manifest
     for doc in documents:
         digest = sha256(doc.body)
         changed = compressible(doc.content_type) and (previous.get(doc.path) or {}).get("sha256") != digest
-        waiting.append((doc, digest, Compressing(doc.body) if changed else None))
+        waiting.append((doc, digest, Compressing(doc.body, archive=doc.archive) if changed else None))
         if len(waiting) > 1:
             yield waiting.popleft()
     yield from waiting

@@ -6,6 +6,7 @@ import gzip
 import http.client
 import json
 import os
+from dataclasses import replace
 
 import brotli
 import pytest
@@ -13,7 +14,7 @@ import pytest
 import feeds.publish
 from feeds.build import build
 from feeds.document import Document
-from feeds.encoding import compressible, negotiate
+from feeds.encoding import ARCHIVE_LEVELS, LEVELS, compressible, negotiate
 from feeds.publish import MANIFEST_NAME, publish, read_manifest, sha256
 
 from .conftest import INGEST_TIME, SAMPLE
@@ -122,6 +123,19 @@ def test_every_text_document_of_a_build_has_its_variants(tmp_path, store, ingest
     texts = {path for path, entry in manifest.items() if compressible(entry["content_type"])}
     assert texts == {"rss.xml", "atom.xml", "feed.json", "index.html", "feed.xsl", "feeds.opml"}
     assert {path for path, entry in manifest.items() if "encodings" in entry} == texts
+
+
+def test_archive_pages_are_compressed_quickly_and_polled_documents_thoroughly(tmp_path):
+    """Archive pages are most of a site's bytes and fetched about once each: quick levels."""
+    body = b"<feed>" + b"".join(b"<entry>Berita %d dari Baturaja, Sumatera Selatan</entry>" % n
+                                for n in range(4000)) + b"</feed>"
+    publish(tmp_path, [doc("atom.xml", body), replace(doc("archive/2024-09-1.xml", body), archive=True)])
+    polled, archived = (tmp_path / "atom.xml.br").read_bytes(), (tmp_path / "archive/2024-09-1.xml.br").read_bytes()
+    assert brotli.decompress(polled) == brotli.decompress(archived) == body
+    assert polled == brotli.compress(body, quality=LEVELS["br"])
+    assert archived == brotli.compress(body, quality=ARCHIVE_LEVELS["br"]) != polled
+    assert gzip.decompress((tmp_path / "archive/2024-09-1.xml.gz").read_bytes()) == body
+    assert ARCHIVE_LEVELS["gzip"] < LEVELS["gzip"] and ARCHIVE_LEVELS["br"] < LEVELS["br"]
 
 
 # --- negotiation (RFC 9110 12.5.3) -----------------------------------------------------------

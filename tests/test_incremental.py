@@ -186,7 +186,10 @@ def test_a_full_build_in_two_processes_equals_one_in_one(tmp_path, monkeypatch):
     one = build(store, site, tmp_path / "one", clock, full=True)
     assert tree(tmp_path / "two") == tree(tmp_path / "one")
     assert sorted(two.written) == sorted(one.written) and len(one.written) > 200
-    assert seen[-1][0] == seen[-1][1] == 76 and [done for done, _ in seen] == sorted(done for done, _ in seen)
+    # Progress counts feed documents: every archive page, and each feed's three subscription documents.
+    pages = [path for path in one.written if path.startswith("archive/") or "/archive/" in path]
+    assert seen[-1][0] == seen[-1][1] == len(pages) + 3 * 76
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
     store.close()
 
 
@@ -214,6 +217,41 @@ def test_an_edit_renders_only_the_edited_entry_again(tmp_path, monkeypatch):
     assert sorted(rendered) == [(created[0], "atom"), (created[0], "json"), (created[0], "rss")]
     build(store, SITE, tmp_path / "full", clock, full=True)
     assert documents(tmp_path / "public") == documents(tmp_path / "full")
+    store.close()
+
+
+def test_a_full_build_renders_each_archived_entry_once(tmp_path, monkeypatch):
+    """Month by month: an article's Atom entry serves all its archive pages (main, category,
+    tag, author) and its feeds' subscription documents, rendered once."""
+    import feeds.build as building
+
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    clock, created = START, []
+    for n in range(30):   # 30 articles over three months, 3 to a page: every feed has archive pages
+        clock = apply(store, ("create", -3 * n, n % 4, ([CATEGORIES[n % 3]], [TAGS[n % 2]], AUTHORS[n % 2]), [],
+                              False), clock, created)
+    site = replace(SITE, items_per_feed=5, archive_entries=3)
+    rendered: list[tuple[str, str]] = []
+
+    def counting(entries, site, fmt):
+        rendered.extend((entry.id, fmt) for entry in entries)
+        return real(entries, site, fmt)
+
+    def reading(self, fmt, ids):
+        asked.extend(ids)
+        return real_get(self, fmt, ids)
+
+    real, real_get, asked = building.entry_fragments, building.FragmentCache.get, []
+    monkeypatch.setattr(building, "entry_fragments", counting)
+    monkeypatch.setattr(building.FragmentCache, "get", reading)
+    report = build(store, site, tmp_path / "public", clock, full=True)
+    pages = [path for path in report.written if "archive/" in path]
+    assert len(pages) > 20
+    atom = [article_id for article_id, fmt in rendered if fmt == "atom"]
+    assert sorted(atom) == sorted(created)   # once each, though each is in 4 feeds
+    # Archive pages take their entries from memory; only subscription documents (8 feeds,
+    # 5 entries each, 3 formats) look in the cache.
+    assert len(asked) <= 8 * 5 * 3
     store.close()
 
 

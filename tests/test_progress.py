@@ -66,7 +66,8 @@ def test_an_import_on_a_terminal_shows_a_progress_bar(tmp_path):
 def test_a_full_build_on_a_terminal_shows_progress_and_off_one_line(tmp_path):
     run(["ingest", str(articles(tmp_path / "in", 5))], tmp_path, terminal=False)
     code, out, shown = run(["build", "--full"], tmp_path, terminal=True)
-    assert code == 0 and "2/2 [" in shown and "feeds" in shown, shown   # the main feed and "Daerah"
+    # The main feed and "Daerah", three subscription documents each (no archive page yet).
+    assert code == 0 and "6/6 [" in shown and "documents/s" in shown, shown
     code, out, err = run(["build", "--full"], tmp_path, terminal=False)
     assert code == 0 and err == "" and len(out.splitlines()) == 1
     assert out.startswith("built revision 5 (full): 0 written,") and out.rstrip().endswith("(asked for)")
