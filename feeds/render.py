@@ -159,10 +159,12 @@ class Rendered:
     images: bool          # some entry has a lead image (RSS/Atom declare Media RSS then)
 
 
-def _rendered(view: FeedView, site: SiteSettings, fmt: str, rendered: Rendered | None) -> Rendered:
-    if rendered is not None:
-        return rendered
-    return Rendered(tuple(entry_fragments(view.entries, site, fmt)), any(entry.image for entry in view.entries))
+def _images(view: FeedView, rendered: Rendered | None) -> bool:
+    return rendered.images if rendered is not None else any(entry.image for entry in view.entries)
+
+
+def _spliced(body: bytes, fmt: str, rendered: Rendered | None) -> bytes:
+    return body if rendered is None else splice(body, fmt, rendered.fragments)
 
 
 def update_schedule(minutes: float) -> tuple[str, int]:
@@ -174,12 +176,18 @@ def update_schedule(minutes: float) -> tuple[str, int]:
 
 
 def render_rss(view: FeedView, site: SiteSettings, rendered: Rendered | None = None) -> Document:
-    rendered = _rendered(view, site, "rss", rendered)
-    fg = _generator(view, site, self_path=view.feed.rss_path, self_type=RSS_TYPE, rss=True, images=rendered.images)
+    """The RSS document of ``view``: its entries ``rendered`` already (feeds/build.py), or
+    when None, ``view.entries`` rendered by feedgen along with the rest."""
+    fg = _generator(view, site, self_path=view.feed.rss_path, self_type=RSS_TYPE, rss=True,
+                    images=_images(view, rendered))
     fg.ttl(max(1, math.ceil(site.rebuild_minutes)))
     fg.feedpub_sy.period, fg.feedpub_sy.frequency = update_schedule(site.rebuild_minutes)
-    shell = hex_escape_plain_text(fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True))
-    return Document(view.feed.rss_path, splice(shell, "rss", rendered.fragments), RSS_TYPE, view.updated.isoformat())
+    if rendered is None:   # feedgen renders the whole document (the same bytes: tests/test_feeds.py)
+        for entry in view.entries:
+            _add_entry(fg, entry, site, rss=True)
+    body = _spliced(hex_escape_plain_text(fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)),
+                    "rss", rendered)
+    return Document(view.feed.rss_path, body, RSS_TYPE, view.updated.isoformat())
 
 
 # RSS elements that hold plain text (the others hold HTML or URLs).
@@ -201,9 +209,9 @@ def hex_escape_plain_text(body: bytes) -> bytes:
 
 
 def render_atom(view: FeedView, site: SiteSettings, rendered: Rendered | None = None) -> Document:
-    rendered = _rendered(view, site, "atom", rendered)
+    """The Atom document of ``view``; ``rendered`` as for :func:`render_rss`."""
     fg = _generator(view, site, self_path=view.feed.atom_path, self_type=ATOM_TYPE, rss=False,
-                    images=rendered.images)
+                    images=_images(view, rendered))
     fg.feedpub_tombstones.deleted = [(d.id, d.deleted.isoformat(), d.link) for d in view.deleted]
     if view.history:
         fg.register_extension("feedpub_history", HistoryExtension, HistoryEntryExtension, atom=True, rss=False)
@@ -212,9 +220,11 @@ def render_atom(view: FeedView, site: SiteSettings, rendered: Rendered | None = 
         history.links = [(rel, site.url(path)) for rel, path in (
             ("current", view.history.current), ("prev-archive", view.history.prev),
             ("next-archive", view.history.next)) if path]
-    shell = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
-    return Document(view.feed.atom_path, splice(shell, "atom", rendered.fragments), ATOM_TYPE,
-                    view.updated.isoformat())
+    if rendered is None:
+        for entry in view.entries:
+            _add_entry(fg, entry, site, rss=False)
+    body = _spliced(fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True), "atom", rendered)
+    return Document(view.feed.atom_path, body, ATOM_TYPE, view.updated.isoformat())
 
 
 def _json_item(entry: Entry) -> dict:
@@ -248,7 +258,8 @@ def _json_item(entry: Entry) -> dict:
 def render_json_feed(view: FeedView, site: SiteSettings, rendered: Rendered | None = None) -> Document:
     """JSON Feed 1.1 (https://jsonfeed.org/version/1.1); related links in a ``_feedpub`` extension."""
     feed = view.feed
-    rendered = _rendered(view, site, "json", rendered)
+    if rendered is None:
+        rendered = Rendered(tuple(entry_fragments(view.entries, site, "json")), False)
     document = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": feed.title,
