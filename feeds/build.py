@@ -46,7 +46,7 @@ from sources.store import ArticleStore
 from .archive import Page, Place, archive_folder, is_closed, link, month_bounds, month_of, month_pages, paginate
 from .catalogue import term_feed, term_slugs
 from .document import Document
-from .entries import FeedDefinition, FeedView, History, deleted_entries, main_feed, make_entry, newest
+from .entries import Entry, FeedDefinition, FeedView, History, deleted_entries, main_feed, make_entry, newest
 from .fragments import CACHE_NAME, Fragment, FragmentCache, microseconds
 from .logo import render_logo
 from .publish import Manifest, PublishError, finish, publish, sync_filesystem, write_atomic, write_documents
@@ -170,21 +170,22 @@ class _Builder:
         found = {fmt: self.fragments.get(fmt, ids) for fmt in formats}
         missing = [article_id for article_id in ids if any(article_id not in found[fmt] for fmt in formats)]
         if missing:
-            self.render_missing(missing, found)
+            entries = self.entries(missing)
+            for fmt in formats:
+                self.keep([entry for entry in entries if entry.id not in found[fmt]], fmt, found[fmt])
         return {fmt: _as_rendered(found[fmt], ids) for fmt in formats}
 
-    def render_missing(self, ids: list[str], found: dict[str, dict[str, Fragment]]) -> None:
-        """Render the entries of ``ids`` that ``found`` (format -> id -> fragment) lacks into it,
-        and keep them for later builds."""
-        entries = [make_entry(article, self.site) for article in self.store.articles(ids, self.now)]
-        for fmt, known in found.items():
-            needed = [entry for entry in entries if entry.id not in known]
-            made = {entry.id: Fragment(body, microseconds(entry.updated),
-                                       microseconds(entry.changed) if entry.changed else None,
-                                       entry.image is not None)
-                    for entry, body in zip(needed, entry_fragments(needed, self.site, fmt))}
-            self.fragments.put(fmt, made.items())
-            known.update(made)
+    def entries(self, ids: list[str]) -> list[Entry]:
+        """The articles ``ids`` read and sanitised, ready to render."""
+        return [make_entry(article, self.site) for article in self.store.articles(ids, self.now)]
+
+    def keep(self, entries: list[Entry], fmt: str, into: dict[str, Fragment]) -> None:
+        """Render ``entries`` in ``fmt`` into ``into`` and the cache (for later builds)."""
+        made = {entry.id: Fragment(body, microseconds(entry.updated),
+                                   microseconds(entry.changed) if entry.changed else None, entry.image is not None)
+                for entry, body in zip(entries, entry_fragments(entries, self.site, fmt))}
+        self.fragments.put(fmt, made.items())
+        into.update(made)
 
     # --- documents ---------------------------------------------------------------------
 
@@ -253,18 +254,22 @@ class _Builder:
                 by_month.setdefault(page.month, []).append(page)
         return newest_page, by_month
 
-    def month_documents(self, pages: list[Page]) -> Iterator[Document]:
+    def month_documents(self, pages: list[Page], windows: set[str]) -> Iterator[Document]:
         """One month's closed pages of every feed.
 
         A page holds articles of one month only, so going month by month needs only that
         month's entries in memory: each is rendered once for all its pages (main, category,
-        tags, author) and never read back from the cache.
+        tags, author) and never read back from the cache. Those among some feed's newest
+        (``windows``) are rendered in RSS and JSON Feed too, for the subscription documents.
         """
-        ids = list(dict.fromkeys(article_id for page in pages for article_id in page.visible))
-        found: dict[str, dict[str, Fragment]] = {"atom": {}}
-        self.render_missing(ids, found)
+        entries = self.entries(list(dict.fromkeys(article_id for page in pages for article_id in page.visible)))
+        atom: dict[str, Fragment] = {}
+        self.keep(entries, "atom", atom)
+        newest_ones = [entry for entry in entries if entry.id in windows]
+        for fmt in ("rss", "json"):
+            self.keep(newest_ones, fmt, {})
         for page in pages:
-            yield self.page_document(page, found["atom"])
+            yield self.page_document(page, atom)
 
     def everything(self, progress: Progress | None = None, part: int = 0, parts: int = 1) -> Iterator[Document]:
         """Every document of a full build, or the ``part``-th of ``parts`` shares of them
@@ -272,16 +277,18 @@ class _Builder:
         whose newest entries are then mostly in the cache already."""
         keys = self.keys()
         newest_page, by_month = self.archives()
+        windows = {key: self.window(key) for key in keys}
+        windowed = {article_id for ids in windows.values() for article_id in ids}
         total = sum(len(pages) for pages in by_month.values()) + 3 * len(keys)
         done = 0
         for month in _share(by_month, part, parts):
             pages = by_month.pop(month)
-            yield from self.month_documents(pages)
+            yield from self.month_documents(pages, windowed)
             done += len(pages)
             if progress:
                 progress(done, total)
         for key in keys[part::parts]:
-            yield from self.feed_documents(key, newest_page[key])
+            yield from self.feed_documents(key, newest_page[key], windows[key])
             done += 3
             if progress:
                 progress(done, total)
