@@ -49,8 +49,8 @@ from feeds.archive import paginate
 from feeds.build import build
 from feeds.catalogue import term_feed, term_slugs
 from feeds.entries import FeedView, History, deleted_entries, main_feed, make_entry, newest
-from feeds.render import render_atom, render_json_feed, render_rss
 from feeds.publish import read_manifest
+from feeds.render import render_atom, render_json_feed, render_rss
 from feeds.site import SiteSettings
 from sources.model import SaveResult
 from sources.store import SQLiteStore
