@@ -22,7 +22,7 @@ import hashlib
 import os
 import tempfile
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -164,6 +164,41 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
+# Archive folders' manifests as last read, by file, with the SHA-256 of the bytes they were
+# read from. The service builds after every change, and an edit reads the manifests of the
+# archive folders it touches (~1 MB for the main feed's at 100k articles): one the main
+# manifest still names by the same digest is not read again. The last 32 are kept.
+_SHARDS: OrderedDict[Path, tuple[str, dict[str, dict]]] = OrderedDict()
+_SHARDS_KEPT = 32
+_SHARDS_LOCK = threading.Lock()
+
+
+def _read_shard(path: Path, digest: str) -> dict[str, dict]:
+    with _SHARDS_LOCK:
+        kept = _SHARDS.get(path)
+        if kept and kept[0] == digest:
+            _SHARDS.move_to_end(path)
+            return kept[1]
+    try:
+        body = path.read_bytes()
+        found = orjson.loads(body).get("documents", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    found = found if isinstance(found, dict) else {}
+    # Kept under the digest of what was read, which may not be the one asked for (a build
+    # stopped between writing this file and the main manifest): never a wrong hit.
+    _keep_shard(path, sha256(body), found)
+    return found
+
+
+def _keep_shard(path: Path, digest: str, documents: dict[str, dict]) -> None:
+    with _SHARDS_LOCK:
+        _SHARDS[path] = (digest, documents)
+        _SHARDS.move_to_end(path)
+        while len(_SHARDS) > _SHARDS_KEPT:
+            _SHARDS.popitem(last=False)
+
+
 class Manifest:
     """The manifest as a build reads it: the main file at once, archive folders when asked."""
 
@@ -177,11 +212,11 @@ class Manifest:
         self._loading = threading.Lock()   # the build's thread and its writer thread both read it
 
     def shard(self, folder: str) -> dict[str, dict]:
+        """The documents an archive folder's manifest lists (shared: never to be changed)."""
         with self._loading:
             if folder not in self._loaded:
-                found = _read_json(self.output_dir / folder / MANIFEST_NAME).get("documents", {}) \
-                    if folder in self.shards else {}
-                self._loaded[folder] = found if isinstance(found, dict) else {}
+                digest = self.shards.get(folder)
+                self._loaded[folder] = _read_shard(self.output_dir / folder / MANIFEST_NAME, digest) if digest else {}
             return self._loaded[folder]
 
     def get(self, path: str, default=None):
@@ -399,6 +434,7 @@ def finish(output_dir: Path, previous: Manifest, done: Written, *, only: bool = 
             body = _manifest_body({"version": 1, "documents": listed})
             write_atomic(target, body, durable=False)
             digests[folder] = sha256(body)
+            _keep_shard(target, digests[folder], listed)   # the next build's, unless another writes first
         else:   # the folder's last page is gone
             target.unlink(missing_ok=True)
             digests.pop(folder, None)

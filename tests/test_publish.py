@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
 import pytest
 
-from feeds.publish import MANIFEST_NAME, PublishError, publish, read_manifest, write_atomic
+import feeds.publish
+from feeds.publish import MANIFEST_NAME, Manifest, PublishError, publish, read_manifest, write_atomic
 from feeds.render import Document
 
 
@@ -91,3 +94,40 @@ def test_a_document_written_before_a_kill_counts_as_written_again(tmp_path):
     (tmp_path / "atom.xml").write_bytes(new.body)          # swapped in, then the process died
     assert publish(tmp_path, [new]).written == ("atom.xml",)
     assert publish(tmp_path, [new]).written == ()
+
+
+def test_an_archive_manifest_is_read_again_only_when_the_main_one_names_another(tmp_path, monkeypatch):
+    """Builds in one process (the service) keep the archive folders' manifests they read or
+    wrote, by the digest the main manifest names them with."""
+    publish(tmp_path, [doc("rss.xml", b"a"), doc("archive/2024-09-1.xml", b"<feed>1</feed>")])
+    shard = tmp_path / "archive" / MANIFEST_NAME
+    reads = []
+    real_read = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: (reads.append(self), real_read(self))[1])
+    assert set(Manifest(tmp_path).shard("archive/")) == {"archive/2024-09-1.xml"}
+    assert shard not in reads   # as the build that wrote it left it
+
+    # Another process's build rewrites the folder's manifest and names it anew.
+    listed = json.loads(shard.read_bytes())
+    listed["documents"]["archive/2024-10-1.xml"] = dict(listed["documents"]["archive/2024-09-1.xml"])
+    body = json.dumps(listed).encode()
+    shard.write_bytes(body)
+    head = json.loads((tmp_path / MANIFEST_NAME).read_bytes())
+    head["shards"]["archive/"] = hashlib.sha256(body).hexdigest()
+    (tmp_path / MANIFEST_NAME).write_bytes(json.dumps(head).encode())
+    reads.clear()
+    assert set(Manifest(tmp_path).shard("archive/")) == {"archive/2024-09-1.xml", "archive/2024-10-1.xml"}
+    assert reads.count(shard) == 1
+
+    # A build stopped between writing a folder's manifest and the main one: the main one
+    # still names the version kept, which is what this process answers with...
+    shard.write_bytes(json.dumps({"version": 1, "documents": {}}).encode())
+    reads.clear()
+    assert set(Manifest(tmp_path).shard("archive/")) == {"archive/2024-09-1.xml", "archive/2024-10-1.xml"}
+    assert reads.count(shard) == 0
+    # ...and a process that never read it reads the file each time: bytes that are not
+    # what the main manifest names are never kept as if they were.
+    monkeypatch.setattr(feeds.publish, "_SHARDS", type(feeds.publish._SHARDS)())
+    assert set(Manifest(tmp_path).shard("archive/")) == set()
+    assert set(Manifest(tmp_path).shard("archive/")) == set()
+    assert reads.count(shard) == 2
