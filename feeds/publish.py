@@ -95,10 +95,11 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> bool:
     return True
 
 
-def _stage(path: Path, data: bytes, *, durable: bool) -> str | None:
-    """Write ``data`` to a temporary file beside ``path``; None when ``path`` already holds it."""
+def _stage(path: Path, data: bytes, *, durable: bool, compare: bool = True) -> str | None:
+    """Write ``data`` to a temporary file beside ``path``; None when ``path`` already holds it
+    (``compare`` False: the caller knows it does not, and reading it back would be waste)."""
     try:
-        if path.read_bytes() == data:
+        if compare and path.read_bytes() == data:
             return None
     except OSError:
         pass   # missing or unreadable: written below, where a real problem becomes a PublishError
@@ -267,7 +268,7 @@ def _stage_variants(output_dir: Path, doc: Document, digest: str, before: dict,
     encodings = {}
     for coding, data in (compressing.result() if compressing else compress(doc.body, archive=doc.archive)).items():
         target = output_dir / (doc.path + VARIANTS[coding])
-        tmp = _stage(target, data, durable=False)
+        tmp = _stage(target, data, durable=False, compare=compressing is None)
         if tmp:
             staged.append((tmp, target))
         encodings[coding] = {"sha256": sha256(data), "size": len(data)}
@@ -354,7 +355,10 @@ def _write_one(output_dir: Path, previous: Manifest, done: Written, doc: Documen
     try:
         if compressible(doc.content_type):
             entry["encodings"] = _stage_variants(output_dir, doc, digest, before, staged, compressing)
-        document = _stage(output_dir / doc.path, doc.body, durable=False)
+        # Read back only when the file may hold these bytes already: the manifest lists them,
+        # or lists nothing for it (files left by a first build stopped before its manifest).
+        document = _stage(output_dir / doc.path, doc.body, durable=False,
+                          compare=before.get("sha256") in (None, digest))
     except BaseException:
         _discard(staged)
         raise

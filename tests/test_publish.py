@@ -131,3 +131,17 @@ def test_an_archive_manifest_is_read_again_only_when_the_main_one_names_another(
     assert set(Manifest(tmp_path).shard("archive/")) == set()
     assert set(Manifest(tmp_path).shard("archive/")) == set()
     assert reads.count(shard) == 2
+
+
+def test_a_changed_document_is_not_read_back_before_it_is_replaced(tmp_path, monkeypatch):
+    publish(tmp_path, [doc("rss.xml", b"<rss>1</rss>" * 100)])
+    reads = []
+    real_read = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: (reads.append(self.name), real_read(self))[1])
+    report = publish(tmp_path, [doc("rss.xml", b"<rss>2</rss>" * 100)])
+    during = set(reads)
+    assert report.written == ("rss.xml",) and (tmp_path / "rss.xml").read_bytes() == b"<rss>2</rss>" * 100
+    assert not {"rss.xml", "rss.xml.br", "rss.xml.gz"} & during   # the manifest says it changed
+    reads.clear()
+    assert publish(tmp_path, [doc("rss.xml", b"<rss>2</rss>" * 100)]).unchanged == ("rss.xml",)
+    assert "rss.xml" in reads   # the same digest: compared, not written again
