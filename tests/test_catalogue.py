@@ -68,3 +68,24 @@ def test_the_index_page_and_the_opml_list_the_catalogue(store, ingest, site):
     assert '<a href="https://okes.example/category/politik/atom.xml">Atom</a>' in page
     outlines = etree.fromstring(documents["feeds.opml"].body).findall(".//outline")
     assert "https://okes.example/category/politik/atom.xml" in [o.get("xmlUrl") for o in outlines]
+
+
+def test_a_name_has_a_feed_only_while_an_article_readers_can_see_carries_it(tmp_path):
+    from sources.model import SaveResult, Status
+    from sources.store import SQLiteStore
+
+    from .edge_corpus import NOW, T0, article
+
+    store = SQLiteStore(tmp_path / "terms.sqlite3")
+    later = NOW + timedelta(days=1)
+    for item in (article(1, "terlihat", "Terlihat", "<p>a</p>", tags=("Terlihat",), author="Ani"),
+                 article(2, "draf", "Draf", "<p>b</p>", tags=("Draf",), author="Budi", status=Status.DRAFT),
+                 article(3, "nanti", "Nanti", "<p>c</p>", tags=("Nanti",), author="Citra", published=later,
+                         updated=later),
+                 article(4, "hapus", "Hapus", "<p>d</p>", tags=("Hapus",), author="Dedi")):
+        store.save(lambda existing, item=item: SaveResult("created", item), article_id=item.id, slug=item.slug)
+    store.delete("hapus", T0 + timedelta(minutes=30))
+    assert store.terms("tag", NOW) == ["Terlihat"] and store.terms("author", NOW) == ["Ani"]
+    assert store.terms("tag", later) == ["Nanti", "Terlihat"]   # the embargo lifted
+    assert store.terms("category", T0 - timedelta(days=1)) == []
+    store.close()
