@@ -270,3 +270,37 @@ def test_damaged_kept_entries_are_rendered_again_not_trusted(tmp_path, caplog):
     build(store, SITE, tmp_path / "full", clock, full=True)
     assert documents(tmp_path / "public") == documents(tmp_path / "full")
     store.close()
+
+
+def test_a_full_build_starts_a_new_file_of_kept_entries(tmp_path):
+    """Unlinked rather than emptied: DELETE of a large cache takes seconds and leaves its size."""
+    import sqlite3
+
+    def junk(cache: Path) -> None:   # an entry no article has, 4 MB of it, in the file itself
+        db = sqlite3.connect(cache)
+        db.execute("INSERT INTO fragments (id, format, updated, changed, image, body) "
+                   "VALUES ('x', 'atom', 0, NULL, 0, ?)", (b"<entry/>" * 500_000,))
+        db.commit()
+        db.close()
+
+    def has_junk(cache: Path) -> bool:
+        db = sqlite3.connect(cache)
+        try:
+            return db.execute("SELECT count(*) FROM fragments WHERE id = 'x'").fetchone()[0] > 0
+        finally:
+            db.close()
+
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    clock, created = START, []
+    for n in range(6):
+        clock = apply(store, ("create", -n, n % 4, ([CATEGORIES[n % 3]], [], AUTHORS[0]), [], False), clock, created)
+    public = tmp_path / "public"
+    build(store, SITE, public, clock)
+    cache = public / CACHE_NAME
+    junk(cache)
+    assert cache.stat().st_size > 4_000_000
+    build(store, SITE, public, clock, full=True)
+    assert cache.stat().st_size < 1_000_000 and not has_junk(cache)
+    build(store, SITE, tmp_path / "fresh", clock, full=True)
+    assert documents(public) == documents(tmp_path / "fresh")
+    store.close()
