@@ -63,7 +63,10 @@ def delta_from_history(body: bytes, history: dict, old_version: str) -> bytes | 
         spans = [(int(start), int(end)) for start, end in spans]
     except (TypeError, ValueError):
         return None
-    if any(not 0 <= start < end <= len(body) for start, end in spans):
+    # In the document and in order, each after the one before: anything else is not what
+    # record() wrote for this body.
+    if any(not 0 <= start < end <= len(body) for start, end in spans) or any(
+            end > start for (_, end), (start, _) in zip(spans, spans[1:])):
         return None
     if not spans:
         return body

@@ -97,11 +97,15 @@ def test_a_build_keeps_one_small_history_per_feed_and_no_delta_files(versions, t
     assert b"Berita" not in (deltas / "atom.xml.json").read_bytes()   # digests and offsets only
 
 
-def test_a_damaged_history_gets_the_whole_feed_not_a_wrong_delta(versions, tmp_path):
+@pytest.mark.parametrize("damage", ["past the end", "out of order"])
+def test_a_damaged_history_gets_the_whole_feed_not_a_wrong_delta(versions, tmp_path, damage):
     server, etags = versions
     path = tmp_path / "public" / ".delta" / "atom.xml.json"
     history = json.loads(path.read_bytes())
-    history["spans"] = [[0, 10 ** 9]] * len(history["spans"])   # past the end of the document
+    if damage == "past the end":
+        history["spans"] = [[0, 10 ** 9]] * len(history["spans"])
+    else:
+        history["spans"] = list(reversed(history["spans"]))
     path.write_text(json.dumps(history))
     seen_by_the_server()
     answer = requests.get(server.url + "/atom.xml", headers={"A-IM": "feed", "If-None-Match": etags["/atom.xml"][0]},
