@@ -45,7 +45,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import signal
 import tempfile
@@ -66,7 +65,7 @@ from feeds.stats import PollLog
 from sources.media import measure_image
 from sources.model import Image
 from feeds.entries import main_feed
-from feeds.publish import write_atomic
+from feeds.publish import TEMPORARY_NAME, write_atomic
 from feeds.health import HUB_OUTCOMES, Observed, ServiceFigures, read_shared_counters
 from feeds.server import PublicFiles, create_server
 from feeds.site import SiteSettings
@@ -502,11 +501,6 @@ def ingest_sample_if_empty(store: ArticleStore, config: Config, now: Callable[[]
     with resources.as_file(sample) as path:
         ingest_paths(store, [path], settings=config.ingest, now=now,
                      report=lambda line: log.info("sample: %s", line))
-
-
-# The temporary name feeds.publish.write_atomic gives a file before renaming it into place:
-# ".NAME." + tempfile.mkstemp's 8 random characters + ".tmp".
-TEMPORARY_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
 def remove_interrupted_writes(folder: Path, *, recursive: bool) -> int:

@@ -8,6 +8,9 @@ Nothing is parsed or compared on the request path: when an RSS or Atom document
 changes, :func:`record` keeps, in ``.delta/<path>.json`` (under a dot-folder the
 server never serves), the byte span of each entry of the new version and, for it
 and each of the ``HISTORY - 1`` versions before, the digest of every entry's bytes.
+A document's first version needs no history (no client can hold an older one): its
+history starts when it first changes, from the bytes it replaces
+(:func:`history_before`), so a full build of a new site writes no history at all.
 The server answers a delta by leaving out of the document it serves the spans whose
 digests the client's version had (:func:`delta_from_history`): a changed entry has
 other bytes, so it counts as new.
@@ -87,23 +90,48 @@ def read_history(output_dir: Path, path: str) -> dict:
         return {}
 
 
-def record(output_dir: Path, path: str, body: bytes, sha256_hex: str) -> None:
-    """Called once the new ``body`` of ``path`` is in place (feeds/publish.py)."""
-    from .publish import write_atomic   # publish imports this module
-
-    current = version_tag(sha256_hex)
+def history_before(output_dir: Path, path: str, *, replacing: bool) -> dict:
+    """What :func:`record` extends, read before a build replaces ``path`` (``replacing``:
+    its bytes change): its history, or when it has none, one that starts with the version
+    about to be replaced, read from the file itself; empty when there is no older version."""
     history = read_history(output_dir, path)
-    if history.get("current") == current:
-        return
+    if history or not replacing:
+        return history
+    try:
+        body = (output_dir / path).read_bytes()
+    except OSError:
+        return {}   # a new document: nobody holds an older version of it
+    found = _entries(path, body)
+    if found is None:
+        return {}
+    tag = version_tag(hashlib.sha256(body).hexdigest())
+    return {"current": tag, "versions": [{"tag": tag, "entries": found[1]}]}
+
+
+def _entries(path: str, body: bytes) -> tuple[list[tuple[int, int]], list[str]] | None:
+    """(span, digest) of each entry of ``body``; None when it is not laid out as ours."""
     try:
         spans = entry_spans(body, _format(body))
     except ValueError as exc:
         # Not laid out as feeds/render.py lays documents out: no deltas, only whole answers
         # (the server offers a delta only while "current" names the version it serves).
         log.warning("%s: no RFC 3229 deltas: %s", path, exc)
+        return None
+    return spans, [_key(body[start:end]) for start, end in spans]
+
+
+def record(output_dir: Path, path: str, body: bytes, sha256_hex: str, history: dict) -> None:
+    """Called once the new ``body`` of ``path`` is in place (feeds/publish.py), with what
+    :func:`history_before` read before it was; nothing to keep when that is empty."""
+    from .publish import write_atomic   # publish imports this module
+
+    current = version_tag(sha256_hex)
+    found = _entries(path, body) if history and history.get("current") != current else None
+    if found is None:
         return
+    spans, keys = found
     versions = [v for v in history.get("versions", []) if isinstance(v, dict) and v.get("tag") != current]
-    versions.append({"tag": current, "entries": [_key(body[start:end]) for start, end in spans]})
+    versions.append({"tag": current, "entries": keys})
     # The server offers a delta only when "current" is the version it serves.
     document = {"current": current, "spans": spans, "versions": versions[-HISTORY:]}
     # orjson: ~15 KB with ten versions, read and written for every changed feed document.

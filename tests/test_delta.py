@@ -97,6 +97,24 @@ def test_a_build_keeps_one_small_history_per_feed_and_no_delta_files(versions, t
     assert b"Berita" not in (deltas / "atom.xml.json").read_bytes()   # digests and offsets only
 
 
+def test_a_first_build_writes_no_history_and_the_first_change_starts_it_from_the_replaced_file(
+        tmp_path, store, ingest, site):
+    from feeds.delta import read_history, version_tag
+
+    public = tmp_path / "public"
+    ingest(SAMPLE)
+    build(store, site, public, INGEST_TIME)
+    assert not (public / ".delta").exists()   # nobody can hold an older version of a new document
+    first = version_tag(hashlib.sha256((public / "atom.xml").read_bytes()).hexdigest())
+    later = INGEST_TIME + timedelta(hours=1)
+    ingest(write_article(tmp_path, "banjir.txt", "Berita banjir terbaru."), now=later)
+    build(store, site, public, later)
+    current = version_tag(hashlib.sha256((public / "atom.xml").read_bytes()).hexdigest())
+    history = read_history(public, "atom.xml")
+    assert history["current"] == current
+    assert [(version["tag"], len(version["entries"])) for version in history["versions"]] == [(first, 1), (current, 2)]
+
+
 @pytest.mark.parametrize("damage", ["past the end", "out of order"])
 def test_a_damaged_history_gets_the_whole_feed_not_a_wrong_delta(versions, tmp_path, damage):
     server, etags = versions

@@ -324,8 +324,7 @@ def check_store(path: Path, newsroom: Newsroom, ids: list[str]) -> list[str]:
 
 
 def test_a_start_removes_only_the_temporary_files_of_interrupted_writes(tmp_path, monkeypatch):
-    import tempfile
-
+    from feeds import publish
     from feeds.publish import write_atomic
     from scheduler import remove_interrupted_writes
 
@@ -340,8 +339,8 @@ def test_a_start_removes_only_the_temporary_files_of_interrupted_writes(tmp_path
     assert not any(path.exists() for path in cut_short) and all(path.exists() for path in kept)
     # The names it looks for are the names write_atomic gives its temporary files.
     made = []
-    real_mkstemp = tempfile.mkstemp
-    monkeypatch.setattr(tempfile, "mkstemp", lambda **kw: made.append(real_mkstemp(**kw)) or made[-1])
+    real_open_temp = publish._open_temp
+    monkeypatch.setattr(publish, "_open_temp", lambda path: made.append(real_open_temp(path)) or made[-1])
     write_atomic(tmp_path / "feed.json", b"{}")
     assert len(made) == 1 and TEMPORARY.fullmatch(Path(made[0][1]).name)
 
