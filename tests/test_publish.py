@@ -58,6 +58,19 @@ def test_a_build_is_on_disk_before_its_manifest_is_swapped_in(tmp_path, monkeypa
     assert {"rss.xml", "rss.xml.br", "rss.xml.gz", "logo.png"} <= set(events[:-2])
 
 
+def test_a_long_build_has_the_file_system_write_back_as_it_goes(tmp_path, monkeypatch):
+    """Not all at the closing sync: that would wait for every byte of a full build."""
+    synced = []
+    monkeypatch.setattr(feeds.publish, "sync_filesystem", lambda folder: synced.append(folder))
+    monkeypatch.setattr(feeds.publish._WriteBack, "EVERY", 10_000)
+    publish(tmp_path, [doc(f"{n}.xml", b"<x>%d</x>" % n + b" " * 4000) for n in range(12)])
+    feeds.publish._SYNCER.submit(lambda: None).result()   # the last one asked for has run
+    assert len(synced) >= 2 and synced[-1] == tmp_path    # at least one on the way, then the closing one
+    synced.clear()
+    publish(tmp_path / "small", [doc("1.xml", b"<x/>")])
+    assert synced == [tmp_path / "small"]   # a small build: only the closing one
+
+
 def test_unchanged_bytes_are_not_written_again(tmp_path):
     target = tmp_path / "rss.xml"
     assert write_atomic(target, b"same") is True
