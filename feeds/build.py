@@ -271,27 +271,68 @@ class _Builder:
         for page in pages:
             yield self.page_document(page, atom)
 
-    def everything(self, progress: Progress | None = None, part: int = 0, parts: int = 1) -> Iterator[Document]:
-        """Every document of a full build, or the ``part``-th of ``parts`` shares of them
-        (one per process): months of archive pages first, then subscription documents,
-        whose newest entries are then mostly in the cache already."""
+    def everything(self, progress: Progress | None = None, claims: Claims | None = None) -> Iterator[Document]:
+        """Every document of a full build, or with ``claims`` shared with another process,
+        those this process claims: months of archive pages first, newest first (the entries
+        of subscription documents are mostly there: rendered and kept in the cache before
+        those are), then subscription documents."""
+        claims = claims or Claims()
         keys = self.keys()
         newest_page, by_month = self.archives()
         windows = {key: self.window(key) for key in keys}
         windowed = {article_id for ids in windows.values() for article_id in ids}
         total = sum(len(pages) for pages in by_month.values()) + 3 * len(keys)
         done = 0
-        for month in _share(by_month, part, parts):
-            pages = by_month.pop(month)
+        # Months are claimed by calendar distance from now, not by position in this process's
+        # plan: should a write land between the two processes' plans, every month both plans
+        # hold is still taken by exactly one of them (and the write is in the change log).
+        current = month_of(int(self.now.timestamp()), self.site.zone)
+        oldest = min(by_month, default=current)
+        while (month := _months_before(current, claims.month())) >= oldest:
+            pages = by_month.pop(month, [])
             yield from self.month_documents(pages, windowed)
             done += len(pages)
-            if progress:
+            if progress and pages:
                 progress(done, total)
-        for key in keys[part::parts]:
+        while (index := claims.feed()) < len(keys):
+            key = keys[index]
             yield from self.feed_documents(key, newest_page[key], windows[key])
             done += 3
             if progress:
                 progress(done, total)
+
+
+class Claims:
+    """The next month and the next feed a process of a full build renders. Shared between two
+    processes (``context``: a multiprocessing context), whichever runs ahead takes more, so
+    both finish together however fast each one starts and goes."""
+
+    def __init__(self, context=None):
+        self._shared = [context.Value("q", 0) for _ in range(2)] if context is not None else None
+        self._local = [0, 0]
+
+    def _next(self, which: int) -> int:
+        if self._shared is None:
+            self._local[which] += 1
+            return self._local[which] - 1
+        counter = self._shared[which]
+        with counter.get_lock():
+            counter.value += 1
+            return counter.value - 1
+
+    def month(self) -> int:
+        """How many months before now's month the next one to render is."""
+        return self._next(0)
+
+    def feed(self) -> int:
+        """The position of the next feed to render among the builder's keys."""
+        return self._next(1)
+
+
+def _months_before(month: str, count: int) -> str:
+    """The month ``count`` months before ``month`` ("2024-09")."""
+    year, index = divmod(int(month[:4]) * 12 + int(month[5:7]) - 1 - count, 12)
+    return f"{year:04d}-{index + 1:02d}"
 
 
 def _as_rendered(known: dict[str, Fragment], ids: list[str]) -> tuple[Rendered, list[Fragment]]:
@@ -301,26 +342,14 @@ def _as_rendered(known: dict[str, Fragment], ids: list[str]) -> tuple[Rendered, 
     return Rendered(tuple(f.body for f in fragments), any(f.image for f in fragments)), fragments
 
 
-def _share(by_month: dict[str, list[Page]], part: int, parts: int) -> list[str]:
-    """The months of ``part``: shares of about as many entries each (largest month first
-    to the lightest share), oldest first."""
-    loads, owner = [0] * parts, {}
-    weight = {month: sum(len(page.places) for page in pages) for month, pages in by_month.items()}
-    for month in sorted(by_month, key=lambda month: (-weight[month], month)):
-        lightest = loads.index(min(loads))
-        owner[month] = lightest
-        loads[lightest] += weight[month]
-    return sorted(month for month, share in owner.items() if share == part)
-
-
 # A full build of a site with at least this many feeds renders in two processes (one
 # more interpreter costs ~0.5 s to start; below this a build takes about that long).
 PARALLEL_FROM = 64
 
 
 def _render_part(open_store: Callable[[], ArticleStore], site: SiteSettings, now: datetime,
-                 slugs: dict[str, dict[str, str]], output_dir: Path, queue) -> None:
-    """The second process of a full build: render and write its share, report back."""
+                 slugs: dict[str, dict[str, str]], output_dir: Path, claims: Claims, queue) -> None:
+    """The second process of a full build: render and write what it claims, report back."""
     try:
         store = open_store()
         fragments = FragmentCache(output_dir / CACHE_NAME, fingerprint(site))   # emptied by the parent
@@ -328,7 +357,7 @@ def _render_part(open_store: Callable[[], ArticleStore], site: SiteSettings, now
             previous = Manifest(output_dir)
             progress = lambda done, total: queue.put(("progress", done))   # noqa: E731
             builder = _Builder(store, site, now, slugs, fragments)
-            done = write_documents(output_dir, builder.everything(progress, part=1, parts=2), previous)
+            done = write_documents(output_dir, builder.everything(progress, claims), previous)
         finally:
             fragments.close()
             store.close()
@@ -339,11 +368,13 @@ def _render_part(open_store: Callable[[], ArticleStore], site: SiteSettings, now
 
 def _full_in_two(builder: _Builder, open_store: Callable[[], ArticleStore], output_dir: Path,
                  progress: Progress | None):
-    """Both cores: a second process renders half the months and feeds; the manifest is ours."""
+    """Both cores: a second process takes months and feeds as this one does (the one that is
+    ahead takes the next: the second starts ~0.2 s later); the manifest is ours."""
     context = multiprocessing.get_context("spawn")   # never fork a process with scheduler threads
     queue = context.Queue()
+    claims = Claims(context)
     worker = context.Process(target=_render_part, daemon=True, args=(
-        open_store, builder.site, builder.now, builder.slugs, output_dir, queue))
+        open_store, builder.site, builder.now, builder.slugs, output_dir, claims, queue))
     worker.start()
     counts = {"mine": 0, "theirs": 0, "total": 0}
     result: list = []
@@ -376,7 +407,7 @@ def _full_in_two(builder: _Builder, open_store: Callable[[], ArticleStore], outp
 
     try:
         previous = Manifest(output_dir)
-        done = write_documents(output_dir, builder.everything(advance, part=0, parts=2), previous)
+        done = write_documents(output_dir, builder.everything(advance, claims), previous)
         drain(block=True)
     finally:
         if worker.is_alive() and not result:

@@ -193,6 +193,51 @@ def test_a_full_build_in_two_processes_equals_one_in_one(tmp_path, monkeypatch):
     store.close()
 
 
+def test_two_processes_whose_plans_differ_still_take_every_month_both_hold_once(tmp_path):
+    """A write can land between the plans of a full build's two processes: each month and
+    feed that both plans hold still goes to exactly one of them (the write itself is in the
+    change log, for the next build)."""
+    import shutil
+
+    from feeds.build import Claims, _Builder, fingerprint
+    from feeds.catalogue import term_slugs
+    from feeds.fragments import FragmentCache
+
+    first = SQLiteStore(tmp_path / "first.sqlite3")
+    clock, created = START, []
+    for n in range(24):   # one every 4 days: four months
+        clock = apply(first, ("create", -4 * n, n % 4, ([CATEGORIES[n % 3]], [TAGS[n % 3]], AUTHORS[n % 2]), [],
+                              False), clock, created)
+    first.close()   # all in the main file, to copy
+    shutil.copyfile(tmp_path / "first.sqlite3", tmp_path / "second.sqlite3")
+    first, second = SQLiteStore(tmp_path / "first.sqlite3"), SQLiteStore(tmp_path / "second.sqlite3")
+    for n in range(5):   # the write only the second plan holds: backdated, a month before all others
+        apply(second, ("create", -200 - n, 0, ([CATEGORIES[0]], [TAGS[0]], AUTHORS[0]), [], False), clock, created)
+    slugs = {kind: term_slugs(first.terms(kind, clock)) for kind in SITE.catalogue}   # the parent's, as sent
+    claims = Claims()
+    made: list[list[str]] = [[], []]
+    generators = [_Builder(store, SITE, clock, {k: dict(v) for k, v in slugs.items()},
+                           FragmentCache(None, fingerprint(SITE))).everything(claims=claims)
+                  for store in (first, second)]
+    while generators:   # the two take turns, a document each
+        for made_by, generator in zip(made, list(generators)):
+            document = next(generator, None)
+            if document is None:
+                generators.remove(generator)
+            else:
+                made_by.append(document.path)
+    alone = [{doc.path for doc in _Builder(store, SITE, clock, {k: dict(v) for k, v in slugs.items()},
+                                           FragmentCache(None, fingerprint(SITE))).everything()}
+             for store in (first, second)]
+    both = alone[0] & alone[1]
+    assert len(both) > 30 and alone[0] != alone[1]
+    together = made[0] + made[1]
+    assert made[0] and made[1]
+    assert {path: together.count(path) for path in both} == dict.fromkeys(both, 1)
+    first.close()
+    second.close()
+
+
 def test_an_edit_renders_only_the_edited_entry_again(tmp_path, monkeypatch):
     """Every other entry of the documents it touches comes from the kept fragments."""
     import feeds.build as building
