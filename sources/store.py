@@ -311,6 +311,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         END""" for event, when, row in (("insert", "INSERT", "new"), ("update", "UPDATE OF target_id", "new"),
                                         ("delete", "DELETE", "old"))),
     ),
+    (
+        # A feed's places (feeds/archive.py) with whether each is visible, from indexes alone:
+        # status and deleted_ts sit after the article's content in its row, so reading them
+        # walked its overflow pages. Every feed's places at 10k articles: 0.23 s -> 0.055 s.
+        "DROP INDEX articles_by_published",
+        "CREATE INDEX articles_by_published ON articles (published_ts, id, status, deleted_ts)",
+        "CREATE INDEX articles_place ON articles (id, status, published_ts, deleted_ts)",
+    ),
 )
 
 _ARTICLE_COLUMNS = (
@@ -487,7 +495,7 @@ class SQLiteStore:
         ``kind`` None is the main feed (every article)."""
         params = {"now": _ts(now), "kind": kind, "name": name,
                   "start": _ts(start) if start else -2**62, "end": _ts(end) if end else 2**62}
-        rows_of, ts, id_ = self._feed_rows(kind)
+        rows_of, ts, id_ = self._feed_rows(kind, covered=True)
         with self._lock:
             rows = self._db.execute(
                 f"SELECT a.id, a.published_ts, a.status FROM {rows_of} {ts} >= :start AND {ts} < :end "
@@ -510,13 +518,15 @@ class SQLiteStore:
         return row[0] if row else None
 
     @staticmethod
-    def _feed_rows(kind: str | None) -> tuple[str, str, str]:
+    def _feed_rows(kind: str | None, *, covered: bool = False) -> tuple[str, str, str]:
         """(FROM ... WHERE, publication-time column, id column) of a feed's articles: every
-        article for the main feed (kind None), else through the article_terms index."""
+        article for the main feed (kind None), else through the article_terms index.
+        ``covered``: through the indexes that hold what :attr:`_PLACE` reads (the planner
+        prefers the primary key, whose rows hold the articles' content too)."""
         if kind is None:
-            return "articles a WHERE", "a.published_ts", "a.id"
-        return ("article_terms t JOIN articles a ON a.id = t.article_id WHERE t.kind = :kind AND t.name = :name AND",
-                "t.published_ts", "t.article_id")
+            return f"articles a {'INDEXED BY articles_by_published ' if covered else ''}WHERE", "a.published_ts", "a.id"
+        return (f"article_terms t JOIN articles a {'INDEXED BY articles_place ' if covered else ''}"
+                "ON a.id = t.article_id WHERE t.kind = :kind AND t.name = :name AND", "t.published_ts", "t.article_id")
 
     def latest_ids(self, kind: str | None, name: str | None, now: datetime, limit: int) -> list[str]:
         """The ids ``latest_published`` (kind None) or ``latest_published_with`` would give."""

@@ -61,3 +61,20 @@ def test_processes_opening_a_fresh_store_at_once_all_succeed(tmp_path):
         processes = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(4)]
         errors = [p.communicate(timeout=60)[1] for p in processes]
         assert [p.returncode for p in processes] == [0, 0, 0, 0], errors
+
+
+@pytest.mark.parametrize("feed", [(None, None), ("tag", "Pilkada 2024")])
+def test_a_feeds_places_come_from_indexes_alone(tmp_path, feed):
+    """An article's row holds its content: reading status from it walked its overflow pages
+    (every feed's places at 10k articles: 0.23 s, against 0.055 s from indexes)."""
+    from datetime import datetime, timezone
+
+    store = SQLiteStore(tmp_path / "feedpub.sqlite3")
+    queries = []
+    store._db.set_trace_callback(queries.append)   # each statement with its parameters written in
+    store.places(*feed, datetime(2024, 9, 20, tzinfo=timezone.utc))
+    store._db.set_trace_callback(None)
+    plan = " ".join(row[3] for row in store._db.execute(f"EXPLAIN QUERY PLAN {queries[-1]}"))
+    searched = [step for step in plan.split("SEARCH ") if step.startswith("a ")]   # the articles table
+    assert searched and all("COVERING INDEX" in step for step in searched), plan
+    store.close()
