@@ -99,8 +99,15 @@ def link(pages: list[Page], before: str | None = None, after: str | None = None)
 def paginate(feed: FeedDefinition, places: list[Place], zone: ZoneInfo, size: int) -> list[Page]:
     """Every closed page of a feed, oldest first, linked: its whole archive."""
     by_month: dict[str, list[Place]] = {}
+    start = end = 0
+    bucket: list[Place] = []
     for place in places:
-        by_month.setdefault(month_of(place[1], zone), []).append(place)
+        if not start <= place[1] < end:   # places come oldest first: a month at a time
+            month = month_of(place[1], zone)
+            first, after = month_bounds(month, zone)
+            start, end = int(first.timestamp()), int(after.timestamp())
+            bucket = by_month.setdefault(month, [])
+        bucket.append(place)
     newest = max(by_month, default=None)
     pages = [page for month in sorted(by_month) for page in month_pages(feed, month, by_month[month], size)]
     return link([page for page in pages if is_closed(page, newest, size)])
