@@ -22,6 +22,12 @@ memory (ru_maxrss). Printed per size:
   article (it is in every subscription document of its feeds) or one from the
   first month (only its archive pages change), median of 5;
 - no-op: a build with nothing changed, median of 5;
+- full CPU s (system): the full build's CPU time in both its processes, and of it the
+  kernel's. On this machine's ext4 (no journal), creating a file costs ~7 us, but 100-200 us
+  for up to six minutes after many files were deleted anywhere on the file system (ext4
+  skips recently freed inodes one by one); a full build creates ~3 files a document, so a
+  run right after a test suite or another run (whose scratch folder it deletes) shows it as
+  system time;
 - peak MB: the largest resident set of the full build's process.
 
 The machine is shared and noisy: compare figures within one run.
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -79,11 +86,15 @@ def _entries(public: Path) -> tuple[int, int]:
 
 def child_full(store_file: Path, public: Path) -> dict:
     store = SQLiteStore(store_file)
+    before = os.times()
     started = time.perf_counter()
     build(store, SITE, public, NOW, full=True)
     seconds = time.perf_counter() - started
+    after = os.times()   # the second build process has been waited for: it is in children_*
     documents, entries = _entries(public)
-    return {"seconds": seconds, "documents": documents, "entries": entries, "peak_mb": _peak_mb()}
+    return {"seconds": seconds, "documents": documents, "entries": entries, "peak_mb": _peak_mb(),
+            "user": after.user + after.children_user - before.user - before.children_user,
+            "system": after.system + after.children_system - before.system - before.children_system}
 
 
 def _edit(store: SQLiteStore, article_id: str, n: int) -> None:
@@ -230,14 +241,14 @@ def measure(n: int, scratch: Path) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| articles | documents | entries | full s | entries/s | feedgen alone s | full / feedgen | "
-             "simplified s | full / simplified | edit (new) ms | edit (old) ms | no-op ms | peak MB |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| articles | documents | entries | full s | full CPU s (system) | entries/s | feedgen alone s | "
+             "full / feedgen | simplified s | full / simplified | edit (new) ms | edit (old) ms | no-op ms | peak MB |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         full, gen, inc = row["full"], row["feedgen"], row["incremental"]
         lines.append(
             f"| {row['n']:,} | {full['documents']:,} | {full['entries']:,} | {full['seconds']:.1f} | "
-            f"{full['entries'] / full['seconds']:,.0f} | {gen['seconds']:.1f} | {full['seconds'] / gen['seconds']:.2f} | "
+            f"{full['user'] + full['system']:.1f} ({full['system']:.1f}) | {full['entries'] / full['seconds']:,.0f} | {gen['seconds']:.1f} | {full['seconds'] / gen['seconds']:.2f} | "
             f"{gen['simplified_seconds']:.1f} | {full['seconds'] / gen['simplified_seconds']:.2f} | "
             f"{inc['edit_new'] * 1000:.0f} ({inc['edit_new_documents']} docs) | "
             f"{inc['edit_old'] * 1000:.0f} ({inc['edit_old_documents']} docs) | {inc['noop'] * 1000:.1f} | "
