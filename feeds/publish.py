@@ -127,7 +127,8 @@ def _stage(path: Path, data: bytes, *, durable: bool, compare: bool = True) -> s
 _TEMPS = itertools.count()
 # The names _open_temp gives, and tempfile.mkstemp's 8 random characters of builds before
 # (scheduler.remove_interrupted_writes removes what a crash left under them).
-TEMPORARY_NAME = re.compile(r"\..+\.(\d+-\d+|[a-z0-9_]{8})\.tmp")
+# "feedpub-" in the name: an operator's ".notes.2024-01.tmp" is not ours to remove.
+TEMPORARY_NAME = re.compile(r"\..+\.(feedpub-\d+-\d+|[a-z0-9_]{8})\.tmp")
 
 
 def _open_temp(path: Path) -> tuple[int, str]:
@@ -135,7 +136,7 @@ def _open_temp(path: Path) -> tuple[int, str]:
     tempfile.mkstemp's random names cost more than creating the file (a full build creates
     ~6k at 1k articles, ~80k at 100k)."""
     for _ in range(1000):
-        tmp = f"{path.parent}/.{path.name}.{os.getpid()}-{next(_TEMPS)}.tmp"
+        tmp = f"{path.parent}/.{path.name}.feedpub-{os.getpid()}-{next(_TEMPS)}.tmp"
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644), tmp
         except FileExistsError:

@@ -332,7 +332,7 @@ def test_a_start_removes_only_the_temporary_files_of_interrupted_writes(tmp_path
     cut_short = [tmp_path / ".rss.xml.k3j_9x2a.tmp", tmp_path / "category" / "politik" / ".atom.xml.0abcdefg.tmp"]
     for path in cut_short:
         path.write_bytes(b"<rss><chan")
-    kept = [tmp_path / ".notes.tmp", tmp_path / "draft.tmp", tmp_path / "rss.xml"]
+    kept = [tmp_path / ".notes.tmp", tmp_path / ".notes.2024-01.tmp", tmp_path / "draft.tmp", tmp_path / "rss.xml"]
     for path in kept:
         path.write_bytes(b"the operator's")
     assert remove_interrupted_writes(tmp_path, recursive=True) == 2
