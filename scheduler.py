@@ -71,7 +71,7 @@ from feeds.server import PublicFiles, create_server
 from feeds.site import SiteSettings
 from feeds.websub import HubError, notify_hub
 from feeds.workers import WorkerSettings, listen, run_workers
-from settings import Config, open_store, with_address
+from feedpub.settings import Config, open_store, utc_now, with_address
 from sources.api import IngestAPI
 from sources.errors import FeedpubError
 from sources.ingest import ingest_paths
@@ -85,25 +85,10 @@ WATCH_SECONDS = 0.25   # how often the store's revision is compared
 MAX_WAIT = 0.6         # longest a change waits for a burst to settle
 MAX_RETRY = 60.0       # longest the store watcher waits to try a failed build again (seconds)
 SAMPLE_ARTICLE = "okes-forkopimda-oku-pilkada-2024.txt"
-STATUS_FILE = "status.json"
-STATS_FILE = "stats.sqlite3"   # feed polls, kept apart from the source store
 
 
 class ServeError(FeedpubError):
     """The service cannot start (the address is taken, say)."""
-
-
-def utc_now() -> datetime:
-    """The wall clock, read only here and in the CLI and passed down as a value."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
-
-
-def stats_path(config: Config) -> Path:
-    return config.store_path.parent / STATS_FILE
-
-
-def status_path(config: Config) -> Path:
-    return config.store_path.parent / STATUS_FILE
 
 
 @dataclass
@@ -408,7 +393,7 @@ class Service:
         with self._state_lock:
             outcomes = dict(self.hub_outcomes)
         return ServiceFigures(
-            now=self.clock(), rebuild_seconds=max(1.0, self.config.site.rebuild_minutes * 60),
+            now=self.clock(), rebuild_seconds=self.config.rebuild_seconds,
             store_reachable=reachable, store_error=store_error,
             last_build_at=report.now if report else None, last_build_seconds=report.seconds if report else None,
             last_build_error=self.last_error, build_failures_in_a_row=self.failures_in_a_row,
@@ -454,14 +439,14 @@ class Service:
     def write_status(self) -> None:
         try:
             body = json.dumps(self.status(), indent=1, sort_keys=True).encode() + b"\n"
-            write_atomic(status_path(self.config), body)
+            write_atomic(self.config.status_path, body)
         except FeedpubError as exc:
             log.warning("cannot write the status file: %s", exc)
 
     # --- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        rebuild_seconds = max(1.0, self.config.site.rebuild_minutes * 60)
+        rebuild_seconds = self.config.rebuild_seconds
         self.scheduler.add_job(
             self.rebuild_if_changed, "interval", seconds=WATCH_SECONDS, id="watch-store",
             coalesce=True, max_instances=1, misfire_grace_time=1,
@@ -571,7 +556,7 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
         config.output_dir.mkdir(parents=True, exist_ok=True)
         # Before any build of this process can have a write in flight.
         removed = (remove_interrupted_writes(config.output_dir, recursive=True)
-                   + remove_interrupted_writes(status_path(config).parent, recursive=False))
+                   + remove_interrupted_writes(config.status_path.parent, recursive=False))
         if removed:
             log.warning("removed %d temporary file(s) of writes interrupted by a crash", removed)
         try:
@@ -584,8 +569,8 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
         # request counters: in a folder only this user can enter.
         private = Path(tempfile.mkdtemp(prefix="feedpub-serve-"))
         (private / "counts").mkdir()
-        max_age = int(max(1.0, config.site.rebuild_minutes * 60))
-        PollLog(stats_path(config))   # the poll log's table, made once before the workers write to it
+        max_age = int(config.rebuild_seconds)
+        PollLog(config.stats_path)   # the poll log's table, made once before the workers write to it
         app = PublicFiles(config.output_dir, max_age=max_age, hubs=config.site.hubs, gone=config.gone,
                           moved=dict(config.moved), base_url=config.site.base_url)
         # Off (404 for /api/*) without a token; its writes reach the feeds through the store watcher.
@@ -617,7 +602,7 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
         run_workers(listener, WorkerSettings(
             root=config.output_dir.resolve(), max_age=max_age, hubs=config.site.hubs, base_url=config.site.base_url,
             gone=tuple(config.gone), moved=tuple(dict(config.moved).items()), upstream=str(private / "service.sock"),
-            counters=private / "counts", stats=stats_path(config).resolve(), max_request_body=max_request_body),
+            counters=private / "counts", stats=config.stats_path.resolve(), max_request_body=max_request_body),
             workers=config.workers)
     finally:
         if service is not None:

@@ -31,7 +31,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from settings import load_config  # noqa: E402
+from feedpub.settings import load_config  # noqa: E402
 from sources.ingest import ingest_paths  # noqa: E402
 from sources.store import SQLiteStore  # noqa: E402
 
@@ -70,7 +70,7 @@ def main() -> None:
         cwd = Path(work)
         (cwd / "feedpub.toml").write_text(f'[schedule]\nrebuild_minutes = 60\n[websub]\nhubs = ["{hub.url}"]\n')
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        service = subprocess.Popen([sys.executable, "-c", "import sys, cli; sys.exit(cli.main())", "serve", "--port", "0"],
+        service = subprocess.Popen([sys.executable, "-c", "import sys; from feedpub.cli import main; sys.exit(main())", "serve", "--port", "0"],
                                    cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         try:
             url = re.search(r"serving (http://\S+)/", service.stdout.readline()).group(1)

@@ -55,7 +55,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from settings import load_config  # noqa: E402
+from feedpub.settings import load_config  # noqa: E402
 from sources.ingest import ingest_paths  # noqa: E402
 from sources.store import SQLiteStore  # noqa: E402
 
@@ -213,7 +213,7 @@ class Runner:
 
 
 def start_feedpub(cwd: Path) -> Runner:
-    process = subprocess.Popen([sys.executable, "-c", "import sys, cli; sys.exit(cli.main())", "serve", "--port", "0"],
+    process = subprocess.Popen([sys.executable, "-c", "import sys; from feedpub.cli import main; sys.exit(main())", "serve", "--port", "0"],
                                cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
     line = process.stdout.readline()

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from settings import Config, load_config, open_store
+from feedpub.settings import Config, load_config, open_store
 from sources.errors import ConfigError, FeedpubError
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -105,7 +105,7 @@ def _configure_logging(verbose: bool) -> None:
 
 def _cmd_serve(config: Config, args: argparse.Namespace) -> int:
     from scheduler import serve
-    from settings import with_address
+    from feedpub.settings import with_address
 
     config = with_address(config, args.host or config.host, config.port if args.port is None else args.port)
     serve(config)
@@ -134,7 +134,7 @@ def _progress(unit: str) -> Iterator[Callable[[int, int], None]]:
 
 def _cmd_build(config: Config, args: argparse.Namespace) -> int:
     from feeds.build import build
-    from scheduler import utc_now
+    from feedpub.settings import utc_now
 
     store = open_store(config)
     try:
@@ -147,7 +147,7 @@ def _cmd_build(config: Config, args: argparse.Namespace) -> int:
 
 
 def _cmd_ingest(config: Config, args: argparse.Namespace) -> int:
-    from scheduler import utc_now
+    from feedpub.settings import utc_now
     from sources.ingest import ingest_paths
     from sources.media import measure_image
 
@@ -189,7 +189,7 @@ DONE = {"delete": "deleted", "unpublish": "unpublished"}
 
 
 def _change_status(config: Config, args: argparse.Namespace, action: str) -> int:
-    from scheduler import utc_now
+    from feedpub.settings import utc_now
 
     store = open_store(config)
     failed = 0
@@ -219,15 +219,14 @@ def _cmd_stats(config: Config, args: argparse.Namespace) -> int:
     import time
 
     from feeds.stats import read_polls, summarise
-    from scheduler import stats_path
 
     if not 0 < args.hours <= 24 * 366:
         print(f"feedpub: error: --hours: {args.hours:g} is not between 0 and 8784 (a year)", file=sys.stderr)
         return EXIT_USAGE
     until = time.time()
     since = until - args.hours * 3600
-    max_age = int(max(1.0, config.site.rebuild_minutes * 60))
-    reports = summarise(read_polls(stats_path(config), since), max_age=max_age, since=since, until=until)
+    max_age = int(config.rebuild_seconds)
+    reports = summarise(read_polls(config.stats_path, since), max_age=max_age, since=since, until=until)
     if args.json:
         print(json.dumps([report.as_dict() for report in reports], indent=2))
         return EXIT_OK
@@ -245,7 +244,7 @@ def _cmd_stats(config: Config, args: argparse.Namespace) -> int:
 
 
 def _cmd_status(config: Config, args: argparse.Namespace) -> int:
-    from status import collect_status, format_status
+    from feedpub.status import collect_status, format_status
 
     report = collect_status(config)
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else format_status(report))

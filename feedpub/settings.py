@@ -19,16 +19,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.site import SiteSettings
 from sources.errors import ConfigError
 from sources.model import IngestSettings
-from sources.remote import RemoteSource
 from sources.text import slugify
-from sources.store import SQLiteStore
+
+if TYPE_CHECKING:   # imported where used: both bring heavy libraries a command may not need
+    from sources.remote import RemoteSource
+    from sources.store import SQLiteStore
 
 DEFAULT_FILE = "feedpub.toml"
+STATUS_FILE = "status.json"    # what the running service last did, for `feedpub status`
+STATS_FILE = "stats.sqlite3"   # feed polls, kept apart from the source store
 
 # section -> key -> default. The type of the default is the type the key takes.
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -85,6 +91,24 @@ class Config:
     gone: tuple[str, ...] = ()     # retired URL paths: 410 Gone
     moved: tuple[tuple[str, str], ...] = ()   # (old URL path, new path or absolute URL): 301
     workers: int = 2               # granian worker processes serving public/
+
+    @property
+    def status_path(self) -> Path:
+        return self.store_path.parent / STATUS_FILE
+
+    @property
+    def stats_path(self) -> Path:
+        return self.store_path.parent / STATS_FILE
+
+    @property
+    def rebuild_seconds(self) -> float:
+        """The periodic rebuild's interval, which is also every document's Cache-Control max-age."""
+        return max(1.0, self.site.rebuild_minutes * 60)
+
+
+def utc_now() -> datetime:
+    """The wall clock, read only at the edge (the CLI, the service) and passed down as a value."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def _fail(source: str, key: str, problem: str) -> ConfigError:
@@ -214,6 +238,10 @@ def _tables(section: str, body: Any, source: str) -> list[dict[str, Any]]:
 
 
 def _check_sources(tables: list[dict[str, Any]], source: str) -> tuple[RemoteSource, ...]:
+    if not tables:
+        return ()
+    from sources.remote import RemoteSource   # requests and feedparser: only for a site that polls partners
+
     found: list[RemoteSource] = []
     names: dict[str, int] = {}
     urls: dict[str, int] = {}
@@ -418,6 +446,8 @@ def _with_env(config: Config, env: Mapping[str, str]) -> Config:
 
 def open_store(config: Config) -> SQLiteStore:
     """The store as configured (the one place its options are applied)."""
+    from sources.store import SQLiteStore   # here: a command that never opens the store does not load it
+
     return SQLiteStore(config.store_path, suggest_related=config.suggest_related)
 
 

@@ -13,9 +13,7 @@ import os
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from scheduler import status_path
-from settings import Config, open_store
-from sources.remote import states as source_states
+from feedpub.settings import Config, open_store
 
 
 def _alive(pid: int | None) -> bool:
@@ -34,7 +32,7 @@ def collect_status(config: Config, now: datetime | None = None) -> dict:
     # Every time shown to a person is in the site's zone, like the feeds' dates.
     now = (now or datetime.now(timezone.utc)).astimezone(ZoneInfo(config.site.timezone)).replace(microsecond=0)
     try:
-        service = json.loads(status_path(config).read_bytes())
+        service = json.loads(config.status_path.read_bytes())
     except (OSError, ValueError):
         service = None
     store = open_store(config)
@@ -42,7 +40,11 @@ def collect_status(config: Config, now: datetime | None = None) -> dict:
         upcoming = [{"id": a.id, "title": a.title, "published": a.published.astimezone(now.tzinfo).isoformat()}
                     for a in store.upcoming(now)]
         articles, revision = store.count(), store.revision()
-        sources = source_states(store, config.sources)   # from the store: right with or without a service
+        sources = []
+        if config.sources:   # from the store: right with or without a service
+            from sources.remote import states as source_states   # requests and feedparser: only when polling
+
+            sources = source_states(store, config.sources)
     finally:
         store.close()
     return {

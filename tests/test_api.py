@@ -28,7 +28,7 @@ import sources.api
 from feeds.build import build
 from feeds.server import PublicFiles
 from scheduler import PathDispatch, feed_urls_for
-from settings import load_config
+from feedpub.settings import load_config
 from sources.api import IngestAPI
 from sources.errors import ConfigError
 

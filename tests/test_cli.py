@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cli import _parser
+from feedpub.cli import _parser
 
 
 @pytest.mark.parametrize("argv", [
@@ -25,7 +25,7 @@ def test_ingest_flags_repeat():
 
 
 def test_delete_by_slug_and_an_unknown_key(tmp_path, monkeypatch, capsys):
-    from cli import main
+    from feedpub.cli import main
 
     from .conftest import SAMPLE
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from settings import DEFAULTS, load_config, with_address
+from feedpub.settings import DEFAULTS, load_config, with_address
 from sources.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from feeds.site import SiteSettings
 from scheduler import feed_urls_for
-from settings import DEFAULTS, load_config
+from feedpub.settings import DEFAULTS, load_config
 from sources.api import WRITABLE_KEYS, IngestAPI
 from sources.errors import ConfigError, IngestError
 from sources.frontmatter import FRONT_MATTER_KEYS, split_front_matter

@@ -12,7 +12,7 @@ import requests
 from feeds.health import Counters, Observed, ServiceFigures, health, metrics
 from feeds.server import PublicFiles
 from scheduler import Service
-from settings import load_config
+from feedpub.settings import load_config
 
 from .conftest import SAMPLE, RunningServer
 from .test_service import Served

@@ -211,7 +211,7 @@ def test_build_history_orders_by_number_and_compares_neighbours():
 
 def test_history_command_prints_one_line_per_version_in_the_site_zone(tmp_path, monkeypatch, capsys,
                                                                       edited_then_deleted):
-    from cli import main
+    from feedpub.cli import main
 
     monkeypatch.chdir(tmp_path)   # the default config's store is the `store` fixture's file
     assert main(["history", "rakor"]) == 0
@@ -229,7 +229,7 @@ def test_history_command_prints_one_line_per_version_in_the_site_zone(tmp_path, 
 
 
 def test_history_command_json_gives_every_version_in_full(tmp_path, monkeypatch, capsys, edited_then_deleted):
-    from cli import main
+    from feedpub.cli import main
 
     monkeypatch.chdir(tmp_path)
     assert main(["history", "rakor", "--json"]) == 0
@@ -250,7 +250,7 @@ def test_history_command_json_gives_every_version_in_full(tmp_path, monkeypatch,
 
 
 def test_history_command_names_an_unknown_key(tmp_path, monkeypatch, capsys, store):
-    from cli import main
+    from feedpub.cli import main
 
     monkeypatch.chdir(tmp_path)
     assert main(["history", "tidak-ada"]) == 1

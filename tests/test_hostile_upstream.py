@@ -27,7 +27,7 @@ import requests
 
 from feeds.server import PublicFiles
 from scheduler import Service
-from settings import load_config
+from feedpub.settings import load_config
 from sources.remote import RemoteSource, poll_source
 
 from .conftest import RunningServer, store_dump

@@ -108,7 +108,7 @@ def test_something_that_is_not_an_image_is_refused(tmp_path, store, ingest_setti
 def test_an_image_stored_unmeasured_is_measured_by_the_service(tmp_path, store, ingest, image_server):
     """The API stores images without a network detour; the service measures them off the request path."""
     from scheduler import Service
-    from settings import load_config
+    from feedpub.settings import load_config
 
     from .test_service import wait_for
 

@@ -425,7 +425,7 @@ def test_dry_run_accounts_for_the_earlier_items_of_the_same_run(tmp_path, store,
 
 
 def test_cli_dry_run_prints_verbs_and_creates_no_store(tmp_path, monkeypatch, capsys):
-    from cli import main
+    from feedpub.cli import main
 
     monkeypatch.chdir(tmp_path)
     # No og:image: the real run below would measure it over the network.

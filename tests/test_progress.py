@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .conftest import ROOT, write_article
 
-FEEDPUB = [sys.executable, "-c", "import sys; from cli import main; sys.exit(main(sys.argv[1:]))"]
+FEEDPUB = [sys.executable, "-c", "import sys; from feedpub.cli import main; sys.exit(main(sys.argv[1:]))"]
 
 
 def articles(folder: Path, count: int) -> Path:

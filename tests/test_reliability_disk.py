@@ -30,8 +30,8 @@ import requests
 
 from scheduler import MAX_RETRY, WATCH_SECONDS, retry_delay
 from scheduler import Service as SchedulerService
-from settings import load_config
-from status import format_status
+from feedpub.settings import load_config
+from feedpub.status import format_status
 
 from .conftest import INGEST_TIME, SAMPLE
 from .test_service import FEEDPUB, wait_for

@@ -38,8 +38,9 @@ from feeds.health import Observed
 from feeds.publish import read_manifest
 from feeds.server import PublicFiles, create_server
 from feeds.workers import WorkerSettings, listen, run_workers
-from scheduler import PathDispatch, Service, feed_urls_for, utc_now
-from settings import load_config, open_store, with_address
+from feedpub.settings import utc_now
+from scheduler import PathDispatch, Service, feed_urls_for
+from feedpub.settings import load_config, open_store, with_address
 from sources.api import IngestAPI
 
 REBUILDS = 200

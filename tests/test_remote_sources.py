@@ -26,7 +26,7 @@ from lxml import etree
 
 from feeds.build import render_documents
 from scheduler import Service
-from settings import load_config
+from feedpub.settings import load_config
 from sources.errors import ConfigError
 from sources.model import Status
 from sources.remote import (
@@ -36,7 +36,7 @@ from sources.remote import (
     poll_source,
     retry_after,
 )
-from status import collect_status, format_status
+from feedpub.status import collect_status, format_status
 
 from .conftest import DATA, INGEST_TIME, SAMPLE, store_dump, write_article
 from .test_service import wait_for

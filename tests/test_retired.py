@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from feeds.server import PublicFiles
-from settings import load_config
+from feedpub.settings import load_config
 from sources.errors import ConfigError
 
 from .conftest import RunningServer

@@ -16,11 +16,11 @@ import pytest
 import requests
 
 from scheduler import Service
-from settings import load_config
+from feedpub.settings import load_config
 
 from .conftest import INGEST_TIME, SAMPLE, write_article
 
-FEEDPUB = [sys.executable, "-c", "import sys, cli; sys.exit(cli.main())"]
+FEEDPUB = [sys.executable, "-c", "import sys; from feedpub.cli import main; sys.exit(main())"]
 DEADLINE = 15  # seconds: generous for a loaded 2-core machine; the figure of merit is in bench/
 
 

@@ -66,7 +66,7 @@ def test_feedpub_stats_reads_what_the_running_server_recorded(tmp_path):
 
 
 def test_a_damaged_poll_log_is_a_named_error(tmp_path, monkeypatch, capsys):
-    from cli import main
+    from feedpub.cli import main
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data").mkdir()

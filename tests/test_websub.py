@@ -15,7 +15,7 @@ from lxml import etree
 import scheduler
 from feeds.build import render_documents
 from scheduler import Service
-from settings import load_config
+from feedpub.settings import load_config
 
 from .conftest import SAMPLE, RunningServer, free_port, write_article
 from .test_service import wait_for
