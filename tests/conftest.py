@@ -160,7 +160,7 @@ def memory_path(tmp_path) -> Iterator[Path]:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """The figures the reliability tests (#8) recorded with ``record_property``, shown after
+    """The figures the reliability tests recorded with ``record_property``, shown after
     every run so that a CI log holds what docs/RELIABILITY.md quotes."""
     lines = [f"{report.nodeid}: {name} = {value}"
              for outcome in ("passed", "failed")

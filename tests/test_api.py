@@ -33,7 +33,7 @@ from sources.api import IngestAPI
 from sources.errors import ConfigError
 
 from .conftest import SAMPLE, RunningServer
-from .test_service import Served, wait_for
+from .harness import Served, wait_for
 
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

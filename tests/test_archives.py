@@ -1,4 +1,4 @@
-"""Issue 4, point 2: RFC 5005 archives a client can walk back through, that stay put."""
+"""RFC 5005 archives a client can walk back through, that stay put."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 6, point 4 "No early leak": a property over random schedules and edits.
+"""No early leak: an embargoed article appears nowhere before its time, over random schedules and edits.
 
 Hypothesis generates a sequence of operations on a fresh store (create, edit, move
 in time, unpublish, delete, restore), applied on a clock that moves forward. Every

@@ -1,4 +1,4 @@
-"""Fuzzing the ways content and configuration come in (issue #8, point 3).
+"""Fuzzing the ways content and configuration come in.
 
 Every target gets hostile input from hypothesis and must answer in one of two
 ways: it accepts the input, or it refuses it with the project's own error (an

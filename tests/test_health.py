@@ -15,7 +15,7 @@ from scheduler import Service
 from feedpub.settings import load_config
 
 from .conftest import SAMPLE, RunningServer
-from .test_service import Served
+from .harness import Served
 from .test_websub import Hub
 
 NOW = datetime(2024, 9, 18, 8, 0, tzinfo=timezone.utc)

@@ -1,4 +1,4 @@
-"""Hostile clients against `feedpub serve` itself (issue #8, point 5).
+"""Hostile clients against `feedpub serve` itself.
 
 The server is the one production runs (scheduler.serve: granian's worker processes
 serving public/, the health, metrics and API answers forwarded to the serve process),
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .test_service import FEEDPUB, Served
+from .harness import FEEDPUB, Served
 
 pytestmark = pytest.mark.heavy
 
@@ -30,7 +30,7 @@ SECRET = "rahasia-token-0123456789abcdef"
 
 
 class ServedLogging(Served):
-    """`feedpub serve` as in tests/test_service.py, its log in a file: an unread pipe fills
+    """`feedpub serve` as in tests/harness.py, its log in a file: an unread pipe fills
     up under a flood of logged requests and blocks the server."""
 
     def __init__(self, cwd: Path):

@@ -1,4 +1,4 @@
-"""Hostile upstream feeds at full size and speed (issue #8, point 4).
+"""Hostile upstream feeds at full size and speed.
 
 tests/test_remote_sources.py refuses small fixtures (42 KB over a 32 KB cap, a
 0.05 s-per-byte trickle against a 0.5 s timeout). Here the attacks are the real
@@ -32,7 +32,7 @@ from sources.remote import RemoteSource, poll_source
 
 from .conftest import RunningServer, store_dump
 from .test_remote_sources import NOW, SECRET, Upstream, _loop, upstream  # noqa: F401 - the fixture
-from .test_service import wait_for
+from .harness import wait_for
 
 pytestmark = pytest.mark.heavy
 

@@ -110,7 +110,7 @@ def test_an_image_stored_unmeasured_is_measured_by_the_service(tmp_path, store, 
     from scheduler import Service
     from feedpub.settings import load_config
 
-    from .test_service import wait_for
+    from .harness import wait_for
 
     url = image_server + "/rapat.png"
     ingest(write_article(tmp_path, "rapat.txt", f"---\nimage: {url}\n---\nRapat koordinasi."))   # no measure

@@ -1,4 +1,4 @@
-"""Issue 4, point 3: an incremental build gives what `feedpub build --full` gives, byte for byte.
+"""An incremental build gives what `feedpub build --full` gives, byte for byte.
 
 Hypothesis draws sequences of ingests, edits (headline, publication time across
 months, categories, tags, author, related links), deletions, unpublishing,

@@ -1,4 +1,4 @@
-"""Issue 4, point 5: long imports and full builds show progress on a terminal, one line otherwise."""
+"""Long imports and full builds show progress on a terminal, one line otherwise."""
 
 from __future__ import annotations
 

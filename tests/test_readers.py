@@ -1,4 +1,4 @@
-"""Real feed readers over HTTP from the running service (issue 3, point 9).
+"""Real feed readers over HTTP from the running service.
 
 `feedpub serve` runs as a real process (``Served``); articles are ingested beside it with
 `feedpub ingest`; then feedparser, the `reader` library and newsboat read /rss.xml,
@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from .conftest import JAKARTA, write_article
-from .test_service import Served, wait_for
+from .harness import Served, wait_for
 
 LOOPBACK = "127.0.0.1"
 FEEDS = ("/rss.xml", "/atom.xml", "/feed.json")

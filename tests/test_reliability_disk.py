@@ -1,4 +1,4 @@
-"""#8.6, disk trouble: a build that cannot write leaves the documents served as they were,
+"""Disk trouble: a build that cannot write leaves the documents served as they were,
 and says so in ``feedpub status`` and ``/healthz`` until a build succeeds again.
 
 Two honest ways for a write to fail, each in a real ``feedpub serve``:
@@ -34,7 +34,7 @@ from feedpub.settings import load_config
 from feedpub.status import format_status
 
 from .conftest import INGEST_TIME, SAMPLE
-from .test_service import FEEDPUB, wait_for
+from .harness import FEEDPUB, wait_for
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
 TOKEN = "disk-test-token-0123456789"

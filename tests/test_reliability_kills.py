@@ -1,4 +1,4 @@
-"""#8.2, crash safety: ``feedpub serve`` killed with SIGKILL 100 times, mid-build and mid-ingest.
+"""Crash safety: ``feedpub serve`` killed with SIGKILL 100 times, mid-build and mid-ingest.
 
 Each round starts the real command on a store and public/ on disk that outlive it,
 and kills it (no signal handler, no ``finally``) at a random moment of one of three
@@ -53,7 +53,7 @@ from sources.store import SQLiteStore
 
 from .conftest import RunningServer
 from .test_reliability_reads import DECODE, ETAG, SUFFIX
-from .test_service import FEEDPUB
+from .harness import FEEDPUB
 
 KILLS = 100
 KINDS = ("ingest", "start", "build")

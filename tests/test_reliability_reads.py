@@ -1,4 +1,4 @@
-"""#8.1, no partial reads: readers polling without pause through 200 content-changing rebuilds.
+"""No partial reads: readers polling without pause through 200 content-changing rebuilds.
 
 The service's own parts: public/ served by granian's worker processes and the ingest
 API behind them on loopback (composed as ``feedpub serve`` composes them), builds through

@@ -39,7 +39,7 @@ from sources.remote import (
 from feedpub.status import collect_status, format_status
 
 from .conftest import DATA, INGEST_TIME, SAMPLE, store_dump, write_article
-from .test_service import wait_for
+from .harness import wait_for
 
 UPSTREAM = DATA / "upstream"
 NOW = INGEST_TIME            # 2024-09-18 14:30 in Jakarta

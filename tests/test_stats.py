@@ -12,7 +12,7 @@ import requests
 
 from feeds.stats import reported_subscribers, summarise
 
-from .test_service import FEEDPUB, Served, wait_for
+from .harness import FEEDPUB, Served, wait_for
 
 FEEDLY = "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 123 subscribers; )"
 INOREADER = "Inoreader/1.0 (+http://www.inoreader.com/feed-fetcher; 45 subscribers; )"

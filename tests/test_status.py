@@ -7,7 +7,7 @@ import subprocess
 from datetime import datetime, timedelta, timezone
 
 from .conftest import write_article
-from .test_service import FEEDPUB, Served, wait_for
+from .harness import FEEDPUB, Served, wait_for
 
 
 def run_status(served, *args):

@@ -18,7 +18,7 @@ from scheduler import Service
 from feedpub.settings import load_config
 
 from .conftest import SAMPLE, RunningServer, free_port, write_article
-from .test_service import wait_for
+from .harness import wait_for
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

@@ -18,7 +18,7 @@ import requests
 from feeds.health import SharedCounters, read_shared_counters
 
 from .test_health import parse
-from .test_service import DEADLINE, Served, wait_for
+from .harness import DEADLINE, Served, wait_for
 
 
 def children(pid: int) -> dict[int, str]:
