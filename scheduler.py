@@ -77,7 +77,7 @@ from sources.errors import FeedpubError
 from sources.ingest import ingest_paths
 from sources.remote import PollResult, RemoteSource, poll_source, user_agent
 from sources.remote import states as source_states
-from sources.store import ArticleStore
+from sources.store.roles import Articles, ArticleStore
 
 log = logging.getLogger("feedpub")
 
@@ -478,7 +478,7 @@ class Service:
         self.session.close()
 
 
-def ingest_sample_if_empty(store: ArticleStore, config: Config, now: Callable[[], datetime]) -> None:
+def ingest_sample_if_empty(store: Articles, config: Config, now: Callable[[], datetime]) -> None:
     """A new installation starts with the newsroom's sample article, so there is something to read."""
     if store.count():
         return

@@ -41,7 +41,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from sources.store import ArticleStore
+from sources.store.roles import FeedQueries
 
 from .archive import Page, Place, archive_folder, is_closed, link, month_bounds, month_of, month_pages, paginate
 from .catalogue import term_feed, term_slugs
@@ -134,7 +134,7 @@ def _feed_keys(placement: dict, site: SiteSettings) -> set[FeedKey]:
 class _Builder:
     """Renders the documents of one build from one store at one clock."""
 
-    def __init__(self, store: ArticleStore, site: SiteSettings, now: datetime, slugs: dict[str, dict[str, str]],
+    def __init__(self, store: FeedQueries, site: SiteSettings, now: datetime, slugs: dict[str, dict[str, str]],
                  fragments: FragmentCache):
         self.store, self.site, self.now, self.slugs = store, site, now, slugs
         self.fragments = fragments
@@ -347,7 +347,7 @@ def _as_rendered(known: dict[str, Fragment], ids: list[str]) -> tuple[Rendered, 
 PARALLEL_FROM = 64
 
 
-def _render_part(open_store: Callable[[], ArticleStore], site: SiteSettings, now: datetime,
+def _render_part(open_store: Callable[[], FeedQueries], site: SiteSettings, now: datetime,
                  slugs: dict[str, dict[str, str]], output_dir: Path, claims: Claims, queue) -> None:
     """The second process of a full build: render and write what it claims, report back."""
     try:
@@ -366,7 +366,7 @@ def _render_part(open_store: Callable[[], ArticleStore], site: SiteSettings, now
         queue.put(("error", exc))
 
 
-def _full_in_two(builder: _Builder, open_store: Callable[[], ArticleStore], output_dir: Path,
+def _full_in_two(builder: _Builder, open_store: Callable[[], FeedQueries], output_dir: Path,
                  progress: Progress | None):
     """Both cores: a second process takes months and feeds as this one does (the one that is
     ahead takes the next: the second starts ~0.2 s later); the manifest is ours."""
@@ -440,7 +440,7 @@ def read_state(output_dir: Path) -> dict | None:
     return state if isinstance(state, dict) and state.get("version") == STATE_VERSION else None
 
 
-def render_documents(store: ArticleStore, site: SiteSettings, now: datetime) -> list[Document]:
+def render_documents(store: FeedQueries, site: SiteSettings, now: datetime) -> list[Document]:
     """Every document of a full build, in memory (tests, tools)."""
     slugs = {kind: term_slugs(store.terms(kind, now)) for kind in site.catalogue}
     fragments = FragmentCache(None, fingerprint(site))
@@ -621,7 +621,7 @@ class _Incremental:
             yield from made if isinstance(made, list) else [made]
 
 
-def build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: datetime, *,
+def build(store: FeedQueries, site: SiteSettings, output_dir: Path, now: datetime, *,
           full: bool = False, progress: Progress | None = None) -> BuildReport:
     started = time.perf_counter()
     revision = store.revision()   # read first: a write racing the build triggers another
@@ -653,7 +653,7 @@ def build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: dateti
                        report.removed, tuple(topics), full=bool(why), why_full=why)
 
 
-def _build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: datetime, state: dict | None, why: str,
+def _build(store: FeedQueries, site: SiteSettings, output_dir: Path, now: datetime, state: dict | None, why: str,
            changed: dict | None, fragments: FragmentCache, progress: Progress | None):
     """(what was published, the catalogue's slugs, why the build was full); None for the first when
     nothing changed."""

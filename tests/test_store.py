@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from sources.errors import StoreError
-from sources.store import MIGRATIONS, SQLiteStore
+from sources.store import SQLiteStore
+from sources.store.schema import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,9 +1,9 @@
-"""The source store: articles, their related links, and the store's revision.
+"""The SQLite backend of the source store: articles, their related links, the store's revision.
 
-Callers use the :class:`ArticleStore` protocol and never SQL, so a PostgreSQL
-implementation can stand behind the same methods for multi-instance
+Callers use the role Protocols of sources/store/roles.py and never SQL, so a
+PostgreSQL implementation can stand behind the same methods for multi-instance
 deployments. :class:`SQLiteStore` is the embedded implementation: one file, WAL
-mode, numbered migrations keyed on ``PRAGMA user_version``, every write one
+mode, the numbered migrations of sources/store/schema.py, every write one
 ``BEGIN IMMEDIATE`` transaction (a failed write leaves the file as it was).
 
 Related links are resolved here, at write time, by normalised title: an exact
@@ -28,298 +28,14 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
-from .errors import StoreError
-from .model import Article, Image, LinkTarget, RelatedLink, Revision, SaveResult, SourceState, Status, Tombstone
-from .revisions import build_history, dumps as revision_snapshot
-from .suggest import suggest_related
-from .text import normalise_title
-
-Decide = Callable[[Article | None], SaveResult]
-
-
-class ArticleStore(Protocol):
-    """What the rest of feedpub may ask of the source store."""
-
-    def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None) -> SaveResult:
-        """In one transaction: look the article up (by id if given, else by source file,
-        else by slug), let ``decide`` choose, and write its choice unless it is "unchanged"."""
-
-    def get(self, article_id: str) -> Article | None: ...
-
-    def lookup(self, *, article_id: str | None, slug: str, source: str | None = None) -> Article | None:
-        """Read-only: the article :meth:`save` would hand to ``decide`` (same keys, same order)."""
-
-    def page(self, limit: int, offset: int = 0) -> list[Article]:
-        """Every article not deleted (drafts and embargoed ones too), newest publish time first."""
-
-    def latest_published(self, now: datetime, limit: int) -> list[Article]:
-        """Visible articles at ``now``, newest first, related links resolved as of ``now``."""
-
-    def next_release_after(self, now: datetime) -> datetime | None:
-        """The earliest publish time still in the future (the next embargo to lift)."""
-
-    def terms(self, kind: str, now: datetime) -> list[str]:
-        """Distinct categories, tags or authors ("category", "tag", "author") of the articles visible at ``now``."""
-
-    def latest_published_with(self, kind: str, name: str, now: datetime, limit: int) -> list[Article]:
-        """Like :meth:`latest_published`, only articles with that category, tag or author."""
-
-    def upcoming(self, now: datetime) -> list[Article]:
-        """Published articles whose publish time is still ahead of ``now``, soonest first."""
-
-    # Incremental builds and archives (feeds/build.py, feeds/archive.py).
-
-    def opener(self) -> Callable[[], ArticleStore]:
-        """A picklable way to open this store again (a build's second process)."""
-
-    def has_term(self, kind: str, name: str, now: datetime) -> bool:
-        """Whether an article visible at ``now`` carries this category, tag or author."""
-
-    def latest_ids(self, kind: str | None, name: str | None, now: datetime, limit: int) -> list[str]:
-        """The ids of :meth:`latest_published` (kind None) or :meth:`latest_published_with`."""
-
-    def places(self, kind: str | None, name: str | None, now: datetime,
-               start: datetime | None = None, end: datetime | None = None) -> list[tuple[str, int, bool]]:
-        """(id, publication time, visible) of a feed's history in [start, end), oldest first."""
-
-    def place_near(self, kind: str | None, name: str | None, now: datetime, moment: datetime, *,
-                   before: bool) -> int | None:
-        """Publication time of the feed's last place before ``moment``, or first at or after it."""
-
-    def articles(self, ids: Sequence[str], now: datetime) -> list[Article]:
-        """These articles in this order, links resolved as seen at ``now``."""
-
-    def changes_since(self, revision: int) -> dict[str, dict | None] | None:
-        """id -> placement before the first change after ``revision``; None if the log is trimmed."""
-
-    def forget_changes(self, before: int) -> None:
-        """Trim the change log below store revision ``before``."""
-
-    def placements(self, ids: Sequence[str]) -> dict[str, dict]:
-        """id -> current placement (status, published_ts, deleted_ts, categories, tags, author)."""
-
-    def released_between(self, after: datetime, until: datetime) -> list[str]:
-        """Articles whose publication time falls in (after, until]."""
-
-    def linking_to(self, ids: Sequence[str]) -> set[str]:
-        """Articles holding a related link resolved to one of ``ids``."""
-
-    def unpublish(self, key: str, now: datetime) -> Article:
-        """Turn the article with this id or slug into a draft: it leaves every feed."""
-
-    def find_image(self, url: str) -> Image | None:
-        """A measured image with this URL, if any article holds one."""
-
-    def unmeasured_images(self, limit: int) -> list[str]:
-        """Lead image URLs of live articles still without a length and type."""
-
-    def record_image(self, image: Image) -> int:
-        """Store a measurement on every article with that image URL; how many changed."""
-
-    def delete(self, key: str, now: datetime) -> Article:
-        """Mark the article with this id or slug deleted at ``now``; it leaves every feed."""
-
-    def deleted_since(self, since: datetime, now: datetime) -> list[Tombstone]:
-        """Articles deleted in [since, now], newest deletion first, that had been public."""
-
-    def history(self, key: str) -> list[Revision]:
-        """Every stored version of the article with this id or slug, oldest first;
-        StoreError naming the key when there is no such article."""
-
-    def find_upstream(self, via_url: str, upstream_id: str) -> Article | None:
-        """The article taken from item ``upstream_id`` of the partner feed ``via_url``, whatever its status."""
-
-    def find_by_url(self, url: str) -> Article | None:
-        """An article whose canonical URL is ``url`` (a published one first), whatever its status."""
-
-    def source_state(self, url: str) -> SourceState | None:
-        """The polling state of the remote source with this feed URL, if it was ever polled."""
-
-    def save_source_state(self, state: SourceState) -> None:
-        """Record a remote source's polling state (not an article change: the revision stays)."""
-
-    def revision(self) -> int:
-        """A number that grows with every committed change."""
-
-    def count(self) -> int: ...
-
-    def close(self) -> None: ...
-
-
-# The article_terms rows of one article (``new``), for the triggers of migration 5.
-_TERM_ROWS = """INSERT INTO article_terms SELECT DISTINCT 'category', value, new.id, new.published_ts
-                FROM json_each(new.categories);
-            INSERT INTO article_terms SELECT DISTINCT 'tag', value, new.id, new.published_ts
-                FROM json_each(new.tags);
-            INSERT INTO article_terms SELECT 'author', new.author, new.id, new.published_ts
-                WHERE new.author IS NOT NULL;"""
-_REVISION = "(SELECT value FROM meta WHERE key = 'revision')"
-# What decides which documents an article is in, and what a link to it shows (feeds/build.py).
-_PLACEMENT = ("json_object('status', {row}.status, 'published_ts', {row}.published_ts, "
-              "'deleted_ts', {row}.deleted_ts, 'categories', json({row}.categories), "
-              "'tags', json({row}.tags), 'author', {row}.author, "
-              "'title', {row}.title, 'slug', {row}.slug, 'url', {row}.url)")
-
-
-# Numbered migrations: index + 1 is the schema version they lead to. Never edit a
-# released one; append a new one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE articles (
-            id            TEXT PRIMARY KEY,
-            slug          TEXT NOT NULL UNIQUE,
-            url           TEXT,
-            title         TEXT NOT NULL,
-            title_norm    TEXT NOT NULL,
-            summary       TEXT NOT NULL,
-            content_html  TEXT NOT NULL,
-            content_text  TEXT NOT NULL,
-            author        TEXT,
-            city          TEXT,
-            publication   TEXT,
-            published     TEXT NOT NULL,     -- ISO 8601 with its offset, as given
-            published_ts  INTEGER NOT NULL,  -- Unix seconds, for ordering and embargo checks
-            updated       TEXT NOT NULL,
-            updated_ts    INTEGER NOT NULL,
-            categories    TEXT NOT NULL,     -- JSON array of names
-            tags          TEXT NOT NULL,     -- JSON array of names
-            language      TEXT NOT NULL,
-            image_url     TEXT,
-            image_type    TEXT,
-            image_length  INTEGER,
-            status        TEXT NOT NULL CHECK (status IN ('published', 'draft', 'deleted'))
-        )""",
-        "CREATE INDEX articles_by_time ON articles (status, published_ts DESC, id)",
-        "CREATE INDEX articles_by_title ON articles (title_norm)",
-        """CREATE TABLE related_links (
-            article_id  TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
-            position    INTEGER NOT NULL,
-            title       TEXT NOT NULL,
-            title_norm  TEXT NOT NULL,
-            target_id   TEXT REFERENCES articles (id) ON DELETE SET NULL,
-            PRIMARY KEY (article_id, position)
-        )""",
-        "CREATE INDEX related_pending ON related_links (title_norm) WHERE target_id IS NULL",
-        "CREATE INDEX related_by_target ON related_links (target_id)",
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-        "INSERT INTO meta (key, value) VALUES ('revision', 0)",
-    ),
-    (
-        # When an article was deleted: Atom feeds carry a tombstone (RFC 6721) for a while.
-        "ALTER TABLE articles ADD COLUMN deleted_ts INTEGER",
-        "CREATE INDEX articles_deleted ON articles (deleted_ts) WHERE deleted_ts IS NOT NULL",
-        # The file an article came from: an edited file is the same article even when
-        # its slug changes, and another file with the same name is not.
-        "ALTER TABLE articles ADD COLUMN source TEXT",
-        "CREATE INDEX articles_by_source ON articles (source) WHERE source IS NOT NULL",
-        # Every link whose marker a title change may affect is found through this.
-        "CREATE INDEX related_by_marker ON related_links (title_norm)",
-        "ALTER TABLE articles ADD COLUMN stored TEXT",
-    ),
-    (
-        # Every version an article had before its latest (feedpub history, the API).
-        """CREATE TABLE revisions (
-            article_id  TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
-            number      INTEGER NOT NULL,   -- 1 = the first version stored
-            stored      TEXT NOT NULL,      -- when this version was stored (ISO 8601)
-            snapshot    TEXT NOT NULL,      -- the version as JSON
-            PRIMARY KEY (article_id, number)
-        )""",
-        # Articles taken from partner feeds: which item of which feed, and whose.
-        "ALTER TABLE articles ADD COLUMN upstream_id TEXT",
-        "ALTER TABLE articles ADD COLUMN via_url TEXT",
-        "ALTER TABLE articles ADD COLUMN via_name TEXT",
-        "CREATE INDEX articles_by_upstream ON articles (via_url, upstream_id) WHERE upstream_id IS NOT NULL",
-        # Polling state of each remote source: validators and backoff survive restarts.
-        """CREATE TABLE remote_sources (
-            url            TEXT PRIMARY KEY,
-            etag           TEXT,
-            last_modified  TEXT,
-            last_poll      TEXT,
-            last_status    TEXT,
-            last_error     TEXT,
-            failures       INTEGER NOT NULL DEFAULT 0,
-            next_poll      TEXT
-        )""",
-    ),
-    (
-        # Related articles the store suggests when the newsroom named none.
-        "ALTER TABLE related_links ADD COLUMN suggested INTEGER NOT NULL DEFAULT 0",
-        # Full-text index over title and text (bm25 ranking), kept in step by triggers.
-        """CREATE VIRTUAL TABLE articles_fts USING fts5(
-            title, content_text, content='articles', content_rowid='rowid',
-            tokenize='unicode61 remove_diacritics 2'
-        )""",
-        """CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN
-            INSERT INTO articles_fts (rowid, title, content_text) VALUES (new.rowid, new.title, new.content_text);
-        END""",
-        """CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN
-            INSERT INTO articles_fts (articles_fts, rowid, title, content_text)
-            VALUES ('delete', old.rowid, old.title, old.content_text);
-        END""",
-        """CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, content_text ON articles BEGIN
-            INSERT INTO articles_fts (articles_fts, rowid, title, content_text)
-            VALUES ('delete', old.rowid, old.title, old.content_text);
-            INSERT INTO articles_fts (rowid, title, content_text) VALUES (new.rowid, new.title, new.content_text);
-        END""",
-        "INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')",
-    ),
-    (
-        # Which articles carry which category, tag and author, by publication time:
-        # a category feed or one month of its archive is a range scan, not a pass
-        # over every article's JSON. Kept in step by triggers.
-        """CREATE TABLE article_terms (
-            kind          TEXT NOT NULL,     -- 'category', 'tag', 'author'
-            name          TEXT NOT NULL,
-            article_id    TEXT NOT NULL,
-            published_ts  INTEGER NOT NULL
-        )""",
-        "CREATE INDEX article_terms_by_term ON article_terms (kind, name, published_ts, article_id)",
-        "CREATE INDEX article_terms_by_article ON article_terms (article_id)",
-        *(f"""CREATE TRIGGER article_terms_{event} AFTER {when} ON articles BEGIN
-            {'DELETE FROM article_terms WHERE article_id = old.id;' if event != 'insert' else ''}
-            {_TERM_ROWS if event != 'delete' else ''}
-        END""" for event, when in (("insert", "INSERT"), ("update", "UPDATE OF categories, tags, author, published_ts"),
-                                   ("delete", "DELETE"))),
-        *(f"INSERT INTO article_terms SELECT DISTINCT '{kind}', j.value, a.id, a.published_ts "
-          f"FROM articles a, json_each(a.{column}) j" for kind, column in (("category", "categories"), ("tag", "tags"))),
-        "INSERT INTO article_terms SELECT 'author', author, id, published_ts FROM articles WHERE author IS NOT NULL",
-        # What changed since a given store revision, and what the article looked like
-        # before: an incremental build finds the documents a change touches from the
-        # old and the new version (feeds/build.py). ``revision`` is the store revision
-        # the change was made on top of. Links re-resolved by another article's arrival
-        # count as a change of the article that holds them.
-        """CREATE TABLE changes (
-            revision    INTEGER NOT NULL,
-            article_id  TEXT NOT NULL,
-            before      TEXT              -- JSON placement of the previous version; NULL for a new article
-        )""",
-        "CREATE INDEX changes_by_revision ON changes (revision)",
-        "CREATE INDEX articles_by_published ON articles (published_ts, id)",
-        "INSERT INTO meta (key, value) SELECT 'changes_floor', value FROM meta WHERE key = 'revision'",
-        f"""CREATE TRIGGER changes_insert AFTER INSERT ON articles BEGIN
-            INSERT INTO changes VALUES ({_REVISION}, new.id, NULL);
-        END""",
-        f"""CREATE TRIGGER changes_update AFTER UPDATE ON articles BEGIN
-            INSERT INTO changes VALUES ({_REVISION}, new.id, {_PLACEMENT.format(row="old")});
-        END""",
-        *(f"""CREATE TRIGGER changes_links_{event} AFTER {when} ON related_links BEGIN
-            INSERT INTO changes SELECT {_REVISION}, a.id, {_PLACEMENT.format(row="a")}
-            FROM articles a WHERE a.id = {row}.article_id;
-        END""" for event, when, row in (("insert", "INSERT", "new"), ("update", "UPDATE OF target_id", "new"),
-                                        ("delete", "DELETE", "old"))),
-    ),
-    (
-        # A feed's places (feeds/archive.py) with whether each is visible, from indexes alone:
-        # status and deleted_ts sit after the article's content in its row, so reading them
-        # walked its overflow pages. Every feed's places at 10k articles: 0.23 s -> 0.055 s.
-        "DROP INDEX articles_by_published",
-        "CREATE INDEX articles_by_published ON articles (published_ts, id, status, deleted_ts)",
-        "CREATE INDEX articles_place ON articles (id, status, published_ts, deleted_ts)",
-    ),
-)
+from ..errors import StoreError
+from ..model import Article, Image, LinkTarget, RelatedLink, Revision, SaveResult, SourceState, Status, Tombstone
+from ..revisions import build_history, dumps as revision_snapshot
+from ..suggest import suggest_related
+from ..text import normalise_title
+from .roles import Decide, FeedQueries
+from .schema import PLACEMENT, migrate
 
 _ARTICLE_COLUMNS = (
     "id, slug, url, title, summary, content_html, content_text, author, city, publication, "
@@ -335,7 +51,8 @@ def _ts(moment: datetime) -> int:
 
 
 class SQLiteStore:
-    """The embedded :class:`ArticleStore`. Thread-safe: one connection behind a lock."""
+    """The embedded store, in every role of sources/store/roles.py (``ArticleStore``).
+    Thread-safe: one connection behind a lock."""
 
     def __init__(self, path: str | Path, *, suggest_related: bool = True):
         self.path = Path(path)
@@ -383,17 +100,8 @@ class SQLiteStore:
                 time.sleep(0.05)
 
     def _migrate(self) -> None:
-        # The version is read inside the write transaction: a second process
-        # opening the same new store waits, then finds the work done.
         with self._transaction(write=True) as cur:
-            version = cur.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise StoreError(f"{self.path}: schema version {version} is newer than this feedpub knows "
-                                 f"({len(MIGRATIONS)}); upgrade feedpub")
-            for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in statements:
-                    cur.execute(statement)
-                cur.execute(f"PRAGMA user_version = {number}")
+            migrate(cur, self.path)
 
     def schema_version(self) -> int:
         with self._lock:
@@ -551,7 +259,7 @@ class SQLiteStore:
                     found[article.id] = article
         return [found[id_] for id_ in ids if id_ in found]
 
-    def opener(self) -> Callable[[], ArticleStore]:
+    def opener(self) -> Callable[[], FeedQueries]:
         return functools.partial(SQLiteStore, self.path, suggest_related=self.suggest_related)
 
     def changes_since(self, revision: int) -> dict[str, dict | None] | None:
@@ -587,7 +295,7 @@ class SQLiteStore:
             for start in range(0, len(ids), 500):
                 chunk = list(ids[start:start + 500])
                 for id_, placement in self._db.execute(
-                        f"SELECT a.id, {_PLACEMENT.format(row='a')} FROM articles a "
+                        f"SELECT a.id, {PLACEMENT.format(row='a')} FROM articles a "
                         f"WHERE a.id IN ({','.join('?' * len(chunk))})", chunk):
                     found[id_] = json.loads(placement)
         return found
