@@ -41,6 +41,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from sources.model import Status
+from sources.placement import Placement
 from sources.store.roles import FeedQueries
 
 from .archive import Page, Place, archive_folder, is_closed, link, month_bounds, month_of, month_pages, paginate
@@ -98,36 +100,31 @@ def fingerprint(site: SiteSettings) -> str:
     return hashlib.sha256((repr(site) + _code_digest()).encode()).hexdigest()
 
 
-def _is_place(placement: dict, now_ts: int) -> bool:
-    """The store's notion of a place (sources/store.py ``_PLACE``) for a logged placement."""
-    return placement["published_ts"] <= now_ts and (
-        placement["status"] == "published" or (placement["status"] == "deleted" and placement["deleted_ts"] is not None))
-
-
-def _same_place(before: dict | None, after: dict | None, t0: int, t1: int) -> bool:
+def _same_place(before: Placement | None, after: Placement | None, t0: int, t1: int) -> bool:
     """An article that was a place at the last build and still is, in the same month and feeds:
     every page keeps its entries (only the one holding it changes)."""
-    return bool(before and after and _is_place(before, t0) and _is_place(after, t1)
-                and all(before.get(key) == after.get(key)
-                        for key in ("published_ts", "status", "categories", "tags", "author")))
+    return bool(before and after and before.is_place(t0) and after.is_place(t1)
+                and (before.published_ts, before.status, before.categories, before.tags, before.author)
+                == (after.published_ts, after.status, after.categories, after.tags, after.author))
 
 
-def _link_view(placement: dict | None, now_ts: int) -> tuple | None:
-    """What a related link to the article shows; None when it shows nothing of it."""
-    if not placement or placement["status"] != "published" or placement["published_ts"] > now_ts:
-        return None
-    # A placement logged before titles were recorded says nothing: assume it changed.
-    return tuple(placement.get(key, object()) for key in ("title", "slug", "url"))
+def _link_changed(before: Placement | None, after: Placement | None, t0: int, t1: int) -> bool:
+    """Whether a related link to the article shows something else at ``t1`` than at ``t0``."""
+    was = before.link_view(t0) if before else None
+    shows = after.link_view(t1) if after else None
+    # A placement logged before titles were recorded says nothing (UNKNOWN, equal to no view
+    # the store gives now): assume it changed.
+    return was != shows
 
 
-def _feed_keys(placement: dict, site: SiteSettings) -> set[FeedKey]:
+def _feed_keys(placement: Placement, site: SiteSettings) -> set[FeedKey]:
     keys: set[FeedKey] = {None}
     if "category" in site.catalogue:
-        keys.update(("category", name) for name in placement["categories"])
+        keys.update(("category", name) for name in placement.categories)
     if "tag" in site.catalogue:
-        keys.update(("tag", name) for name in placement["tags"])
-    if "author" in site.catalogue and placement["author"]:
-        keys.add(("author", placement["author"]))
+        keys.update(("tag", name) for name in placement.tags)
+    if "author" in site.catalogue and placement.author:
+        keys.add(("author", placement.author))
     return keys
 
 
@@ -479,7 +476,7 @@ class _Incremental:
         ts = self.b.store.place_near(kind, name, self.b.now, start if before else end, before=before)
         return month_of(ts, self.b.site.zone) if ts is not None else None
 
-    def plan(self, changed: dict[str, dict | None], released: list[str], tombstones_moved: bool,
+    def plan(self, changed: dict[str, Placement | None], released: list[str], tombstones_moved: bool,
              state_slugs: dict[str, dict[str, str]]) -> bool:
         """Fill ``render``/``remove``; False when only a full build can be right."""
         b, store = self.b, self.b.store
@@ -489,8 +486,8 @@ class _Incremental:
         current = store.placements(sorted(direct))
         # A link shows its target's title and address, and only while the target is
         # visible: the articles linking to one whose link would look different change too.
-        shown = {article_id for article_id in direct if _link_view(before.get(article_id), t0)
-                 != _link_view(current.get(article_id), t1)}
+        shown = {article_id for article_id in direct
+                 if _link_changed(before.get(article_id), current.get(article_id), t0, t1)}
         linkers = store.linking_to(sorted(shown)) - direct if shown else set()
         content = direct | linkers
         b.fragments.forget(content)   # their kept entries show what they were (feeds/fragments.py)
@@ -503,15 +500,15 @@ class _Incremental:
             was, now_at = before.get(article_id), current.get(article_id)
             stays = _same_place(was, now_at, t0, t1)
             for placement, moment in ((was, t0), (now_at, t1)):
-                if placement and _is_place(placement, moment):
-                    month = month_of(placement["published_ts"], b.site.zone)
+                if placement and placement.is_place(moment):
+                    month = month_of(placement.published_ts, b.site.zone)
                     for key in _feed_keys(placement, b.site):
                         (still if stays else touched).setdefault(key, set()).add(month)
         for key, months in still.items():
             touched.setdefault(key, set())
         # A deletion (or a change to a deleted article) may add or drop a tombstone in atom.xml.
         tombstones_moved = tombstones_moved or any(
-            placement and placement["status"] == "deleted"
+            placement and placement.status is Status.DELETED
             for article_id in content for placement in (before.get(article_id), current.get(article_id)))
         if tombstones_moved:
             touched.setdefault(None, set())
@@ -654,7 +651,7 @@ def build(store: FeedQueries, site: SiteSettings, output_dir: Path, now: datetim
 
 
 def _build(store: FeedQueries, site: SiteSettings, output_dir: Path, now: datetime, state: dict | None, why: str,
-           changed: dict | None, fragments: FragmentCache, progress: Progress | None):
+           changed: dict[str, Placement | None] | None, fragments: FragmentCache, progress: Progress | None):
     """(what was published, the catalogue's slugs, why the build was full); None for the first when
     nothing changed."""
     if not why:

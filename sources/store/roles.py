@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ..model import Article, Image, Revision, SaveResult, SourceState, Tombstone
+from ..placement import Placement
 
 # Chooses what to store given the stored version (None: there is none), inside the write.
 Decide = Callable[[Article | None], SaveResult]
@@ -56,14 +57,15 @@ class FeedQueries(Protocol):
                    before: bool) -> int | None:
         """Publication time of the feed's last place before ``moment``, or first at or after it."""
 
-    def changes_since(self, revision: int) -> dict[str, dict | None] | None:
-        """id -> placement before the first change after ``revision``; None if the log is trimmed."""
+    def changes_since(self, revision: int) -> dict[str, Placement | None] | None:
+        """id -> placement before the first change after ``revision`` (None: a new article);
+        None if the log is trimmed."""
 
     def forget_changes(self, before: int) -> None:
         """Trim the change log below store revision ``before`` (no build needs it any more)."""
 
-    def placements(self, ids: Sequence[str]) -> dict[str, dict]:
-        """id -> current placement (status, published_ts, deleted_ts, categories, tags, author)."""
+    def placements(self, ids: Sequence[str]) -> dict[str, Placement]:
+        """id -> current placement."""
 
     def released_between(self, after: datetime, until: datetime) -> list[str]:
         """Articles whose publication time falls in (after, until]."""

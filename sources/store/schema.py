@@ -19,12 +19,20 @@ _TERM_ROWS = """INSERT INTO article_terms SELECT DISTINCT 'category', value, new
             INSERT INTO article_terms SELECT 'author', new.author, new.id, new.published_ts
                 WHERE new.author IS NOT NULL;"""
 _REVISION = "(SELECT value FROM meta WHERE key = 'revision')"
-# What decides which documents an article is in, and what a link to it shows (feeds/build.py).
+# What decides which documents an article is in, and what a link to it shows, as JSON
+# (sources/placement.py reads it back). Migration 5 once logged it without title, slug
+# and url: stores made then hold placements that lack them.
 PLACEMENT = ("json_object('status', {row}.status, 'published_ts', {row}.published_ts, "
              "'deleted_ts', {row}.deleted_ts, 'categories', json({row}.categories), "
              "'tags', json({row}.tags), 'author', {row}.author, "
              "'title', {row}.title, 'slug', {row}.slug, 'url', {row}.url)")
 
+# Placement.is_place (sources/placement.py) for the articles row ``a`` at the Unix time
+# ``:now``: readers can see it, or could until it was deleted. SQL must say it too, so
+# that a feed's history is read through indexes; tests/test_placement.py checks that the
+# two agree.
+PLACE = ("((a.status = 'published' OR (a.status = 'deleted' AND a.deleted_ts IS NOT NULL)) "
+         "AND a.published_ts <= :now)")
 
 # Numbered migrations: index + 1 is the schema version they lead to.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (

@@ -31,11 +31,12 @@ from pathlib import Path
 
 from ..errors import StoreError
 from ..model import Article, Image, LinkTarget, RelatedLink, Revision, SaveResult, SourceState, Status, Tombstone
+from ..placement import Placement
 from ..revisions import build_history, dumps as revision_snapshot
 from ..suggest import suggest_related
 from ..text import normalise_title
 from .roles import Decide, FeedQueries
-from .schema import PLACEMENT, migrate
+from .schema import PLACE, PLACEMENT, migrate
 
 _ARTICLE_COLUMNS = (
     "id, slug, url, title, summary, content_html, content_text, author, city, publication, "
@@ -187,14 +188,10 @@ class SQLiteStore:
                 now=now,
             )
 
-    # --- what incremental builds ask (feeds/build.py) ----------------------------------
+    # --- what builds ask (feeds/build.py) ----------------------------------------------
     #
-    # A *place* in a feed's history is an article readers can see, or could see until
-    # it was deleted: deleting an article leaves its place, so the archive pages after
-    # it keep their entries (feeds/archive.py).
-
-    _PLACE = ("((a.status = 'published' OR (a.status = 'deleted' AND a.deleted_ts IS NOT NULL)) "
-              "AND a.published_ts <= :now)")
+    # A feed's history is its *places* (sources/placement.py): what readers see, and
+    # what they saw until it was deleted.
 
     def places(self, kind: str | None, name: str | None, now: datetime,
                start: datetime | None = None, end: datetime | None = None) -> list[tuple[str, int, bool]]:
@@ -207,7 +204,7 @@ class SQLiteStore:
         with self._lock:
             rows = self._db.execute(
                 f"SELECT a.id, a.published_ts, a.status FROM {rows_of} {ts} >= :start AND {ts} < :end "
-                f"AND {self._PLACE} ORDER BY {ts}, {id_}", params).fetchall()
+                f"AND {PLACE} ORDER BY {ts}, {id_}", params).fetchall()
         return [(id_, ts, status == Status.PUBLISHED.value) for id_, ts, status in rows]
 
     def place_near(self, kind: str | None, name: str | None, now: datetime, moment: datetime, *,
@@ -219,7 +216,7 @@ class SQLiteStore:
         # "+a.status": no index on status here. With one, SQLite gathers every place on that
         # side of ``moment`` through both halves of the OR and sorts them (48 ms at 100k
         # articles for the month after an old one) instead of walking the time index to the first.
-        place = self._PLACE.replace("a.status", "+a.status")
+        place = PLACE.replace("a.status", "+a.status")
         with self._lock:
             row = self._db.execute(f"SELECT {ts} FROM {rows_of} {ts} {op} :moment AND {place} "
                                    f"ORDER BY {ts} {order} LIMIT 1", params).fetchone()
@@ -229,7 +226,7 @@ class SQLiteStore:
     def _feed_rows(kind: str | None, *, covered: bool = False) -> tuple[str, str, str]:
         """(FROM ... WHERE, publication-time column, id column) of a feed's articles: every
         article for the main feed (kind None), else through the article_terms index.
-        ``covered``: through the indexes that hold what :attr:`_PLACE` reads (the planner
+        ``covered``: through the indexes that hold what ``PLACE`` reads (the planner
         prefers the primary key, whose rows hold the articles' content too)."""
         if kind is None:
             return f"articles a {'INDEXED BY articles_by_published ' if covered else ''}WHERE", "a.published_ts", "a.id"
@@ -262,7 +259,7 @@ class SQLiteStore:
     def opener(self) -> Callable[[], FeedQueries]:
         return functools.partial(SQLiteStore, self.path, suggest_related=self.suggest_related)
 
-    def changes_since(self, revision: int) -> dict[str, dict | None] | None:
+    def changes_since(self, revision: int) -> dict[str, Placement | None] | None:
         """id -> how each article changed after store revision ``revision`` was placed before
         (None: it is new); None when the change log no longer reaches back that far."""
         with self._transaction(write=False) as cur:
@@ -273,10 +270,10 @@ class SQLiteStore:
             # made SQLite walk the whole log in rowid order (30 ms at 100k articles).
             rows = cur.execute("SELECT article_id, before FROM changes WHERE revision >= ? ORDER BY revision, rowid",
                                (revision,)).fetchall()
-        changed: dict[str, dict | None] = {}
+        changed: dict[str, Placement | None] = {}
         for article_id, before in rows:
             if article_id not in changed:      # the oldest record tells how it was
-                changed[article_id] = json.loads(before) if before is not None else None
+                changed[article_id] = Placement.from_json(before) if before is not None else None
         return changed
 
     def forget_changes(self, before: int) -> None:
@@ -288,16 +285,16 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: the change log was not trimmed: {exc}") from exc
 
-    def placements(self, ids: Sequence[str]) -> dict[str, dict]:
-        """id -> the current placement (the shape ``changes_since`` gives for the old one)."""
-        found: dict[str, dict] = {}
+    def placements(self, ids: Sequence[str]) -> dict[str, Placement]:
+        """id -> the current placement (``changes_since`` gives the old one)."""
+        found: dict[str, Placement] = {}
         with self._lock:
             for start in range(0, len(ids), 500):
                 chunk = list(ids[start:start + 500])
                 for id_, placement in self._db.execute(
                         f"SELECT a.id, {PLACEMENT.format(row='a')} FROM articles a "
                         f"WHERE a.id IN ({','.join('?' * len(chunk))})", chunk):
-                    found[id_] = json.loads(placement)
+                    found[id_] = Placement.from_json(placement)
         return found
 
     def released_between(self, after: datetime, until: datetime) -> list[str]:
