@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,39 @@ def test_a_feeds_places_come_from_indexes_alone(tmp_path, feed):
     searched = [step for step in plan.split("SEARCH ") if step.startswith("a ")]   # the articles table
     assert searched and all("COVERING INDEX" in step for step in searched), plan
     store.close()
+
+
+NOW = datetime(2024, 9, 20, tzinfo=timezone.utc)
+READS = {   # every read of every role (sources/store/roles.py)
+    "revision": lambda store: store.revision(),
+    "count": lambda store: store.count(),
+    "get": lambda store: store.get("tag:okes.example,2024:a"),
+    "lookup": lambda store: store.lookup(article_id=None, slug="a", source="a.txt"),
+    "page": lambda store: store.page(10),
+    "terms": lambda store: store.terms("tag", NOW),
+    "has_term": lambda store: store.has_term("tag", "Banjir", NOW),
+    "latest_ids": lambda store: store.latest_ids("tag", "Banjir", NOW, 10),
+    "articles": lambda store: store.articles(["tag:okes.example,2024:a"], NOW),
+    "places": lambda store: store.places(None, None, NOW),
+    "place_near": lambda store: store.place_near(None, None, NOW, NOW, before=True),
+    "changes_since": lambda store: store.changes_since(0),
+    "placements": lambda store: store.placements(["tag:okes.example,2024:a"]),
+    "released_between": lambda store: store.released_between(NOW, NOW),
+    "linking_to": lambda store: store.linking_to(["tag:okes.example,2024:a"]),
+    "deleted_since": lambda store: store.deleted_since(NOW, NOW),
+    "upcoming": lambda store: store.upcoming(NOW),
+    "find_image": lambda store: store.find_image("https://okes.example/a.jpg"),
+    "unmeasured_images": lambda store: store.unmeasured_images(10),
+    "history": lambda store: store.history("a"),
+    "find_upstream": lambda store: store.find_upstream("https://mitra.example/feed.xml", "1"),
+    "find_by_url": lambda store: store.find_by_url("https://mitra.example/a"),
+    "source_state": lambda store: store.source_state("https://mitra.example/feed.xml"),
+}
+
+
+@pytest.mark.parametrize("read", sorted(READS))
+def test_a_read_that_fails_is_a_store_error_naming_the_store(tmp_path, read):
+    store = SQLiteStore(tmp_path / "feedpub.sqlite3")
+    store.close()   # every statement now fails in SQLite
+    with pytest.raises(StoreError, match=rf"^{re.escape(str(store.path))}: cannot read "):
+        READS[read](store)

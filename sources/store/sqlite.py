@@ -87,6 +87,27 @@ class SQLiteStore:
             finally:
                 cursor.close()
 
+    @contextmanager
+    def _failing(self, doing: str) -> Iterator[None]:
+        """An sqlite3.Error in the block becomes a StoreError naming the store and ``doing``."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {doing}: {exc}") from exc
+
+    @contextmanager
+    def _read(self, what: str) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock, for statements that read ``what``."""
+        with self._failing(f"cannot read {what}"), self._lock:
+            yield self._db
+
+    @contextmanager
+    def _snapshot(self, what: str) -> Iterator[sqlite3.Cursor]:
+        """A cursor in one read transaction, for statements that read ``what`` and must
+        see one state of the store."""
+        with self._failing(f"cannot read {what}"), self._transaction(write=False) as cur:
+            yield cur
+
     def _enable_wal(self) -> None:
         # Switching a new file to WAL takes a lock that SQLite's busy handler does
         # not wait for, so two processes opening a fresh store at once retry here.
@@ -115,21 +136,21 @@ class SQLiteStore:
     # --- reads -----------------------------------------------------------------------
 
     def revision(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]
+        with self._read("the store's revision") as db:
+            return db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]
 
     def count(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        with self._read("the number of articles") as db:
+            return db.execute("SELECT count(*) FROM articles").fetchone()[0]
 
     def get(self, article_id: str) -> Article | None:
-        with self._transaction(write=False) as cur:
+        with self._snapshot(f"article {article_id}") as cur:
             found = self._load(cur, "id = ?", (article_id,), now=None)
         return found[0] if found else None
 
     def lookup(self, *, article_id: str | None, slug: str, source: str | None = None) -> Article | None:
         # The article ``save`` would hand to ``decide`` (``feedpub ingest --dry-run``, the API).
-        with self._transaction(write=False) as cur:
+        with self._snapshot(f"the article with id {article_id!r}, source {source!r} or slug {slug!r}") as cur:
             return self._find(cur, article_id, slug, source)
 
     def _find(self, cur: sqlite3.Cursor, article_id: str | None, slug: str, source: str | None) -> Article | None:
@@ -144,12 +165,12 @@ class SQLiteStore:
         return found[0] if found else None
 
     def page(self, limit: int, offset: int = 0) -> list[Article]:
-        with self._transaction(write=False) as cur:
+        with self._snapshot(f"a page of articles (offset {offset})") as cur:
             return self._load(cur, "status != 'deleted' ORDER BY published_ts DESC, id LIMIT ? OFFSET ?",
                               (limit, offset), now=None)
 
     def latest_published(self, now: datetime, limit: int) -> list[Article]:
-        with self._transaction(write=False) as cur:
+        with self._snapshot("the newest articles") as cur:
             return self._load(
                 cur,
                 "status = 'published' AND published_ts <= ? ORDER BY published_ts DESC, id LIMIT ?",
@@ -161,8 +182,8 @@ class SQLiteStore:
         # Each distinct name, then its first visible article through the term's index (as in
         # has_term): 54 ms at 100k articles, where joining every term row to its article
         # read each article's row, 2.3 s with the file in the page cache and 7.6 s without.
-        with self._lock:
-            rows = self._db.execute(
+        with self._read(f"the names of each {kind}") as db:
+            rows = db.execute(
                 "SELECT n.name FROM (SELECT DISTINCT name FROM article_terms WHERE kind = :kind) n WHERE EXISTS ("
                 "SELECT 1 FROM article_terms t JOIN articles a ON a.id = t.article_id WHERE t.kind = :kind "
                 "AND t.name = n.name AND t.published_ts <= :now AND +a.status = 'published' "
@@ -171,14 +192,14 @@ class SQLiteStore:
 
     def has_term(self, kind: str, name: str, now: datetime) -> bool:
         """Whether any article readers can see carries the term (its feed exists)."""
-        with self._lock:
-            return self._db.execute(
+        with self._read(f"whether any article carries the {kind} {name!r}") as db:
+            return db.execute(
                 # "+": through the term's index first (0.1 ms), not every published article (14 ms at 100k).
                 "SELECT 1 FROM article_terms t JOIN articles a ON a.id = t.article_id WHERE t.kind = ? AND t.name = ? "
                 "AND +a.status = 'published' AND +a.published_ts <= ? LIMIT 1", (kind, name, _ts(now))).fetchone() is not None
 
     def latest_published_with(self, kind: str, name: str, now: datetime, limit: int) -> list[Article]:
-        with self._transaction(write=False) as cur:
+        with self._snapshot(f"the newest articles of the {kind} {name!r}") as cur:
             return self._load(
                 cur,
                 "id IN (SELECT t.article_id FROM article_terms t JOIN articles a ON a.id = t.article_id "
@@ -201,8 +222,8 @@ class SQLiteStore:
         params = {"now": _ts(now), "kind": kind, "name": name,
                   "start": _ts(start) if start else -2**62, "end": _ts(end) if end else 2**62}
         rows_of, ts, id_ = self._feed_rows(kind, covered=True)
-        with self._lock:
-            rows = self._db.execute(
+        with self._read(f"the places of {self._feed_name(kind, name)}") as db:
+            rows = db.execute(
                 f"SELECT a.id, a.published_ts, a.status FROM {rows_of} {ts} >= :start AND {ts} < :end "
                 f"AND {PLACE} ORDER BY {ts}, {id_}", params).fetchall()
         return [(id_, ts, status == Status.PUBLISHED.value) for id_, ts, status in rows]
@@ -217,10 +238,14 @@ class SQLiteStore:
         # side of ``moment`` through both halves of the OR and sorts them (48 ms at 100k
         # articles for the month after an old one) instead of walking the time index to the first.
         place = PLACE.replace("a.status", "+a.status")
-        with self._lock:
-            row = self._db.execute(f"SELECT {ts} FROM {rows_of} {ts} {op} :moment AND {place} "
+        with self._read(f"the places of {self._feed_name(kind, name)}") as db:
+            row = db.execute(f"SELECT {ts} FROM {rows_of} {ts} {op} :moment AND {place} "
                                    f"ORDER BY {ts} {order} LIMIT 1", params).fetchone()
         return row[0] if row else None
+
+    @staticmethod
+    def _feed_name(kind: str | None, name: str | None) -> str:
+        return "the main feed" if kind is None else f"the feed of the {kind} {name!r}"
 
     @staticmethod
     def _feed_rows(kind: str | None, *, covered: bool = False) -> tuple[str, str, str]:
@@ -235,12 +260,12 @@ class SQLiteStore:
 
     def latest_ids(self, kind: str | None, name: str | None, now: datetime, limit: int) -> list[str]:
         """The ids ``latest_published`` (kind None) or ``latest_published_with`` would give."""
-        with self._lock:
+        with self._read(f"the newest articles of {self._feed_name(kind, name)}") as db:
             if kind is None:
-                rows = self._db.execute("SELECT id FROM articles WHERE status = 'published' AND published_ts <= ? "
+                rows = db.execute("SELECT id FROM articles WHERE status = 'published' AND published_ts <= ? "
                                         "ORDER BY published_ts DESC, id LIMIT ?", (_ts(now), limit)).fetchall()
             else:
-                rows = self._db.execute(
+                rows = db.execute(
                     "SELECT t.article_id FROM article_terms t JOIN articles a ON a.id = t.article_id "
                     "WHERE t.kind = ? AND t.name = ? AND a.status = 'published' AND a.published_ts <= ? "
                     "ORDER BY t.published_ts DESC, t.article_id LIMIT ?", (kind, name, _ts(now), limit)).fetchall()
@@ -249,7 +274,7 @@ class SQLiteStore:
     def articles(self, ids: Sequence[str], now: datetime) -> list[Article]:
         """The articles with these ids, in this order (links resolved as seen at ``now``)."""
         found: dict[str, Article] = {}
-        with self._transaction(write=False) as cur:
+        with self._snapshot(f"{len(ids)} articles") as cur:
             for start in range(0, len(ids), 500):
                 chunk = list(ids[start:start + 500])
                 for article in self._load(cur, f"id IN ({','.join('?' * len(chunk))})", chunk, now=now):
@@ -262,7 +287,7 @@ class SQLiteStore:
     def changes_since(self, revision: int) -> dict[str, Placement | None] | None:
         """id -> how each article changed after store revision ``revision`` was placed before
         (None: it is new); None when the change log no longer reaches back that far."""
-        with self._transaction(write=False) as cur:
+        with self._snapshot(f"the changes since revision {revision}") as cur:
             floor = cur.execute("SELECT value FROM meta WHERE key = 'changes_floor'").fetchone()[0]
             if revision < floor:
                 return None
@@ -278,20 +303,17 @@ class SQLiteStore:
 
     def forget_changes(self, before: int) -> None:
         """Drop the change log older than store revision ``before`` (no build needs it any more)."""
-        try:
-            with self._transaction(write=True) as cur:
-                cur.execute("DELETE FROM changes WHERE revision < ?", (before,))
-                cur.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'changes_floor'", (before,))
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: the change log was not trimmed: {exc}") from exc
+        with self._failing("the change log was not trimmed"), self._transaction(write=True) as cur:
+            cur.execute("DELETE FROM changes WHERE revision < ?", (before,))
+            cur.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'changes_floor'", (before,))
 
     def placements(self, ids: Sequence[str]) -> dict[str, Placement]:
         """id -> the current placement (``changes_since`` gives the old one)."""
         found: dict[str, Placement] = {}
-        with self._lock:
+        with self._read(f"the placements of {len(ids)} articles") as db:
             for start in range(0, len(ids), 500):
                 chunk = list(ids[start:start + 500])
-                for id_, placement in self._db.execute(
+                for id_, placement in db.execute(
                         f"SELECT a.id, {PLACEMENT.format(row='a')} FROM articles a "
                         f"WHERE a.id IN ({','.join('?' * len(chunk))})", chunk):
                     found[id_] = Placement.from_json(placement)
@@ -299,8 +321,8 @@ class SQLiteStore:
 
     def released_between(self, after: datetime, until: datetime) -> list[str]:
         """Articles whose publication time came in (after, until]: they became visible."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._read("the articles released since the last build") as db:
+            rows = db.execute(
                 "SELECT id FROM articles WHERE status = 'published' AND published_ts > ? AND published_ts <= ?",
                 (_ts(after), _ts(until))).fetchall()
         return [row[0] for row in rows]
@@ -308,17 +330,17 @@ class SQLiteStore:
     def linking_to(self, ids: Sequence[str]) -> set[str]:
         """Articles with a related link resolved to one of ``ids`` (their content shows its title)."""
         found: set[str] = set()
-        with self._lock:
+        with self._read(f"the articles linking to {len(ids)} articles") as db:
             for start in range(0, len(ids), 500):
                 chunk = list(ids[start:start + 500])
-                found.update(row[0] for row in self._db.execute(
+                found.update(row[0] for row in db.execute(
                     f"SELECT DISTINCT article_id FROM related_links WHERE target_id IN ({','.join('?' * len(chunk))})",
                     chunk))
         return found
 
     def next_release_after(self, now: datetime) -> datetime | None:
-        with self._lock:
-            row = self._db.execute(
+        with self._read("the next release") as db:
+            row = db.execute(
                 "SELECT published FROM articles WHERE status = 'published' AND published_ts > ? "
                 "ORDER BY published_ts LIMIT 1",
                 (_ts(now),),
@@ -326,7 +348,7 @@ class SQLiteStore:
         return datetime.fromisoformat(row[0]) if row else None
 
     def upcoming(self, now: datetime) -> list[Article]:
-        with self._transaction(write=False) as cur:
+        with self._snapshot("the articles still embargoed") as cur:
             return self._load(cur, "status = 'published' AND published_ts > ? ORDER BY published_ts, id",
                               (_ts(now),), now=now)
 
@@ -334,8 +356,8 @@ class SQLiteStore:
         return self._set_status(key, Status.DRAFT, now)
 
     def find_image(self, url: str) -> Image | None:
-        with self._lock:
-            row = self._db.execute(
+        with self._read(f"the measurement of {url}") as db:
+            row = db.execute(
                 "SELECT image_type, image_length FROM articles WHERE image_url = ? "
                 "AND image_type IS NOT NULL AND image_length IS NOT NULL LIMIT 1",
                 (url,),
@@ -343,27 +365,24 @@ class SQLiteStore:
         return Image(url, row[0], row[1]) if row else None
 
     def unmeasured_images(self, limit: int) -> list[str]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._read("the images still to measure") as db:
+            rows = db.execute(
                 "SELECT DISTINCT image_url FROM articles WHERE image_url IS NOT NULL AND image_length IS NULL "
                 "AND status != 'deleted' ORDER BY image_url LIMIT ?", (limit,)).fetchall()
         return [row[0] for row in rows]
 
     def record_image(self, image: Image) -> int:
-        try:
-            with self._transaction(write=True) as cur:
-                changed = cur.execute(
-                    "UPDATE articles SET image_type = ?, image_length = ? WHERE image_url = ? AND image_length IS NULL",
-                    (image.media_type, image.length, image.url)).rowcount
-                if changed:   # the feeds change (an enclosure appears): a build must follow
-                    cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: the image measurement was not stored: {exc}") from exc
+        with self._failing("the image measurement was not stored"), self._transaction(write=True) as cur:
+            changed = cur.execute(
+                "UPDATE articles SET image_type = ?, image_length = ? WHERE image_url = ? AND image_length IS NULL",
+                (image.media_type, image.length, image.url)).rowcount
+            if changed:   # the feeds change (an enclosure appears): a build must follow
+                cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         return changed
 
     def deleted_since(self, since: datetime, now: datetime) -> list[Tombstone]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._read("the articles deleted lately") as db:
+            rows = db.execute(
                 "SELECT id, slug, url, deleted_ts FROM articles WHERE status = 'deleted' "
                 "AND deleted_ts BETWEEN ? AND ? AND published_ts <= deleted_ts "
                 "ORDER BY deleted_ts DESC, id",
@@ -372,7 +391,7 @@ class SQLiteStore:
         return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo)) for id_, slug, url, ts in rows]
 
     def history(self, key: str) -> list[Revision]:
-        with self._transaction(write=False) as cur:
+        with self._snapshot(f"the history of {key!r}") as cur:
             found = self._load(cur, "id = ? OR slug = ?", (key, key), now=None)
             if not found:
                 raise StoreError(f"no article has the id or slug {key!r}")
@@ -428,24 +447,21 @@ class SQLiteStore:
     # --- remote sources (sources/remote.py) ------------------------------------------
 
     def find_upstream(self, via_url: str, upstream_id: str) -> Article | None:
-        with self._transaction(write=False) as cur:
+        with self._snapshot(f"the article from item {upstream_id!r} of {via_url}") as cur:
             found = self._load(cur, "via_url = ? AND upstream_id = ? LIMIT 1", (via_url, upstream_id), now=None)
         return found[0] if found else None
 
     def find_by_url(self, url: str) -> Article | None:
-        with self._transaction(write=False) as cur:
+        with self._snapshot(f"the article at {url}") as cur:
             found = self._load(cur, "url = ? ORDER BY status = 'published' DESC, published_ts, id LIMIT 1",
                                (url,), now=None)
         return found[0] if found else None
 
     def source_state(self, url: str) -> SourceState | None:
-        try:
-            with self._lock:
-                row = self._db.execute(
-                    "SELECT url, etag, last_modified, last_poll, last_status, last_error, failures, next_poll "
-                    "FROM remote_sources WHERE url = ?", (url,)).fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot read the state of {url}: {exc}") from exc
+        with self._read(f"the state of {url}") as db:
+            row = db.execute(
+                "SELECT url, etag, last_modified, last_poll, last_status, last_error, failures, next_poll "
+                "FROM remote_sources WHERE url = ?", (url,)).fetchone()
         if row is None:
             return None
         url, etag, last_modified, last_poll, last_status, last_error, failures, next_poll = row
@@ -454,17 +470,14 @@ class SQLiteStore:
                            datetime.fromisoformat(next_poll) if next_poll else None)
 
     def save_source_state(self, state: SourceState) -> None:
-        try:
-            with self._transaction(write=True) as cur:
-                cur.execute(
-                    "INSERT OR REPLACE INTO remote_sources (url, etag, last_modified, last_poll, last_status, "
-                    "last_error, failures, next_poll) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (state.url, state.etag, state.last_modified,
-                     state.last_poll.isoformat() if state.last_poll else None, state.last_status,
-                     state.last_error, state.failures, state.next_poll.isoformat() if state.next_poll else None),
-                )
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot record the state of {state.url}: {exc}") from exc
+        with self._failing(f"cannot record the state of {state.url}"), self._transaction(write=True) as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO remote_sources (url, etag, last_modified, last_poll, last_status, "
+                "last_error, failures, next_poll) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (state.url, state.etag, state.last_modified,
+                 state.last_poll.isoformat() if state.last_poll else None, state.last_status,
+                 state.last_error, state.failures, state.next_poll.isoformat() if state.next_poll else None),
+            )
 
     # --- writes ----------------------------------------------------------------------
 
@@ -487,26 +500,23 @@ class SQLiteStore:
         return self._set_status(key, Status.DELETED, now)
 
     def _set_status(self, key: str, status: Status, now: datetime) -> Article:
-        try:
-            with self._transaction(write=True) as cur:
-                found = self._load(cur, "id = ? OR slug = ?", (key, key), now=None)
-                if not found:
-                    raise StoreError(f"no article has the id or slug {key!r}")
-                article = found[0]
-                if article.status is status:
-                    return article
-                # Only an article readers could see gets a tombstone: a draft or an
-                # embargoed article deleted unseen must leave no trace at all.
-                was_public = article.status is Status.PUBLISHED and article.published <= now
-                deleted_ts = _ts(now) if status is Status.DELETED and was_public else None
-                cur.execute("UPDATE articles SET status = ?, deleted_ts = ?, stored = ? WHERE id = ?",
-                            (status.value, deleted_ts, now.isoformat(), article.id))
-                changed = replace(article, status=status, stored=now)
-                self._reresolve(cur, changed, normalise_title(article.title))
-                self._add_revision(cur, article, changed)
-                cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: the change failed and was rolled back: {exc}") from exc
+        with self._failing("the change failed and was rolled back"), self._transaction(write=True) as cur:
+            found = self._load(cur, "id = ? OR slug = ?", (key, key), now=None)
+            if not found:
+                raise StoreError(f"no article has the id or slug {key!r}")
+            article = found[0]
+            if article.status is status:
+                return article
+            # Only an article readers could see gets a tombstone: a draft or an
+            # embargoed article deleted unseen must leave no trace at all.
+            was_public = article.status is Status.PUBLISHED and article.published <= now
+            deleted_ts = _ts(now) if status is Status.DELETED and was_public else None
+            cur.execute("UPDATE articles SET status = ?, deleted_ts = ?, stored = ? WHERE id = ?",
+                        (status.value, deleted_ts, now.isoformat(), article.id))
+            changed = replace(article, status=status, stored=now)
+            self._reresolve(cur, changed, normalise_title(article.title))
+            self._add_revision(cur, article, changed)
+            cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         return changed
 
     def _add_revision(self, cur: sqlite3.Cursor, previous: Article | None, current: Article) -> None:
@@ -527,8 +537,8 @@ class SQLiteStore:
 
     def _explain_conflict(self, exc: sqlite3.IntegrityError, slug: str) -> str:
         if "articles.slug" in str(exc):
-            with self._lock:
-                owner = self._db.execute("SELECT id FROM articles WHERE slug = ?", (slug,)).fetchone()
+            with self._read(f"the owner of the slug {slug!r}") as db:
+                owner = db.execute("SELECT id FROM articles WHERE slug = ?", (slug,)).fetchone()
             return f"slug {slug!r} already belongs to article {owner[0] if owner else '?'}; give this one another slug"
         if "articles.id" in str(exc):
             return "that id already belongs to another article"
