@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from feedpub.settings import utc_now
 from feeds.site import SiteSettings
 from sources.ingest import ingest_paths
 from sources.model import IngestSettings
@@ -50,7 +51,7 @@ def ingest_settings() -> IngestSettings:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    opened = SQLiteStore(tmp_path / "data" / "feedpub.sqlite3")
+    opened = SQLiteStore(tmp_path / "data" / "feedpub.sqlite3", clock=utc_now)
     yield opened
     opened.close()
 

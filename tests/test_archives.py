@@ -11,6 +11,7 @@ import feedparser
 import pytest
 from lxml import etree
 
+from feedpub.settings import utc_now
 from feeds.build import build
 from sources.store import SQLiteStore
 
@@ -49,7 +50,7 @@ def walk(public: Path, subscription: str) -> list[Path]:
 @pytest.fixture
 def newsroom(tmp_path):
     """23 articles over three months: two a day around the first, then sparse."""
-    store = SQLiteStore(tmp_path / "store.sqlite3")
+    store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
     created: list[str] = []
     for n in range(23):
         apply(store, ("create", -(n * 4) - (n % 3), n % 4, ([CATEGORIES[n % 2]], [], AUTHORS[n % 2]), [], False),

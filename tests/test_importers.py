@@ -441,9 +441,10 @@ def test_cli_dry_run_prints_verbs_and_creates_no_store(tmp_path, monkeypatch, ca
     assert main(["ingest", str(page)]) == 0
     assert "1 created" in capsys.readouterr().out
     page.write_text(text.replace("Siti Aminah", "Budi Santoso"), encoding="utf-8")
+    from feedpub.settings import utc_now
     from sources.store import SQLiteStore
 
-    store = SQLiteStore(store_file)
+    store = SQLiteStore(store_file, clock=utc_now)
     before = store_dump(store)
     assert main(["ingest", "--dry-run", str(page)]) == 0
     out = capsys.readouterr().out

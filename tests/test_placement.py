@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from feedpub.settings import utc_now
 from feeds.build import build
 from feeds.site import SiteSettings
 from sources.model import Article, RelatedLink, SaveResult, Status
@@ -46,7 +47,7 @@ row = st.tuples(
 
 
 def test_the_store_and_placement_agree_on_what_is_a_place(tmp_path):
-    store = SQLiteStore(tmp_path / "store.sqlite3")
+    store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
     ids = []
     for n in range(ROWS):
         put(store, article(n, f"Berita {n}", tags=("Banjir",) if n % 2 == 0 else ()), "created")
@@ -104,7 +105,7 @@ SITE = SiteSettings(title="OKES.NEWS", description="Berita Ogan Komering Ulu", b
 
 def _rendered_after_an_edit_of_the_link_target(root: Path, *, logged_without_titles: bool) -> set[str]:
     """Build; edit the body of an article another links to; build again: what was rendered."""
-    store = SQLiteStore(root / "store.sqlite3")
+    store = SQLiteStore(root / "store.sqlite3", clock=utc_now)
     try:
         target = article(1, "Rapat Pilkada OKU")
         put(store, target, "created")

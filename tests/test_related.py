@@ -76,6 +76,7 @@ def test_an_article_never_links_to_itself(tmp_path, store, ingest):
 
 
 def test_resolution_does_not_depend_on_the_order_of_arrival(tmp_path, ingest, ingest_settings):
+    from feedpub.settings import utc_now
     from sources.ingest import ingest_paths
     from sources.store import SQLiteStore
 
@@ -83,7 +84,7 @@ def test_resolution_does_not_depend_on_the_order_of_arrival(tmp_path, ingest, in
     second = article(tmp_path, "ahy-2", "AHY Tekankan Keadilan dalam Pengadaan Tanah untuk Petani")
     outcomes = []
     for order in ([first, second, SAMPLE], [first, SAMPLE, second], [SAMPLE, second, first]):
-        store = SQLiteStore(tmp_path / f"order-{len(outcomes)}.sqlite3")
+        store = SQLiteStore(tmp_path / f"order-{len(outcomes)}.sqlite3", clock=utc_now)
         for path in order:
             ingest_paths(store, [path], settings=ingest_settings, now=lambda: INGEST_TIME, report=lambda _: None)
         outcomes.append(links_of(store)["AHY Tekankan Keadilan dalam Pengadaan Tanah"].target_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from feedpub.settings import utc_now
 from feeds.build import render_documents
 from sources.store import SQLiteStore
 
@@ -72,7 +73,7 @@ def test_an_embargoed_story_is_not_suggested_before_its_time(tmp_path, store, in
 def test_suggestions_can_be_turned_off(tmp_path, ingest_settings):
     from sources.ingest import ingest_paths
 
-    store = SQLiteStore(tmp_path / "off.sqlite3", suggest_related=False)
+    store = SQLiteStore(tmp_path / "off.sqlite3", clock=utc_now, suggest_related=False)
     for path in (TOPICS, write_article(tmp_path, "rakor.txt", UNLINKED)):
         ingest_paths(store, [path], settings=ingest_settings, now=lambda: INGEST_TIME, report=lambda _: None)
     assert suggestions(store, "rakor") == []

@@ -53,10 +53,15 @@ def _ts(moment: datetime) -> int:
 
 class SQLiteStore:
     """The embedded store, in every role of sources/store/roles.py (``ArticleStore``).
-    Thread-safe: one connection behind a lock."""
+    Thread-safe: one connection behind a lock.
 
-    def __init__(self, path: str | Path, *, suggest_related: bool = True):
+    ``clock``: when a version is stored, for a writer that says nothing of it; a build's
+    second process opens the store again with it (:meth:`opener`), so it must pickle
+    (a module-level function such as ``feedpub.settings.utc_now``)."""
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], datetime], suggest_related: bool = True):
         self.path = Path(path)
+        self.clock = clock
         self.suggest_related = suggest_related
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -282,7 +287,7 @@ class SQLiteStore:
         return [found[id_] for id_ in ids if id_ in found]
 
     def opener(self) -> Callable[[], FeedQueries]:
-        return functools.partial(SQLiteStore, self.path, suggest_related=self.suggest_related)
+        return functools.partial(SQLiteStore, self.path, clock=self.clock, suggest_related=self.suggest_related)
 
     def changes_since(self, revision: int) -> dict[str, Placement | None] | None:
         """id -> how each article changed after store revision ``revision`` was placed before
@@ -532,7 +537,7 @@ class SQLiteStore:
             cur.execute(insert, (current.id, last, (previous.stored or previous.updated).isoformat(),
                                  revision_snapshot(previous)))
         # A writer that sets no ``stored`` time still gets a truthful one.
-        stored = current.stored or datetime.now().astimezone()
+        stored = current.stored or self.clock()
         cur.execute(insert, (current.id, last + 1, stored.isoformat(), revision_snapshot(current)))
 
     def _explain_conflict(self, exc: sqlite3.IntegrityError, slug: str) -> str:
