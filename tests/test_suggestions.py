@@ -9,7 +9,7 @@ from feedpub.settings import utc_now
 from feeds.build import render_documents
 from sources.store import SQLiteStore
 
-from .conftest import DATA, INGEST_TIME, SAMPLE, write_article
+from .conftest import DATA, INGEST_TIME, SAMPLE, latest_published, write_article
 
 TOPICS = DATA / "articles" / "topik"
 PILKADA = {"kpu-dpt-pilkada", "bawaslu-netralitas-asn", "debat-calon-bupati"}
@@ -21,7 +21,7 @@ UNLINKED = "\n".join(line for line in SAMPLE.read_text(encoding="utf-8").splitli
 
 
 def suggestions(store, slug, now=INGEST_TIME + timedelta(hours=1)):
-    article = next(a for a in store.latest_published(now, 100) if a.slug == slug)
+    article = next(a for a in latest_published(store, now, 100) if a.slug == slug)
     return [link for link in article.related if link.suggested]
 
 

@@ -130,10 +130,6 @@ class SQLiteStore:
         with self._transaction(write=True) as cur:
             migrate(cur, self.path)
 
-    def schema_version(self) -> int:
-        with self._lock:
-            return self._db.execute("PRAGMA user_version").fetchone()[0]
-
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -174,15 +170,6 @@ class SQLiteStore:
             return self._load(cur, "status != 'deleted' ORDER BY published_ts DESC, id LIMIT ? OFFSET ?",
                               (limit, offset), now=None)
 
-    def latest_published(self, now: datetime, limit: int) -> list[Article]:
-        with self._snapshot("the newest articles") as cur:
-            return self._load(
-                cur,
-                "status = 'published' AND published_ts <= ? ORDER BY published_ts DESC, id LIMIT ?",
-                (_ts(now), limit),
-                now=now,
-            )
-
     def terms(self, kind: str, now: datetime) -> list[str]:
         # Each distinct name, then its first visible article through the term's index (as in
         # has_term): 54 ms at 100k articles, where joining every term row to its article
@@ -202,17 +189,6 @@ class SQLiteStore:
                 # "+": through the term's index first (0.1 ms), not every published article (14 ms at 100k).
                 "SELECT 1 FROM article_terms t JOIN articles a ON a.id = t.article_id WHERE t.kind = ? AND t.name = ? "
                 "AND +a.status = 'published' AND +a.published_ts <= ? LIMIT 1", (kind, name, _ts(now))).fetchone() is not None
-
-    def latest_published_with(self, kind: str, name: str, now: datetime, limit: int) -> list[Article]:
-        with self._snapshot(f"the newest articles of the {kind} {name!r}") as cur:
-            return self._load(
-                cur,
-                "id IN (SELECT t.article_id FROM article_terms t JOIN articles a ON a.id = t.article_id "
-                "WHERE t.kind = ? AND t.name = ? AND a.status = 'published' AND a.published_ts <= ? "
-                "ORDER BY t.published_ts DESC, t.article_id LIMIT ?) ORDER BY published_ts DESC, id",
-                (kind, name, _ts(now), limit),
-                now=now,
-            )
 
     # --- what builds ask (feeds/build.py) ----------------------------------------------
     #
@@ -264,7 +240,7 @@ class SQLiteStore:
                 "ON a.id = t.article_id WHERE t.kind = :kind AND t.name = :name AND", "t.published_ts", "t.article_id")
 
     def latest_ids(self, kind: str | None, name: str | None, now: datetime, limit: int) -> list[str]:
-        """The ids ``latest_published`` (kind None) or ``latest_published_with`` would give."""
+        """The ids of the feed's newest ``limit`` articles visible at ``now``, newest first."""
         with self._read(f"the newest articles of {self._feed_name(kind, name)}") as db:
             if kind is None:
                 rows = db.execute("SELECT id FROM articles WHERE status = 'published' AND published_ts <= ? "
@@ -342,15 +318,6 @@ class SQLiteStore:
                     f"SELECT DISTINCT article_id FROM related_links WHERE target_id IN ({','.join('?' * len(chunk))})",
                     chunk))
         return found
-
-    def next_release_after(self, now: datetime) -> datetime | None:
-        with self._read("the next release") as db:
-            row = db.execute(
-                "SELECT published FROM articles WHERE status = 'published' AND published_ts > ? "
-                "ORDER BY published_ts LIMIT 1",
-                (_ts(now),),
-            ).fetchone()
-        return datetime.fromisoformat(row[0]) if row else None
 
     def upcoming(self, now: datetime) -> list[Article]:
         with self._snapshot("the articles still embargoed") as cur:
