@@ -184,7 +184,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         # A feed's places (feeds/archive.py) with whether each is visible, from indexes alone:
         # status and deleted_ts sit after the article's content in its row, so reading them
-        # walked its overflow pages. Every feed's places at 10k articles: 0.23 s -> 0.055 s.
+        # walked its overflow pages (docs/BENCHMARKS.md, "The store's queries").
         "DROP INDEX articles_by_published",
         "CREATE INDEX articles_by_published ON articles (published_ts, id, status, deleted_ts)",
         "CREATE INDEX articles_place ON articles (id, status, published_ts, deleted_ts)",

@@ -172,8 +172,8 @@ class SQLiteStore:
 
     def terms(self, kind: str, now: datetime) -> list[str]:
         # Each distinct name, then its first visible article through the term's index (as in
-        # has_term): 54 ms at 100k articles, where joining every term row to its article
-        # read each article's row, 2.3 s with the file in the page cache and 7.6 s without.
+        # has_term): joining every term row to its article read each article's row
+        # (docs/BENCHMARKS.md, "The store's queries").
         with self._read(f"the names of each {kind}") as db:
             rows = db.execute(
                 "SELECT n.name FROM (SELECT DISTINCT name FROM article_terms WHERE kind = :kind) n WHERE EXISTS ("
@@ -186,7 +186,7 @@ class SQLiteStore:
         """Whether any article readers can see carries the term (its feed exists)."""
         with self._read(f"whether any article carries the {kind} {name!r}") as db:
             return db.execute(
-                # "+": through the term's index first (0.1 ms), not every published article (14 ms at 100k).
+                # "+": through the term's index first, not from every published article.
                 "SELECT 1 FROM article_terms t JOIN articles a ON a.id = t.article_id WHERE t.kind = ? AND t.name = ? "
                 "AND +a.status = 'published' AND +a.published_ts <= ? LIMIT 1", (kind, name, _ts(now))).fetchone() is not None
 
@@ -216,8 +216,8 @@ class SQLiteStore:
         params = {"now": _ts(now), "kind": kind, "name": name, "moment": _ts(moment)}
         rows_of, ts, _ = self._feed_rows(kind)
         # "+a.status": no index on status here. With one, SQLite gathers every place on that
-        # side of ``moment`` through both halves of the OR and sorts them (48 ms at 100k
-        # articles for the month after an old one) instead of walking the time index to the first.
+        # side of ``moment`` through both halves of the OR and sorts them, instead of walking
+        # the time index to the first (docs/BENCHMARKS.md, "The store's queries").
         place = PLACE.replace("a.status", "+a.status")
         with self._read(f"the places of {self._feed_name(kind, name)}") as db:
             row = db.execute(f"SELECT {ts} FROM {rows_of} {ts} {op} :moment AND {place} "
@@ -273,7 +273,7 @@ class SQLiteStore:
             if revision < floor:
                 return None
             # Ordered by the index (revision, then rowid within it): "ORDER BY rowid" alone
-            # made SQLite walk the whole log in rowid order (30 ms at 100k articles).
+            # made SQLite walk the whole log in rowid order.
             rows = cur.execute("SELECT article_id, before FROM changes WHERE revision >= ? ORDER BY revision, rowid",
                                (revision,)).fetchall()
         changed: dict[str, Placement | None] = {}
