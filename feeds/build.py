@@ -112,8 +112,8 @@ def _link_changed(before: Placement | None, after: Placement | None, t0: int, t1
     """Whether a related link to the article shows something else at ``t1`` than at ``t0``."""
     was = before.link_view(t0) if before else None
     shows = after.link_view(t1) if after else None
-    # A placement logged before titles were recorded says nothing (UNKNOWN, equal to no view
-    # the store gives now): assume it changed.
+    # A placement logged before titles were recorded says nothing: its view is UNKNOWN,
+    # which no current placement shows, so the link counts as changed.
     return was != shows
 
 
