@@ -77,7 +77,7 @@ from sources.errors import FeedpubError
 from sources.ingest import ingest_paths
 from sources.remote import PollResult, RemoteSource, poll_source, user_agent
 from sources.remote import states as source_states
-from sources.store import ArticleStore
+from sources.store.roles import Articles, ArticleStore
 
 log = logging.getLogger("feedpub")
 
@@ -164,8 +164,8 @@ class Service:
         except Exception as exc:
             # The previous documents stay served; the store watcher tries again after a
             # backoff, the periodic rebuild and release jobs at their times. Not only the
-            # project's errors: an OSError from removing a stale file or a store error
-            # escaping mid-build must reach status and /healthz too, not just a job log.
+            # project's errors (a failing store raises StoreError): an OSError from removing
+            # a stale file or a bug must reach status and /healthz too, not just a job log.
             if not isinstance(exc, FeedpubError):
                 log.exception("build failed (%s) on an unexpected error", reason)
                 exc = f"{type(exc).__name__}: {exc}"
@@ -343,7 +343,7 @@ class Service:
         try:
             result = poll_source(self.store, source, self.session, self.clock(), settings=self.config.ingest,
                                  user_agent=user_agent(self.config.site.base_url))
-        except Exception as exc:   # a bug or a broken store: logged, shown in the status, the job lives on
+        except Exception as exc:   # a bug, or the store's StoreError: logged, shown in the status, the job lives on
             log.exception("remote source %s: the poll failed", source.name)
             result = PollResult(source.name, source.url, "failed", error=f"{type(exc).__name__}: {exc}")
         finally:
@@ -387,8 +387,8 @@ class Service:
         try:
             self.store.revision()
             reachable, store_error = True, None
-        except Exception as exc:   # whatever the store raises, the health check reports it
-            reachable, store_error = False, f"{type(exc).__name__}: {exc}"
+        except FeedpubError as exc:   # StoreError: the health check reports it
+            reachable, store_error = False, str(exc)
         report = self.last_build
         with self._state_lock:
             outcomes = dict(self.hub_outcomes)
@@ -478,7 +478,7 @@ class Service:
         self.session.close()
 
 
-def ingest_sample_if_empty(store: ArticleStore, config: Config, now: Callable[[], datetime]) -> None:
+def ingest_sample_if_empty(store: Articles, config: Config, now: Callable[[], datetime]) -> None:
     """A new installation starts with the newsroom's sample article, so there is something to read."""
     if store.count():
         return

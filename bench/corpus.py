@@ -56,6 +56,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from queue import Empty
 
+from feedpub.settings import utc_now
 from sources.ingest import assemble_draft, merge
 from sources.model import Article, Image, IngestSettings, SaveResult
 from sources.newsroom import parse_newsroom_text
@@ -555,7 +556,7 @@ def store_path(n: int, seed: int = 0, *, cache: Path | None = None) -> Path:
         built = Path(work) / target.name
         # Suggestions are a full-text search per article without named links: left out,
         # as the benchmarks measure feed builds, not ingest.
-        store = SQLiteStore(built, suggest_related=False)
+        store = SQLiteStore(built, clock=utc_now, suggest_related=False)
         try:
             load(store, generate_in_background(n, seed), progress=sys.stderr.isatty(), total=n)
         finally:
@@ -579,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     path = store_path(args.n, args.seed)
     elapsed = time.perf_counter() - started
-    store = SQLiteStore(path)
+    store = SQLiteStore(path, clock=utc_now)
     try:
         count = store.count()
     finally:

@@ -31,7 +31,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from feedpub.settings import load_config  # noqa: E402
+from feedpub.settings import load_config, utc_now  # noqa: E402
 from sources.ingest import ingest_paths  # noqa: E402
 from sources.store import SQLiteStore  # noqa: E402
 
@@ -76,7 +76,7 @@ def main() -> None:
             url = re.search(r"serving (http://\S+)/", service.stdout.readline()).group(1)
             topic = url + "/atom.xml"
             config = load_config(cwd / "feedpub.toml")
-            store = SQLiteStore(cwd / config.store_path)
+            store = SQLiteStore(cwd / config.store_path, clock=utc_now)
             served, notified = [], []
             session = requests.Session()
             time.sleep(1.0)   # let the first build's notifications pass

@@ -55,7 +55,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from feedpub.settings import load_config  # noqa: E402
+from feedpub.settings import load_config, utc_now  # noqa: E402
 from sources.ingest import ingest_paths  # noqa: E402
 from sources.store import SQLiteStore  # noqa: E402
 
@@ -276,7 +276,7 @@ def main() -> None:
         (cwd / "feedpub.toml").write_text(f"[schedule]\nrebuild_minutes = 15\n[server]\nworkers = {args.workers}\n",
                                           encoding="utf-8")
         config = load_config(cwd / "feedpub.toml")
-        store = SQLiteStore(cwd / config.store_path)
+        store = SQLiteStore(cwd / config.store_path, clock=utc_now)
         (cwd / "in").mkdir()
         ingest_paths(store, make_articles(cwd / "in"), settings=config.ingest, report=lambda _: None,
                      now=lambda: datetime(2024, 9, 10, tzinfo=timezone.utc))

@@ -448,7 +448,7 @@ def open_store(config: Config) -> SQLiteStore:
     """The store as configured (the one place its options are applied)."""
     from sources.store import SQLiteStore   # here: a command that never opens the store does not load it
 
-    return SQLiteStore(config.store_path, suggest_related=config.suggest_related)
+    return SQLiteStore(config.store_path, clock=utc_now, suggest_related=config.suggest_related)
 
 
 def with_address(config: Config, host: str, port: int) -> Config:

@@ -41,7 +41,9 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from sources.store import ArticleStore
+from sources.model import Status
+from sources.placement import Placement
+from sources.store.roles import FeedQueries
 
 from .archive import Page, Place, archive_folder, is_closed, link, month_bounds, month_of, month_pages, paginate
 from .catalogue import term_feed, term_slugs
@@ -98,43 +100,38 @@ def fingerprint(site: SiteSettings) -> str:
     return hashlib.sha256((repr(site) + _code_digest()).encode()).hexdigest()
 
 
-def _is_place(placement: dict, now_ts: int) -> bool:
-    """The store's notion of a place (sources/store.py ``_PLACE``) for a logged placement."""
-    return placement["published_ts"] <= now_ts and (
-        placement["status"] == "published" or (placement["status"] == "deleted" and placement["deleted_ts"] is not None))
-
-
-def _same_place(before: dict | None, after: dict | None, t0: int, t1: int) -> bool:
+def _same_place(before: Placement | None, after: Placement | None, t0: int, t1: int) -> bool:
     """An article that was a place at the last build and still is, in the same month and feeds:
     every page keeps its entries (only the one holding it changes)."""
-    return bool(before and after and _is_place(before, t0) and _is_place(after, t1)
-                and all(before.get(key) == after.get(key)
-                        for key in ("published_ts", "status", "categories", "tags", "author")))
+    return bool(before and after and before.is_place(t0) and after.is_place(t1)
+                and (before.published_ts, before.status, before.categories, before.tags, before.author)
+                == (after.published_ts, after.status, after.categories, after.tags, after.author))
 
 
-def _link_view(placement: dict | None, now_ts: int) -> tuple | None:
-    """What a related link to the article shows; None when it shows nothing of it."""
-    if not placement or placement["status"] != "published" or placement["published_ts"] > now_ts:
-        return None
-    # A placement logged before titles were recorded says nothing: assume it changed.
-    return tuple(placement.get(key, object()) for key in ("title", "slug", "url"))
+def _link_changed(before: Placement | None, after: Placement | None, t0: int, t1: int) -> bool:
+    """Whether a related link to the article shows something else at ``t1`` than at ``t0``."""
+    was = before.link_view(t0) if before else None
+    shows = after.link_view(t1) if after else None
+    # A placement logged before titles were recorded says nothing: its view is UNKNOWN,
+    # which no current placement shows, so the link counts as changed.
+    return was != shows
 
 
-def _feed_keys(placement: dict, site: SiteSettings) -> set[FeedKey]:
+def _feed_keys(placement: Placement, site: SiteSettings) -> set[FeedKey]:
     keys: set[FeedKey] = {None}
     if "category" in site.catalogue:
-        keys.update(("category", name) for name in placement["categories"])
+        keys.update(("category", name) for name in placement.categories)
     if "tag" in site.catalogue:
-        keys.update(("tag", name) for name in placement["tags"])
-    if "author" in site.catalogue and placement["author"]:
-        keys.add(("author", placement["author"]))
+        keys.update(("tag", name) for name in placement.tags)
+    if "author" in site.catalogue and placement.author:
+        keys.add(("author", placement.author))
     return keys
 
 
 class _Builder:
     """Renders the documents of one build from one store at one clock."""
 
-    def __init__(self, store: ArticleStore, site: SiteSettings, now: datetime, slugs: dict[str, dict[str, str]],
+    def __init__(self, store: FeedQueries, site: SiteSettings, now: datetime, slugs: dict[str, dict[str, str]],
                  fragments: FragmentCache):
         self.store, self.site, self.now, self.slugs = store, site, now, slugs
         self.fragments = fragments
@@ -347,7 +344,7 @@ def _as_rendered(known: dict[str, Fragment], ids: list[str]) -> tuple[Rendered, 
 PARALLEL_FROM = 64
 
 
-def _render_part(open_store: Callable[[], ArticleStore], site: SiteSettings, now: datetime,
+def _render_part(open_store: Callable[[], FeedQueries], site: SiteSettings, now: datetime,
                  slugs: dict[str, dict[str, str]], output_dir: Path, claims: Claims, queue) -> None:
     """The second process of a full build: render and write what it claims, report back."""
     try:
@@ -366,7 +363,7 @@ def _render_part(open_store: Callable[[], ArticleStore], site: SiteSettings, now
         queue.put(("error", exc))
 
 
-def _full_in_two(builder: _Builder, open_store: Callable[[], ArticleStore], output_dir: Path,
+def _full_in_two(builder: _Builder, open_store: Callable[[], FeedQueries], output_dir: Path,
                  progress: Progress | None):
     """Both cores: a second process takes months and feeds as this one does (the one that is
     ahead takes the next: the second starts ~0.2 s later); the manifest is ours."""
@@ -440,7 +437,7 @@ def read_state(output_dir: Path) -> dict | None:
     return state if isinstance(state, dict) and state.get("version") == STATE_VERSION else None
 
 
-def render_documents(store: ArticleStore, site: SiteSettings, now: datetime) -> list[Document]:
+def render_documents(store: FeedQueries, site: SiteSettings, now: datetime) -> list[Document]:
     """Every document of a full build, in memory (tests, tools)."""
     slugs = {kind: term_slugs(store.terms(kind, now)) for kind in site.catalogue}
     fragments = FragmentCache(None, fingerprint(site))
@@ -479,7 +476,7 @@ class _Incremental:
         ts = self.b.store.place_near(kind, name, self.b.now, start if before else end, before=before)
         return month_of(ts, self.b.site.zone) if ts is not None else None
 
-    def plan(self, changed: dict[str, dict | None], released: list[str], tombstones_moved: bool,
+    def plan(self, changed: dict[str, Placement | None], released: list[str], tombstones_moved: bool,
              state_slugs: dict[str, dict[str, str]]) -> bool:
         """Fill ``render``/``remove``; False when only a full build can be right."""
         b, store = self.b, self.b.store
@@ -489,8 +486,8 @@ class _Incremental:
         current = store.placements(sorted(direct))
         # A link shows its target's title and address, and only while the target is
         # visible: the articles linking to one whose link would look different change too.
-        shown = {article_id for article_id in direct if _link_view(before.get(article_id), t0)
-                 != _link_view(current.get(article_id), t1)}
+        shown = {article_id for article_id in direct
+                 if _link_changed(before.get(article_id), current.get(article_id), t0, t1)}
         linkers = store.linking_to(sorted(shown)) - direct if shown else set()
         content = direct | linkers
         b.fragments.forget(content)   # their kept entries show what they were (feeds/fragments.py)
@@ -503,15 +500,15 @@ class _Incremental:
             was, now_at = before.get(article_id), current.get(article_id)
             stays = _same_place(was, now_at, t0, t1)
             for placement, moment in ((was, t0), (now_at, t1)):
-                if placement and _is_place(placement, moment):
-                    month = month_of(placement["published_ts"], b.site.zone)
+                if placement and placement.is_place(moment):
+                    month = month_of(placement.published_ts, b.site.zone)
                     for key in _feed_keys(placement, b.site):
                         (still if stays else touched).setdefault(key, set()).add(month)
         for key, months in still.items():
             touched.setdefault(key, set())
         # A deletion (or a change to a deleted article) may add or drop a tombstone in atom.xml.
         tombstones_moved = tombstones_moved or any(
-            placement and placement["status"] == "deleted"
+            placement and placement.status is Status.DELETED
             for article_id in content for placement in (before.get(article_id), current.get(article_id)))
         if tombstones_moved:
             touched.setdefault(None, set())
@@ -621,7 +618,7 @@ class _Incremental:
             yield from made if isinstance(made, list) else [made]
 
 
-def build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: datetime, *,
+def build(store: FeedQueries, site: SiteSettings, output_dir: Path, now: datetime, *,
           full: bool = False, progress: Progress | None = None) -> BuildReport:
     started = time.perf_counter()
     revision = store.revision()   # read first: a write racing the build triggers another
@@ -653,8 +650,8 @@ def build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: dateti
                        report.removed, tuple(topics), full=bool(why), why_full=why)
 
 
-def _build(store: ArticleStore, site: SiteSettings, output_dir: Path, now: datetime, state: dict | None, why: str,
-           changed: dict | None, fragments: FragmentCache, progress: Progress | None):
+def _build(store: FeedQueries, site: SiteSettings, output_dir: Path, now: datetime, state: dict | None, why: str,
+           changed: dict[str, Placement | None] | None, fragments: FragmentCache, progress: Progress | None):
     """(what was published, the catalogue's slugs, why the build was full); None for the first when
     nothing changed."""
     if not why:

@@ -46,7 +46,7 @@ from .html_format import fragment_parts
 from .ingest import TITLE_LIMIT, ArticleDraft, assemble_draft, check_all_fields, merge
 from .model import Article, Image, IngestSettings, SaveResult, Status
 from .newsroom import parse_newsroom_text
-from .store import ArticleStore
+from .store.roles import Articles
 from .text import cut_at_word, slugify, xml_safe
 
 log = logging.getLogger(__name__)
@@ -276,7 +276,7 @@ def article_json(article: Article, feeds: Sequence[str], now: datetime) -> dict:
 class IngestAPI:
     """WSGI application for ``/api``; off (404 everywhere) when ``token`` is empty."""
 
-    def __init__(self, store: ArticleStore, *, settings: IngestSettings, token: str, max_body_bytes: int,
+    def __init__(self, store: Articles, *, settings: IngestSettings, token: str, max_body_bytes: int,
                  clock: Callable[[], datetime], feed_urls: FeedUrls):
         self.store = store
         self.settings = settings

@@ -31,7 +31,7 @@ from .errors import FeedpubError, IngestError, StoreError
 from .frontmatter import FRONT_MATTER_KEYS, split_front_matter
 from .model import Article, Image, IngestSettings, RelatedLink, SaveResult, Status
 from .newsroom import parse_newsroom_text
-from .store import ArticleStore
+from .store.roles import Articles
 from .text import cut_at_word, slugify, squash_space, xml_safe
 
 TITLE_LIMIT = 90     # characters of a headline derived from the lead
@@ -441,7 +441,7 @@ def read_drafts(
     return [read_draft(data, path=path, settings=settings, overrides=overrides)]
 
 
-def _would_find(store: ArticleStore, planned: Mapping[str, Article], draft: ArticleDraft) -> Article | None:
+def _would_find(store: Articles, planned: Mapping[str, Article], draft: ArticleDraft) -> Article | None:
     """What ``store.save`` would find for ``draft`` once the run's earlier items
     (``planned``, by id) were written: the same keys in the same order."""
     if draft.id:
@@ -458,7 +458,7 @@ def _would_find(store: ArticleStore, planned: Mapping[str, Article], draft: Arti
     return hit or (stored if stored is not None and stored.slug == draft.slug else None)
 
 
-def plan(store: ArticleStore, planned: dict[str, Article], draft: ArticleDraft, now: datetime,
+def plan(store: Articles, planned: dict[str, Article], draft: ArticleDraft, now: datetime,
          settings: IngestSettings) -> tuple[SaveResult, Article | None]:
     """``--dry-run``: (what saving ``draft`` would do, the article it would replace), written
     nowhere but ``planned``; refuses what the store would refuse (a slug or id taken)."""
@@ -492,7 +492,7 @@ def changed_fields(before: Article, after: Article) -> list[str]:
     return [name for name in changed if name not in ("content_text", "source", "updated")] or changed
 
 
-def _measured(store: ArticleStore, url: str, measure: Callable[[str], Image],
+def _measured(store: Articles, url: str, measure: Callable[[str], Image],
               report: Callable[[str], None], file: Path) -> Image | None:
     known = store.find_image(url)
     if known is not None:
@@ -525,7 +525,7 @@ def collect_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestE
 
 
 def ingest_paths(
-    store: ArticleStore,
+    store: Articles,
     paths: Iterable[str | Path],
     *,
     settings: IngestSettings,

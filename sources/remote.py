@@ -8,8 +8,8 @@ Two layers, as in :mod:`sources.ingest`:
   should hold: :func:`sources.ingest.merge` decides create/update/unchanged, so
   identity rules stay in one place), :func:`retry_after` and :func:`next_attempt`.
 - I/O: :func:`poll_source` does one conditional GET with requests and writes the
-  items and the source's polling state through the :class:`ArticleStore`. It never
-  raises for anything the partner does: it records the error, backs off and
+  items and the source's polling state to the store (its ``Polling`` role). It
+  never raises for anything the partner does: it records the error, backs off and
   returns a :class:`PollResult`.
 
 Politeness (STYLE.md practice 8): a descriptive User-Agent; the stored ETag and
@@ -54,7 +54,7 @@ from lxml import etree
 from .errors import FeedpubError
 from .ingest import SUMMARY_LIMIT, TITLE_LIMIT, ArticleDraft, merge, mint_id
 from .model import Article, Image, IngestSettings, SaveResult, SourceState, Status
-from .store import ArticleStore
+from .store.roles import Articles, Polling, SourceStates
 from .text import cut_at_word, slugify, squash_space, xml_safe
 
 log = logging.getLogger("feedpub.remote")
@@ -624,7 +624,7 @@ def _fetch(session: requests.Session, source: RemoteSource, state: SourceState, 
     raise RemoteSourceError(f"more than {MAX_REDIRECTS} redirects: {' -> '.join(visited)}")
 
 
-def _store_items(store: ArticleStore, source: RemoteSource, feed: UpstreamFeed, now: datetime,
+def _store_items(store: Articles, source: RemoteSource, feed: UpstreamFeed, now: datetime,
                  settings: IngestSettings) -> tuple[dict[str, int], list[str]]:
     counts = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0, "failed": 0}
     notes: list[str] = []
@@ -653,7 +653,7 @@ def _store_items(store: ArticleStore, source: RemoteSource, feed: UpstreamFeed, 
     return counts, notes
 
 
-def poll_source(store: ArticleStore, source: RemoteSource, session: requests.Session, now: datetime, *,
+def poll_source(store: Polling, source: RemoteSource, session: requests.Session, now: datetime, *,
                 settings: IngestSettings, user_agent: str = USER_AGENT) -> PollResult:
     """Poll one source once, unless it is backing off; never raises for what the partner does."""
     state = store.source_state(source.url) or SourceState(source.url)
@@ -714,7 +714,7 @@ def describe(source: RemoteSource, state: SourceState | None) -> dict:
     }
 
 
-def states(store: ArticleStore, sources: tuple[RemoteSource, ...] | list[RemoteSource]) -> list[dict]:
+def states(store: SourceStates, sources: tuple[RemoteSource, ...] | list[RemoteSource]) -> list[dict]:
     return [describe(source, store.source_state(source.url)) for source in sources]
 
 

@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from feedpub.settings import utc_now
 from feeds.site import SiteSettings
 from sources.ingest import ingest_paths
-from sources.model import IngestSettings
+from sources.model import Article, IngestSettings
 from sources.store import SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +51,7 @@ def ingest_settings() -> IngestSettings:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    opened = SQLiteStore(tmp_path / "data" / "feedpub.sqlite3")
+    opened = SQLiteStore(tmp_path / "data" / "feedpub.sqlite3", clock=utc_now)
     yield opened
     opened.close()
 
@@ -73,6 +74,13 @@ def write_article(folder: Path, name: str, text: str, *, encoding: str = "utf-8"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode(encoding))
     return path
+
+
+def latest_published(store: SQLiteStore, now: datetime, limit: int, *, kind: str | None = None,
+                     name: str | None = None) -> list[Article]:
+    """The newest ``limit`` articles readers see at ``now`` in the main feed, or in the feed
+    of a category, tag or author (``kind``, ``name``), read as a build reads them."""
+    return store.articles(store.latest_ids(kind, name, now, limit), now)
 
 
 def store_dump(store: SQLiteStore) -> list[str]:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from feedpub.settings import utc_now
 from sources.model import Article, RelatedLink, SaveResult
 from sources.store import SQLiteStore
 
@@ -77,7 +78,7 @@ if __name__ == "__main__":
     from feeds.site import SiteSettings
 
     out, base = Path(sys.argv[1]), sys.argv[2].rstrip("/")
-    store = SQLiteStore(out.parent / "edge-corpus.sqlite3")
+    store = SQLiteStore(out.parent / "edge-corpus.sqlite3", clock=utc_now)
     fill(store)
     site = SiteSettings(title="OKES & Co <Uji>", description="Korpus uji", base_url=base, author="Redaksi")
     print(build(store, site, out, NOW).summary())

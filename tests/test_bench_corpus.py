@@ -28,6 +28,7 @@ from bench.corpus import (
     load,
     store_path,
 )
+from feedpub.settings import utc_now
 from sources.ingest import merge, read_draft
 from sources.store import SQLiteStore
 from sources.text import normalise_title, slugify
@@ -143,7 +144,7 @@ def test_related_links_name_earlier_articles_of_the_same_category(corpus):
 
 def test_every_related_link_resolves_in_a_store(tmp_path):
     articles = list(generate(300, seed=1))
-    store = SQLiteStore(tmp_path / "corpus.sqlite3", suggest_related=False)
+    store = SQLiteStore(tmp_path / "corpus.sqlite3", clock=utc_now, suggest_related=False)
     try:
         assert load(store, articles) == 300
         by_title = {a.title: a.id for a in articles}
@@ -167,7 +168,7 @@ def test_store_path_builds_once_into_the_cache_named_by_the_environment(tmp_path
     assert sorted(p.name for p in cache.iterdir()) == [".gitignore", "corpus-300-2.sqlite3"]   # no partial copy left
     built = path.stat().st_mtime_ns
     assert store_path(300, seed=2) == path and path.stat().st_mtime_ns == built
-    store = SQLiteStore(path)
+    store = SQLiteStore(path, clock=utc_now)
     try:
         assert store.count() == 300
         oldest = next(iter(generate(300, seed=2)))

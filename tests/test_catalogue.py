@@ -71,12 +71,13 @@ def test_the_index_page_and_the_opml_list_the_catalogue(store, ingest, site):
 
 
 def test_a_name_has_a_feed_only_while_an_article_readers_can_see_carries_it(tmp_path):
+    from feedpub.settings import utc_now
     from sources.model import SaveResult, Status
     from sources.store import SQLiteStore
 
     from .edge_corpus import NOW, T0, article
 
-    store = SQLiteStore(tmp_path / "terms.sqlite3")
+    store = SQLiteStore(tmp_path / "terms.sqlite3", clock=utc_now)
     later = NOW + timedelta(days=1)
     for item in (article(1, "terlihat", "Terlihat", "<p>a</p>", tags=("Terlihat",), author="Ani"),
                  article(2, "draf", "Draf", "<p>b</p>", tags=("Draf",), author="Budi", status=Status.DRAFT),

@@ -23,10 +23,11 @@ HOSTILE = ("<script", "alert(", "onclick", "javascript:", "<iframe", "evil.examp
 
 @pytest.fixture
 def corpus_docs(tmp_path):
+    from feedpub.settings import utc_now
     from sources.store import SQLiteStore
 
     # The newsroom's links only: "no related links" must stay none (suggestions: test_suggestions.py).
-    store = SQLiteStore(tmp_path / "corpus.sqlite3", suggest_related=False)
+    store = SQLiteStore(tmp_path / "corpus.sqlite3", clock=utc_now, suggest_related=False)
     fill(store)
     site = SiteSettings(title="OKES & Co <Uji>", description="Korpus uji", base_url="https://okes.example",
                         author="Redaksi")
@@ -135,9 +136,10 @@ def test_rss_plain_text_uses_hexadecimal_references(corpus_docs):
 def test_documents_assembled_from_kept_entries_are_what_feedgen_renders_whole(tmp_path, render):
     """Builds splice entries rendered once (feeds/splice.py) into an entry-less document; the
     result is byte for byte what feedgen writes when handed the entries with the rest."""
+    from feedpub.settings import utc_now
     from sources.store import SQLiteStore
 
-    store = SQLiteStore(tmp_path / "corpus.sqlite3")
+    store = SQLiteStore(tmp_path / "corpus.sqlite3", clock=utc_now)
     fill(store)
     site = SiteSettings(title="OKES & Co <Uji>", description="Korpus uji", base_url="https://okes.example",
                         author="Redaksi", hubs=("https://hub.example/",))

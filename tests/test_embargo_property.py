@@ -37,6 +37,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from feedpub.settings import utc_now
 from feeds.build import build, render_documents
 from feeds.entries import EPOCH
 from feeds.site import SiteSettings
@@ -257,7 +258,7 @@ def check(documents: dict[str, bytes], models: list[Model], t: datetime, where: 
 @given(ops=operations)
 def test_no_article_leaks_before_it_is_visible(ops):
     with tempfile.TemporaryDirectory() as tmp:
-        store = SQLiteStore(Path(tmp) / "feedpub.sqlite3")
+        store = SQLiteStore(Path(tmp) / "feedpub.sqlite3", clock=utc_now)
         try:
             models, _ = apply(store, ops)
             times = {NOW}

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from feeds.site import SiteSettings
 from scheduler import feed_urls_for
-from feedpub.settings import DEFAULTS, load_config
+from feedpub.settings import DEFAULTS, load_config, utc_now
 from sources.api import WRITABLE_KEYS, IngestAPI
 from sources.errors import ConfigError, IngestError
 from sources.frontmatter import FRONT_MATTER_KEYS, split_front_matter
@@ -198,7 +198,7 @@ class FuzzStore:
             self.close()
             self.last_dump = None
             self.generation += 1
-            self.store = SQLiteStore(self.folder / f"store-{self.generation}.sqlite3")
+            self.store = SQLiteStore(self.folder / f"store-{self.generation}.sqlite3", clock=utc_now)
             ingest_paths(self.store, [SAMPLE], settings=SETTINGS, now=lambda: INGEST_TIME,
                          report=lambda message: None)
         return self.store

@@ -15,7 +15,7 @@ from lxml import etree
 from feeds.build import render_documents
 from sources.media import measure_image
 
-from .conftest import INGEST_TIME, LOGO_BYTES, write_article
+from .conftest import INGEST_TIME, LOGO_BYTES, latest_published, write_article
 
 ATOM = "http://www.w3.org/2005/Atom"
 MEDIA = "http://search.yahoo.com/mrss/"
@@ -61,7 +61,7 @@ def test_an_image_is_measured_once_and_carried_by_every_format(tmp_path, store, 
     ingest_with_image(store, ingest_settings, path, url)
     ingest_with_image(store, ingest_settings, path, url, now=INGEST_TIME + timedelta(hours=1))
     assert ImageHandler.requests_seen == ["HEAD /rapat.png"]
-    image = store.latest_published(INGEST_TIME, 1)[0].image
+    image = latest_published(store, INGEST_TIME, 1)[0].image
     assert (image.url, image.media_type, image.length) == (url, "image/png", len(LOGO_BYTES))
 
     docs = {d.path: d.body for d in render_documents(store, site, INGEST_TIME)}
@@ -85,7 +85,7 @@ def test_an_image_that_cannot_be_measured_is_stored_and_measured_later(tmp_path,
     path = write_article(tmp_path, "rapat.txt", "Rapat koordinasi.")
     messages = ingest_with_image(store, ingest_settings, path, url)
     assert any("warning:" in m and "belum-ada.png" in m and "404" in m for m in messages), messages
-    article = store.latest_published(INGEST_TIME, 1)[0]
+    article = latest_published(store, INGEST_TIME, 1)[0]
     assert article.image.url == url and article.image.length is None
     rss = etree.fromstring({d.path: d.body for d in render_documents(store, site, INGEST_TIME)}["rss.xml"])
     assert rss.find("channel/item/enclosure") is None            # RSS demands a real length
@@ -93,7 +93,7 @@ def test_an_image_that_cannot_be_measured_is_stored_and_measured_later(tmp_path,
 
     (tmp_path / "img" / "belum-ada.png").write_bytes(LOGO_BYTES)
     ingest_with_image(store, ingest_settings, path, url, now=INGEST_TIME + timedelta(hours=1))
-    measured = store.latest_published(INGEST_TIME + timedelta(hours=1), 1)[0]
+    measured = latest_published(store, INGEST_TIME + timedelta(hours=1), 1)[0]
     assert measured.image.length == len(LOGO_BYTES)
     assert measured.updated == article.updated                      # a measurement is not an edit
 
@@ -114,14 +114,14 @@ def test_an_image_stored_unmeasured_is_measured_by_the_service(tmp_path, store, 
 
     url = image_server + "/rapat.png"
     ingest(write_article(tmp_path, "rapat.txt", f"---\nimage: {url}\n---\nRapat koordinasi."))   # no measure
-    assert store.latest_published(INGEST_TIME, 1)[0].image.length is None
+    assert latest_published(store, INGEST_TIME, 1)[0].image.length is None
     (tmp_path / "feedpub.toml").write_text(f'[output]\npath = "{tmp_path / "public"}"\n', encoding="utf-8")
     service = Service(load_config(tmp_path / "feedpub.toml"), store)
     service.start()
     try:
         service.build_now("start")
         wait_for(lambda: b"<enclosure" in (tmp_path / "public" / "rss.xml").read_bytes())
-        image = store.latest_published(INGEST_TIME, 1)[0].image
+        image = latest_published(store, INGEST_TIME, 1)[0].image
         assert (image.media_type, image.length) == ("image/png", len(LOGO_BYTES))
         assert ImageHandler.requests_seen == ["HEAD /rapat.png"]
     finally:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from feedpub.settings import utc_now
 from feeds.build import STATE_NAME, build
 from feeds.fragments import CACHE_NAME
 from feeds.site import SiteSettings
@@ -120,7 +121,7 @@ def apply(store: SQLiteStore, op, clock: datetime, created: list[str]) -> dateti
 def test_incremental_builds_equal_full_builds(ops):
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        store = SQLiteStore(root / "store.sqlite3")
+        store = SQLiteStore(root / "store.sqlite3", clock=utc_now)
         clock, created = START, []
         build(store, SITE, root / "incremental", clock)
         build(store, SITE, root / "full", clock, full=True)
@@ -139,7 +140,7 @@ def test_incremental_builds_equal_full_builds(ops):
 
 
 def test_a_build_with_nothing_changed_writes_nothing(tmp_path):
-    store = SQLiteStore(tmp_path / "store.sqlite3")
+    store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
     clock, created = START, []
     for n in range(5):
         clock = apply(store, ("create", -n * 20, n % 4, ([CATEGORIES[n % 3]], [TAGS[0]], AUTHORS[0]), [], False),
@@ -154,7 +155,7 @@ def test_a_build_with_nothing_changed_writes_nothing(tmp_path):
 
 
 def test_an_edit_renders_only_the_documents_it_touches(tmp_path):
-    store = SQLiteStore(tmp_path / "store.sqlite3")
+    store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
     clock, created = START, []
     for n in range(12):
         clock = apply(store, ("create", -n * 9, n % 4, ([CATEGORIES[n % 3]], [], AUTHORS[n % 2]), [], False),
@@ -173,7 +174,7 @@ def test_an_edit_renders_only_the_documents_it_touches(tmp_path):
 def test_a_full_build_in_two_processes_equals_one_in_one(tmp_path, monkeypatch):
     import feeds.build as building
 
-    store = SQLiteStore(tmp_path / "store.sqlite3")
+    store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
     clock, created = START, []
     for n in range(40):   # 40 tags, 3 categories, 2 authors: 46 feeds... and 30 more tags below
         clock = apply(store, ("create", -n, n % 4, ([CATEGORIES[n % 3]], [f"Topik {n}", f"Topik {n + 30}"],
@@ -203,14 +204,14 @@ def test_two_processes_whose_plans_differ_still_take_every_month_both_hold_once(
     from feeds.catalogue import term_slugs
     from feeds.fragments import FragmentCache
 
-    first = SQLiteStore(tmp_path / "first.sqlite3")
+    first = SQLiteStore(tmp_path / "first.sqlite3", clock=utc_now)
     clock, created = START, []
     for n in range(24):   # one every 4 days: four months
         clock = apply(first, ("create", -4 * n, n % 4, ([CATEGORIES[n % 3]], [TAGS[n % 3]], AUTHORS[n % 2]), [],
                               False), clock, created)
     first.close()   # all in the main file, to copy
     shutil.copyfile(tmp_path / "first.sqlite3", tmp_path / "second.sqlite3")
-    first, second = SQLiteStore(tmp_path / "first.sqlite3"), SQLiteStore(tmp_path / "second.sqlite3")
+    first, second = SQLiteStore(tmp_path / "first.sqlite3", clock=utc_now), SQLiteStore(tmp_path / "second.sqlite3", clock=utc_now)
     for n in range(5):   # the write only the second plan holds: backdated, a month before all others
         apply(second, ("create", -200 - n, 0, ([CATEGORIES[0]], [TAGS[0]], AUTHORS[0]), [], False), clock, created)
     slugs = {kind: term_slugs(first.terms(kind, clock)) for kind in SITE.catalogue}   # the parent's, as sent
@@ -242,7 +243,7 @@ def test_an_edit_renders_only_the_edited_entry_again(tmp_path, monkeypatch):
     """Every other entry of the documents it touches comes from the kept fragments."""
     import feeds.build as building
 
-    store = SQLiteStore(tmp_path / "store.sqlite3")
+    store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
     clock, created = START, []
     for n in range(12):
         clock = apply(store, ("create", -n, n % 4, ([CATEGORIES[n % 3]], [TAGS[n % 2]], AUTHORS[n % 2]), [], False),
@@ -270,7 +271,7 @@ def test_a_full_build_renders_each_archived_entry_once(tmp_path, monkeypatch):
     tag, author) and its feeds' subscription documents, rendered once."""
     import feeds.build as building
 
-    store = SQLiteStore(tmp_path / "store.sqlite3")
+    store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
     clock, created = START, []
     for n in range(30):   # 30 articles over three months, 3 to a page: every feed has archive pages
         clock = apply(store, ("create", -3 * n, n % 4, ([CATEGORIES[n % 3]], [TAGS[n % 2]], AUTHORS[n % 2]), [],
@@ -301,7 +302,7 @@ def test_a_full_build_renders_each_archived_entry_once(tmp_path, monkeypatch):
 
 
 def test_damaged_kept_entries_are_rendered_again_not_trusted(tmp_path, caplog):
-    store = SQLiteStore(tmp_path / "store.sqlite3")
+    store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
     clock, created = START, []
     for n in range(6):
         clock = apply(store, ("create", -n, n % 4, ([CATEGORIES[n % 3]], [], AUTHORS[0]), [], False),
@@ -335,7 +336,7 @@ def test_a_full_build_starts_a_new_file_of_kept_entries(tmp_path):
         finally:
             db.close()
 
-    store = SQLiteStore(tmp_path / "store.sqlite3")
+    store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
     clock, created = START, []
     for n in range(6):
         clock = apply(store, ("create", -n, n % 4, ([CATEGORIES[n % 3]], [], AUTHORS[0]), [], False), clock, created)

@@ -9,7 +9,7 @@ import pytest
 from sources.errors import IngestError
 from sources.model import IngestSettings
 
-from .conftest import INGEST_TIME, JAKARTA, SAMPLE, store_dump, write_article
+from .conftest import INGEST_TIME, JAKARTA, SAMPLE, latest_published, store_dump, write_article
 
 FRONT = """---
 title: "Forkopimda OKU Gelar Rakor Kesiapan Pilkada 2024"
@@ -25,7 +25,7 @@ summary: Forkopimda OKU memastikan kesiapan Pilkada serentak.
 def test_sample_is_stored_whole(store, ingest):
     summary = ingest(SAMPLE)
     assert (summary.created, summary.failed) == (1, 0)
-    article = store.latest_published(INGEST_TIME, 10)[0]
+    article = latest_published(store, INGEST_TIME, 10)[0]
     assert article.id == "tag:okes.example,2024-09-18:okes-forkopimda-oku-pilkada-2024"
     assert article.slug == "okes-forkopimda-oku-pilkada-2024"
     assert (article.city, article.publication) == ("BATURAJA", "OKES.NEWS")
@@ -41,7 +41,7 @@ def test_sample_is_stored_whole(store, ingest):
 
 def test_headline_derived_from_the_lead_is_announced(store, ingest):
     ingest(SAMPLE)
-    article = store.latest_published(INGEST_TIME, 1)[0]
+    article = latest_published(store, INGEST_TIME, 1)[0]
     assert article.title == "Menjelang Pilkada Serentak 2024 yang akan digelar pada 27 November, Forum Koordinasi…"
     assert len(article.title) <= 90
     assert any("derived" in m and article.title in m for m in ingest.messages)
@@ -49,7 +49,7 @@ def test_headline_derived_from_the_lead_is_announced(store, ingest):
 
 def test_no_published_time_means_the_time_of_ingest(store, ingest):
     ingest(SAMPLE)
-    article = store.latest_published(INGEST_TIME, 1)[0]
+    article = latest_published(store, INGEST_TIME, 1)[0]
     assert article.published == INGEST_TIME == article.updated
     assert article.published.utcoffset() == timedelta(hours=7)
 
@@ -76,7 +76,7 @@ def test_flags_win_over_front_matter(tmp_path, store, ingest):
 def test_naive_times_are_in_the_site_zone(tmp_path, store, ingest):
     path = write_article(tmp_path, "a.txt", "---\npublished: 2024-09-18 08:00\n---\nIsi.")
     ingest(path)
-    assert store.latest_published(INGEST_TIME, 1)[0].published == datetime(2024, 9, 18, 8, 0, tzinfo=JAKARTA)
+    assert latest_published(store, INGEST_TIME, 1)[0].published == datetime(2024, 9, 18, 8, 0, tzinfo=JAKARTA)
 
 
 def test_ingesting_the_same_file_again_changes_nothing(store, ingest):
@@ -90,13 +90,13 @@ def test_ingesting_the_same_file_again_changes_nothing(store, ingest):
 def test_an_edited_file_updates_the_same_article(tmp_path, store, ingest):
     path = write_article(tmp_path, "berita.txt", SAMPLE.read_text(encoding="utf-8"))
     ingest(path)
-    original = store.latest_published(INGEST_TIME, 1)[0]
+    original = latest_published(store, INGEST_TIME, 1)[0]
     path.write_text(SAMPLE.read_text(encoding="utf-8").replace("Rabu, 18 September", "Rabu pagi, 18 September"),
                     encoding="utf-8")
     later = INGEST_TIME + timedelta(hours=2)
     summary = ingest(path, now=later)
     assert summary.updated == 1
-    articles = store.latest_published(later, 10)
+    articles = latest_published(store, later, 10)
     assert len(articles) == 1
     edited = articles[0]
     assert edited.id == original.id and edited.published == original.published
@@ -109,7 +109,7 @@ def test_an_edit_in_the_same_second_still_moves_updated_forward(tmp_path, store,
     ingest(path)
     path.write_text("Isi kedua.", encoding="utf-8")
     ingest(path)
-    assert store.latest_published(INGEST_TIME + timedelta(seconds=5), 1)[0].updated == INGEST_TIME + timedelta(seconds=1)
+    assert latest_published(store, INGEST_TIME + timedelta(seconds=5), 1)[0].updated == INGEST_TIME + timedelta(seconds=1)
 
 
 def test_an_explicit_id_survives_a_slug_change(tmp_path, store, ingest):
@@ -195,7 +195,7 @@ def test_single_article_flags_refuse_several_files(tmp_path, store, ingest):
 def test_xml_invalid_characters_never_reach_the_store(tmp_path, store, ingest):
     path = write_article(tmp_path, "ctl.txt", "---\ntitle: \"Judul\\x0b aneh\"\n---\nIsi\x1f berita.")
     ingest(path)
-    article = store.latest_published(INGEST_TIME, 1)[0]
+    article = latest_published(store, INGEST_TIME, 1)[0]
     assert "\x0b" not in article.title and "\x1f" not in article.content_html + article.content_text
 
 
@@ -205,7 +205,7 @@ def test_minted_ids_use_the_configured_authority(tmp_path, store):
     path = write_article(tmp_path, "a.txt", "Isi.")
     ingest_paths(store, [path], settings=IngestSettings("news.example.org"), now=lambda: INGEST_TIME,
                  report=lambda _: None)
-    assert store.latest_published(INGEST_TIME, 1)[0].id == "tag:news.example.org,2024-09-18:a"
+    assert latest_published(store, INGEST_TIME, 1)[0].id == "tag:news.example.org,2024-09-18:a"
 
 
 def test_two_files_with_the_same_name_are_two_stories_not_an_edit(tmp_path, store, ingest):
@@ -224,10 +224,10 @@ def test_two_files_with_the_same_name_are_two_stories_not_an_edit(tmp_path, stor
 def test_changing_the_slug_of_a_file_keeps_its_article(tmp_path, store, ingest):
     path = write_article(tmp_path, "rakor.txt", "---\nslug: rakor\n---\nIsi.")
     ingest(path)
-    original = store.latest_published(INGEST_TIME, 1)[0]
+    original = latest_published(store, INGEST_TIME, 1)[0]
     path.write_text("---\nslug: rakor-oku\n---\nIsi.", encoding="utf-8")
     assert ingest(path, now=INGEST_TIME + timedelta(minutes=1)).updated == 1
-    (moved,) = store.latest_published(INGEST_TIME + timedelta(minutes=1), 10)
+    (moved,) = latest_published(store, INGEST_TIME + timedelta(minutes=1), 10)
     assert moved.id == original.id and moved.slug == "rakor-oku"
 
 

@@ -1,39 +1,211 @@
-"""Data flows one way: sources -> feeds -> public; scheduler.py wires them."""
+"""Data flows one way: sources -> feeds -> public; scheduler.py wires them; feedpub/ is the edge.
+
+The check reads every module's imports, wherever they are written (at the top, inside
+a function, relative, or through ``importlib.import_module`` / ``__import__`` with a
+literal name), resolves each to the module it loads, and holds the tree to:
+
+- ``sources`` imports nothing of ``feeds``, ``scheduler`` or ``feedpub``;
+- ``feeds`` imports nothing of ``scheduler`` or ``feedpub``, and of ``sources`` only
+  its public model and the store's Protocols (never a store implementation, an
+  importer or the API);
+- no two modules of one package import each other, directly or round a longer loop.
+
+The last tests plant each kind of violation in a copy of the tree and see the check fail.
+"""
 
 from __future__ import annotations
 
 import ast
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("sources", "feeds", "feedpub")
+TOP_MODULES = ("scheduler",)
 FORBIDDEN = {
-    "sources": {"feeds", "scheduler", "feedpub"},
-    "feeds": {"scheduler", "feedpub"},
+    "sources": ("feeds", "scheduler", "feedpub"),
+    "feeds": ("scheduler", "feedpub"),
 }
+# What feeds/ may take from sources/: values and Protocols, nothing that does I/O.
+FEEDS_MAY_USE = ("sources.errors", "sources.model", "sources.text", "sources.placement", "sources.store.roles")
 
 
-def imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names = set()
-    for node in ast.walk(tree):
+@dataclass(frozen=True)
+class Import:
+    importer: str      # dotted name of the importing module
+    module: str        # dotted name of the module it loads
+    line: int
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def source_files(root: Path) -> Iterator[Path]:
+    for package in PACKAGES:
+        yield from sorted((root / package).rglob("*.py"))
+    for name in TOP_MODULES:
+        yield root / f"{name}.py"
+
+
+def _is_module(root: Path, dotted: str) -> bool:
+    path = root.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def imports_of(path: Path, root: Path) -> list[Import]:
+    """Every import in ``path``, resolved to the module it loads (``from a import b`` loads
+    ``a.b`` when that is a module, else ``a``)."""
+    name = module_name(path, root)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: list[Import] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-    return names
+            found += [Import(name, alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - (node.level - 1)] if node.level > 1 else base
+                target = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                submodule = f"{target}.{alias.name}"
+                found.append(Import(name, submodule if _is_module(root, submodule) else target, node.lineno))
+        elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+              and isinstance(node.args[0].value, str) and _is_dynamic_import(node.func)):
+            found.append(Import(name, node.args[0].value, node.lineno))
+    return found
 
 
-@pytest.mark.parametrize("package", sorted(FORBIDDEN))
-def test_layers_do_not_import_upwards(package):
-    files = sorted((ROOT / package).rglob("*.py"))
-    assert files
-    for path in files:
-        bad = imported_modules(path) & FORBIDDEN[package]
-        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+def _is_dynamic_import(func: ast.expr) -> bool:
+    if isinstance(func, ast.Name):
+        return func.id in ("__import__", "import_module")
+    return isinstance(func, ast.Attribute) and func.attr == "import_module"
 
 
-def test_the_check_itself_sees_imports():
-    sample = ROOT / "scheduler.py"
-    assert {"feeds", "sources", "feedpub"} <= imported_modules(sample)
+def _within(module: str, layer: str) -> bool:
+    return module == layer or module.startswith(layer + ".")
+
+
+def layer_violations(root: Path) -> list[str]:
+    problems = []
+    for path in source_files(root):
+        for found in imports_of(path, root):
+            layer = found.importer.split(".")[0]
+            where = f"{path.relative_to(root)}:{found.line}"
+            if any(_within(found.module, banned) for banned in FORBIDDEN.get(layer, ())):
+                problems.append(f"{where} imports {found.module}")
+            elif (layer == "feeds" and _within(found.module, "sources")
+                  and not any(_within(found.module, allowed) for allowed in FEEDS_MAY_USE)):
+                problems.append(f"{where} imports {found.module}: feeds/ may use only {', '.join(FEEDS_MAY_USE)}")
+    return problems
+
+
+def package_cycles(root: Path) -> list[list[str]]:
+    """Loops of imports among the modules of one package (its subpackages included)."""
+    graph: dict[str, set[str]] = {}
+    for path in source_files(root):
+        for found in imports_of(path, root):
+            importer, target = found.importer, found.module
+            if importer.split(".")[0] == target.split(".")[0] and importer in PACKAGES_AND_MODULES(root):
+                if target != importer and not importer.startswith(target + "."):   # a package's own __init__
+                    graph.setdefault(importer, set()).add(target)
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}   # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for following in sorted(graph.get(node, ())):
+            if state.get(following) == 1:
+                cycles.append(path[path.index(following):] + [following])
+            elif following not in state:
+                visit(following)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    return cycles
+
+
+def PACKAGES_AND_MODULES(root: Path) -> set[str]:   # noqa: N802 (reads as the set it is)
+    return {module_name(path, root) for path in source_files(root)}
+
+
+def test_layers_import_only_downwards():
+    assert not layer_violations(ROOT)
+
+
+def test_no_package_has_an_import_cycle():
+    assert not package_cycles(ROOT)
+
+
+def test_the_check_sees_every_kind_of_import():
+    found = {item.module for item in imports_of(ROOT / "scheduler.py", ROOT)}
+    assert {"feedpub.settings", "sources.errors"} <= found
+    relative = {item.module for item in imports_of(ROOT / "feeds" / "archive.py", ROOT)}
+    assert any(module.startswith("feeds.") for module in relative)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    copy = tmp_path / "tree"
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, copy / package, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in TOP_MODULES:
+        shutil.copy(ROOT / f"{name}.py", copy / f"{name}.py")
+    assert not layer_violations(copy) and not package_cycles(copy)
+    return copy
+
+
+def _plant(tree: Path, relative: str, line: str) -> None:
+    path = tree / relative
+    path.write_text(path.read_text(encoding="utf-8") + "\n\ndef planted():\n    " + line + "\n", encoding="utf-8")
+
+
+def _any_feeds_module(tree: Path) -> str:
+    return str(sorted(p for p in (tree / "feeds").rglob("*.py") if p.name != "__init__.py")[0].relative_to(tree))
+
+
+@pytest.mark.parametrize("line", [
+    "from sources.store.sqlite import SQLiteStore",
+    "from sources.ingest import ingest_paths",
+    "import scheduler",
+    "import importlib; importlib.import_module('scheduler')",
+    "__import__('feedpub.settings')",
+    "from feedpub import settings",
+])
+def test_a_planted_forbidden_import_in_feeds_fails_the_check(tree, line):
+    _plant(tree, _any_feeds_module(tree), line)
+    problems = layer_violations(tree)
+    assert len(problems) == 1, problems
+
+
+@pytest.mark.parametrize("line", ["from feeds import site", "from ..feeds import site", "import scheduler"])
+def test_a_planted_upward_import_in_sources_fails_the_check(tree, line):
+    _plant(tree, "sources/model.py", line)
+    assert layer_violations(tree)
+
+
+def test_a_planted_relative_import_that_reaches_another_layer_fails_the_check(tree):
+    (tree / "sources" / "model.py").write_text(
+        (tree / "sources" / "model.py").read_text(encoding="utf-8") + "\nfrom .. import feeds\n", encoding="utf-8")
+    assert layer_violations(tree)
+
+
+def test_a_planted_cycle_inside_a_package_fails_the_check(tree):
+    (tree / "sources" / "planted_a.py").write_text("from . import planted_b\n", encoding="utf-8")
+    (tree / "sources" / "planted_b.py").write_text("def later():\n    from .planted_a import x\n", encoding="utf-8")
+    cycles = package_cycles(tree)
+    assert any({"sources.planted_a", "sources.planted_b"} <= set(cycle) for cycle in cycles), cycles

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .conftest import INGEST_TIME, SAMPLE, write_article
+from .conftest import INGEST_TIME, SAMPLE, latest_published, write_article
 
 BHABIN = "Bhabinkamtibmas Dituntut Mampu Ciptakan Situasi Aman dan Kondusif Selama Pemilukada"
 AHY_FULL = "AHY Tekankan Keadilan dalam Pengadaan Tanah: Hak Warga Harus Dihormati"
@@ -15,7 +15,7 @@ def article(tmp_path, slug, title, body="Isi berita.", extra=""):
 
 
 def links_of(store, now=INGEST_TIME + timedelta(hours=1)):
-    sample = [a for a in store.latest_published(now, 50) if a.slug.startswith("okes-")][0]
+    sample = [a for a in latest_published(store, now, 50) if a.slug.startswith("okes-")][0]
     return {link.title: link for link in sample.related}
 
 
@@ -71,11 +71,12 @@ def test_a_retitled_target_releases_the_link(tmp_path, store, ingest):
 
 def test_an_article_never_links_to_itself(tmp_path, store, ingest):
     ingest(write_article(tmp_path, "self.txt", '---\ntitle: "Diri Sendiri"\n---\nIsi.\nBACA JUGA: Diri Sendiri'))
-    only = store.latest_published(INGEST_TIME, 1)[0]
+    only = latest_published(store, INGEST_TIME, 1)[0]
     assert only.related[0].target_id is None
 
 
 def test_resolution_does_not_depend_on_the_order_of_arrival(tmp_path, ingest, ingest_settings):
+    from feedpub.settings import utc_now
     from sources.ingest import ingest_paths
     from sources.store import SQLiteStore
 
@@ -83,7 +84,7 @@ def test_resolution_does_not_depend_on_the_order_of_arrival(tmp_path, ingest, in
     second = article(tmp_path, "ahy-2", "AHY Tekankan Keadilan dalam Pengadaan Tanah untuk Petani")
     outcomes = []
     for order in ([first, second, SAMPLE], [first, SAMPLE, second], [SAMPLE, second, first]):
-        store = SQLiteStore(tmp_path / f"order-{len(outcomes)}.sqlite3")
+        store = SQLiteStore(tmp_path / f"order-{len(outcomes)}.sqlite3", clock=utc_now)
         for path in order:
             ingest_paths(store, [path], settings=ingest_settings, now=lambda: INGEST_TIME, report=lambda _: None)
         outcomes.append(links_of(store)["AHY Tekankan Keadilan dalam Pengadaan Tanah"].target_id)

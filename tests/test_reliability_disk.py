@@ -273,9 +273,9 @@ def test_after_a_failed_build_the_store_watcher_backs_off_and_status_says_since_
     assert (service.failures_in_a_row, service.last_error, service.status()["last_error_at"]) == (0, None, None)
 
 
-def test_a_build_failing_on_any_error_is_reported_like_a_write_that_failed(tmp_path, store, ingest):
-    """A store error escaping mid-build (here: a closed connection) is no PublishError, and
-    must still reach status and /healthz rather than only the scheduler's log."""
+def test_a_store_failing_mid_build_is_reported_like_a_write_that_failed(tmp_path, store, ingest):
+    """A store that fails mid-build (here: a closed connection) raises a StoreError naming
+    the store, which reaches status and /healthz rather than only the scheduler's log."""
     ingest(SAMPLE)
     (tmp_path / "feedpub.toml").write_text(
         f'[output]\npath = "{tmp_path / "public"}"\n[store]\npath = "{tmp_path / "data" / "s.sqlite3"}"\n',
@@ -283,5 +283,5 @@ def test_a_build_failing_on_any_error_is_reported_like_a_write_that_failed(tmp_p
     service = SchedulerService(load_config(tmp_path / "feedpub.toml"), store, clock=lambda: INGEST_TIME)
     store.close()
     assert service.build_now("test") is None
-    assert service.last_error.startswith("ProgrammingError: ") and service.failures_in_a_row == 1
+    assert service.last_error.startswith(f"{store.path}: cannot read ") and service.failures_in_a_row == 1
     assert service.status()["last_error"] == service.last_error

@@ -45,6 +45,7 @@ import brotli
 import pytest
 from lxml import etree
 
+from feedpub.settings import utc_now
 from feeds.fragments import CACHE_NAME
 from feeds.publish import MANIFEST_NAME, read_manifest
 from feeds.server import PublicFiles
@@ -312,7 +313,7 @@ def check_store(path: Path, newsroom: Newsroom, ids: list[str]) -> list[str]:
     finally:
         raw.close()
     problems = [] if verdict == [("ok",)] else [f"integrity_check: {verdict}"]
-    store = SQLiteStore(path)   # the project's own opening: WAL recovery and migrations
+    store = SQLiteStore(path, clock=utc_now)   # the project's own opening: WAL recovery and migrations
     try:
         for article_id in ids:
             found = store.get(article_id)

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from feedpub.settings import utc_now
 from sources.errors import StoreError
-from sources.store import MIGRATIONS, SQLiteStore
+from sources.store import SQLiteStore
+from sources.store.schema import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def schema_version(path: Path) -> int:
+    with closing(sqlite3.connect(path)) as db:
+        return db.execute("PRAGMA user_version").fetchone()[0]
+
+
 def test_a_new_store_is_wal_and_at_the_latest_schema(tmp_path):
-    store = SQLiteStore(tmp_path / "new" / "feedpub.sqlite3")
-    assert store.schema_version() == len(MIGRATIONS)
+    store = SQLiteStore(tmp_path / "new" / "feedpub.sqlite3", clock=utc_now)
+    assert schema_version(store.path) == len(MIGRATIONS)
     assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     store.close()
 
@@ -30,8 +40,8 @@ def test_an_old_store_is_migrated_in_order(tmp_path):
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
-    store = SQLiteStore(path)
-    assert store.schema_version() == len(MIGRATIONS)
+    store = SQLiteStore(path, clock=utc_now)
+    assert schema_version(path) == len(MIGRATIONS)
     columns = {row[1] for row in store._db.execute("PRAGMA table_info(articles)")}
     assert {"deleted_ts", "source"} <= columns
     store.close()
@@ -43,19 +53,19 @@ def test_a_store_from_a_newer_feedpub_is_refused(tmp_path):
     db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     db.close()
     with pytest.raises(StoreError, match="newer than this feedpub knows"):
-        SQLiteStore(path)
+        SQLiteStore(path, clock=utc_now)
 
 
 def test_a_file_that_is_not_a_store_is_named(tmp_path):
     path = tmp_path / "notes.sqlite3"
     path.write_text("not a database " * 100)
     with pytest.raises(StoreError, match=r"notes\.sqlite3: cannot open the store"):
-        SQLiteStore(path)
+        SQLiteStore(path, clock=utc_now)
 
 
 def test_processes_opening_a_fresh_store_at_once_all_succeed(tmp_path):
     path = tmp_path / "race.sqlite3"
-    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from sources.store import SQLiteStore; SQLiteStore({str(path)!r}).close()"
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from feedpub.settings import utc_now; from sources.store import SQLiteStore; SQLiteStore({str(path)!r}, clock=utc_now).close()"
     for _ in range(5):
         path.unlink(missing_ok=True)
         processes = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(4)]
@@ -66,10 +76,10 @@ def test_processes_opening_a_fresh_store_at_once_all_succeed(tmp_path):
 @pytest.mark.parametrize("feed", [(None, None), ("tag", "Pilkada 2024")])
 def test_a_feeds_places_come_from_indexes_alone(tmp_path, feed):
     """An article's row holds its content: reading status from it walked its overflow pages
-    (every feed's places at 10k articles: 0.23 s, against 0.055 s from indexes)."""
+    (docs/BENCHMARKS.md, "The store's queries")."""
     from datetime import datetime, timezone
 
-    store = SQLiteStore(tmp_path / "feedpub.sqlite3")
+    store = SQLiteStore(tmp_path / "feedpub.sqlite3", clock=utc_now)
     queries = []
     store._db.set_trace_callback(queries.append)   # each statement with its parameters written in
     store.places(*feed, datetime(2024, 9, 20, tzinfo=timezone.utc))
@@ -77,4 +87,54 @@ def test_a_feeds_places_come_from_indexes_alone(tmp_path, feed):
     plan = " ".join(row[3] for row in store._db.execute(f"EXPLAIN QUERY PLAN {queries[-1]}"))
     searched = [step for step in plan.split("SEARCH ") if step.startswith("a ")]   # the articles table
     assert searched and all("COVERING INDEX" in step for step in searched), plan
+    store.close()
+
+
+NOW = datetime(2024, 9, 20, tzinfo=timezone.utc)
+READS = {   # every read of every role (sources/store/roles.py)
+    "revision": lambda store: store.revision(),
+    "count": lambda store: store.count(),
+    "get": lambda store: store.get("tag:okes.example,2024:a"),
+    "lookup": lambda store: store.lookup(article_id=None, slug="a", source="a.txt"),
+    "page": lambda store: store.page(10),
+    "terms": lambda store: store.terms("tag", NOW),
+    "has_term": lambda store: store.has_term("tag", "Banjir", NOW),
+    "latest_ids": lambda store: store.latest_ids("tag", "Banjir", NOW, 10),
+    "articles": lambda store: store.articles(["tag:okes.example,2024:a"], NOW),
+    "places": lambda store: store.places(None, None, NOW),
+    "place_near": lambda store: store.place_near(None, None, NOW, NOW, before=True),
+    "changes_since": lambda store: store.changes_since(0),
+    "placements": lambda store: store.placements(["tag:okes.example,2024:a"]),
+    "released_between": lambda store: store.released_between(NOW, NOW),
+    "linking_to": lambda store: store.linking_to(["tag:okes.example,2024:a"]),
+    "deleted_since": lambda store: store.deleted_since(NOW, NOW),
+    "upcoming": lambda store: store.upcoming(NOW),
+    "find_image": lambda store: store.find_image("https://okes.example/a.jpg"),
+    "unmeasured_images": lambda store: store.unmeasured_images(10),
+    "history": lambda store: store.history("a"),
+    "find_upstream": lambda store: store.find_upstream("https://mitra.example/feed.xml", "1"),
+    "find_by_url": lambda store: store.find_by_url("https://mitra.example/a"),
+    "source_state": lambda store: store.source_state("https://mitra.example/feed.xml"),
+}
+
+
+@pytest.mark.parametrize("read", sorted(READS))
+def test_a_read_that_fails_is_a_store_error_naming_the_store(tmp_path, read):
+    store = SQLiteStore(tmp_path / "feedpub.sqlite3", clock=utc_now)
+    store.close()   # every statement now fails in SQLite
+    with pytest.raises(StoreError, match=rf"^{re.escape(str(store.path))}: cannot read "):
+        READS[read](store)
+
+
+def test_a_version_stored_without_a_time_takes_the_stores_clock(tmp_path):
+    from sources.model import Article, SaveResult, Status
+
+    clock = datetime(2024, 9, 20, 8, 30, tzinfo=timezone.utc)
+    store = SQLiteStore(tmp_path / "feedpub.sqlite3", clock=lambda: clock)
+    article = Article(
+        id="tag:okes.example,2024:a", slug="a", url=None, title="Rapat Pilkada OKU", summary="Ringkasan.",
+        content_html="<p>Isi.</p>", content_text="Isi.", author=None, city=None, publication=None,
+        published=NOW, updated=NOW, categories=(), tags=(), language="id", status=Status.PUBLISHED, stored=None)
+    store.save(lambda existing: SaveResult("created", article), article_id=article.id, slug=article.slug)
+    assert [revision.stored for revision in store.history("a")] == [clock]
     store.close()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from feedpub.settings import utc_now
 from feeds.build import render_documents
 from sources.store import SQLiteStore
 
-from .conftest import DATA, INGEST_TIME, SAMPLE, write_article
+from .conftest import DATA, INGEST_TIME, SAMPLE, latest_published, write_article
 
 TOPICS = DATA / "articles" / "topik"
 PILKADA = {"kpu-dpt-pilkada", "bawaslu-netralitas-asn", "debat-calon-bupati"}
@@ -20,7 +21,7 @@ UNLINKED = "\n".join(line for line in SAMPLE.read_text(encoding="utf-8").splitli
 
 
 def suggestions(store, slug, now=INGEST_TIME + timedelta(hours=1)):
-    article = next(a for a in store.latest_published(now, 100) if a.slug == slug)
+    article = next(a for a in latest_published(store, now, 100) if a.slug == slug)
     return [link for link in article.related if link.suggested]
 
 
@@ -72,7 +73,7 @@ def test_an_embargoed_story_is_not_suggested_before_its_time(tmp_path, store, in
 def test_suggestions_can_be_turned_off(tmp_path, ingest_settings):
     from sources.ingest import ingest_paths
 
-    store = SQLiteStore(tmp_path / "off.sqlite3", suggest_related=False)
+    store = SQLiteStore(tmp_path / "off.sqlite3", clock=utc_now, suggest_related=False)
     for path in (TOPICS, write_article(tmp_path, "rakor.txt", UNLINKED)):
         ingest_paths(store, [path], settings=ingest_settings, now=lambda: INGEST_TIME, report=lambda _: None)
     assert suggestions(store, "rakor") == []

@@ -1,0 +1,156 @@
+"""What each part of feedpub may ask of the source store, one Protocol per role.
+
+Callers name the narrowest role they use, so a backend (sources/store/sqlite.py
+today, PostgreSQL next) is held to what is asked of it, and a reader of a caller
+sees at once what it can do to the store:
+
+- :class:`FeedQueries`: what a build reads (feeds/build.py);
+- :class:`Articles`: article reads and writes of importers, the API and the CLI;
+- :class:`SourceStates`: the polling state of remote sources;
+- :class:`ImageQueue`: lead images still to measure;
+- :class:`ArticleStore`: all of them, for the composition root (scheduler.py) only.
+
+Times are aware datetimes; a naive one is refused. Reads and writes that fail
+raise :class:`sources.errors.StoreError` naming the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from ..model import Article, Image, Revision, SaveResult, SourceState, Tombstone
+from ..placement import Placement
+
+# Chooses what to store given the stored version (None: there is none), inside the write.
+Decide = Callable[[Article | None], SaveResult]
+
+
+class FeedQueries(Protocol):
+    """What a build reads (feeds/build.py, through feeds/archive.py's places).
+
+    ``kind``/``name`` select a catalogue feed ("category", "tag" or "author" and its
+    name); ``kind`` None is the main feed (every article). An article is visible at
+    ``now`` when it is published and its publish time has passed."""
+
+    def revision(self) -> int:
+        """A number that grows with every committed change."""
+
+    def terms(self, kind: str, now: datetime) -> list[str]:
+        """Distinct categories, tags or authors ("category", "tag", "author") of the articles visible at ``now``."""
+
+    def has_term(self, kind: str, name: str, now: datetime) -> bool:
+        """Whether an article visible at ``now`` carries this category, tag or author."""
+
+    def latest_ids(self, kind: str | None, name: str | None, now: datetime, limit: int) -> list[str]:
+        """The ids of the feed's newest ``limit`` articles visible at ``now``, newest first."""
+
+    def articles(self, ids: Sequence[str], now: datetime) -> list[Article]:
+        """These articles in this order, links resolved as seen at ``now``."""
+
+    def places(self, kind: str | None, name: str | None, now: datetime,
+               start: datetime | None = None, end: datetime | None = None) -> list[tuple[str, int, bool]]:
+        """(id, publication time, visible) of a feed's history in [start, end), oldest first."""
+
+    def place_near(self, kind: str | None, name: str | None, now: datetime, moment: datetime, *,
+                   before: bool) -> int | None:
+        """Publication time of the feed's last place before ``moment``, or first at or after it."""
+
+    def changes_since(self, revision: int) -> dict[str, Placement | None] | None:
+        """id -> placement before the first change after ``revision`` (None: a new article);
+        None if the log is trimmed."""
+
+    def forget_changes(self, before: int) -> None:
+        """Trim the change log below store revision ``before`` (no build needs it any more)."""
+
+    def placements(self, ids: Sequence[str]) -> dict[str, Placement]:
+        """id -> current placement."""
+
+    def released_between(self, after: datetime, until: datetime) -> list[str]:
+        """Articles whose publication time falls in (after, until]."""
+
+    def linking_to(self, ids: Sequence[str]) -> set[str]:
+        """Articles holding a related link resolved to one of ``ids``."""
+
+    def deleted_since(self, since: datetime, now: datetime) -> list[Tombstone]:
+        """Articles deleted in [since, now], newest deletion first, that had been public."""
+
+    def opener(self) -> Callable[[], FeedQueries]:
+        """A picklable way to open this store again (a build's second process)."""
+
+    def close(self) -> None:
+        """Release the store (a build closes the one its second process opened)."""
+
+
+class Articles(Protocol):
+    """Article reads and writes of importers (sources/ingest.py, sources/remote.py),
+    the ingest API (sources/api.py) and the CLI."""
+
+    def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None) -> SaveResult:
+        """In one transaction: look the article up (by id if given, else by source file,
+        else by slug), let ``decide`` choose, and write its choice unless it is "unchanged"."""
+
+    def get(self, article_id: str) -> Article | None:
+        """The article with this id, whatever its status."""
+
+    def lookup(self, *, article_id: str | None, slug: str, source: str | None = None) -> Article | None:
+        """Read-only: the article :meth:`save` would hand to ``decide`` (same keys, same order)."""
+
+    def page(self, limit: int, offset: int = 0) -> list[Article]:
+        """Every article not deleted (drafts and embargoed ones too), newest publish time first."""
+
+    def count(self) -> int:
+        """How many articles the store holds, whatever their status."""
+
+    def find_upstream(self, via_url: str, upstream_id: str) -> Article | None:
+        """The article taken from item ``upstream_id`` of the partner feed ``via_url``, whatever its status."""
+
+    def find_by_url(self, url: str) -> Article | None:
+        """An article whose canonical URL is ``url`` (a published one first), whatever its status."""
+
+    def find_image(self, url: str) -> Image | None:
+        """A measured image with this URL, if any article holds one."""
+
+    def delete(self, key: str, now: datetime) -> Article:
+        """Mark the article with this id or slug deleted at ``now``; it leaves every feed."""
+
+    def unpublish(self, key: str, now: datetime) -> Article:
+        """Turn the article with this id or slug into a draft: it leaves every feed."""
+
+    def history(self, key: str) -> list[Revision]:
+        """Every stored version of the article with this id or slug, oldest first;
+        StoreError naming the key when there is no such article."""
+
+
+class SourceStates(Protocol):
+    """The polling state of remote sources (sources/remote.py)."""
+
+    def source_state(self, url: str) -> SourceState | None:
+        """The polling state of the remote source with this feed URL, if it was ever polled."""
+
+    def save_source_state(self, state: SourceState) -> None:
+        """Record a remote source's polling state (not an article change: the revision stays)."""
+
+
+class Polling(Articles, SourceStates, Protocol):
+    """What polling a partner feed uses (sources/remote.py): its items become articles,
+    its validators and backoff are kept."""
+
+
+class ImageQueue(Protocol):
+    """Lead images stored unmeasured, measured off every request path (scheduler.py)."""
+
+    def unmeasured_images(self, limit: int) -> list[str]:
+        """Lead image URLs of live articles still without a length and type."""
+
+    def record_image(self, image: Image) -> int:
+        """Store a measurement on every article with that image URL; how many changed."""
+
+
+class ArticleStore(FeedQueries, Polling, ImageQueue, Protocol):
+    """Every role: what the composition root (scheduler.py) opens and hands out."""
+
+    def upcoming(self, now: datetime) -> list[Article]:
+        """Published articles whose publish time is still ahead of ``now``, soonest first
+        (the service's release jobs)."""
