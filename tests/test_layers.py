@@ -77,7 +77,7 @@ def imports_of(path: Path, root: Path) -> list[Import]:
             else:
                 target = node.module or ""
             for alias in node.names:
-                submodule = f"{target}.{alias.name}"
+                submodule = f"{target}.{alias.name}" if target else alias.name
                 found.append(Import(name, submodule if _is_module(root, submodule) else target, node.lineno))
         elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
               and isinstance(node.args[0].value, str) and _is_dynamic_import(node.func)):
