@@ -356,7 +356,7 @@ class Service:
         if not lock.acquire(blocking=False):
             return None   # already being polled (a retry met the interval job)
         try:
-            result = poll_source(self.store, source, self.session, self.clock(), settings=self.config.ingest,
+            result = poll_source(self.store, source, self.clock(), settings=self.config.ingest,
                                  user_agent=user_agent(self.config.site.base_url))
         except Exception as exc:   # a bug or a broken store: logged, shown in the status, the job lives on
             log.exception("remote source %s: the poll failed", source.name)

@@ -136,6 +136,22 @@ class Upstream:
         return route
 
     @staticmethod
+    def trickle_head(sent: dict[str, int], *, size: int = 400, delay: float = 0.02) -> Route:
+        """A response head of ``size`` bytes, one every ``delay`` seconds (8 s in all by
+        default); ``sent`` counts the bytes written, and ``sent["done"]`` is 1 once all were."""
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nX-Pad: "
+        head += b"x" * (size - len(head) - 4) + b"\r\n\r\n"
+
+        def route(handler: BaseHTTPRequestHandler) -> None:
+            for byte in head:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                sent["bytes"] = sent.get("bytes", 0) + 1
+                time.sleep(delay)
+            sent["done"] = 1
+        return route
+
+    @staticmethod
     def stall(seconds: float) -> Route:
         def route(handler: BaseHTTPRequestHandler) -> None:
             time.sleep(seconds)
@@ -174,8 +190,7 @@ def partner(upstream: Upstream, path: str, name: str = "Mitra Sumsel", **options
 
 
 def poll(store, settings, source: RemoteSource, now=NOW):
-    with requests.Session() as session:
-        return poll_source(store, source, session, now, settings=settings)
+    return poll_source(store, source, now, settings=settings)
 
 
 # --- the pure part -------------------------------------------------------------------------------
@@ -330,11 +345,11 @@ def test_a_broken_or_hostile_source_is_refused_and_a_healthy_one_still_polls(
     upstream.routes["/bad"] = route(upstream)
     upstream.routes["/kabar.xml"] = upstream.file("kabar.atom.xml", content_type="application/atom+xml")
     bad, good = partner(upstream, "/bad", "Mitra Bermasalah"), partner(upstream, "/kabar.xml", "Kabar Muara Enim")
-    with caplog.at_level(logging.WARNING, logger="feedpub.remote"), requests.Session() as session:
+    with caplog.at_level(logging.WARNING, logger="feedpub.remote"):
         started = time.monotonic()
-        failed = poll_source(store, bad, session, NOW, settings=ingest_settings)
+        failed = poll_source(store, bad, NOW, settings=ingest_settings)
         took = time.monotonic() - started
-        healthy = poll_source(store, good, session, NOW, settings=ingest_settings)
+        healthy = poll_source(store, good, NOW, settings=ingest_settings)
 
     assert failed.outcome == "failed" and re.search(message, failed.error), failed.error
     assert took < limit, f"{case}: took {took:.2f} s"
@@ -357,6 +372,22 @@ def test_a_broken_or_hostile_source_is_refused_and_a_healthy_one_still_polls(
         well = poll(store, ingest_settings, bad, now=NOW + timedelta(seconds=240))
         assert well.created == 3 and store.source_state(bad.url).failures == 0
         assert store.source_state(bad.url).next_poll is None and store.source_state(bad.url).last_error is None
+
+
+@pytest.mark.parametrize("hops", [0, 2])
+def test_a_response_head_trickled_byte_by_byte_times_out_at_the_sources_deadline(hops, upstream, store, ingest_settings):
+    """requests' timeout bounds each read; the deadline bounds the whole exchange, redirect hops included."""
+    sent: dict[str, int] = {}
+    upstream.routes["/slow"] = Upstream.trickle_head(sent)
+    first = "/slow"
+    for hop in range(hops):
+        upstream.routes[f"/hop-{hop}"] = Upstream.status(302, {"Location": first})
+        first = f"/hop-{hop}"
+    result = poll(store, ingest_settings, partner(upstream, first))
+    written = sent.get("bytes", 0)
+    assert "done" not in sent and written < 400, f"the poll waited for {written} bytes of the head"
+    assert result.outcome == "failed" and result.error == "timed out after 0.5 s waiting for the response", result
+    assert len(upstream.seen("/slow")) == 1 and store.source_state(upstream.url(first)).failures == 1
 
 
 def test_partner_articles_carry_attribution_in_every_feed(upstream, store, ingest, ingest_settings, site):
