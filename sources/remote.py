@@ -21,8 +21,9 @@ redirects; after a failure no poll before ``Retry-After`` (RFC 9110 section
 10.2.3) or an exponential backoff.
 
 Upstream XML is untrusted. defusedxml reads it first and rejects any DTD, entity
-declaration or external reference (billion laughs, XXE), and anything that is not
-well-formed; only then does feedparser see the bytes, from memory (never as a
+declaration or external reference (billion laughs, XXE), anything that is not
+well-formed, and markup nested too deeply or with too many tags, escaped HTML
+included (:mod:`sources.markup`); only then does feedparser see the bytes, from memory (never as a
 file name or URL), without the HTTP charset so that it reads the same characters
 expat did. HTML is kept as the partner sent it: feeds/content.py sanitises every
 article's HTML at render time, partner articles included.
@@ -38,7 +39,6 @@ import logging
 import math
 import re
 import xml.sax
-import xml.sax.handler
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -54,6 +54,7 @@ from lxml import etree
 
 from .errors import FeedpubError
 from .ingest import SUMMARY_LIMIT, TITLE_LIMIT, ArticleDraft, merge, mint_id
+from .markup import MAX_DEPTH, MAX_DOCUMENT_TAGS, MAX_ITEM_TAGS, FeedShape, MarkupError, html_shape
 from .model import Article, Image, IngestSettings, SaveResult, SourceState, Status
 from .outbound import Exchange
 from .store import ArticleStore
@@ -272,10 +273,13 @@ def _finish(item: UpstreamItem) -> UpstreamItem:
 
 
 def _check_xml(body: bytes) -> None:
-    """Reject what must never reach an XML parser that expands entities."""
+    """Reject what must never reach an XML parser that expands entities, and markup
+    that would keep feedparser busy too long (sources/markup.py)."""
+    shape = FeedShape()
     try:
-        defusedxml.sax.parseString(body, xml.sax.handler.ContentHandler(),
-                                   forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        defusedxml.sax.parseString(body, shape, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except MarkupError as exc:
+        raise RemoteSourceError(str(exc)) from exc
     except defusedxml.DTDForbidden as exc:
         raise RemoteSourceError(f"refused: the document has a DTD (<!DOCTYPE {exc.name} ...>); DTDs, entities "
                                 "and external references are never processed (billion laughs, XXE)") from exc
@@ -284,6 +288,8 @@ def _check_xml(body: bytes) -> None:
     except defusedxml.DefusedXmlException as exc:
         raise RemoteSourceError(f"refused: {exc}") from exc
     except xml.sax.SAXParseException as exc:
+        if shape.message():   # too deep or too big before it broke off: that is the first problem
+            raise RemoteSourceError(shape.message()) from exc
         raise RemoteSourceError(f"not well-formed XML at line {exc.getLineNumber()}, "
                                 f"column {exc.getColumnNumber()}: {exc.getMessage()}") from exc
     except xml.sax.SAXException as exc:
@@ -372,10 +378,22 @@ def _parse_json(body: bytes, base: str) -> UpstreamFeed:
     if not isinstance(items, list):
         raise RemoteSourceError("not a JSON Feed: 'items' is not a list")
     found = []
-    for raw in items:
+    document_tags = 0
+    for number, raw in enumerate(items, start=1):
         if not isinstance(raw, dict):
             continue
         content_html = raw.get("content_html") if isinstance(raw.get("content_html"), str) else ""
+        # No feedparser here, but the same HTML reaches lxml now and the renderer later.
+        tags, depth = html_shape(content_html, max_tags=min(MAX_ITEM_TAGS, MAX_DOCUMENT_TAGS - document_tags) + 1)
+        document_tags += tags
+        problem = (f"HTML nested more than {MAX_DEPTH} deep in content_html" if depth > MAX_DEPTH else
+                   f"more than {MAX_ITEM_TAGS} HTML tags in content_html" if tags > MAX_ITEM_TAGS else
+                   f"more than {MAX_DOCUMENT_TAGS} HTML tags in the document" if document_tags > MAX_DOCUMENT_TAGS
+                   else None)
+        if problem:
+            name = next((f" ({key} {str(raw[key])[:200]})" for key in ("id", "url", "title")
+                         if isinstance(raw.get(key), (str, int)) and str(raw[key]).strip()), "")
+            raise RemoteSourceError(f"item {number}{name}: {problem}; refused before parsing")
         if not content_html and isinstance(raw.get("content_text"), str):
             content_html = _paragraphs(raw["content_text"])
         summary = _text(raw.get("summary"))

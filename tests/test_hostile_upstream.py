@@ -136,6 +136,14 @@ ATTACKS: dict[str, tuple[Callable[[Upstream, Sent], Route], float, str]] = {
                           r"^timed out after 3 s reading the response$"),
     "head one byte a second": (lambda up, sent: head_one_byte_a_second(sent, "head one byte a second"), 3,
                                r"^timed out after 3 s waiting for the response$"),
+    "100k nested <a> (700 KB)": (
+        lambda up, sent: document(b'<rss version="2.0"><channel><title>Mitra</title><item><guid>x-1</guid><description>'
+                                  + b"<a>" * 100_000 + b"</a>" * 100_000 + b"</description></item></channel></rss>"), 15,
+        r"^item 1 \(guid x-1\): markup nested more than 100 deep in <description>; refused before parsing$"),
+    "4.9 MB of tags in CDATA": (
+        lambda up, sent: document(b'<rss version="2.0"><channel><title>Mitra</title><item><guid>x-2</guid><description>'
+                                  b"<![CDATA[" + b"<b>x</b>" * 640_000 + b"]]></description></item></channel></rss>"), 15,
+        r"^item 1 \(guid x-2\): more than 10000 tags \(XML and HTML\); refused before parsing$"),
     "invalid UTF-8": (lambda up, sent: document(RSS_HEAD + b"Harga \xff\xfe naik" + RSS_TAIL), 15,
                       r"^not well-formed XML at line 1, column \d+: not well-formed \(invalid token\)$"),
     "unknown declared encoding": (

@@ -9,6 +9,7 @@ file stays fast.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -388,6 +389,69 @@ def test_a_response_head_trickled_byte_by_byte_times_out_at_the_sources_deadline
     assert "done" not in sent and written < 400, f"the poll waited for {written} bytes of the head"
     assert result.outcome == "failed" and result.error == "timed out after 0.5 s waiting for the response", result
     assert len(upstream.seen("/slow")) == 1 and store.source_state(upstream.url(first)).failures == 1
+
+
+def _rss_item(description: str, *, guid_first: bool = True) -> bytes:
+    guid = "<guid>mitra-dalam</guid>"
+    item = (f"<item>{guid if guid_first else ''}<title>Berita</title><description>{description}</description>"
+            f"{'' if guid_first else guid}</item>")
+    return f'<rss version="2.0"><channel><title>Mitra</title>{item}</channel></rss>'.encode()
+
+
+def _nested(depth: int, tag: str = "a") -> str:
+    return f"<{tag}>" * depth + "isi" + f"</{tag}>" * depth
+
+
+DEEP = 101   # one more than the markup may nest, feed structure included
+
+# case -> (document, content type, the error it must be refused with)
+TOO_DEEP: dict[str, tuple[bytes, str, str]] = {
+    "elements in <description>": (_rss_item(_nested(DEEP)), "application/rss+xml",
+                                  r"^item 1 \(guid mitra-dalam\): markup nested more than 100 deep in <description>"),
+    "HTML in CDATA": (_rss_item(f"<![CDATA[{_nested(DEEP)}]]>"), "application/rss+xml",
+                      r"^item 1 \(guid mitra-dalam\): HTML nested more than 100 deep in <description>"),
+    "escaped HTML": (_rss_item(html.escape(_nested(DEEP), quote=False)), "application/rss+xml",
+                     r"^item 1 \(guid mitra-dalam\): HTML nested more than 100 deep in <description>"),
+    "guid after the deep part": (_rss_item(html.escape(_nested(DEEP, "div"), quote=False), guid_first=False),
+                                 "application/rss+xml",
+                                 r"^item 1 \(guid mitra-dalam\): HTML nested more than 100 deep in <description>"),
+    "Atom xhtml": ((f'<feed xmlns="http://www.w3.org/2005/Atom"><title>Mitra</title><entry><id>urn:x:1</id>'
+                    f'<title>Berita</title><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">'
+                    f'{_nested(DEEP, "span")}</div></content></entry></feed>').encode(), "application/atom+xml",
+                   r"^item 1 \(id urn:x:1\): markup nested more than 100 deep in <content>"),
+    "JSON Feed content_html": (json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "Mitra", "items": [
+        {"id": "j-1", "title": "Berita", "content_html": _nested(DEEP, "div")}]}).encode(), "application/feed+json",
+                               r"^item 1 \(id j-1\): HTML nested more than 100 deep in content_html"),
+    "10,001 tags in one item": (_rss_item(f"<![CDATA[{'<b>x</b>' * 5001}]]>"), "application/rss+xml",
+                                r"^item 1 \(guid mitra-dalam\): more than 10000 tags \(XML and HTML\)"),
+    "50,001 tags in the document": (
+        b'<rss version="2.0"><channel><title>Mitra</title>' + b"".join(
+            f"<item><guid>g-{n}</guid><description><![CDATA[{'<b>x</b>' * 4500}]]></description></item>".encode()
+            for n in range(6)) + b"</channel></rss>", "application/rss+xml",
+        r"^item 6 \(guid g-5\): more than 50000 tags \(XML and HTML\) in the document"),
+}
+
+# Real-world HTML as deep and as sloppy as news gets: never counted deeper than it is.
+SLOPPY = ("<![CDATA[" + "<div>" * 80 + "<p>satu<p>dua<br><img src=x.png>" * 500 + "<li>a<li>b" * 200
+          + "</span></em>" * 300 + "</div>" * 80 + "]]>")
+
+
+@pytest.mark.parametrize("case", list(TOO_DEEP))
+def test_markup_nested_too_deep_or_too_big_is_refused_before_feedparser_and_sloppy_html_is_not(
+        case, upstream, store, ingest_settings, caplog):
+    body, content_type, message = TOO_DEEP[case]
+    upstream.routes["/dalam"] = Upstream.status(200, {"Content-Type": content_type}, body)
+    upstream.routes["/longgar"] = Upstream.status(200, {"Content-Type": "application/rss+xml"}, _rss_item(SLOPPY))
+    bad = partner(upstream, "/dalam", "Mitra Dalam", max_bytes=1024 * 1024)
+    sloppy = partner(upstream, "/longgar", "Mitra Longgar", max_bytes=1024 * 1024)
+    with caplog.at_level(logging.WARNING, logger="feedpub.remote"):
+        failed = poll(store, ingest_settings, bad)
+        accepted = poll(store, ingest_settings, sloppy)
+    assert failed.outcome == "failed" and re.search(message + r"; refused before parsing$", failed.error), failed.error
+    assert store.source_state(bad.url).failures == 1 and store.source_state(bad.url).last_error == failed.error
+    assert any("Mitra Dalam" in r.getMessage() and failed.error in r.getMessage() for r in caplog.records)
+    assert (accepted.outcome, accepted.created) == ("ok", 1), accepted
+    assert [a.via_name for a in store.latest_published(NOW, 50)] == ["Mitra Longgar"]
 
 
 def test_partner_articles_carry_attribution_in_every_feed(upstream, store, ingest, ingest_settings, site):
