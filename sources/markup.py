@@ -4,8 +4,8 @@ feedparser pays for every tag it sees, in Python: the elements of the XML, and
 again the HTML inside them when it resolves relative links (its sgmllib-based
 resolver re-parses each HTML value, escaped or in CDATA). Its time grows with
 the number of tags, and deep nesting adds recursion risk to everything after it
-(lxml, html5ever at render time). One partner item of 100k nested ``<a>`` held
-the serve process for seconds (docs/RELIABILITY.md, "Hostile input, second
+(lxml, html5ever at render time). One partner item of deeply nested ``<a>`` held
+the serve process far too long (docs/RELIABILITY.md, "Hostile input, second
 review"). So the bytes are measured first, in the SAX pass that defusedxml makes
 anyway (:class:`FeedShape`), and a document is refused when
 

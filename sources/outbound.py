@@ -7,7 +7,7 @@ An :class:`Exchange` gives everything it does one deadline, redirect hops includ
 
 - the name is resolved in a helper thread that is waited for no longer than the time
   left (``getaddrinfo`` cannot be interrupted);
-- each connect and each socket read waits at most the time left when it starts;
+- each connect, TLS handshake and socket read waits at most the time left when it starts;
 - a watchdog shuts the exchange's sockets down when the deadline passes, which ends
   a read that a trickle keeps alive. A response cut that way would read as a short
   body, so callers ask :attr:`Exchange.timed_out` after reading.
@@ -287,8 +287,10 @@ class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
     _new_conn = _GuardedHTTPConnection._new_conn   # type: ignore[assignment]
 
     def connect(self) -> None:
+        # The handshake needs no watchdog: CPython bounds a whole handshake by the socket's
+        # timeout (ssl module, "changed in version 3.5"), the time left when connecting.
         super().connect()
-        # The TLS socket took the descriptor over from the one watched while it shook hands.
+        # Wrapping detached the plain socket watched so far; the TLS one holds the descriptor now.
         self._exchange._watch(self.sock)   # type: ignore[arg-type]
 
 
