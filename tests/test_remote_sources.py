@@ -22,7 +22,6 @@ from pathlib import Path
 
 import feedparser
 import pytest
-import requests
 from lxml import etree
 
 from feeds.build import render_documents
