@@ -35,6 +35,13 @@ function the CLI can call too (:func:`feeds.build.build`,
                     the time the backoff or Retry-After allows); nothing a partner
                     does raises into the scheduler, and each source has its own
                     job, so a slow or failing one never holds up another.
+``measure-images``  after a build that left lead images unmeasured (the API stores
+                    them so, and so does a poll of a partner that gave no length):
+                    :func:`sources.media.measure_image` for up to 20 of them, one
+                    deadline (``images.timeout_seconds``) per look-up, public
+                    addresses only unless ``images.allow_hosts`` lists the host.
+                    In an executor of its own: a slow image server never delays a
+                    poll, a build or a release.
 
 Builds never overlap (one lock). State a person needs (last build, jobs, hub
 deliveries) is written to ``status.json`` beside the store for ``feedpub status``.
@@ -147,7 +154,7 @@ class Service:
         self._jobs_lock = threading.RLock()
         self._stopping = False
         self._image_retry: dict[str, datetime] = {}   # image URL -> not measured again before
-        self.measure: Callable[[str], Image] = lambda url: measure_image(url, self.session)
+        self.measure: Callable[[str], Image] = lambda url: measure_image(url, config.images)
         self._build_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
@@ -254,7 +261,7 @@ class Service:
                 return
             self.scheduler.add_job(self.measure_images, "date", run_date=self.clock(), args=[due],
                                    id="measure-images", replace_existing=True, coalesce=True,
-                                   max_instances=1, misfire_grace_time=None, executor="sources")
+                                   max_instances=1, misfire_grace_time=None, executor="images")
 
     def measure_images(self, urls: list[str]) -> None:
         for url in urls:
@@ -341,7 +348,7 @@ class Service:
         if not lock.acquire(blocking=False):
             return None   # already being polled (a retry met the interval job)
         try:
-            result = poll_source(self.store, source, self.session, self.clock(), settings=self.config.ingest,
+            result = poll_source(self.store, source, self.clock(), settings=self.config.ingest,
                                  user_agent=user_agent(self.config.site.base_url))
         except Exception as exc:   # a bug, or the store's StoreError: logged, shown in the status, the job lives on
             log.exception("remote source %s: the poll failed", source.name)
@@ -458,6 +465,8 @@ class Service:
         enabled = [source for source in self.config.sources if source.enabled]
         # Threads of their own: a slow partner never delays a build, a release or another partner.
         self.scheduler.add_executor(ThreadPoolExecutor(max_workers=min(max(len(enabled), 1), 32)), "sources")
+        # And image look-ups theirs: a slow image server never takes a thread a poll is waiting for.
+        self.scheduler.add_executor(ThreadPoolExecutor(max_workers=1), "images")
         for source in enabled:
             interval = max(1.0, source.interval_minutes * 60)
             self.scheduler.add_job(

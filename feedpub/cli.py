@@ -167,8 +167,8 @@ def _cmd_ingest(config: Config, args: argparse.Namespace) -> int:
         quiet = not (args.dry_run or args.verbose)
         with _progress("files") as advance:
             summary = ingest_paths(store, args.paths, settings=config.ingest, now=utc_now, overrides=overrides,
-                                   measure=measure_image, dry_run=args.dry_run, progress=advance,
-                                   report=_quiet_report if quiet else print)
+                                   measure=lambda url: measure_image(url, config.images), dry_run=args.dry_run,
+                                   progress=advance, report=_quiet_report if quiet else print)
     finally:
         store.close()
     if args.dry_run:

@@ -11,6 +11,7 @@ Documented, with every default, in README.md ("Configuration").
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -25,7 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.site import SiteSettings
 from sources.errors import ConfigError
-from sources.model import IngestSettings
+from sources.addresses import AddressPolicy
+from sources.model import ImageLookups, IngestSettings
 from sources.text import slugify
 
 if TYPE_CHECKING:   # imported where used: both bring heavy libraries a command may not need
@@ -61,6 +63,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "sources": {"name": "", "url": "", "interval_minutes": 15.0, "enabled": True,
                 "max_bytes": 5 * 1024 * 1024, "timeout_seconds": 15.0},
     "api": {"token": "", "max_body_bytes": 1_048_576},   # token "" = the ingest API is off
+    # lead image look-ups: public addresses only, but for the hosts / networks listed
+    "images": {"allow_hosts": [""], "timeout_seconds": 10.0},
 }
 
 ARRAY_SECTIONS = frozenset({"sources"})   # written [[name]]: a list of tables, each checked like a section
@@ -91,6 +95,7 @@ class Config:
     gone: tuple[str, ...] = ()     # retired URL paths: 410 Gone
     moved: tuple[tuple[str, str], ...] = ()   # (old URL path, new path or absolute URL): 301
     workers: int = 2               # granian worker processes serving public/
+    images: ImageLookups = ImageLookups()   # lead image look-ups: deadline, hosts beyond the public ones
 
     @property
     def status_path(self) -> Path:
@@ -158,6 +163,7 @@ def _merge(raw: dict, source: str) -> dict[str, dict[str, Any]]:
     merged = {section: dict(keys) for section, keys in DEFAULTS.items()}
     merged["websub"]["hubs"] = []  # the default above only gives the element type
     merged["server"]["gone"], merged["server"]["moved"] = [], {}   # likewise
+    merged["images"]["allow_hosts"] = []
     for section in ARRAY_SECTIONS:
         merged[section] = []        # type: ignore[assignment]  # a list of tables, none by default
     for section, body in raw.items():
@@ -270,6 +276,31 @@ def _check_sources(tables: list[dict[str, Any]], source: str) -> tuple[RemoteSou
                                   enabled=table["enabled"], max_bytes=table["max_bytes"],
                                   timeout_seconds=table["timeout_seconds"]))
     return tuple(found)
+
+
+def _check_images(images: dict[str, Any], source: str) -> ImageLookups:
+    """[images]: allow_hosts entries are host names (allowed whatever they resolve to) or
+    IP addresses and networks (allowed whatever name led to them)."""
+    hosts: set[str] = set()
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for number, entry in enumerate(images["allow_hosts"], start=1):
+        text = entry.strip().lower().rstrip(".")
+        try:
+            networks.append(ipaddress.ip_network(text.strip("[]")))
+            continue
+        except ValueError as exc:
+            if "/" in text or ":" in text or text.replace(".", "").isdigit():
+                raise _fail(source, f"images.allow_hosts[{number}]",
+                            f"{entry!r} is not an IP address or network: {exc}") from None
+        if not _DNS_NAME.match(text):
+            raise _fail(source, f"images.allow_hosts[{number}]",
+                        f"{entry!r} is neither a host name nor an IP address or network "
+                        "(such as \"images.intranet.example\", \"10.1.2.3\" or \"10.0.0.0/8\")")
+        hosts.add(text)
+    if not 0.1 <= images["timeout_seconds"] <= 300:
+        raise _fail(source, "images.timeout_seconds", "must be between 0.1 and 300")
+    return ImageLookups(timeout_seconds=images["timeout_seconds"],
+                        policy=AddressPolicy(hosts=frozenset(hosts), networks=tuple(networks)))
 
 
 def _url_path_problem(path: str) -> str | None:
@@ -408,6 +439,7 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         gone=gone,
         moved=moved,
         workers=server["workers"],
+        images=_check_images(values["images"], source),
     )
 
 

@@ -7,8 +7,10 @@ rows, so nothing downstream can change stored state by accident.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from .addresses import AddressPolicy
 
 
 class Status(str, enum.Enum):
@@ -143,3 +145,11 @@ class IngestSettings:
     tag_authority: str               # RFC 4151 authority for new ids, e.g. "news.example.com"
     timezone: str = "Asia/Jakarta"   # zone for naive times and for new ids' dates
     language: str = "id"             # default article language
+
+
+@dataclass(frozen=True)
+class ImageLookups:
+    """How lead images are looked up (``[images]`` of the configuration)."""
+
+    timeout_seconds: float = 10.0     # the whole look-up: resolving, connecting, redirects, HEAD and GET
+    policy: AddressPolicy = field(default_factory=AddressPolicy)   # what beyond public addresses may be reached

@@ -7,20 +7,23 @@ Two layers, as in :mod:`sources.ingest`:
   (which stored article an item is, if any), :func:`decide_item` (what the store
   should hold: :func:`sources.ingest.merge` decides create/update/unchanged, so
   identity rules stay in one place), :func:`retry_after` and :func:`next_attempt`.
-- I/O: :func:`poll_source` does one conditional GET with requests and writes the
-  items and the source's polling state to the store (its ``Polling`` role). It
-  never raises for anything the partner does: it records the error, backs off and
-  returns a :class:`PollResult`.
+- I/O: :func:`poll_source` does one conditional GET (requests, through a
+  :class:`sources.outbound.Exchange`) and writes the items and the source's polling
+  state to the store (its ``Polling`` role). It never raises for anything the partner
+  does: it records the error, backs off and returns a :class:`PollResult`.
 
 Politeness (STYLE.md practice 8): a descriptive User-Agent; the stored ETag and
 Last-Modified on every poll (304 = unchanged, not an error); one deadline for the
-whole exchange; at most ``max_bytes`` of body, counted after decompression; at
-most :data:`MAX_REDIRECTS` redirects; after a failure no poll before
-``Retry-After`` (RFC 9110 section 10.2.3) or an exponential backoff.
+whole exchange (resolving, connecting, every redirect hop's head, the body: a server
+that trickles its head one byte a second is cut off at the deadline too); at most
+``max_bytes`` of body, counted after decompression; at most :data:`MAX_REDIRECTS`
+redirects; after a failure no poll before ``Retry-After`` (RFC 9110 section
+10.2.3) or an exponential backoff.
 
 Upstream XML is untrusted. defusedxml reads it first and rejects any DTD, entity
-declaration or external reference (billion laughs, XXE), and anything that is not
-well-formed; only then does feedparser see the bytes, from memory (never as a
+declaration or external reference (billion laughs, XXE), anything that is not
+well-formed, and markup nested too deeply or with too many tags, escaped HTML
+included (:mod:`sources.markup`); only then does feedparser see the bytes, from memory (never as a
 file name or URL), without the HTTP charset so that it reads the same characters
 expat did. HTML is kept as the partner sent it: feeds/content.py sanitises every
 article's HTML at render time, partner articles included.
@@ -35,9 +38,7 @@ import json
 import logging
 import math
 import re
-import time
 import xml.sax
-import xml.sax.handler
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -53,7 +54,9 @@ from lxml import etree
 
 from .errors import FeedpubError
 from .ingest import SUMMARY_LIMIT, TITLE_LIMIT, ArticleDraft, merge, mint_id
+from .markup import MAX_DEPTH, MAX_DOCUMENT_TAGS, MAX_ITEM_TAGS, FeedShape, MarkupError, html_shape
 from .model import Article, Image, IngestSettings, SaveResult, SourceState, Status
+from .outbound import Exchange
 from .store.roles import Articles, Polling, SourceStates
 from .text import cut_at_word, slugify, squash_space, xml_safe
 
@@ -97,7 +100,7 @@ class RemoteSource:
     interval_minutes: float = 15.0
     enabled: bool = True
     max_bytes: int = 5 * 1024 * 1024  # larger bodies are refused
-    timeout_seconds: float = 15.0     # the whole exchange: connect, redirects and body
+    timeout_seconds: float = 15.0     # the whole exchange: resolving, connecting, every hop, head and body
 
     @property
     def job_id(self) -> str:
@@ -270,10 +273,13 @@ def _finish(item: UpstreamItem) -> UpstreamItem:
 
 
 def _check_xml(body: bytes) -> None:
-    """Reject what must never reach an XML parser that expands entities."""
+    """Reject what must never reach an XML parser that expands entities, and markup
+    that would keep feedparser busy too long (sources/markup.py)."""
+    shape = FeedShape()
     try:
-        defusedxml.sax.parseString(body, xml.sax.handler.ContentHandler(),
-                                   forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        defusedxml.sax.parseString(body, shape, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except MarkupError as exc:
+        raise RemoteSourceError(str(exc)) from exc
     except defusedxml.DTDForbidden as exc:
         raise RemoteSourceError(f"refused: the document has a DTD (<!DOCTYPE {exc.name} ...>); DTDs, entities "
                                 "and external references are never processed (billion laughs, XXE)") from exc
@@ -282,6 +288,8 @@ def _check_xml(body: bytes) -> None:
     except defusedxml.DefusedXmlException as exc:
         raise RemoteSourceError(f"refused: {exc}") from exc
     except xml.sax.SAXParseException as exc:
+        if shape.message():   # too deep or too big before it broke off: that is the first problem
+            raise RemoteSourceError(shape.message()) from exc
         raise RemoteSourceError(f"not well-formed XML at line {exc.getLineNumber()}, "
                                 f"column {exc.getColumnNumber()}: {exc.getMessage()}") from exc
     except xml.sax.SAXException as exc:
@@ -370,10 +378,22 @@ def _parse_json(body: bytes, base: str) -> UpstreamFeed:
     if not isinstance(items, list):
         raise RemoteSourceError("not a JSON Feed: 'items' is not a list")
     found = []
-    for raw in items:
+    document_tags = 0
+    for number, raw in enumerate(items, start=1):
         if not isinstance(raw, dict):
             continue
         content_html = raw.get("content_html") if isinstance(raw.get("content_html"), str) else ""
+        # No feedparser here, but the same HTML reaches lxml now and the renderer later.
+        tags, depth = html_shape(content_html, max_tags=min(MAX_ITEM_TAGS, MAX_DOCUMENT_TAGS - document_tags) + 1)
+        document_tags += tags
+        problem = (f"HTML nested more than {MAX_DEPTH} deep in content_html" if depth > MAX_DEPTH else
+                   f"more than {MAX_ITEM_TAGS} HTML tags in content_html" if tags > MAX_ITEM_TAGS else
+                   f"more than {MAX_DOCUMENT_TAGS} HTML tags in the document" if document_tags > MAX_DOCUMENT_TAGS
+                   else None)
+        if problem:
+            name = next((f" ({key} {str(raw[key])[:200]})" for key in ("id", "url", "title")
+                         if isinstance(raw.get(key), (str, int)) and str(raw[key]).strip()), "")
+            raise RemoteSourceError(f"item {number}{name}: {problem}; refused before parsing")
         if not content_html and isinstance(raw.get("content_text"), str):
             content_html = _paragraphs(raw["content_text"])
         summary = _text(raw.get("summary"))
@@ -544,26 +564,25 @@ class _Fetched:
     last_modified: str | None
 
 
-def _read_body(response: requests.Response, source: RemoteSource, deadline: float) -> bytes:
+def _timed_out(source: RemoteSource, when: str) -> RemoteSourceError:
+    return RemoteSourceError(f"timed out after {source.timeout_seconds:g} s {when}", transient=True)
+
+
+def _read_body(response: requests.Response, source: RemoteSource, exchange: Exchange) -> bytes:
     length = response.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > source.max_bytes:
         raise RemoteSourceError(f"the response is {int(length)} bytes, over the limit of {source.max_bytes}")
     raw = response.raw
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
     body = bytearray()
     try:
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise RemoteSourceError(f"timed out after {source.timeout_seconds:g} s reading the response",
-                                        transient=True)
-            if sock is not None:
-                sock.settimeout(remaining)   # each read waits no longer than the deadline allows
+            if exchange.timed_out:
+                raise _timed_out(source, "reading the response")
             # read1: whatever has arrived (a trickling server cannot hold a full-sized read
             # open); decoded at most CHUNK at a time, so a compressed bomb is stopped by the cap.
             chunk = raw.read1(CHUNK, decode_content=True)
             if not chunk:
-                return bytes(body)
+                break
             body += chunk
             if len(body) > source.max_bytes:
                 raise RemoteSourceError(f"the response is over the limit of {source.max_bytes} bytes")
@@ -574,53 +593,57 @@ def _read_body(response: requests.Response, source: RemoteSource, deadline: floa
         raise RemoteSourceError(f"the body is not valid {coding} (its Content-Encoding): {exc.__cause__ or exc}"
                                 ) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        if time.monotonic() >= deadline or isinstance(exc, (TimeoutError, urllib3.exceptions.TimeoutError)):
-            raise RemoteSourceError(f"timed out after {source.timeout_seconds:g} s reading the response",
-                                    transient=True) from exc
+        if exchange.timed_out or isinstance(exc, (TimeoutError, urllib3.exceptions.TimeoutError)):
+            raise _timed_out(source, "reading the response") from exc
         raise RemoteSourceError(f"the connection broke while reading the response: {exc}", transient=True) from exc
+    if exchange.timed_out:
+        # The watchdog shut the connection: a body without a length would read as complete.
+        raise _timed_out(source, "reading the response")
+    return bytes(body)
 
 
-def _fetch(session: requests.Session, source: RemoteSource, state: SourceState, now: datetime,
-           user_agent: str) -> _Fetched:
+def _fetch(source: RemoteSource, state: SourceState, now: datetime, user_agent: str) -> _Fetched:
     headers = {"User-Agent": user_agent, "Accept": ACCEPT}
     if state.etag:
         headers["If-None-Match"] = state.etag
     if state.last_modified:
         headers["If-Modified-Since"] = state.last_modified
-    deadline = time.monotonic() + source.timeout_seconds
     url, visited = source.url, [source.url]
-    for _ in range(MAX_REDIRECTS + 1):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise RemoteSourceError(f"timed out after {source.timeout_seconds:g} s", transient=True)
-        try:
-            response = session.get(url, headers=headers, timeout=(remaining, remaining), stream=True,
-                                   allow_redirects=False)
-        except requests.Timeout as exc:
-            raise RemoteSourceError(f"timed out after {source.timeout_seconds:g} s: {exc}", transient=True) from exc
-        except requests.RequestException as exc:
-            raise RemoteSourceError(f"cannot reach {url}: {exc}", transient=True) from exc
-        with response:
-            status = response.status_code
-            if response.is_redirect:
-                target = urljoin(url, response.headers["Location"])
-                if urlsplit(target).scheme not in ("http", "https"):
-                    raise RemoteSourceError(f"redirected to {target!r}, which is not http(s)", status=status)
-                if target in visited:
-                    raise RemoteSourceError(f"redirect loop: {' -> '.join(visited + [target])}", status=status)
-                visited.append(target)
-                url = target
-                continue
-            wait = retry_after(response.headers.get("Retry-After"), now)
-            if status == 304:
-                return _Fetched(304, url, b"", "", response.headers.get("ETag"), response.headers.get("Last-Modified"))
-            if status != 200:
-                reason = f"the server answered {status} {response.reason or ''}".rstrip()
-                raise RemoteSourceError(reason, status=status, transient=status in TRANSIENT_STATUS or status >= 500,
-                                        retry_after=wait)
-            body = _read_body(response, source, deadline)
-            return _Fetched(200, url, body, response.headers.get("Content-Type", ""),
-                            response.headers.get("ETag"), response.headers.get("Last-Modified"))
+    # One deadline for everything below: resolving, connecting, each hop's head and the body.
+    with Exchange(source.timeout_seconds, max_redirects=MAX_REDIRECTS) as exchange:
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                response = exchange.request("GET", url, headers=headers)
+            except requests.RequestException as exc:
+                if exchange.timed_out or isinstance(exc, requests.Timeout):
+                    raise _timed_out(source, "waiting for the response") from exc
+                raise RemoteSourceError(f"cannot reach {url}: {exc}", transient=True) from exc
+            with response:
+                if exchange.timed_out:
+                    # Cut by the watchdog inside the head: http.client takes the end of the
+                    # connection for the end of the headers it had read so far.
+                    raise _timed_out(source, "waiting for the response")
+                status = response.status_code
+                if response.is_redirect:
+                    target = urljoin(url, response.headers["Location"])
+                    if urlsplit(target).scheme not in ("http", "https"):
+                        raise RemoteSourceError(f"redirected to {target!r}, which is not http(s)", status=status)
+                    if target in visited:
+                        raise RemoteSourceError(f"redirect loop: {' -> '.join(visited + [target])}", status=status)
+                    visited.append(target)
+                    url = target
+                    continue
+                wait = retry_after(response.headers.get("Retry-After"), now)
+                if status == 304:
+                    return _Fetched(304, url, b"", "", response.headers.get("ETag"),
+                                    response.headers.get("Last-Modified"))
+                if status != 200:
+                    reason = f"the server answered {status} {response.reason or ''}".rstrip()
+                    raise RemoteSourceError(reason, status=status,
+                                            transient=status in TRANSIENT_STATUS or status >= 500, retry_after=wait)
+                body = _read_body(response, source, exchange)
+                return _Fetched(200, url, body, response.headers.get("Content-Type", ""),
+                                response.headers.get("ETag"), response.headers.get("Last-Modified"))
     raise RemoteSourceError(f"more than {MAX_REDIRECTS} redirects: {' -> '.join(visited)}")
 
 
@@ -653,14 +676,14 @@ def _store_items(store: Articles, source: RemoteSource, feed: UpstreamFeed, now:
     return counts, notes
 
 
-def poll_source(store: Polling, source: RemoteSource, session: requests.Session, now: datetime, *,
+def poll_source(store: Polling, source: RemoteSource, now: datetime, *,
                 settings: IngestSettings, user_agent: str = USER_AGENT) -> PollResult:
     """Poll one source once, unless it is backing off; never raises for what the partner does."""
     state = store.source_state(source.url) or SourceState(source.url)
     if state.next_poll is not None and now < state.next_poll:
         return PollResult(source.name, source.url, "waiting", next_poll=state.next_poll)
     try:
-        fetched = _fetch(session, source, state, now, user_agent)
+        fetched = _fetch(source, state, now, user_agent)
         if fetched.status == 304:
             store.save_source_state(replace(
                 state, etag=fetched.etag or state.etag, last_modified=fetched.last_modified or state.last_modified,

@@ -61,6 +61,12 @@ def test_a_default_base_url_follows_the_bound_address(tmp_path):
     ('[schedule]\nrebuild_minutes = nan\n', r"schedule\.rebuild_minutes: must be between"),
     ('[schedule]\nrebuild_minutes = true\n', r"schedule\.rebuild_minutes: expected float"),
     ('[server]\nport = 70000\n', r"server\.port: must be between 0 and 65535"),
+    ('[images]\nallow_hosts = ["10.0.0.0/8", "images intranet"]\n',
+     r"images\.allow_hosts\[2\]: 'images intranet' is neither a host name nor an IP address or network"),
+    ('[images]\nallow_hosts = ["10.0.0.1/8"]\n', r"images\.allow_hosts\[1\]: '10\.0\.0\.1/8' is not an IP address or "
+                                                r"network: 10\.0\.0\.1/8 has host bits set"),
+    ('[images]\nallow_hosts = "127.0.0.1"\n', r"images\.allow_hosts: expected a list of strings"),
+    ('[images]\ntimeout_seconds = 0\n', r"images\.timeout_seconds: must be between 0\.1 and 300"),
     ("site = 3\n", r"site: must be a table"),
     ("[site\n", r"not valid TOML"),
 ])
@@ -87,3 +93,16 @@ def test_an_api_token_with_a_trailing_newline_is_refused(tmp_path):
     path = write(tmp_path, '[api]\ntoken = "abcdefghij0123456789\\n"\n')
     with pytest.raises(ConfigError, match=r"api\.token"):
         load_config(path, env={})
+
+
+def test_image_look_ups_are_read_from_the_config(tmp_path):
+    from ipaddress import ip_network
+
+    path = write(tmp_path, '[images]\nallow_hosts = ["Images.Intranet.Example.", "10.0.0.0/8", "::1"]\n'
+                           'timeout_seconds = 2.5\n')
+    images = load_config(path).images
+    assert images.timeout_seconds == 2.5
+    assert images.policy.hosts == frozenset({"images.intranet.example"})
+    assert images.policy.networks == (ip_network("10.0.0.0/8"), ip_network("::1"))
+    defaults = load_config(cwd=tmp_path / "nowhere").images
+    assert (defaults.timeout_seconds, defaults.policy.hosts, defaults.policy.networks) == (10.0, frozenset(), ())

@@ -4,7 +4,7 @@ tests/test_remote_sources.py refuses small fixtures (42 KB over a 32 KB cap, a
 0.05 s-per-byte trickle against a 0.5 s timeout). Here the attacks are the real
 thing, generated on the loopback server as they are sent (nothing stored): 100 MB
 with and without a Content-Length, a gzip bomb that inflates to 100 MB, one byte
-a second, bodies in encodings that do not decode, and billion laughs, XXE and a
+a second (of the body, and of the response head), bodies in encodings that do not decode, and billion laughs, XXE and a
 redirect loop polled by the running service while its feeds are being served.
 Each test prints its figures (``pytest -s``): time to reject and bytes sent
 before the client gave up.
@@ -105,6 +105,18 @@ def one_byte_a_second(sent: Sent, name: str, body: bytes) -> Route:
     return route
 
 
+def head_one_byte_a_second(sent: Sent, name: str) -> Route:
+    """The review's attack: a 120-byte response head, one byte a second (two minutes)."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nX-Pad: "
+    head += b"x" * (120 - len(head) - 4) + b"\r\n\r\n"
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        for byte in head:
+            sent.count(name, handler, bytes([byte]))
+            time.sleep(1.0)
+    return route
+
+
 def document(body: bytes, content_type: str = "application/rss+xml", **headers: str) -> Route:
     return Upstream.status(200, {"Content-Type": content_type, **headers}, body)
 
@@ -122,6 +134,16 @@ ATTACKS: dict[str, tuple[Callable[[Upstream, Sent], Route], float, str]] = {
                             rf"^the response is over the limit of {DEFAULT_CAP} bytes$"),
     "one byte a second": (lambda up, sent: one_byte_a_second(sent, "one byte a second", up.body("mitra.rss.xml")), 3,
                           r"^timed out after 3 s reading the response$"),
+    "head one byte a second": (lambda up, sent: head_one_byte_a_second(sent, "head one byte a second"), 3,
+                               r"^timed out after 3 s waiting for the response$"),
+    "100k nested <a> (700 KB)": (
+        lambda up, sent: document(b'<rss version="2.0"><channel><title>Mitra</title><item><guid>x-1</guid><description>'
+                                  + b"<a>" * 100_000 + b"</a>" * 100_000 + b"</description></item></channel></rss>"), 15,
+        r"^item 1 \(guid x-1\): markup nested more than 100 deep in <description>; refused before parsing$"),
+    "4.9 MB of tags in CDATA": (
+        lambda up, sent: document(b'<rss version="2.0"><channel><title>Mitra</title><item><guid>x-2</guid><description>'
+                                  b"<![CDATA[" + b"<b>x</b>" * 640_000 + b"]]></description></item></channel></rss>"), 15,
+        r"^item 1 \(guid x-2\): more than 10000 tags \(XML and HTML\); refused before parsing$"),
     "invalid UTF-8": (lambda up, sent: document(RSS_HEAD + b"Harga \xff\xfe naik" + RSS_TAIL), 15,
                       r"^not well-formed XML at line 1, column \d+: not well-formed \(invalid token\)$"),
     "unknown declared encoding": (
@@ -153,11 +175,11 @@ def test_an_attack_is_refused_within_its_limits_logged_and_a_healthy_source_stil
     upstream.routes["/kabar.xml"] = upstream.file("kabar.atom.xml", content_type="application/atom+xml")
     bad = RemoteSource("Mitra Jahat", upstream.url("/bad"), timeout_seconds=timeout)
     good = RemoteSource("Kabar Muara Enim", upstream.url("/kabar.xml"), timeout_seconds=timeout)
-    with caplog.at_level(logging.WARNING, logger="feedpub.remote"), requests.Session() as session:
+    with caplog.at_level(logging.WARNING, logger="feedpub.remote"):
         started = time.monotonic()
-        failed = poll_source(store, bad, session, NOW, settings=ingest_settings)
+        failed = poll_source(store, bad, NOW, settings=ingest_settings)
         took = time.monotonic() - started
-        healthy = poll_source(store, good, session, NOW, settings=ingest_settings)
+        healthy = poll_source(store, good, NOW, settings=ingest_settings)
 
     on_wire = sent.bytes.get(case, 0)
     counted = f" after {on_wire:,} bytes sent" if case in sent.bytes else ""

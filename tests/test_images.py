@@ -1,19 +1,31 @@
-"""Lead images: measured once over HTTP (loopback), then carried by every format."""
+"""Lead images: measured once over HTTP (loopback), then carried by every format.
+
+The image servers here listen on 127.0.0.1, which a look-up refuses unless the host is
+allowed (``images.allow_hosts``): the tests that measure allow it, as an intranet would;
+the ones that check the refusal do not."""
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+import socket
 import threading
+import time
 from datetime import timedelta
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import ip_address, ip_network
+from pathlib import Path
 
 import feedparser
 import pytest
 from lxml import etree
 
 from feeds.build import render_documents
-from sources.media import measure_image
+from sources.addresses import AddressPolicy, address_kind
+from sources.media import MediaError, measure_image
+from sources.model import ImageLookups
 
 from .conftest import INGEST_TIME, LOGO_BYTES, latest_published, write_article
 
@@ -22,14 +34,63 @@ MEDIA = "http://search.yahoo.com/mrss/"
 
 
 class ImageHandler(SimpleHTTPRequestHandler):
+    """Serves tmp_path/img; a few paths misbehave on purpose (see send_head)."""
+
     requests_seen: list[str] = []
+    hosts_seen: list[str] = []
+    directory_root: Path
+    trickled = 0                      # bytes of /trickle.png written
+    release = threading.Event()       # /held.png answers once it is set
 
     def log_message(self, *args):  # keep test output clean
         pass
 
     def send_head(self):
-        type(self).requests_seen.append(f"{self.command} {self.path}")
+        handler = type(self)
+        handler.requests_seen.append(f"{self.command} {self.path}")
+        handler.hosts_seen.append(self.headers.get("Host", ""))
+        if self.path == "/noheadlength.png" and self.command == "HEAD":
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")   # and no Content-Length: the GET counts
+            self.end_headers()
+            return None
+        if self.path == "/trickle.png":
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            if self.command == "GET":
+                for _ in range(400):   # one byte every 20 ms, 8 s in all, no length: counted
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    handler.trickled += 1
+                    time.sleep(0.02)
+            return None
+        if self.path == "/held.png":
+            handler.release.wait(30)
         return super().send_head()
+
+    def copyfile(self, source, outputfile):
+        try:
+            super().copyfile(source, outputfile)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+class RedirectingHandler(BaseHTTPRequestHandler):
+    target = ""
+    seen: list[str] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_HEAD(self):
+        type(self).seen.append(f"HEAD {self.path}")
+        self.send_response(302)
+        self.send_header("Location", type(self).target)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_HEAD
 
 
 @pytest.fixture
@@ -37,13 +98,19 @@ def image_server(tmp_path):
     folder = tmp_path / "img"
     folder.mkdir()
     (folder / "rapat.png").write_bytes(LOGO_BYTES)
-    ImageHandler.requests_seen = []
+    ImageHandler.requests_seen, ImageHandler.hosts_seen, ImageHandler.trickled = [], [], 0
+    ImageHandler.directory_root = folder
+    ImageHandler.release.set()
+    RedirectingHandler.seen = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(ImageHandler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+LOOPBACK_ALLOWED = ImageLookups(timeout_seconds=5.0, policy=AddressPolicy(networks=(ip_network("127.0.0.1"),)))
 
 
 def ingest_with_image(store, ingest_settings, path, image, now=INGEST_TIME):
@@ -51,7 +118,7 @@ def ingest_with_image(store, ingest_settings, path, image, now=INGEST_TIME):
 
     messages = []
     ingest_paths(store, [path], settings=ingest_settings, now=lambda: now, overrides={"image": image},
-                 report=messages.append, measure=measure_image)
+                 report=messages.append, measure=lambda url: measure_image(url, LOOPBACK_ALLOWED))
     return messages
 
 
@@ -115,7 +182,8 @@ def test_an_image_stored_unmeasured_is_measured_by_the_service(tmp_path, store, 
     url = image_server + "/rapat.png"
     ingest(write_article(tmp_path, "rapat.txt", f"---\nimage: {url}\n---\nRapat koordinasi."))   # no measure
     assert latest_published(store, INGEST_TIME, 1)[0].image.length is None
-    (tmp_path / "feedpub.toml").write_text(f'[output]\npath = "{tmp_path / "public"}"\n', encoding="utf-8")
+    (tmp_path / "feedpub.toml").write_text(f'[output]\npath = "{tmp_path / "public"}"\n'
+                                          '[images]\nallow_hosts = ["127.0.0.1"]\n', encoding="utf-8")
     service = Service(load_config(tmp_path / "feedpub.toml"), store)
     service.start()
     try:
@@ -126,3 +194,159 @@ def test_an_image_stored_unmeasured_is_measured_by_the_service(tmp_path, store, 
         assert ImageHandler.requests_seen == ["HEAD /rapat.png"]
     finally:
         service.stop()
+
+
+# --- look-ups a partner can aim: where they may go, and for how long ----------------------------
+
+
+def refusing(**policy) -> ImageLookups:
+    return ImageLookups(timeout_seconds=5.0, policy=AddressPolicy(**policy))
+
+
+@pytest.mark.parametrize(("host", "kind"), [
+    ("127.0.0.1", "loopback"),
+    ("localhost", "loopback"),                       # a name: checked after it is resolved
+    ("127.1", "loopback"),                           # the resolver's shorthand for 127.0.0.1
+    ("2130706433", "loopback"),                      # and its decimal form
+    ("0.0.0.0", "unspecified"),                      # Linux connects it to this machine
+    ("[::ffff:127.0.0.1]", "loopback"),              # IPv4-mapped IPv6
+    ("[::1]", "loopback"),
+])
+def test_an_image_on_this_machine_is_refused_before_any_connection(image_server, host, kind):
+    port = image_server.rsplit(":", 1)[1]
+    with pytest.raises(MediaError, match=rf"refused to connect to .*a {re.escape(kind)} address$"):
+        measure_image(f"http://{host}:{port}/rapat.png", refusing())
+    assert ImageHandler.requests_seen == []
+
+
+def test_every_redirect_hop_is_checked(image_server):
+    """The first host is allowed (by name); the hop it redirects to is loopback, and refused."""
+    port = image_server.rsplit(":", 1)[1]
+    RedirectingHandler.target = f"http://127.0.0.1:{port}/rapat.png"
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RedirectingHandler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        with pytest.raises(MediaError, match=r"refused to connect to 127\.0\.0\.1: a loopback address$"):
+            measure_image(f"http://localhost:{server.server_address[1]}/go.png", refusing(hosts=frozenset({"localhost"})))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert RedirectingHandler.seen == ["HEAD /go.png"] and ImageHandler.requests_seen == []
+
+
+def test_each_connection_goes_to_the_address_that_was_checked(image_server):
+    """A name the system cannot resolve reaches the server through the one answer checked;
+    when the name is answered again for the GET (the HEAD gave no length) with a loopback
+    address the policy does not allow, as a rebinding DNS would, the GET is refused."""
+    port = int(image_server.rsplit(":", 1)[1])
+    (ImageHandler.directory_root / "noheadlength.png").write_bytes(LOGO_BYTES)
+    answers = iter(["127.0.0.1", "127.0.0.9"])
+    asked = []
+
+    def rebinding(host, port, **_):
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (next(answers), port))]
+
+    url = f"http://images.partner.invalid:{port}/noheadlength.png"
+    with pytest.raises(MediaError, match=r"refused to connect to images\.partner\.invalid \(127\.0\.0\.9\): "
+                                         r"a loopback address$"):
+        measure_image(url, refusing(networks=(ip_network("127.0.0.1"),)), resolver=rebinding)
+    assert asked == ["images.partner.invalid"] * 2
+    assert ImageHandler.requests_seen == ["HEAD /noheadlength.png"]
+    assert ImageHandler.hosts_seen == [f"images.partner.invalid:{port}"]
+
+
+def test_a_trickling_image_server_is_cut_off_at_the_look_ups_deadline(image_server):
+    """One deadline for the whole look-up, not per read: a body sent one byte every 20 ms
+    (8 s in all) ends in a timeout while the server is still sending."""
+    port = image_server.rsplit(":", 1)[1]
+    with pytest.raises(MediaError, match=r"/trickle\.png: timed out after 0\.5 s$"):
+        measure_image(f"http://127.0.0.1:{port}/trickle.png",
+                      ImageLookups(timeout_seconds=0.5, policy=AddressPolicy(networks=(ip_network("127.0.0.1"),))))
+    assert ImageHandler.requests_seen == ["HEAD /trickle.png", "GET /trickle.png"]
+    assert ImageHandler.trickled < 400, f"the look-up waited for {ImageHandler.trickled} bytes"
+
+
+def _partner_feed(image_url: str) -> bytes:
+    return (f'<rss version="2.0"><channel><title>Mitra</title><link>https://mitra.example/</link>'
+            f'<item><title>Rapat koordinasi</title><guid>https://mitra.example/rapat</guid><link>https://mitra.example/rapat</link>'
+            f'<description>Isi berita.</description><enclosure url="{image_url}" type="image/png" length="0"/>'
+            f'</item></channel></rss>').encode()
+
+
+def _service_config(tmp_path, feed_url: str, images: str = "") -> Path:
+    path = tmp_path / "feedpub.toml"
+    path.write_text(f'[site]\nbase_url = "https://okes.example"\n[output]\npath = "{tmp_path / "public"}"\n'
+                    f'[store]\npath = "{tmp_path / "data" / "feedpub.sqlite3"}"\n{images}'
+                    f'[[sources]]\nname = "Mitra"\nurl = "{feed_url}"\ninterval_minutes = 0.01\n', encoding="utf-8")
+    return path
+
+
+def test_a_partner_image_on_loopback_is_never_fetched_by_the_service(tmp_path, store, image_server, caplog):
+    from scheduler import Service
+    from feedpub.settings import load_config
+
+    from .test_service import wait_for
+
+    image = image_server + "/internal-image"
+    (tmp_path / "img" / "internal-image").write_bytes(LOGO_BYTES)
+    (tmp_path / "img" / "feed.xml").write_bytes(_partner_feed(image))
+    service = Service(load_config(_service_config(tmp_path, image_server + "/feed.xml")), store)
+    with caplog.at_level(logging.WARNING, logger="feedpub"):
+        service.start()
+        try:
+            wait_for(lambda: any("refused to connect to 127.0.0.1" in r.getMessage() for r in caplog.records))
+        finally:
+            service.stop()
+    assert "HEAD /internal-image" not in ImageHandler.requests_seen and "GET /feed.xml" in ImageHandler.requests_seen
+    article = store.find_upstream(image_server + "/feed.xml", "https://mitra.example/rapat")
+    assert article.image.url == image and article.image.length is None
+    assert b"<enclosure" not in (tmp_path / "public" / "rss.xml").read_bytes()
+
+
+def test_a_held_image_look_up_never_delays_the_partners_polls(tmp_path, store, image_server):
+    """The image server holds its answer until the end of the test; the partner is polled
+    again and again meanwhile (every second)."""
+    from scheduler import Service
+    from feedpub.settings import load_config
+
+    from .test_service import wait_for
+
+    (tmp_path / "img" / "feed.xml").write_bytes(_partner_feed(image_server + "/held.png"))
+    (tmp_path / "img" / "held.png").write_bytes(LOGO_BYTES)
+    ImageHandler.release.clear()
+    service = Service(load_config(_service_config(
+        tmp_path, image_server + "/feed.xml", '[images]\nallow_hosts = ["127.0.0.1"]\ntimeout_seconds = 60\n')), store)
+    service.start()
+    try:
+        wait_for(lambda: "HEAD /held.png" in ImageHandler.requests_seen)
+        polls = ImageHandler.requests_seen.count("GET /feed.xml")
+        wait_for(lambda: ImageHandler.requests_seen.count("GET /feed.xml") >= polls + 2)
+        assert not ImageHandler.release.is_set() and ImageHandler.requests_seen.count("HEAD /held.png") == 1
+    finally:
+        ImageHandler.release.set()
+        service.stop()
+    assert store.find_upstream(image_server + "/feed.xml", "https://mitra.example/rapat").image.length == len(LOGO_BYTES)
+
+
+@pytest.mark.parametrize(("address", "kind"), [
+    ("10.1.2.3", "private"), ("172.16.0.1", "private"), ("192.168.1.1", "private"),
+    ("169.254.169.254", "link-local"),               # the cloud metadata service
+    ("224.0.0.1", "multicast"), ("0.0.0.0", "unspecified"), ("240.0.0.1", "reserved"),
+    ("100.64.0.1", "not globally routable"),         # carrier-grade NAT (RFC 6598)
+    ("::1", "loopback"), ("::", "unspecified"), ("fe80::1", "link-local"), ("fc00::1", "private"),
+    ("ff02::1", "multicast"),
+    ("::ffff:10.0.0.1", "private"),                  # IPv4-mapped
+    ("2002:7f00:1::", "loopback"),                   # 6to4 of 127.0.0.1
+    ("64:ff9b::a9fe:a9fe", "link-local"),            # NAT64 of 169.254.169.254
+    ("93.184.216.34", None), ("2606:4700::1111", None),
+])
+def test_which_addresses_a_look_up_may_reach(address, kind):
+    assert address_kind(ip_address(address)) == kind
+    if kind is not None:   # what the operator lists is let through
+        allowed = AddressPolicy(networks=(ip_network(address),))
+        assert allowed.refusal("images.intranet", ip_address(address)) is None
+        assert AddressPolicy(hosts=frozenset({"images.intranet"})).refusal("Images.Intranet.", ip_address(address)) is None
+        refusal = AddressPolicy().refusal("images.intranet", ip_address(address))
+        assert refusal.startswith(f"refused to connect to images.intranet ({ip_address(address)}): ")
+        assert refusal.endswith(f"a {kind} address")

@@ -9,6 +9,7 @@ file stays fast.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -21,7 +22,6 @@ from pathlib import Path
 
 import feedparser
 import pytest
-import requests
 from lxml import etree
 
 from feeds.build import render_documents
@@ -136,6 +136,22 @@ class Upstream:
         return route
 
     @staticmethod
+    def trickle_head(sent: dict[str, int], *, size: int = 400, delay: float = 0.02) -> Route:
+        """A response head of ``size`` bytes, one every ``delay`` seconds (8 s in all by
+        default); ``sent`` counts the bytes written, and ``sent["done"]`` is 1 once all were."""
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nX-Pad: "
+        head += b"x" * (size - len(head) - 4) + b"\r\n\r\n"
+
+        def route(handler: BaseHTTPRequestHandler) -> None:
+            for byte in head:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                sent["bytes"] = sent.get("bytes", 0) + 1
+                time.sleep(delay)
+            sent["done"] = 1
+        return route
+
+    @staticmethod
     def stall(seconds: float) -> Route:
         def route(handler: BaseHTTPRequestHandler) -> None:
             time.sleep(seconds)
@@ -174,8 +190,7 @@ def partner(upstream: Upstream, path: str, name: str = "Mitra Sumsel", **options
 
 
 def poll(store, settings, source: RemoteSource, now=NOW):
-    with requests.Session() as session:
-        return poll_source(store, source, session, now, settings=settings)
+    return poll_source(store, source, now, settings=settings)
 
 
 # --- the pure part -------------------------------------------------------------------------------
@@ -330,11 +345,11 @@ def test_a_broken_or_hostile_source_is_refused_and_a_healthy_one_still_polls(
     upstream.routes["/bad"] = route(upstream)
     upstream.routes["/kabar.xml"] = upstream.file("kabar.atom.xml", content_type="application/atom+xml")
     bad, good = partner(upstream, "/bad", "Mitra Bermasalah"), partner(upstream, "/kabar.xml", "Kabar Muara Enim")
-    with caplog.at_level(logging.WARNING, logger="feedpub.remote"), requests.Session() as session:
+    with caplog.at_level(logging.WARNING, logger="feedpub.remote"):
         started = time.monotonic()
-        failed = poll_source(store, bad, session, NOW, settings=ingest_settings)
+        failed = poll_source(store, bad, NOW, settings=ingest_settings)
         took = time.monotonic() - started
-        healthy = poll_source(store, good, session, NOW, settings=ingest_settings)
+        healthy = poll_source(store, good, NOW, settings=ingest_settings)
 
     assert failed.outcome == "failed" and re.search(message, failed.error), failed.error
     assert took < limit, f"{case}: took {took:.2f} s"
@@ -357,6 +372,85 @@ def test_a_broken_or_hostile_source_is_refused_and_a_healthy_one_still_polls(
         well = poll(store, ingest_settings, bad, now=NOW + timedelta(seconds=240))
         assert well.created == 3 and store.source_state(bad.url).failures == 0
         assert store.source_state(bad.url).next_poll is None and store.source_state(bad.url).last_error is None
+
+
+@pytest.mark.parametrize("hops", [0, 2])
+def test_a_response_head_trickled_byte_by_byte_times_out_at_the_sources_deadline(hops, upstream, store, ingest_settings):
+    """requests' timeout bounds each read; the deadline bounds the whole exchange, redirect hops included."""
+    sent: dict[str, int] = {}
+    upstream.routes["/slow"] = Upstream.trickle_head(sent)
+    first = "/slow"
+    for hop in range(hops):
+        upstream.routes[f"/hop-{hop}"] = Upstream.status(302, {"Location": first})
+        first = f"/hop-{hop}"
+    result = poll(store, ingest_settings, partner(upstream, first))
+    written = sent.get("bytes", 0)
+    assert "done" not in sent and written < 400, f"the poll waited for {written} bytes of the head"
+    assert result.outcome == "failed" and result.error == "timed out after 0.5 s waiting for the response", result
+    assert len(upstream.seen("/slow")) == 1 and store.source_state(upstream.url(first)).failures == 1
+
+
+def _rss_item(description: str, *, guid_first: bool = True) -> bytes:
+    guid = "<guid>mitra-dalam</guid>"
+    item = (f"<item>{guid if guid_first else ''}<title>Berita</title><description>{description}</description>"
+            f"{'' if guid_first else guid}</item>")
+    return f'<rss version="2.0"><channel><title>Mitra</title>{item}</channel></rss>'.encode()
+
+
+def _nested(depth: int, tag: str = "a") -> str:
+    return f"<{tag}>" * depth + "isi" + f"</{tag}>" * depth
+
+
+DEEP = 101   # one more than the markup may nest, feed structure included
+
+# case -> (document, content type, the error it must be refused with)
+TOO_DEEP: dict[str, tuple[bytes, str, str]] = {
+    "elements in <description>": (_rss_item(_nested(DEEP)), "application/rss+xml",
+                                  r"^item 1 \(guid mitra-dalam\): markup nested more than 100 deep in <description>"),
+    "HTML in CDATA": (_rss_item(f"<![CDATA[{_nested(DEEP)}]]>"), "application/rss+xml",
+                      r"^item 1 \(guid mitra-dalam\): HTML nested more than 100 deep in <description>"),
+    "escaped HTML": (_rss_item(html.escape(_nested(DEEP), quote=False)), "application/rss+xml",
+                     r"^item 1 \(guid mitra-dalam\): HTML nested more than 100 deep in <description>"),
+    "guid after the deep part": (_rss_item(html.escape(_nested(DEEP, "div"), quote=False), guid_first=False),
+                                 "application/rss+xml",
+                                 r"^item 1 \(guid mitra-dalam\): HTML nested more than 100 deep in <description>"),
+    "Atom xhtml": ((f'<feed xmlns="http://www.w3.org/2005/Atom"><title>Mitra</title><entry><id>urn:x:1</id>'
+                    f'<title>Berita</title><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">'
+                    f'{_nested(DEEP, "span")}</div></content></entry></feed>').encode(), "application/atom+xml",
+                   r"^item 1 \(id urn:x:1\): markup nested more than 100 deep in <content>"),
+    "JSON Feed content_html": (json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "Mitra", "items": [
+        {"id": "j-1", "title": "Berita", "content_html": _nested(DEEP, "div")}]}).encode(), "application/feed+json",
+                               r"^item 1 \(id j-1\): HTML nested more than 100 deep in content_html"),
+    "10,001 tags in one item": (_rss_item(f"<![CDATA[{'<b>x</b>' * 5001}]]>"), "application/rss+xml",
+                                r"^item 1 \(guid mitra-dalam\): more than 10000 tags \(XML and HTML\)"),
+    "50,001 tags in the document": (
+        b'<rss version="2.0"><channel><title>Mitra</title>' + b"".join(
+            f"<item><guid>g-{n}</guid><description><![CDATA[{'<b>x</b>' * 4500}]]></description></item>".encode()
+            for n in range(6)) + b"</channel></rss>", "application/rss+xml",
+        r"^item 6 \(guid g-5\): more than 50000 tags \(XML and HTML\) in the document"),
+}
+
+# Real-world HTML as deep and as sloppy as news gets: never counted deeper than it is.
+SLOPPY = ("<![CDATA[" + "<div>" * 80 + "<p>satu<p>dua<br><img src=x.png>" * 500 + "<li>a<li>b" * 200
+          + "</span></em>" * 300 + "</div>" * 80 + "]]>")
+
+
+@pytest.mark.parametrize("case", list(TOO_DEEP))
+def test_markup_nested_too_deep_or_too_big_is_refused_before_feedparser_and_sloppy_html_is_not(
+        case, upstream, store, ingest_settings, caplog):
+    body, content_type, message = TOO_DEEP[case]
+    upstream.routes["/dalam"] = Upstream.status(200, {"Content-Type": content_type}, body)
+    upstream.routes["/longgar"] = Upstream.status(200, {"Content-Type": "application/rss+xml"}, _rss_item(SLOPPY))
+    bad = partner(upstream, "/dalam", "Mitra Dalam", max_bytes=1024 * 1024)
+    sloppy = partner(upstream, "/longgar", "Mitra Longgar", max_bytes=1024 * 1024)
+    with caplog.at_level(logging.WARNING, logger="feedpub.remote"):
+        failed = poll(store, ingest_settings, bad)
+        accepted = poll(store, ingest_settings, sloppy)
+    assert failed.outcome == "failed" and re.search(message + r"; refused before parsing$", failed.error), failed.error
+    assert store.source_state(bad.url).failures == 1 and store.source_state(bad.url).last_error == failed.error
+    assert any("Mitra Dalam" in r.getMessage() and failed.error in r.getMessage() for r in caplog.records)
+    assert (accepted.outcome, accepted.created) == ("ok", 1), accepted
+    assert [a.via_name for a in latest_published(store, NOW, 50)] == ["Mitra Longgar"]
 
 
 def test_partner_articles_carry_attribution_in_every_feed(upstream, store, ingest, ingest_settings, site):
