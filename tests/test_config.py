@@ -61,6 +61,8 @@ def test_a_default_base_url_follows_the_bound_address(tmp_path):
     ('[schedule]\nrebuild_minutes = nan\n', r"schedule\.rebuild_minutes: must be between"),
     ('[schedule]\nrebuild_minutes = true\n', r"schedule\.rebuild_minutes: expected float"),
     ('[server]\nport = 70000\n', r"server\.port: must be between 0 and 65535"),
+    ('[api]\nbody_timeout_seconds = 0\n', r"api\.body_timeout_seconds: must be between 1 and 3600"),
+    ('[api]\nbody_timeout_seconds = nan\n', r"api\.body_timeout_seconds: must be between 1 and 3600"),
     ("site = 3\n", r"site: must be a table"),
     ("[site\n", r"not valid TOML"),
 ])
