@@ -49,6 +49,7 @@ deliveries) is written to ``status.json`` beside the store for ``feedpub status`
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -626,7 +627,9 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
         run_workers(listener, WorkerSettings(
             root=config.output_dir.resolve(), max_age=max_age, hubs=config.site.hubs, base_url=config.site.base_url,
             gone=tuple(config.gone), moved=tuple(dict(config.moved).items()), upstream=str(private / "service.sock"),
-            counters=private / "counts", stats=stats_path(config).resolve(), max_request_body=max_request_body),
+            counters=private / "counts", stats=stats_path(config).resolve(), max_request_body=max_request_body,
+            api_token_sha256=hashlib.sha256(config.api_token.encode("utf-8")).digest() if config.api_token else b"",
+            body_seconds=config.api_body_timeout_seconds),
             workers=config.workers)
     finally:
         if service is not None:

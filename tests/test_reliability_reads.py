@@ -150,7 +150,7 @@ def serve_files_and_api(config_file: str, announce) -> None:
         run_workers(listener, WorkerSettings(
             root=config.output_dir.resolve(), max_age=3600, hubs=(), base_url=config.site.base_url, gone=(), moved=(),
             upstream=str(private / "api.sock"), counters=private / "counts", stats=private / "stats.sqlite3",
-            max_request_body=max_request_body))
+            max_request_body=max_request_body, api_token_sha256=hashlib.sha256(TOKEN.encode()).digest()))
     finally:
         shutil.rmtree(private, ignore_errors=True)
 
