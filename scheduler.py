@@ -80,6 +80,7 @@ from feeds.websub import HubError, notify_hub
 from feeds.workers import WorkerSettings, listen, run_workers
 from feedpub.settings import Config, open_store, utc_now, with_address
 from sources.api import IngestAPI
+from sources.api_gate import BodyGate
 from sources.errors import FeedpubError
 from sources.ingest import ingest_paths
 from sources.remote import PollResult, RemoteSource, poll_source, user_agent
@@ -611,7 +612,9 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
         run_workers(listener, WorkerSettings(
             root=config.output_dir.resolve(), max_age=max_age, hubs=config.site.hubs, base_url=config.site.base_url,
             gone=tuple(config.gone), moved=tuple(dict(config.moved).items()), upstream=str(private / "service.sock"),
-            counters=private / "counts", stats=config.stats_path.resolve(), max_request_body=max_request_body),
+            counters=private / "counts", stats=config.stats_path.resolve(), max_request_body=max_request_body,
+            body_gate=BodyGate.for_token(config.api_token) if config.api_token else None,
+            body_seconds=config.api_body_timeout_seconds),
             workers=config.workers)
     finally:
         if service is not None:

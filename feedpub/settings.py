@@ -62,7 +62,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # these are each table's keys and defaults. name and url are required.
     "sources": {"name": "", "url": "", "interval_minutes": 15.0, "enabled": True,
                 "max_bytes": 5 * 1024 * 1024, "timeout_seconds": 15.0},
-    "api": {"token": "", "max_body_bytes": 1_048_576},   # token "" = the ingest API is off
+    "api": {"token": "", "max_body_bytes": 1_048_576, "body_timeout_seconds": 30.0},   # token "" = the ingest API is off
     # lead image look-ups: public addresses only, but for the hosts / networks listed
     "images": {"allow_hosts": [""], "timeout_seconds": 10.0},
 }
@@ -92,6 +92,7 @@ class Config:
     sources: tuple[RemoteSource, ...] = ()   # partner feeds polled by the scheduler ([[sources]])
     api_token: str = ""        # bearer token of the ingest API; "" = the API is off
     api_max_body_bytes: int = 1_048_576   # larger request bodies get 413
+    api_body_timeout_seconds: float = 30.0   # a request body not arrived whole within this gets 408
     gone: tuple[str, ...] = ()     # retired URL paths: 410 Gone
     moved: tuple[tuple[str, str], ...] = ()   # (old URL path, new path or absolute URL): 301
     workers: int = 2               # granian worker processes serving public/
@@ -406,6 +407,8 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
     _check_token(source, "api.token", api["token"])
     if not 1024 <= api["max_body_bytes"] <= 1 << 30:
         raise _fail(source, "api.max_body_bytes", "must be between 1024 and 1073741824 (1 GiB)")
+    if not 1 <= api["body_timeout_seconds"] <= 3600:
+        raise _fail(source, "api.body_timeout_seconds", "must be between 1 and 3600")
 
     given = bool(site["base_url"])
     base_url = _base_url(source, site["base_url"]) if given else server_base_url(server["host"], server["port"])
@@ -436,6 +439,7 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         sources=_check_sources(values["sources"], source),   # type: ignore[arg-type]
         api_token=api["token"],
         api_max_body_bytes=api["max_body_bytes"],
+        api_body_timeout_seconds=api["body_timeout_seconds"],
         gone=gone,
         moved=moved,
         workers=server["workers"],

@@ -58,8 +58,8 @@ class Entry:
     summary: str                      # plain text
     content_html: str                 # body plus the readable related list
     author: str | None
-    published: datetime               # in the site's zone
-    updated: datetime                 # in the site's zone
+    published: datetime               # in the site's zone (SiteSettings.local)
+    updated: datetime                 # in the site's zone (SiteSettings.local)
     categories: tuple[str, ...]
     tags: tuple[str, ...]
     language: str
@@ -136,7 +136,6 @@ def related_block(article: Article, site: SiteSettings) -> str:
 
 
 def make_entry(article: Article, site: SiteSettings) -> Entry:
-    zone = site.zone
     link = site.article_link(article.url, article.slug)
     return Entry(
         id=article.id,
@@ -145,8 +144,8 @@ def make_entry(article: Article, site: SiteSettings) -> Entry:
         summary=safe_text(article.summary),
         content_html=safe_html(article.content_html + related_block(article, site), base_url=link),
         author=safe_text(article.author) if article.author else None,
-        published=article.published.astimezone(zone),
-        updated=article.updated.astimezone(zone),
+        published=site.local(article.published),
+        updated=site.local(article.updated),
         categories=tuple(safe_text(name) for name in article.categories),
         tags=tuple(safe_text(name) for name in article.tags),
         language=article.language,
@@ -157,14 +156,14 @@ def make_entry(article: Article, site: SiteSettings) -> Entry:
             if related.target is not None
         ),
         image=article.image,
-        changed=article.stored.astimezone(zone) if article.stored else None,
+        changed=site.local(article.stored) if article.stored else None,
         via=Via(safe_text(article.via_name or article.via_url), article.via_url) if article.via_url else None,
     )
 
 
 def deleted_entries(tombstones: Sequence[Tombstone], site: SiteSettings) -> tuple[DeletedEntry, ...]:
     return tuple(
-        DeletedEntry(t.id, site.article_link(t.url, t.slug), t.deleted.astimezone(site.zone)) for t in tombstones
+        DeletedEntry(t.id, site.article_link(t.url, t.slug), site.local(t.deleted)) for t in tombstones
     )
 
 
@@ -174,5 +173,5 @@ def newest(entries: Sequence, deleted: Sequence[DeletedEntry], site: SiteSetting
     (:class:`Entry`) or as microseconds since the epoch (kept fragments: feeds/fragments.py)."""
     times = [entry.updated for entry in entries] + [e.changed for e in entries if e.changed is not None]
     times = [EPOCH + timedelta(microseconds=t) if isinstance(t, int) else t for t in times]
-    return max(times + [d.deleted for d in deleted], default=EPOCH).astimezone(site.zone)
+    return site.local(max(times + [d.deleted for d in deleted], default=EPOCH))
 

@@ -8,7 +8,8 @@ answers with the same ETag and Last-Modified, across restarts too:
 - ``Last-Modified`` is the newest content update in the document (from the
   build manifest), not the file's mtime.
 - ``If-None-Match`` (RFC 9110 13.1.2, weak comparison) and, only without it,
-  ``If-Modified-Since`` (13.1.3) answer 304.
+  ``If-Modified-Since`` (13.1.3) answer 304. An ``If-Modified-Since`` later than the
+  server's clock is ignored (RFC 7232 section 3.3: such a date is invalid).
 
 Content codings (RFC 9110 8.4, 12.5.3): a text document is served as the
 brotli or gzip variant the build wrote beside it (``NAME.br``, ``NAME.gz``,
@@ -39,7 +40,7 @@ import logging
 import mimetypes
 import os
 import threading
-from time import monotonic
+from time import monotonic, time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -163,11 +164,12 @@ class PublicFiles:
     def __init__(self, root: Path, *, max_age: int, stale_while_revalidate: int | None = None,
                  hubs: tuple[str, ...] = (), base_url: str = "",
                  gone: Iterable[str] = (), moved: dict[str, str] | None = None,
-                 recheck_seconds: float = RECHECK_SECONDS):
+                 recheck_seconds: float = RECHECK_SECONDS, clock: Callable[[], float] = time):
         """``stale_while_revalidate`` defaults to ``max_age`` (RFC 5861): a cache may serve a
         feed one more interval while it revalidates. ``gone``: URL paths answering 410;
         ``moved``: URL path -> new path or URL, answering 301. ``recheck_seconds``: how long
-        a look at the manifest holds for the documents it vouches for (0: every request)."""
+        a look at the manifest holds for the documents it vouches for (0: every request).
+        ``clock``: the wall clock as POSIX seconds, read only for an ``If-Modified-Since``."""
         self.root = root.resolve()
         swr = max_age if stale_while_revalidate is None else stale_while_revalidate
         self.cache_control = f"public, max-age={max_age}, stale-while-revalidate={swr}"
@@ -183,6 +185,7 @@ class PublicFiles:
         self._manifest: tuple[Identity | None, dict[str, dict]] = (None, {})
         self._lock = threading.Lock()
         self.recheck_seconds = recheck_seconds
+        self.clock = clock
         self._seen: tuple[float, Identity | None] = (float("-inf"), None)   # (checked at, manifest identity)
 
     @property
@@ -473,8 +476,7 @@ class PublicFiles:
         links.append(f'<{self.base_url}/{relative}>; rel="self"')
         return [("Link", ", ".join(links))]
 
-    @staticmethod
-    def _not_modified_since(if_modified_since: str | None, modified: float) -> bool:
+    def _not_modified_since(self, if_modified_since: str | None, modified: float) -> bool:
         """RFC 9110 13.1.3, asked only without If-None-Match (13.1.2 is checked by the caller)."""
         if not if_modified_since:
             return False
@@ -484,7 +486,12 @@ class PublicFiles:
             return False  # an unparseable date is ignored (RFC 9110 13.1.3)
         if since.tzinfo is None:
             since = since.replace(tzinfo=timezone.utc)
-        return modified <= since.timestamp()
+        moment = since.timestamp()
+        # A date later than the server's clock is invalid (RFC 7232 section 3.3) and so ignored:
+        # taken at its word, it would answer 304 to every version a build makes until that date.
+        if moment > self.clock():
+            return False
+        return modified <= moment
 
     @staticmethod
     def _plain(code: int, status: str, body: bytes, extra: list[tuple[str, str]] | None = None) -> Answer:

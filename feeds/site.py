@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from zoneinfo import ZoneInfo
+
+MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,24 @@ class SiteSettings:
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def local(self, moment: datetime) -> datetime:
+        """``moment`` as every document shows it: in the site's zone, the same instant.
+
+        Before standard time a zone's offset was its local mean time, seconds and all
+        (Asia/Jakarta +07:07:12 until 1924, Africa/Monrovia -00:44:30 until 1972), which
+        neither RFC 3339 (section 5.6: hours and minutes) nor RFC 822 (section 5.1, four
+        digits) can write. Such an instant is shown in the zone's offset cut to whole
+        minutes towards zero (+07:07, -00:44) under the zone's own abbreviation, its local
+        time moved by the seconds cut: the instant stays exact, the time shown is within a
+        minute of the local mean time.
+        """
+        shown = moment.astimezone(self.zone)
+        offset = shown.utcoffset()
+        if offset is None or not offset % MINUTE:
+            return shown
+        whole = timedelta(minutes=int(offset.total_seconds() / 60))   # int(): towards zero
+        return moment.astimezone(timezone(whole, shown.tzname()))
 
     @property
     def publisher(self) -> str:

@@ -5,14 +5,28 @@ watcher, builds, WebSub, the ingest API, /healthz, /metrics): APScheduler's job
 stores must never be shared between processes. The traffic that must be fast,
 aggregators polling feeds, needs none of that: it reads files and the build
 manifest. So the serve process listens on the public address and hands the
-socket to granian's worker processes (Rust HTTP/1.1, one Python thread each),
-whose WSGI app (:class:`WorkerApp`) answers:
+socket to granian's worker processes (Rust HTTP/1.1, one Python thread each for
+public/, :data:`BODY_READERS` more with the ingest API on), whose WSGI app
+(:class:`WorkerApp`) answers:
 
 - every request for the files of public/ itself, with :class:`feeds.server.PublicFiles`;
 - ``/api`` and below, ``/healthz`` and ``/metrics`` by forwarding them over a Unix
   socket to a waitress server inside the serve process (:func:`forward`), which
   runs the same WSGI app as before. A request body over the cap is refused here,
   from its Content-Length, before any of it is read.
+
+Nothing that answers ``/api``, ``/healthz`` or ``/metrics`` takes the thread that
+answers public documents (:class:`InternalRequests`). granian calls the app on
+the worker's Python thread; those requests are handed at once to threads of their
+own, which forward them and answer through granian's protocol object (it answers
+from any thread). Only a request body cannot move: granian 2.8's ``wsgi.input``
+blocks the thread that runs the request (releasing the GIL) until its bytes or its
+end arrive, with no timeout, and once the app returns granian drops the body, waiting
+for a read in progress first. So a body is read only when the API will read it (the
+API on, the right bearer token, a method that carries one: :class:`BodyGate`, handed in;
+any other answer does not depend on it), at most :data:`BODY_READERS` at a time on
+the threads granian runs beyond the first, and answered 408 once it has not arrived
+within its deadline (docs/RELIABILITY.md, "Hostile input, second review").
 
 What workers know reaches the serve process without locks or messages:
 
@@ -38,9 +52,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import quote
 
 from .health import SharedCounters
@@ -59,6 +75,12 @@ BACKLOG = 1024                   # connections the kernel queues while every wor
 FORWARD_TIMEOUT = 60.0           # seconds an /api request may take in the serve process
 FORWARDED_PREFIX = "/api"
 FORWARDED_PATHS = frozenset({"/healthz", "/metrics"})
+FORWARD_THREADS = 8              # threads of a worker that pass requests on to the serve process ...
+FORWARD_PENDING = 64             # ... and the requests they take at once; more get 503 at once
+# Request bodies a worker reads at once, each holding one of granian's Python threads
+# (run_workers gives a worker this many beyond the first when the API is on): the
+# first is always free for public documents. More get 503 at once.
+BODY_READERS = 2
 # The request head (request line and headers) a worker reads: hyper, granian's HTTP layer,
 # refuses a head with 431 once its read buffer holds this much and the head is not done, and
 # a read adds at most as much again: a head up to 128 KB is read, one of 256 KB or more always
@@ -85,27 +107,141 @@ class WorkerSettings:
     counters: Path                # folder of the workers' request-count files
     stats: Path                   # stats.sqlite3
     max_request_body: int         # a declared request body this long or longer gets 413 unread
+    body_gate: BodyGate | None    # which bodies the ingest API reads (sources/api_gate.py); None: the API is off
+    body_seconds: float = 30.0    # a body the API will read must arrive within this, else 408
     parent: int = 0               # the serve process's pid (set by run_workers)
 
 
-class WorkerApp:
-    """The WSGI app of one granian worker."""
+def is_internal(path: str) -> bool:
+    """Whether a URL path is the serve process's to answer: /api and below, /healthz, /metrics."""
+    return path in FORWARDED_PATHS or (path.startswith(FORWARDED_PREFIX) and (
+        len(path) == len(FORWARDED_PREFIX) or path[len(FORWARDED_PREFIX)] == "/"))
 
-    def __init__(self, public: PublicFiles, counters: SharedCounters, *, upstream: str, max_request_body: int):
+
+class WorkerApp:
+    """The WSGI app of one granian worker: public/ (the internal paths are taken before it,
+    by :func:`_dispatching_call`, into ``internal``)."""
+
+    def __init__(self, public: PublicFiles, counters: SharedCounters, internal: InternalRequests):
         self.public = public
         self.counters = counters
-        self.upstream = upstream
-        self.max_request_body = max_request_body
+        self.internal = internal
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "/")
-        if path in FORWARDED_PATHS or (path.startswith(FORWARDED_PREFIX)
-                                       and (len(path) == len(FORWARDED_PREFIX) or path[len(FORWARDED_PREFIX)] == "/")):
-            return forward(environ, start_response, self.upstream, self.max_request_body)
         code, status, headers, body = self.public.answer(environ)
         self.counters.record(code, len(body))
         start_response(status, headers)
         return [body]
+
+
+Answer = tuple[int, list[tuple[str, str]], bytes]   # (status code, headers, body)
+
+
+def _plain(code: int, text: bytes, *extra: tuple[str, str]) -> Answer:
+    return code, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(text))), *extra], text
+
+
+TOO_LARGE = _plain(413, b"Request body too large\n", ("Connection", "close"))
+BUSY = _plain(503, b"The service is busy: try again\n", ("Retry-After", "1"), ("Connection", "close"))
+TOO_SLOW = _plain(408, b"The request body did not arrive in time\n", ("Connection", "close"))
+
+
+class BodyGate(Protocol):
+    """Which request bodies the ingest API reads (sources/api_gate.py ``BodyGate``, handed
+    in by the composition root: the API's rules stay with the API)."""
+
+    def reads_body(self, method: str, authorization: str) -> bool: ...
+
+
+class Responder(Protocol):
+    """granian's protocol object for one request (its WSGIProtocol): the first call answers."""
+
+    def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None: ...
+
+
+class InternalRequests:
+    """One worker's requests for the serve process, answered off the thread granian runs
+    the app on: :meth:`take` returns at once but for a body the API will read."""
+
+    def __init__(self, upstream: str, *, max_request_body: int, body_gate: BodyGate | None = None,
+                 body_seconds: float = 30.0, body_readers: int = BODY_READERS):
+        self.upstream = upstream
+        self.max_request_body = max_request_body
+        self.body_gate = body_gate
+        self.body_seconds = body_seconds
+        self.readers = threading.BoundedSemaphore(body_readers)
+        self.pending = threading.BoundedSemaphore(FORWARD_PENDING)
+        self.pool = ThreadPoolExecutor(FORWARD_THREADS, thread_name_prefix="feedpub-forward")
+
+    def take(self, proto: Responder, environ: dict) -> None:
+        """Called by granian with its protocol object (it answers from any thread) and the
+        request's environ."""
+        raw_length = (environ.get("CONTENT_LENGTH") or "").strip()
+        declared = int(raw_length) if raw_length.isdigit() else None
+        if declared is not None and declared >= self.max_request_body:
+            _send(proto, TOO_LARGE)
+            return
+        body = None
+        if self._reads_body(environ):
+            if not self.readers.acquire(blocking=False):
+                _send(proto, BUSY)
+                return
+            try:
+                body = self._read_body(proto, environ, self.max_request_body if declared is None else declared)
+            finally:
+                self.readers.release()
+            if body is None:
+                return   # the deadline came first: answered 408
+            if len(body) >= self.max_request_body:
+                _send(proto, TOO_LARGE)
+                return
+        if not self.pending.acquire(blocking=False):
+            _send(proto, BUSY)
+            return
+        self.pool.submit(self._forward, proto, environ, body)
+
+    def _reads_body(self, environ: dict) -> bool:
+        """Whether the API will read this request's body."""
+        return (self.body_gate is not None and environ.get("PATH_INFO", "").startswith(FORWARDED_PREFIX)
+                and self.body_gate.reads_body(environ.get("REQUEST_METHOD", ""), environ.get("HTTP_AUTHORIZATION", "")))
+
+    def _read_body(self, proto: Responder, environ: dict, size: int) -> bytes | None:
+        """The body, or None when ``body_seconds`` passed first and the client got 408.
+
+        granian 2.8 cannot interrupt the read (see the module docstring): the 408 goes out
+        from a timer's thread, and this thread stays in the read until the client sends
+        the rest or closes the connection."""
+        first = threading.Lock()   # the read's end and the timer: whichever takes it answers
+
+        def expire() -> None:
+            if first.acquire(blocking=False):
+                log.warning("a request body for %s did not arrive within %s s: 408",
+                            environ.get("PATH_INFO", ""), self.body_seconds)
+                _send(proto, TOO_SLOW)
+
+        timer = threading.Timer(self.body_seconds, expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            body = environ["wsgi.input"].read(size)
+        finally:
+            timer.cancel()
+        return body if first.acquire(blocking=False) else None
+
+    def _forward(self, proto: Responder, environ: dict, body: bytes | None) -> None:
+        try:
+            answer = forward(environ, self.upstream, body)
+        except Exception:  # noqa: BLE001 - a bug here must still answer, not leave the client waiting
+            log.exception("forwarding %s to the serve process failed", environ.get("PATH_INFO", ""))
+            answer = _plain(500, b"Internal error\n")
+        finally:
+            self.pending.release()
+        _send(proto, answer)
+
+
+def _send(proto: Responder, answer: Answer) -> None:
+    code, headers, body = answer
+    proto.response_bytes(code, headers, body)
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -119,16 +255,10 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock.connect(self._path)
 
 
-def forward(environ: dict, start_response: StartResponse, upstream: str, max_request_body: int) -> Iterable[bytes]:
-    """Pass one request to the serve process and its answer back."""
+def forward(environ: dict, upstream: str, body: bytes | None) -> Answer:
+    """Pass one request to the serve process and bring its answer back. ``body``: the
+    request's body as read, or None when it was not read (none is passed on)."""
     raw_length = (environ.get("CONTENT_LENGTH") or "").strip()
-    if raw_length.isdigit() and int(raw_length) >= max_request_body:
-        return _plain(start_response, "413 Content Too Large", b"Request body too large\n",
-                      [("Connection", "close")])
-    body = environ["wsgi.input"].read(int(raw_length) if raw_length.isdigit() else max_request_body)
-    if len(body) >= max_request_body:
-        return _plain(start_response, "413 Content Too Large", b"Request body too large\n",
-                      [("Connection", "close")])
     target = quote(environ.get("PATH_INFO", "/").encode("latin-1"), safe="/:@!$&'()*+,;=-._~")
     if environ.get("QUERY_STRING"):
         target += "?" + environ["QUERY_STRING"]
@@ -142,31 +272,22 @@ def forward(environ: dict, start_response: StartResponse, upstream: str, max_req
                     connection.putheader(name, value)
         if environ.get("CONTENT_TYPE"):
             connection.putheader("Content-Type", environ["CONTENT_TYPE"])
-        if body or raw_length:
+        if body is not None and (body or raw_length):
             connection.putheader("Content-Length", str(len(body)))
         connection.putheader("X-Forwarded-For", environ.get("REMOTE_ADDR", ""))
         connection.endheaders(body or None)
         response = connection.getresponse()
         data = response.read()
         headers = [(name, value) for name, value in response.getheaders() if name.lower() not in HOP_BY_HOP]
-        status = f"{response.status} {response.reason}"
+        return response.status, headers, data
     except (OSError, http.client.HTTPException) as exc:
         # The serve process is stopping or was killed (before its answer, or halfway through
         # it: IncompleteRead, BadStatusLine), or a request outlived the timeout. Raised out
         # of the app, any of them would be a 500 (found by tests/test_reliability_kills.py).
         log.warning("forwarding %s to the serve process failed: %s", target, exc)
-        return _plain(start_response, "502 Bad Gateway", b"The service is not answering\n")
+        return _plain(502, b"The service is not answering\n")
     finally:
         connection.close()
-    start_response(status, headers)
-    return [data]
-
-
-def _plain(start_response: StartResponse, status: str, body: bytes,
-           extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
-                            *(extra or [])])
-    return [body]
 
 
 def load_worker_app(settings: WorkerSettings) -> WorkerApp:
@@ -186,8 +307,36 @@ def load_worker_app(settings: WorkerSettings) -> WorkerApp:
     # (found: 1 in 3 runs of tests/test_workers.py's kill test on a loaded machine).
     threading.Thread(target=_exit_with_parent, args=(settings.parent or os.getppid(), polls),
                      name="feedpub-parent-watch", daemon=True).start()
-    return WorkerApp(public, SharedCounters.create(settings.counters), upstream=settings.upstream,
-                     max_request_body=settings.max_request_body)
+    internal = InternalRequests(settings.upstream, max_request_body=settings.max_request_body,
+                                body_gate=settings.body_gate, body_seconds=settings.body_seconds)
+    return WorkerApp(public, SharedCounters.create(settings.counters), internal)
+
+
+def _dispatching_call(granian_call: Callable, app: WorkerApp, scope_opts: dict,
+                      access_log_fmt: str | None = None) -> Callable[[Responder, dict], object]:
+    """What granian calls per request: ``/api``, ``/healthz`` and ``/metrics`` go to the
+    worker's :class:`InternalRequests` with granian's protocol object, everything else to
+    granian's own call of the WSGI app (``granian_call``: granian.wsgi._callback_wrapper)."""
+    public = granian_call(app, scope_opts, access_log_fmt)
+    take = app.internal.take
+
+    def call(proto: Responder, scope: dict) -> object:
+        if is_internal(scope["PATH_INFO"]):
+            return take(proto, scope)
+        return public(proto, scope)
+
+    return call
+
+
+def _spawn_worker(*args: object, **kwargs: object) -> None:
+    """Each worker process's target: granian's own WSGI worker (``MPServer._spawn_wsgi_worker``)
+    with :func:`_dispatching_call` in front of the app. granian 2.8 hands the app only the
+    WSGI arguments, and the protocol object only to its call wrapper, which it looks up by
+    name when the worker starts: the name is replaced here, in the worker's process only."""
+    import granian.server.mp as granian_mp
+
+    granian_mp._wsgi_call_wrap = partial(_dispatching_call, granian_mp._wsgi_call_wrap)
+    granian_mp.MPServer._spawn_wsgi_worker(*args, **kwargs)
 
 
 def _exit_with_parent(parent: int, polls: PollLog) -> None:
@@ -272,8 +421,9 @@ def run_workers(sock: socket.socket, settings: WorkerSettings, *, workers: int =
     server = SharedSocketServer(
         "feedpub", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
         # One Python thread per worker: the app never waits on I/O on the hot path, so more
-        # threads would only take turns holding the GIL (docs/BENCHMARKS.md).
-        blocking_threads=1, respawn_failed_workers=True,
+        # threads would only take turns holding the GIL (docs/BENCHMARKS.md). With the API
+        # on, BODY_READERS more: a request body holds the thread it is read on (module docstring).
+        blocking_threads=1 + (BODY_READERS if settings.body_gate is not None else 0), respawn_failed_workers=True,
         # Connections a worker holds at once (granian's default: backlog / workers, 512 each):
         # idle and slowloris connections hold places too, so the whole server keeps
         # CONNECTION_LIMIT, as many as waitress did, and the listen backlog beyond that.
@@ -293,4 +443,4 @@ def run_workers(sock: socket.socket, settings: WorkerSettings, *, workers: int =
             "access": {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stderr"},
         }},
     )
-    server.serve(target_loader=partial(load_worker_app, settings), wrap_loader=False)
+    server.serve(spawn_target=_spawn_worker, target_loader=partial(load_worker_app, settings), wrap_loader=False)

@@ -40,6 +40,7 @@ from datetime import datetime
 from urllib.parse import parse_qs, quote, unquote_to_bytes, urlsplit
 from zoneinfo import ZoneInfo
 
+from .api_gate import bearer_token
 from .errors import FeedpubError, IngestError, StoreError
 from .frontmatter import FRONT_MATTER_KEYS
 from .html_format import fragment_parts
@@ -315,13 +316,12 @@ class IngestAPI:
     # --- plumbing -------------------------------------------------------------------------
 
     def _authenticate(self, environ: dict) -> None:
-        scheme, _, given = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+        given = bearer_token(environ.get("HTTP_AUTHORIZATION", ""))
         challenge = 'Bearer realm="feedpub"'
-        if scheme.lower() != "bearer" or not given.strip():
+        if given is None:
             raise ApiError(401, "a bearer token is required (Authorization: Bearer <token>)",
                            headers=[("WWW-Authenticate", challenge)])
-        # WSGI hands headers over as latin-1 text: these are the bytes the client sent.
-        if not hmac.compare_digest(given.strip().encode("latin-1"), self._token):
+        if not hmac.compare_digest(given, self._token):
             raise ApiError(401, "the bearer token is wrong",
                            headers=[("WWW-Authenticate", challenge + ', error="invalid_token"')])
 

@@ -67,6 +67,8 @@ def test_a_default_base_url_follows_the_bound_address(tmp_path):
                                                 r"network: 10\.0\.0\.1/8 has host bits set"),
     ('[images]\nallow_hosts = "127.0.0.1"\n', r"images\.allow_hosts: expected a list of strings"),
     ('[images]\ntimeout_seconds = 0\n', r"images\.timeout_seconds: must be between 0\.1 and 300"),
+    ('[api]\nbody_timeout_seconds = 0\n', r"api\.body_timeout_seconds: must be between 1 and 3600"),
+    ('[api]\nbody_timeout_seconds = nan\n', r"api\.body_timeout_seconds: must be between 1 and 3600"),
     ("site = 3\n", r"site: must be a table"),
     ("[site\n", r"not valid TOML"),
 ])

@@ -42,6 +42,7 @@ from feedpub.settings import utc_now
 from scheduler import PathDispatch, Service, feed_urls_for
 from feedpub.settings import load_config, open_store, with_address
 from sources.api import IngestAPI
+from sources.api_gate import BodyGate
 
 REBUILDS = 200
 READERS = 1             # reader processes: one keeps a core busy with requests and checks
@@ -151,7 +152,7 @@ def serve_files_and_api(config_file: str, announce) -> None:
         run_workers(listener, WorkerSettings(
             root=config.output_dir.resolve(), max_age=3600, hubs=(), base_url=config.site.base_url, gone=(), moved=(),
             upstream=str(private / "api.sock"), counters=private / "counts", stats=private / "stats.sqlite3",
-            max_request_body=max_request_body))
+            max_request_body=max_request_body, body_gate=BodyGate.for_token(TOKEN)))
     finally:
         shutil.rmtree(private, ignore_errors=True)
 

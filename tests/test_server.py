@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -45,6 +45,27 @@ def test_if_modified_since(server):
     assert older.status_code == 200
     junk = requests.get(server.url + "/atom.xml", headers={"If-Modified-Since": "yesterday"}, timeout=5)
     assert junk.status_code == 200
+
+
+def test_an_if_modified_since_later_than_the_server_clock_is_ignored(server, public):
+    # RFC 7232 section 3.3: a date later than the server's current time is invalid.
+    future = requests.get(server.url + "/atom.xml", headers={"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"},
+                          timeout=5)
+    assert future.status_code == 200 and future.content == (public / "atom.xml").read_bytes()
+    # The clock is the server's: against one that reads 20 Sep 2024 noon, a date between the
+    # document's Last-Modified (18 Sep) and that clock validates; a later one does not.
+    noon = datetime(2024, 9, 20, 12, tzinfo=timezone.utc).timestamp()
+    running = RunningServer(PublicFiles(public, max_age=900, clock=lambda: noon))
+    try:
+        past = requests.get(running.url + "/atom.xml", headers={"If-Modified-Since": "Thu, 19 Sep 2024 00:00:00 GMT"},
+                            timeout=5)
+        ahead = requests.get(running.url + "/atom.xml",
+                             headers={"If-Modified-Since": "Fri, 20 Sep 2024 12:00:01 GMT"}, timeout=5)
+        now = requests.get(running.url + "/atom.xml", headers={"If-Modified-Since": "Fri, 20 Sep 2024 12:00:00 GMT"},
+                           timeout=5)
+    finally:
+        running.stop()
+    assert (past.status_code, ahead.status_code, now.status_code) == (304, 200, 304)
 
 
 def test_if_none_match_takes_precedence_over_if_modified_since(server):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -138,12 +137,91 @@ def test_a_serve_process_gone_mid_answer_is_a_502_not_an_error(tmp_path, answer)
 
     upstream = threading.Thread(target=die_while_answering)
     upstream.start()
-    started: list = []
     body = b'{"title": "x"}'
     environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/articles", "CONTENT_LENGTH": str(len(body)),
-               "CONTENT_TYPE": "application/json", "wsgi.input": io.BytesIO(body), "REMOTE_ADDR": "127.0.0.1"}
-    got = b"".join(forward(environ, lambda status, headers: started.append(status), path, 1 << 20))
+               "CONTENT_TYPE": "application/json", "REMOTE_ADDR": "127.0.0.1"}
+    code, _, got = forward(environ, path, body)
     upstream.join()
     listener.close()
-    assert started == ["502 Bad Gateway"]
+    assert code == 502
     assert got == b"The service is not answering\n"
+
+
+TOKEN = "t" * 24
+SLOW_EACH = 16   # slow connections on each service path
+
+
+def slow(port: int, method: str, path: str, *headers: str) -> socket.socket:
+    """A connection that sends a request declaring a 1,000-byte body, one byte of it, and
+    then nothing: what held a worker's only Python thread until the client left."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+    extra = "".join(f"{header}\r\n" for header in headers)
+    sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Content-Type: application/json\r\n"
+                 "Content-Length: 1000\r\n\r\n{".encode())
+    return sock
+
+
+def status_of(sock: socket.socket) -> int:
+    """The status of the answer on ``sock`` (a timeout raises: no answer)."""
+    head = b""
+    while b"\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return int(head.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("api", ["on", "off"])
+def test_slow_request_bodies_on_the_service_paths_never_hold_up_public_documents(tmp_path, api):
+    (tmp_path / "feedpub.toml").write_text(
+        "[schedule]\nrebuild_minutes = 60\n" + (f'[api]\ntoken = "{TOKEN}"\n' if api == "on" else ""),
+        encoding="utf-8")
+    served = Served(tmp_path)
+    port = int(served.url.rsplit(":", 1)[1])
+    unread = {("GET", "/healthz"): 200, ("GET", "/metrics"): 200, ("POST", "/api/articles"): 401 if api == "on" else 404}
+    connections = []
+    try:
+        for (method, path) in unread:
+            connections += [(slow(port, method, path), unread[method, path]) for _ in range(SLOW_EACH)]
+        # With the API on, bodies the API would read: at most two a worker are read, the rest get 503.
+        authorised = [slow(port, "POST", "/api/articles", f"Authorization: Bearer {TOKEN}")
+                      for _ in range(SLOW_EACH if api == "on" else 0)]
+        expected = (tmp_path / "public" / "rss.xml").read_bytes()
+        polls = [requests.get(served.url + "/rss.xml", timeout=DEADLINE) for _ in range(20)]
+        assert all(poll.status_code == 200 and poll.content == expected for poll in polls)
+        # A body no answer depends on is never waited for: those clients have their answers.
+        assert [status_of(sock) for sock, _ in connections] == [status for _, status in connections]
+        assert served.get("/healthz").status_code == 200 and served.get("/metrics").status_code == 200
+    finally:
+        for sock, _ in connections:
+            sock.close()
+        for sock in authorised if api == "on" else []:
+            sock.close()
+        assert served.stop() == 0
+    assert "Traceback" not in served.process.stderr.read()
+
+
+def test_a_body_the_api_would_read_gets_408_when_it_does_not_arrive_in_time(tmp_path):
+    (tmp_path / "feedpub.toml").write_text(
+        f'[schedule]\nrebuild_minutes = 60\n[server]\nworkers = 1\n[api]\ntoken = "{TOKEN}"\nbody_timeout_seconds = 1\n',
+        encoding="utf-8")
+    served = Served(tmp_path)
+    port = int(served.url.rsplit(":", 1)[1])
+    auth = f"Authorization: Bearer {TOKEN}"
+    connections = []
+    try:
+        # The worker reads two bodies at once: a third is turned away at once, the two get 408.
+        connections = [slow(port, "POST", "/api/articles", auth) for _ in range(3)]
+        assert sorted(status_of(sock) for sock in connections) == [408, 408, 503]
+        assert served.get("/rss.xml").status_code == 200
+        for sock in connections:   # once the clients go, their threads are free for the next bodies
+            sock.close()
+        created = wait_for(lambda: (lambda r: r if r.status_code == 201 else None)(requests.post(
+            served.url + "/api/articles", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=DEADLINE,
+            json={"title": "Tepat Waktu", "body": "BATURAJA - OKES.NEWS - Isi berita."})))
+        assert created.json()["title"] == "Tepat Waktu"
+    finally:
+        for sock in connections:
+            sock.close()
+        assert served.stop() == 0
