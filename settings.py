@@ -55,6 +55,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "sources": {"name": "", "url": "", "interval_minutes": 15.0, "enabled": True,
                 "max_bytes": 5 * 1024 * 1024, "timeout_seconds": 15.0},
     "api": {"token": "", "max_body_bytes": 1_048_576},   # token "" = the ingest API is off
+    # Limits of every way in (files, flags, the API, partner feeds). max_article_bytes 0 = api.max_body_bytes.
+    "ingest": {"max_terms": 50, "max_article_bytes": 0},
 }
 
 ARRAY_SECTIONS = frozenset({"sources"})   # written [[name]]: a list of tables, each checked like a section
@@ -347,6 +349,15 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
     _check_token(source, "api.token", api["token"])
     if not 1024 <= api["max_body_bytes"] <= 1 << 30:
         raise _fail(source, "api.max_body_bytes", "must be between 1024 and 1073741824 (1 GiB)")
+    limits = values["ingest"]
+    if not 1 <= limits["max_terms"] <= 1000:
+        # Each term is a feed of its own (three documents): a build grows with their number.
+        raise _fail(source, "ingest.max_terms", "must be between 1 and 1000")
+    if not limits["max_article_bytes"]:
+        limits["max_article_bytes"] = api["max_body_bytes"]
+    if not 1024 <= limits["max_article_bytes"] <= 1 << 30:
+        raise _fail(source, "ingest.max_article_bytes",
+                    "must be 0 (= api.max_body_bytes) or between 1024 and 1073741824 (1 GiB)")
 
     given = bool(site["base_url"])
     base_url = _base_url(source, site["base_url"]) if given else server_base_url(server["host"], server["port"])
@@ -365,6 +376,7 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         ingest=IngestSettings(
             tag_authority=authority or authority_for(base_url),
             timezone=site["timezone"], language=site["language"],
+            max_terms=limits["max_terms"], max_article_bytes=limits["max_article_bytes"],
         ),
         store_path=Path(values["store"]["path"]),
         output_dir=Path(values["output"]["path"]),
