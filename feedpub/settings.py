@@ -65,6 +65,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "api": {"token": "", "max_body_bytes": 1_048_576, "body_timeout_seconds": 30.0},   # token "" = the ingest API is off
     # lead image look-ups: public addresses only, but for the hosts / networks listed
     "images": {"allow_hosts": [""], "timeout_seconds": 10.0},
+    # Limits of every way in (files, flags, the API, partner feeds). max_article_bytes 0 = api.max_body_bytes.
+    "ingest": {"max_terms": 50, "max_article_bytes": 0},
 }
 
 ARRAY_SECTIONS = frozenset({"sources"})   # written [[name]]: a list of tables, each checked like a section
@@ -409,6 +411,15 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         raise _fail(source, "api.max_body_bytes", "must be between 1024 and 1073741824 (1 GiB)")
     if not 1 <= api["body_timeout_seconds"] <= 3600:
         raise _fail(source, "api.body_timeout_seconds", "must be between 1 and 3600")
+    limits = values["ingest"]
+    if not 1 <= limits["max_terms"] <= 1000:
+        # Each term is a feed of its own (three documents): a build grows with their number.
+        raise _fail(source, "ingest.max_terms", "must be between 1 and 1000")
+    if not limits["max_article_bytes"]:
+        limits["max_article_bytes"] = api["max_body_bytes"]
+    if not 1024 <= limits["max_article_bytes"] <= 1 << 30:
+        raise _fail(source, "ingest.max_article_bytes",
+                    "must be 0 (= api.max_body_bytes) or between 1024 and 1073741824 (1 GiB)")
 
     given = bool(site["base_url"])
     base_url = _base_url(source, site["base_url"]) if given else server_base_url(server["host"], server["port"])
@@ -427,6 +438,7 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         ingest=IngestSettings(
             tag_authority=authority or authority_for(base_url),
             timezone=site["timezone"], language=site["language"],
+            max_terms=limits["max_terms"], max_article_bytes=limits["max_article_bytes"],
         ),
         store_path=Path(values["store"]["path"]),
         output_dir=Path(values["output"]["path"]),

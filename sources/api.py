@@ -22,8 +22,11 @@ store watcher sees the new revision and rebuilds within a second.
 Security: with no token configured the API is off (every ``/api`` path is 404).
 Every route but the OpenAPI document wants ``Authorization: Bearer <token>``
 (RFC 6750), compared in constant time; anything else is 401 and says nothing of
-the articles, embargoed ones included. A body larger than ``max_body_bytes`` is
-413 before it is read. Invalid input is 422 naming every bad field at once.
+the articles, embargoed ones included. A body larger than ``max_body_bytes`` (or
+than an article may hold, ``IngestSettings.max_article_bytes``) is 413 before it is
+read. Invalid input is 422 naming every bad field at once. What the field checks
+changed on the way in (categories or tags past ``max_terms`` dropped, control
+characters normalised) is logged and listed in the answer's ``warnings``.
 
 Knows nothing of feeds: the composition root passes ``feed_urls``, the feeds an
 article appears in, with the site's absolute URLs.
@@ -106,6 +109,7 @@ class Checked:
     present: frozenset[str]
     content: Content | None
     status: Status | None
+    warnings: tuple[str, ...] = ()   # what the checks changed: terms dropped, control characters
 
 
 def _content(key: str, value: str) -> Content:
@@ -119,7 +123,7 @@ def _content(key: str, value: str) -> Content:
     return Content(html, text, lead, related_titles=related)
 
 
-def check_input(values: object, tz: ZoneInfo, *, require_content: bool) -> Checked:
+def check_input(values: object, tz: ZoneInfo, *, require_content: bool, max_terms: int) -> Checked:
     """Every check at once: raises :class:`ApiError` 422 naming each bad field."""
     if not isinstance(values, dict):
         raise ApiError(422, "the body must be a JSON object of article fields")
@@ -140,7 +144,7 @@ def check_input(values: object, tz: ZoneInfo, *, require_content: bool) -> Check
             problems[key] = f"expected a string, got {_json_type(value)}"
             continue
         typed[key] = value
-    fields, field_problems = check_all_fields(typed, tz)
+    fields, field_problems, warnings = check_all_fields(typed, tz, max_terms=max_terms)
     problems.update(field_problems)
 
     content = None
@@ -168,7 +172,7 @@ def check_input(values: object, tz: ZoneInfo, *, require_content: bool) -> Check
     if problems:
         raise ApiError(422, "invalid article: " + "; ".join(f"{k}: {v}" for k, v in problems.items()),
                        fields=problems)
-    return Checked(fields, frozenset(values), content, status)
+    return Checked(fields, frozenset(values), content, status, warnings)
 
 
 def _json_type(value: object) -> str:
@@ -284,6 +288,9 @@ class IngestAPI:
         self.tz = ZoneInfo(settings.timezone)
         self._token = token.encode("utf-8")
         self.max_body_bytes = max_body_bytes
+        # A request body holds one article: it may not be larger than an article may be.
+        self.body_limit, self.limit_key = min((max_body_bytes, "api.max_body_bytes"),
+                                              (settings.max_article_bytes, "ingest.max_article_bytes"))
         self.clock = clock
         self.feed_urls = feed_urls
 
@@ -353,27 +360,30 @@ class IngestAPI:
         if raw_length and not (raw_length.isascii() and raw_length.isdigit()):
             raise ApiError(400, f"Content-Length {raw_length!r} is not a number")
         length = int(raw_length) if raw_length else None
-        if length is not None and length > self.max_body_bytes:
-            raise ApiError(413, f"the body is {length} bytes; the limit is {self.max_body_bytes}")
+        if length is not None and length > self.body_limit:
+            raise ApiError(413, f"the body is {length} bytes; the limit is {self.body_limit} ({self.limit_key})")
         media_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
         accepted = (JSON_TYPE, MERGE_PATCH_TYPE) if method == "PATCH" else (JSON_TYPE,)
         if media_type not in accepted:
             raise ApiError(415, f"send the article as {' or '.join(accepted)}, not {media_type or 'nothing'}",
                            headers=[("Accept-Patch" if method == "PATCH" else "Accept-Post", ", ".join(accepted))])
         # Never more than the limit is read, whatever the header said (or did not say).
-        data = environ["wsgi.input"].read(length if length is not None else self.max_body_bytes + 1)
-        if len(data) > self.max_body_bytes:
-            raise ApiError(413, f"the body is over the limit of {self.max_body_bytes} bytes")
+        data = environ["wsgi.input"].read(length if length is not None else self.body_limit + 1)
+        if len(data) > self.body_limit:
+            raise ApiError(413, f"the body is over the limit of {self.body_limit} bytes ({self.limit_key})")
         return parse_json(data)
 
     def _feeds(self, article: Article) -> Sequence[str]:
         return self.feed_urls(article) if article.status is Status.PUBLISHED else ()
 
-    def _answer(self, article_id: str) -> dict:
+    def _answer(self, article_id: str, warnings: tuple[str, ...] = ()) -> dict:
         stored = self.store.get(article_id)   # as stored: related links resolved, suggestions made
         if stored is None:                    # deleted by another request in between
             raise ApiError(404, f"article {article_id} is gone")
-        return article_json(stored, self._feeds(stored), self.clock())
+        for warning in warnings:
+            log.warning("ingest API: %s: %s", article_id, warning)
+        answer = article_json(stored, self._feeds(stored), self.clock())
+        return {**answer, "warnings": list(warnings)} if warnings else answer
 
     def _find(self, key: str) -> Article | None:
         """The article with this id or slug, whatever its status. Ids are tag: URIs and a
@@ -447,7 +457,7 @@ class IngestAPI:
         ]}
 
     def create(self, values: object) -> tuple[int, dict, list]:
-        checked = check_input(values, self.tz, require_content=True)
+        checked = check_input(values, self.tz, require_content=True, max_terms=self.settings.max_terms)
         draft = draft_from(checked.fields, checked.content, source=None, article_id=None, keep_slug=None,
                            image=self._known_image(checked.fields["image"]))
         status = checked.status or Status.PUBLISHED
@@ -468,11 +478,11 @@ class IngestAPI:
         result = self._save(decide, article_id=draft.id, slug=draft.slug)
         log.info("ingest API: created %s", result.article.id)
         location = f"{PREFIX}/articles/{quote(result.article.id, safe='')}"
-        return 201, self._answer(result.article.id), [("Location", location)]
+        return 201, self._answer(result.article.id, checked.warnings), [("Location", location)]
 
     def update(self, key: str, values: object, *, patch: bool) -> tuple[int, dict, list]:
         """PUT (``patch=False``: fields left out take their defaults) or PATCH."""
-        checked = check_input(values, self.tz, require_content=not patch)
+        checked = check_input(values, self.tz, require_content=not patch, max_terms=self.settings.max_terms)
         current = self._existing(key)
         new_slug = checked.fields.get("slug")
         if new_slug and new_slug != current.slug:
@@ -500,7 +510,7 @@ class IngestAPI:
 
         result = self._save(decide, article_id=current.id, slug=new_slug or current.slug)
         log.info("ingest API: %s %s", result.action, result.article.id)
-        return 200, self._answer(result.article.id), []
+        return 200, self._answer(result.article.id, checked.warnings), []
 
     def _known_image(self, url: str | None) -> Image | None:
         # No request leaves the request path: a URL some article already holds keeps its
@@ -648,7 +658,7 @@ def openapi_document() -> dict:
 
     common = {"401": unauthorized, "405": error("method not allowed (see Allow)"),
               "400": from_api_or_server("malformed request or JSON"),
-              "413": from_api_or_server("body larger than api.max_body_bytes"),
+              "413": from_api_or_server("body larger than api.max_body_bytes or ingest.max_article_bytes"),
               "500": error("a bug: the server log has the details")}
     writes = {"415": error("not a JSON body"), "422": error("invalid fields: `fields` names each one"),
               "409": error("the id or slug belongs to another article"),
@@ -739,6 +749,10 @@ def openapi_document() -> dict:
             "via_name": {**nullable_text, "description": "the partner's name"},
             "feeds": {"type": "array", "items": {"type": "string", "format": "uri"},
                       "description": "absolute URLs of the feeds it appears in (an embargoed one from its time on)"},
+            "warnings": {"type": "array", "items": {"type": "string"},
+                         "description": "in the answer to a write only, when the checks changed something on the "
+                                        "way in: categories or tags past the limit dropped, control characters "
+                                        "normalised"},
         },
     }
     return {

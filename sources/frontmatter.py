@@ -6,15 +6,26 @@
 
 Values keep their YAML types except timestamps, which stay strings so that
 :mod:`sources.ingest` parses every date one way and reports it with its line.
+
+Anchors and aliases (``&a`` / ``*a``) are refused: front matter has no use for them,
+and one long string aliased thousands of times multiplies the work of every later
+check. Control characters (a vertical tab is how Word writes a manual line break)
+never refuse an article: they are normalised as :func:`sources.text.normalise_controls`
+says, each with a warning naming its line and column.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import yaml
 
 from .errors import IngestError
+from .text import control_characters, describe_control, normalise_controls
+
+# Warnings about control characters in one front matter: the first few are named one by
+# one, the rest counted (a pasted document can hold thousands).
+NAMED_CONTROLS = 5
 
 FRONT_MATTER_KEYS = (
     "id", "title", "slug", "url", "published", "updated", "author",
@@ -36,6 +47,7 @@ _PlainLoader.yaml_implicit_resolvers = {
 class FrontMatter:
     values: dict = field(default_factory=dict)
     lines: dict = field(default_factory=dict)   # key -> line number in the file
+    warnings: tuple[str, ...] = ()              # "path:line:column: ..." for the person
 
 
 def split_front_matter(text: str, *, path: str) -> tuple[FrontMatter, str, int]:
@@ -48,15 +60,54 @@ def split_front_matter(text: str, *, path: str) -> tuple[FrontMatter, str, int]:
             break
     else:
         raise IngestError("front matter opened with '---' is never closed", path=path, line=1)
-    yaml_text = "\n".join(lines[1:index])
+    yaml_lines = lines[1:index]
+    found = [(number, offset + 1, char) for number, line in enumerate(yaml_lines, start=2)
+             for offset, char in control_characters(line)]
+    if found:   # the YAML reader would refuse them: normalised first, said after
+        yaml_lines = [normalise_controls(line) for line in yaml_lines]
     body = "\n".join(lines[index + 1:])
-    return _parse(yaml_text, path=path), body, index + 2
+    front = _parse("\n".join(yaml_lines), path=path)
+    return replace(front, warnings=_control_warnings(found, front.lines, path=path)), body, index + 2
+
+
+def _control_warnings(found: list[tuple[int, int, str]], lines: dict, *, path: str) -> tuple[str, ...]:
+    """A warning per control character (line, column, character), naming the key it is in."""
+    def where(number: int, column: int) -> str:
+        key = max(((line, key) for key, line in lines.items() if line <= number), default=(0, None))[1]
+        return f"front matter{f' {key!r}' if key else ''}, column {column}"
+
+    warnings = [str(IngestError(f"{where(number, column)}: {describe_control(char)}", path=path, line=number))
+                for number, column, char in found[:NAMED_CONTROLS]]
+    if len(found) > NAMED_CONTROLS:
+        warnings.append(str(IngestError(f"front matter: {len(found) - NAMED_CONTROLS} more control characters "
+                                        "normalised the same way", path=path)))
+    return tuple(warnings)
+
+
+def _refuse_anchors(yaml_text: str, *, path: str) -> None:
+    """An anchor or alias anywhere is refused before any node is built."""
+    try:
+        for event in yaml.parse(yaml_text, Loader=_PlainLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                what = "alias *" if isinstance(event, yaml.AliasEvent) else "anchor &"
+                raise IngestError(
+                    f"front matter uses the YAML {what}{event.anchor} (column {event.start_mark.column + 1}); "
+                    "anchors and aliases are not accepted in front matter: write each value out",
+                    path=path, line=event.start_mark.line + 2)
+    except yaml.YAMLError:
+        return   # not YAML at all: composing it below says why, as it always did
 
 
 def _parse(yaml_text: str, *, path: str) -> FrontMatter:
     try:
-        node = yaml.compose(yaml_text, Loader=_PlainLoader)
-        data = yaml.load(yaml_text, Loader=_PlainLoader)  # noqa: S506 - a SafeLoader subclass
+        _refuse_anchors(yaml_text, path=path)
+        # Composed once, then built from the nodes (whose marks give each key's line).
+        loader = _PlainLoader(yaml_text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1

@@ -234,7 +234,8 @@ def read_html_draft(
 
     overrides = clean_overrides(overrides, path=path)
     origin = _Origin(path, {k: v for k, v in lines.items() if v is not None}, frozenset(overrides), label="HTML")
-    fields = _checked_fields({**values, **overrides}, origin, ZoneInfo(settings.timezone))
+    fields = _checked_fields({**values, **overrides}, origin, ZoneInfo(settings.timezone),
+                             max_terms=settings.max_terms)
     if fields["title"] is None:
         raise IngestError('no headline: give the page <meta property="og:title">, a <title> or an <h1>',
                           path=path, line=_line(root.find("head")) or _line(root))
@@ -248,5 +249,5 @@ def read_html_draft(
     content_html, lead, related = body_parts(body, path=path, title=fields["title"])
     return assemble_draft(
         path=path, fields=fields, lead=lead, content_html=content_html, content_text=xml_safe(text),
-        default_slug=Path(path).stem, related_titles=related,
+        default_slug=Path(path).stem, related_titles=related, warnings=tuple(origin.warnings),
     )

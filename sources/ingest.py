@@ -14,12 +14,19 @@ Three steps, the first two pure:
    article in its own store transaction, so a bad file (or JSON line) leaves the
    store as it was and the good ones are still imported; with ``dry_run`` it
    only reports what it would do (:func:`plan`).
+
+Every way in (files, command-line flags, the ingest API, partner feeds) shares the
+field checks below and the limits of :class:`~sources.model.IngestSettings`: at most
+``max_terms`` categories and tags each (the rest dropped with a warning: every term
+makes a feed of its own, three documents), at most ``max_article_bytes`` an article
+(a file of one article is read no further than that; a JSON Lines file line by line),
+and one URL check (:func:`url_problem`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, time, timedelta
@@ -32,7 +39,7 @@ from .frontmatter import FRONT_MATTER_KEYS, split_front_matter
 from .model import Article, Image, IngestSettings, RelatedLink, SaveResult, Status
 from .newsroom import parse_newsroom_text
 from .store.roles import Articles
-from .text import cut_at_word, slugify, squash_space, xml_safe
+from .text import control_characters, cut_at_word, describe_control, normalise_controls, slugify, squash_space, xml_safe
 
 TITLE_LIMIT = 90     # characters of a headline derived from the lead
 SUMMARY_LIMIT = 300  # characters of a summary derived from the lead
@@ -40,6 +47,11 @@ SUMMARY_LIMIT = 300  # characters of a summary derived from the lead
 SINGLE_ARTICLE_KEYS = ("id", "slug", "title", "url", "summary")
 _TAG_URI = re.compile(r"^tag:[A-Za-z0-9.@_-]+,\d{4}(?:-\d{2}(?:-\d{2})?)?:\S+$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+# What RFC 3986 (section 2) allows nowhere in a URI: white space, controls and " < > \ ^ ` { | }.
+# A quote or an angle bracket would end the attribute an unescaping template put the URL in.
+# Letters beyond ASCII are kept (IRIs, RFC 3987).
+_NOT_IN_URLS = re.compile(r'[\s"<>\\^`{|}\x00-\x1f\x7f]')
+TERM_KINDS = ("categories", "tags")   # what an article carries a list of, each capped at max_terms
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,9 @@ class ArticleDraft:
     related_titles: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=(), compare=False)  # what was derived, for the person
     line: int | None = field(default=None, compare=False)      # its line when a file holds several
+    # What was changed on the way in (terms dropped, control characters normalised), each
+    # naming where: "path:line: ..." for a file, "field 'tags': ..." for the API.
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
 
 # --- field checks shared by front matter and command-line flags -------------------------
@@ -76,17 +91,21 @@ class ArticleDraft:
 
 @dataclass(frozen=True)
 class _Origin:
-    """Where a value came from, for error messages."""
+    """Where a value came from, for error messages; collects the warnings of one check."""
 
     path: str
     lines: Mapping[str, int]
     flag_keys: frozenset[str]
     label: str = "front matter"   # what held the value: "front matter", "HTML", "key" (JSON Lines)
+    warnings: list[str] = field(default_factory=list, compare=False)
 
     def fail(self, key: str, message: str) -> IngestError:
         if key in self.flag_keys:
             return IngestError(f"--{key}: {message}", path=self.path)
         return IngestError(f"{self.label} {key!r}: {message}", path=self.path, line=self.lines.get(key))
+
+    def warn(self, key: str, message: str) -> None:
+        self.warnings.append(str(_Origin.fail(self, key, message)))
 
 
 def parse_time(value: object, tz: ZoneInfo) -> datetime:
@@ -114,15 +133,53 @@ def parse_time(value: object, tz: ZoneInfo) -> datetime:
     return parsed.replace(microsecond=0)
 
 
-def _text(origin: _Origin, key: str, value: object, *, required: bool = False) -> str | None:
+def url_problem(text: str) -> str | None:
+    """Why ``text`` is not an absolute http(s) URL, or None: the one check of every URL field
+    (``url``, ``image``) whatever way it comes in, partner feeds included."""
+    forbidden = _NOT_IN_URLS.search(text)
+    if forbidden:
+        return f"{text!r} is not a URL: it contains {forbidden.group()!r}"
+    try:
+        parts = urlsplit(text)
+        parts.port   # a port out of range or not a number
+    except ValueError as exc:   # "http://[x": an unclosed IPv6 literal
+        return f"{text!r} is not a URL: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{text!r} is not an absolute http(s) URL"
+    return None
+
+
+def capped_terms(terms: Iterable[str], limit: int) -> tuple[tuple[str, ...], str | None]:
+    """(the distinct ``terms`` in order, at most ``limit`` of them; what was dropped, or None).
+    Duplicates go first (in linear time), so the count said is of distinct terms."""
+    distinct = tuple(dict.fromkeys(terms))
+    if len(distinct) <= limit:
+        return distinct, None
+    return distinct[:limit], (f"{len(distinct)} given, at most {limit} kept (ingest.max_terms): "
+                              f"the {len(distinct) - limit} from {distinct[limit]!r} on were dropped")
+
+
+def _controls_warning(found: list[str]) -> str:
+    """The first control character found in a value and what became of it, and how many more."""
+    more = f" (and {len(found) - 1} more control characters)" if len(found) > 1 else ""
+    return describe_control(found[0]) + more
+
+
+def _text(origin: _Origin, key: str, value: object, *, required: bool = False, warn: bool = True) -> str | None:
     if value is None:
         return None
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise origin.fail(key, f"expected text, got {type(value).__name__}")
     try:
-        text = squash_space(xml_safe(str(value)))
+        raw = str(value)
     except ValueError:   # an int of more than 4300 digits: Python refuses to make it text
         raise origin.fail(key, "a number too long to be text") from None
+    found = [char for _, char in control_characters(raw)]
+    if found:   # never a reason to refuse an article: normalised, and said
+        if warn:
+            origin.warn(key, _controls_warning(found))
+        raw = normalise_controls(raw)
+    text = squash_space(xml_safe(raw))
     if required and not text:
         raise origin.fail(key, "must not be empty")
     return text or None
@@ -130,37 +187,34 @@ def _text(origin: _Origin, key: str, value: object, *, required: bool = False) -
 
 def _url(origin: _Origin, key: str, value: object) -> str | None:
     text = _text(origin, key, value)
-    if text is None:
-        return None
-    try:
-        parts = urlsplit(text)
-    except ValueError as exc:   # "http://[x": an unclosed IPv6 literal
-        raise origin.fail(key, f"{text!r} is not a URL: {exc}") from None
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise origin.fail(key, f"{text!r} is not an absolute http(s) URL")
+    problem = url_problem(text) if text is not None else None
+    if problem:
+        raise origin.fail(key, problem)
     return text
 
 
-def _list(origin: _Origin, key: str, value: object) -> tuple[str, ...]:
+def _list(origin: _Origin, key: str, value: object, limit: int) -> tuple[str, ...]:
     if value is None:
         return ()
     items = value if isinstance(value, list) else [value]
-    result: list[str] = []
-    for item in items:
-        text = _text(origin, key, item)
-        if text and text not in result:
-            result.append(text)
-    return tuple(result)
+    texts = [_text(origin, key, item, warn=False) for item in items]
+    found = [char for item in items if isinstance(item, str) for _, char in control_characters(item)]
+    if found:
+        origin.warn(key, _controls_warning(found))
+    kept, dropped = capped_terms((text for text in texts if text), limit)
+    if dropped:
+        origin.warn(key, dropped)
+    return kept
 
 
-def _checked_fields(values: Mapping[str, object], origin: _Origin, tz: ZoneInfo) -> dict:
+def _checked_fields(values: Mapping[str, object], origin: _Origin, tz: ZoneInfo, *, max_terms: int) -> dict:
     out: dict = {}
     for key in ("title", "summary", "author"):
         out[key] = _text(origin, key, values.get(key))
     for key in ("url", "image"):
         out[key] = _url(origin, key, values.get(key))
-    for key in ("categories", "tags"):
-        out[key] = _list(origin, key, values.get(key))
+    for key in TERM_KINDS:
+        out[key] = _list(origin, key, values.get(key), max_terms)
     for key in ("published", "updated"):
         raw = values.get(key)
         try:
@@ -198,15 +252,16 @@ class _Collecting(_Origin):
         return FieldError(key, message)
 
 
-def check_all_fields(values: Mapping[str, object], tz: ZoneInfo) -> tuple[dict, dict[str, str]]:
+def check_all_fields(values: Mapping[str, object], tz: ZoneInfo, *,
+                     max_terms: int) -> tuple[dict, dict[str, str], tuple[str, ...]]:
     """:func:`_checked_fields` reporting every bad field, not only the first (the ingest
-    API answers 422 with all of them): (checked values, {field: problem})."""
+    API answers 422 with all of them): (checked values, {field: problem}, warnings)."""
     remaining = dict(values)
     problems: dict[str, str] = {}
-    origin = _Collecting("", {}, frozenset())
     while True:
+        origin = _Collecting("", {}, frozenset(), label="field")   # the warnings of this pass only
         try:
-            return _checked_fields(remaining, origin, tz), problems
+            return _checked_fields(remaining, origin, tz, max_terms=max_terms), problems, tuple(origin.warnings)
         except FieldError as exc:
             if exc.key not in remaining:   # not caused by a value: nothing left to set aside
                 raise
@@ -238,15 +293,16 @@ def read_front_matter(
     path: str,
     settings: IngestSettings,
     overrides: Mapping[str, object] | None = None,
-) -> tuple[str, dict, str, int]:
-    """(the decoded text, its checked fields with flags applied, the body, its first line):
-    the start every format with front matter shares (text, Markdown)."""
+) -> tuple[str, dict, str, int, tuple[str, ...]]:
+    """(the decoded text, its checked fields with flags applied, the body, its first line,
+    the warnings): the start every format with front matter shares (text, Markdown)."""
     text = decode_source(data, path=path)
     front, body_text, body_line = split_front_matter(text, path=path)
     overrides = clean_overrides(overrides, path=path)
     origin = _Origin(path, front.lines, frozenset(overrides))
-    fields = _checked_fields({**front.values, **overrides}, origin, ZoneInfo(settings.timezone))
-    return text, fields, body_text, body_line
+    fields = _checked_fields({**front.values, **overrides}, origin, ZoneInfo(settings.timezone),
+                             max_terms=settings.max_terms)
+    return text, fields, body_text, body_line, (*front.warnings, *origin.warnings)
 
 
 def read_draft(
@@ -257,12 +313,13 @@ def read_draft(
     overrides: Mapping[str, object] | None = None,
 ) -> ArticleDraft:
     """Parse one newsroom text file; ``overrides`` (command-line flags) win over front matter."""
-    text, fields, body_text, body_line = read_front_matter(data, path=path, settings=settings, overrides=overrides)
+    text, fields, body_text, body_line, warnings = read_front_matter(
+        data, path=path, settings=settings, overrides=overrides)
     body = parse_newsroom_text(body_text, path=path, first_line=body_line)
     return assemble_draft(
         path=path, fields=fields, lead=body.lead, content_html=body.html(), content_text=xml_safe(text),
         default_slug=Path(path).stem, city=body.city, publication=body.publication,
-        related_titles=body.related_titles,
+        related_titles=body.related_titles, warnings=warnings,
     )
 
 
@@ -273,6 +330,21 @@ def clean_overrides(overrides: Mapping[str, object] | None, *, path: str) -> dic
     if unknown:
         raise IngestError(f"unknown override(s): {', '.join(sorted(unknown))}", path=path)
     return overrides
+
+
+def flag_bytes(overrides: Mapping[str, object] | None) -> int:
+    """The bytes the command-line flags add to each article they apply to."""
+    values = [item for value in (overrides or {}).values() if value is not None
+              for item in (value if isinstance(value, (list, tuple)) else [value])]
+    return sum(len(str(item).encode("utf-8", "surrogatepass")) for item in values)
+
+
+def over_limit(settings: IngestSettings, overrides: Mapping[str, object] | None, what: str) -> str:
+    """The error for an article over ``max_article_bytes``; ``what`` says where it passes the limit."""
+    flags = flag_bytes(overrides)
+    with_flags = f" with the {flags} bytes of the command-line flags" if flags else ""
+    return (f"the article is larger than {settings.max_article_bytes} bytes{with_flags}, the most one article "
+            f"may hold (ingest.max_article_bytes); {what}")
 
 
 def assemble_draft(
@@ -287,6 +359,7 @@ def assemble_draft(
     publication: str | None = None,
     related_titles: tuple[str, ...] = (),
     line: int | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> ArticleDraft:
     """The draft every importer ends with: checked ``fields`` (see :func:`_checked_fields`)
     plus the body; a missing headline or summary is derived from the ``lead`` paragraph."""
@@ -319,7 +392,27 @@ def assemble_draft(
         related_titles=related_titles,
         notes=tuple(notes),
         line=line,
+        warnings=warnings,
     )
+
+
+def bounded(draft: ArticleDraft, settings: IngestSettings) -> tuple[ArticleDraft, tuple[str, ...]]:
+    """A draft that no checked file or request body made (a partner feed's item) held to the
+    limits every other way in has: :class:`IngestError` when its text and fields together are
+    over ``max_article_bytes``; categories and tags past ``max_terms`` dropped, with warnings."""
+    size = sum(len(text.encode("utf-8", "surrogatepass")) for text in (
+        draft.content_text, draft.title, draft.summary, draft.author or "", draft.url or "",
+        draft.image_url or "", *draft.categories, *draft.tags, *draft.related_titles))
+    if size > settings.max_article_bytes:
+        raise IngestError(f"its text and fields hold {size} bytes, over the {settings.max_article_bytes} "
+                          "an article may hold (ingest.max_article_bytes)")
+    warnings: list[str] = []
+    kept: dict[str, tuple[str, ...]] = {}
+    for kind in TERM_KINDS:
+        kept[kind], dropped = capped_terms(getattr(draft, kind), settings.max_terms)
+        if dropped:
+            warnings.append(f"{kind}: {dropped}")
+    return replace(draft, **kept), tuple(warnings)
 
 
 # --- step 2: the decision -----------------------------------------------------------------
@@ -390,11 +483,12 @@ def merge(existing: Article | None, draft: ArticleDraft, now: datetime, settings
 
 @dataclass
 class IngestSummary:
+    """Counts only: a JSON Lines file of a million articles must not be held in memory."""
+
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     failed: int = 0
-    results: list[SaveResult] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -439,6 +533,42 @@ def read_drafts(
 
         return read_jsonl_drafts(data, path=path, settings=settings, overrides=overrides)
     return [read_draft(data, path=path, settings=settings, overrides=overrides)]
+
+
+def read_file_drafts(
+    file: Path,
+    *,
+    settings: IngestSettings,
+    overrides: Mapping[str, object] | None = None,
+) -> Iterator[ArticleDraft | IngestError]:
+    """:func:`read_drafts` of a file, never holding more of it than one article may hold
+    (``max_article_bytes``, less what the flags add): a JSON Lines file is read line by line
+    however large it is; any other file (one article) no further than the limit and a byte.
+    Raises :class:`IngestError` or :class:`OSError` for the file as a whole."""
+    path = str(file)
+    budget = max(settings.max_article_bytes - flag_bytes(overrides), 0)
+    with file.open("rb") as stream:
+        if file.suffix.lower() == ".jsonl":
+            from .jsonl_format import iter_jsonl_drafts
+
+            yield from iter_jsonl_drafts(stream, path=path, settings=settings, overrides=overrides)
+            return
+        data = stream.read(budget + 1)
+    if len(data) > budget:
+        raise IngestError(over_limit(settings, overrides, "it passes that size on this line"),
+                          path=path, line=data.count(b"\n", 0, budget) + 1)
+    yield from read_drafts(data, path=path, settings=settings, overrides=overrides)
+
+
+def _each_draft(file: Path, *, settings: IngestSettings,
+                overrides: Mapping[str, object] | None) -> Iterator[ArticleDraft | IngestError]:
+    """:func:`read_file_drafts`, an error for the file as a whole becoming its last item."""
+    try:
+        yield from read_file_drafts(file, settings=settings, overrides=overrides)
+    except IngestError as exc:
+        yield exc
+    except OSError as exc:
+        yield IngestError(exc.strerror or str(exc), path=str(file))
 
 
 def _would_find(store: Articles, planned: Mapping[str, Article], draft: ArticleDraft) -> Article | None:
@@ -557,15 +687,7 @@ def ingest_paths(
     for done, file in enumerate(files):
         if progress:
             progress(done, len(files))
-        try:
-            items = read_drafts(file.read_bytes(), path=str(file), settings=settings, overrides=overrides)
-        except IngestError as exc:
-            summary.fail(report, exc)
-            continue
-        except OSError as exc:
-            summary.fail(report, f"{file}: {exc.strerror or exc}")
-            continue
-        for draft in items:
+        for draft in _each_draft(file, settings=settings, overrides=overrides):
             if isinstance(draft, IngestError):
                 summary.fail(report, draft)
                 continue
@@ -576,6 +698,8 @@ def ingest_paths(
                     draft = replace(draft, source=str(file.resolve()))
                 if draft.image_url and measure is not None and not dry_run:
                     draft = replace(draft, image=_measured(store, draft.image_url, measure, report, file))
+                for warning in draft.warnings:
+                    report(f"warning: {warning}")
                 for note in draft.notes:
                     report(f"{where}: {note}")
                 if dry_run:
@@ -595,7 +719,6 @@ def ingest_paths(
                 summary.fail(report, f"{where}: {exc.strerror or exc}")
                 continue
             setattr(summary, result.action, getattr(summary, result.action) + 1)
-            summary.results.append(result)
             if not dry_run:
                 report(f"{result.action}: {result.article.id} ({where})")
             elif result.action == "created":

@@ -13,26 +13,47 @@ the line number moves when the file is edited: every line names its article by
 
 Each line is read on its own: a bad line (not JSON, a bad field, no body...)
 becomes an :class:`IngestError` naming the file, the line and the key, in its
-place in the result, and the other lines are still imported.
+place in the result, and the other lines are still imported. The file is read as
+a stream, a line at a time, and a line longer than an article may be
+(``max_article_bytes``) is refused without being held in memory: an export of
+hundreds of megabytes imports in the memory of its longest accepted line.
+
+A control character in a string (a vertical tab pasted from Word, unescaped as
+strict JSON would want it) is no reason to refuse the line: see
+:func:`sources.text.normalise_controls`, with a warning naming the key.
 """
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from .errors import IngestError
 from .frontmatter import FRONT_MATTER_KEYS
 from .html_format import fragment_parts
-from .ingest import SINGLE_ARTICLE_KEYS, ArticleDraft, _checked_fields, _Origin, assemble_draft, clean_overrides
+from .ingest import (
+    SINGLE_ARTICLE_KEYS,
+    ArticleDraft,
+    _checked_fields,
+    _Origin,
+    assemble_draft,
+    clean_overrides,
+    flag_bytes,
+    over_limit,
+)
 from .model import IngestSettings
 from .newsroom import parse_newsroom_text
 from .text import slugify, xml_safe
 
 BODY_KEYS = ("body", "content_html")
 KEYS = (*FRONT_MATTER_KEYS, *BODY_KEYS)
+
+
+SKIP_CHUNK = 64 * 1024   # bytes read at a time past the limit of a line too long to keep
 
 
 def read_jsonl_drafts(
@@ -42,25 +63,66 @@ def read_jsonl_drafts(
     settings: IngestSettings,
     overrides: Mapping[str, object] | None = None,
 ) -> list[ArticleDraft | IngestError]:
-    """One draft per non-blank line, or the error that line has, in file order.
+    """:func:`iter_jsonl_drafts` of bytes already in memory, as a list."""
+    return list(iter_jsonl_drafts(io.BytesIO(data), path=path, settings=settings, overrides=overrides))
 
-    Raises only for the file as a whole: nothing in it, or a flag that names one
-    article given for a file of several.
+
+def _lines(stream: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, the line without its newline, or None when it is longer than ``limit``
+    bytes): never more than ``limit`` and a byte of a line in memory."""
+    number = 0
+    while True:
+        raw = stream.readline(limit + 1)
+        if not raw:
+            return
+        number += 1
+        if raw.endswith(b"\n"):
+            yield number, raw[:-1]
+        elif len(raw) <= limit:   # the last line, without a newline
+            yield number, raw
+        else:
+            while raw and not raw.endswith(b"\n"):   # the rest of it, unread into memory
+                raw = stream.readline(SKIP_CHUNK)
+            yield number, None
+
+
+def iter_jsonl_drafts(
+    stream: BinaryIO,
+    *,
+    path: str,
+    settings: IngestSettings,
+    overrides: Mapping[str, object] | None = None,
+) -> Iterator[ArticleDraft | IngestError]:
+    """One draft per non-blank line, or the error that line has, in file order, as the
+    stream is read.
+
+    Raises only for the file as a whole, before yielding anything: nothing in it, or a
+    flag that names one article given for a file of several (the stream is read through
+    once to count them, then from its start again).
     """
     overrides = clean_overrides(overrides, path=path)
-    numbered = [(number, raw) for number, raw in enumerate(data.split(b"\n"), start=1) if raw.strip()]
-    if not numbered:
-        raise IngestError("the file is empty", path=path)
+    limit = max(settings.max_article_bytes - flag_bytes(overrides), 0)
     single = [key for key in SINGLE_ARTICLE_KEYS if key in overrides]
-    if single and len(numbered) > 1:
-        raise IngestError(f"--{single[0]} names one article but this file holds {len(numbered)}", path=path)
-    results: list[ArticleDraft | IngestError] = []
-    for number, raw in numbered:
+    if single:
+        count = sum(1 for _, raw in _lines(stream, limit) if raw is None or raw.strip())
+        if count > 1:
+            raise IngestError(f"--{single[0]} names one article but this file holds {count}", path=path)
+        stream.seek(0)
+    empty = True
+    for number, raw in _lines(stream, limit):
+        if raw is None:
+            empty = False
+            yield IngestError(over_limit(settings, overrides, "one line holds one article"), path=path, line=number)
+            continue
+        if not raw.strip():
+            continue
+        empty = False
         try:
-            results.append(read_line(raw, path=path, line=number, settings=settings, overrides=overrides))
+            yield read_line(raw, path=path, line=number, settings=settings, overrides=overrides)
         except IngestError as exc:
-            results.append(exc)
-    return results
+            yield exc
+    if empty:
+        raise IngestError("the file is empty", path=path)
 
 
 def read_line(
@@ -73,7 +135,9 @@ def read_line(
         raise IngestError(f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1} is not valid UTF-8 "
                           "(save the file as UTF-8)", path=path, line=line) from exc
     try:
-        values = json.loads(text)
+        # strict=False: a control character inside a string is normalised with a warning
+        # by the field checks (sources.ingest._text), not a reason to refuse the line.
+        values = json.loads(text, strict=False)
     except json.JSONDecodeError as exc:
         raise IngestError(f"not valid JSON: {exc.msg} (column {exc.colno})", path=path, line=line) from exc
     except ValueError:   # an integer of more than 4300 digits (Python's own limit)
@@ -88,6 +152,7 @@ def read_line(
     origin = _Origin(path, {key: line for key in KEYS}, frozenset(overrides), label="key")
     fields = _checked_fields(
         {k: v for k, v in {**values, **overrides}.items() if k not in BODY_KEYS}, origin, ZoneInfo(settings.timezone),
+        max_terms=settings.max_terms,
     )
     if not fields.get("slug") and not fields["id"]:
         raise IngestError("no 'slug' or 'id': each line must name its article (several share this file)",
@@ -115,5 +180,6 @@ def read_line(
     draft = assemble_draft(
         path=path, fields=fields, lead=lead, content_html=content_html, content_text=xml_safe(text),
         default_slug=default_slug, city=city, publication=publication, related_titles=related, line=line,
+        warnings=tuple(origin.warnings),
     )
     return replace(draft, source=None)   # known by id or slug: the file holds many (see above)

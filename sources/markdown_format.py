@@ -133,7 +133,8 @@ def read_markdown_draft(
     overrides: Mapping[str, object] | None = None,
 ) -> ArticleDraft:
     """Parse one Markdown file; ``overrides`` (command-line flags) win over front matter."""
-    text, fields, body_text, body_line = read_front_matter(data, path=path, settings=settings, overrides=overrides)
+    text, fields, body_text, body_line, warnings = read_front_matter(
+        data, path=path, settings=settings, overrides=overrides)
     html, lead, heading, city, publication, related = parse_markdown_body(
         body_text, path=path, first_line=body_line, title=fields["title"],
     )
@@ -142,4 +143,5 @@ def read_markdown_draft(
     return assemble_draft(
         path=path, fields=fields, lead=lead, content_html=html, content_text=xml_safe(text),
         default_slug=Path(path).stem, city=city, publication=publication, related_titles=related,
+        warnings=warnings,
     )

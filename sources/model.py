@@ -145,6 +145,8 @@ class IngestSettings:
     tag_authority: str               # RFC 4151 authority for new ids, e.g. "news.example.com"
     timezone: str = "Asia/Jakarta"   # zone for naive times and for new ids' dates
     language: str = "id"             # default article language
+    max_terms: int = 50              # categories, and tags, one article may carry; the rest are dropped
+    max_article_bytes: int = 1_048_576   # the most one article may hold: a file, a JSON line, a partner's item
 
 
 @dataclass(frozen=True)

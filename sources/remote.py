@@ -52,8 +52,8 @@ import requests
 import urllib3
 from lxml import etree
 
-from .errors import FeedpubError
-from .ingest import SUMMARY_LIMIT, TITLE_LIMIT, ArticleDraft, merge, mint_id
+from .errors import FeedpubError, IngestError
+from .ingest import SUMMARY_LIMIT, TITLE_LIMIT, ArticleDraft, bounded, merge, mint_id, url_problem
 from .markup import MAX_DEPTH, MAX_DOCUMENT_TAGS, MAX_ITEM_TAGS, FeedShape, MarkupError, html_shape
 from .model import Article, Image, IngestSettings, SaveResult, SourceState, Status
 from .outbound import Exchange
@@ -144,6 +144,7 @@ class Plan:
     article_id: str | None
     draft: ArticleDraft | None
     note: str | None = None
+    warnings: tuple[str, ...] = ()    # what was changed to keep it within the limits (logged)
 
 
 @dataclass(frozen=True)
@@ -184,11 +185,12 @@ def _http_url(value: object, base: str | None = None) -> str | None:
         return None
     text = xml_safe(value.strip())
     if base:
-        text = urljoin(base, text)
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(ch.isspace() for ch in text):
-        return None
-    return text
+        try:
+            text = urljoin(base, text)
+        except ValueError:   # "http://[x": url_problem names it
+            pass
+    # The check every way in shares: what it refuses from a file or the API is dropped here.
+    return None if url_problem(text) else text
 
 
 def _text(value: object) -> str | None:
@@ -486,10 +488,15 @@ def plan_item(item: UpstreamItem, source: RemoteSource, feed: UpstreamFeed, *, b
     if existing is not None and existing.status is not Status.PUBLISHED:
         return Plan(None, None, f"item {key}: article {existing.id} is {existing.status.value} here; left alone")
     if existing is not None:
-        return Plan(existing.id, _draft(item, source, feed, existing.slug, existing.id))
-    slug = partner_slug(source.name, key)
-    article_id = mint_id(settings, slug, item.published or now)
-    return Plan(article_id, _draft(item, source, feed, slug, article_id))
+        article_id, slug = existing.id, existing.slug
+    else:
+        slug = partner_slug(source.name, key)
+        article_id = mint_id(settings, slug, item.published or now)
+    try:   # the limits every way in has: size, categories
+        draft, warnings = bounded(_draft(item, source, feed, slug, article_id), settings)
+    except IngestError as exc:
+        return Plan(None, None, f"item {key}: {exc}; left out")
+    return Plan(article_id, draft, warnings=tuple(f"item {key}: {warning}" for warning in warnings))
 
 
 def decide_item(existing: Article | None, draft: ArticleDraft, *, key: str, source: RemoteSource,
@@ -656,6 +663,8 @@ def _store_items(store: Articles, source: RemoteSource, feed: UpstreamFeed, now:
         by_upstream = store.find_upstream(source.url, key) if key else None
         by_url = store.find_by_url(item.url) if item.url and by_upstream is None else None
         plan = plan_item(item, source, feed, by_upstream=by_upstream, by_url=by_url, settings=settings, now=now)
+        for warning in plan.warnings:
+            log.warning("remote source %s: %s", source.name, warning)
         if plan.draft is None:
             counts["skipped"] += 1
             notes.append(plan.note or "left out")

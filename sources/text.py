@@ -9,11 +9,36 @@ import unicodedata
 # ill-formed, so it is removed from every field at the door.
 _XML_INVALID = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SPACE = re.compile(r"\s+")
+# What a person's text may hold that neither XML 1.0 (section 2.2 "Char") nor a YAML reader
+# (YAML 1.1 section 5.1, "c-printable") accepts: C0 controls but tab and line breaks, DEL,
+# C1 controls but NEL, lone surrogates, U+FFFE and U+FFFF.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+# Word writes a manual line break as a vertical tab, and a page break as a form feed:
+# both stand between two words.
+_AS_SPACE = frozenset("\x0b\x0c")
 
 
 def xml_safe(text: str) -> str:
     """Drop characters that XML 1.0 cannot carry (control characters, lone surrogates)."""
     return _XML_INVALID.sub("", text)
+
+
+def control_characters(text: str) -> list[tuple[int, str]]:
+    """(index, character) of each control character :func:`normalise_controls` changes."""
+    return [(found.start(), found.group()) for found in _CONTROL.finditer(text)]
+
+
+def normalise_controls(text: str) -> str:
+    """``text`` with a vertical tab or form feed as a space and the other control characters
+    (see ``_CONTROL``) dropped: what a newsroom pastes from a word processor, made readable."""
+    return _CONTROL.sub(lambda found: " " if found.group() in _AS_SPACE else "", text)
+
+
+def describe_control(char: str) -> str:
+    """How a warning names a control character and what became of it."""
+    done = "replaced by a space" if char in _AS_SPACE else "dropped"
+    name = {"\x0b": " (vertical tab)", "\x0c": " (form feed)", "\x00": " (NUL)"}.get(char, "")
+    return f"control character U+{ord(char):04X}{name} {done}"
 
 
 def squash_space(text: str) -> str:
