@@ -57,7 +57,8 @@ from pathlib import Path
 from queue import Empty
 
 from feedpub.settings import utc_now
-from sources.ingest import assemble_draft, merge
+from sources.drafts import assemble_draft
+from sources.ingest import merge
 from sources.model import Article, Image, IngestSettings, SaveResult
 from sources.newsroom import parse_newsroom_text
 from sources.store import SQLiteStore

@@ -28,7 +28,7 @@ from feeds.site import SiteSettings
 from sources.errors import ConfigError
 from sources.addresses import AddressPolicy
 from sources.model import ImageLookups, IngestSettings
-from sources.text import slugify
+from sources.text import LANGUAGE_TAG, slugify
 
 if TYPE_CHECKING:   # imported where used: both bring heavy libraries a command may not need
     from sources.remote import RemoteSource
@@ -71,7 +71,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 ARRAY_SECTIONS = frozenset({"sources"})   # written [[name]]: a list of tables, each checked like a section
 
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 _EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9.-]+$")
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*\Z")   # \Z: "$" would let a final newline through
@@ -349,7 +348,7 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
     site, server = values["site"], values["server"]
     if not site["title"].strip():
         raise _fail(source, "site.title", "must not be empty")
-    if not _LANGUAGE.match(site["language"]):
+    if not LANGUAGE_TAG.match(site["language"]):
         raise _fail(source, "site.language", f"{site['language']!r} is not a language tag such as 'id' or 'en-US'")
     try:
         ZoneInfo(site["timezone"])

@@ -44,10 +44,11 @@ from urllib.parse import parse_qs, quote, unquote_to_bytes, urlsplit
 from zoneinfo import ZoneInfo
 
 from .api_gate import bearer_token
+from .drafts import TITLE_LIMIT, ArticleDraft, assemble_draft, check_all_fields
 from .errors import FeedpubError, IngestError, StoreError
+from .formats.html import fragment_parts
 from .frontmatter import FRONT_MATTER_KEYS
-from .html_format import fragment_parts
-from .ingest import TITLE_LIMIT, ArticleDraft, assemble_draft, check_all_fields, merge
+from .ingest import merge
 from .model import Article, Image, IngestSettings, SaveResult, Status
 from .newsroom import parse_newsroom_text
 from .store.roles import Articles
@@ -105,7 +106,7 @@ class Content:
 class Checked:
     """A request body that passed every check; ``present`` names the keys it gave."""
 
-    fields: dict                 # sources.ingest._checked_fields' result (None = not given)
+    fields: dict                 # sources.drafts.checked_fields' result (None = not given)
     present: frozenset[str]
     content: Content | None
     status: Status | None

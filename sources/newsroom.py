@@ -31,9 +31,9 @@ _DATELINE = re.compile(
     rf"^(?P<city>[^-–—]{{2,40}}?){_DASH}(?:(?P<pub>[^-–—\s][^-–—]{{0,40}}?){_DASH})?(?P<lead>\S.*)$"
 )
 # "BACA JUGA:", "Baca Juga :", "Lihat juga:", "Read also:" in any case.
-_RELATED = re.compile(r"^(?:baca\s+juga|lihat\s+juga|read\s+also)\s*:\s*(?P<title>.*)$", re.IGNORECASE)
+RELATED_MARKER = re.compile(r"^(?:baca\s+juga|lihat\s+juga|read\s+also)\s*:\s*(?P<title>.*)$", re.IGNORECASE)
 # End marks that close a story: (*), (**), (-), (*/abc) ...
-_END_MARK = re.compile(r"\s*\((?:\*+|-+|\*+/[^()]{1,20})\)\s*$")
+END_MARK = re.compile(r"\s*\((?:\*+|-+|\*+/[^()]{1,20})\)\s*$")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def _is_capitalised(segment: str) -> bool:
     return bool(letters) and all(ch.isupper() for ch in letters)
 
 
-def _split_dateline(line: str) -> tuple[str | None, str | None, str]:
+def split_dateline(line: str) -> tuple[str | None, str | None, str]:
     match = _DATELINE.match(line)
     if not match or not _is_capitalised(match["city"]):
         return None, None, line
@@ -79,7 +79,7 @@ def parse_newsroom_text(text: str, *, path: str | None = None, first_line: int =
         line = squash_space(xml_safe(raw))
         if not line:
             continue
-        marker = _RELATED.match(line)
+        marker = RELATED_MARKER.match(line)
         if marker:
             title = marker["title"].strip().rstrip(":").strip()
             if not title:
@@ -87,9 +87,9 @@ def parse_newsroom_text(text: str, *, path: str | None = None, first_line: int =
             related.append(title)
             continue
         if not seen_lead:
-            city, publication, line = _split_dateline(line)
+            city, publication, line = split_dateline(line)
             seen_lead = True
-        line = _END_MARK.sub("", line).strip()
+        line = END_MARK.sub("", line).strip()
         if line:
             paragraphs.append(line)
     if not paragraphs:

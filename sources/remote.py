@@ -52,13 +52,14 @@ import requests
 import urllib3
 from lxml import etree
 
+from .drafts import SUMMARY_LIMIT, TITLE_LIMIT, ArticleDraft, bounded, url_problem
 from .errors import FeedpubError, IngestError
-from .ingest import SUMMARY_LIMIT, TITLE_LIMIT, ArticleDraft, bounded, merge, mint_id, url_problem
+from .ingest import merge, mint_id
 from .markup import MAX_DEPTH, MAX_DOCUMENT_TAGS, MAX_ITEM_TAGS, FeedShape, MarkupError, html_shape
 from .model import Article, Image, IngestSettings, SaveResult, SourceState, Status
 from .outbound import Exchange
 from .store.roles import Articles, Polling, SourceStates
-from .text import cut_at_word, slugify, squash_space, xml_safe
+from .text import LANGUAGE_TAG, cut_at_word, slugify, squash_space, xml_safe
 
 log = logging.getLogger("feedpub.remote")
 
@@ -71,7 +72,6 @@ CHUNK = 16 * 1024                        # bytes asked of the socket (and of the
 BACKOFF_START = timedelta(seconds=30)    # after the first failure; doubles with each further one
 MAX_DELAY = timedelta(hours=24)          # longest wait, Retry-After included
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 _RSS_AUTHOR = re.compile(r"^\s*\S+@\S+\s*\((.+)\)\s*$")   # RSS 2.0 <author>: "mail@host (Name)"
 
 
@@ -250,7 +250,7 @@ def _iso_time(value: object) -> datetime | None:
 
 def _language(value: object) -> str | None:
     text = _text(value)
-    return text if text and _LANGUAGE.match(text) else None
+    return text if text and LANGUAGE_TAG.match(text) else None
 
 
 def _image(url: object, media_type: object, length: object, base: str | None) -> tuple[str | None, Image | None]:

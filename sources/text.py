@@ -9,6 +9,8 @@ import unicodedata
 # ill-formed, so it is removed from every field at the door.
 _XML_INVALID = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SPACE = re.compile(r"\s+")
+# A BCP 47 language tag as feeds carry it (RFC 5646 section 2.1, the common forms): "id", "en-US".
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 # What a person's text may hold that neither XML 1.0 (section 2.2 "Char") nor a YAML reader
 # (YAML 1.1 section 5.1, "c-printable") accepts: C0 controls but tab and line breaks, DEL,
 # C1 controls but NEL, lone surrogates, U+FFFE and U+FFFF.

@@ -29,7 +29,8 @@ from bench.corpus import (
     store_path,
 )
 from feedpub.settings import utc_now
-from sources.ingest import merge, read_draft
+from sources.formats.text import read_draft
+from sources.ingest import merge
 from sources.store import SQLiteStore
 from sources.text import normalise_title, slugify
 

@@ -12,7 +12,6 @@ before the client gave up.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import re
 import threading

@@ -17,9 +17,6 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-import sources.html_format  # noqa: F401 - imported before memory is traced (ingest imports them lazily)
-import sources.jsonl_format  # noqa: F401
-import sources.markdown_format  # noqa: F401
 from scheduler import feed_urls_for
 from feedpub.settings import load_config
 from sources.api import IngestAPI

@@ -34,11 +34,18 @@ from zoneinfo import ZoneInfo
 import lxml.html
 from lxml import etree
 
-from .errors import IngestError
-from .ingest import ArticleDraft, _checked_fields, _Origin, assemble_draft, clean_overrides, decode_source
-from .model import IngestSettings
-from .newsroom import _RELATED
-from .text import normalise_title, squash_space, xml_safe
+from ..drafts import (
+    ArticleDraft,
+    Origin,
+    assemble_draft,
+    checked_fields,
+    clean_overrides,
+    decode_source,
+)
+from ..errors import IngestError
+from ..model import IngestSettings
+from ..newsroom import RELATED_MARKER
+from ..text import normalise_title, squash_space, xml_safe
 
 # Never article text.
 _DROPPED = ("script", "style", "noscript", "template", "nav", "header", "footer")
@@ -121,7 +128,7 @@ def body_parts(
     for element in list(container.iter(*_MARKER_HOLDERS)):
         if element is container or any(child.tag in _BLOCKS for child in element.iterdescendants()):
             continue
-        marker = _RELATED.match(_text_of(element))
+        marker = RELATED_MARKER.match(_text_of(element))
         if not marker:
             continue
         link_title = marker["title"].strip().rstrip(":").strip()
@@ -233,8 +240,8 @@ def read_html_draft(
         put("language", (language.replace("_", "-"), root.sourceline))
 
     overrides = clean_overrides(overrides, path=path)
-    origin = _Origin(path, {k: v for k, v in lines.items() if v is not None}, frozenset(overrides), label="HTML")
-    fields = _checked_fields({**values, **overrides}, origin, ZoneInfo(settings.timezone),
+    origin = Origin(path, {k: v for k, v in lines.items() if v is not None}, frozenset(overrides), label="HTML")
+    fields = checked_fields({**values, **overrides}, origin, ZoneInfo(settings.timezone),
                              max_terms=settings.max_terms)
     if fields["title"] is None:
         raise IngestError('no headline: give the page <meta property="og:title">, a <title> or an <h1>',

@@ -32,22 +32,22 @@ from dataclasses import replace
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-from .errors import IngestError
-from .frontmatter import FRONT_MATTER_KEYS
-from .html_format import fragment_parts
-from .ingest import (
+from ..drafts import (
     SINGLE_ARTICLE_KEYS,
     ArticleDraft,
-    _checked_fields,
-    _Origin,
+    Origin,
     assemble_draft,
+    checked_fields,
     clean_overrides,
     flag_bytes,
     over_limit,
 )
-from .model import IngestSettings
-from .newsroom import parse_newsroom_text
-from .text import slugify, xml_safe
+from ..errors import IngestError
+from ..frontmatter import FRONT_MATTER_KEYS
+from ..model import IngestSettings
+from ..newsroom import parse_newsroom_text
+from ..text import slugify, xml_safe
+from .html import fragment_parts
 
 BODY_KEYS = ("body", "content_html")
 KEYS = (*FRONT_MATTER_KEYS, *BODY_KEYS)
@@ -149,8 +149,8 @@ def read_line(
     unknown = [key for key in values if key not in KEYS]
     if unknown:
         raise IngestError(f"unknown key {unknown[0]!r} (known: {', '.join(KEYS)})", path=path, line=line)
-    origin = _Origin(path, {key: line for key in KEYS}, frozenset(overrides), label="key")
-    fields = _checked_fields(
+    origin = Origin(path, {key: line for key in KEYS}, frozenset(overrides), label="key")
+    fields = checked_fields(
         {k: v for k, v in {**values, **overrides}.items() if k not in BODY_KEYS}, origin, ZoneInfo(settings.timezone),
         max_terms=settings.max_terms,
     )

@@ -24,11 +24,11 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from .errors import IngestError
-from .ingest import ArticleDraft, assemble_draft, read_front_matter
-from .model import IngestSettings
-from .newsroom import _END_MARK, _RELATED, _split_dateline
-from .text import normalise_title, squash_space, xml_safe
+from ..drafts import ArticleDraft, assemble_draft, read_front_matter
+from ..errors import IngestError
+from ..model import IngestSettings
+from ..newsroom import END_MARK, RELATED_MARKER, split_dateline
+from ..text import normalise_title, squash_space, xml_safe
 
 # What may stand before a marker on its line: block quote marks and one list bullet.
 _CONTAINER_PREFIX = re.compile(r"^\s*(?:>\s*)*(?:[-*+]\s+|\d{1,9}[.)]\s+)?")
@@ -70,7 +70,7 @@ def _take_related(md: MarkdownIt, lines: list[str], first_line: int, path: str) 
     for index in _paragraph_lines(md.parse("\n".join(lines))):
         prefix = _CONTAINER_PREFIX.match(lines[index])
         inline = md.parseInline(lines[index][prefix.end():])[0]
-        marker = _RELATED.match(plain_text(inline))
+        marker = RELATED_MARKER.match(plain_text(inline))
         if not marker:
             continue
         title = marker["title"].strip().rstrip(":").strip()
@@ -108,14 +108,14 @@ def parse_markdown_body(
     if blocks and blocks[0].type == "paragraph_open":   # the lead may open with a dateline
         index = blocks[0].map[0]
         indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
-        found_city, found_publication, lead = _split_dateline(lines[index].strip())
+        found_city, found_publication, lead = split_dateline(lines[index].strip())
         if found_city is not None and found_city.strip("*_ "):
             lines[index] = indent + lead
             city, publication = found_city.strip("*_ "), found_publication
     for token in tokens:
         if token.type == "paragraph_open" and token.map:
             last = token.map[1] - 1
-            lines[last] = _END_MARK.sub("", lines[last]).rstrip()
+            lines[last] = END_MARK.sub("", lines[last]).rstrip()
     tokens = md.parse("\n".join(lines))
     lead = next((plain_text(tokens[i + 1]) for i, t in enumerate(tokens)
                  if t.type == "paragraph_open" and plain_text(tokens[i + 1])), None)
