@@ -15,3 +15,5 @@ class Document:
     # An RFC 5005 archive page: fetched once by each aggregator catching up, never polled,
     # so it keeps no RFC 3229 deltas and its variants are made quickly (feeds/encoding.py).
     archive: bool = False
+    page: str | None = None     # a feed document's page for people (served to browsers: feeds/server.py)
+    status: int = 200           # the HTTP status it is served with: 410 for a deleted article's page

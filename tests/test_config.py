@@ -54,7 +54,7 @@ def test_a_default_base_url_follows_the_bound_address(tmp_path):
     ('[site]\nbase_url = "okes.news"\n', r"site\.base_url: 'okes\.news' is not an absolute http\(s\) URL"),
     ('[site]\nlanguage = "Bahasa Indonesia"\n', r"site\.language: 'Bahasa Indonesia' is not a language tag"),
     ('[site]\narticle_url = "{base_url}/x"\n', r"site\.article_url: must contain \{slug\}"),
-    ('[site]\narticle_url = "{base_url}/{slug}/{id}"\n', r"site\.article_url: only \{base_url\} and \{slug\}"),
+    ('[site]\narticle_url = "{base_url}/{slug}/{id}"\n', r"site\.article_url: only \{base_url\}, \{slug\}, \{yyyy\} and \{mm\}"),
     ('[site]\ntag_authority = "not a host"\n', r"site\.tag_authority: 'not a host' is not a domain name"),
     ('[schedule]\nrebuild_minutes = 0\n', r"schedule\.rebuild_minutes: must be between"),
     ('[schedule]\nrebuild_minutes = inf\n', r"schedule\.rebuild_minutes: must be between"),

@@ -164,9 +164,12 @@ def test_an_edit_renders_only_the_documents_it_touches(tmp_path):
     edit = build(store, SITE, tmp_path / "public", clock)
     rendered = set(edit.written) | set(edit.unchanged)
     assert not edit.full and edit.written
-    # Its archive page in the main feed, its category's and its author's: nothing else.
-    assert all("/archive/" in path or path.startswith("archive/") for path in rendered), rendered
-    assert len(rendered) == 3 and len(full.written) > 30
+    # Its archive page in the main feed, its category's and its author's, each with its page
+    # for people, and its own page: nothing else.
+    assert rendered - {"articles/berita-12"} == {
+        f"{folder}archive/2024-06-1.{suffix}" for folder in ("", "category/olahraga/", "author/siti-aminah/")
+        for suffix in ("xml", "html")}, rendered
+    assert len(full.written) > 30
     store.close()
 
 
@@ -187,7 +190,8 @@ def test_a_full_build_in_two_processes_equals_one_in_one(tmp_path, monkeypatch):
     assert tree(tmp_path / "two") == tree(tmp_path / "one")
     assert sorted(two.written) == sorted(one.written) and len(one.written) > 200
     # Progress counts feed documents: every archive page, and each feed's three subscription documents.
-    pages = [path for path in one.written if path.startswith("archive/") or "/archive/" in path]
+    pages = [path for path in one.written if (path.startswith("archive/") or "/archive/" in path)
+             and path.endswith(".xml")]
     assert seen[-1][0] == seen[-1][1] == len(pages) + 3 * 76
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
     store.close()
@@ -259,7 +263,7 @@ def test_an_edit_renders_only_the_edited_entry_again(tmp_path, monkeypatch):
     apply(store, ("edit", 0, None, None, None), clock, created)   # the newest: in every subscription document
     edit = build(store, SITE, tmp_path / "public", clock)
     assert not edit.full and len(edit.written) > 9   # main, category, tag and author feeds, 3 formats each
-    assert sorted(rendered) == [(created[0], "atom"), (created[0], "json"), (created[0], "rss")]
+    assert sorted(rendered) == [(created[0], fmt) for fmt in ("atom", "html", "json", "rss")]
     build(store, SITE, tmp_path / "full", clock, full=True)
     assert documents(tmp_path / "public") == documents(tmp_path / "full")
     store.close()
@@ -295,8 +299,8 @@ def test_a_full_build_renders_each_archived_entry_once(tmp_path, monkeypatch):
     atom = [article_id for article_id, fmt in rendered if fmt == "atom"]
     assert sorted(atom) == sorted(created)   # once each, though each is in 4 feeds
     # Archive pages take their entries from memory; only subscription documents (8 feeds,
-    # 5 entries each, 3 formats) look in the cache.
-    assert len(asked) <= 8 * 5 * 3
+    # 5 entries each, 3 formats and the feed's page) look in the cache.
+    assert len(asked) <= 8 * 5 * 4
     store.close()
 
 
