@@ -2,11 +2,13 @@
 
 Hypothesis draws sequences of ingests, edits (headline, publication time across
 months, categories, tags, author, related links), deletions, unpublishing,
-restores and clock moves (embargoes come due). After every step one folder is
-built incrementally and another with ``full=True``; every file of the two trees
-(the manifest, the build state and the RFC 3229 deltas included) must be equal.
-Small pages (2 entries) and short feeds (3) make archive pages open, close, shift
-and vanish within a dozen steps.
+restores, an article's own address given or taken away, and clock moves
+(embargoes come due). After every step one folder is built incrementally and
+another with ``full=True``; every file of the two trees (the manifest, the build
+state and the RFC 3229 deltas included) must be equal. Small pages (2 entries) and
+short feeds (3) make archive pages open, close, shift and vanish within a dozen
+steps; article pages at ``{yyyy}/{mm}/{slug}`` move when an edit moves the
+publication to another month.
 """
 
 from __future__ import annotations
@@ -47,9 +49,12 @@ edit = st.tuples(st.just("edit"), st.integers(0, 30), st.none() | st.integers(0,
 delete = st.tuples(st.just("delete"), st.integers(0, 30))
 unpublish = st.tuples(st.just("unpublish"), st.integers(0, 30))
 restore = st.tuples(st.just("restore"), st.integers(0, 30))
+own_url = st.tuples(st.just("url"), st.integers(0, 30), st.booleans())   # hosted elsewhere, or here again
 wait = st.tuples(st.just("wait"), st.integers(1, 4 * 24 * 60))   # minutes
-operations = st.lists(st.one_of(create, create, create, edit, delete, unpublish, restore, wait),
+operations = st.lists(st.one_of(create, create, create, edit, delete, unpublish, restore, own_url, wait),
                       min_size=1, max_size=14)
+# Article pages at an address holding the publication month: an edit across months moves one.
+PAGES_SITE = replace(SITE, article_url="{base_url}/{yyyy}/{mm}/{slug}")
 
 
 def tree(folder: Path) -> dict[str, bytes]:
@@ -108,6 +113,10 @@ def apply(store: SQLiteStore, op, clock: datetime, created: list[str]) -> dateti
         store.delete(article.id, clock)
     elif kind == "unpublish":
         store.unpublish(article.id, clock)
+    elif kind == "url":
+        url = f"https://okes.news/{article.slug}" if op[2] else None
+        put(store, replace(article, url=url, stored=clock, related=tuple(
+            RelatedLink(link.title) for link in article.related if not link.suggested)), "updated")
     elif kind == "restore" and article.status is not Status.PUBLISHED:
         put(store, replace(article, status=Status.PUBLISHED, stored=clock,
                            related=tuple(RelatedLink(link.title) for link in article.related if not link.suggested)),
@@ -122,18 +131,26 @@ def test_incremental_builds_equal_full_builds(ops):
         root = Path(folder)
         store = SQLiteStore(root / "store.sqlite3")
         clock, created = START, []
-        build(store, SITE, root / "incremental", clock)
-        build(store, SITE, root / "full", clock, full=True)
+        build(store, PAGES_SITE, root / "incremental", clock)
+        build(store, PAGES_SITE, root / "full", clock, full=True)
         try:
             for step, op in enumerate(ops):
                 clock = apply(store, op, clock, created)
-                report = build(store, SITE, root / "incremental", clock)
-                build(store, SITE, root / "full", clock, full=True)
+                report = build(store, PAGES_SITE, root / "incremental", clock)
+                build(store, PAGES_SITE, root / "full", clock, full=True)
                 assert not report.full, report.why_full
                 incremental, full = tree(root / "incremental"), tree(root / "full")
                 assert incremental.keys() == full.keys(), (step, op)
                 differing = [path for path in full if incremental[path] != full[path]]
                 assert not differing, (step, op, differing)
+                # Every article readers see has its page (when it has no address of its own), and
+                # no other page is there but the deleted ones' (which answer 410).
+                pages = {path for path in full if path.startswith("2024/") and not path.endswith((".br", ".gz"))}
+                articles = [store.get(article_id) for article_id in created]
+                assert {PAGES_SITE.article_path(a.url, a.slug, a.published) for a in articles
+                        if a.is_visible(clock) and not a.url} <= pages, (step, op)
+                assert pages <= {PAGES_SITE.article_path(None, a.slug, a.published) for a in articles
+                                 if a.is_visible(clock) or a.status is Status.DELETED}, (step, op)
         finally:
             store.close()
 
