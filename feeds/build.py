@@ -2,7 +2,8 @@
 
 Two paths, one result. A *full* build renders every document: the main feed and
 the site's pages, a feed per category, tag and author (feeds/catalogue.py) and
-every archive page (feeds/archive.py). An *incremental* build starts from what
+every archive page (feeds/archive.py), each with its page for people, and every
+article's page (feeds/rendering/pages.py). An *incremental* build starts from what
 the last build left in public/ (``.build-state.json``: the store revision and
 clock it reflected, a fingerprint of the settings and of this code, the
 catalogue's slugs; ``.manifest.json``: what each feed and archive document was
@@ -14,7 +15,8 @@ after random sequences of ingests, edits, deletions and releases).
 An article touches: the main feed and each of its category/tag/author feeds,
 before and after the change; there, the subscription document when it is (or
 was) among the newest entries, and the archive pages of its month (and, when a
-month's pages come or go, the neighbouring months' pages, whose links change).
+month's pages come or go, the neighbouring months' pages, whose links change);
+and its own page (written, 410 once deleted, removed when unpublished or moved).
 An article whose related link points at a changed article changes with it.
 
 A build is full when there is no usable state: first build, other settings or

@@ -33,7 +33,7 @@ class WebDriverError(AssertionError):
 
 
 class Browser:
-    def __init__(self, port: int, profile: Path, log: Path):
+    def __init__(self, port: int, profile: Path, log: Path, arguments: tuple[str, ...] = ()):
         self.log = log.open("wb")
         self.driver = subprocess.Popen([str(CHROMEDRIVER), f"--port={port}"], stdout=self.log,
                                        stderr=subprocess.STDOUT)
@@ -42,7 +42,7 @@ class Browser:
         try:
             self._wait_ready()
             capabilities = {"browserName": "chrome", "goog:chromeOptions": {
-                "binary": str(CHROMIUM), "args": [*ARGUMENTS, f"--user-data-dir={profile}"]},
+                "binary": str(CHROMIUM), "args": [*ARGUMENTS, *arguments, f"--user-data-dir={profile}"]},
                 "goog:loggingPrefs": {"browser": "ALL", "performance": "ALL"}}
             answer = self._call("POST", "/session", {"capabilities": {"alwaysMatch": capabilities}})
             self.session = f"/session/{answer['sessionId']}"
@@ -96,9 +96,9 @@ class Browser:
         the last call."""
         return self.command("POST", "/se/log", {"type": kind})
 
-    def screenshot(self, path: Path) -> None:
-        """The whole page, as a person scrolling it would see it."""
-        shot = self.cdp("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+    def screenshot(self, path: Path, *, whole: bool = True) -> None:
+        """The whole page, as a person scrolling it would see it (``whole`` False: the screen)."""
+        shot = self.cdp("Page.captureScreenshot", format="png", captureBeyondViewport=whole)
         path.write_bytes(base64.b64decode(shot["data"]))
 
     def close(self) -> None:

@@ -66,7 +66,9 @@ def fill(template: str, **values) -> Markup:
 
 @cache
 def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("feeds.rendering", "templates"), autoescape=True,
+    # auto_reload off: templates are part of feedpub (the build's fingerprint), and looking at
+    # each file's time before every page cost a full build more than its templates' rendering.
+    env = Environment(loader=PackageLoader("feeds.rendering", "templates"), autoescape=True, auto_reload=False,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["fill"] = fill
     return env
@@ -163,7 +165,9 @@ def render_article_page(entry: Entry, site: SiteSettings, path: str) -> Document
                    body=Markup(entry.body_html), related=Markup(entry.related_html),
                    sections=[term.name for term in entry.terms if term.kind == "category"],
                    tags=[term.name for term in entry.terms if term.kind == "tag"])
-    return Document(path, body, PAGE_TYPE, newest([entry], (), site).isoformat())
+    # Compressed quickly like archive pages (Document.archive): a site has one per article,
+    # each fetched now and then by a person, not polled.
+    return Document(path, body, PAGE_TYPE, newest([entry], (), site).isoformat(), archive=True)
 
 
 def _news_article(entry: Entry, site: SiteSettings) -> dict:
@@ -196,7 +200,7 @@ def _news_article(entry: Entry, site: SiteSettings) -> dict:
 
 def render_gone_page(path: str, site: SiteSettings, deleted: datetime) -> Document:
     """What a deleted article's address answers, with 410 Gone (feeds/server.py)."""
-    return Document(path, _render("gone.html", site), PAGE_TYPE, deleted.isoformat(), status=410)
+    return Document(path, _render("gone.html", site), PAGE_TYPE, deleted.isoformat(), status=410, archive=True)
 
 
 def render_index(view: FeedView, site: SiteSettings) -> Document:
