@@ -132,8 +132,11 @@ def test_readers_curl_and_any_type_get_the_feed(served, room, path, client):
     assert response.status_code == 200 and response.headers["Content-Type"] == entry["content_type"]
     assert response.content == (room.public / path.lstrip("/")).read_bytes()
     assert response.headers["Vary"] == "Accept, Accept-Encoding"
-    # A reader's ETag never revalidates the page, nor the page's the feed.
-    page_tag = requests.get(served.url + path, headers={"Accept": BROWSERS["firefox"]}, timeout=5).headers["ETag"]
+    # The same address gives a browser the page; a reader's ETag never revalidates the page,
+    # nor the page's the feed.
+    browser = requests.get(served.url + path, headers={"Accept": BROWSERS["firefox"]}, timeout=5)
+    assert browser.headers["Content-Type"] == "text/html; charset=utf-8"
+    page_tag = browser.headers["ETag"]
     assert page_tag != response.headers["ETag"]
     assert requests.get(served.url + path, headers={**headers, "If-None-Match": page_tag}, timeout=5).status_code == 200
 
