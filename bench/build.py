@@ -15,7 +15,9 @@ memory (ru_maxrss). Printed per size:
   pages; every 50th checked byte for byte against the full build's) from
   entries already in memory, each handed to feedgen with the rest of its
   document; nothing sanitised, compressed or written: the cost of rendering
-  alone. The ratio full / feedgen is the figure (<= 1.0 is the target).
+  alone. The ratio full / feedgen is the figure (<= 1.0 is the target). The full
+  build also writes the pages for people (each feed's and archive page's, and each
+  article's: feeds/rendering/), which feedgen alone leaves out;
   "simplified": the baseline of this benchmark's first version, documents whose
   entries carry fewer elements and far fewer attributes, kept for comparison;
 - edit (new) / edit (old): an incremental build after editing the newest
@@ -172,7 +174,7 @@ def child_feedgen(store_file: Path, public: Path) -> dict:
         kind, name = key if key else (None, None)
         pages = paginate(feed, store.places(kind, name, NOW), SITE.zone, SITE.archive_entries)
         articles = store.articles(store.latest_ids(kind, name, NOW, SITE.items_per_feed), NOW)
-        entries = tuple(make_entry(article, SITE) for article in articles)
+        entries = tuple(make_entry(article, SITE, slugs) for article in articles)
         deleted = tombstones if key is None else ()
         view = FeedView(feed, entries, newest(entries, deleted, SITE), deleted)
         render(render_rss, view, SITE)
@@ -182,7 +184,7 @@ def child_feedgen(store_file: Path, public: Path) -> dict:
             simplified(feed.title, feed.atom_path, articles, fmt)
         for page in pages:
             articles = store.articles(page.visible, NOW)
-            entries = tuple(make_entry(article, SITE) for article in articles)
+            entries = tuple(make_entry(article, SITE, slugs) for article in articles)
             history = History(archive=True, current=feed.atom_path, prev=page.prev, next=page.next)
             render(render_atom, FeedView(replace(feed, atom_path=page.path), entries, newest(entries, (), SITE),
                                          history=history), SITE)
@@ -205,7 +207,7 @@ def _feedgen(title: str, path: str, articles: list, fmt: str) -> bytes:
         fe = fg.add_entry(order="append")
         fe.id(article.id)
         fe.title(article.title)
-        fe.link(href=SITE.article_link(article.url, article.slug))
+        fe.link(href=SITE.article_link(article.url, article.slug, article.published))
         fe.summary(article.summary)
         fe.content(article.content_html, type="html")
         fe.published(article.published)

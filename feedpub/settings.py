@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from feeds.rendering.language import CatalogueError, catalogue_language, strings
 from feeds.site import SiteSettings
 from sources.errors import ConfigError
 from sources.addresses import AddressPolicy
@@ -42,7 +43,7 @@ STATS_FILE = "stats.sqlite3"   # feed polls, kept apart from the source store
 DEFAULTS: dict[str, dict[str, Any]] = {
     "site": {
         "title": "feedpub",
-        "description": "Latest articles",
+        "description": "",         # "" = "Latest articles" in the site's language
         "base_url": "",            # "" = the address `feedpub serve` listens on
         "language": "id",
         "timezone": "Asia/Jakarta",
@@ -351,15 +352,23 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
     if not LANGUAGE_TAG.match(site["language"]):
         raise _fail(source, "site.language", f"{site['language']!r} is not a language tag such as 'id' or 'en-US'")
     try:
+        catalogue_language(site["language"])
+    except CatalogueError as exc:
+        raise _fail(source, "site.language", str(exc)) from None
+    try:
         ZoneInfo(site["timezone"])
     except (ZoneInfoNotFoundError, ValueError, OSError):   # OSError: "America" names a folder of zones
         raise _fail(source, "site.timezone", f"unknown time zone {site['timezone']!r} (e.g. 'Asia/Jakarta')") from None
     if "{slug}" not in site["article_url"]:
         raise _fail(source, "site.article_url", "must contain {slug}")
     try:
-        site["article_url"].format(base_url="", slug="")
+        example = site["article_url"].format(base_url="https://news.example", slug="s", yyyy="2024", mm="09")
     except (KeyError, IndexError, ValueError, AttributeError) as exc:   # AttributeError: "{slug.x}"
-        raise _fail(source, "site.article_url", f"only {{base_url}} and {{slug}} may be used ({exc})") from None
+        raise _fail(source, "site.article_url",
+                    f"only {{base_url}}, {{slug}}, {{yyyy}} and {{mm}} may be used ({exc})") from None
+    parts = _split(source, "site.article_url", example)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise _fail(source, "site.article_url", "must begin with {base_url} or be an absolute http(s) URL")
     authority = site["tag_authority"]
     if authority and not (_DNS_NAME.match(authority) or _EMAIL.match(authority)):
         raise _fail(source, "site.tag_authority", f"{authority!r} is not a domain name or e-mail address (RFC 4151)")
@@ -425,7 +434,7 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
     return Config(
         source=source,
         site=SiteSettings(
-            title=site["title"].strip(), description=site["description"].strip() or site["title"].strip(),
+            title=site["title"].strip(), description=site["description"].strip() or strings(site["language"])["latest"],
             base_url=base_url, language=site["language"], timezone=site["timezone"], author=site["author"],
             items_per_feed=values["feeds"]["items"], rebuild_minutes=values["schedule"]["rebuild_minutes"],
             article_url=site["article_url"], image=site["image"],

@@ -2,7 +2,8 @@
 
 Two paths, one result. A *full* build renders every document: the main feed and
 the site's pages, a feed per category, tag and author (feeds/catalogue.py) and
-every archive page (feeds/archive.py). An *incremental* build starts from what
+every archive page (feeds/archive.py), each with its page for people, and every
+article's page (feeds/rendering/pages.py). An *incremental* build starts from what
 the last build left in public/ (``.build-state.json``: the store revision and
 clock it reflected, a fingerprint of the settings and of this code, the
 catalogue's slugs; ``.manifest.json``: what each feed and archive document was
@@ -14,7 +15,8 @@ after random sequences of ingests, edits, deletions and releases).
 An article touches: the main feed and each of its category/tag/author feeds,
 before and after the change; there, the subscription document when it is (or
 was) among the newest entries, and the archive pages of its month (and, when a
-month's pages come or go, the neighbouring months' pages, whose links change).
+month's pages come or go, the neighbouring months' pages, whose links change);
+and its own page (written, 410 once deleted, removed when unpublished or moved).
 An article whose related link points at a changed article changes with it.
 
 A build is full when there is no usable state: first build, other settings or
@@ -42,20 +44,21 @@ from importlib import resources
 from pathlib import Path
 
 from sources.model import Status
-from sources.placement import Placement
+from sources.placement import UNKNOWN, Placement
 from sources.store.roles import FeedQueries
 
 from .archive import Page, Place, archive_folder, is_closed, link, month_bounds, month_of, month_pages, paginate
 from .catalogue import term_feed, term_slugs
 from .document import Document
-from .entries import Entry, FeedDefinition, FeedView, History, deleted_entries, main_feed, make_entry, newest
+from .entries import EPOCH, Entry, FeedDefinition, FeedView, History, deleted_entries, main_feed, make_entry, newest
 from .fragments import CACHE_NAME, Fragment, FragmentCache, microseconds
 from .logo import render_logo
 from .publish import Manifest, PublishError, finish, publish, sync_filesystem, write_atomic, write_documents
-from .render import Rendered, entry_fragments, render_atom, render_index, render_json_feed, render_rss
+from .render import Rendered, entry_fragments, render_atom, render_json_feed, render_rss
 from .opml import render_opml
+from .rendering.pages import (html_path, render_article_page, render_feed_page, render_gone_page, render_index,
+                              render_stylesheet)
 from .site import SiteSettings
-from .stylesheet import render_stylesheet
 from .websub import changed_topics
 
 STATE_NAME = ".build-state.json"   # hidden: the server never serves dot-files
@@ -88,12 +91,19 @@ class BuildReport:
 def _code_digest() -> str:
     """Changed rendering code must not leave documents of the old code in place."""
     digest = hashlib.sha256()
-    for item in sorted(resources.files("feeds").iterdir(), key=lambda item: item.name):
-        if item.name.endswith(".py"):
-            digest.update(item.name.encode() + item.read_bytes())
-    for item in sorted((resources.files("feeds") / "assets").iterdir(), key=lambda item: item.name):
-        digest.update(item.name.encode() + item.read_bytes())
+    for name, body in _package_files(resources.files("feeds"), ""):
+        digest.update(name.encode() + body)
     return digest.hexdigest()
+
+
+def _package_files(folder, prefix: str) -> Iterator[tuple[str, bytes]]:
+    """Every file of the feeds package (code, templates, strings, assets) but compiled code, sorted."""
+    for item in sorted(folder.iterdir(), key=lambda item: item.name):
+        if item.is_dir():
+            if item.name != "__pycache__":
+                yield from _package_files(item, f"{prefix}{item.name}/")
+        elif not item.name.endswith(".pyc"):
+            yield prefix + item.name, item.read_bytes()
 
 
 def fingerprint(site: SiteSettings) -> str:
@@ -115,6 +125,27 @@ def _link_changed(before: Placement | None, after: Placement | None, t0: int, t1
     # A placement logged before titles were recorded says nothing: its view is UNKNOWN,
     # which no current placement shows, so the link counts as changed.
     return was != shows
+
+
+def _page_state(placement: Placement | None, now_ts: int) -> str | None:
+    """What an article's address serves: "page" while readers see it, "gone" once deleted after
+    they saw it (410, as the store's tombstones: ``deleted_since``), else None (no document)."""
+    if not placement:
+        return None
+    if placement.status is Status.PUBLISHED and placement.published_ts <= now_ts:
+        return "page"
+    if (placement.status is Status.DELETED and placement.deleted_ts is not None
+            and placement.published_ts <= placement.deleted_ts <= now_ts):
+        return "gone"
+    return None
+
+
+def _page_path(placement: Placement | None, site: SiteSettings) -> str | None:
+    """Where the page of an article so placed is (None: it has none here)."""
+    if not placement:
+        return None
+    published = datetime.fromtimestamp(placement.published_ts, site.zone)
+    return site.article_path(placement.url, placement.slug, published)
 
 
 def _feed_keys(placement: Placement, site: SiteSettings) -> set[FeedKey]:
@@ -174,7 +205,7 @@ class _Builder:
 
     def entries(self, ids: list[str]) -> list[Entry]:
         """The articles ``ids`` read and sanitised, ready to render."""
-        return [make_entry(article, self.site) for article in self.store.articles(ids, self.now)]
+        return [make_entry(article, self.site, self.slugs) for article in self.store.articles(ids, self.now)]
 
     def keep(self, entries: list[Entry], fmt: str, into: dict[str, Fragment]) -> None:
         """Render ``entries`` in ``fmt`` into ``into`` and the cache (for later builds)."""
@@ -186,21 +217,43 @@ class _Builder:
 
     # --- documents ---------------------------------------------------------------------
 
-    def feed_documents(self, key: FeedKey, prev_archive: str | None, ids: list[str] | None = None) -> list[Document]:
-        """The subscription documents of a feed (and for the main feed, the site's pages);
-        ``ids``: its newest entries, when the caller has read them already."""
+    def feed_documents(self, key: FeedKey, prev_archive: str | None, ids: list[str] | None = None, *,
+                       articles: list[str] | None = None) -> list[Document]:
+        """The subscription documents of a feed and its page (and for the main feed, the site's
+        pages); ``ids``: its newest entries, when the caller has read them already. ``articles``
+        (a full build's main feed): the articles whose pages are written with it, and every
+        deleted article's page."""
         site = self.site
         ids = self.window(key) if ids is None else ids
         deleted = self.tombstones() if key is None else ()
-        rendered = self.rendered_in(ids, ("rss", "atom", "json"))
-        view = FeedView(self.definition(key), (), newest(rendered["atom"][1], deleted, site), deleted)
+        rendered = self.rendered_in(ids, ("rss", "atom", "json", "html"))
+        view = FeedView(self.definition(key), (), newest(rendered["atom"][1], deleted, site), deleted,
+                        history=History(prev=prev_archive))
+        page = render_feed_page(view, site, rendered["html"][0].fragments)
         basis = {"entries": _short_ids(ids), "prev_archive": prev_archive}
-        atom = render_atom(replace(view, history=History(prev=prev_archive)), site, rendered["atom"][0])
-        documents = [render_rss(view, site, rendered["rss"][0]), replace(atom, basis=basis),
-                     render_json_feed(view, site, rendered["json"][0])]
+        atom = render_atom(view, site, rendered["atom"][0])
+        documents = [replace(render_rss(view, site, rendered["rss"][0]), page=page.path),
+                     replace(atom, basis=basis, page=page.path),
+                     replace(render_json_feed(view, site, rendered["json"][0]), page=page.path), page]
         if key is None:
             documents += self.site_documents(view, ids)
+        if articles is not None:
+            documents += self.article_documents(articles) + self.gone_documents()
         return documents
+
+    def article_documents(self, ids: list[str], known: list[Entry] | None = None) -> list[Document]:
+        """The pages of the articles ``ids`` that have one here (``known``: read already)."""
+        entries = self.entries(ids) if known is None else known
+        return [render_article_page(entry, self.site, entry.page) for entry in entries if entry.page]
+
+    def gone_documents(self) -> list[Document]:
+        """What the address of every article deleted after readers saw it answers (410)."""
+        found = []
+        for tombstone in self.store.deleted_since(EPOCH, self.now):
+            path = self.site.article_path(tombstone.url, tombstone.slug, tombstone.published)
+            if path:
+                found.append(render_gone_page(path, self.site, tombstone.deleted.astimezone(self.site.zone)))
+        return found
 
     def tombstones(self) -> tuple:
         since = self.now - timedelta(days=self.site.tombstone_days)
@@ -208,7 +261,7 @@ class _Builder:
 
     def site_documents(self, main_view: FeedView, ids: list[str]) -> list[Document]:
         # The home page lists the newest ten entries.
-        latest = tuple(make_entry(article, self.site) for article in self.store.articles(ids[:10], self.now))
+        latest = tuple(self.entries(ids[:10]))
         view = replace(main_view, entries=latest, catalogue=self.catalogue())
         found = [render(view, self.site) for render in (render_index, render_stylesheet, render_opml, render_logo)]
         return [doc for doc in found if doc is not None]
@@ -219,14 +272,19 @@ class _Builder:
         view = FeedView(main_feed(self.site), (), newest(self.rendered(ids, "atom")[1], deleted, self.site), deleted)
         return view, ids
 
-    def page_document(self, page: Page, known: dict[str, Fragment] | None = None) -> Document:
-        """An archive page; ``known``: its entries' Atom fragments, when the caller holds them."""
+    def page_document(self, page: Page, known: dict[str, dict[str, Fragment]] | None = None) -> list[Document]:
+        """An archive page and its page for people; ``known``: format -> its entries' fragments,
+        when the caller holds them."""
         feed = page.feed
         ids = list(page.visible)
-        rendered, fragments = self.rendered(ids, "atom") if known is None else _as_rendered(known, ids)
+        found = self.rendered_in(ids, ("atom", "html")) if known is None else {
+            fmt: _as_rendered(known[fmt], ids) for fmt in ("atom", "html")}
         history = History(archive=True, current=feed.atom_path, prev=page.prev, next=page.next)
-        view = FeedView(replace(feed, atom_path=page.path), (), newest(fragments, (), self.site), history=history)
-        return replace(render_atom(view, self.site, rendered), basis=_page_basis(page), archive=True)
+        view = FeedView(replace(feed, atom_path=page.path), (), newest(found["atom"][1], (), self.site),
+                        history=history)
+        html = render_feed_page(replace(view, feed=feed), self.site, found["html"][0].fragments, page=page)
+        atom = render_atom(view, self.site, found["atom"][0])
+        return [replace(atom, basis=_page_basis(page), archive=True, page=html.path), html]
 
     def pages(self, key: FeedKey) -> list[Page]:
         kind, name = key if key else (None, None)
@@ -234,11 +292,14 @@ class _Builder:
 
     # --- a full build -----------------------------------------------------------------
 
-    def archives(self) -> tuple[dict[FeedKey, str | None], dict[str, list[Page]]]:
+    def archives(self) -> tuple[dict[FeedKey, str | None], dict[str, list[Page]], list[str]]:
         """Each feed's newest archive page (its subscription document's ``prev-archive``),
-        and every closed page of every feed by month."""
+        every closed page of every feed by month, and the articles readers see that are on
+        none of the main feed's closed pages (its open page: their pages are written with the
+        main feed's documents, the others' with the month of their main archive page)."""
         newest_page: dict[FeedKey, str | None] = {}
         by_month: dict[str, list[Page]] = {}
+        unarchived: list[str] = []
         # One tuple per article for all its feeds: at 100k articles in ~6.4 feeds each, the
         # copies would take ~90 MB.
         seen: dict[Place, Place] = {}
@@ -249,10 +310,14 @@ class _Builder:
             newest_page[key] = pages[-1].path if pages else None
             for page in pages:
                 by_month.setdefault(page.month, []).append(page)
-        return newest_page, by_month
+            if key is None:
+                archived = sum(len(page.places) for page in pages)   # the oldest places fill the closed pages
+                unarchived = [place[0] for place in places[archived:] if place[2]]
+        return newest_page, by_month, unarchived
 
     def month_documents(self, pages: list[Page], windows: set[str]) -> Iterator[Document]:
-        """One month's closed pages of every feed.
+        """One month's closed pages of every feed, and the pages of the articles on its main
+        feed's pages.
 
         A page holds articles of one month only, so going month by month needs only that
         month's entries in memory: each is rendered once for all its pages (main, category,
@@ -260,13 +325,16 @@ class _Builder:
         (``windows``) are rendered in RSS and JSON Feed too, for the subscription documents.
         """
         entries = self.entries(list(dict.fromkeys(article_id for page in pages for article_id in page.visible)))
-        atom: dict[str, Fragment] = {}
-        self.keep(entries, "atom", atom)
+        known: dict[str, dict[str, Fragment]] = {"atom": {}, "html": {}}
+        for fmt, into in known.items():
+            self.keep(entries, fmt, into)
         newest_ones = [entry for entry in entries if entry.id in windows]
         for fmt in ("rss", "json"):
             self.keep(newest_ones, fmt, {})
         for page in pages:
-            yield self.page_document(page, atom)
+            yield from self.page_document(page, known)
+        main = {article_id for page in pages if page.feed.key == "main" for article_id in page.visible}
+        yield from self.article_documents([], [entry for entry in entries if entry.id in main])
 
     def everything(self, progress: Progress | None = None, claims: Claims | None = None) -> Iterator[Document]:
         """Every document of a full build, or with ``claims`` shared with another process,
@@ -275,7 +343,7 @@ class _Builder:
         those are), then subscription documents."""
         claims = claims or Claims()
         keys = self.keys()
-        newest_page, by_month = self.archives()
+        newest_page, by_month, unarchived = self.archives()
         windows = {key: self.window(key) for key in keys}
         windowed = {article_id for ids in windows.values() for article_id in ids}
         total = sum(len(pages) for pages in by_month.values()) + 3 * len(keys)
@@ -293,7 +361,8 @@ class _Builder:
                 progress(done, total)
         while (index := claims.feed()) < len(keys):
             key = keys[index]
-            yield from self.feed_documents(key, newest_page[key], windows[key])
+            yield from self.feed_documents(key, newest_page[key], windows[key],
+                                           articles=unarchived if key is None else None)
             done += 3
             if progress:
                 progress(done, total)
@@ -455,9 +524,14 @@ class _Incremental:
         self.render: dict[str, Callable[[], list[Document] | Document]] = {}
         self.remove: set[str] = set()
         self._closed: dict[tuple[FeedKey, str], list[Page]] = {}
+        self._articles: dict[str, Entry] | None = None   # the articles whose pages are rendered
 
     def listed(self, prefix: str) -> list[str]:
         return self.manifest.paths(prefix)
+
+    def archived(self, prefix: str) -> list[str]:
+        """The archive documents listed under ``prefix`` (not their pages for people)."""
+        return [path for path in self.listed(prefix) if path.endswith(".xml")]
 
     def closed_pages(self, key: FeedKey, month: str, newest: str | None) -> list[Page]:
         """A month's closed pages, unlinked."""
@@ -477,8 +551,9 @@ class _Incremental:
         return month_of(ts, self.b.site.zone) if ts is not None else None
 
     def plan(self, changed: dict[str, Placement | None], released: list[str], tombstones_moved: bool,
-             state_slugs: dict[str, dict[str, str]]) -> bool:
-        """Fill ``render``/``remove``; False when only a full build can be right."""
+             state_slugs: dict[str, dict[str, str]], deleted: list[str]) -> str:
+        """Fill ``render``/``remove``; why only a full build can be right, or "". ``deleted``:
+        articles whose deletion time came since the last build."""
         b, store = self.b, self.b.store
         before = dict(changed)
         direct = set(changed) | set(released)
@@ -519,7 +594,7 @@ class _Incremental:
                 slugs = term_slugs(store.terms(kind, b.now))
                 old = state_slugs.get(kind, {})
                 if any(name in slugs and slugs[name] != slug for name, slug in old.items()):
-                    return False
+                    return "a new name moved the slug of an existing feed"
                 b.slugs[kind] = slugs
                 for name in set(old) - set(slugs):   # the feed is gone: all its documents
                     feed = term_feed(kind, name, old[name], b.site)
@@ -535,7 +610,42 @@ class _Incremental:
                 self.feed(key, months, still.get(key, set()), content, force=key is None and tombstones_moved)
         if catalogue_changed and "rss.xml" not in self.render:
             self.render["index.html"] = lambda: b.site_documents(*b.main_view())
-        return True
+        others = sorted(set(deleted) - content)
+        current.update(store.placements(others))
+        for article_id in others:
+            before[article_id] = current.get(article_id)
+        return self.article_pages(content | set(others), before, current, t1)
+
+    def article_pages(self, content: set[str], before: dict[str, Placement | None], current: dict[str, Placement],
+                      now_ts: int) -> str:
+        """The pages of the articles whose content changed: written, 410 once deleted, removed
+        when unpublished or moved; why not, when a logged placement cannot say where a page was."""
+        b = self.b
+        wanted: list[str] = []
+        for article_id in sorted(content):
+            was, now_at = before.get(article_id), current.get(article_id)
+            if any(placement and (placement.slug is UNKNOWN or placement.url is UNKNOWN) for placement in (was, now_at)):
+                return "the change log predates article pages"   # logged before addresses were (as link_view)
+            old_path, path = _page_path(was, b.site), _page_path(now_at, b.site)
+            state = _page_state(now_at, now_ts)
+            if state == "page" and path:
+                self.render[path] = lambda article_id=article_id: self.article_page(article_id, wanted)
+                wanted.append(article_id)
+            elif state == "gone" and path:
+                deleted = datetime.fromtimestamp(now_at.deleted_ts, b.site.zone)
+                self.render[path] = lambda path=path, deleted=deleted: render_gone_page(path, b.site, deleted)
+            stale = {old_path, path} if state is None or not path else {old_path} - {path}
+            for gone_from in stale - {None}:
+                if self.manifest.get(gone_from) is not None:
+                    self.remove.add(gone_from)
+        return ""
+
+    def article_page(self, article_id: str, wanted: list[str]) -> list[Document]:
+        """The page of one of the articles ``wanted``: all of them read at the first one's turn."""
+        if self._articles is None:
+            self._articles = {entry.id: entry for entry in self.b.entries(wanted)}
+        entry = self._articles.get(article_id)   # gone since the plan: the change log has it
+        return self.b.article_documents([], [entry]) if entry is not None else []
 
     def whole_feed(self, key: FeedKey) -> None:
         pages = self.b.pages(key)
@@ -560,12 +670,12 @@ class _Incremental:
         # recorded): only the pages holding a changed entry are rendered again.
         for month in sorted(still - done):
             pages = self.closed_pages(key, month, newest)
-            if not pages and not self.listed(f"{folder}{month}-"):
+            if not pages and not self.archived(f"{folder}{month}-"):
                 continue   # its articles are all on the open page (the subscription document's)
             first = self.manifest.get(pages[0].path, {}).get("basis") if pages else None
             last = self.manifest.get(pages[-1].path, {}).get("basis") if pages else None
             if (not (isinstance(first, dict) and isinstance(last, dict))
-                    or {page.path for page in pages} != set(self.listed(f"{folder}{month}-"))):
+                    or {page.path for page in pages} != set(self.archived(f"{folder}{month}-"))):
                 self.months(key, [month], done, newest, folder, content)
                 continue
             for page in link(pages, first.get("prev"), last.get("next")):
@@ -589,8 +699,8 @@ class _Incremental:
             pages = link(self.closed_pages(key, month, newest), earlier[-1].path if earlier else None,
                          later[0].path if later else None)
             new_paths = {page.path for page in pages}
-            old_paths = set(self.listed(f"{folder}{month}-"))
-            self.remove.update(old_paths - new_paths)
+            old_paths = set(self.archived(f"{folder}{month}-"))
+            self.remove.update(path for gone in old_paths - new_paths for path in (gone, html_path(gone)))
             for page in pages:
                 recorded = self.manifest.get(page.path, {}).get("basis")
                 if recorded != _page_basis(page) or content.intersection(page.ids):
@@ -658,17 +768,19 @@ def _build(store: FeedQueries, site: SiteSettings, output_dir: Path, now: dateti
         since = datetime.fromisoformat(state["now"])
         released = store.released_between(since, now)
         days = timedelta(days=site.tombstone_days)
-        tombstones_moved = bool(store.deleted_since(since - days, now - days) or store.deleted_since(since, now))
+        # Deletions whose time came since the last build: a tombstone and a 410 page appear.
+        deleted = [tombstone.id for tombstone in store.deleted_since(since, now)]
+        tombstones_moved = bool(store.deleted_since(since - days, now - days) or deleted)
         if not (changed or released or tombstones_moved):
             # Nothing changed: nothing read beyond the store's log, nothing written.
             return None, {}, ""
         builder = _Builder(store, site, now, {kind: dict(names) for kind, names in state["slugs"].items()}, fragments)
         incremental = _Incremental(builder, Manifest(output_dir), since)
-        if incremental.plan(changed, released, tombstones_moved, state["slugs"]):
+        why = incremental.plan(changed, released, tombstones_moved, state["slugs"], deleted)
+        if not why:
             report = publish(output_dir, incremental.documents(), only=True, remove=incremental.remove,
                              previous=incremental.manifest)
         else:
-            why = "a new name moved the slug of an existing feed"
             fragments.clear()
     if why:
         builder = _Builder(store, site, now, {kind: term_slugs(store.terms(kind, now)) for kind in site.catalogue},

@@ -17,10 +17,9 @@ import hashlib
 
 from sources.text import slugify
 
-from .entries import FeedDefinition
+from .entries import FeedDefinition, term_folder
+from .rendering.language import strings
 from .site import SiteSettings
-
-KIND_TITLE = {"category": "Kategori", "tag": "Topik", "author": "Penulis"}
 
 
 def term_slugs(names: list[str]) -> dict[str, str]:
@@ -39,13 +38,19 @@ def term_slugs(names: list[str]) -> dict[str, str]:
 
 
 def term_feed(kind: str, name: str, slug: str, site: SiteSettings) -> FeedDefinition:
-    base = f"{kind}/{slug}"
+    """Titled in the site's language: "OKES.NEWS — Kategori: Politik", described
+    "Kategori: Politik — <the site's description>"; its page is the folder's index.html."""
+    text = strings(site.language)
+    folder = term_folder(kind, slug)
+    section = text["section"].format(kind=text["kinds"][kind], name=name)
     return FeedDefinition(
-        key=base,
-        title=f"{site.title}: {name}",
-        description=f"{KIND_TITLE.get(kind, kind)} {name} — {site.description}",
-        html_url=site.url(""),
-        rss_path=f"{base}/rss.xml",
-        atom_path=f"{base}/atom.xml",
-        json_path=f"{base}/feed.json",
+        key=folder.rstrip("/"),
+        title=text["feed_title"].format(site=site.title, section=section),
+        description=text["feed_description"].format(section=section, description=site.description),
+        html_url=site.url(folder),
+        rss_path=f"{folder}rss.xml",
+        atom_path=f"{folder}atom.xml",
+        json_path=f"{folder}feed.json",
+        page_path=f"{folder}index.html",
+        label=section,
     )

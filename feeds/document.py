@@ -14,4 +14,7 @@ class Document:
     basis: dict | None = None   # what it was rendered from, kept in the manifest (incremental builds)
     # An RFC 5005 archive page: fetched once by each aggregator catching up, never polled,
     # so it keeps no RFC 3229 deltas and its variants are made quickly (feeds/encoding.py).
+    # Also the pages for people of archive pages and of articles: many, each fetched rarely.
     archive: bool = False
+    page: str | None = None     # a feed document's page for people (served to browsers: feeds/server.py)
+    status: int = 200           # the HTTP status it is served with: 410 for a deleted article's page

@@ -8,21 +8,19 @@ never disagree about a link, a date or a piece of content.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sources.model import Article, Image, Tombstone
 
 from .content import safe_html, safe_text
+from .rendering.language import strings
 from .site import SiteSettings
 
 # Shown for a feed with no entries yet, so that even an empty feed renders the
 # same bytes every time (feedgen would put the wall clock there).
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-RELATED_LABEL = {"id": "Baca juga", "ms": "Baca juga", "en": "Read also"}
-
 
 @dataclass(frozen=True)
 class FeedDefinition:
@@ -33,6 +31,13 @@ class FeedDefinition:
     rss_path: str        # under public/
     atom_path: str
     json_path: str
+    page_path: str = ""  # its page for people (feeds/rendering/pages.py); "": none
+    label: str = ""      # what people call it: "Kategori: Politik"; "": the site itself (the main feed)
+
+    @property
+    def kind(self) -> str | None:
+        """"category", "tag" or "author" for a catalogue feed (feeds/catalogue.py); None for the main feed."""
+        return self.key.partition("/")[0] if "/" in self.key else None
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,20 @@ class Via:
 
     name: str                         # the partner, as configured
     url: str                          # its feed
+
+
+@dataclass(frozen=True)
+class Term:
+    """A category, tag or author of an entry, and where its feed is."""
+
+    kind: str                         # "category", "tag", "author"
+    name: str
+    slug: str | None                  # of its feed (feeds/catalogue.py); None: the site has no feed for it
+
+    @property
+    def folder(self) -> str | None:
+        """Where its feeds and page are under public/: "category/politik/"."""
+        return term_folder(self.kind, self.slug) if self.slug else None
 
 
 @dataclass(frozen=True)
@@ -67,6 +86,10 @@ class Entry:
     image: Image | None = None        # lead image
     changed: datetime | None = None   # when the store last took a version of it (site zone)
     via: Via | None = None            # set for an article taken from a partner's feed
+    body_html: str = ""               # the article's own content; ``content_html`` is it and ``related_html``
+    related_html: str = ""            # the readable "Baca juga" list ("" when there is none)
+    terms: tuple[Term, ...] = ()      # its categories, tags and author, with their feeds
+    page: str | None = None           # where the build writes its page under public/; None: its address is elsewhere
 
 
 @dataclass(frozen=True)
@@ -109,7 +132,13 @@ def main_feed(site: SiteSettings) -> FeedDefinition:
         rss_path="rss.xml",
         atom_path="atom.xml",
         json_path="feed.json",
+        page_path="feed.html",
     )
+
+
+def term_folder(kind: str, slug: str) -> str:
+    """The folder of a category, tag or author's feeds and page: "category/politik/"."""
+    return f"{kind}/{slug}/"
 
 
 def shown_links(article: Article) -> list:
@@ -127,22 +156,38 @@ def related_block(article: Article, site: SiteSettings) -> str:
     for link in links:
         text = html.escape(link.display_title, quote=False)
         if link.target is not None:
-            href = html.escape(site.article_link(link.target.url, link.target.slug), quote=True)
+            target = link.target
+            href = html.escape(site.article_link(target.url, target.slug, target.published), quote=True)
             items.append(f'<li><a href="{href}">{text}</a></li>')
         else:  # pending, or its target is not public yet: text without a link
             items.append(f"<li>{text}</li>")
-    label = RELATED_LABEL.get(article.language.split("-")[0].lower(), RELATED_LABEL["en"])
+    label = strings(site.language)["related"]
     return f'\n<p><strong>{label}:</strong></p>\n<ul>\n' + "\n".join(items) + "\n</ul>"
 
 
-def make_entry(article: Article, site: SiteSettings) -> Entry:
-    link = site.article_link(article.url, article.slug)
+def entry_terms(article: Article, site: SiteSettings, slugs: Mapping[str, Mapping[str, str]]) -> tuple[Term, ...]:
+    """The article's categories, tags and author, each with its feed's folder when the site has one."""
+    named = [("category", name) for name in article.categories] + [("tag", name) for name in article.tags]
+    named += [("author", article.author)] if article.author else []
+    found = []
+    for kind, name in named:
+        slug = slugs.get(kind, {}).get(name) if kind in site.catalogue else None
+        found.append(Term(kind, safe_text(name), slug))
+    return tuple(found)
+
+
+def make_entry(article: Article, site: SiteSettings, slugs: Mapping[str, Mapping[str, str]] | None = None) -> Entry:
+    """``slugs``: kind -> name -> slug of the site's catalogue feeds (feeds/catalogue.py), which
+    an entry's categories, tags and author link to; None: it links to none."""
+    link = site.article_link(article.url, article.slug, article.published)
+    body = safe_html(article.content_html, base_url=link)
+    related = safe_html(related_block(article, site), base_url=link)
     return Entry(
         id=article.id,
         link=link,
         title=safe_text(article.title),
         summary=safe_text(article.summary),
-        content_html=safe_html(article.content_html + related_block(article, site), base_url=link),
+        content_html=body + related,
         author=safe_text(article.author) if article.author else None,
         published=site.local(article.published),
         updated=site.local(article.updated),
@@ -150,20 +195,24 @@ def make_entry(article: Article, site: SiteSettings) -> Entry:
         tags=tuple(safe_text(name) for name in article.tags),
         language=article.language,
         related=tuple(
-            EntryLink(site.article_link(related.target.url, related.target.slug), safe_text(related.display_title),
-                      related.suggested)
+            EntryLink(site.article_link(related.target.url, related.target.slug, related.target.published),
+                      safe_text(related.display_title), related.suggested)
             for related in article.related
             if related.target is not None
         ),
         image=article.image,
         changed=site.local(article.stored) if article.stored else None,
         via=Via(safe_text(article.via_name or article.via_url), article.via_url) if article.via_url else None,
+        body_html=body,
+        related_html=related,
+        terms=entry_terms(article, site, slugs or {}),
+        page=site.article_path(article.url, article.slug, article.published),
     )
 
 
 def deleted_entries(tombstones: Sequence[Tombstone], site: SiteSettings) -> tuple[DeletedEntry, ...]:
     return tuple(
-        DeletedEntry(t.id, site.article_link(t.url, t.slug), site.local(t.deleted)) for t in tombstones
+        DeletedEntry(t.id, site.article_link(t.url, t.slug, t.published), site.local(t.deleted)) for t in tombstones
     )
 
 

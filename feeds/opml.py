@@ -1,8 +1,11 @@
 """public/feeds.opml: every feed of the site as an OPML 2.0 subscription list.
 
 A feed reader imports it to subscribe to all of them at once
-(http://opml.org/spec2.opml, "Subscription lists"). Deterministic like every
-document: ``dateModified`` is the feed's update time, never the wall clock.
+(http://opml.org/spec2.opml, "Subscription lists"): each feed once, in Atom (the
+format with the tombstones and the archives), the main feed first, then the
+category, tag and author feeds, each kind in an outline of its own titled in the
+site's language. Deterministic like every document: ``dateModified`` is the
+feed's update time, never the wall clock.
 """
 
 from __future__ import annotations
@@ -11,15 +14,28 @@ from email.utils import format_datetime
 from xml.etree import ElementTree as ET
 
 from .document import Document
-from .entries import FeedView
+from .entries import FeedDefinition, FeedView
+from .rendering.language import strings
 from .site import SiteSettings
 
 OPML_PATH = "feeds.opml"           # under public/
 OPML_TYPE = "text/x-opml; charset=utf-8"
 
 
-def render_opml(view: FeedView, site: SiteSettings) -> Document:
+def _subscription(parent: ET.Element, feed: FeedDefinition, site: SiteSettings) -> None:
+    # OPML 2.0 calls every feed format type="rss" in a subscription list.
+    ET.SubElement(parent, "outline", {
+        "type": "rss",
+        "text": feed.title,
+        "title": feed.title,
+        "description": feed.description,
+        "language": site.language,
+        "xmlUrl": site.url(feed.atom_path),
+        "htmlUrl": feed.html_url,
+    })
 
+
+def render_opml(view: FeedView, site: SiteSettings) -> Document:
     feed = view.feed
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
@@ -28,22 +44,13 @@ def render_opml(view: FeedView, site: SiteSettings) -> Document:
         ET.SubElement(head, "dateModified").text = format_datetime(view.updated)
     ET.SubElement(head, "ownerName").text = site.publisher
     body = ET.SubElement(root, "body")
-    # OPML 2.0 calls every feed format type="rss" in a subscription list. The main
-    # feed first, then the catalogue (one Atom outline each: one subscription per section).
-    outlines = [(feed, feed.rss_path, "RSS 2.0"), (feed, feed.atom_path, "Atom 1.0"),
-                (feed, feed.json_path, "JSON Feed 1.1")]
-    outlines += [(term, term.atom_path, "Atom 1.0") for term in view.catalogue]
-    for definition, path, name in outlines:
-        label = f"{definition.title} ({name})"
-        ET.SubElement(body, "outline", {
-            "type": "rss",
-            "text": label,
-            "title": label,
-            "description": definition.description,
-            "language": site.language,
-            "xmlUrl": site.url(path),
-            "htmlUrl": definition.html_url,
-        })
+    _subscription(body, feed, site)
+    groups: dict[str, ET.Element] = {}
+    for term in view.catalogue:
+        if term.kind not in groups:
+            label = strings(site.language)["groups"][term.kind]
+            groups[term.kind] = ET.SubElement(body, "outline", {"text": label, "title": label})
+        _subscription(groups[term.kind], term, site)
     ET.indent(root)
     data = ET.tostring(root, encoding="unicode")
     body_bytes = f'<?xml version="1.0" encoding="UTF-8"?>\n{data}\n'.encode("utf-8")

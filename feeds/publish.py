@@ -397,6 +397,10 @@ def _write_one(output_dir: Path, previous: Manifest, done: Written, doc: Documen
     }
     if doc.basis is not None:
         entry["basis"] = doc.basis
+    if doc.page is not None:
+        entry["page"] = doc.page       # what the server gives a browser that asks for this feed
+    if doc.status != 200:
+        entry["status"] = doc.status
     before = previous.get(doc.path) or {}
     # Every file of the document is written in full before any is renamed into place
     # (a full disk fails here and changes nothing served), then the variants before
@@ -461,7 +465,7 @@ def finish(output_dir: Path, previous: Manifest, done: Written, *, only: bool = 
     """Remove what is gone, make the build durable, then swap in the manifests."""
     written, unchanged, types = done.written, done.unchanged, done.types
     if only:
-        stale = set(remove)
+        stale = set(remove) - set(done.entries)   # never what this build wrote (another article's page at an old address)
         folders = {shard_of(path) for path in (*done.entries, *stale)} - {None}
         documents = dict(previous.documents)
         shards = {folder: dict(previous.shard(folder)) for folder in folders}

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 import orjson
 from feedgen.feed import FeedGenerator
 
-from sources.text import slugify
-
 from .document import Document
 from .entries import EPOCH, Entry, FeedDefinition, FeedView
 from .extensions import (
@@ -40,22 +38,21 @@ from .extensions import (
     TombstoneEntryExtension,
     TombstoneExtension,
 )
-from .opml import render_opml
+from .rendering.pages import entry_html
 from .site import SiteSettings
 from .splice import splice, split_entries
-from .stylesheet import render_stylesheet, use_stylesheet
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 JSON_FEED_TYPE = "application/feed+json; charset=utf-8"
-HTML_TYPE = "text/html; charset=utf-8"
 
 
-def _categories(entry: Entry, site: SiteSettings) -> list[dict[str, str]]:
-    scheme_category, scheme_tag = site.url("category/"), site.url("tag/")
-    found = [{"term": slugify(name) or name, "scheme": scheme_category, "label": name} for name in entry.categories]
-    found += [{"term": slugify(name) or name, "scheme": scheme_tag, "label": name} for name in entry.tags]
-    return found
+def _categories(entry: Entry, site: SiteSettings, *, rss: bool) -> list[dict[str, str]]:
+    """Categories and tags by their readable names (RFC 4287 4.2.2 lets the term be any
+    string; readers show it), each with its own feed, in this document's format, as the scheme."""
+    feed = "rss.xml" if rss else "atom.xml"
+    return [{"term": term.name, "label": term.name, **({"scheme": site.url(term.folder + feed)} if term.folder else {})}
+            for term in entry.terms if term.kind in ("category", "tag")]
 
 
 def _generator(view: FeedView, site: SiteSettings, *, self_path: str, self_type: str, rss: bool,
@@ -68,7 +65,6 @@ def _generator(view: FeedView, site: SiteSettings, *, self_path: str, self_type:
     fg.register_extension("feedpub_media", MediaExtension, MediaEntryExtension, atom=True, rss=True)
     fg.register_extension("feedpub_source", SourceExtension, SourceEntryExtension, atom=True, rss=True)
     fg.feedpub_media.used = images     # declares Media RSS for the entries' media: elements
-    use_stylesheet(fg, site)           # <?xml-stylesheet?> for browsers: see feeds/stylesheet.py
     if rss:
         fg.load_extension("dc", atom=False, rss=True)
         fg.register_extension("feedpub_sy", SyndicationExtension, SyndicationEntryExtension, atom=False, rss=True)
@@ -112,7 +108,7 @@ def _add_entry(fg: FeedGenerator, entry: Entry, site: SiteSettings, *, rss: bool
             fe.dc.dc_creator(entry.author)   # RSS <author> needs an e-mail address
         else:
             fe.author({"name": entry.author})
-    for category in _categories(entry, site):
+    for category in _categories(entry, site, rss=rss):
         fe.category(category)
     for link in entry.related:
         fe.feedpub_links.add(link.href, "related", title=link.title, type="text/html")
@@ -126,10 +122,13 @@ def _add_entry(fg: FeedGenerator, entry: Entry, site: SiteSettings, *, rss: bool
 
 
 def entry_fragments(entries: Sequence[Entry], site: SiteSettings, fmt: str) -> list[bytes]:
-    """Each entry's bytes in format ``fmt`` ("rss", "atom" or "json"), as documents hold them.
+    """Each entry's bytes in format ``fmt`` ("rss", "atom", "json", or "html" for the feeds' pages),
+    as documents hold them.
 
     Documents are assembled from these (feeds/splice.py), so an entry in many documents
     is sanitised and serialised once."""
+    if fmt == "html":
+        return entry_html(entries, site)
     if fmt == "json":
         # An item of the feed's "items" list, four spaces in, as json.dumps(indent=2) writes the
         # rest of the document; orjson writes the same bytes 10x as fast.
@@ -280,57 +279,4 @@ def render_json_feed(view: FeedView, site: SiteSettings, rendered: Rendered | No
     return Document(feed.json_path, body, JSON_FEED_TYPE, view.updated.isoformat())
 
 
-def render_index(view: FeedView, site: SiteSettings) -> Document:
-    """public/index.html: the feeds, with auto-discovery links for browsers and readers."""
-    feed = view.feed
-    esc = html.escape
-    title = esc(feed.title)
-    links = [(site.url(feed.rss_path), RSS_TYPE, "RSS 2.0"), (site.url(feed.atom_path), ATOM_TYPE, "Atom 1.0"),
-             (site.url(feed.json_path), JSON_FEED_TYPE, "JSON Feed 1.1")]
-    discovery = "\n".join(
-        f'<link rel="alternate" type="{kind.split(";")[0]}" title="{title} ({name})" href="{esc(url)}">'
-        for url, kind, name in links
-    )
-    items = "\n".join(f'<li><a href="{esc(url)}">{title} ({name})</a>: <code>{esc(url)}</code></li>'
-                       for url, _, name in links)
-    # The catalogue: a line per category, tag and author feed, its three formats linked.
-    sections = "".join(
-        f'<li>{esc(term.title)}: <a href="{esc(site.url(term.rss_path))}">RSS</a>, '
-        f'<a href="{esc(site.url(term.atom_path))}">Atom</a>, <a href="{esc(site.url(term.json_path))}">JSON</a></li>\n'
-        for term in view.catalogue
-    )
-    sections = f"<h2>Sections</h2>\n<ul>\n{sections}</ul>\n" if sections else ""
-    latest = "\n".join(
-        f'<li><a href="{esc(entry.link)}">{esc(entry.title)}</a> '
-        f'<time datetime="{entry.published.isoformat()}">{entry.published:%Y-%m-%d %H:%M %Z}</time></li>'
-        for entry in view.entries[:10]
-    )
-    page = f"""<!DOCTYPE html>
-<html lang="{esc(site.language)}">
-<head>
-<meta charset="utf-8">
-<title>{title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-{discovery}
-</head>
-<body>
-<h1>{title}</h1>
-<p>{esc(feed.description)}</p>
-<h2>Feeds</h2>
-<p>Copy a feed address into your feed reader to subscribe.</p>
-<ul>
-{items}
-</ul>
-<p>All feeds at once, for a feed reader's import: <a href="{esc(site.url("feeds.opml"))}">feeds.opml</a> (OPML).</p>
-{sections}<h2>Latest</h2>
-<ul>
-{latest or "<li>Nothing published yet.</li>"}
-</ul>
-</body>
-</html>
-"""
-    return Document("index.html", page.encode("utf-8"), HTML_TYPE, view.updated.isoformat())
-
-
 FEED_RENDERERS = (render_rss, render_atom, render_json_feed)   # every feed of the catalogue
-RENDERERS = (*FEED_RENDERERS, render_index, render_stylesheet, render_opml)   # the main feed and the site

@@ -21,6 +21,13 @@ gets a 304 for the brotli ones. Nothing is compressed here. A variant is used
 only when its bytes are the ones the manifest lists for the document served;
 the variants are never served by their own URL (404).
 
+Pages for people: a feed document whose manifest entry names a ``page`` (its HTML
+rendition, feeds/rendering/pages.py) is served as that page when the request's
+``Accept`` prefers ``text/html`` to the feed's own type (a browser), with the
+page's own ETag and ``Vary: Accept``; feed readers, ``curl`` and ``Accept: */*``
+get the feed. A document the manifest gives a ``status`` (410: a deleted
+article's page) is served with it, without conditional requests.
+
 Retired URLs: ``gone`` paths answer 410 and ``moved`` paths 301 to their new
 place, before any file is looked at.
 
@@ -67,12 +74,8 @@ CONTENT_TYPES = {
     ".opml": "text/x-opml; charset=utf-8",
 }
 
-# Chromium shows application/rss+xml and application/atom+xml as plain text (Firefox offers
-# them for download), so neither runs the feed's <?xml-stylesheet?> (feeds/stylesheet.py).
-# A browser's page request (Accept names text/html but not the feed's own type) gets the
-# same bytes as application/xml, with its own ETag; feed readers get the registered type.
-BROWSER_VIEW_TYPE = "application/xml; charset=utf-8"
 FEED_MEDIA_TYPES = frozenset({"application/rss+xml", "application/atom+xml"})
+PAGE_MEDIA_TYPE = "text/html"
 
 
 def _wants_page(accept: str, media_type: str) -> bool:
@@ -82,6 +85,9 @@ def _wants_page(accept: str, media_type: str) -> bool:
 
 
 def _wants_page_uncached(accept: str, media_type: str) -> bool:
+    """Whether ``accept`` prefers a feed's page (text/html) to the feed (``media_type``): its
+    quality for text/html above the feed type's, each from the most specific range that
+    matches it (RFC 9110 12.5.1). Equal (``*/*``, no header) gives the feed: readers and curl."""
     accepted: dict[str, float] = {}
     for part in accept.lower().split(","):
         kind, _, params = part.partition(";")
@@ -90,11 +96,18 @@ def _wants_page_uncached(accept: str, media_type: str) -> bool:
             key, _, value = param.partition("=")
             if key.strip() == "q":
                 try:
-                    quality = float(value)
+                    quality = min(max(float(value), 0.0), 1.0)
                 except ValueError:
                     quality = 0.0
-        accepted[kind.strip()] = quality
-    return accepted.get("text/html", 0.0) > 0 and media_type not in accepted
+        accepted.setdefault(kind.strip(), quality)
+
+    def quality_of(wanted: str) -> float:
+        for media_range in (wanted, wanted.split("/")[0] + "/*", "*/*"):
+            if media_range in accepted:
+                return accepted[media_range]
+        return 0.0
+
+    return quality_of(PAGE_MEDIA_TYPE) > quality_of(media_type)
 
 
 _wants_page_cached = lru_cache(maxsize=512)(_wants_page_uncached)
@@ -109,6 +122,8 @@ RECHECK_SECONDS = 0.05
 CHOICES_KEPT = 64   # negotiation header pairs remembered per file version
 
 Answer = tuple[int, str, list[tuple[str, str]], bytes]   # (status code, status line, headers, body)
+# Statuses a document may be served with besides 200 (the manifest's "status": feeds/publish.py).
+STATUS_LINES = {200: "200 OK", 410: "410 Gone"}
 
 
 @dataclass(frozen=True)
@@ -119,6 +134,7 @@ class _Representation:
     etag: str
     headers: list[tuple[str, str]]         # of a 200
     validators: list[tuple[str, str]]      # of a 304 (RFC 9110 15.4.5)
+    page: bool = False                     # the page for people of a feed, not the feed
 
 
 @dataclass(frozen=True)
@@ -134,10 +150,12 @@ class _File:
     modified: float = 0.0            # Last-Modified as a POSIX time, for If-Modified-Since
     vouched: bool = False            # the manifest lists these very bytes
     relative: str = ""               # its path under public/
+    status: int = 200                # 410: a deleted article's page (the manifest says so)
     # (browser view?, coding) -> representation; filled by PublicFiles._represent
     representations: dict[tuple[bool, str], _Representation] | None = None
     media_type: str = ""             # content_type without parameters, lower case
     polled: bool = False             # a feed document: its polls go to the poll log
+    negotiable: bool = False         # a feed with a page for people: Accept chooses
     # (Accept-Encoding, Accept) -> representation: the few headers real clients send,
     # each negotiated once per file version (bounded: see PublicFiles._choose)
     chosen: dict[tuple[str | None, str | None], _Representation] = field(default_factory=dict)
@@ -290,9 +308,13 @@ class PublicFiles:
             variants = self._variants(relative, entry)
         else:
             variants = self._matching_variants(relative, body)
+        vouched = entry.get("sha256") == digest
+        status = entry.get("status", 200) if vouched else 200
         loaded = self._represent(_File(identity, manifest_identity, body, f'"{digest[:40]}"', http_date(modified),
                                        content_type, variants, text, int(modified.timestamp()),
-                                       vouched=entry.get("sha256") == digest, relative=relative), relative)
+                                       vouched=vouched, relative=relative,
+                                       status=status if status in STATUS_LINES else 200), relative,
+                                 self._page(entry.get("page"), manifest) if vouched else None)
         with self._lock:
             self._files[relative] = loaded
         return loaded
@@ -332,26 +354,45 @@ class PublicFiles:
                 found.append((coding, data))
         return tuple(found)
 
-    def _represent(self, found: _File, relative: str) -> _File:
-        """Every (view, coding) of a file with its header lists, made once per load."""
+    def _page(self, relative: object, manifest: dict[str, dict]) -> _File | None:
+        """A feed's page for people, as the manifest lists it (a feed document's ``page``): its
+        bytes and variants only when they are the ones listed, else None (the feed for all)."""
+        if not isinstance(relative, str) or self._resolve("/" + relative) != relative:
+            return None
+        entry = manifest.get(relative, {})
+        try:
+            body = (self.root / relative).read_bytes()
+        except OSError:
+            return None
+        digest = hashlib.sha256(body).hexdigest()
+        if entry.get("sha256") != digest or not entry.get("updated"):
+            return None   # a build is between swapping in the page and its manifest
+        modified = datetime.fromisoformat(entry["updated"])
+        return _File((0, 0, 0), None, body, f'"{digest[:40]}"', http_date(modified),
+                     entry.get("content_type") or self._guess_type(relative), self._variants(relative, entry),
+                     compressible=True, modified=int(modified.timestamp()), vouched=True, relative=relative)
+
+    def _represent(self, found: _File, relative: str, page: _File | None = None) -> _File:
+        """Every (view, coding) of a file with its header lists, made once per load: with
+        ``page``, the feed's page for people as the browser view (its own ETag, Vary: Accept)."""
         media_type = found.content_type.split(";")[0].strip().lower()
-        is_feed = media_type in FEED_MEDIA_TYPES
-        vary = ", ".join((["Accept"] if is_feed else []) + (["Accept-Encoding"] if found.compressible else []))
-        shared = [("Last-Modified", found.last_modified), ("Cache-Control", self.cache_control),
-                  *([("Vary", vary)] if vary else []), *self._discovery(relative, media_type)]
+        negotiable = page is not None
+        vary = ", ".join((["Accept"] if negotiable else []) + (["Accept-Encoding"] if found.compressible else []))
+        discovery = self._discovery(relative, media_type)
         representations = {}
-        for page in (False, True) if is_feed else (False,):
-            content_type, etag = (BROWSER_VIEW_TYPE, found.etag[:-1] + '-xml"') if page else (found.content_type,
-                                                                                              found.etag)
-            for coding, body in ((IDENTITY, found.body), *found.variants):
-                tagged = etag[:-1] + ETAG_SUFFIX[coding] + '"'
+        for view in (found, page) if page is not None else (found,):
+            shared = [("Last-Modified", view.last_modified), ("Cache-Control", self.cache_control),
+                      *([("Vary", vary)] if vary else []), *discovery]
+            for coding, body in ((IDENTITY, view.body), *view.variants):
+                tagged = view.etag[:-1] + ETAG_SUFFIX[coding] + '"'
                 validators = [("ETag", tagged), *shared]
-                headers = [("Content-Type", content_type), ("Content-Length", str(len(body))),
+                headers = [("Content-Type", view.content_type), ("Content-Length", str(len(body))),
                            *([("Content-Encoding", coding)] if coding != IDENTITY else []),
                            ("X-Content-Type-Options", "nosniff"), *validators]
-                representations[(page, coding)] = _Representation(body, tagged, headers, validators)
+                representations[(view is page, coding)] = _Representation(body, tagged, headers, validators,
+                                                                          page=view is page)
         return replace(found, representations=representations, media_type=media_type,
-                       polled=media_type in FEED_TYPES)
+                       polled=media_type in FEED_TYPES, negotiable=negotiable)
 
     # --- HTTP --------------------------------------------------------------------------
 
@@ -389,12 +430,16 @@ class PublicFiles:
             if found.vouched and path_info in ("/" + relative, "/" + relative.removesuffix("index.html")):
                 self._by_url[path_info] = found
         accept_encoding = environ.get("HTTP_ACCEPT_ENCODING")
-        accept = environ.get("HTTP_ACCEPT") if found.polled else None
+        accept = environ.get("HTTP_ACCEPT") if found.negotiable else None
         chosen = found.chosen.get((accept_encoding, accept))
         if chosen is None:
             chosen = self._choose(found, accept_encoding, accept)
+        if found.status != 200:   # no validators to check: a 304 answers a 200 only (RFC 9110 15.4.5)
+            sent = b"" if method == "HEAD" else chosen.body
+            return found.status, STATUS_LINES[found.status], chosen.headers, sent
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
-        if if_none_match is not None and "HTTP_A_IM" in environ and "feed" in environ["HTTP_A_IM"].lower():
+        if (if_none_match is not None and "HTTP_A_IM" in environ and not chosen.page
+                and "feed" in environ["HTTP_A_IM"].lower()):
             delta = self._delta(if_none_match, found, chosen)
             if delta is not None:
                 sent = b"" if method == "HEAD" else delta[1]
@@ -415,10 +460,9 @@ class PublicFiles:
     def _choose(self, found: _File, accept_encoding: str | None, accept: str | None) -> _Representation:
         """The representation for these negotiation headers, remembered for the next request
         that sends the same ones (a long or rare header is worked out and not kept)."""
-        page = False
-        if found.polled and (True, IDENTITY) in found.representations:   # the browser's page view?
-            page = _wants_page(accept or "", found.media_type)
-        coding = negotiate(accept_encoding, found.codings) if found.variants else IDENTITY
+        page = found.negotiable and _wants_page(accept or "", found.media_type)   # a browser asking for a feed
+        codings = tuple(coding for view, coding in found.representations if view == page and coding != IDENTITY)
+        coding = negotiate(accept_encoding, codings) if codings else IDENTITY
         chosen = found.representations[(page, coding)]
         if len(found.chosen) < CHOICES_KEPT and len(accept_encoding or "") + len(accept or "") <= 512:
             found.chosen[(accept_encoding, accept)] = chosen

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
 MINUTE = timedelta(minutes=1)
+# A path the build may write an article's page at: segments of URL-safe characters, none
+# starting with a dot (the server never serves dot-files).
+_PAGE_PATH = re.compile(r"(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*/)*[A-Za-z0-9_~-][A-Za-z0-9._~-]*")
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,9 @@ class SiteSettings:
     author: str = ""              # the publisher, feed-level author; "" = the site title
     items_per_feed: int = 50
     rebuild_minutes: float = 15   # the periodic rebuild; drives RSS <ttl> and Cache-Control
-    article_url: str = "{base_url}/articles/{slug}"  # for articles that carry no URL of their own
+    # For articles that carry no URL of their own; {base_url}, {slug}, {yyyy} and {mm} (the
+    # publication month in the site's zone). On base_url, the build writes the article's page there.
+    article_url: str = "{base_url}/articles/{slug}"
     image: str = ""               # channel image / Atom logo URL; "" = the bundled logo.png
     tombstone_days: int = 30      # how long Atom feeds announce a deleted entry (RFC 6721)
     archive_entries: int = 50     # entries per RFC 5005 archive page (feeds/archive.py); <= items_per_feed
@@ -61,5 +67,22 @@ class SiteSettings:
     def image_url(self) -> str:
         return self.image or self.url("logo.png")
 
-    def article_link(self, url: str | None, slug: str) -> str:
-        return url or self.article_url.format(base_url=self.base_url, slug=slug)
+    def article_link(self, url: str | None, slug: str, published: datetime | None) -> str:
+        """An article's address: its own ``url``, else ``article_url`` filled in."""
+        if url:
+            return url
+        month = published.astimezone(self.zone) if published is not None else None
+        return self.article_url.format(base_url=self.base_url, slug=slug, yyyy=f"{month:%Y}" if month else "",
+                                       mm=f"{month:%m}" if month else "")
+
+    def article_path(self, url: str | None, slug: str, published: datetime | None) -> str | None:
+        """Where under public/ the build writes the page of an article that has no ``url`` of its
+        own; None when its address is elsewhere (``article_url`` on the newsroom's own site)."""
+        if url:
+            return None
+        link = self.article_link(None, slug, published)
+        if not link.startswith(self.base_url + "/"):
+            return None
+        path = link[len(self.base_url) + 1:]
+        path = path + "index.html" if path.endswith("/") or not path else path
+        return path if _PAGE_PATH.fullmatch(path) else None

@@ -34,6 +34,7 @@ class LinkTarget:
     slug: str
     url: str | None   # None = derive from the site's article URL template
     title: str
+    published: datetime | None = None   # its address may hold the month (site.article_url)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class Tombstone:
     slug: str
     url: str | None
     deleted: datetime
+    published: datetime | None = None   # its address may hold the month (site.article_url)
 
 
 @dataclass(frozen=True)

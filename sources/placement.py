@@ -46,16 +46,17 @@ class Placement:
         return self.published_ts <= at_ts and (
             self.status is Status.PUBLISHED or (self.status is Status.DELETED and self.deleted_ts is not None))
 
-    def link_view(self, at_ts: int) -> tuple[str, str, str | None] | Unknown | None:
-        """What a related link to the article shows at ``at_ts``: its title, slug and URL while
-        readers can see it (``LinkTarget``), None when the link shows nothing of it, UNKNOWN
+    def link_view(self, at_ts: int) -> tuple[str, str, str | None, int] | Unknown | None:
+        """What a related link to the article shows at ``at_ts``: its title and address while
+        readers can see it (``LinkTarget``: slug, URL, and the publication time, whose month a
+        site's ``article_url`` may name), None when the link shows nothing of it, UNKNOWN
         when the log did not record what it shows."""
         if self.status is not Status.PUBLISHED or self.published_ts > at_ts:
             return None
         title, slug, url = self.title, self.slug, self.url
         if isinstance(title, Unknown) or isinstance(slug, Unknown) or isinstance(url, Unknown):
             return UNKNOWN
-        return title, slug, url
+        return title, slug, url, self.published_ts
 
     @classmethod
     def from_json(cls, text: str) -> Placement:

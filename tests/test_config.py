@@ -53,8 +53,11 @@ def test_a_default_base_url_follows_the_bound_address(tmp_path):
     ('[site]\ntimezone = "Asia/Jakart"\n', r"site\.timezone: unknown time zone 'Asia/Jakart'"),
     ('[site]\nbase_url = "okes.news"\n', r"site\.base_url: 'okes\.news' is not an absolute http\(s\) URL"),
     ('[site]\nlanguage = "Bahasa Indonesia"\n', r"site\.language: 'Bahasa Indonesia' is not a language tag"),
+    ('[site]\nlanguage = "fr"\n', r"site\.language: no strings for language 'fr': built in are en, id"),
+    ('[site]\narticle_url = "/articles/{slug}"\n',
+     r"site\.article_url: must begin with \{base_url\} or be an absolute http\(s\) URL"),
     ('[site]\narticle_url = "{base_url}/x"\n', r"site\.article_url: must contain \{slug\}"),
-    ('[site]\narticle_url = "{base_url}/{slug}/{id}"\n', r"site\.article_url: only \{base_url\} and \{slug\}"),
+    ('[site]\narticle_url = "{base_url}/{slug}/{id}"\n', r"site\.article_url: only \{base_url\}, \{slug\}, \{yyyy\} and \{mm\}"),
     ('[site]\ntag_authority = "not a host"\n', r"site\.tag_authority: 'not a host' is not a domain name"),
     ('[schedule]\nrebuild_minutes = 0\n', r"schedule\.rebuild_minutes: must be between"),
     ('[schedule]\nrebuild_minutes = inf\n', r"schedule\.rebuild_minutes: must be between"),
@@ -76,6 +79,14 @@ def test_bad_config_names_the_file_and_key(tmp_path, text, message):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError, match=rf"^{path}: .*{message}|^{path}: {message}"):
         load_config(path)
+
+
+def test_the_default_description_is_in_the_sites_language(tmp_path):
+    assert load_config(cwd=tmp_path).site.description == "Artikel terbaru"
+    english = load_config(write(tmp_path, '[site]\nlanguage = "en-GB"\n'))
+    assert english.site.description == "Latest articles" and english.site.language == "en-GB"
+    given = load_config(write(tmp_path, '[site]\nlanguage = "en"\ndescription = "News from OKU"\n'))
+    assert given.site.description == "News from OKU"
 
 
 def test_a_missing_config_file_is_named(tmp_path):

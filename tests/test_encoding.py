@@ -110,7 +110,7 @@ def test_a_document_no_longer_text_loses_its_variants(tmp_path):
 @pytest.mark.parametrize(("content_type", "expected"), [
     ("application/rss+xml; charset=utf-8", True), ("application/atom+xml; charset=utf-8", True),
     ("application/feed+json; charset=utf-8", True), ("text/html; charset=utf-8", True),
-    ("text/xsl; charset=utf-8", True), ("text/x-opml; charset=utf-8", True), ("image/png", False),
+    ("text/css; charset=utf-8", True), ("text/x-opml; charset=utf-8", True), ("image/png", False),
 ])
 def test_which_documents_are_compressed(content_type, expected):
     assert compressible(content_type) is expected
@@ -121,7 +121,8 @@ def test_every_text_document_of_a_build_has_its_variants(tmp_path, store, ingest
     build(store, site, tmp_path, INGEST_TIME)
     manifest = read_manifest(tmp_path)
     texts = {path for path, entry in manifest.items() if compressible(entry["content_type"])}
-    assert texts == {"rss.xml", "atom.xml", "feed.json", "index.html", "feed.xsl", "feeds.opml"}
+    assert texts == {"rss.xml", "atom.xml", "feed.json", "feed.html", "index.html", "style.css", "feeds.opml",
+                     "articles/okes-forkopimda-oku-pilkada-2024"}
     assert {path for path, entry in manifest.items() if "encodings" in entry} == texts
 
 
@@ -193,7 +194,7 @@ def fetch(server, path, method="GET", **headers):
     ("gzip", "gzip", ".gz", '-gz"'),
     ("identity", None, "", ""),
 ])
-@pytest.mark.parametrize("path", ["/rss.xml", "/atom.xml", "/feed.json", "/index.html", "/feed.xsl", "/feeds.opml"])
+@pytest.mark.parametrize("path", ["/rss.xml", "/atom.xml", "/feed.json", "/index.html", "/style.css", "/feeds.opml"])
 def test_each_coding_is_served_from_its_file(server, public, path, accept_encoding, coding, suffix, etag_suffix):
     status, headers, body = fetch(server, path, Accept_Encoding=accept_encoding)
     assert status == 200
@@ -209,7 +210,7 @@ def test_each_coding_is_served_from_its_file(server, public, path, accept_encodi
 def test_a_feed_varies_on_both_accept_and_accept_encoding_in_one_header(server):
     status, headers, _ = fetch(server, "/atom.xml", Accept_Encoding="gzip")
     assert headers["vary"] == "Accept, Accept-Encoding"
-    status, headers, _ = fetch(server, "/feed.json", Accept_Encoding="gzip")
+    status, headers, _ = fetch(server, "/index.html", Accept_Encoding="gzip")
     assert headers["vary"] == "Accept-Encoding"
 
 
@@ -218,12 +219,13 @@ def test_a_binary_file_has_no_variants_and_no_vary(server):
     assert status == 200 and "content-encoding" not in headers and "vary" not in headers
 
 
-def test_the_browser_view_of_a_feed_is_compressed_too_with_its_own_etag(server):
+def test_the_browser_view_of_a_feed_is_compressed_too_with_its_own_etag(server, public):
     page = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
     _, reader, _ = fetch(server, "/rss.xml", Accept_Encoding="br")
     _, browser, body = fetch(server, "/rss.xml", Accept_Encoding="br", Accept=page)
-    assert browser["content-type"] == "application/xml; charset=utf-8" and browser["content-encoding"] == "br"
-    assert browser["etag"].endswith('-xml-br"') and browser["etag"] != reader["etag"]
+    assert browser["content-type"] == "text/html; charset=utf-8" and browser["content-encoding"] == "br"
+    assert body == (public / "feed.html.br").read_bytes()
+    assert browser["etag"] == fetch(server, "/feed.html", Accept_Encoding="br")[1]["etag"] != reader["etag"]
     assert fetch(server, "/rss.xml", Accept_Encoding="br", Accept=page, If_None_Match=browser["etag"])[0] == 304
 
 

@@ -160,7 +160,7 @@ def test_the_index_page_lists_and_advertises_both_feeds(sample_store, site):
     page = documents(sample_store, site)["index.html"].body.decode()
     assert '<link rel="alternate" type="application/rss+xml" title="OKES.NEWS (RSS 2.0)" href="https://okes.example/rss.xml">' in page
     assert '<link rel="alternate" type="application/atom+xml" title="OKES.NEWS (Atom 1.0)" href="https://okes.example/atom.xml">' in page
-    assert "Menjelang Pilkada Serentak 2024" in page and "2024-09-18 14:30 WIB" in page
+    assert "Menjelang Pilkada Serentak 2024" in page and "18 September 2024, 14.30 WIB" in page
 
 
 def test_the_bundled_sample_is_the_newsroom_article_as_written():

@@ -518,7 +518,7 @@ def test_found_by_fuzzing_files_refused_by_name(tmp_path, store, ingest, name, d
     # IsADirectoryError (a folder of zones) escaped the time zone check.
     ('[site]\ntimezone = "America"\n', r"site\.timezone: unknown time zone 'America'"),
     # AttributeError escaped the article_url check.
-    ("[site]\narticle_url = '{base_url}/{slug}{slug.x}'\n", r"site\.article_url: only \{base_url\} and \{slug\} may be used"),
+    ("[site]\narticle_url = '{base_url}/{slug}{slug.x}'\n", r"site\.article_url: only \{base_url\}, \{slug\}, \{yyyy\} and \{mm\} may be used"),
     # A RecursionError escaped tomllib.
     ("a = " + "[" * 5000 + "]" * 5000 + "\n", r"not valid TOML: arrays or tables nested too deeply"),
 ])

@@ -2,11 +2,13 @@
 
 Hypothesis draws sequences of ingests, edits (headline, publication time across
 months, categories, tags, author, related links), deletions, unpublishing,
-restores and clock moves (embargoes come due). After every step one folder is
-built incrementally and another with ``full=True``; every file of the two trees
-(the manifest, the build state and the RFC 3229 deltas included) must be equal.
-Small pages (2 entries) and short feeds (3) make archive pages open, close, shift
-and vanish within a dozen steps.
+restores, an article's own address given or taken away, and clock moves
+(embargoes come due). After every step one folder is built incrementally and
+another with ``full=True``; every file of the two trees (the manifest, the build
+state and the RFC 3229 deltas included) must be equal. Small pages (2 entries) and
+short feeds (3) make archive pages open, close, shift and vanish within a dozen
+steps; article pages at ``{yyyy}/{mm}/{slug}`` move when an edit moves the
+publication to another month.
 """
 
 from __future__ import annotations
@@ -48,9 +50,12 @@ edit = st.tuples(st.just("edit"), st.integers(0, 30), st.none() | st.integers(0,
 delete = st.tuples(st.just("delete"), st.integers(0, 30))
 unpublish = st.tuples(st.just("unpublish"), st.integers(0, 30))
 restore = st.tuples(st.just("restore"), st.integers(0, 30))
+own_url = st.tuples(st.just("url"), st.integers(0, 30), st.booleans())   # hosted elsewhere, or here again
 wait = st.tuples(st.just("wait"), st.integers(1, 4 * 24 * 60))   # minutes
-operations = st.lists(st.one_of(create, create, create, edit, delete, unpublish, restore, wait),
+operations = st.lists(st.one_of(create, create, create, edit, delete, unpublish, restore, own_url, wait),
                       min_size=1, max_size=14)
+# Article pages at an address holding the publication month: an edit across months moves one.
+PAGES_SITE = replace(SITE, article_url="{base_url}/{yyyy}/{mm}/{slug}")
 
 
 def tree(folder: Path) -> dict[str, bytes]:
@@ -109,6 +114,10 @@ def apply(store: SQLiteStore, op, clock: datetime, created: list[str]) -> dateti
         store.delete(article.id, clock)
     elif kind == "unpublish":
         store.unpublish(article.id, clock)
+    elif kind == "url":
+        url = f"https://okes.news/{article.slug}" if op[2] else None
+        put(store, replace(article, url=url, stored=clock, related=tuple(
+            RelatedLink(link.title) for link in article.related if not link.suggested)), "updated")
     elif kind == "restore" and article.status is not Status.PUBLISHED:
         put(store, replace(article, status=Status.PUBLISHED, stored=clock,
                            related=tuple(RelatedLink(link.title) for link in article.related if not link.suggested)),
@@ -123,18 +132,26 @@ def test_incremental_builds_equal_full_builds(ops):
         root = Path(folder)
         store = SQLiteStore(root / "store.sqlite3", clock=utc_now)
         clock, created = START, []
-        build(store, SITE, root / "incremental", clock)
-        build(store, SITE, root / "full", clock, full=True)
+        build(store, PAGES_SITE, root / "incremental", clock)
+        build(store, PAGES_SITE, root / "full", clock, full=True)
         try:
             for step, op in enumerate(ops):
                 clock = apply(store, op, clock, created)
-                report = build(store, SITE, root / "incremental", clock)
-                build(store, SITE, root / "full", clock, full=True)
+                report = build(store, PAGES_SITE, root / "incremental", clock)
+                build(store, PAGES_SITE, root / "full", clock, full=True)
                 assert not report.full, report.why_full
                 incremental, full = tree(root / "incremental"), tree(root / "full")
                 assert incremental.keys() == full.keys(), (step, op)
                 differing = [path for path in full if incremental[path] != full[path]]
                 assert not differing, (step, op, differing)
+                # Every article readers see has its page (when it has no address of its own), and
+                # no other page is there but the deleted ones' (which answer 410).
+                pages = {path for path in full if path.startswith("2024/") and not path.endswith((".br", ".gz"))}
+                articles = [store.get(article_id) for article_id in created]
+                assert {PAGES_SITE.article_path(a.url, a.slug, a.published) for a in articles
+                        if a.is_visible(clock) and not a.url} <= pages, (step, op)
+                assert pages <= {PAGES_SITE.article_path(None, a.slug, a.published) for a in articles
+                                 if a.is_visible(clock) or a.status is Status.DELETED}, (step, op)
         finally:
             store.close()
 
@@ -165,9 +182,12 @@ def test_an_edit_renders_only_the_documents_it_touches(tmp_path):
     edit = build(store, SITE, tmp_path / "public", clock)
     rendered = set(edit.written) | set(edit.unchanged)
     assert not edit.full and edit.written
-    # Its archive page in the main feed, its category's and its author's: nothing else.
-    assert all("/archive/" in path or path.startswith("archive/") for path in rendered), rendered
-    assert len(rendered) == 3 and len(full.written) > 30
+    # Its archive page in the main feed, its category's and its author's, each with its page
+    # for people, and its own page: nothing else.
+    assert rendered - {"articles/berita-12"} == {
+        f"{folder}archive/2024-06-1.{suffix}" for folder in ("", "category/olahraga/", "author/siti-aminah/")
+        for suffix in ("xml", "html")}, rendered
+    assert len(full.written) > 30
     store.close()
 
 
@@ -188,7 +208,8 @@ def test_a_full_build_in_two_processes_equals_one_in_one(tmp_path, monkeypatch):
     assert tree(tmp_path / "two") == tree(tmp_path / "one")
     assert sorted(two.written) == sorted(one.written) and len(one.written) > 200
     # Progress counts feed documents: every archive page, and each feed's three subscription documents.
-    pages = [path for path in one.written if path.startswith("archive/") or "/archive/" in path]
+    pages = [path for path in one.written if (path.startswith("archive/") or "/archive/" in path)
+             and path.endswith(".xml")]
     assert seen[-1][0] == seen[-1][1] == len(pages) + 3 * 76
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
     store.close()
@@ -260,7 +281,7 @@ def test_an_edit_renders_only_the_edited_entry_again(tmp_path, monkeypatch):
     apply(store, ("edit", 0, None, None, None), clock, created)   # the newest: in every subscription document
     edit = build(store, SITE, tmp_path / "public", clock)
     assert not edit.full and len(edit.written) > 9   # main, category, tag and author feeds, 3 formats each
-    assert sorted(rendered) == [(created[0], "atom"), (created[0], "json"), (created[0], "rss")]
+    assert sorted(rendered) == [(created[0], fmt) for fmt in ("atom", "html", "json", "rss")]
     build(store, SITE, tmp_path / "full", clock, full=True)
     assert documents(tmp_path / "public") == documents(tmp_path / "full")
     store.close()
@@ -296,8 +317,8 @@ def test_a_full_build_renders_each_archived_entry_once(tmp_path, monkeypatch):
     atom = [article_id for article_id, fmt in rendered if fmt == "atom"]
     assert sorted(atom) == sorted(created)   # once each, though each is in 4 feeds
     # Archive pages take their entries from memory; only subscription documents (8 feeds,
-    # 5 entries each, 3 formats) look in the cache.
-    assert len(asked) <= 8 * 5 * 3
+    # 5 entries each, 3 formats and the feed's page) look in the cache.
+    assert len(asked) <= 8 * 5 * 4
     store.close()
 
 

@@ -25,6 +25,8 @@ import feedparser
 import pytest
 import requests
 
+from sources.text import slugify
+
 from .conftest import JAKARTA, write_article
 from .harness import Served, wait_for
 
@@ -203,11 +205,13 @@ def test_feedparser_reads_every_field_over_http(newsroom, path):
         assert entry.published_parsed == article.when.utctimetuple()
         if "updated_parsed" in entry:        # RSS has no per-item update time
             assert entry.updated_parsed == entry.published_parsed
-        labels = [(tag.term if rss else tag.label, tag.scheme) for tag in entry.get("tags", [])]
-        assert labels == [(name, newsroom.url("/category/")) for name in article.categories] + \
-                         [(name, newsroom.url("/tag/")) for name in article.tags]
+        # Each category and tag by its readable name, its section's feed (in this format) as the scheme.
+        feed = "rss.xml" if rss else "atom.xml"
+        labels = [(tag.term, tag.scheme) for tag in entry.get("tags", [])]
+        assert labels == [(name, newsroom.url(f"/category/{slugify(name)}/{feed}")) for name in article.categories] + \
+                         [(name, newsroom.url(f"/tag/{slugify(name)}/{feed}")) for name in article.tags]
         if not rss:
-            assert [tag.term for tag in entry.get("tags", [])] == [name.lower() for name in article.categories + article.tags]
+            assert [tag.label for tag in entry.get("tags", [])] == list(article.categories + article.tags)
         (content,) = entry.content
         assert content.type == "text/html"
         for paragraph in article.paragraphs:

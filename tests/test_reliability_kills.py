@@ -170,9 +170,12 @@ def whole(name: str, data: bytes) -> str | None:
             json.loads(data)
         elif name.endswith((".xml", ".xsl", ".opml")):
             etree.fromstring(data)
-        elif name.endswith(".html"):
+        elif name.endswith(".html") or name.startswith("articles/"):   # article pages have no suffix
             if not data.rstrip().endswith(b"</html>"):
                 return "HTML cut short"
+        elif name.endswith(".css"):
+            if not data.rstrip().endswith(b"}"):
+                return "CSS cut short"
         elif name.endswith(".png"):
             if not (data.startswith(b"\x89PNG\r\n\x1a\n") and data.endswith(b"IEND\xaeB`\x82")):
                 return "PNG cut short"

@@ -355,12 +355,13 @@ class SQLiteStore:
     def deleted_since(self, since: datetime, now: datetime) -> list[Tombstone]:
         with self._read("the articles deleted lately") as db:
             rows = db.execute(
-                "SELECT id, slug, url, deleted_ts FROM articles WHERE status = 'deleted' "
+                "SELECT id, slug, url, deleted_ts, published FROM articles WHERE status = 'deleted' "
                 "AND deleted_ts BETWEEN ? AND ? AND published_ts <= deleted_ts "
                 "ORDER BY deleted_ts DESC, id",
                 (_ts(since), _ts(now)),
             ).fetchall()
-        return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo)) for id_, slug, url, ts in rows]
+        return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo), datetime.fromisoformat(published))
+                for id_, slug, url, ts, published in rows]
 
     def history(self, key: str) -> list[Revision]:
         with self._snapshot(f"the history of {key!r}") as cur:
@@ -383,9 +384,9 @@ class SQLiteStore:
         ids = [row[0] for row in rows]
         links: dict[str, list[RelatedLink]] = {article_id: [] for article_id in ids}
         marks = ",".join("?" * len(ids))
-        for article_id, title, target_id, suggested, t_slug, t_url, t_title, t_status, t_ts in cur.execute(
+        for article_id, title, target_id, suggested, t_slug, t_url, t_title, t_status, t_ts, t_published in cur.execute(
             f"""SELECT r.article_id, r.title, r.target_id, r.suggested, t.slug, t.url, t.title, t.status,
-                       t.published_ts
+                       t.published_ts, t.published
                 FROM related_links r LEFT JOIN articles t ON t.id = r.target_id
                 WHERE r.article_id IN ({marks}) ORDER BY r.article_id, r.position""",
             ids,
@@ -396,7 +397,8 @@ class SQLiteStore:
                 and t_status == Status.PUBLISHED.value
                 and t_ts <= _ts(now)
             )
-            target = LinkTarget(target_id, t_slug, t_url, t_title) if visible else None
+            target = (LinkTarget(target_id, t_slug, t_url, t_title, datetime.fromisoformat(t_published))
+                      if visible else None)
             links[article_id].append(RelatedLink(title, target_id, target, suggested=bool(suggested)))
         return [self._article(row, tuple(links[row[0]])) for row in rows]
 

@@ -1,0 +1,1 @@
+"""Rendering: from the store's articles to document bytes, pure."""
