@@ -53,7 +53,8 @@ from .document import Document
 from .entries import EPOCH, Entry, FeedDefinition, FeedView, History, deleted_entries, main_feed, make_entry, newest
 from .fragments import CACHE_NAME, Fragment, FragmentCache, microseconds
 from .logo import render_logo
-from .publish import Manifest, PublishError, finish, publish, sync_filesystem, write_atomic, write_documents
+from .publish import (Manifest, PublishError, discard_temporaries, finish, publish, sync_filesystem, write_atomic,
+                      write_documents)
 from .render import Rendered, entry_fragments, render_atom, render_json_feed, render_rss
 from .opml import render_opml
 from .rendering.pages import (html_path, render_article_page, render_feed_page, render_gone_page, render_index,
@@ -353,13 +354,13 @@ class _Builder:
         # hold is still taken by exactly one of them (and the write is in the change log).
         current = month_of(int(self.now.timestamp()), self.site.zone)
         oldest = min(by_month, default=current)
-        while (month := _months_before(current, claims.month())) >= oldest:
+        while not claims.stopped() and (month := _months_before(current, claims.month())) >= oldest:
             pages = by_month.pop(month, [])
             yield from self.month_documents(pages, windowed)
             done += len(pages)
             if progress and pages:
                 progress(done, total)
-        while (index := claims.feed()) < len(keys):
+        while not claims.stopped() and (index := claims.feed()) < len(keys):
             key = keys[index]
             yield from self.feed_documents(key, newest_page[key], windows[key],
                                            articles=unarchived if key is None else None)
@@ -374,8 +375,10 @@ class Claims:
     both finish together however fast each one starts and goes."""
 
     def __init__(self, context=None):
-        self._shared = [context.Value("q", 0) for _ in range(2)] if context is not None else None
-        self._local = [0, 0]
+        # The next month, the next feed, and whether the build has failed (then neither
+        # process takes more: what they wrote is removed).
+        self._shared = [context.Value("q", 0) for _ in range(3)] if context is not None else None
+        self._local = [0, 0, 0]
 
     def _next(self, which: int) -> int:
         if self._shared is None:
@@ -393,6 +396,16 @@ class Claims:
     def feed(self) -> int:
         """The position of the next feed to render among the builder's keys."""
         return self._next(1)
+
+    def stop(self) -> None:
+        """The build failed: nothing more is to be rendered."""
+        if self._shared is None:
+            self._local[2] = 1
+        else:
+            self._shared[2].value = 1
+
+    def stopped(self) -> bool:
+        return bool(self._local[2] if self._shared is None else self._shared[2].value)
 
 
 def _months_before(month: str, count: int) -> str:
@@ -415,7 +428,9 @@ PARALLEL_FROM = 64
 
 def _render_part(open_store: Callable[[], FeedQueries], site: SiteSettings, now: datetime,
                  slugs: dict[str, dict[str, str]], output_dir: Path, claims: Claims, queue) -> None:
-    """The second process of a full build: render and write what it claims, report back."""
+    """The second process of a full build: render and stage what it claims, report back (the
+    parent swaps it in with its own, or removes it when the build fails)."""
+    done = None
     try:
         store = open_store()
         fragments = FragmentCache(output_dir / CACHE_NAME, fingerprint(site))   # emptied by the parent
@@ -429,6 +444,8 @@ def _render_part(open_store: Callable[[], FeedQueries], site: SiteSettings, now:
             store.close()
         queue.put(("done", done))
     except BaseException as exc:   # reported to the parent, which raises it
+        if done is not None:
+            done.discard()
         queue.put(("error", exc))
 
 
@@ -471,19 +488,40 @@ def _full_in_two(builder: _Builder, open_store: Callable[[], FeedQueries], outpu
         drain(block=False)
         report()
 
+    done = None
     try:
         previous = Manifest(output_dir)
         done = write_documents(output_dir, builder.everything(advance, claims), previous)
         drain(block=True)
+        kind, value = result[0]
+        if kind == "error":
+            raise value
+    except BaseException:
+        # Nothing of a failed build is published: the second process stops at its next
+        # claim and what it staged goes too (feeds/publish.py).
+        claims.stop()
+        if done is not None:
+            done.discard()
+        _discard_part(worker, result, drain, output_dir)
+        raise
     finally:
-        if worker.is_alive() and not result:
-            worker.terminate()
         worker.join()
-    kind, value = result[0]
-    if kind == "error":
-        raise value
     done.add(value)
     return finish(output_dir, previous, done)
+
+
+def _discard_part(worker, result: list, drain: Callable[[bool], None], output_dir: Path) -> None:
+    """Remove what the second process of a failed full build staged: its report lists it;
+    when it stopped without one, its temporary files are known by its pid."""
+    try:
+        if worker.is_alive() or not result:
+            drain(True)
+    except PublishError:
+        pass   # it stopped without a report
+    if result and result[0][0] == "done":
+        result[0][1].discard()
+    elif not result:
+        discard_temporaries(output_dir, worker.pid)
 
 
 def _short_ids(ids) -> list[str]:

@@ -5,8 +5,8 @@ answered ``226 IM Used`` with only the entries that are new or changed since
 that version (Bob Wyman's "RFC3229+feed" convention over RFC 3229).
 
 Nothing is parsed or compared on the request path: when an RSS or Atom document
-changes, :func:`record` keeps, in ``.delta/<path>.json`` (under a dot-folder the
-server never serves), the byte span of each entry of the new version and, for it
+changes, the build keeps (:func:`next_history`), in ``.delta/<path>.json`` (under a
+dot-folder the server never serves), the byte span of each entry of the new version and, for it
 and each of the ``HISTORY - 1`` versions before, the digest of every entry's bytes.
 A document's first version needs no history (no client can hold an older one): its
 history starts when it first changes, from the bytes it replaces
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 from pathlib import Path
 
 import orjson
@@ -67,7 +66,7 @@ def delta_from_history(body: bytes, history: dict, old_version: str) -> bytes | 
     except (TypeError, ValueError):
         return None
     # In the document and in order, each after the one before: anything else is not what
-    # record() wrote for this body.
+    # next_history() wrote for this body.
     if any(not 0 <= start < end <= len(body) for start, end in spans) or any(
             end > start for (_, end), (start, _) in zip(spans, spans[1:])):
         return None
@@ -91,7 +90,7 @@ def read_history(output_dir: Path, path: str) -> dict:
 
 
 def history_before(output_dir: Path, path: str, *, replacing: bool) -> dict:
-    """What :func:`record` extends, read before a build replaces ``path`` (``replacing``:
+    """What :func:`next_history` extends, read before a build replaces ``path`` (``replacing``:
     its bytes change): its history, or when it has none, one that starts with the version
     about to be replaced, read from the file itself; empty when there is no older version."""
     history = read_history(output_dir, path)
@@ -120,23 +119,25 @@ def _entries(path: str, body: bytes) -> tuple[list[tuple[int, int]], list[str]] 
     return spans, [_key(body[start:end]) for start, end in spans]
 
 
-def record(output_dir: Path, path: str, body: bytes, sha256_hex: str, history: dict) -> None:
-    """Called once the new ``body`` of ``path`` is in place (feeds/publish.py), with what
-    :func:`history_before` read before it was; nothing to keep when that is empty."""
-    from .publish import write_atomic   # publish imports this module
-
+def next_history(path: str, body: bytes, sha256_hex: str, history: dict) -> bytes | None:
+    """The history file of ``path`` once its new ``body`` is in place, from what
+    :func:`history_before` read before it was; None when there is nothing to keep.
+    feeds/publish.py writes it with the build's other files and swaps it in after the
+    document (the server offers a delta only while "current" names the version it serves)."""
     current = version_tag(sha256_hex)
     found = _entries(path, body) if history and history.get("current") != current else None
     if found is None:
-        return
+        return None
     spans, keys = found
     versions = [v for v in history.get("versions", []) if isinstance(v, dict) and v.get("tag") != current]
     versions.append({"tag": current, "entries": keys})
-    # The server offers a delta only when "current" is the version it serves.
     document = {"current": current, "spans": spans, "versions": versions[-HISTORY:]}
     # orjson: ~15 KB with ten versions, read and written for every changed feed document.
-    write_atomic(history_path(output_dir, path), orjson.dumps(document, option=orjson.OPT_SORT_KEYS) + b"\n",
-                 durable=False)   # made durable with the build (feeds/publish.py)
-    legacy = output_dir / DELTA_DIR / path   # one file per older version, as builds before wrote them
-    if legacy.is_dir():
-        shutil.rmtree(legacy, ignore_errors=True)
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def legacy_history(output_dir: Path, path: str) -> Path | None:
+    """The folder of one file per older version, as builds before kept histories; None when
+    there is none. Removed once the build that replaces it is in place."""
+    legacy = output_dir / DELTA_DIR / path
+    return legacy if legacy.is_dir() else None

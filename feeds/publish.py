@@ -1,27 +1,40 @@
-"""Writing documents into public/: atomically, only when their bytes change.
+"""Writing documents into public/: atomically, only when their bytes change, all of a build or none.
 
 A reader polling during a rebuild sees either the old file or the new one,
 never a mix: each file is written to a temporary file in the same folder,
-flushed, fsynced, then renamed over the old one (POSIX ``rename`` is atomic
-within a file system). The manifest is written last, so the server's view of
-"which version is current" never runs ahead of the files.
+then renamed over the old one (POSIX ``rename`` is atomic within a file system).
+
+A build is published whole or not at all (issue #15). Every file it changes (the
+documents, their precompressed variants, their RFC 3229 histories, the archive
+folders' manifests and the main manifest) is first written in full under a
+temporary name, and every file it replaces or removes gets a second, temporary name
+(:func:`_set_aside`). Only when all of that is done does :func:`finish` rename the new
+files into place, documents before the manifests, and remove what the build no longer
+makes. A failure before that (a document that does not render, a full disk, a name
+the file system refuses, a folder it may not change) removes the temporary files and
+leaves what is served exactly as the previous build left it, manifest included; a
+rename that fails after others succeeded puts those back from their second names.
+The manifest is renamed last, after one sync, so the server's view of "which version
+is current" never runs ahead of the files. The previous versions are removed after
+that, on a thread of their own.
 
 A text document's precompressed variants (``NAME.br``, ``NAME.gz``:
-:mod:`feeds.encoding`) are written before the document itself, each atomically,
-and listed with their SHA-256 under the document's manifest entry
-(``"encodings"``); the server serves a variant only when its bytes match the
-manifest entry of the document it serves, so a reader never gets a variant
-of another version than the document's.
+:mod:`feeds.encoding`) are renamed before the document itself, and listed with
+their SHA-256 under the document's manifest entry (``"encodings"``); the server
+serves a variant only when its bytes match the manifest entry of the document it
+serves, so a reader never gets a variant of another version than the document's.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import hashlib
 import itertools
 import os
 import re
+import shutil
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
@@ -33,7 +46,7 @@ import orjson
 
 from sources.errors import FeedpubError
 
-from .delta import history_before, is_delta_type, record
+from .delta import history_before, history_path, is_delta_type, legacy_history, next_history
 from .document import Document
 from .encoding import VARIANTS, Compressing, compress, compressible
 
@@ -86,7 +99,7 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> bool:
     """Replace ``path`` with ``data``; False (and no write at all) when it already holds them.
 
     ``durable`` False leaves the fsyncs to the caller: a build writes thousands of
-    files and makes them durable with one sync before its manifest (:func:`publish`).
+    files and makes them durable with one sync before its manifest (:func:`finish`).
     Readers never see a partial file either way: that is the rename's doing.
     """
     staged = _stage(path, data, durable=durable)
@@ -96,9 +109,11 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> bool:
     return True
 
 
-def _stage(path: Path, data: bytes, *, durable: bool, compare: bool = True) -> str | None:
+def _stage(path: Path, data: bytes, *, durable: bool, compare: bool = True,
+           folders: list[str] | None = None) -> str | None:
     """Write ``data`` to a temporary file beside ``path``; None when ``path`` already holds it
-    (``compare`` False: the caller knows it does not, and reading it back would be waste)."""
+    (``compare`` False: the caller knows it does not, and reading it back would be waste).
+    ``folders``: where to note the folders made for it (a failed build removes them again)."""
     try:
         if compare and path.read_bytes() == data:
             return None
@@ -109,7 +124,7 @@ def _stage(path: Path, data: bytes, *, durable: bool, compare: bool = True) -> s
         try:
             fd, tmp = _open_temp(path)
         except FileNotFoundError:   # a new folder (asking first for every file cost more: 80k files at 100k articles)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _make_folder(path.parent, folders)
             fd, tmp = _open_temp(path)
         with os.fdopen(fd, "wb") as out:
             os.fchmod(fd, 0o644)   # whatever the umask: the web server may run as another user
@@ -122,6 +137,17 @@ def _stage(path: Path, data: bytes, *, durable: bool, compare: bool = True) -> s
         if tmp:
             Path(tmp).unlink(missing_ok=True)
         raise PublishError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+
+
+def _make_folder(folder: Path, made: list[str] | None) -> None:
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(str(folder))
+        folder = folder.parent
+    for each in reversed(missing):
+        os.makedirs(each, exist_ok=True)   # the other process of a full build may be making it too
+    if made is not None:
+        made += missing   # deepest first: the order they can be removed in
 
 
 _TEMPS = itertools.count()
@@ -144,6 +170,68 @@ def _open_temp(path: Path) -> tuple[int, str]:
     raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
 
 
+def _set_aside(path: str, *, removing: bool = False) -> str | None:
+    """Give the file at ``path`` a second, temporary name (a hard link); None when there is
+    no such file, or the file system has no hard links.
+
+    Until the build is published, the previous version can be put back under its own
+    name (:func:`finish`); and renaming the new version over a file that keeps another
+    name frees nothing, where freeing the old version's blocks made the rename the slow
+    part of swapping a build in (docs/RELIABILITY.md, #15): that is left to
+    :func:`_retire`, once the build is served. Needs the rights removing the file does.
+    """
+    folder, name = os.path.split(path)
+    for _ in range(1000):
+        spare = f"{folder}/.{name}.feedpub-{os.getpid()}-{next(_TEMPS)}.tmp"
+        try:
+            os.link(path, spare)
+            return spare
+        except FileExistsError:
+            continue   # left by a stopped process that had this pid
+        except FileNotFoundError:
+            return None   # a new file: nothing to put back
+        except OSError as exc:
+            if exc.errno in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK):
+                return None   # no hard links here: the build is swapped in without a way back
+            doing = "remove" if removing else "replace"
+            raise PublishError(f"{path}: cannot {doing}: {exc.strerror or exc}") from exc
+    raise PublishError(f"{folder}: no free temporary name for {name}")
+
+
+def _retire(spares: list[str], folders: list[str]) -> None:
+    """Remove the previous versions of a published build (and the folders of RFC 3229
+    histories as builds before kept them): on a thread of its own, off the build's time."""
+    for spare in spares:
+        try:
+            os.unlink(spare)
+        except OSError:
+            pass   # gone already, or a folder made read-only since: a start removes it
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_RETIRING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedpub-retire")
+
+
+def retired() -> None:
+    """Wait until the previous versions of the builds published so far are removed (a
+    process exiting waits for them anyway)."""
+    _RETIRING.submit(lambda: None).result()
+
+
+def discard_temporaries(output_dir: Path, pid: int) -> int:
+    """Remove the temporary files process ``pid`` made under ``output_dir`` (a build's
+    second process that stopped without saying what it wrote); how many there were."""
+    marker = f".feedpub-{pid}-"
+    removed = 0
+    for folder, _, names in os.walk(output_dir):
+        for name in names:
+            if marker in name and TEMPORARY_NAME.fullmatch(name):
+                Path(folder, name).unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
 def _commit(staged: list[tuple[str, Path]], *, durable: bool) -> None:
     """Rename staged files into place, in order (renames need no space: a full disk fails
     while staging, before anything served has changed)."""
@@ -158,9 +246,21 @@ def _commit(staged: list[tuple[str, Path]], *, durable: bool) -> None:
         raise PublishError(f"{path}: cannot write: {exc.strerror or exc}") from exc
 
 
-def _discard(staged: list[tuple[str, Path]]) -> None:
-    for tmp, _ in staged:
-        Path(tmp).unlink(missing_ok=True)
+def _discard(staged: list[tuple]) -> None:
+    """Remove the temporary files of ``staged`` (temporary file, place[, its spare name])."""
+    for tmp, _, *spare in staged:
+        for name in (tmp, *spare):
+            if name:
+                Path(name).unlink(missing_ok=True)
+
+
+def _remove_folders(folders: list[str]) -> None:
+    """Remove the folders a failed build made, deepest first, those left empty only."""
+    for folder in folders:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass   # something else is in it (the other process's files, say): it stays
 
 
 def sha256(data: bytes) -> str:
@@ -274,7 +374,8 @@ def _holds(path: Path, digest: str) -> bool:
 
 
 def _stage_variants(output_dir: Path, doc: Document, digest: str, before: dict,
-                    staged: list[tuple[str, Path]], compressing: Compressing | None) -> dict[str, dict]:
+                    staged: list[tuple[str, str]], compressing: Compressing | None,
+                    folders: list[str]) -> dict[str, dict]:
     """Stage the document's precompressed variants; coding -> {sha256, size} for the manifest.
 
     Compressing is the slow part of a build, so an unchanged document whose variants are
@@ -289,19 +390,18 @@ def _stage_variants(output_dir: Path, doc: Document, digest: str, before: dict,
     encodings = {}
     for coding, data in (compressing.result() if compressing else compress(doc.body, archive=doc.archive)).items():
         target = output_dir / (doc.path + VARIANTS[coding])
-        tmp = _stage(target, data, durable=False, compare=compressing is None)
+        tmp = _stage(target, data, durable=False, compare=compressing is None, folders=folders)
         if tmp:
-            staged.append((tmp, target))
+            staged.append((tmp, str(target)))
         encodings[coding] = {"sha256": sha256(data), "size": len(data)}
     return encodings
 
 
-def _remove_variants(output_dir: Path, path: str, before: dict, *, keep: dict) -> None:
-    """Remove the variants a previous manifest listed for ``path`` that are no longer made."""
+def _old_variants(output_dir: Path, path: str, before: dict, *, keep: dict) -> list[str]:
+    """The variants a previous manifest listed for ``path`` that are no longer made."""
     recorded = before.get("encodings")
-    for coding in recorded if isinstance(recorded, dict) else ():
-        if coding in VARIANTS and coding not in keep:
-            (output_dir / (path + VARIANTS[coding])).unlink(missing_ok=True)
+    return [str(output_dir / (path + VARIANTS[coding])) for coding in (recorded if isinstance(recorded, dict) else ())
+            if coding in VARIANTS and coding not in keep]
 
 
 @dataclass
@@ -312,21 +412,38 @@ class Written:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     types: dict[str, str] = field(default_factory=dict)       # path -> content type
+    # (temporary file, its place, the spare name of the version it replaces or None), in the
+    # order :func:`finish` renames them in: a document's variants, the document, its history
+    staged: list[tuple[str, str, str | None]] = field(default_factory=list)
+    obsolete: list[str] = field(default_factory=list)   # to remove with the build: variants no longer made
+    legacy: list[str] = field(default_factory=list)     # RFC 3229 histories as builds before kept them
+    folders: list[str] = field(default_factory=list)    # made for the temporary files, deepest first
 
     def add(self, other: Written) -> None:
         self.entries.update(other.entries)
         self.written += other.written
         self.unchanged += other.unchanged
         self.types.update(other.types)
+        self.staged += other.staged
+        self.obsolete += other.obsolete
+        self.legacy += other.legacy
+        self.folders += other.folders
+
+    def discard(self) -> None:
+        """Remove everything this pass staged: its build failed, nothing of it is published."""
+        _discard(self.staged)
+        _remove_folders(self.folders)
+        self.staged, self.folders = [], []
 
 
 def write_documents(output_dir: Path, documents: Iterable[Document], previous: Manifest) -> Written:
-    """Write each document whose bytes changed (variants first); the manifest is :func:`finish`'s.
+    """Write each document whose bytes changed, and its variants and history, under temporary
+    names; :func:`finish` swaps them in and writes the manifest. On any failure (rendering
+    included: ``documents`` is rendered as it is read) what was written is removed again.
 
     The build's thread renders; a second thread writes, in order, what it rendered
-    (file-system calls wait on the disk: ext4 starts writing a file's data back when a
-    rename replaces another, ~0.14 ms here), and a document's variants are made on
-    the compression threads meanwhile. At most ``_AHEAD`` documents wait to be written.
+    (file-system calls wait on the disk), and a document's variants are made on the
+    compression threads meanwhile. At most ``_AHEAD`` documents wait to be written.
     """
     done = Written()
     writing: deque[Future] = deque()
@@ -348,11 +465,12 @@ def write_documents(output_dir: Path, documents: Iterable[Document], previous: M
             writing.append(_WRITER.submit(write, doc, digest, compressing))
             while len(writing) > _AHEAD or (writing and writing[0].done()):
                 writing.popleft().result()
+        for future in writing:
+            future.result()
     except BaseException:
         wait(writing)   # nothing of this build still writing once it has failed
+        done.discard()
         raise
-    for future in writing:
-        future.result()
     return done
 
 
@@ -402,33 +520,47 @@ def _write_one(output_dir: Path, previous: Manifest, done: Written, doc: Documen
     if doc.status != 200:
         entry["status"] = doc.status
     before = previous.get(doc.path) or {}
-    # Every file of the document is written in full before any is renamed into place
-    # (a full disk fails here and changes nothing served), then the variants before
-    # the document: once it is swapped in, its variants are already there.
-    staged: list[tuple[str, Path]] = []
+    # Staged in the order finish renames them in: the variants, the document (once it is
+    # swapped in, its variants are already there), its history (the server offers a delta
+    # only while the history names the version it serves).
+    staged: list[tuple[str, str]] = []
+    folders: list[str] = []
+    kept: list[tuple[str, str, str | None]] = []
     try:
         if compressible(doc.content_type):
-            entry["encodings"] = _stage_variants(output_dir, doc, digest, before, staged, compressing)
+            entry["encodings"] = _stage_variants(output_dir, doc, digest, before, staged, compressing, folders)
         # Read back only when the file may hold these bytes already: the manifest lists them,
         # or lists nothing for it (files left by a first build stopped before its manifest).
-        document = _stage(output_dir / doc.path, doc.body, durable=False,
-                          compare=before.get("sha256") in (None, digest))
-        # RFC 3229 + feed deltas: the history, or the version this one replaces, read before it goes.
-        history = (history_before(output_dir, doc.path, replacing=document is not None)
-                   if not doc.archive and is_delta_type(doc.content_type) else None)
+        target = output_dir / doc.path
+        document = _stage(target, doc.body, durable=False, compare=before.get("sha256") in (None, digest),
+                          folders=folders)
+        if document:
+            staged.append((document, str(target)))
+        if not doc.archive and is_delta_type(doc.content_type):
+            # RFC 3229 + feed deltas: the history, or the version this one replaces, read before it goes.
+            history = history_before(output_dir, doc.path, replacing=document is not None)
+            recorded = next_history(doc.path, doc.body, digest, history) if history else None
+            if recorded is not None:
+                place = history_path(output_dir, doc.path)
+                staged.append((_stage(place, recorded, durable=False, compare=False, folders=folders), str(place)))
+                legacy = legacy_history(output_dir, doc.path)
+                if legacy is not None:
+                    done.legacy.append(str(legacy))
+        for tmp, place in staged:
+            kept.append((tmp, place, _set_aside(place)))
     except BaseException:
-        _discard(staged)
+        _discard(kept + [pair + (None,) for pair in staged[len(kept):]])
+        _remove_folders(folders)
         raise
-    _commit(staged + ([(document, output_dir / doc.path)] if document else []), durable=False)
-    _remove_variants(output_dir, doc.path, before, keep=entry.get("encodings", {}))
+    done.staged += kept
+    done.folders += folders
+    done.obsolete += _old_variants(output_dir, doc.path, before, keep=entry.get("encodings", {}))
     # Changed against the manifest, not only the disk: a build killed after writing
     # a document but before its manifest must count it written again (WebSub).
     if document or before.get("sha256") != entry["sha256"]:
         done.written.append(doc.path)
     else:
         done.unchanged.append(doc.path)
-    if history:
-        record(output_dir, doc.path, doc.body, entry["sha256"], history)
     done.entries[doc.path] = entry
     done.types[doc.path] = doc.content_type
 
@@ -462,8 +594,98 @@ def publish(output_dir: Path, documents: Iterable[Document], *, only: bool = Fal
 
 def finish(output_dir: Path, previous: Manifest, done: Written, *, only: bool = False,
            remove: Iterable[str] = ()) -> PublishReport:
-    """Remove what is gone, make the build durable, then swap in the manifests."""
-    written, unchanged, types = done.written, done.unchanged, done.types
+    """Publish what :func:`write_documents` staged, or nothing of it.
+
+    The archive folders' manifests and the main one are staged too, and each file to
+    remove gets a spare name (:func:`_set_aside`: a folder the build may not change fails
+    here). Then everything is swapped in: the documents (each after its variants), the
+    removals, the archive folders' manifests, one sync, the main manifest last. Should any
+    of these renames fail, every file already swapped in is put back from its spare name.
+    """
+    manifests: list[tuple[str, str, str | None]] = []   # archive folders' manifests
+    removals: list[tuple[str, str | None]] = []          # (file to remove, its spare name)
+    main = None
+    try:
+        documents, shards, removing = _listing(previous, done, only=only, remove=remove)
+        digests = dict(previous.shards) if only else {}
+        gone = [str(output_dir / path) for path, _ in removing]
+        gone += [variant for path, before in removing for variant in _old_variants(output_dir, path, before, keep={})]
+        kept = []
+        for folder, listed in sorted(shards.items()):
+            target = output_dir / folder / MANIFEST_NAME
+            if listed:
+                body = _manifest_body({"version": 1, "documents": listed})
+                tmp = _stage(target, body, durable=False)
+                if tmp:
+                    manifests.append((tmp, str(target), _set_aside(str(target))))
+                digests[folder] = sha256(body)
+                kept.append((target, digests[folder], listed))
+            else:   # the folder's last page is gone
+                gone.append(str(target))
+                digests.pop(folder, None)
+        for path in (*gone, *done.obsolete):
+            spare = _set_aside(path, removing=True)
+            if spare or os.path.lexists(path):   # no hard links here: removed without a way back
+                removals.append((path, spare))
+        # Naming each archive folder's manifest by digest: the server sees a new main
+        # manifest whenever any part changed.
+        main = _stage(output_dir / MANIFEST_NAME,
+                      _manifest_body({"version": 1, "documents": documents, "shards": digests}), durable=True)
+    except BaseException:
+        done.discard()
+        _discard(manifests + [(main, "")] + [(spare, "") for _, spare in removals])
+        raise
+    swapped: list[tuple[str, str | None]] = []   # (place, spare name of what was there)
+    try:
+        for tmp, target, spare in done.staged:
+            os.replace(tmp, target)
+            swapped.append((target, spare))
+        for path, spare in removals:
+            os.unlink(path)
+            swapped.append((path, spare))
+        for tmp, target, spare in manifests:
+            os.replace(tmp, target)
+            swapped.append((target, spare))
+        if done.types or removing:
+            # One sync for the whole build instead of two per file (a full build writes
+            # thousands): every document is on disk before the manifest that lists it.
+            sync_filesystem(output_dir)
+        if main:
+            os.replace(main, output_dir / MANIFEST_NAME)
+    except BaseException as exc:
+        _put_back(swapped)
+        done.discard()
+        _discard(manifests + [(main, "")] + [(spare, "") for _, spare in removals])
+        if isinstance(exc, OSError):
+            raise PublishError(f"{exc.filename}: cannot swap the build in: {exc.strerror or exc}") from exc
+        raise
+    if main:
+        _fsync_dir(output_dir)
+    for target, digest, listed in kept:
+        _keep_shard(target, digest, listed)   # the next build's, unless another writes first
+    spares = [spare for *_, spare in (*done.staged, *manifests, *removals) if spare]
+    if spares or done.legacy:
+        _RETIRING.submit(_retire, spares, done.legacy)
+    return PublishReport(tuple(done.written), tuple(done.unchanged), tuple(path for path, _ in removing), done.types)
+
+
+def _put_back(swapped: list[tuple[str, str | None]]) -> None:
+    """Undo the renames and removals of a build that could not be swapped in whole: each
+    previous version back under its name, each new file gone."""
+    for place, spare in reversed(swapped):
+        try:
+            if spare:
+                os.replace(spare, place)
+            else:
+                os.unlink(place)
+        except OSError:
+            pass   # the file system fails (the error being raised says how): the next build repairs
+
+
+def _listing(previous: Manifest, done: Written, *, only: bool, remove: Iterable[str]
+             ) -> tuple[dict[str, dict], dict[str, dict[str, dict]], list[tuple[str, dict]]]:
+    """The main manifest's documents and each archive folder's once the build is in, and the
+    documents to remove with what the previous manifest listed for them."""
     if only:
         stale = set(remove) - set(done.entries)   # never what this build wrote (another article's page at an old address)
         folders = {shard_of(path) for path in (*done.entries, *stale)} - {None}
@@ -477,36 +699,15 @@ def finish(output_dir: Path, previous: Manifest, done: Written, *, only: bool = 
     for path, entry in done.entries.items():
         folder = shard_of(path)
         (shards[folder] if folder else documents)[path] = entry
-    removed = []
+    removing = []
     for path in sorted(stale):
-        folder = shard_of(path)
-        listed = shards[folder] if folder else documents
         before = previous.get(path)
         if before is None:
             continue   # only files a previous build listed are ours to remove
-        (output_dir / path).unlink(missing_ok=True)
-        _remove_variants(output_dir, path, before or {}, keep={})
-        listed.pop(path, None)
-        removed.append(path)
-    digests = dict(previous.shards) if only else {}
-    for folder, listed in sorted(shards.items()):
-        target = output_dir / folder / MANIFEST_NAME
-        if listed:
-            body = _manifest_body({"version": 1, "documents": listed})
-            write_atomic(target, body, durable=False)
-            digests[folder] = sha256(body)
-            _keep_shard(target, digests[folder], listed)   # the next build's, unless another writes first
-        else:   # the folder's last page is gone
-            target.unlink(missing_ok=True)
-            digests.pop(folder, None)
-    if types or removed:
-        # One sync for the whole build instead of two per file (a full build writes
-        # thousands): every document is on disk before the manifest that lists it.
-        sync_filesystem(output_dir)
-    # Written last, naming each archive folder's manifest by digest: the server sees a new
-    # main manifest whenever any part changed.
-    write_atomic(output_dir / MANIFEST_NAME, _manifest_body({"version": 1, "documents": documents, "shards": digests}))
-    return PublishReport(tuple(written), tuple(unchanged), tuple(removed), types)
+        folder = shard_of(path)
+        (shards[folder] if folder else documents).pop(path, None)
+        removing.append((path, before))
+    return documents, shards, removing
 
 
 def _manifest_body(data: dict) -> bytes:

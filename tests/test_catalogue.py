@@ -9,6 +9,7 @@ import feedparser
 
 from feeds.build import render_documents
 from feeds.catalogue import term_slugs
+from sources.text import slugify
 
 from .conftest import INGEST_TIME, SAMPLE, write_article
 
@@ -91,3 +92,26 @@ def test_a_name_has_a_feed_only_while_an_article_readers_can_see_carries_it(tmp_
     assert store.terms("tag", later) == ["Nanti", "Terlihat"]   # the embargo lifted
     assert store.terms("category", T0 - timedelta(days=1)) == []
     store.close()
+
+
+def test_names_of_any_length_get_slugs_that_fit_a_file_name_stable_and_distinct():
+    """A slug is a folder's name: 255 bytes at most on every file system (issue #15)."""
+    shared = ("pemilihan kepala daerah serentak ogan komering ulu sumatera selatan " * 5)[:250]
+    first, second = shared + " putaran pertama", shared + " putaran kedua"
+    fits = "a" * 127 + "-" + "b" * 127                  # a slug of exactly 255 characters
+    multibyte = "Pemilu Sumatera Selatan 🗳️ 选举 Pilkada Kémah " * 10
+    names = [first, second, fits, fits + "c", multibyte, "选举" * 150, "🗳️" * 100, "x" * 1000, "Pilkada 2024"]
+    slugs = term_slugs(names)
+    assert all(len(slug.encode()) <= 255 for slug in slugs.values()), {n[:20]: len(s) for n, s in slugs.items()}
+    assert len(set(slugs.values())) == len(names)
+    assert slugs[fits] == fits and slugs["Pilkada 2024"] == "pilkada-2024"   # slugs that fitted keep their path
+    # Cut at a word boundary, then a digest of the whole name: the two differ only there.
+    head, digest = slugs[first].rsplit("-", 1)
+    assert len(digest) == 12 and (slugify(shared) + "-").startswith(head + "-") and len(head) > 200
+    assert slugs[second].rsplit("-", 1)[0] == head and slugs[second] != slugs[first]
+    assert slugs[multibyte].startswith("pemilu-sumatera-selatan-pilkada-kemah-pemilu-")
+    assert slugs["x" * 1000] == "x" * 242 + "-" + slugs["x" * 1000][-12:]   # one long word: cut where it must be
+    # Stable: another instance, another order, other names beside it.
+    assert term_slugs(list(reversed(names)) + ["Banjir"]) == {**slugs, "Banjir": "banjir"}
+    # Told apart with "-2" as before, the suffix within the limit too.
+    assert term_slugs([fits, fits.upper()]) == {fits.upper(): fits, fits: "a" * 127 + "-2"}

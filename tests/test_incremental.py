@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from feedpub.settings import utc_now
 from feeds.build import STATE_NAME, build
 from feeds.fragments import CACHE_NAME
+from feeds.publish import retired
 from feeds.site import SiteSettings
 from sources.model import Article, RelatedLink, SaveResult, Status
 from sources.store import SQLiteStore
@@ -61,6 +62,7 @@ PAGES_SITE = replace(SITE, article_url="{base_url}/{yyyy}/{mm}/{slug}")
 def tree(folder: Path) -> dict[str, bytes]:
     """Every file of a build, but the build's own note of when it ran and its kept entries
     (a database: its bytes depend on the order of writes)."""
+    retired()   # the versions the last build replaced are removed on a thread of their own
     return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*"))
             if path.is_file() and path.name != STATE_NAME and not path.name.startswith(CACHE_NAME)}
 
