@@ -19,7 +19,7 @@ from feeds.build import build
 from feeds.fragments import CACHE_NAME
 from feeds.publish import TEMPORARY_NAME, PublishError, read_manifest, retired
 from feeds.server import PublicFiles
-from settings import load_config
+from feedpub.settings import load_config, utc_now
 from sources.ingest import ingest_paths
 from sources.model import IngestSettings
 from sources.store import SQLiteStore
@@ -198,7 +198,7 @@ def configured(tmp_path):
         (tmp_path / "feedpub.toml").write_text(text, encoding="utf-8")
         config = load_config(tmp_path / "feedpub.toml")
         if not stores:
-            stores.append(SQLiteStore(tmp_path / config.store_path))
+            stores.append(SQLiteStore(tmp_path / config.store_path, clock=utc_now))
         return replace(config, output_dir=tmp_path / config.output_dir)
 
     def ingest(path: Path) -> None:
