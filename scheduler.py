@@ -2,8 +2,8 @@
 
 Jobs (APScheduler 3.x, one BackgroundScheduler in the serving process, memory
 job store: a job store is never shared between processes). Each calls a plain
-function the CLI can call too (:func:`feeds.build.build`,
-:func:`feeds.websub.notify_hub`).
+function the CLI can call too (:func:`feeds.building.build.build`,
+:func:`feeds.publishing.websub.notify_hub`).
 
 ``watch-store``     every 0.25 s: compares the store's revision with the one last
                     built. A change (a ``feedpub ingest`` in another process, say)
@@ -67,17 +67,17 @@ import requests
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from feeds.build import BuildReport, build
-from feeds.stats import PollLog
+from feeds.building.build import BuildReport, build
+from feeds.serving.stats import PollLog
 from sources.media import measure_image
 from sources.model import Image
-from feeds.entries import main_feed
-from feeds.publish import TEMPORARY_NAME, write_atomic
-from feeds.health import HUB_OUTCOMES, Observed, ServiceFigures, read_shared_counters
-from feeds.server import PublicFiles, create_server
+from feeds.rendering.entries import main_feed
+from feeds.publishing.publish import TEMPORARY_NAME, write_atomic
+from feeds.serving.health import HUB_OUTCOMES, Observed, ServiceFigures, read_shared_counters
+from feeds.serving.server import PublicFiles, create_server
 from feeds.site import SiteSettings
-from feeds.websub import HubError, notify_hub
-from feeds.workers import WorkerSettings, listen, run_workers
+from feeds.publishing.websub import HubError, notify_hub
+from feeds.serving.workers import WorkerSettings, listen, run_workers
 from feedpub.settings import Config, open_store, utc_now, with_address
 from sources.api import IngestAPI
 from sources.api_gate import BodyGate

@@ -55,12 +55,12 @@ from feedgen.feed import FeedGenerator
 
 from bench.corpus import END, store_path
 from feedpub.settings import utc_now
-from feeds.archive import paginate
-from feeds.build import build
-from feeds.catalogue import term_feed, term_slugs
-from feeds.entries import FeedView, History, deleted_entries, main_feed, make_entry, newest
-from feeds.publish import read_manifest
-from feeds.render import render_atom, render_json_feed, render_rss
+from feeds.rendering.archive import paginate
+from feeds.building.build import build
+from feeds.rendering.catalogue import term_feed, term_slugs
+from feeds.rendering.entries import FeedView, History, deleted_entries, main_feed, make_entry, newest
+from feeds.publishing.publish import read_manifest
+from feeds.rendering.formats import render_atom, render_json_feed, render_rss
 from feeds.site import SiteSettings
 from sources.model import SaveResult
 from sources.store import SQLiteStore

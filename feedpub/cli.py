@@ -133,7 +133,7 @@ def _progress(unit: str) -> Iterator[Callable[[int, int], None]]:
 
 
 def _cmd_build(config: Config, args: argparse.Namespace) -> int:
-    from feeds.build import build
+    from feeds.building.build import build
     from feedpub.settings import utc_now
 
     store = open_store(config)
@@ -218,7 +218,7 @@ def _cmd_unpublish(config: Config, args: argparse.Namespace) -> int:
 def _cmd_stats(config: Config, args: argparse.Namespace) -> int:
     import time
 
-    from feeds.stats import read_polls, summarise
+    from feeds.serving.stats import read_polls, summarise
 
     if not 0 < args.hours <= 24 * 366:
         print(f"feedpub: error: --hours: {args.hours:g} is not between 0 and 8784 (a year)", file=sys.stderr)

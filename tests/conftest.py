@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLE = ROOT / "sources" / "sample" / "okes-forkopimda-oku-pilkada-2024.txt"
 JAKARTA = ZoneInfo("Asia/Jakarta")
-LOGO_BYTES = (ROOT / "feeds" / "assets" / "logo.png").read_bytes()
+LOGO_BYTES = (ROOT / "feeds" / "rendering" / "assets" / "logo.png").read_bytes()
 # The morning the sample's meeting was reported.
 INGEST_TIME = datetime(2024, 9, 18, 14, 30, tzinfo=JAKARTA)
 
@@ -92,7 +92,7 @@ def store_dump(store: SQLiteStore) -> list[str]:
 def seen_by_the_server() -> None:
     """A build is served within RECHECK_SECONDS of its manifest landing (the server looks at
     the manifest at most that often): a test that built waits that long before asking."""
-    from feeds.server import RECHECK_SECONDS
+    from feeds.serving.server import RECHECK_SECONDS
 
     time.sleep(RECHECK_SECONDS)
 
@@ -107,7 +107,7 @@ class RunningServer:
     """A real waitress server on a free loopback port, in a thread."""
 
     def __init__(self, app):
-        from feeds.server import create_server
+        from feeds.serving.server import create_server
 
         self.server = create_server(app, "127.0.0.1", 0, threads=4)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
@@ -128,7 +128,7 @@ class RunningServer:
 @pytest.fixture
 def public(tmp_path, store, ingest, site) -> Path:
     """public/ built from the sample article (a test module may define its own)."""
-    from feeds.build import build
+    from feeds.building.build import build
 
     ingest(SAMPLE)
     out = tmp_path / "public"
@@ -139,7 +139,7 @@ def public(tmp_path, store, ingest, site) -> Path:
 @pytest.fixture
 def server(public) -> Iterator[RunningServer]:
     """The real server on a free loopback port over ``public``."""
-    from feeds.server import PublicFiles
+    from feeds.serving.server import PublicFiles
 
     running = RunningServer(PublicFiles(public, max_age=900))
     yield running

@@ -74,7 +74,7 @@ def fill(store: SQLiteStore) -> None:
 NOW = T0 + timedelta(hours=2)
 
 if __name__ == "__main__":
-    from feeds.build import build
+    from feeds.building.build import build
     from feeds.site import SiteSettings
 
     out, base = Path(sys.argv[1]), sys.argv[2].rstrip("/")

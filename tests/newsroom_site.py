@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from feeds.build import BuildReport, build
+from feeds.building.build import BuildReport, build
 from feeds.site import SiteSettings
 from sources.ingest import ingest_paths
 from sources.model import IngestSettings

@@ -25,8 +25,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 import sources.api
-from feeds.build import build
-from feeds.server import PublicFiles
+from feeds.building.build import build
+from feeds.serving.server import PublicFiles
 from scheduler import PathDispatch, feed_urls_for
 from feedpub.settings import load_config
 from sources.api import IngestAPI

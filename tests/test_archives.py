@@ -12,7 +12,7 @@ import pytest
 from lxml import etree
 
 from feedpub.settings import utc_now
-from feeds.build import build
+from feeds.building.build import build
 from sources.store import SQLiteStore
 
 from .conftest import latest_published
@@ -149,8 +149,8 @@ def test_a_deleted_article_leaves_its_page_and_the_later_pages_keep_their_entrie
 def test_archive_pages_are_served_with_validators_from_their_folders_manifest(newsroom, tmp_path):
     import requests
 
-    from feeds.publish import MANIFEST_NAME, read_manifest
-    from feeds.server import PublicFiles
+    from feeds.publishing.publish import MANIFEST_NAME, read_manifest
+    from feeds.serving.server import PublicFiles
 
     from .conftest import RunningServer
 

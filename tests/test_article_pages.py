@@ -12,9 +12,9 @@ import lxml.html
 import pytest
 import requests
 
-from feeds.build import build
-from feeds.publish import read_manifest
-from feeds.server import PublicFiles
+from feeds.building.build import build
+from feeds.publishing.publish import read_manifest
+from feeds.serving.server import PublicFiles
 from sources.model import SaveResult, Status
 
 from .conftest import RunningServer, seen_by_the_server

@@ -24,7 +24,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from feeds.server import PublicFiles
+from feeds.serving.server import PublicFiles
 
 from .conftest import ROOT, RunningServer, free_port
 from .newsroom_site import newsroom

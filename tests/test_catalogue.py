@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import feedparser
 
-from feeds.build import render_documents
-from feeds.catalogue import term_slugs
+from feeds.building.build import render_documents
+from feeds.rendering.catalogue import term_slugs
 from sources.text import slugify
 
 from .conftest import INGEST_TIME, SAMPLE, write_article

@@ -7,7 +7,7 @@ from datetime import timedelta
 import feedparser
 from lxml import etree
 
-from feeds.build import render_documents
+from feeds.building.build import render_documents
 from sources.model import Status
 
 from .conftest import INGEST_TIME, SAMPLE, write_article

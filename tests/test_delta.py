@@ -10,9 +10,9 @@ import feedparser
 import pytest
 import requests
 
-from feeds.build import build
-from feeds.publish import retired
-from feeds.server import PublicFiles
+from feeds.building.build import build
+from feeds.publishing.publish import retired
+from feeds.serving.server import PublicFiles
 
 from .conftest import INGEST_TIME, SAMPLE, RunningServer, seen_by_the_server, write_article
 
@@ -73,7 +73,7 @@ def test_the_delta_files_are_not_served_directly(versions):
 
 
 def test_an_rss_delta_keeps_hexadecimal_references_in_plain_text(tmp_path, store, ingest, site):
-    from feeds.delta import delta_from_history, read_history, version_tag
+    from feeds.publishing.delta import delta_from_history, read_history, version_tag
 
     public = tmp_path / "public"
     ingest(write_article(tmp_path, "beras.txt", "Beras naik lagi."))
@@ -101,7 +101,7 @@ def test_a_build_keeps_one_small_history_per_feed_and_no_delta_files(versions, t
 
 def test_a_first_build_writes_no_history_and_the_first_change_starts_it_from_the_replaced_file(
         tmp_path, store, ingest, site):
-    from feeds.delta import read_history, version_tag
+    from feeds.publishing.delta import read_history, version_tag
 
     public = tmp_path / "public"
     ingest(SAMPLE)

@@ -10,9 +10,9 @@ import feedparser
 import pytest
 from lxml import etree
 
-from feeds.build import render_documents
-from feeds.entries import FeedView, History, deleted_entries, main_feed, make_entry, newest
-from feeds.render import Rendered, entry_fragments, render_atom, render_json_feed, render_rss
+from feeds.building.build import render_documents
+from feeds.rendering.entries import FeedView, History, deleted_entries, main_feed, make_entry, newest
+from feeds.rendering.formats import Rendered, entry_fragments, render_atom, render_json_feed, render_rss
 from feeds.site import SiteSettings
 
 from .edge_corpus import LONG_TITLE, NOW, fill

@@ -38,9 +38,9 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from feedpub.settings import utc_now
-from feeds.build import build, render_documents
-from feeds.entries import EPOCH
-from feeds.publish import retired
+from feeds.building.build import build, render_documents
+from feeds.rendering.entries import EPOCH
+from feeds.publishing.publish import retired
 from feeds.site import SiteSettings
 from sources.model import Article, Image, RelatedLink, SaveResult, Status
 from sources.store import SQLiteStore

@@ -11,11 +11,11 @@ from dataclasses import replace
 import brotli
 import pytest
 
-import feeds.publish
-from feeds.build import build
-from feeds.document import Document
-from feeds.encoding import ARCHIVE_LEVELS, LEVELS, compressible, negotiate
-from feeds.publish import MANIFEST_NAME, publish, read_manifest, retired, sha256
+import feeds.publishing.publish
+from feeds.building.build import build
+from feeds.rendering.document import Document
+from feeds.publishing.encoding import ARCHIVE_LEVELS, LEVELS, compressible, negotiate
+from feeds.publishing.publish import MANIFEST_NAME, publish, read_manifest, retired, sha256
 
 from .conftest import INGEST_TIME, SAMPLE
 
@@ -77,7 +77,7 @@ def test_an_unchanged_document_is_not_compressed_or_written_again(tmp_path, monk
     def no_compressing(body):
         raise AssertionError("compressed an unchanged document")
 
-    monkeypatch.setattr(feeds.publish, "compress", no_compressing)
+    monkeypatch.setattr(feeds.publishing.publish, "compress", no_compressing)
     report = publish(tmp_path, [doc("rss.xml")])
     assert report.unchanged == ("rss.xml",)
     assert before == {suffix: os.stat(tmp_path / f"rss.xml{suffix}").st_ino for suffix in (".gz", ".br")}
@@ -295,7 +295,7 @@ def test_a_document_swapped_in_before_its_manifest_keeps_its_variants(server, pu
     """A build swaps each document in (its variants first) long before it writes the
     manifest: meanwhile the new document is served in the coding asked for, with the
     variants that decompress to exactly its bytes."""
-    from feeds.encoding import compress
+    from feeds.publishing.encoding import compress
 
     from .conftest import seen_by_the_server
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from feeds.build import build, render_documents
-from feeds.entries import EPOCH
+from feeds.building.build import build, render_documents
+from feeds.rendering.entries import EPOCH
 
 from .conftest import DATA, INGEST_TIME, SAMPLE, write_article
 

@@ -13,9 +13,9 @@ import lxml.html
 import pytest
 import requests
 
-from feeds.build import render_documents
+from feeds.building.build import render_documents
 from feeds.rendering.language import CatalogueError, languages, strings
-from feeds.server import PublicFiles
+from feeds.serving.server import PublicFiles
 from feedpub.settings import utc_now
 from sources.store import SQLiteStore
 
@@ -54,7 +54,7 @@ def served(room):
 
 
 def manifest(public: Path) -> dict:
-    from feeds.publish import read_manifest
+    from feeds.publishing.publish import read_manifest
 
     return read_manifest(public)
 

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from feeds.health import Counters, Observed, ServiceFigures, health, metrics
-from feeds.server import PublicFiles
+from feeds.serving.health import Counters, Observed, ServiceFigures, health, metrics
+from feeds.serving.server import PublicFiles
 from scheduler import Service
 from feedpub.settings import load_config
 

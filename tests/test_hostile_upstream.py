@@ -24,7 +24,7 @@ import feedparser
 import pytest
 import requests
 
-from feeds.server import PublicFiles
+from feeds.serving.server import PublicFiles
 from scheduler import Service
 from feedpub.settings import load_config
 from sources.remote import RemoteSource, poll_source

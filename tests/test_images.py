@@ -22,7 +22,7 @@ import feedparser
 import pytest
 from lxml import etree
 
-from feeds.build import render_documents
+from feeds.building.build import render_documents
 from sources.addresses import AddressPolicy, address_kind
 from sources.media import MediaError, measure_image
 from sources.model import ImageLookups

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import feedparser
 import pytest
 
-from feeds.build import render_documents
+from feeds.building.build import render_documents
 from sources.ingest import ingest_paths
 
 from .conftest import INGEST_TIME, JAKARTA, SAMPLE, latest_published, store_dump, write_article

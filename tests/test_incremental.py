@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedpub.settings import utc_now
-from feeds.build import STATE_NAME, build
-from feeds.fragments import CACHE_NAME
-from feeds.publish import retired
+from feeds.building.build import STATE_NAME, build
+from feeds.building.fragments import CACHE_NAME
+from feeds.publishing.publish import retired
 from feeds.site import SiteSettings
 from sources.model import Article, RelatedLink, SaveResult, Status
 from sources.store import SQLiteStore
@@ -194,7 +194,7 @@ def test_an_edit_renders_only_the_documents_it_touches(tmp_path):
 
 
 def test_a_full_build_in_two_processes_equals_one_in_one(tmp_path, monkeypatch):
-    import feeds.build as building
+    import feeds.building.build as building
 
     store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
     clock, created = START, []
@@ -223,9 +223,9 @@ def test_two_processes_whose_plans_differ_still_take_every_month_both_hold_once(
     change log, for the next build)."""
     import shutil
 
-    from feeds.build import Claims, _Builder, fingerprint
-    from feeds.catalogue import term_slugs
-    from feeds.fragments import FragmentCache
+    from feeds.building.build import Claims, _Builder, fingerprint
+    from feeds.rendering.catalogue import term_slugs
+    from feeds.building.fragments import FragmentCache
 
     first = SQLiteStore(tmp_path / "first.sqlite3", clock=utc_now)
     clock, created = START, []
@@ -264,7 +264,7 @@ def test_two_processes_whose_plans_differ_still_take_every_month_both_hold_once(
 
 def test_an_edit_renders_only_the_edited_entry_again(tmp_path, monkeypatch):
     """Every other entry of the documents it touches comes from the kept fragments."""
-    import feeds.build as building
+    import feeds.building.build as building
 
     store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
     clock, created = START, []
@@ -292,7 +292,7 @@ def test_an_edit_renders_only_the_edited_entry_again(tmp_path, monkeypatch):
 def test_a_full_build_renders_each_archived_entry_once(tmp_path, monkeypatch):
     """Month by month: an article's Atom entry serves all its archive pages (main, category,
     tag, author) and its feeds' subscription documents, rendered once."""
-    import feeds.build as building
+    import feeds.building.build as building
 
     store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
     clock, created = START, []

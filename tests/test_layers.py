@@ -8,6 +8,10 @@ literal name), resolves each to the module it loads, and holds the tree to:
 - ``feeds`` imports nothing of ``scheduler`` or ``feedpub``, and of ``sources`` only
   its public model and the store's Protocols (never a store implementation, an
   importer or the API);
+- inside ``feeds``, the stages import only downwards: rendering (pure: articles to bytes)
+  nothing of the other stages; publishing (writing files) only rendering; building
+  (deciding what to render) rendering and publishing; serving (HTTP) rendering and
+  publishing (what a build wrote), never building;
 - no two modules of one package import each other, directly or round a longer loop.
 
 The last tests plant each kind of violation in a copy of the tree and see the check fail.
@@ -29,6 +33,13 @@ TOP_MODULES = ("scheduler",)
 FORBIDDEN = {
     "sources": ("feeds", "scheduler", "feedpub"),
     "feeds": ("scheduler", "feedpub"),
+}
+# Inside feeds/: what each stage must not import.
+STAGES_BANNED = {
+    "feeds.rendering": ("feeds.building", "feeds.publishing", "feeds.serving"),
+    "feeds.publishing": ("feeds.building", "feeds.serving"),
+    "feeds.building": ("feeds.serving",),
+    "feeds.serving": ("feeds.building",),
 }
 # What feeds/ may take from sources/: values and Protocols, nothing that does I/O.
 FEEDS_MAY_USE = ("sources.errors", "sources.model", "sources.text", "sources.placement", "sources.store.roles")
@@ -103,6 +114,9 @@ def layer_violations(root: Path) -> list[str]:
             where = f"{path.relative_to(root)}:{found.line}"
             if any(_within(found.module, banned) for banned in FORBIDDEN.get(layer, ())):
                 problems.append(f"{where} imports {found.module}")
+            elif any(_within(found.importer, stage) and any(_within(found.module, banned) for banned in bans)
+                     for stage, bans in STAGES_BANNED.items()):
+                problems.append(f"{where} imports {found.module}: a stage of feeds/ imports only the stages below it")
             elif (layer == "feeds" and _within(found.module, "sources")
                   and not any(_within(found.module, allowed) for allowed in FEEDS_MAY_USE)):
                 problems.append(f"{where} imports {found.module}: feeds/ may use only {', '.join(FEEDS_MAY_USE)}")
@@ -154,7 +168,7 @@ def test_no_package_has_an_import_cycle():
 def test_the_check_sees_every_kind_of_import():
     found = {item.module for item in imports_of(ROOT / "scheduler.py", ROOT)}
     assert {"feedpub.settings", "sources.errors"} <= found
-    relative = {item.module for item in imports_of(ROOT / "feeds" / "archive.py", ROOT)}
+    relative = {item.module for item in imports_of(ROOT / "feeds" / "rendering" / "archive.py", ROOT)}
     assert any(module.startswith("feeds.") for module in relative)
 
 
@@ -176,6 +190,17 @@ def _plant(tree: Path, relative: str, line: str) -> None:
 
 def _any_feeds_module(tree: Path) -> str:
     return str(sorted(p for p in (tree / "feeds").rglob("*.py") if p.name != "__init__.py")[0].relative_to(tree))
+
+
+@pytest.mark.parametrize(("module", "line"), [
+    ("feeds/rendering/formats.py", "from ..publishing.publish import write_atomic"),
+    ("feeds/rendering/entries.py", "from feeds.building.build import build"),
+    ("feeds/publishing/publish.py", "from ..building import fragments"),
+    ("feeds/serving/server.py", "from ..building.build import build"),
+])
+def test_a_planted_import_up_the_stages_of_feeds_fails_the_check(tree, module, line):
+    _plant(tree, module, line)
+    assert len(layer_violations(tree)) == 1
 
 
 @pytest.mark.parametrize("line", [

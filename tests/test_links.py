@@ -18,8 +18,8 @@ import pytest
 import requests
 from lxml import etree
 
-from feeds.publish import read_manifest
-from feeds.server import PublicFiles
+from feeds.publishing.publish import read_manifest
+from feeds.serving.server import PublicFiles
 
 from .conftest import RunningServer
 from .newsroom_site import DELETED, newsroom

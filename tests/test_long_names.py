@@ -14,11 +14,11 @@ import pytest
 import requests
 from lxml import etree
 
-from feeds.build import build
+from feeds.building.build import build
 from feeds.rendering.language import strings
-from feeds.delta import DELTA_DIR
-from feeds.fragments import CACHE_NAME
-from feeds.server import PublicFiles
+from feeds.publishing.delta import DELTA_DIR
+from feeds.building.fragments import CACHE_NAME
+from feeds.serving.server import PublicFiles
 
 from .conftest import INGEST_TIME, RunningServer, write_article
 

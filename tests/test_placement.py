@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedpub.settings import utc_now
-from feeds.build import build
+from feeds.building.build import build
 from feeds.site import SiteSettings
 from sources.model import Article, RelatedLink, SaveResult, Status
 from sources.placement import UNKNOWN, Placement

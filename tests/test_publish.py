@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import feeds.publish
-from feeds.publish import MANIFEST_NAME, Manifest, PublishError, publish, read_manifest, write_atomic
-from feeds.render import Document
+import feeds.publishing.publish
+from feeds.publishing.publish import MANIFEST_NAME, Manifest, PublishError, publish, read_manifest, write_atomic
+from feeds.rendering.formats import Document
 
 
 def doc(path: str, body: bytes) -> Document:
@@ -43,10 +43,10 @@ def test_the_new_file_is_fsynced_before_it_is_swapped_in(tmp_path, monkeypatch):
 
 def test_a_build_is_on_disk_before_its_manifest_is_swapped_in(tmp_path, monkeypatch):
     """Documents are written without a sync each; one sync precedes the manifest."""
-    from feeds.document import Document
-    from feeds.publish import MANIFEST_NAME, publish
+    from feeds.rendering.document import Document
+    from feeds.publishing.publish import MANIFEST_NAME, publish
 
-    from feeds import publish as publishing
+    from feeds.publishing import publish as publishing
 
     events = []
     real_sync, real_replace = publishing.sync_filesystem, os.replace
@@ -61,10 +61,10 @@ def test_a_build_is_on_disk_before_its_manifest_is_swapped_in(tmp_path, monkeypa
 def test_a_long_build_has_the_file_system_write_back_as_it_goes(tmp_path, monkeypatch):
     """Not all at the closing sync: that would wait for every byte of a full build."""
     synced = []
-    monkeypatch.setattr(feeds.publish, "sync_filesystem", lambda folder: synced.append(folder))
-    monkeypatch.setattr(feeds.publish._WriteBack, "EVERY", 10_000)
+    monkeypatch.setattr(feeds.publishing.publish, "sync_filesystem", lambda folder: synced.append(folder))
+    monkeypatch.setattr(feeds.publishing.publish._WriteBack, "EVERY", 10_000)
     publish(tmp_path, [doc(f"{n}.xml", b"<x>%d</x>" % n + b" " * 4000) for n in range(12)])
-    feeds.publish._SYNCER.submit(lambda: None).result()   # the last one asked for has run
+    feeds.publishing.publish._SYNCER.submit(lambda: None).result()   # the last one asked for has run
     assert len(synced) >= 2   # at least one on the way, and the closing one
     synced.clear()
     publish(tmp_path / "small", [doc("1.xml", b"<x/>")])
@@ -98,8 +98,8 @@ def test_files_no_build_listed_are_left_alone(tmp_path):
 
 def test_a_document_written_before_a_kill_counts_as_written_again(tmp_path):
     """The bytes reached the disk but the manifest did not: the hubs were never told."""
-    from feeds.document import Document
-    from feeds.publish import publish
+    from feeds.rendering.document import Document
+    from feeds.publishing.publish import publish
 
     old = Document("atom.xml", b"<feed>1</feed>", "application/atom+xml; charset=utf-8", "2024-09-18T00:00:00+07:00")
     new = Document("atom.xml", b"<feed>2</feed>", "application/atom+xml; charset=utf-8", "2024-09-18T01:00:00+07:00")
@@ -140,7 +140,7 @@ def test_an_archive_manifest_is_read_again_only_when_the_main_one_names_another(
     assert reads.count(shard) == 0
     # ...and a process that never read it reads the file each time: bytes that are not
     # what the main manifest names are never kept as if they were.
-    monkeypatch.setattr(feeds.publish, "_SHARDS", type(feeds.publish._SHARDS)())
+    monkeypatch.setattr(feeds.publishing.publish, "_SHARDS", type(feeds.publishing.publish._SHARDS)())
     assert set(Manifest(tmp_path).shard("archive/")) == set()
     assert set(Manifest(tmp_path).shard("archive/")) == set()
     assert reads.count(shard) == 2

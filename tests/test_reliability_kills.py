@@ -46,9 +46,9 @@ import pytest
 from lxml import etree
 
 from feedpub.settings import utc_now
-from feeds.fragments import CACHE_NAME
-from feeds.publish import MANIFEST_NAME, read_manifest
-from feeds.server import PublicFiles
+from feeds.building.fragments import CACHE_NAME
+from feeds.publishing.publish import MANIFEST_NAME, read_manifest
+from feeds.serving.server import PublicFiles
 from scheduler import TEMPORARY_NAME as TEMPORARY
 from sources.store import SQLiteStore
 
@@ -328,8 +328,8 @@ def check_store(path: Path, newsroom: Newsroom, ids: list[str]) -> list[str]:
 
 
 def test_a_start_removes_only_the_temporary_files_of_interrupted_writes(tmp_path, monkeypatch):
-    from feeds import publish
-    from feeds.publish import write_atomic
+    from feeds.publishing import publish
+    from feeds.publishing.publish import write_atomic
     from scheduler import remove_interrupted_writes
 
     (tmp_path / "category" / "politik").mkdir(parents=True)

@@ -34,10 +34,10 @@ import brotli
 import pytest
 from lxml import etree
 
-from feeds.health import Observed
-from feeds.publish import read_manifest
-from feeds.server import PublicFiles, create_server
-from feeds.workers import WorkerSettings, listen, run_workers
+from feeds.serving.health import Observed
+from feeds.publishing.publish import read_manifest
+from feeds.serving.server import PublicFiles, create_server
+from feeds.serving.workers import WorkerSettings, listen, run_workers
 from feedpub.settings import utc_now
 from scheduler import PathDispatch, Service, feed_urls_for
 from feedpub.settings import load_config, open_store, with_address

@@ -24,7 +24,7 @@ import feedparser
 import pytest
 from lxml import etree
 
-from feeds.build import render_documents
+from feeds.building.build import render_documents
 from scheduler import Service
 from feedpub.settings import load_config
 from sources.errors import ConfigError

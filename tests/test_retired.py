@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from feeds.server import PublicFiles
+from feeds.serving.server import PublicFiles
 from feedpub.settings import load_config
 from sources.errors import ConfigError
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from feeds.stats import reported_subscribers, summarise
+from feeds.serving.stats import reported_subscribers, summarise
 
 from .harness import FEEDPUB, Served, wait_for
 
@@ -78,7 +78,7 @@ def test_a_damaged_poll_log_is_a_named_error(tmp_path, monkeypatch, capsys):
 def test_polls_alike_share_a_row_and_still_count_one_by_one(tmp_path):
     """A burst from one client in one second is one row with its count; the report is the same
     as for one row per poll, and the burst is flagged."""
-    from feeds.stats import PollLog, read_polls
+    from feeds.serving.stats import PollLog, read_polls
 
     moments = iter([100.1, 100.2, 100.3, 100.9, 101.5, 400.0])
     log = PollLog(tmp_path / "stats.sqlite3", clock=lambda: next(moments))
@@ -105,7 +105,7 @@ def test_polls_alike_share_a_row_and_still_count_one_by_one(tmp_path):
 def test_a_poll_log_from_before_counts_is_read_as_one_poll_a_row(tmp_path):
     import sqlite3
 
-    from feeds.stats import PollLog, read_polls
+    from feeds.serving.stats import PollLog, read_polls
 
     path = tmp_path / "stats.sqlite3"
     with sqlite3.connect(path) as db:

@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 from feedpub.settings import utc_now
-from feeds.build import render_documents
+from feeds.building.build import render_documents
 from sources.store import SQLiteStore
 
 from .conftest import DATA, INGEST_TIME, SAMPLE, latest_published, write_article

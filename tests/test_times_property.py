@@ -22,8 +22,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from feeds.entries import FeedView, deleted_entries, main_feed, make_entry, newest
-from feeds.render import render_atom, render_json_feed, render_rss
+from feeds.rendering.entries import FeedView, deleted_entries, main_feed, make_entry, newest
+from feeds.rendering.formats import render_atom, render_json_feed, render_rss
 from feeds.rendering.pages import render_index
 from feeds.site import SiteSettings
 from sources.model import Tombstone

@@ -13,7 +13,7 @@ import requests
 from lxml import etree
 
 import scheduler
-from feeds.build import render_documents
+from feeds.building.build import render_documents
 from scheduler import Service
 from feedpub.settings import load_config
 
@@ -95,8 +95,8 @@ def test_feeds_advertise_their_hubs(store, ingest, site):
 def test_the_server_sends_hub_and_self_link_headers(tmp_path, store, ingest, site):
     from dataclasses import replace
 
-    from feeds.build import build
-    from feeds.server import PublicFiles
+    from feeds.building.build import build
+    from feeds.serving.server import PublicFiles
 
     ingest(SAMPLE)
     build(store, replace(site, hubs=("https://hub.example/",)), tmp_path / "public", SAMPLE_TIME)

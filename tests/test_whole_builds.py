@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
-import feeds.build as building
-from feeds.build import build
-from feeds.fragments import CACHE_NAME
-from feeds.publish import TEMPORARY_NAME, PublishError, read_manifest, retired
-from feeds.server import PublicFiles
+import feeds.building.build as building
+from feeds.building.build import build
+from feeds.building.fragments import CACHE_NAME
+from feeds.publishing.publish import TEMPORARY_NAME, PublishError, read_manifest, retired
+from feeds.serving.server import PublicFiles
 from feedpub.settings import load_config, utc_now
 from sources.ingest import ingest_paths
 from sources.model import IngestSettings

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from feeds.health import SharedCounters, read_shared_counters
+from feeds.serving.health import SharedCounters, read_shared_counters
 
 from .test_health import parse
 from .harness import DEADLINE, Served, wait_for
@@ -45,7 +45,7 @@ def test_counts_of_several_processes_add_up(tmp_path):
     one.record(304, 0)
     one.record(304, 0)
     # Another process, as a worker is: its counts are in its own file, read while it lives and after.
-    script = ("import sys; from pathlib import Path; from feeds.health import SharedCounters; "
+    script = ("import sys; from pathlib import Path; from feeds.serving.health import SharedCounters; "
               "c = SharedCounters.create(Path(sys.argv[1])); c.record(404, 10); c.record(200, 5)")
     subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True, timeout=DEADLINE,
                    env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
@@ -122,7 +122,7 @@ def test_workers_end_when_the_serve_process_is_killed(tmp_path):
 def test_a_serve_process_gone_mid_answer_is_a_502_not_an_error(tmp_path, answer):
     """A worker passing /api on to a serve process that dies (SIGKILL) before or while it
     answers says so with a 502: an exception out of the app would be granian's bare 500."""
-    from feeds.workers import forward
+    from feeds.serving.workers import forward
 
     path = str(tmp_path / "service.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from feeds.server import PublicFiles  # noqa: E402
+from feeds.serving.server import PublicFiles  # noqa: E402
 from tests.conftest import RunningServer, free_port  # noqa: E402
 from tests.newsroom_site import newsroom  # noqa: E402
 from tests.webdriver import Browser  # noqa: E402

@@ -47,20 +47,54 @@ from sources.model import Status
 from sources.placement import UNKNOWN, Placement
 from sources.store.roles import FeedQueries
 
-from .archive import Page, Place, archive_folder, is_closed, link, month_bounds, month_of, month_pages, paginate
-from .catalogue import term_feed, term_slugs
-from .document import Document
-from .entries import EPOCH, Entry, FeedDefinition, FeedView, History, deleted_entries, main_feed, make_entry, newest
+from ..publishing.publish import (
+    Manifest,
+    PublishError,
+    discard_temporaries,
+    finish,
+    publish,
+    sync_filesystem,
+    write_atomic,
+    write_documents,
+)
+from ..publishing.websub import changed_topics
+from ..rendering.archive import (
+    Page,
+    Place,
+    archive_folder,
+    is_closed,
+    link,
+    month_bounds,
+    month_of,
+    month_pages,
+    paginate,
+)
+from ..rendering.catalogue import term_feed, term_slugs
+from ..rendering.document import Document
+from ..rendering.entries import (
+    EPOCH,
+    Entry,
+    FeedDefinition,
+    FeedView,
+    History,
+    deleted_entries,
+    main_feed,
+    make_entry,
+    newest,
+)
+from ..rendering.formats import Rendered, entry_fragments, render_atom, render_json_feed, render_rss
+from ..rendering.logo import render_logo
+from ..rendering.opml import render_opml
+from ..rendering.pages import (
+    html_path,
+    render_article_page,
+    render_feed_page,
+    render_gone_page,
+    render_index,
+    render_stylesheet,
+)
+from ..site import SiteSettings
 from .fragments import CACHE_NAME, Fragment, FragmentCache, microseconds
-from .logo import render_logo
-from .publish import (Manifest, PublishError, discard_temporaries, finish, publish, sync_filesystem, write_atomic,
-                      write_documents)
-from .render import Rendered, entry_fragments, render_atom, render_json_feed, render_rss
-from .opml import render_opml
-from .rendering.pages import (html_path, render_article_page, render_feed_page, render_gone_page, render_index,
-                              render_stylesheet)
-from .site import SiteSettings
-from .websub import changed_topics
 
 STATE_NAME = ".build-state.json"   # hidden: the server never serves dot-files
 STATE_VERSION = 1

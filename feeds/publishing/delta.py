@@ -24,7 +24,7 @@ from pathlib import Path
 
 import orjson
 
-from .splice import entry_spans
+from ..rendering.splice import entry_spans
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Each text document (XML, JSON, HTML, XSL, OPML) is written with two variants
 beside it, ``NAME.br`` (brotli) and ``NAME.gz`` (gzip) at the levels of ``LEVELS``
 (archive pages: ``ARCHIVE_LEVELS``),
-by :func:`feeds.publish.publish`; the server picks one with :func:`negotiate`
+by :func:`feeds.publishing.publish.publish`; the server picks one with :func:`negotiate`
 and never compresses on the request path. Both are deterministic: the same
 document gives the same variant bytes (gzip's header carries no time and no
 file name), so every instance agrees on each variant's ETag.

@@ -19,7 +19,7 @@ is current" never runs ahead of the files. The previous versions are removed aft
 that, on a thread of their own.
 
 A text document's precompressed variants (``NAME.br``, ``NAME.gz``:
-:mod:`feeds.encoding`) are renamed before the document itself, and listed with
+:mod:`feeds.publishing.encoding`) are renamed before the document itself, and listed with
 their SHA-256 under the document's manifest entry (``"encodings"``); the server
 serves a variant only when its bytes match the manifest entry of the document it
 serves, so a reader never gets a variant of another version than the document's.
@@ -46,8 +46,8 @@ import orjson
 
 from sources.errors import FeedpubError
 
+from ..rendering.document import Document
 from .delta import history_before, history_path, is_delta_type, legacy_history, next_history
-from .document import Document
 from .encoding import VARIANTS, Compressing, compress, compressible
 
 MANIFEST_NAME = ".manifest.json"   # hidden: the server never serves dot-files

@@ -16,7 +16,7 @@ import requests
 
 from sources.errors import FeedpubError
 
-from .site import SiteSettings
+from ..site import SiteSettings
 
 USER_AGENT = "feedpub/0.1 (WebSub publisher)"
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/feed+json"})

@@ -25,9 +25,9 @@ import hashlib
 
 from sources.text import slugify
 
+from ..site import SiteSettings
 from .entries import FeedDefinition, term_folder
-from .rendering.language import strings
-from .site import SiteSettings
+from .language import strings
 
 NAME_MAX = 255      # bytes in one file or folder name (Linux NAME_MAX)
 DIGEST_CHARS = 12   # of a long name's SHA-256: 48 bits, and "-2" still settles a clash

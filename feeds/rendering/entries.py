@@ -14,9 +14,9 @@ from datetime import datetime, timedelta, timezone
 
 from sources.model import Article, Image, Tombstone
 
+from ..site import SiteSettings
 from .content import safe_html, safe_text
-from .rendering.language import strings
-from .site import SiteSettings
+from .language import strings
 
 # Shown for a feed with no entries yet, so that even an empty feed renders the
 # same bytes every time (feedgen would put the wall clock there).

@@ -20,15 +20,16 @@ from dataclasses import dataclass
 import orjson
 from feedgen.feed import FeedGenerator
 
+from ..site import SiteSettings
 from .document import Document
 from .entries import EPOCH, Entry, FeedDefinition, FeedView
 from .extensions import (
-    LinksEntryExtension,
-    LinksExtension,
     HistoryEntryExtension,
     HistoryExtension,
     HubEntryExtension,
     HubExtension,
+    LinksEntryExtension,
+    LinksExtension,
     MediaEntryExtension,
     MediaExtension,
     SourceEntryExtension,
@@ -38,8 +39,7 @@ from .extensions import (
     TombstoneEntryExtension,
     TombstoneExtension,
 )
-from .rendering.pages import entry_html
-from .site import SiteSettings
+from .pages import entry_html
 from .splice import splice, split_entries
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"

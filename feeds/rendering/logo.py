@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from importlib import resources
 
-from .entries import EPOCH, FeedView
+from ..site import SiteSettings
 from .document import Document
-from .site import SiteSettings
+from .entries import EPOCH, FeedView
 
 PNG_TYPE = "image/png"
 
@@ -14,6 +14,6 @@ PNG_TYPE = "image/png"
 def render_logo(view: FeedView, site: SiteSettings) -> Document | None:
     if site.image:
         return None
-    body = (resources.files("feeds") / "assets" / "logo.png").read_bytes()
+    body = (resources.files("feeds.rendering") / "assets" / "logo.png").read_bytes()
     # A constant time: the file only changes with a feedpub release.
     return Document("logo.png", body, PNG_TYPE, EPOCH.isoformat())

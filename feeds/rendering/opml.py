@@ -13,10 +13,10 @@ from __future__ import annotations
 from email.utils import format_datetime
 from xml.etree import ElementTree as ET
 
+from ..site import SiteSettings
 from .document import Document
 from .entries import FeedDefinition, FeedView
-from .rendering.language import strings
-from .site import SiteSettings
+from .language import strings
 
 OPML_PATH = "feeds.opml"           # under public/
 OPML_TYPE = "text/x-opml; charset=utf-8"

@@ -34,11 +34,11 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
-from ..archive import Page
-from ..catalogue import term_feed
-from ..document import Document
-from ..entries import EPOCH, Entry, FeedDefinition, FeedView, main_feed, newest
 from ..site import SiteSettings
+from .archive import Page
+from .catalogue import term_feed
+from .document import Document
+from .entries import EPOCH, Entry, FeedDefinition, FeedView, main_feed, newest
 from .language import month_name, strings, when
 
 PAGE_TYPE = "text/html; charset=utf-8"

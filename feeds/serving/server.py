@@ -13,7 +13,7 @@ answers with the same ETag and Last-Modified, across restarts too:
 
 Content codings (RFC 9110 8.4, 12.5.3): a text document is served as the
 brotli or gzip variant the build wrote beside it (``NAME.br``, ``NAME.gz``,
-:mod:`feeds.encoding`) when the request's ``Accept-Encoding`` prefers it, with
+:mod:`feeds.publishing.encoding`) when the request's ``Accept-Encoding`` prefers it, with
 ``Content-Encoding``, ``Vary: Accept-Encoding`` and an ETag of its own (the
 identity ETag with ``-br`` or ``-gz`` before the closing quote): each
 representation validates only itself, so a cache holding the gzip bytes never
@@ -47,18 +47,18 @@ import logging
 import mimetypes
 import os
 import threading
-from time import monotonic, time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
+from time import monotonic, time
 
-from .encoding import ETAG_SUFFIX, IDENTITY, VARIANTS, compressible, decompress_exactly, negotiate
-from .delta import delta_from_history, is_delta_type, read_history
-from .websub import FEED_TYPES
-from .publish import MANIFEST_NAME, read_manifest
+from ..publishing.delta import delta_from_history, is_delta_type, read_history
+from ..publishing.encoding import ETAG_SUFFIX, IDENTITY, VARIANTS, compressible, decompress_exactly, negotiate
+from ..publishing.publish import MANIFEST_NAME, read_manifest
+from ..publishing.websub import FEED_TYPES
 
 log = logging.getLogger(__name__)
 

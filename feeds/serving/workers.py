@@ -9,7 +9,7 @@ socket to granian's worker processes (Rust HTTP/1.1, one Python thread each for
 public/, :data:`BODY_READERS` more with the ingest API on), whose WSGI app
 (:class:`WorkerApp`) answers:
 
-- every request for the files of public/ itself, with :class:`feeds.server.PublicFiles`;
+- every request for the files of public/ itself, with :class:`feeds.serving.server.PublicFiles`;
 - ``/api`` and below, ``/healthz`` and ``/metrics`` by forwarding them over a Unix
   socket to a waitress server inside the serve process (:func:`forward`), which
   runs the same WSGI app as before. A request body over the cap is refused here,
@@ -31,8 +31,8 @@ within its deadline (docs/RELIABILITY.md, "Hostile input, second review").
 What workers know reaches the serve process without locks or messages:
 
 - request counts: each worker counts into a file of its own, mapped into memory
-  (:class:`feeds.health.SharedCounters`); ``/metrics`` adds the files up;
-- feed polls: each worker has its own :class:`feeds.stats.PollLog` appending to
+  (:class:`feeds.serving.health.SharedCounters`); ``/metrics`` adds the files up;
+- feed polls: each worker has its own :class:`feeds.serving.stats.PollLog` appending to
   ``stats.sqlite3`` (SQLite serialises the writers; `feedpub stats` reads it),
   flushed when the worker stops.
 
