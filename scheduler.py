@@ -72,7 +72,7 @@ from feeds.serving.stats import PollLog
 from sources.media import measure_image
 from sources.model import Image
 from feeds.rendering.entries import main_feed
-from feeds.publishing.publish import TEMPORARY_NAME, write_atomic
+from feeds.publishing.atomic import TEMPORARY_NAME, write_atomic
 from feeds.serving.health import HUB_OUTCOMES, Observed, ServiceFigures, read_shared_counters
 from feeds.serving.server import PublicFiles, create_server
 from feeds.site import SiteSettings

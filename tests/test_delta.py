@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from feeds.building.build import build
-from feeds.publishing.publish import retired
+from feeds.publishing.atomic import retired
 from feeds.serving.server import PublicFiles
 
 from .conftest import INGEST_TIME, SAMPLE, RunningServer, seen_by_the_server, write_article

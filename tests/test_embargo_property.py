@@ -40,7 +40,7 @@ from lxml import etree
 from feedpub.settings import utc_now
 from feeds.building.build import build, render_documents
 from feeds.rendering.entries import EPOCH
-from feeds.publishing.publish import retired
+from feeds.publishing.atomic import retired
 from feeds.site import SiteSettings
 from sources.model import Article, Image, RelatedLink, SaveResult, Status
 from sources.store import SQLiteStore

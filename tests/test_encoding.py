@@ -15,7 +15,8 @@ import feeds.publishing.publish
 from feeds.building.build import build
 from feeds.rendering.document import Document
 from feeds.publishing.encoding import ARCHIVE_LEVELS, LEVELS, compressible, negotiate
-from feeds.publishing.publish import MANIFEST_NAME, publish, read_manifest, retired, sha256
+from feeds.publishing.atomic import retired
+from feeds.publishing.publish import MANIFEST_NAME, publish, read_manifest, sha256
 
 from .conftest import INGEST_TIME, SAMPLE
 

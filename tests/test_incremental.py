@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from feedpub.settings import utc_now
 from feeds.building.build import STATE_NAME, build
 from feeds.building.fragments import CACHE_NAME
-from feeds.publishing.publish import retired
+from feeds.publishing.atomic import retired
 from feeds.site import SiteSettings
 from sources.model import Article, RelatedLink, SaveResult, Status
 from sources.store import SQLiteStore

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import feeds.publishing.publish
-from feeds.publishing.publish import MANIFEST_NAME, Manifest, PublishError, publish, read_manifest, write_atomic
+from feeds.publishing.atomic import PublishError, write_atomic
+from feeds.publishing.publish import MANIFEST_NAME, Manifest, publish, read_manifest
 from feeds.rendering.formats import Document
 
 

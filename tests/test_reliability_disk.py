@@ -5,7 +5,7 @@ Two honest ways for a write to fail, each in a real ``feedpub serve``:
 
 - a full disk: the process runs under ``RLIMIT_FSIZE``, so a write past the limit fails
   with EFBIG ("File too large") where a full disk fails with ENOSPC: the same
-  ``OSError`` from the same ``write`` in :func:`feeds.publishing.publish.write_atomic` (Python
+  ``OSError`` from the same ``write`` in :func:`feeds.publishing.atomic.write_atomic` (Python
   ignores SIGXFSZ, so the process lives on). The store is written by ``feedpub
   ingest`` in another process, without the limit, as a newsroom's tool would.
 - a read-only output folder (``chmod a-w``). Permissions do not bind root (its

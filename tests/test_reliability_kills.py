@@ -328,8 +328,8 @@ def check_store(path: Path, newsroom: Newsroom, ids: list[str]) -> list[str]:
 
 
 def test_a_start_removes_only_the_temporary_files_of_interrupted_writes(tmp_path, monkeypatch):
-    from feeds.publishing import publish
-    from feeds.publishing.publish import write_atomic
+    from feeds.publishing import atomic
+    from feeds.publishing.atomic import write_atomic
     from scheduler import remove_interrupted_writes
 
     (tmp_path / "category" / "politik").mkdir(parents=True)
@@ -343,8 +343,8 @@ def test_a_start_removes_only_the_temporary_files_of_interrupted_writes(tmp_path
     assert not any(path.exists() for path in cut_short) and all(path.exists() for path in kept)
     # The names it looks for are the names write_atomic gives its temporary files.
     made = []
-    real_open_temp = publish._open_temp
-    monkeypatch.setattr(publish, "_open_temp", lambda path: made.append(real_open_temp(path)) or made[-1])
+    real_open_temp = atomic._open_temp
+    monkeypatch.setattr(atomic, "_open_temp", lambda path: made.append(real_open_temp(path)) or made[-1])
     write_atomic(tmp_path / "feed.json", b"{}")
     assert len(made) == 1 and TEMPORARY.fullmatch(Path(made[0][1]).name)
 

@@ -133,7 +133,8 @@ def test_a_file_read_between_its_swap_and_the_manifest_gets_the_manifest_time_af
     the stop-gap Last-Modified it gave while the manifest still described the old file."""
     import json
 
-    from feeds.publishing.publish import MANIFEST_NAME, sha256, write_atomic
+    from feeds.publishing.atomic import write_atomic
+    from feeds.publishing.publish import MANIFEST_NAME, sha256
 
     manifest = json.loads((public / MANIFEST_NAME).read_bytes())
     new_body = (public / "rss.xml").read_bytes().replace(b"OKES.NEWS", b"OKES NEWS", 1)
@@ -194,7 +195,8 @@ def test_during_a_build_the_previous_consistent_version_is_served_until_its_mani
     stays as the manifest describes it, bytes and validators together, until the manifest changes."""
     import json
 
-    from feeds.publishing.publish import MANIFEST_NAME, sha256, write_atomic
+    from feeds.publishing.atomic import write_atomic
+    from feeds.publishing.publish import MANIFEST_NAME, sha256
 
     before = requests.get(server.url + "/rss.xml", headers={"Accept-Encoding": "identity"}, timeout=5)
     new_body = before.content.replace(b"OKES.NEWS", b"OKES NEWS", 1)

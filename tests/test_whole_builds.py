@@ -17,7 +17,8 @@ import requests
 import feeds.building.build as building
 from feeds.building.build import build
 from feeds.building.fragments import CACHE_NAME
-from feeds.publishing.publish import TEMPORARY_NAME, PublishError, read_manifest, retired
+from feeds.publishing.atomic import TEMPORARY_NAME, PublishError, retired
+from feeds.publishing.publish import read_manifest
 from feeds.serving.server import PublicFiles
 from feedpub.settings import load_config, utc_now
 from sources.ingest import ingest_paths

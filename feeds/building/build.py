@@ -47,16 +47,8 @@ from sources.model import Status
 from sources.placement import UNKNOWN, Placement
 from sources.store.roles import FeedQueries
 
-from ..publishing.publish import (
-    Manifest,
-    PublishError,
-    discard_temporaries,
-    finish,
-    publish,
-    sync_filesystem,
-    write_atomic,
-    write_documents,
-)
+from ..publishing.atomic import PublishError, discard_temporaries, sync_filesystem, write_atomic
+from ..publishing.publish import Manifest, finish, publish, write_documents
 from ..publishing.websub import changed_topics
 from ..rendering.archive import (
     Page,

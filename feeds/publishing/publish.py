@@ -8,7 +8,7 @@ A build is published whole or not at all (issue #15). Every file it changes (the
 documents, their precompressed variants, their RFC 3229 histories, the archive
 folders' manifests and the main manifest) is first written in full under a
 temporary name, and every file it replaces or removes gets a second, temporary name
-(:func:`_set_aside`). Only when all of that is done does :func:`finish` rename the new
+(:func:`set_aside`). Only when all of that is done does :func:`finish` rename the new
 files into place, documents before the manifests, and remove what the build no longer
 makes. A failure before that (a document that does not render, a full disk, a name
 the file system refuses, a folder it may not change) removes the temporary files and
@@ -27,14 +27,8 @@ serves, so a reader never gets a variant of another version than the document's.
 
 from __future__ import annotations
 
-import ctypes
-import errno
-import functools
 import hashlib
-import itertools
 import os
-import re
-import shutil
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
@@ -44,17 +38,12 @@ from pathlib import Path
 
 import orjson
 
-from sources.errors import FeedpubError
-
 from ..rendering.document import Document
+from .atomic import PublishError, discard, fsync_dir, remove_folders, retire, set_aside, stage, sync_filesystem
 from .delta import history_before, history_path, is_delta_type, legacy_history, next_history
 from .encoding import VARIANTS, Compressing, compress, compressible
 
 MANIFEST_NAME = ".manifest.json"   # hidden: the server never serves dot-files
-
-
-class PublishError(FeedpubError):
-    """A document could not be written; the previous version is still in place."""
 
 
 @dataclass(frozen=True)
@@ -63,204 +52,6 @@ class PublishReport:
     unchanged: tuple[str, ...]
     removed: tuple[str, ...]
     types: dict[str, str] = field(default_factory=dict)   # path -> content type of what was handed over
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def sync_filesystem(folder: Path) -> None:
-    """Flush the file system that holds ``folder`` (Linux syncfs); else every file system."""
-    libc = _libc()
-    if libc is not None:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            if libc.syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-    os.sync()
-
-
-@functools.lru_cache(maxsize=1)
-def _libc():
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc if hasattr(libc, "syncfs") else None
-    except OSError:
-        return None
-
-
-def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> bool:
-    """Replace ``path`` with ``data``; False (and no write at all) when it already holds them.
-
-    ``durable`` False leaves the fsyncs to the caller: a build writes thousands of
-    files and makes them durable with one sync before its manifest (:func:`finish`).
-    Readers never see a partial file either way: that is the rename's doing.
-    """
-    staged = _stage(path, data, durable=durable)
-    if staged is None:
-        return False
-    _commit([(staged, path)], durable=durable)
-    return True
-
-
-def _stage(path: Path, data: bytes, *, durable: bool, compare: bool = True,
-           folders: list[str] | None = None) -> str | None:
-    """Write ``data`` to a temporary file beside ``path``; None when ``path`` already holds it
-    (``compare`` False: the caller knows it does not, and reading it back would be waste).
-    ``folders``: where to note the folders made for it (a failed build removes them again)."""
-    try:
-        if compare and path.read_bytes() == data:
-            return None
-    except OSError:
-        pass   # missing or unreadable: written below, where a real problem becomes a PublishError
-    tmp = None
-    try:
-        try:
-            fd, tmp = _open_temp(path)
-        except FileNotFoundError:   # a new folder (asking first for every file cost more: 80k files at 100k articles)
-            _make_folder(path.parent, folders)
-            fd, tmp = _open_temp(path)
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(fd, 0o644)   # whatever the umask: the web server may run as another user
-            out.write(data)
-            if durable:
-                out.flush()
-                os.fsync(out.fileno())
-        return tmp
-    except OSError as exc:
-        if tmp:
-            Path(tmp).unlink(missing_ok=True)
-        raise PublishError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-
-
-def _make_folder(folder: Path, made: list[str] | None) -> None:
-    missing = []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(str(folder))
-        folder = folder.parent
-    for each in reversed(missing):
-        os.makedirs(each, exist_ok=True)   # the other process of a full build may be making it too
-    if made is not None:
-        made += missing   # deepest first: the order they can be removed in
-
-
-_TEMPS = itertools.count()
-# The names _open_temp gives, and tempfile.mkstemp's 8 random characters of builds before
-# (scheduler.remove_interrupted_writes removes what a crash left under them).
-# "feedpub-" in the name: an operator's ".notes.2024-01.tmp" is not ours to remove.
-TEMPORARY_NAME = re.compile(r"\..+\.(feedpub-\d+-\d+|[a-z0-9_]{8})\.tmp")
-
-
-def _open_temp(path: Path) -> tuple[int, str]:
-    """A new file beside ``path`` for its next bytes, named after this process and a counter:
-    tempfile.mkstemp's random names cost more than creating the file (a full build creates
-    ~6k at 1k articles, ~80k at 100k)."""
-    for _ in range(1000):
-        tmp = f"{path.parent}/.{path.name}.feedpub-{os.getpid()}-{next(_TEMPS)}.tmp"
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644), tmp
-        except FileExistsError:
-            continue   # left by a stopped process that had this pid
-    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
-
-
-def _set_aside(path: str, *, removing: bool = False) -> str | None:
-    """Give the file at ``path`` a second, temporary name (a hard link); None when there is
-    no such file, or the file system has no hard links.
-
-    Until the build is published, the previous version can be put back under its own
-    name (:func:`finish`); and renaming the new version over a file that keeps another
-    name frees nothing, where freeing the old version's blocks made the rename the slow
-    part of swapping a build in (docs/RELIABILITY.md, #15): that is left to
-    :func:`_retire`, once the build is served. Needs the rights removing the file does.
-    """
-    folder, name = os.path.split(path)
-    for _ in range(1000):
-        spare = f"{folder}/.{name}.feedpub-{os.getpid()}-{next(_TEMPS)}.tmp"
-        try:
-            os.link(path, spare)
-            return spare
-        except FileExistsError:
-            continue   # left by a stopped process that had this pid
-        except FileNotFoundError:
-            return None   # a new file: nothing to put back
-        except OSError as exc:
-            if exc.errno in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK):
-                return None   # no hard links here: the build is swapped in without a way back
-            doing = "remove" if removing else "replace"
-            raise PublishError(f"{path}: cannot {doing}: {exc.strerror or exc}") from exc
-    raise PublishError(f"{folder}: no free temporary name for {name}")
-
-
-def _retire(spares: list[str], folders: list[str]) -> None:
-    """Remove the previous versions of a published build (and the folders of RFC 3229
-    histories as builds before kept them): on a thread of its own, off the build's time."""
-    for spare in spares:
-        try:
-            os.unlink(spare)
-        except OSError:
-            pass   # gone already, or a folder made read-only since: a start removes it
-    for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-_RETIRING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedpub-retire")
-
-
-def retired() -> None:
-    """Wait until the previous versions of the builds published so far are removed (a
-    process exiting waits for them anyway)."""
-    _RETIRING.submit(lambda: None).result()
-
-
-def discard_temporaries(output_dir: Path, pid: int) -> int:
-    """Remove the temporary files process ``pid`` made under ``output_dir`` (a build's
-    second process that stopped without saying what it wrote); how many there were."""
-    marker = f".feedpub-{pid}-"
-    removed = 0
-    for folder, _, names in os.walk(output_dir):
-        for name in names:
-            if marker in name and TEMPORARY_NAME.fullmatch(name):
-                Path(folder, name).unlink(missing_ok=True)
-                removed += 1
-    return removed
-
-
-def _commit(staged: list[tuple[str, Path]], *, durable: bool) -> None:
-    """Rename staged files into place, in order (renames need no space: a full disk fails
-    while staging, before anything served has changed)."""
-    try:
-        for tmp, path in staged:
-            os.replace(tmp, path)
-            if durable:
-                _fsync_dir(path.parent)
-    except OSError as exc:
-        for tmp, _ in staged:
-            Path(tmp).unlink(missing_ok=True)
-        raise PublishError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-
-
-def _discard(staged: list[tuple]) -> None:
-    """Remove the temporary files of ``staged`` (temporary file, place[, its spare name])."""
-    for tmp, _, *spare in staged:
-        for name in (tmp, *spare):
-            if name:
-                Path(name).unlink(missing_ok=True)
-
-
-def _remove_folders(folders: list[str]) -> None:
-    """Remove the folders a failed build made, deepest first, those left empty only."""
-    for folder in folders:
-        try:
-            os.rmdir(folder)
-        except OSError:
-            pass   # something else is in it (the other process's files, say): it stays
 
 
 def sha256(data: bytes) -> str:
@@ -390,7 +181,7 @@ def _stage_variants(output_dir: Path, doc: Document, digest: str, before: dict,
     encodings = {}
     for coding, data in (compressing.result() if compressing else compress(doc.body, archive=doc.archive)).items():
         target = output_dir / (doc.path + VARIANTS[coding])
-        tmp = _stage(target, data, durable=False, compare=compressing is None, folders=folders)
+        tmp = stage(target, data, durable=False, compare=compressing is None, folders=folders)
         if tmp:
             staged.append((tmp, str(target)))
         encodings[coding] = {"sha256": sha256(data), "size": len(data)}
@@ -431,8 +222,8 @@ class Written:
 
     def discard(self) -> None:
         """Remove everything this pass staged: its build failed, nothing of it is published."""
-        _discard(self.staged)
-        _remove_folders(self.folders)
+        discard(self.staged)
+        remove_folders(self.folders)
         self.staged, self.folders = [], []
 
 
@@ -532,7 +323,7 @@ def _write_one(output_dir: Path, previous: Manifest, done: Written, doc: Documen
         # Read back only when the file may hold these bytes already: the manifest lists them,
         # or lists nothing for it (files left by a first build stopped before its manifest).
         target = output_dir / doc.path
-        document = _stage(target, doc.body, durable=False, compare=before.get("sha256") in (None, digest),
+        document = stage(target, doc.body, durable=False, compare=before.get("sha256") in (None, digest),
                           folders=folders)
         if document:
             staged.append((document, str(target)))
@@ -542,15 +333,15 @@ def _write_one(output_dir: Path, previous: Manifest, done: Written, doc: Documen
             recorded = next_history(doc.path, doc.body, digest, history) if history else None
             if recorded is not None:
                 place = history_path(output_dir, doc.path)
-                staged.append((_stage(place, recorded, durable=False, compare=False, folders=folders), str(place)))
+                staged.append((stage(place, recorded, durable=False, compare=False, folders=folders), str(place)))
                 legacy = legacy_history(output_dir, doc.path)
                 if legacy is not None:
                     done.legacy.append(str(legacy))
         for tmp, place in staged:
-            kept.append((tmp, place, _set_aside(place)))
+            kept.append((tmp, place, set_aside(place)))
     except BaseException:
-        _discard(kept + [pair + (None,) for pair in staged[len(kept):]])
-        _remove_folders(folders)
+        discard(kept + [pair + (None,) for pair in staged[len(kept):]])
+        remove_folders(folders)
         raise
     done.staged += kept
     done.folders += folders
@@ -597,7 +388,7 @@ def finish(output_dir: Path, previous: Manifest, done: Written, *, only: bool = 
     """Publish what :func:`write_documents` staged, or nothing of it.
 
     The archive folders' manifests and the main one are staged too, and each file to
-    remove gets a spare name (:func:`_set_aside`: a folder the build may not change fails
+    remove gets a spare name (:func:`set_aside`: a folder the build may not change fails
     here). Then everything is swapped in: the documents (each after its variants), the
     removals, the archive folders' manifests, one sync, the main manifest last. Should any
     of these renames fail, every file already swapped in is put back from its spare name.
@@ -615,25 +406,25 @@ def finish(output_dir: Path, previous: Manifest, done: Written, *, only: bool = 
             target = output_dir / folder / MANIFEST_NAME
             if listed:
                 body = _manifest_body({"version": 1, "documents": listed})
-                tmp = _stage(target, body, durable=False)
+                tmp = stage(target, body, durable=False)
                 if tmp:
-                    manifests.append((tmp, str(target), _set_aside(str(target))))
+                    manifests.append((tmp, str(target), set_aside(str(target))))
                 digests[folder] = sha256(body)
                 kept.append((target, digests[folder], listed))
             else:   # the folder's last page is gone
                 gone.append(str(target))
                 digests.pop(folder, None)
         for path in (*gone, *done.obsolete):
-            spare = _set_aside(path, removing=True)
+            spare = set_aside(path, removing=True)
             if spare or os.path.lexists(path):   # no hard links here: removed without a way back
                 removals.append((path, spare))
         # Naming each archive folder's manifest by digest: the server sees a new main
         # manifest whenever any part changed.
-        main = _stage(output_dir / MANIFEST_NAME,
+        main = stage(output_dir / MANIFEST_NAME,
                       _manifest_body({"version": 1, "documents": documents, "shards": digests}), durable=True)
     except BaseException:
         done.discard()
-        _discard(manifests + [(main, "")] + [(spare, "") for _, spare in removals])
+        discard(manifests + [(main, "")] + [(spare, "") for _, spare in removals])
         raise
     swapped: list[tuple[str, str | None]] = []   # (place, spare name of what was there)
     try:
@@ -655,17 +446,17 @@ def finish(output_dir: Path, previous: Manifest, done: Written, *, only: bool = 
     except BaseException as exc:
         _put_back(swapped)
         done.discard()
-        _discard(manifests + [(main, "")] + [(spare, "") for _, spare in removals])
+        discard(manifests + [(main, "")] + [(spare, "") for _, spare in removals])
         if isinstance(exc, OSError):
             raise PublishError(f"{exc.filename}: cannot swap the build in: {exc.strerror or exc}") from exc
         raise
     if main:
-        _fsync_dir(output_dir)
+        fsync_dir(output_dir)
     for target, digest, listed in kept:
         _keep_shard(target, digest, listed)   # the next build's, unless another writes first
     spares = [spare for *_, spare in (*done.staged, *manifests, *removals) if spare]
     if spares or done.legacy:
-        _RETIRING.submit(_retire, spares, done.legacy)
+        retire(spares, done.legacy)
     return PublishReport(tuple(done.written), tuple(done.unchanged), tuple(path for path, _ in removing), done.types)
 
 
