@@ -67,22 +67,23 @@ import requests
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from feedpub.settings import Config, open_store, utc_now, with_address
 from feeds.building.build import BuildReport, build
-from feeds.serving.stats import PollLog
-from sources.media import measure_image
-from sources.model import Image
-from feeds.rendering.entries import main_feed
 from feeds.publishing.atomic import TEMPORARY_NAME, write_atomic
+from feeds.publishing.websub import HubError, notify_hub
+from feeds.rendering.entries import main_feed
+from feeds.serving.dispatch import PathDispatch
 from feeds.serving.health import HUB_OUTCOMES, Observed, ServiceFigures, read_shared_counters
 from feeds.serving.server import PublicFiles, create_server
-from feeds.site import SiteSettings
-from feeds.publishing.websub import HubError, notify_hub
+from feeds.serving.stats import PollLog
 from feeds.serving.workers import WorkerSettings, listen, run_workers
-from feedpub.settings import Config, open_store, utc_now, with_address
+from feeds.site import SiteSettings
 from sources.api import IngestAPI
 from sources.api_gate import BodyGate
 from sources.errors import FeedpubError
 from sources.ingest import ingest_paths
+from sources.media import measure_image
+from sources.model import Image
 from sources.remote import PollResult, RemoteSource, poll_source, user_agent
 from sources.remote import states as source_states
 from sources.store.roles import Articles, ArticleStore
@@ -522,21 +523,6 @@ def _raise_system_exit(signum: int, _frame) -> None:
 
 
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-
-
-class PathDispatch:
-    """The serve process's one WSGI app: ``/api`` and below to the ingest API (mounted once
-    the address is known), everything else to the files of public/."""
-
-    def __init__(self, public: PublicFiles, api: IngestAPI | None = None):
-        self.public = public
-        self.api = api
-
-    def __call__(self, environ: dict, start_response):
-        path = environ.get("PATH_INFO", "")
-        if self.api is not None and (path == "/api" or path.startswith("/api/")):
-            return self.api(environ, start_response)
-        return self.public(environ, start_response)
 
 
 def feed_urls_for(site: SiteSettings) -> Callable[[object], tuple[str, ...]]:

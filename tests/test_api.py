@@ -13,8 +13,8 @@ import feedparser
 import pytest
 import requests
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, assume, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -25,10 +25,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 import sources.api
-from feeds.building.build import build
-from feeds.serving.server import PublicFiles
-from scheduler import PathDispatch, feed_urls_for
 from feedpub.settings import load_config
+from feeds.building.build import build
+from feeds.serving.dispatch import PathDispatch
+from feeds.serving.server import PublicFiles
+from scheduler import feed_urls_for
 from sources.api import IngestAPI
 from sources.errors import ConfigError
 

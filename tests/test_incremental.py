@@ -223,7 +223,7 @@ def test_two_processes_whose_plans_differ_still_take_every_month_both_hold_once(
     change log, for the next build)."""
     import shutil
 
-    from feeds.building.build import Claims, _Builder, fingerprint
+    from feeds.building.builder import Builder, Claims, fingerprint
     from feeds.rendering.catalogue import term_slugs
     from feeds.building.fragments import FragmentCache
 
@@ -240,7 +240,7 @@ def test_two_processes_whose_plans_differ_still_take_every_month_both_hold_once(
     slugs = {kind: term_slugs(first.terms(kind, clock)) for kind in SITE.catalogue}   # the parent's, as sent
     claims = Claims()
     made: list[list[str]] = [[], []]
-    generators = [_Builder(store, SITE, clock, {k: dict(v) for k, v in slugs.items()},
+    generators = [Builder(store, SITE, clock, {k: dict(v) for k, v in slugs.items()},
                            FragmentCache(None, fingerprint(SITE))).everything(claims=claims)
                   for store in (first, second)]
     while generators:   # the two take turns, a document each
@@ -250,7 +250,7 @@ def test_two_processes_whose_plans_differ_still_take_every_month_both_hold_once(
                 generators.remove(generator)
             else:
                 made_by.append(document.path)
-    alone = [{doc.path for doc in _Builder(store, SITE, clock, {k: dict(v) for k, v in slugs.items()},
+    alone = [{doc.path for doc in Builder(store, SITE, clock, {k: dict(v) for k, v in slugs.items()},
                                            FragmentCache(None, fingerprint(SITE))).everything()}
              for store in (first, second)]
     both = alone[0] & alone[1]
@@ -264,7 +264,7 @@ def test_two_processes_whose_plans_differ_still_take_every_month_both_hold_once(
 
 def test_an_edit_renders_only_the_edited_entry_again(tmp_path, monkeypatch):
     """Every other entry of the documents it touches comes from the kept fragments."""
-    import feeds.building.build as building
+    import feeds.building.builder as building
 
     store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
     clock, created = START, []
@@ -292,7 +292,7 @@ def test_an_edit_renders_only_the_edited_entry_again(tmp_path, monkeypatch):
 def test_a_full_build_renders_each_archived_entry_once(tmp_path, monkeypatch):
     """Month by month: an article's Atom entry serves all its archive pages (main, category,
     tag, author) and its feeds' subscription documents, rendered once."""
-    import feeds.building.build as building
+    import feeds.building.builder as building
 
     store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
     clock, created = START, []

@@ -34,13 +34,13 @@ import brotli
 import pytest
 from lxml import etree
 
-from feeds.serving.health import Observed
+from feedpub.settings import load_config, open_store, utc_now, with_address
 from feeds.publishing.publish import read_manifest
+from feeds.serving.dispatch import PathDispatch
+from feeds.serving.health import Observed
 from feeds.serving.server import PublicFiles, create_server
 from feeds.serving.workers import WorkerSettings, listen, run_workers
-from feedpub.settings import utc_now
-from scheduler import PathDispatch, Service, feed_urls_for
-from feedpub.settings import load_config, open_store, with_address
+from scheduler import Service, feed_urls_for
 from sources.api import IngestAPI
 from sources.api_gate import BodyGate
 

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 import feeds.building.build as building
+import feeds.building.builder as builder
 from feeds.building.build import build
 from feeds.building.fragments import CACHE_NAME
 from feeds.publishing.atomic import TEMPORARY_NAME, PublishError, retired
@@ -97,8 +98,8 @@ def test_a_build_failing_half_way_serves_nothing_of_it_and_the_next_build_publis
                 raise RuntimeError("a renderer bug")
             return real(view, site, rendered_entries)
 
-        real = building.render_json_feed
-        monkeypatch.setattr(building, "render_json_feed", failing)
+        real = builder.render_json_feed
+        monkeypatch.setattr(builder, "render_json_feed", failing)
         with pytest.raises(RuntimeError, match="a renderer bug"):
             build(store, site, public, later + timedelta(minutes=1))
         assert {"feed.json", "category/politik/feed.json", "author/siti/feed.json"} <= set(rendered)
@@ -152,7 +153,7 @@ def test_a_full_build_in_two_processes_failing_in_one_leaves_nothing_of_either(n
     retitled = replace(site, title="OKES.NEWS Baru")   # every document changes: a full build
     monkeypatch.setattr(building, "PARALLEL_FROM", 2)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    real, calls = building.render_json_feed, []
+    real, calls = builder.render_json_feed, []
 
     def failing(view, site, rendered_entries):
         calls.append(view.feed.json_path)
@@ -168,12 +169,12 @@ def test_a_full_build_in_two_processes_failing_in_one_leaves_nothing_of_either(n
             raise RuntimeError("a renderer bug")
         return real(view, site, rendered_entries)
 
-    monkeypatch.setattr(building, "render_json_feed", failing)
+    monkeypatch.setattr(builder, "render_json_feed", failing)
     with pytest.raises(RuntimeError, match="a renderer bug"):
         build(store, retitled, public, INGEST_TIME + timedelta(hours=2), full=True)
     assert files(public) == before
 
-    monkeypatch.setattr(building, "render_json_feed", real)
+    monkeypatch.setattr(builder, "render_json_feed", real)
     monkeypatch.setattr(building, "PARALLEL_FROM", 10**9)   # one process: quicker, and the same bytes
     build(store, retitled, public, INGEST_TIME + timedelta(hours=2), full=True)
     manifest = read_manifest(public)

@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
+from .dispatch import is_api, is_internal
 from .health import SharedCounters
 from .server import CHANNEL_TIMEOUT, CONNECTION_LIMIT, PublicFiles, enough_descriptors
 from .stats import PollLog
@@ -73,8 +74,6 @@ STOP_ATTEMPTS = 3                # SIGTERMs a worker gets before it is killed ..
 STOP_WAIT_SECONDS = 1.0          # ... this long apart
 BACKLOG = 1024                   # connections the kernel queues while every worker's places are taken (waitress's too)
 FORWARD_TIMEOUT = 60.0           # seconds an /api request may take in the serve process
-FORWARDED_PREFIX = "/api"
-FORWARDED_PATHS = frozenset({"/healthz", "/metrics"})
 FORWARD_THREADS = 8              # threads of a worker that pass requests on to the serve process ...
 FORWARD_PENDING = 64             # ... and the requests they take at once; more get 503 at once
 # Request bodies a worker reads at once, each holding one of granian's Python threads
@@ -110,12 +109,6 @@ class WorkerSettings:
     body_gate: BodyGate | None    # which bodies the ingest API reads (sources/api_gate.py); None: the API is off
     body_seconds: float = 30.0    # a body the API will read must arrive within this, else 408
     parent: int = 0               # the serve process's pid (set by run_workers)
-
-
-def is_internal(path: str) -> bool:
-    """Whether a URL path is the serve process's to answer: /api and below, /healthz, /metrics."""
-    return path in FORWARDED_PATHS or (path.startswith(FORWARDED_PREFIX) and (
-        len(path) == len(FORWARDED_PREFIX) or path[len(FORWARDED_PREFIX)] == "/"))
 
 
 class WorkerApp:
@@ -202,7 +195,7 @@ class InternalRequests:
 
     def _reads_body(self, environ: dict) -> bool:
         """Whether the API will read this request's body."""
-        return (self.body_gate is not None and environ.get("PATH_INFO", "").startswith(FORWARDED_PREFIX)
+        return (self.body_gate is not None and is_api(environ.get("PATH_INFO", ""))
                 and self.body_gate.reads_body(environ.get("REQUEST_METHOD", ""), environ.get("HTTP_AUTHORIZATION", "")))
 
     def _read_body(self, proto: Responder, environ: dict, size: int) -> bytes | None:

@@ -1,0 +1,291 @@
+"""The incremental plan: from the store's change log to the documents a change touched.
+
+An article touches: the main feed and each of its category/tag/author feeds,
+before and after the change; there, the subscription document when it is (or
+was) among the newest entries, and the archive pages of its month (and, when a
+month's pages come or go, the neighbouring months' pages, whose links change);
+and its own page (written, 410 once deleted, removed when unpublished or moved).
+An article whose related link points at a changed article changes with it.
+
+What an article was at the last build and is now are :class:`~sources.placement.Placement`
+values (the store's change log keeps the old one); :class:`IncrementalPlan` turns them into
+the documents to render and to remove, or says why only a full build can be right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+
+from sources.model import Status
+from sources.placement import UNKNOWN, Placement
+
+from ..publishing.publish import Manifest
+from ..rendering.archive import Page, archive_folder, is_closed, link, month_bounds, month_of, month_pages
+from ..rendering.catalogue import term_feed, term_slugs
+from ..rendering.document import Document
+from ..rendering.entries import Entry
+from ..rendering.pages import html_path, render_gone_page
+from ..site import SiteSettings
+from .builder import Builder, FeedKey, page_basis, short_ids
+
+
+def _same_place(before: Placement | None, after: Placement | None, t0: int, t1: int) -> bool:
+    """An article that was a place at the last build and still is, in the same month and feeds:
+    every page keeps its entries (only the one holding it changes)."""
+    return bool(before and after and before.is_place(t0) and after.is_place(t1)
+                and (before.published_ts, before.status, before.categories, before.tags, before.author)
+                == (after.published_ts, after.status, after.categories, after.tags, after.author))
+
+
+def _link_changed(before: Placement | None, after: Placement | None, t0: int, t1: int) -> bool:
+    """Whether a related link to the article shows something else at ``t1`` than at ``t0``."""
+    was = before.link_view(t0) if before else None
+    shows = after.link_view(t1) if after else None
+    # A placement logged before titles were recorded says nothing: its view is UNKNOWN,
+    # which no current placement shows, so the link counts as changed.
+    return was != shows
+
+
+def _page_state(placement: Placement | None, now_ts: int) -> str | None:
+    """What an article's address serves: "page" while readers see it, "gone" once deleted after
+    they saw it (410, as the store's tombstones: ``deleted_since``), else None (no document)."""
+    if not placement:
+        return None
+    if placement.status is Status.PUBLISHED and placement.published_ts <= now_ts:
+        return "page"
+    if (placement.status is Status.DELETED and placement.deleted_ts is not None
+            and placement.published_ts <= placement.deleted_ts <= now_ts):
+        return "gone"
+    return None
+
+
+def _page_path(placement: Placement | None, site: SiteSettings) -> str | None:
+    """Where the page of an article so placed is (None: it has none here)."""
+    if not placement:
+        return None
+    published = datetime.fromtimestamp(placement.published_ts, site.zone)
+    return site.article_path(placement.url, placement.slug, published)
+
+
+def _feed_keys(placement: Placement, site: SiteSettings) -> set[FeedKey]:
+    keys: set[FeedKey] = {None}
+    if "category" in site.catalogue:
+        keys.update(("category", name) for name in placement.categories)
+    if "tag" in site.catalogue:
+        keys.update(("tag", name) for name in placement.tags)
+    if "author" in site.catalogue and placement.author:
+        keys.add(("author", placement.author))
+    return keys
+
+
+class IncrementalPlan:
+    """Which documents the changes since the last build touched, and rendering just those."""
+
+    def __init__(self, builder: Builder, manifest: Manifest, since: datetime):
+        self.b, self.manifest, self.since = builder, manifest, since
+        self.render: dict[str, Callable[[], list[Document] | Document]] = {}
+        self.remove: set[str] = set()
+        self._closed: dict[tuple[FeedKey, str], list[Page]] = {}
+        self._articles: dict[str, Entry] | None = None   # the articles whose pages are rendered
+
+    def listed(self, prefix: str) -> list[str]:
+        return self.manifest.paths(prefix)
+
+    def archived(self, prefix: str) -> list[str]:
+        """The archive documents listed under ``prefix`` (not their pages for people)."""
+        return [path for path in self.listed(prefix) if path.endswith(".xml")]
+
+    def closed_pages(self, key: FeedKey, month: str, newest: str | None) -> list[Page]:
+        """A month's closed pages, unlinked."""
+        if (key, month) not in self._closed:
+            kind, name = key if key else (None, None)
+            start, end = month_bounds(month, self.b.site.zone)
+            places = self.b.store.places(kind, name, self.b.now, start, end)
+            pages = month_pages(self.b.definition(key), month, places, self.b.size)
+            self._closed[key, month] = [page for page in pages if is_closed(page, newest, self.b.size)]
+        return self._closed[key, month]
+
+    def neighbour(self, key: FeedKey, month: str, *, before: bool) -> str | None:
+        """The month with places just before (or after) ``month``."""
+        kind, name = key if key else (None, None)
+        start, end = month_bounds(month, self.b.site.zone)
+        ts = self.b.store.place_near(kind, name, self.b.now, start if before else end, before=before)
+        return month_of(ts, self.b.site.zone) if ts is not None else None
+
+    def plan(self, changed: dict[str, Placement | None], released: list[str], tombstones_moved: bool,
+             state_slugs: dict[str, dict[str, str]], deleted: list[str]) -> str:
+        """Fill ``render``/``remove``; why only a full build can be right, or "". ``deleted``:
+        articles whose deletion time came since the last build."""
+        b, store = self.b, self.b.store
+        before = dict(changed)
+        direct = set(changed) | set(released)
+        t0, t1 = int(self.since.timestamp()), int(b.now.timestamp())
+        current = store.placements(sorted(direct))
+        # A link shows its target's title and address, and only while the target is
+        # visible: the articles linking to one whose link would look different change too.
+        shown = {article_id for article_id in direct
+                 if _link_changed(before.get(article_id), current.get(article_id), t0, t1)}
+        linkers = store.linking_to(sorted(shown)) - direct if shown else set()
+        content = direct | linkers
+        b.fragments.forget(content)   # their kept entries show what they were (feeds/fragments.py)
+        current.update(store.placements(sorted(linkers)))
+        for article_id in content - set(changed):
+            before[article_id] = current.get(article_id)   # released: not a place at ``since`` anyway
+        touched: dict[FeedKey, set[str]] = {}
+        still: dict[FeedKey, set[str]] = {}   # months whose places did not move (an edit in place)
+        for article_id in content:
+            was, now_at = before.get(article_id), current.get(article_id)
+            stays = _same_place(was, now_at, t0, t1)
+            for placement, moment in ((was, t0), (now_at, t1)):
+                if placement and placement.is_place(moment):
+                    month = month_of(placement.published_ts, b.site.zone)
+                    for key in _feed_keys(placement, b.site):
+                        (still if stays else touched).setdefault(key, set()).add(month)
+        for key, months in still.items():
+            touched.setdefault(key, set())
+        # A deletion (or a change to a deleted article) may add or drop a tombstone in atom.xml.
+        tombstones_moved = tombstones_moved or any(
+            placement and placement.status is Status.DELETED
+            for article_id in content for placement in (before.get(article_id), current.get(article_id)))
+        if tombstones_moved:
+            touched.setdefault(None, set())
+        catalogue_changed = False
+        for kind in b.site.catalogue:
+            names = {key[1] for key in touched if key and key[0] == kind}
+            if any(store.has_term(kind, name, b.now) != (name in state_slugs.get(kind, {})) for name in names):
+                slugs = term_slugs(store.terms(kind, b.now))
+                old = state_slugs.get(kind, {})
+                if any(name in slugs and slugs[name] != slug for name, slug in old.items()):
+                    return "a new name moved the slug of an existing feed"
+                b.slugs[kind] = slugs
+                for name in set(old) - set(slugs):   # the feed is gone: all its documents
+                    feed = term_feed(kind, name, old[name], b.site)
+                    self.remove.update(self.listed(feed.atom_path.rpartition("/")[0] + "/"))
+                    touched.pop((kind, name), None)
+                for name in set(slugs) - set(old):   # a new feed: everything of it
+                    touched.pop((kind, name), None)
+                    self.whole_feed((kind, name))
+                catalogue_changed = True
+        for key, months in touched.items():
+            # A name only deleted articles carry has no feed (feeds exist for what readers see).
+            if key is None or key[1] in b.slugs.get(key[0], {}):
+                self.feed(key, months, still.get(key, set()), content, force=key is None and tombstones_moved)
+        if catalogue_changed and "rss.xml" not in self.render:
+            self.render["index.html"] = lambda: b.site_documents(*b.main_view())
+        others = sorted(set(deleted) - content)
+        current.update(store.placements(others))
+        for article_id in others:
+            before[article_id] = current.get(article_id)
+        return self.article_pages(content | set(others), before, current, t1)
+
+    def article_pages(self, content: set[str], before: dict[str, Placement | None], current: dict[str, Placement],
+                      now_ts: int) -> str:
+        """The pages of the articles whose content changed: written, 410 once deleted, removed
+        when unpublished or moved; why not, when a logged placement cannot say where a page was."""
+        b = self.b
+        wanted: list[str] = []
+        for article_id in sorted(content):
+            was, now_at = before.get(article_id), current.get(article_id)
+            if any(placement and (placement.slug is UNKNOWN or placement.url is UNKNOWN) for placement in (was, now_at)):
+                return "the change log predates article pages"   # logged before addresses were (as link_view)
+            old_path, path = _page_path(was, b.site), _page_path(now_at, b.site)
+            state = _page_state(now_at, now_ts)
+            if state == "page" and path:
+                self.render[path] = lambda article_id=article_id: self.article_page(article_id, wanted)
+                wanted.append(article_id)
+            elif state == "gone" and path:
+                deleted = datetime.fromtimestamp(now_at.deleted_ts, b.site.zone)
+                self.render[path] = lambda path=path, deleted=deleted: render_gone_page(path, b.site, deleted)
+            stale = {old_path, path} if state is None or not path else {old_path} - {path}
+            for gone_from in stale - {None}:
+                if self.manifest.get(gone_from) is not None:
+                    self.remove.add(gone_from)
+        return ""
+
+    def article_page(self, article_id: str, wanted: list[str]) -> list[Document]:
+        """The page of one of the articles ``wanted``: all of them read at the first one's turn."""
+        if self._articles is None:
+            self._articles = {entry.id: entry for entry in self.b.entries(wanted)}
+        entry = self._articles.get(article_id)   # gone since the plan: the change log has it
+        return self.b.article_documents([], [entry]) if entry is not None else []
+
+    def whole_feed(self, key: FeedKey) -> None:
+        pages = self.b.pages(key)
+        self.render[self.b.definition(key).rss_path] = (
+            lambda: self.b.feed_documents(key, pages[-1].path if pages else None))
+        for page in pages:
+            self.render[page.path] = lambda page=page: self.b.page_document(page)
+
+    def feed(self, key: FeedKey, months: set[str], still: set[str], content: set[str], *, force: bool) -> None:
+        """``months``: where places came, went or moved; ``still``: where articles changed in place."""
+        b = self.b
+        kind, name = key if key else (None, None)
+        newest_ts = b.store.place_near(kind, name, b.now, b.now + timedelta(seconds=1), before=True)
+        newest = month_of(newest_ts, b.site.zone) if newest_ts is not None else None
+        folder = archive_folder(b.definition(key))
+        # Each touched month, and its neighbours: their links follow its pages.
+        queue = sorted(months | {m for month in months for m in (self.neighbour(key, month, before=True),
+                                                                  self.neighbour(key, month, before=False)) if m})
+        done: set[str] = set()
+        self.months(key, queue, done, newest, folder, content)
+        # A month where nothing moved keeps its pages and their links (which the manifest
+        # recorded): only the pages holding a changed entry are rendered again.
+        for month in sorted(still - done):
+            pages = self.closed_pages(key, month, newest)
+            if not pages and not self.archived(f"{folder}{month}-"):
+                continue   # its articles are all on the open page (the subscription document's)
+            first = self.manifest.get(pages[0].path, {}).get("basis") if pages else None
+            last = self.manifest.get(pages[-1].path, {}).get("basis") if pages else None
+            if (not (isinstance(first, dict) and isinstance(last, dict))
+                    or {page.path for page in pages} != set(self.archived(f"{folder}{month}-"))):
+                self.months(key, [month], done, newest, folder, content)
+                continue
+            for page in link(pages, first.get("prev"), last.get("next")):
+                if content.intersection(page.ids) or self.manifest.get(page.path, {}).get("basis") != page_basis(page):
+                    self.render[page.path] = lambda page=page: b.page_document(page)
+        self.subscription(key, newest, content, force=force)
+
+    def months(self, key: FeedKey, queue: list[str], done: set[str], newest: str | None, folder: str,
+               content: set[str]) -> None:
+        """Each month's closed pages, linked, rendered where they changed; on to the months
+        either side whenever a month's pages came or went."""
+        b = self.b
+        while queue:
+            month = queue.pop()
+            if month in done:
+                continue
+            done.add(month)
+            previous, following = self.neighbour(key, month, before=True), self.neighbour(key, month, before=False)
+            earlier = self.closed_pages(key, previous, newest) if previous else []
+            later = self.closed_pages(key, following, newest) if following else []
+            pages = link(self.closed_pages(key, month, newest), earlier[-1].path if earlier else None,
+                         later[0].path if later else None)
+            new_paths = {page.path for page in pages}
+            old_paths = set(self.archived(f"{folder}{month}-"))
+            self.remove.update(path for gone in old_paths - new_paths for path in (gone, html_path(gone)))
+            for page in pages:
+                recorded = self.manifest.get(page.path, {}).get("basis")
+                if recorded != page_basis(page) or content.intersection(page.ids):
+                    self.render[page.path] = lambda page=page: b.page_document(page)
+            if new_paths != old_paths:   # the pages either side now link elsewhere
+                queue += [m for m in (previous, following) if m and m not in done]
+
+    def subscription(self, key: FeedKey, newest: str | None, content: set[str], *, force: bool) -> None:
+        """The subscription documents: their entries, or the newest archive they link."""
+        b = self.b
+        newest_pages = self.closed_pages(key, newest, newest) if newest else []
+        if not newest_pages and newest:
+            previous = self.neighbour(key, newest, before=True)
+            newest_pages = self.closed_pages(key, previous, newest) if previous else []
+        prev_archive = newest_pages[-1].path if newest_pages else None
+        recorded = self.manifest.get(b.definition(key).atom_path, {}).get("basis")
+        window = b.window(key)
+        if (force or not isinstance(recorded, dict) or recorded.get("prev_archive") != prev_archive
+                or content.intersection(window) or set(short_ids(content)).intersection(recorded.get("entries", ()))):
+            self.render[b.definition(key).rss_path] = lambda: b.feed_documents(key, prev_archive, window)
+
+    def documents(self) -> Iterator[Document]:
+        for path in sorted(self.render):
+            made = self.render[path]()
+            yield from made if isinstance(made, list) else [made]
