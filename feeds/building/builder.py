@@ -208,8 +208,8 @@ class Builder:
         newest_page: dict[FeedKey, str | None] = {}
         by_month: dict[str, list[Page]] = {}
         unarchived: list[str] = []
-        # One tuple per article for all its feeds: at 100k articles in ~6.4 feeds each, the
-        # copies would take ~90 MB.
+        # One tuple per article for all its feeds: an article is in several feeds, and a copy
+        # per feed would be most of a large build's memory (docs/BENCHMARKS.md).
         seen: dict[Place, Place] = {}
         for key in self.keys():
             kind, name = key if key else (None, None)

@@ -180,8 +180,9 @@ class FragmentCache:
 
 
 def _remove(path: Path) -> None:
-    """Remove a cache's files so that a full build starts a new one: unlinking the 730 MB of
-    the 100k bench corpus takes 0.17 s, emptying it with DELETE 1.8 s (and 0.2 s to close).
+    """Remove a cache's files so that a full build starts a new one: unlinking them is an
+    order of magnitude faster than emptying a large cache with DELETE (docs/BENCHMARKS.md,
+    "Figures behind choices in the code").
 
     The WAL is checkpointed and truncated first, so that a stop between the unlinks never
     leaves frames that a new file would take for its own. When that cannot be done (a

@@ -22,8 +22,9 @@ from ..site import SiteSettings
 from .builder import Builder, Claims, Progress, fingerprint
 from .fragments import CACHE_NAME, FragmentCache
 
-# A full build of a site with at least this many feeds renders in two processes (one
-# more interpreter costs ~0.5 s to start; below this a build takes about that long).
+# A full build of a site with at least this many feeds renders in two processes: below it
+# the whole build takes about as long as starting one more interpreter (docs/BENCHMARKS.md,
+# "Figures behind choices in the code").
 PARALLEL_FROM = 64
 
 

@@ -132,7 +132,7 @@ def next_history(path: str, body: bytes, sha256_hex: str, history: dict) -> byte
     versions = [v for v in history.get("versions", []) if isinstance(v, dict) and v.get("tag") != current]
     versions.append({"tag": current, "entries": keys})
     document = {"current": current, "spans": spans, "versions": versions[-HISTORY:]}
-    # orjson: ~15 KB with ten versions, read and written for every changed feed document.
+    # orjson: read and written for every changed feed document.
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS) + b"\n"
 
 

@@ -52,21 +52,21 @@ def _brotli(body: bytes, quality: int) -> bytes:
 
 
 def _gzip(body: bytes, level: int) -> bytes:
-    # zlib-ng: a 256 KB feed at level 6 in 1.24 ms to 31.5 KB, where the standard library's
-    # zlib takes 2.81 ms for 31.6 KB. Any gzip decoder reads it. mtime=0 and no file
-    # name: nothing in the header but the bytes' own (RFC 1952 2.3.1).
+    # zlib-ng: the same sizes as the standard library's zlib in less than half its time
+    # (docs/BENCHMARKS.md); any gzip decoder reads it. mtime=0 and no file name: nothing in
+    # the header but the bytes' own (RFC 1952 2.3.1).
     return gzip_ng.compress(body, compresslevel=level, mtime=0)
 
 
 _CODECS = {"br": _brotli, "gzip": _gzip}
-# coding -> level. Polled documents: brotli 6 and gzip 6 (on a 250 KB feed brotli 6 takes
-# 4.8 ms for 26.9 KB, where 9 takes 16.5 ms for 25.8 KB and 11 360 ms for 24.0 KB; a build
-# after an ingest pays it before the change is served).
+# coding -> level. Polled documents: brotli 6 and gzip 6, where higher levels cost several
+# times the time for a few per cent of bytes, and a build after an ingest pays it before the
+# change is served (docs/BENCHMARKS.md).
 LEVELS = {"br": 6, "gzip": 6}
-# Archive pages are nearly all of a site's bytes (3.3 GB at 100k articles) and each is
-# fetched about once per aggregator catching up. On a sample of 400 such pages, brotli 1
-# and gzip 2 take 5.6 s per GB where 6 and 6 take 15.8 s, for 29 % and 26 % more bytes
-# (each still a sixth of the page): a full build's largest cost (docs/BENCHMARKS.md, "Builds").
+# Archive pages are nearly all of a site's bytes and each is fetched about once per
+# aggregator catching up: low levels, about a third of the time for a little more than a
+# quarter more bytes (each still a sixth of the page): a full build's largest cost
+# (docs/BENCHMARKS.md, "Builds").
 ARCHIVE_LEVELS = {"br": 1, "gzip": 2}
 
 

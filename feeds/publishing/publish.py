@@ -71,7 +71,7 @@ def shard_of(path: str) -> str | None:
 
 def _read_json(path: Path) -> dict:
     try:
-        data = orjson.loads(path.read_bytes())   # ~1 MB per manifest at 100k articles: 2.3 ms (json: 3.7)
+        data = orjson.loads(path.read_bytes())   # large manifests: orjson reads them faster than json
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
@@ -79,8 +79,8 @@ def _read_json(path: Path) -> dict:
 
 # Archive folders' manifests as last read, by file, with the SHA-256 of the bytes they were
 # read from. The service builds after every change, and an edit reads the manifests of the
-# archive folders it touches (~1 MB for the main feed's at 100k articles): one the main
-# manifest still names by the same digest is not read again. The last 32 are kept.
+# archive folders it touches (large on a large site): one the main manifest still names by
+# the same digest is not read again. The last 32 are kept.
 _SHARDS: OrderedDict[Path, tuple[str, dict[str, dict]]] = OrderedDict()
 _SHARDS_KEPT = 32
 _SHARDS_LOCK = threading.Lock()
@@ -503,5 +503,5 @@ def _listing(previous: Manifest, done: Written, *, only: bool, remove: Iterable[
 
 def _manifest_body(data: dict) -> bytes:
     # orjson: the same bytes as json.dumps(sort_keys, compact) for these ASCII manifests,
-    # 20 times faster (a build rewrites ~1 MB manifests at 100k articles).
+    # written by every build, faster (docs/BENCHMARKS.md, "Figures behind choices in the code").
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS) + b"\n"

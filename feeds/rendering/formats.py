@@ -131,7 +131,8 @@ def entry_fragments(entries: Sequence[Entry], site: SiteSettings, fmt: str) -> l
         return entry_html(entries, site)
     if fmt == "json":
         # An item of the feed's "items" list, four spaces in, as json.dumps(indent=2) writes the
-        # rest of the document; orjson writes the same bytes 10x as fast.
+        # rest of the document; orjson writes the same bytes, faster (docs/BENCHMARKS.md,
+        # "Figures behind choices in the code").
         return [b"    " + orjson.dumps(_json_item(entry), option=orjson.OPT_INDENT_2).replace(b"\n", b"\n    ")
                 for entry in entries]
     if not entries:

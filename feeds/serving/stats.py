@@ -154,8 +154,8 @@ class PollLog:
     def flush(self) -> int:
         """Write the polls recorded so far; returns how many. Polls alike (same second, feed,
         status, client) become one row with their count: an aggregator's burst, or a load
-        test, costs a row per second instead of a row per request (an insert was 3 us, four
-        times the request's own cost of recording it)."""
+        test, costs a row per second instead of a row per request (an insert costs several
+        times the request's own cost of recording it: docs/BENCHMARKS.md)."""
         rows: dict[tuple, list[int]] = {}
         taken = 0
         while self._queue:

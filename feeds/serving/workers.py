@@ -423,12 +423,12 @@ def run_workers(sock: socket.socket, settings: WorkerSettings, *, workers: int =
         backlog=BACKLOG, backpressure=max(1, CONNECTION_LIMIT // workers),
         # A request head must arrive whole within CHANNEL_TIMEOUT (a slowloris client is
         # dropped then); so is an idle connection, new or kept alive between requests
-        # (all three measured closed at 30.0 s).
+        # (tests/test_hostile_clients.py).
         http1_settings=HTTP1Settings(header_read_timeout=CHANNEL_TIMEOUT * 1000, keep_alive=True,
                                      max_buffer_size=MAX_REQUEST_HEAD),
         # HTTP/1.1 only (feed readers and proxies speak it; h2c without TLS has no clients
-        # here) on a single-threaded Rust runtime per worker: 13.5-15.1 us of CPU per 304
-        # against 14.4-20.1 us with granian's defaults (docs/BENCHMARKS.md).
+        # here) on a single-threaded Rust runtime per worker: less CPU per 304 than granian's
+        # defaults (docs/BENCHMARKS.md, "Serving").
         http=HTTPModes.http1, runtime_mode=RuntimeModes.st, log_level=LogLevels.warning, log_access=False,
         # granian logs to stdout by default; feedpub's stdout is its own ("serving ...").
         log_dictconfig={"handlers": {
