@@ -141,7 +141,7 @@ class Service:
         self.failures_in_a_row = 0                      # builds failed since the last one that succeeded
         self._retry_after: float | None = None          # monotonic time before which the watcher does not retry
         self.builds = 0
-        self.build_failures = 0                         # /metrics counters (feeds/health.py)
+        self.build_failures = 0                         # /metrics counters (feeds/serving/health.py)
         self.documents_written = 0
         self.hub_outcomes = dict.fromkeys(HUB_OUTCOMES, 0)   # notification attempts by outcome
         self._pending: tuple[int, float] | None = None   # (revision, first seen) of an unbuilt change
@@ -392,7 +392,7 @@ class Service:
     # --- status --------------------------------------------------------------------------
 
     def figures(self) -> ServiceFigures:
-        """For /healthz and /metrics (feeds/health.py); asks the store whether it answers."""
+        """For /healthz and /metrics (feeds/serving/health.py); asks the store whether it answers."""
         try:
             self.store.revision()
             reachable, store_error = True, None
@@ -537,7 +537,7 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
 
     This process holds the service (jobs, builds, the ingest API, /healthz, /metrics) and
     the listening socket; granian's worker processes answer on that socket, serving
-    public/ themselves and passing the rest here over a Unix socket (feeds/workers.py).
+    public/ themselves and passing the rest here over a Unix socket (feeds/serving/workers.py).
     """
     # From here on SIGTERM unwinds like SIGINT: through the finally below (until granian
     # takes both signals over to stop its workers, and returns).

@@ -142,7 +142,7 @@ def child_feedgen(store_file: Path, public: Path) -> dict:
     only rendering is timed.
 
     Two figures. ``seconds``: the documents the build writes, each entry handed to feedgen
-    with the rest of its document (feeds/render.py without kept entries; every 50th
+    with the rest of its document (feeds/rendering/formats.py without kept entries; every 50th
     document is checked byte for byte against the full build's file in ``public``).
     ``simplified_seconds``: the documents of this benchmark's first version, whose entries
     carry fewer elements and far fewer attributes (no related links, media, category schemes

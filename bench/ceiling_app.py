@@ -22,7 +22,7 @@ _gzip_headers = [("Content-Type", "application/rss+xml; charset=utf-8"), ("Conte
                  ("Content-Encoding", "gzip"), *_common]
 _plain_headers = [("Content-Type", "application/rss+xml; charset=utf-8"), ("Content-Length", str(len(_plain))),
                   *_common]
-os.environ.clear()   # as feeds/workers.py does: granian copies it into every request's environ
+os.environ.clear()   # as feeds/serving/workers.py does: granian copies it into every request's environ
 
 
 def app(environ, start_response):

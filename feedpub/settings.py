@@ -377,7 +377,7 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
     if not values["feeds"]["archive_entries"]:
         values["feeds"]["archive_entries"] = values["feeds"]["items"]
     if not 1 <= values["feeds"]["archive_entries"] <= values["feeds"]["items"]:
-        # The open archive page must fit in the subscription document (feeds/archive.py).
+        # The open archive page must fit in the subscription document (feeds/rendering/archive.py).
         raise _fail(source, "feeds.archive_entries", f"must be between 1 and feeds.items ({values['feeds']['items']})")
     if not 0 <= values["feeds"]["tombstone_days"] <= 3650:
         raise _fail(source, "feeds.tombstone_days", "must be between 0 and 3650")

@@ -29,7 +29,7 @@ class SiteSettings:
     article_url: str = "{base_url}/articles/{slug}"
     image: str = ""               # channel image / Atom logo URL; "" = the bundled logo.png
     tombstone_days: int = 30      # how long Atom feeds announce a deleted entry (RFC 6721)
-    archive_entries: int = 50     # entries per RFC 5005 archive page (feeds/archive.py); <= items_per_feed
+    archive_entries: int = 50     # entries per RFC 5005 archive page (feeds/rendering/archive.py); <= items_per_feed
     hubs: tuple[str, ...] = ()    # WebSub hubs the feeds advertise and notify
     catalogue: tuple[str, ...] = ()   # kinds with a feed per term: "category", "tag", "author"
 

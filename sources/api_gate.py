@@ -1,6 +1,6 @@
 """What the ingest API decides before it reads a request body, for a server worker to decide alike.
 
-``feedpub serve``'s workers (feeds/workers.py) read a request's body only when the
+``feedpub serve``'s workers (feeds/serving/workers.py) read a request's body only when the
 API (sources/api.py) would read it: an authenticated request whose method carries
 one. Any other request's answer (404 with the API off, 401, 405) does not depend on
 its body, so the worker passes it on unread. This module imports nothing of the

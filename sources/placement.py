@@ -1,12 +1,12 @@
 """Where an article stands: the part of it that decides which documents show it.
 
-An incremental build (feeds/build.py) compares an article's placement at the last
+An incremental build (feeds/building/build.py) compares an article's placement at the last
 build, which the store's change log kept, with its placement now, and renders again
 the documents either one puts it in.
 
 A *place* in a feed's history is an article readers can see, or could see until it
 was deleted: deleting an article leaves its place, so the archive pages after it
-keep their entries (feeds/archive.py). :meth:`Placement.is_place` states that rule;
+keep their entries (feeds/rendering/archive.py). :meth:`Placement.is_place` states that rule;
 the store's queries state it once more in SQL (``PLACE`` in sources/store/schema.py),
 and tests/test_placement.py checks that the two agree.
 """

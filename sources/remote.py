@@ -25,7 +25,7 @@ declaration or external reference (billion laughs, XXE), anything that is not
 well-formed, and markup nested too deeply or with too many tags, escaped HTML
 included (:mod:`sources.markup`); only then does feedparser see the bytes, from memory (never as a
 file name or URL), without the HTTP charset so that it reads the same characters
-expat did. HTML is kept as the partner sent it: feeds/content.py sanitises every
+expat did. HTML is kept as the partner sent it: feeds/rendering/content.py sanitises every
 article's HTML at render time, partner articles included.
 """
 

@@ -134,7 +134,7 @@ def test_rss_plain_text_uses_hexadecimal_references(corpus_docs):
 
 @pytest.mark.parametrize("render", [render_rss, render_atom, render_json_feed])
 def test_documents_assembled_from_kept_entries_are_what_feedgen_renders_whole(tmp_path, render):
-    """Builds splice entries rendered once (feeds/splice.py) into an entry-less document; the
+    """Builds splice entries rendered once (feeds/rendering/splice.py) into an entry-less document; the
     result is byte for byte what feedgen writes when handed the entries with the rest."""
     from feedpub.settings import utc_now
     from sources.store import SQLiteStore

@@ -76,7 +76,7 @@ class Newsroom:
         self.unanswered = 0                      # requests the kill cut off (stored or not: both are fine)
         self.refused: list[str] = []             # answers other than 201
         # Set just before each SIGKILL: a server worker outlives its serve process by up to a
-        # second (feeds/workers.py) and answers 502 for a request it can no longer pass on.
+        # second (feeds/serving/workers.py) and answers 502 for a request it can no longer pass on.
         self.killed = threading.Event()
 
     def post(self, connection: http.client.HTTPConnection) -> bool:
@@ -145,7 +145,7 @@ class Serve:
 
 
 def cache_problem(path: Path) -> str | None:
-    """SQLite's own check of the build's kept entries (feeds/fragments.py)."""
+    """SQLite's own check of the build's kept entries (feeds/building/fragments.py)."""
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         result = db.execute("PRAGMA quick_check").fetchone()[0]

@@ -8,7 +8,7 @@ Atom, JSON Feed) in every representation (identity, gzip, brotli) on a keep-aliv
 connection, one request after the other with no pause. Each answer must be a
 whole document that parses, and its ETag must name its bytes: the identity ETag
 is the first 40 hex digits of the document's SHA-256, a variant's the same with
-``-gz`` / ``-br`` (feeds/server.py), so the decoded body's digest must match
+``-gz`` / ``-br`` (feeds/serving/server.py), so the decoded body's digest must match
 whatever the coding.
 """
 

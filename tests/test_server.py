@@ -169,7 +169,7 @@ def test_raw_traversal_paths_never_leave_public(server, public, raw_path):
 
 
 def test_a_304_keeps_the_connection_open(server):
-    """waitress alone closes the connection after every 304 (feeds/server.py _keep_alive_channel)."""
+    """waitress alone closes the connection after every 304 (feeds/serving/server.py _keep_alive_channel)."""
     import http.client
 
     host, port = server.url.removeprefix("http://").split(":")

@@ -57,7 +57,7 @@ def served(server: RunningServer, public: Path) -> dict[tuple[str, str], tuple[i
 
 def temporary_files(public: Path) -> list[Path]:
     """Temporary files left in public/, once the previous versions a build replaced are gone
-    (removed on a thread of their own after the build: feeds/publish.py)."""
+    (removed on a thread of their own after the build: feeds/publishing/publish.py)."""
     retired()
     return [path for path in public.rglob("*") if TEMPORARY_NAME.fullmatch(path.name)]
 

@@ -1,8 +1,8 @@
 """One build: read the store, render the documents a change touched, publish them.
 
 Two paths, one result. A *full* build renders every document: the main feed and
-the site's pages, a feed per category, tag and author (feeds/catalogue.py) and
-every archive page (feeds/archive.py), each with its page for people, and every
+the site's pages, a feed per category, tag and author (feeds/rendering/catalogue.py) and
+every archive page (feeds/rendering/archive.py), each with its page for people, and every
 article's page (feeds/rendering/pages.py). An *incremental* build starts from what
 the last build left in public/ (``.build-state.json``: the store revision and
 clock it reflected, a fingerprint of the settings and of this code, the
@@ -109,7 +109,7 @@ def build(store: FeedQueries, site: SiteSettings, output_dir: Path, now: datetim
         return BuildReport(now, revision, time.perf_counter() - started, (), (), (), (), full=False)
     if not (report.types or report.removed):
         # Publishing synced nothing, but the kept entries may have forgotten articles:
-        # on disk before the state that relies on it (feeds/fragments.py).
+        # on disk before the state that relies on it (feeds/building/fragments.py).
         sync_filesystem(output_dir)
     _write_state(output_dir, {"version": STATE_VERSION, "revision": revision, "now": now.isoformat(),
                               "fingerprint": digest, "slugs": slugs})

@@ -3,19 +3,19 @@
 An article is an entry of many documents: the main feed, its category, tag and
 author feeds, and an archive page of each (about six documents per article in a
 newsroom-shaped corpus, docs/BENCHMARKS.md). Its bytes are the same in all of them
-(feeds/render.py splices them into each document), so they are rendered once and
+(feeds/rendering/formats.py splices them into each document), so they are rendered once and
 kept here, in ``public/.fragments.sqlite3`` (a dot-file: never served), with the
 times a document's ``updated`` is worked out from.
 
 What keeps a kept entry right: a full build starts from an empty cache; an
 incremental build forgets every article its changes touched (an edited, deleted,
 released or unpublished article, and the articles whose related links show one of
-them: feeds/build.py) before it renders anything. The settings and feedpub's code
+them: feeds/building/build.py) before it renders anything. The settings and feedpub's code
 are in the fingerprint; any other fingerprint empties the cache. A missing or
 unreadable cache only costs rendering: entries not found are rendered from the store.
 
 Durability: SQLite's WAL with ``synchronous=NORMAL`` writes without syncing; the
-build syncs the file system before its manifest and build state (feeds/publish.py),
+build syncs the file system before its manifest and build state (feeds/publishing/publish.py),
 so the cache is on disk before any build state that relies on it.
 """
 

@@ -100,7 +100,7 @@ def full_in_two(builder: Builder, open_store: Callable[[], FeedQueries], output_
             raise value
     except BaseException:
         # Nothing of a failed build is published: the second process stops at its next
-        # claim and what it staged goes too (feeds/publish.py).
+        # claim and what it staged goes too (feeds/publishing/publish.py).
         claims.stop()
         if done is not None:
             done.discard()

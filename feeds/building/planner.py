@@ -128,7 +128,7 @@ class IncrementalPlan:
                  if _link_changed(before.get(article_id), current.get(article_id), t0, t1)}
         linkers = store.linking_to(sorted(shown)) - direct if shown else set()
         content = direct | linkers
-        b.fragments.forget(content)   # their kept entries show what they were (feeds/fragments.py)
+        b.fragments.forget(content)   # their kept entries show what they were (feeds/building/fragments.py)
         current.update(store.placements(sorted(linkers)))
         for article_id in content - set(changed):
             before[article_id] = current.get(article_id)   # released: not a place at ``since`` anyway

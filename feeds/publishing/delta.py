@@ -37,7 +37,7 @@ def is_delta_type(content_type: str) -> bool:
 
 
 def version_tag(sha256_hex: str) -> str:
-    """The part of the identity ETag that names a version (see feeds/server.py)."""
+    """The part of the identity ETag that names a version (see feeds/serving/server.py)."""
     return sha256_hex[:40]
 
 
@@ -112,7 +112,7 @@ def _entries(path: str, body: bytes) -> tuple[list[tuple[int, int]], list[str]] 
     try:
         spans = entry_spans(body, _format(body))
     except ValueError as exc:
-        # Not laid out as feeds/render.py lays documents out: no deltas, only whole answers
+        # Not laid out as feeds/rendering/formats.py lays documents out: no deltas, only whole answers
         # (the server offers a delta only while "current" names the version it serves).
         log.warning("%s: no RFC 3229 deltas: %s", path, exc)
         return None
@@ -122,7 +122,7 @@ def _entries(path: str, body: bytes) -> tuple[list[tuple[int, int]], list[str]] 
 def next_history(path: str, body: bytes, sha256_hex: str, history: dict) -> bytes | None:
     """The history file of ``path`` once its new ``body`` is in place, from what
     :func:`history_before` read before it was; None when there is nothing to keep.
-    feeds/publish.py writes it with the build's other files and swaps it in after the
+    feeds/publishing/publish.py writes it with the build's other files and swaps it in after the
     document (the server offers a delta only while "current" names the version it serves)."""
     current = version_tag(sha256_hex)
     found = _entries(path, body) if history and history.get("current") != current else None

@@ -43,7 +43,7 @@ def compressible(content_type: str) -> bool:
 
 
 # Both codecs release the GIL while they work: a document's two variants are made on
-# two threads, while the build goes on rendering the next document (feeds/publish.py).
+# two threads, while the build goes on rendering the next document (feeds/publishing/publish.py).
 _THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="feedpub-compress")
 
 

@@ -13,8 +13,8 @@ class Document:
     updated: str         # ISO 8601 time of the newest content in it (Last-Modified)
     basis: dict | None = None   # what it was rendered from, kept in the manifest (incremental builds)
     # An RFC 5005 archive page: fetched once by each aggregator catching up, never polled,
-    # so it keeps no RFC 3229 deltas and its variants are made quickly (feeds/encoding.py).
+    # so it keeps no RFC 3229 deltas and its variants are made quickly (feeds/publishing/encoding.py).
     # Also the pages for people of archive pages and of articles: many, each fetched rarely.
     archive: bool = False
-    page: str | None = None     # a feed document's page for people (served to browsers: feeds/server.py)
+    page: str | None = None     # a feed document's page for people (served to browsers: feeds/serving/server.py)
     status: int = 200           # the HTTP status it is served with: 410 for a deleted article's page

@@ -36,7 +36,7 @@ class FeedDefinition:
 
     @property
     def kind(self) -> str | None:
-        """"category", "tag" or "author" for a catalogue feed (feeds/catalogue.py); None for the main feed."""
+        """"category", "tag" or "author" for a catalogue feed (feeds/rendering/catalogue.py); None for the main feed."""
         return self.key.partition("/")[0] if "/" in self.key else None
 
 
@@ -61,7 +61,7 @@ class Term:
 
     kind: str                         # "category", "tag", "author"
     name: str
-    slug: str | None                  # of its feed (feeds/catalogue.py); None: the site has no feed for it
+    slug: str | None                  # of its feed (feeds/rendering/catalogue.py); None: the site has no feed for it
 
     @property
     def folder(self) -> str | None:
@@ -101,7 +101,7 @@ class DeletedEntry:
 
 @dataclass(frozen=True)
 class History:
-    """RFC 5005 links of an Atom document (feeds/archive.py): paths under public/."""
+    """RFC 5005 links of an Atom document (feeds/rendering/archive.py): paths under public/."""
 
     archive: bool = False             # an archive document; False: the subscription document
     current: str | None = None        # an archive's subscription document
@@ -116,7 +116,7 @@ class FeedView:
     updated: datetime                 # newest entry update or deletion: never the wall clock
     deleted: tuple[DeletedEntry, ...] = ()
     catalogue: tuple[FeedDefinition, ...] = ()   # on the main view: the category/tag/author feeds
-    history: History | None = None    # Atom: archive links (feeds/archive.py)
+    history: History | None = None    # Atom: archive links (feeds/rendering/archive.py)
 
     @property
     def is_empty(self) -> bool:
@@ -177,7 +177,7 @@ def entry_terms(article: Article, site: SiteSettings, slugs: Mapping[str, Mappin
 
 
 def make_entry(article: Article, site: SiteSettings, slugs: Mapping[str, Mapping[str, str]] | None = None) -> Entry:
-    """``slugs``: kind -> name -> slug of the site's catalogue feeds (feeds/catalogue.py), which
+    """``slugs``: kind -> name -> slug of the site's catalogue feeds (feeds/rendering/catalogue.py), which
     an entry's categories, tags and author link to; None: it links to none."""
     link = site.article_link(article.url, article.slug, article.published)
     body = safe_html(article.content_html, base_url=link)
@@ -219,7 +219,7 @@ def deleted_entries(tombstones: Sequence[Tombstone], site: SiteSettings) -> tupl
 def newest(entries: Sequence, deleted: Sequence[DeletedEntry], site: SiteSettings) -> datetime:
     """When a document changed: its newest entry update, newly stored version or deletion,
     never the wall clock. ``entries`` carry ``updated``/``changed`` as datetimes
-    (:class:`Entry`) or as microseconds since the epoch (kept fragments: feeds/fragments.py)."""
+    (:class:`Entry`) or as microseconds since the epoch (kept fragments: feeds/building/fragments.py)."""
     times = [entry.updated for entry in entries] + [e.changed for e in entries if e.changed is not None]
     times = [EPOCH + timedelta(microseconds=t) if isinstance(t, int) else t for t in times]
     return site.local(max(times + [d.deleted for d in deleted], default=EPOCH))

@@ -228,7 +228,7 @@ FH_NS = "http://purl.org/syndication/history/1.0"
 
 
 class HistoryExtension(BaseExtension):
-    """RFC 5005 archive links and ``fh:archive`` (Atom only: feeds/archive.py).
+    """RFC 5005 archive links and ``fh:archive`` (Atom only: feeds/rendering/archive.py).
 
     feedgen refuses link relations it does not know (``prev-archive``), so they are
     written here, beside the feed's other links.

@@ -125,7 +125,7 @@ def entry_fragments(entries: Sequence[Entry], site: SiteSettings, fmt: str) -> l
     """Each entry's bytes in format ``fmt`` ("rss", "atom", "json", or "html" for the feeds' pages),
     as documents hold them.
 
-    Documents are assembled from these (feeds/splice.py), so an entry in many documents
+    Documents are assembled from these (feeds/rendering/splice.py), so an entry in many documents
     is sanitised and serialised once."""
     if fmt == "html":
         return entry_html(entries, site)
@@ -178,7 +178,7 @@ def update_schedule(minutes: float) -> tuple[str, int]:
 
 
 def render_rss(view: FeedView, site: SiteSettings, rendered: Rendered | None = None) -> Document:
-    """The RSS document of ``view``: its entries ``rendered`` already (feeds/build.py), or
+    """The RSS document of ``view``: its entries ``rendered`` already (feeds/building/build.py), or
     when None, ``view.entries`` rendered by feedgen along with the rest."""
     fg = _generator(view, site, self_path=view.feed.rss_path, self_type=RSS_TYPE, rss=True,
                     images=_images(view, rendered))

@@ -10,11 +10,11 @@ shared stylesheet, ``public/style.css``, from the site itself.
 - A feed's page (``feed.html`` for the main feed, ``category/politik/index.html``
   beside a category's feeds, ``archive/2024-09-1.html`` beside an archive document)
   shows what the feed holds; the server gives it to a browser that asks for the feed
-  (feeds/server.py). A subscription feed's page says what a feed is, gives its
+  (feeds/serving/server.py). A subscription feed's page says what a feed is, gives its
   address and links that subscribe in feed readers; an archive page names its month
   and links the live feed and the neighbouring pages instead.
 - An entry on a feed page is rendered once (:func:`entry_html`) and kept like the
-  feeds' entries (feeds/fragments.py): headline linked to the article's page, time,
+  feeds' entries (feeds/building/fragments.py): headline linked to the article's page, time,
   author, lead image, the lead paragraphs, categories and tags linked to their
   pages, and the "Baca juga" list.
 - An article's page (:func:`render_article_page`) holds its whole content with
@@ -199,7 +199,7 @@ def _news_article(entry: Entry, site: SiteSettings) -> dict:
 
 
 def render_gone_page(path: str, site: SiteSettings, deleted: datetime) -> Document:
-    """What a deleted article's address answers, with 410 Gone (feeds/server.py)."""
+    """What a deleted article's address answers, with 410 Gone (feeds/serving/server.py)."""
     return Document(path, _render("gone.html", site), PAGE_TYPE, deleted.isoformat(), status=410, archive=True)
 
 

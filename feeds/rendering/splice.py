@@ -1,7 +1,7 @@
-"""Where the entries sit in an RSS or Atom document rendered by feeds/render.py.
+"""Where the entries sit in an RSS or Atom document rendered by feeds/rendering/formats.py.
 
 An entry's bytes do not depend on the document it is in: each is rendered once
-(and kept between builds: feeds/fragments.py) and documents are assembled from
+(and kept between builds: feeds/building/fragments.py) and documents are assembled from
 them. In feedgen's pretty-printed output an entry is the span from its indented
 opening tag to its indented closing tag, and entries come last in the feed (after
 every feed-level element, extensions included). Text and attribute values never

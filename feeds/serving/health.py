@@ -116,7 +116,7 @@ class Counters:
 class SharedCounters:
     """The counts of one worker process, in a file of its own mapped into its memory.
 
-    Each worker of ``feedpub serve`` (feeds/workers.py) writes only its own file, so no
+    Each worker of ``feedpub serve`` (feeds/serving/workers.py) writes only its own file, so no
     lock: a response costs two increments of 64-bit slots (slot = status code; slot 0
     holds the body bytes). The serve process reads every file for /metrics
     (:func:`read_shared_counters`); the kernel's page cache makes a write visible to

@@ -1,4 +1,4 @@
-"""Serving public/ over HTTP: a WSGI app, run by granian's workers (feeds/workers.py).
+"""Serving public/ over HTTP: a WSGI app, run by granian's workers (feeds/serving/workers.py).
 
 The app never renders anything: it serves the bytes the last build wrote, with
 validators derived from those bytes, so every instance serving the same files
@@ -122,7 +122,7 @@ RECHECK_SECONDS = 0.05
 CHOICES_KEPT = 64   # negotiation header pairs remembered per file version
 
 Answer = tuple[int, str, list[tuple[str, str]], bytes]   # (status code, status line, headers, body)
-# Statuses a document may be served with besides 200 (the manifest's "status": feeds/publish.py).
+# Statuses a document may be served with besides 200 (the manifest's "status": feeds/publishing/publish.py).
 STATUS_LINES = {200: "200 OK", 410: "410 Gone"}
 
 
@@ -403,7 +403,7 @@ class PublicFiles:
 
     def answer(self, environ: dict) -> Answer:
         """The whole answer to one request, for any server to send (WSGI above, the granian
-        workers' app in feeds/workers.py, which counts it on the way out).
+        workers' app in feeds/serving/workers.py, which counts it on the way out).
 
         The common case (a document the manifest vouches for, by its plain URL) is a
         dict lookup, a look at the manifest at most every ``recheck_seconds``, a dict
@@ -469,7 +469,7 @@ class PublicFiles:
         return chosen
 
     def _count_poll(self, environ: dict, found: _File, status: int, sent: int) -> None:
-        """Polls of feed documents, for `feedpub stats` (an append: see feeds/stats.py)."""
+        """Polls of feed documents, for `feedpub stats` (an append: see feeds/serving/stats.py)."""
         if found.polled and self.poll_log is not None:
             self.poll_log(found.relative, status, sent, environ.get("HTTP_USER_AGENT", ""),
                           environ.get("REMOTE_ADDR", ""))
@@ -551,7 +551,7 @@ class PublicFiles:
 # connections (one header line a second, never finished) take every place: honest readers
 # then waited in the listen backlog until waitress dropped the idle ones. Past 1024
 # descriptors select() fails, so poll() is used instead. The public address is served by
-# granian's workers: their limits are in feeds/workers.py.
+# granian's workers: their limits are in feeds/serving/workers.py.
 CONNECTION_LIMIT = 4096
 # Seconds a connection may stay silent (waitress: 120): an idle one gives its place back sooner.
 CHANNEL_TIMEOUT = 30

@@ -15,7 +15,7 @@ The body is the inner HTML of ``<article>`` (else ``<main>``, else ``<body>``)
 without scripts, styles, navigation, headers and footers; a leading ``<h1>`` that
 repeats the headline is dropped, and an element holding only a related-link
 marker ("Baca juga: ...") becomes a related link as in the text format. Markup
-is kept as written: feeds/content.py sanitises it when the feeds are rendered.
+is kept as written: feeds/rendering/content.py sanitises it when the feeds are rendered.
 The stored source text is the file as received. Pure: bytes in,
 :class:`~sources.ingest.ArticleDraft` out, :class:`IngestError` naming file and
 line (of the tag at fault) otherwise.

@@ -10,7 +10,7 @@
 
 CommonMark (plus tables and strikethrough) by markdown-it-py with raw HTML
 turned off: ``<script>`` in the source is shown as text, never passed on (and
-feeds/content.py sanitises every body again when it renders). Pure: bytes in,
+feeds/rendering/content.py sanitises every body again when it renders). Pure: bytes in,
 :class:`~sources.ingest.ArticleDraft` out, :class:`IngestError` naming file and
 line for input it cannot accept.
 """

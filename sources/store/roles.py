@@ -4,7 +4,7 @@ Callers name the narrowest role they use, so a backend (sources/store/sqlite.py
 today, PostgreSQL next) is held to what is asked of it, and a reader of a caller
 sees at once what it can do to the store:
 
-- :class:`FeedQueries`: what a build reads (feeds/build.py);
+- :class:`FeedQueries`: what a build reads (feeds/building/build.py);
 - :class:`Articles`: article reads and writes of importers, the API and the CLI;
 - :class:`SourceStates`: the polling state of remote sources;
 - :class:`ImageQueue`: lead images still to measure;
@@ -28,7 +28,7 @@ Decide = Callable[[Article | None], SaveResult]
 
 
 class FeedQueries(Protocol):
-    """What a build reads (feeds/build.py, through feeds/archive.py's places).
+    """What a build reads (feeds/building/build.py, through feeds/rendering/archive.py's places).
 
     ``kind``/``name`` select a catalogue feed ("category", "tag" or "author" and its
     name); ``kind`` None is the main feed (every article). An article is visible at

@@ -158,7 +158,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "INSERT INTO article_terms SELECT 'author', author, id, published_ts FROM articles WHERE author IS NOT NULL",
         # What changed since a given store revision, and what the article looked like
         # before: an incremental build finds the documents a change touches from the
-        # old and the new version (feeds/build.py). ``revision`` is the store revision
+        # old and the new version (feeds/building/build.py). ``revision`` is the store revision
         # the change was made on top of. Links re-resolved by another article's arrival
         # count as a change of the article that holds them.
         """CREATE TABLE changes (
@@ -182,7 +182,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                                         ("delete", "DELETE", "old"))),
     ),
     (
-        # A feed's places (feeds/archive.py) with whether each is visible, from indexes alone:
+        # A feed's places (feeds/rendering/archive.py) with whether each is visible, from indexes alone:
         # status and deleted_ts sit after the article's content in its row, so reading them
         # walked its overflow pages (docs/BENCHMARKS.md, "The store's queries").
         "DROP INDEX articles_by_published",

@@ -190,7 +190,7 @@ class SQLiteStore:
                 "SELECT 1 FROM article_terms t JOIN articles a ON a.id = t.article_id WHERE t.kind = ? AND t.name = ? "
                 "AND +a.status = 'published' AND +a.published_ts <= ? LIMIT 1", (kind, name, _ts(now))).fetchone() is not None
 
-    # --- what builds ask (feeds/build.py) ----------------------------------------------
+    # --- what builds ask (feeds/building/build.py) ----------------------------------------------
     #
     # A feed's history is its *places* (sources/placement.py): what readers see, and
     # what they saw until it was deleted.
