@@ -174,6 +174,14 @@ def changed_fields(before: Article, after: Article) -> list[str]:
     return [name for name in changed if name not in ("content_text", "source", "updated")] or changed
 
 
+def embargo_note(article: Article, now: datetime, settings: IngestSettings) -> str | None:
+    """What a person is told of an article published with a time still ahead (None otherwise)."""
+    if article.status is not Status.PUBLISHED or article.published <= now:
+        return None
+    when = article.published.astimezone(ZoneInfo(settings.timezone))
+    return f"embargoed until {when:%Y-%m-%d %H:%M:%S %Z} ({when.isoformat()}): in no feed or page before then"
+
+
 def _measured(store: Articles, url: str, measure: Callable[[str], Image],
               report: Callable[[str], None], file: Path) -> Image | None:
     known = store.find_image(url)
@@ -252,8 +260,6 @@ def ingest_paths(
                     draft = replace(draft, image=_measured(store, draft.image_url, measure, report, file))
                 for warning in draft.warnings:
                     report(f"warning: {warning}")
-                for note in draft.notes:
-                    report(f"{where}: {note}")
                 if dry_run:
                     result, existing = plan(store, planned, draft, now(), settings)
                 else:
@@ -271,6 +277,14 @@ def ingest_paths(
                 summary.fail(report, f"{where}: {exc.strerror or exc}")
                 continue
             setattr(summary, result.action, getattr(summary, result.action) + 1)
+            if result.action != "unchanged":
+                # What was derived is news only when it is stored (or would be): an unchanged
+                # file ingested again says nothing of it.
+                for note in draft.notes:
+                    report(f"{where}: {note}")
+                embargo = embargo_note(result.article, now(), settings)
+                if embargo:
+                    report(f"{where}: {embargo}")
             if not dry_run:
                 report(f"{result.action}: {result.article.id} ({where})")
             elif result.action == "created":
