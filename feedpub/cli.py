@@ -232,6 +232,9 @@ def _cmd_stats(config: Config, args: argparse.Namespace) -> int:
         return EXIT_OK
     if not reports:
         print(f"no feed polls recorded in the last {args.hours:g} h")
+    else:
+        print(f"polls recorded over {_hours(reports[0].observed_hours)} (the first to the last in the "
+              f"last {args.hours:g} h); polls/h are over that span")
     for report in reports:
         counts = ", ".join(f"{name} {count}" for name, count in sorted(report.subscribers.items())) or "none"
         print(f"/{report.path}: {sum(report.subscribers.values())} reported subscribers ({counts}), "
@@ -241,6 +244,10 @@ def _cmd_stats(config: Config, args: argparse.Namespace) -> int:
             print(f"  polls too often: {client['client']} {client['user_agent']!r}: every "
                   f"{client['median_interval_seconds']} s (Cache-Control max-age {client['max_age']} s)")
     return EXIT_OK
+
+
+def _hours(hours: float) -> str:
+    return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
 
 
 def _cmd_status(config: Config, args: argparse.Namespace) -> int:
