@@ -13,7 +13,12 @@ function the CLI can call too (:func:`feeds.build.build`,
                     0.25 s away): grace 1 s. After a failed build (a full disk, a
                     read-only output folder) it tries again 1 s, 2 s, 4 s ... later
                     (at most ``MAX_RETRY``), not every tick: each attempt renders
-                    everything again and logs an error.
+                    everything again and logs an error. The watcher only decides:
+                    each tick returns at once, and the build it asks for runs as a
+                    job of its own, ``store-change-build <n>``. (A watcher that built
+                    in its own run was still running at its next ticks, which
+                    APScheduler skipped with a warning each: "maximum number of
+                    running instances reached".)
 ``rebuild``         every ``schedule.rebuild_minutes``: the periodic rebuild. A late
                     one still runs, once (coalesce, grace = the interval).
 ``release:<id>``    one date job per embargoed article at its publish time, set
@@ -144,6 +149,8 @@ class Service:
         self.documents_written = 0
         self.hub_outcomes = dict.fromkeys(HUB_OUTCOMES, 0)   # notification attempts by outcome
         self._pending: tuple[int, float] | None = None   # (revision, first seen) of an unbuilt change
+        self._build_asked = False   # a store-change build is queued or running: the watcher waits for it
+        self._builds_asked = 0      # numbers the store-change build jobs (see _ask_for_build)
         self.deliveries: dict[tuple[str, str], Delivery] = {}
         self.polls: dict[str, PollResult] = {}          # the last poll of each remote source, by name
         self._poll_locks: dict[str, threading.Lock] = {}  # one poll of a source at a time
@@ -201,32 +208,62 @@ class Service:
         return report
 
     def rebuild_if_changed(self) -> None:
-        """Build once the store has been quiet for a tick, or once a change has waited
-        ``MAX_WAIT`` seconds: a burst of writes costs one or two builds, and a single
-        write is served within a second."""
-        # A build already running is followed by this check on the next tick.
-        if not self._build_lock.acquire(blocking=False):
+        """Ask for a build once the store has been quiet for a tick, or once a change has
+        waited ``MAX_WAIT`` seconds: a burst of writes costs one or two builds, and a single
+        write is served within a second. Returns at once: the build runs as a job of its own
+        (:meth:`_ask_for_build`)."""
+        # A build already asked for or running is followed by this check on a later tick;
+        # until then the store is not even read (a build holds its connection for a while).
+        if self._build_asked or not self._build_lock.acquire(blocking=False):
             return
         try:
-            if self._retry_after is not None and self.monotonic() < self._retry_after:
-                return   # the last build failed: tried again once its backoff is over
-            revision = self.store.revision()
-            built = self.last_build.revision if self.last_build else None
-            if revision == built:
-                self._pending = None
-                return
-            moment = self.monotonic()
-            if self._pending is None:
-                self._pending = (revision, moment)
-                return
-            seen, since = self._pending
-            if revision != seen and moment - since < MAX_WAIT:
-                self._pending = (revision, since)   # still moving: wait for it to settle
-                return
-            self._pending = None
-            self._build("store changed")
+            due = self._change_due()
         finally:
             self._build_lock.release()
+        if due:
+            self._ask_for_build()
+
+    def _change_due(self) -> bool:
+        """Whether the store's change should be built now (under the build lock)."""
+        if self._retry_after is not None and self.monotonic() < self._retry_after:
+            return False   # the last build failed: tried again once its backoff is over
+        revision = self.store.revision()
+        built = self.last_build.revision if self.last_build else None
+        if revision == built:
+            self._pending = None
+            return False
+        moment = self.monotonic()
+        if self._pending is None:
+            self._pending = (revision, moment)
+            return False
+        seen, since = self._pending
+        if revision != seen and moment - since < MAX_WAIT:
+            self._pending = (revision, since)   # still moving: wait for it to settle
+            return False
+        self._pending = None
+        return True
+
+    def _ask_for_build(self) -> None:
+        """A one-off job that builds the store's change. Each has an id of its own: APScheduler
+        counts running instances per id, and the one before may still be returning."""
+        with self._jobs_lock:
+            if self._stopping:
+                return
+            if self.scheduler.running:
+                self._build_asked = True
+                self._builds_asked += 1
+                self.scheduler.add_job(self._build_store_change, "date",
+                                       id=f"store-change-build {self._builds_asked}",
+                                       misfire_grace_time=None, max_instances=1)
+                return
+        self._build_store_change()   # no scheduler (a service driven tick by tick): here
+
+    def _build_store_change(self) -> None:
+        try:
+            with self._build_lock:
+                self._build("store changed")
+        finally:
+            self._build_asked = False
 
     # --- embargoes -----------------------------------------------------------------------
 
