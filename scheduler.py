@@ -90,7 +90,7 @@ from sources.errors import FeedpubError
 from sources.ingest import ingest_paths
 from sources.remote import PollResult, RemoteSource, poll_source, user_agent
 from sources.remote import states as source_states
-from sources.store.roles import Articles, ArticleStore
+from sources.store.roles import ArticleStore
 
 log = logging.getLogger("feedpub")
 
@@ -525,13 +525,17 @@ class Service:
         self.session.close()
 
 
-def ingest_sample_if_empty(store: Articles, config: Config, now: Callable[[], datetime]) -> None:
-    """A new installation starts with the newsroom's sample article, so there is something to read."""
-    if store.count():
+def ingest_sample_if_empty(store: ArticleStore, config: Config, now: Callable[[], datetime]) -> None:
+    """A new installation on the embedded defaults starts with the newsroom's sample article,
+    so there is something to read. Marked as the sample: deleting it leaves no trace. Only
+    a new store gets it (never written to: revision 0), so a deleted sample does not come
+    back at the next start, and never a site whose configuration says ``store.sample =
+    false`` (``feedpub init`` writes that)."""
+    if not config.sample or store.revision() or store.count():
         return
     sample = resources.files("sources") / "sample" / SAMPLE_ARTICLE
     with resources.as_file(sample) as path:
-        ingest_paths(store, [path], settings=config.ingest, now=now,
+        ingest_paths(store, [path], settings=config.ingest, now=now, sample=True,
                      report=lambda line: log.info("sample: %s", line))
 
 
@@ -593,7 +597,11 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
     # From here on SIGTERM unwinds like SIGINT: through the finally below (until granian
     # takes both signals over to stop its workers, and returns).
     signal.signal(signal.SIGTERM, _raise_system_exit)
+    created = not config.store_path.exists()
     store = open_store(config)
+    if created:
+        log.info("created a new store at %s (%s)", config.store_path,
+                 f"from {config.source}" if config.source != "defaults" else "the embedded defaults")
     service = None
     internal = None
     listener = None

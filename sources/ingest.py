@@ -67,6 +67,7 @@ def merge(existing: Article | None, draft: ArticleDraft, now: datetime, settings
         status=Status.PUBLISHED,
         source=draft.source,
         stored=now,
+        sample=existing.sample if existing else False,
     )
     if existing is None:
         return SaveResult("created", candidate)
@@ -161,6 +162,12 @@ def plan(store: Articles, planned: dict[str, Article], draft: ArticleDraft, now:
     return result, existing
 
 
+def _marked(result: SaveResult, sample: bool) -> SaveResult:
+    if not sample or result.action != "created":
+        return result
+    return SaveResult(result.action, replace(result.article, sample=True))
+
+
 def changed_fields(before: Article, after: Article) -> list[str]:
     """The fields that change, in :class:`Article` order. The source text, the file and
     ``updated`` change with any edit, so they are named only when nothing else changes."""
@@ -225,6 +232,7 @@ def ingest_paths(
     measure: Callable[[str], Image] | None = None,
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    sample: bool = False,
 ) -> IngestSummary:
     """Import every article of every file; each in one transaction (so each line of a
     JSON Lines file in its own), failures reported and skipped.
@@ -235,6 +243,7 @@ def ingest_paths(
     ``dry_run`` decides the same way (against the store as the earlier items would
     have left it) and reports "would create", "would update" (with the fields that
     change) or "unchanged", but writes nothing and measures nothing.
+    ``sample`` marks what it creates as the sample article (see ``Article.sample``).
     """
     files, missing = collect_files(paths)
     single = [key for key in SINGLE_ARTICLE_KEYS if (overrides or {}).get(key)]
@@ -264,7 +273,7 @@ def ingest_paths(
                     result, existing = plan(store, planned, draft, now(), settings)
                 else:
                     result = store.save(
-                        lambda existing, draft=draft: merge(existing, draft, now(), settings),
+                        lambda existing, draft=draft: _marked(merge(existing, draft, now(), settings), sample),
                         article_id=draft.id, slug=draft.slug, source=draft.source,
                     )
             except IngestError as exc:
