@@ -40,13 +40,14 @@ function the CLI can call too (:func:`feeds.build.build`,
                     the time the backoff or Retry-After allows); nothing a partner
                     does raises into the scheduler, and each source has its own
                     job, so a slow or failing one never holds up another.
-``measure-images``  after a build that left lead images unmeasured (the API stores
+``measure-images <n>`` after a build that left lead images unmeasured (the API stores
                     them so, and so does a poll of a partner that gave no length):
                     :func:`sources.media.measure_image` for up to 20 of them, one
                     deadline (``images.timeout_seconds``) per look-up, public
                     addresses only unless ``images.allow_hosts`` lists the host.
                     In an executor of its own: a slow image server never delays a
-                    poll, a build or a release.
+                    poll, a build or a release. One at a time: builds during it ask
+                    for none, and it looks for images stored meanwhile when it ends.
 
 Builds never overlap (one lock). State a person needs (last build, jobs, hub
 deliveries) is written to ``status.json`` beside the store for ``feedpub status``.
@@ -162,6 +163,8 @@ class Service:
         self._jobs_lock = threading.RLock()
         self._stopping = False
         self._image_retry: dict[str, datetime] = {}   # image URL -> not measured again before
+        self._measuring = False     # a measure-images job is queued or running
+        self._measurements = 0      # numbers the measure-images jobs
         self.measure: Callable[[str], Image] = lambda url: measure_image(url, config.images)
         self._build_lock = threading.Lock()
         self._state_lock = threading.Lock()
@@ -289,7 +292,12 @@ class Service:
 
     def queue_image_measurements(self) -> None:
         """Images stored unmeasured (the API takes no network detour on its request path,
-        an image server was down at ingest) are measured here, off every request path."""
+        an image server was down at ingest) are measured here, off every request path.
+        One measurement at a time: while one runs (its look-ups may take a while), builds
+        queue none (APScheduler would skip it with "maximum number of running instances
+        reached"); it looks for more itself when it ends."""
+        if self._measuring:
+            return
         due = [url for url in self.store.unmeasured_images(20)
                if self._image_retry.get(url, self.clock()) <= self.clock()]
         if not due:
@@ -297,9 +305,19 @@ class Service:
         with self._jobs_lock:
             if self._stopping or not self.scheduler.running:
                 return
-            self.scheduler.add_job(self.measure_images, "date", run_date=self.clock(), args=[due],
-                                   id="measure-images", replace_existing=True, coalesce=True,
+            self._measuring = True
+            self._measurements += 1
+            # An id each: the one before may still be returning (instances are counted per id).
+            self.scheduler.add_job(self._measure_queued, "date", run_date=self.clock(), args=[due],
+                                   id=f"measure-images {self._measurements}", coalesce=True,
                                    max_instances=1, misfire_grace_time=None, executor="images")
+
+    def _measure_queued(self, urls: list[str]) -> None:
+        try:
+            self.measure_images(urls)
+        finally:
+            self._measuring = False
+        self.queue_image_measurements()   # images stored while these were looked up
 
     def measure_images(self, urls: list[str]) -> None:
         for url in urls:
@@ -313,6 +331,7 @@ class Service:
             try:
                 changed = self.store.record_image(image)
             except FeedpubError as exc:
+                self._image_retry[url] = self.clock() + timedelta(hours=1)   # likewise
                 log.error("lead image: %s", exc)
                 continue
             log.info("lead image: %s is %s, %d bytes (%d article(s))", url, image.media_type, image.length, changed)

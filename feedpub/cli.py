@@ -116,7 +116,7 @@ def _configure_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # APScheduler logs every run of the half-second watcher at INFO.
+    # APScheduler logs every run of the quarter-second store watcher at INFO.
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 

@@ -135,6 +135,41 @@ def test_builds_longer_than_a_watcher_tick_raise_no_apscheduler_warning(tmp_path
     assert skipped == []
 
 
+def test_builds_during_a_slow_image_measurement_raise_no_apscheduler_warning(tmp_path, ingest, store, caplog):
+    """Each build queues a measurement of the lead images still unmeasured; one still running
+    must not be queued again (APScheduler would skip it with a warning), and the images
+    stored meanwhile are measured after it."""
+    import logging
+
+    from sources.model import Image
+
+    (tmp_path / "feedpub.toml").write_text(
+        f'[schedule]\nrebuild_minutes = 60\n[output]\npath = "{tmp_path / "public"}"\n', encoding="utf-8")
+    caplog.set_level(logging.WARNING, logger="apscheduler")
+    service = Service(load_config(tmp_path / "feedpub.toml"), store, clock=lambda: INGEST_TIME)
+    measured: list[str] = []
+
+    def slow_measure(url: str) -> Image:   # an image server that takes its time
+        time.sleep(1.0)
+        measured.append(url)
+        return Image(url, "image/jpeg", 1234)
+
+    service.measure = slow_measure
+    service.start()
+    try:
+        for n in range(3):
+            ingest(write_article(tmp_path, f"foto-{n}.txt", f"---\nimage: https://images.example/{n}.jpg\n---\n"
+                                                            f"Berita bergambar nomor {n}."))
+            wait_for(lambda: service.last_build is not None and service.last_build.revision == store.revision())
+        wait_for(lambda: not store.unmeasured_images(20), timeout=DEADLINE * 2)
+    finally:
+        service.stop()
+    assert sorted(measured) == [f"https://images.example/{n}.jpg" for n in range(3)]   # each once
+    skipped = [record.getMessage() for record in caplog.records if "maximum number of running instances" in
+               record.getMessage()]
+    assert skipped == []
+
+
 def test_the_readmes_diagram_gives_the_store_watchers_real_interval():
     import scheduler
 
