@@ -166,6 +166,9 @@ def _cmd_init(config: Config | None, args: argparse.Namespace) -> int:
 
     from feedpub.init import init_site
 
+    if getattr(args, "config", None):
+        raise ConfigError("--config: feedpub init writes FOLDER/feedpub.toml (commands there find it); "
+                          "give the folder instead")
     site = init_site(Path(args.folder), title=args.title, base_url=args.base_url, language=args.language,
                      timezone=args.timezone)
     print(f"wrote {site.config_path}")

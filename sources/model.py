@@ -123,10 +123,6 @@ class ArticleCounts:
     drafts: int
     deleted: int
 
-    @property
-    def total(self) -> int:
-        return self.published + self.scheduled + self.drafts + self.deleted
-
 
 @dataclass(frozen=True)
 class SaveResult:

@@ -113,6 +113,8 @@ def test_feedpub_init_writes_a_commented_configuration_and_creates_the_store(tmp
     again = run(tmp_path, "init", "--title", "Lain")
     assert again.returncode == 2 and "already exists" in again.stderr
     assert path.read_text(encoding="utf-8") == text
+    elsewhere = run(tmp_path, "init", "--config", "lain.toml")
+    assert elsewhere.returncode == 2 and "give the folder instead" in elsewhere.stderr
 
 
 def test_feedpub_init_refuses_a_bad_value_and_writes_nothing(tmp_path):
