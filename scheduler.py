@@ -13,7 +13,12 @@ function the CLI can call too (:func:`feeds.building.build.build`,
                     0.25 s away): grace 1 s. After a failed build (a full disk, a
                     read-only output folder) it tries again 1 s, 2 s, 4 s ... later
                     (at most ``MAX_RETRY``), not every tick: each attempt renders
-                    everything again and logs an error.
+                    everything again and logs an error. The watcher only decides:
+                    each tick returns at once, and the build it asks for runs as a
+                    job of its own, ``store-change-build <n>``. (A watcher that built
+                    in its own run was still running at its next ticks, which
+                    APScheduler skipped with a warning each: "maximum number of
+                    running instances reached".)
 ``rebuild``         every ``schedule.rebuild_minutes``: the periodic rebuild. A late
                     one still runs, once (coalesce, grace = the interval).
 ``release:<id>``    one date job per embargoed article at its publish time, set
@@ -35,13 +40,14 @@ function the CLI can call too (:func:`feeds.building.build.build`,
                     the time the backoff or Retry-After allows); nothing a partner
                     does raises into the scheduler, and each source has its own
                     job, so a slow or failing one never holds up another.
-``measure-images``  after a build that left lead images unmeasured (the API stores
+``measure-images <n>`` after a build that left lead images unmeasured (the API stores
                     them so, and so does a poll of a partner that gave no length):
                     :func:`sources.media.measure_image` for up to 20 of them, one
                     deadline (``images.timeout_seconds``) per look-up, public
                     addresses only unless ``images.allow_hosts`` lists the host.
                     In an executor of its own: a slow image server never delays a
-                    poll, a build or a release.
+                    poll, a build or a release. One at a time: builds during it ask
+                    for none, and it looks for images stored meanwhile when it ends.
 
 Builds never overlap (one lock). State a person needs (last build, jobs, hub
 deliveries) is written to ``status.json`` beside the store for ``feedpub status``.
@@ -86,7 +92,7 @@ from sources.media import measure_image
 from sources.model import Image
 from sources.remote import PollResult, RemoteSource, poll_source, user_agent
 from sources.remote import states as source_states
-from sources.store.roles import Articles, ArticleStore
+from sources.store.roles import ArticleStore
 
 log = logging.getLogger("feedpub")
 
@@ -145,6 +151,8 @@ class Service:
         self.documents_written = 0
         self.hub_outcomes = dict.fromkeys(HUB_OUTCOMES, 0)   # notification attempts by outcome
         self._pending: tuple[int, float] | None = None   # (revision, first seen) of an unbuilt change
+        self._build_asked = False   # a store-change build is queued or running: the watcher waits for it
+        self._builds_asked = 0      # numbers the store-change build jobs (see _ask_for_build)
         self.deliveries: dict[tuple[str, str], Delivery] = {}
         self.polls: dict[str, PollResult] = {}          # the last poll of each remote source, by name
         self._poll_locks: dict[str, threading.Lock] = {}  # one poll of a source at a time
@@ -156,6 +164,8 @@ class Service:
         self._jobs_lock = threading.RLock()
         self._stopping = False
         self._image_retry: dict[str, datetime] = {}   # image URL -> not measured again before
+        self._measuring = False     # a measure-images job is queued or running
+        self._measurements = 0      # numbers the measure-images jobs
         self.measure: Callable[[str], Image] = lambda url: measure_image(url, config.images)
         self._build_lock = threading.Lock()
         self._state_lock = threading.Lock()
@@ -202,32 +212,62 @@ class Service:
         return report
 
     def rebuild_if_changed(self) -> None:
-        """Build once the store has been quiet for a tick, or once a change has waited
-        ``MAX_WAIT`` seconds: a burst of writes costs one or two builds, and a single
-        write is served within a second."""
-        # A build already running is followed by this check on the next tick.
-        if not self._build_lock.acquire(blocking=False):
+        """Ask for a build once the store has been quiet for a tick, or once a change has
+        waited ``MAX_WAIT`` seconds: a burst of writes costs one or two builds, and a single
+        write is served within a second. Returns at once: the build runs as a job of its own
+        (:meth:`_ask_for_build`)."""
+        # A build already asked for or running is followed by this check on a later tick;
+        # until then the store is not even read (a build holds its connection for a while).
+        if self._build_asked or not self._build_lock.acquire(blocking=False):
             return
         try:
-            if self._retry_after is not None and self.monotonic() < self._retry_after:
-                return   # the last build failed: tried again once its backoff is over
-            revision = self.store.revision()
-            built = self.last_build.revision if self.last_build else None
-            if revision == built:
-                self._pending = None
-                return
-            moment = self.monotonic()
-            if self._pending is None:
-                self._pending = (revision, moment)
-                return
-            seen, since = self._pending
-            if revision != seen and moment - since < MAX_WAIT:
-                self._pending = (revision, since)   # still moving: wait for it to settle
-                return
-            self._pending = None
-            self._build("store changed")
+            due = self._change_due()
         finally:
             self._build_lock.release()
+        if due:
+            self._ask_for_build()
+
+    def _change_due(self) -> bool:
+        """Whether the store's change should be built now (under the build lock)."""
+        if self._retry_after is not None and self.monotonic() < self._retry_after:
+            return False   # the last build failed: tried again once its backoff is over
+        revision = self.store.revision()
+        built = self.last_build.revision if self.last_build else None
+        if revision == built:
+            self._pending = None
+            return False
+        moment = self.monotonic()
+        if self._pending is None:
+            self._pending = (revision, moment)
+            return False
+        seen, since = self._pending
+        if revision != seen and moment - since < MAX_WAIT:
+            self._pending = (revision, since)   # still moving: wait for it to settle
+            return False
+        self._pending = None
+        return True
+
+    def _ask_for_build(self) -> None:
+        """A one-off job that builds the store's change. Each has an id of its own: APScheduler
+        counts running instances per id, and the one before may still be returning."""
+        with self._jobs_lock:
+            if self._stopping:
+                return
+            if self.scheduler.running:
+                self._build_asked = True
+                self._builds_asked += 1
+                self.scheduler.add_job(self._build_store_change, "date",
+                                       id=f"store-change-build {self._builds_asked}",
+                                       misfire_grace_time=None, max_instances=1)
+                return
+        self._build_store_change()   # no scheduler (a service driven tick by tick): here
+
+    def _build_store_change(self) -> None:
+        try:
+            with self._build_lock:
+                self._build("store changed")
+        finally:
+            self._build_asked = False
 
     # --- embargoes -----------------------------------------------------------------------
 
@@ -253,7 +293,12 @@ class Service:
 
     def queue_image_measurements(self) -> None:
         """Images stored unmeasured (the API takes no network detour on its request path,
-        an image server was down at ingest) are measured here, off every request path."""
+        an image server was down at ingest) are measured here, off every request path.
+        One measurement at a time: while one runs (its look-ups may take a while), builds
+        queue none (APScheduler would skip it with "maximum number of running instances
+        reached"); it looks for more itself when it ends."""
+        if self._measuring:
+            return
         due = [url for url in self.store.unmeasured_images(20)
                if self._image_retry.get(url, self.clock()) <= self.clock()]
         if not due:
@@ -261,9 +306,19 @@ class Service:
         with self._jobs_lock:
             if self._stopping or not self.scheduler.running:
                 return
-            self.scheduler.add_job(self.measure_images, "date", run_date=self.clock(), args=[due],
-                                   id="measure-images", replace_existing=True, coalesce=True,
+            self._measuring = True
+            self._measurements += 1
+            # An id each: the one before may still be returning (instances are counted per id).
+            self.scheduler.add_job(self._measure_queued, "date", run_date=self.clock(), args=[due],
+                                   id=f"measure-images {self._measurements}", coalesce=True,
                                    max_instances=1, misfire_grace_time=None, executor="images")
+
+    def _measure_queued(self, urls: list[str]) -> None:
+        try:
+            self.measure_images(urls)
+        finally:
+            self._measuring = False
+        self.queue_image_measurements()   # images stored while these were looked up
 
     def measure_images(self, urls: list[str]) -> None:
         for url in urls:
@@ -277,6 +332,7 @@ class Service:
             try:
                 changed = self.store.record_image(image)
             except FeedpubError as exc:
+                self._image_retry[url] = self.clock() + timedelta(hours=1)   # likewise
                 log.error("lead image: %s", exc)
                 continue
             log.info("lead image: %s is %s, %d bytes (%d article(s))", url, image.media_type, image.length, changed)
@@ -489,13 +545,17 @@ class Service:
         self.session.close()
 
 
-def ingest_sample_if_empty(store: Articles, config: Config, now: Callable[[], datetime]) -> None:
-    """A new installation starts with the newsroom's sample article, so there is something to read."""
-    if store.count():
+def ingest_sample_if_empty(store: ArticleStore, config: Config, now: Callable[[], datetime]) -> None:
+    """A new installation on the embedded defaults starts with the newsroom's sample article,
+    so there is something to read. Marked as the sample: deleting it leaves no trace. Only
+    a new store gets it (never written to: revision 0), so a deleted sample does not come
+    back at the next start, and never a site whose configuration says ``store.sample =
+    false`` (``feedpub init`` writes that)."""
+    if not config.sample or store.revision() or store.count():
         return
     sample = resources.files("sources") / "sample" / SAMPLE_ARTICLE
     with resources.as_file(sample) as path:
-        ingest_paths(store, [path], settings=config.ingest, now=now,
+        ingest_paths(store, [path], settings=config.ingest, now=now, sample=True,
                      report=lambda line: log.info("sample: %s", line))
 
 
@@ -542,7 +602,11 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
     # From here on SIGTERM unwinds like SIGINT: through the finally below (until granian
     # takes both signals over to stop its workers, and returns).
     signal.signal(signal.SIGTERM, _raise_system_exit)
+    created = not config.store_path.exists()
     store = open_store(config)
+    if created:
+        log.info("created a new store at %s (%s)", config.store_path,
+                 f"from {config.source}" if config.source != "defaults" else "the embedded defaults")
     service = None
     internal = None
     listener = None

@@ -1,5 +1,6 @@
-"""The ``feedpub`` command: serve, build, ingest.
+"""The ``feedpub`` command: init, serve, build, ingest.
 
+    feedpub init [FOLDER] [--title ...]     a new site: a commented feedpub.toml and its store
     feedpub serve [--host H] [--port P]     build, serve public/, rebuild on schedule and on change
     feedpub build                           build once into public/ and exit
     feedpub ingest PATH... [--dry-run ...]  import text, Markdown, HTML, JSON Lines (directories recursively)
@@ -8,8 +9,11 @@
     feedpub status [--json]                 last build, jobs, embargoed articles, hub notifications
     feedpub history ID_OR_SLUG [--json]     an article's stored versions: when, status, title, what changed
 
-Every command takes ``--config FILE`` (default: ./feedpub.toml when present).
-Exit status: 0 success, 1 some input was rejected, 2 bad usage or configuration.
+Every command finds its configuration the same way wherever it runs: ``--config FILE``,
+else the file ``FEEDPUB_CONFIG`` names, else ``feedpub.toml`` in the working directory or
+the nearest folder above it, else the embedded defaults (feedpub/settings.py find_config).
+Exit status: 0 success, 1 some input was rejected, 2 bad usage or configuration,
+3 no store to read (status, history, stats, delete, unpublish never create one).
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from feedpub.settings import Config, load_config, open_store
+from feedpub.settings import DEFAULTS, Config, NoStoreError, load_config, open_store
 from sources.errors import ConfigError, FeedpubError
 
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_NO_STORE = 0, 1, 2, 3
 
 
 def _common_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
@@ -32,8 +36,9 @@ def _common_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
     # SUPPRESS so that "feedpub --config X build" keeps X instead of resetting it.
     suppress = {"default": argparse.SUPPRESS} if in_subcommand else {}
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE", help="TOML configuration (default: ./feedpub.toml if present)",
-                        **suppress)
+    common.add_argument("--config", metavar="FILE",
+                        help="TOML configuration (default: $FEEDPUB_CONFIG, else feedpub.toml here or in the "
+                             "nearest folder above)", **suppress)
     common.add_argument("-v", "--verbose", action="store_true", help="log debugging detail", **suppress)
     return common
 
@@ -43,6 +48,18 @@ def _parser() -> argparse.ArgumentParser:
                                      parents=[_common_options(in_subcommand=False)])
     common = _common_options(in_subcommand=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = commands.add_parser("init", parents=[common],
+                               help="make a new site: a commented feedpub.toml and its store (never the sample article)")
+    init.add_argument("folder", nargs="?", default=".", metavar="FOLDER", help="where (default: here)")
+    init.add_argument("--title", default=DEFAULTS["site"]["title"], help="the site's name (default: feedpub)")
+    init.add_argument("--base-url", default="",
+                      help="the site's public address, e.g. https://okes.news (default: the address "
+                           "`feedpub serve` listens on)")
+    init.add_argument("--language", default=DEFAULTS["site"]["language"],
+                      help="language of everything people read: id or en (default: id)")
+    init.add_argument("--timezone", default=DEFAULTS["site"]["timezone"],
+                      help="the newsroom's time zone (default: Asia/Jakarta)")
 
     serve = commands.add_parser("serve", parents=[common], help="build, serve public/ and rebuild on schedule and on change")
     serve.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
@@ -99,7 +116,7 @@ def _configure_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # APScheduler logs every run of the half-second watcher at INFO.
+    # APScheduler logs every run of the quarter-second store watcher at INFO.
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
@@ -132,11 +149,40 @@ def _progress(unit: str) -> Iterator[Callable[[int, int], None]]:
         bar.close()
 
 
+def _open_or_create(config: Config):
+    """The store, made when there is none, saying so and where: a second store made by
+    mistake (in the wrong folder) is seen at once."""
+    created = not config.store_path.exists()
+    store = open_store(config)
+    if created:
+        how = (f"from {config.source}" if config.source != "defaults" else
+               "the embedded defaults: no feedpub.toml here or above; `feedpub init` makes a site")
+        print(f"created a new store at {config.store_path} ({how})", file=sys.stderr)
+    return store
+
+
+def _cmd_init(config: Config | None, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from feedpub.init import init_site
+
+    if getattr(args, "config", None):
+        raise ConfigError("--config: feedpub init writes FOLDER/feedpub.toml (commands there find it); "
+                          "give the folder instead")
+    site = init_site(Path(args.folder), title=args.title, base_url=args.base_url, language=args.language,
+                     timezone=args.timezone)
+    print(f"wrote {site.config_path}")
+    store = site.config.store_path
+    print(f"kept the store already at {store}" if site.store_existed else f"created a new store at {store}")
+    print("next: feedpub ingest FILE...  (from this folder or any below it), then feedpub serve")
+    return EXIT_OK
+
+
 def _cmd_build(config: Config, args: argparse.Namespace) -> int:
     from feeds.building.build import build
     from feedpub.settings import utc_now
 
-    store = open_store(config)
+    store = _open_or_create(config)
     try:
         with _progress("documents") as advance:
             report = build(store, config.site, config.output_dir, utc_now(), full=args.full, progress=advance)
@@ -160,7 +206,9 @@ def _cmd_ingest(config: Config, args: argparse.Namespace) -> int:
         from pathlib import Path
 
         config = replace(config, store_path=Path(":memory:"))
-    store = open_store(config)
+        store = open_store(config)
+    else:
+        store = _open_or_create(config)
     try:
         # A dry run lists every article (that is its point); a real import names only the
         # rejected ones and what needs attention, unless -v.
@@ -191,7 +239,7 @@ DONE = {"delete": "deleted", "unpublish": "unpublished"}
 def _change_status(config: Config, args: argparse.Namespace, action: str) -> int:
     from feedpub.settings import utc_now
 
-    store = open_store(config)
+    store = open_store(config, create=False)
     failed = 0
     try:
         for key in args.keys:
@@ -200,6 +248,10 @@ def _change_status(config: Config, args: argparse.Namespace, action: str) -> int
             except FeedpubError as exc:
                 failed += 1
                 print(f"error: {exc}")
+                continue
+            if action == "delete" and article.sample:
+                print(f"removed the sample article: {article.id} ({article.slug}), without a trace "
+                      "(no tombstone, no 410 page, no stored version)")
                 continue
             print(f"{DONE[action]}: {article.id} ({article.slug})")
     finally:
@@ -223,6 +275,10 @@ def _cmd_stats(config: Config, args: argparse.Namespace) -> int:
     if not 0 < args.hours <= 24 * 366:
         print(f"feedpub: error: --hours: {args.hours:g} is not between 0 and 8784 (a year)", file=sys.stderr)
         return EXIT_USAGE
+    if not config.store_path.exists() and not config.stats_path.exists():   # no service ever ran with this store
+        from feedpub.settings import no_store_message
+
+        raise NoStoreError(no_store_message(config))
     until = time.time()
     since = until - args.hours * 3600
     max_age = int(config.rebuild_seconds)
@@ -232,6 +288,9 @@ def _cmd_stats(config: Config, args: argparse.Namespace) -> int:
         return EXIT_OK
     if not reports:
         print(f"no feed polls recorded in the last {args.hours:g} h")
+    else:
+        print(f"polls recorded over {_hours(reports[0].observed_hours)} (the first to the last in the "
+              f"last {args.hours:g} h); polls/h are over that span")
     for report in reports:
         counts = ", ".join(f"{name} {count}" for name, count in sorted(report.subscribers.items())) or "none"
         print(f"/{report.path}: {sum(report.subscribers.values())} reported subscribers ({counts}), "
@@ -241,6 +300,10 @@ def _cmd_stats(config: Config, args: argparse.Namespace) -> int:
             print(f"  polls too often: {client['client']} {client['user_agent']!r}: every "
                   f"{client['median_interval_seconds']} s (Cache-Control max-age {client['max_age']} s)")
     return EXIT_OK
+
+
+def _hours(hours: float) -> str:
+    return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
 
 
 def _cmd_status(config: Config, args: argparse.Namespace) -> int:
@@ -254,7 +317,12 @@ def _cmd_status(config: Config, args: argparse.Namespace) -> int:
 HISTORY_TITLE_WIDTH = 48
 
 
-def _format_history(revisions: list, tz) -> str:
+def _shown_status(article, now) -> str:
+    """A published article whose time is still ahead is "scheduled" to a person."""
+    return "scheduled" if article.status.value == "published" and article.published > now else article.status.value
+
+
+def _format_history(revisions: list, tz, now) -> str:
     latest = revisions[-1].article
     titles = [r.article.title if len(r.article.title) <= HISTORY_TITLE_WIDTH
               else r.article.title[:HISTORY_TITLE_WIDTH - 1] + "…" for r in revisions]
@@ -263,30 +331,31 @@ def _format_history(revisions: list, tz) -> str:
     for revision, title in zip(revisions, titles, strict=True):
         what = "created" if revision.changed == ("created",) else "changed: " + ", ".join(revision.changed)
         lines.append(f"{revision.number:>3}  {revision.stored.astimezone(tz):%Y-%m-%d %H:%M:%S %Z}  "
-                     f"{revision.article.status.value:<9}  {title:<{width}}  {what}")
+                     f"{_shown_status(revision.article, now):<9}  {title:<{width}}  {what}")
     return "\n".join(lines)
 
 
 def _cmd_history(config: Config, args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
+    from feedpub.settings import utc_now
     from sources.revisions import snapshot
 
-    store = open_store(config)
+    store = open_store(config, create=False)
     try:
         revisions = store.history(args.key)   # StoreError for an unknown key: exit 1 in main()
     finally:
         store.close()
-    tz = ZoneInfo(config.site.timezone)
+    tz, now = ZoneInfo(config.site.timezone), utc_now()
     if not args.json:
-        print(_format_history(revisions, tz))
+        print(_format_history(revisions, tz, now))
         return EXIT_OK
     latest = revisions[-1].article
     print(json.dumps({
         "id": latest.id,
         "slug": latest.slug,
         "revisions": [
-            {"number": r.number, "stored": r.stored.astimezone(tz).isoformat(), "status": r.article.status.value,
+            {"number": r.number, "stored": r.stored.astimezone(tz).isoformat(), "status": _shown_status(r.article, now),
              "title": r.article.title, "changed": list(r.changed), "article": snapshot(r.article)}
             for r in revisions
         ],
@@ -295,7 +364,7 @@ def _cmd_history(config: Config, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "serve": _cmd_serve, "build": _cmd_build, "ingest": _cmd_ingest, "delete": _cmd_delete,
+    "init": _cmd_init, "serve": _cmd_serve, "build": _cmd_build, "ingest": _cmd_ingest, "delete": _cmd_delete,
     "unpublish": _cmd_unpublish, "status": _cmd_status, "stats": _cmd_stats, "history": _cmd_history,
 }
 
@@ -304,11 +373,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging(args.verbose)
     try:
-        config = load_config(args.config)
+        # init makes a configuration: it reads none (not even one in a folder above).
+        config = None if args.command == "init" else load_config(args.config)
         return COMMANDS[args.command](config, args)
     except ConfigError as exc:
         print(f"feedpub: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except NoStoreError as exc:
+        print(f"feedpub: {exc}", file=sys.stderr)
+        return EXIT_NO_STORE
     except FeedpubError as exc:
         print(f"feedpub: error: {exc}", file=sys.stderr)
         return EXIT_REJECTED

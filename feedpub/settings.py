@@ -1,9 +1,13 @@
 """Configuration: one TOML file read once at the edge, checked key by key.
 
-``feedpub.toml`` in the working directory is used when present, or the file
-given with ``--config``. Every key has a default; an unknown key or a bad value
-is a :class:`ConfigError` that names the file and the key. The result is a
-frozen :class:`Config` of plain values that the composition root hands down.
+Every command finds the site's file the same way wherever it runs (:func:`find_config`):
+the file given with ``--config``, else the one ``FEEDPUB_CONFIG`` names, else
+``feedpub.toml`` in the working directory or the nearest folder above it; with none,
+the embedded defaults. Paths in a file are relative to the file's folder (the
+defaults' to the working directory), so one site has one store wherever a command
+runs. Every key has a default; an unknown key or a bad value is a
+:class:`ConfigError` that names the file and the key. The result is a frozen
+:class:`Config` of plain values that the composition root hands down.
 
 Documented, with every default, in README.md ("Configuration").
 """
@@ -26,7 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.rendering.language import CatalogueError, catalogue_language, strings
 from feeds.site import SiteSettings
-from sources.errors import ConfigError
+from sources.errors import ConfigError, FeedpubError
 from sources.addresses import AddressPolicy
 from sources.model import ImageLookups, IngestSettings
 from sources.text import LANGUAGE_TAG, slugify
@@ -36,6 +40,7 @@ if TYPE_CHECKING:   # imported where used: both bring heavy libraries a command 
     from sources.store import SQLiteStore
 
 DEFAULT_FILE = "feedpub.toml"
+CONFIG_ENV = "FEEDPUB_CONFIG"  # names the configuration file when --config does not
 STATUS_FILE = "status.json"    # what the running service last did, for `feedpub status`
 STATS_FILE = "stats.sqlite3"   # feed polls, kept apart from the source store
 
@@ -54,7 +59,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "feeds": {"items": 50, "archive_entries": 0, "tombstone_days": 30, "categories": True, "tags": True, "authors": True},
     "schedule": {"rebuild_minutes": 15.0},
-    "store": {"path": "data/feedpub.sqlite3", "suggest_related": True},
+    # sample: `feedpub serve` puts the newsroom's sample article in a new store (`feedpub init` writes false)
+    "store": {"path": "data/feedpub.sqlite3", "suggest_related": True, "sample": True},
     "output": {"path": "public"},
     # gone: retired URL paths answering 410; moved: old path -> new path or URL, answering 301
     "server": {"host": "127.0.0.1", "port": 8080, "workers": 2, "gone": [""], "moved": {"": ""}},
@@ -83,8 +89,8 @@ class Config:
     source: str                # the file read, or "defaults"
     site: SiteSettings
     ingest: IngestSettings
-    store_path: Path
-    output_dir: Path
+    store_path: Path           # absolute: relative in the file means relative to the file's folder
+    output_dir: Path           # likewise
     host: str
     port: int
     base_url_given: bool       # False: base_url follows the address the server binds
@@ -99,6 +105,7 @@ class Config:
     moved: tuple[tuple[str, str], ...] = ()   # (old URL path, new path or absolute URL): 301
     workers: int = 2               # granian worker processes serving public/
     images: ImageLookups = ImageLookups()   # lead image look-ups: deadline, hosts beyond the public ones
+    sample: bool = True            # `feedpub serve` puts the sample article in a new store
 
     @property
     def status_path(self) -> Path:
@@ -345,7 +352,7 @@ def _check_retired(gone: list[str], moved: dict[str, str],
     return tuple(dict.fromkeys(gone)), tuple(sorted(moved.items()))
 
 
-def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
+def _check(values: dict[str, dict[str, Any]], source: str, base: Path) -> Config:
     site, server = values["site"], values["server"]
     if not site["title"].strip():
         raise _fail(source, "site.title", "must not be empty")
@@ -448,8 +455,8 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
             timezone=site["timezone"], language=site["language"],
             max_terms=limits["max_terms"], max_article_bytes=limits["max_article_bytes"],
         ),
-        store_path=Path(values["store"]["path"]),
-        output_dir=Path(values["output"]["path"]),
+        store_path=_beside(base, values["store"]["path"]),
+        output_dir=_beside(base, values["output"]["path"]),
         host=server["host"],
         port=server["port"],
         base_url_given=given,
@@ -464,32 +471,65 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         moved=moved,
         workers=server["workers"],
         images=_check_images(values["images"], source),
+        sample=values["store"]["sample"],
     )
+
+
+def _beside(base: Path, path: str) -> Path:
+    """``path`` from the configuration, relative to ``base`` (the file's folder) unless absolute."""
+    return Path(os.path.normpath(base / Path(path).expanduser()))
+
+
+def find_config(path: str | Path | None = None, *, cwd: Path | None = None,
+                env: Mapping[str, str] | None = None) -> Path | None:
+    """The configuration file a command uses: ``path`` (``--config``), else the file
+    ``FEEDPUB_CONFIG`` names, else ``feedpub.toml`` in ``cwd`` or the nearest folder above
+    it; None when there is none (the embedded defaults)."""
+    cwd = (cwd or Path.cwd()).absolute()
+    env = os.environ if env is None else env
+    if path is not None:
+        return cwd / path
+    named = env.get(CONFIG_ENV, "").strip()
+    if named:
+        found = cwd / Path(named).expanduser()
+        if not found.is_file():
+            raise ConfigError(f"{CONFIG_ENV}: {named}: no such file (it names the configuration to use)")
+        return found
+    for folder in (cwd, *cwd.parents):
+        if (folder / DEFAULT_FILE).is_file():
+            return folder / DEFAULT_FILE
+    return None
 
 
 def load_config(path: str | Path | None = None, *, cwd: Path | None = None,
                 env: Mapping[str, str] | None = None) -> Config:
-    """Read ``path``, or ``feedpub.toml`` in ``cwd`` when present, or nothing: defaults.
-    ``env`` (default ``os.environ``) is read here only: FEEDPUB_API_TOKEN wins over api.token."""
-    cwd = cwd or Path.cwd()
+    """Read the configuration :func:`find_config` finds, or the embedded defaults (paths
+    relative to ``cwd``). ``env`` (default ``os.environ``) is read here only:
+    FEEDPUB_CONFIG names the file, FEEDPUB_API_TOKEN wins over api.token."""
+    cwd = (cwd or Path.cwd()).absolute()
     env = os.environ if env is None else env
-    if path is None:
-        candidate = cwd / DEFAULT_FILE
-        if not candidate.exists():
-            return _with_env(_check(_merge({}, "defaults"), "defaults"), env)
-        path = candidate
-    source = str(path)
+    found = find_config(path, cwd=cwd, env=env)
+    if found is None:
+        return _with_env(_check(_merge({}, "defaults"), "defaults", cwd), env)
+    source = str(path) if path is not None else str(found)
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        text = found.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{source}: not UTF-8 text: {exc}") from exc
+    return _with_env(config_from_text(text, source, found.parent), env)
+
+
+def config_from_text(text: str, source: str, base: Path) -> Config:
+    """The configuration ``text`` holds, named ``source`` in errors, its paths relative to ``base``."""
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
     except RecursionError:   # "a = [[[[..." nested past the interpreter's limit
         raise ConfigError(f"{source}: not valid TOML: arrays or tables nested too deeply") from None
-    return _with_env(_check(_merge(raw, source), source), env)
+    return _check(_merge(raw, source), source, base)
 
 
 def _with_env(config: Config, env: Mapping[str, str]) -> Config:
@@ -500,11 +540,26 @@ def _with_env(config: Config, env: Mapping[str, str]) -> Config:
     return replace(config, api_token=token)
 
 
-def open_store(config: Config) -> SQLiteStore:
-    """The store as configured (the one place its options are applied)."""
+class NoStoreError(FeedpubError):
+    """A command that only reads (or changes existing articles) found no store to open."""
+
+
+def open_store(config: Config, *, create: bool = True) -> SQLiteStore:
+    """The store as configured (the one place its options are applied). With ``create``
+    False a missing store is a :class:`NoStoreError` that says how to make one, and no
+    file is made: a command that only reads never leaves an empty store behind."""
     from sources.store import SQLiteStore   # here: a command that never opens the store does not load it
 
+    if not create and not config.store_path.exists():
+        raise NoStoreError(no_store_message(config))
     return SQLiteStore(config.store_path, clock=utc_now, suggest_related=config.suggest_related)
+
+
+def no_store_message(config: Config) -> str:
+    where = (f"the configuration {config.source}" if config.source != "defaults" else
+             f"the embedded defaults: no {DEFAULT_FILE} here or in a folder above, and no --config or {CONFIG_ENV}")
+    return (f"no store at {config.store_path} (from {where}); `feedpub init` makes a site with its store here, "
+            "`feedpub ingest FILE` or `feedpub serve` makes one with the configuration in use")
 
 
 def with_address(config: Config, host: str, port: int) -> Config:

@@ -3,7 +3,8 @@
 The serving process writes ``status.json`` beside the store after every build
 and hub delivery (scheduler.py); this module reads it and asks the store for
 the articles still waiting for their publish time, so the answer is right
-whether or not a service is running.
+whether or not a service is running. It never creates a store: with none it raises
+:class:`~feedpub.settings.NoStoreError`, which says how to make one.
 """
 
 from __future__ import annotations
@@ -35,11 +36,11 @@ def collect_status(config: Config, now: datetime | None = None) -> dict:
         service = json.loads(config.status_path.read_bytes())
     except (OSError, ValueError):
         service = None
-    store = open_store(config)
+    store = open_store(config, create=False)
     try:
         upcoming = [{"id": a.id, "title": a.title, "published": a.published.astimezone(now.tzinfo).isoformat()}
                     for a in store.upcoming(now)]
-        articles, revision = store.count(), store.revision()
+        articles, revision, counts, sample = store.count(), store.revision(), store.counts(now), store.sample()
         sources = []
         if config.sources:   # from the store: right with or without a service
             from sources.remote import states as source_states   # requests and feedparser: only when polling
@@ -49,7 +50,14 @@ def collect_status(config: Config, now: datetime | None = None) -> dict:
         store.close()
     return {
         "now": now.isoformat(),
-        "store": {"path": str(config.store_path), "articles": articles, "revision": revision},
+        "config": config.source,
+        "store": {"path": str(config.store_path), "articles": articles, "revision": revision,
+                  "published": counts.published, "scheduled": counts.scheduled, "drafts": counts.drafts,
+                  "deleted": counts.deleted},
+        "sample": None if sample is None else {
+            "id": sample.id, "slug": sample.slug,
+            "status": "scheduled" if sample.status.value == "published" and sample.published > now
+            else sample.status.value},
         "service": service,
         "running": bool(service) and _alive(service.get("pid")),
         "scheduled": upcoming,
@@ -84,8 +92,19 @@ def format_status(report: dict) -> str:
     lines = []
     state = "running" if report["running"] else "not running"
     lines.append(f"service:   {state}" + (f" (pid {service['pid']}, {service['base_url']}/)" if service else ""))
+    if report.get("config"):
+        lines.append(f"config:    {report['config'] if report['config'] != 'defaults' else 'the embedded defaults'}")
     store = report["store"]
-    lines.append(f"store:     {store['path']}: {store['articles']} articles, revision {store['revision']}")
+    if "published" in store:
+        held = (f"{store['published']} published, {store['scheduled']} scheduled, {store['drafts']} draft(s), "
+                f"{store['deleted']} deleted")
+    else:   # a report from before the counts were kept apart
+        held = f"{store['articles']} articles"
+    lines.append(f"store:     {store['path']}: {held}, revision {store['revision']}")
+    sample = report.get("sample")
+    if sample:
+        lines.append(f"sample:    the newsroom's sample article is in the store ({sample['slug']}, {sample['status']}): "
+                     f"a demo; `feedpub delete {sample['slug']}` removes it without a trace")
     build = service.get("last_build")
     if build:
         behind = "" if build["revision"] == store["revision"] else f"; the store is now at {store['revision']}"

@@ -44,7 +44,7 @@ from urllib.parse import parse_qs, quote, unquote_to_bytes, urlsplit
 from zoneinfo import ZoneInfo
 
 from .api_gate import bearer_token
-from .drafts import TITLE_LIMIT, ArticleDraft, assemble_draft, check_all_fields
+from .drafts import ArticleDraft, assemble_draft, check_all_fields, derive_title
 from .errors import FeedpubError, IngestError, StoreError
 from .formats.html import fragment_parts
 from .frontmatter import FRONT_MATTER_KEYS
@@ -52,7 +52,7 @@ from .ingest import merge
 from .model import Article, Image, IngestSettings, SaveResult, Status
 from .newsroom import parse_newsroom_text
 from .store.roles import Articles
-from .text import cut_at_word, slugify, xml_safe
+from .text import slugify, xml_safe
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def _json_type(value: object) -> str:
 def draft_from(fields: dict, content: Content, *, source: str | None, article_id: str | None,
                keep_slug: str | None, image: Image | None) -> ArticleDraft:
     """The :class:`ArticleDraft` an importer would make of these fields and this body."""
-    title = fields["title"] or cut_at_word(content.lead.rstrip("."), TITLE_LIMIT)
+    title = fields["title"] or derive_title(content.lead)
     default_slug = keep_slug or title
     if not fields.get("slug") and not slugify(default_slug):
         raise ApiError(422, "no slug given and none can be made from the title",

@@ -26,6 +26,7 @@ from .text import (
     LANGUAGE_TAG,
     control_characters,
     cut_at_word,
+    cut_headline,
     describe_control,
     normalise_controls,
     slugify,
@@ -33,7 +34,7 @@ from .text import (
     xml_safe,
 )
 
-TITLE_LIMIT = 90     # characters of a headline derived from the lead
+TITLE_LIMIT = 90     # characters of a headline derived from the lead: what a reader's list shows of one
 SUMMARY_LIMIT = 300  # characters of a summary derived from the lead
 # Flags that name one article, so they make no sense with several files.
 SINGLE_ARTICLE_KEYS = ("id", "slug", "title", "url", "summary")
@@ -94,6 +95,12 @@ class Origin:
 
     def warn(self, key: str, message: str) -> None:
         self.warnings.append(str(Origin.fail(self, key, message)))
+
+
+def derive_title(lead: str) -> str:
+    """The headline of an article that has none: its lead, cut short at the best place
+    within :data:`TITLE_LIMIT` (:func:`~sources.text.cut_headline`)."""
+    return cut_headline(lead.rstrip("."), TITLE_LIMIT)
 
 
 def parse_time(value: object, tz: ZoneInfo) -> datetime:
@@ -333,7 +340,7 @@ def assemble_draft(
     notes: list[str] = []
     title = fields["title"]
     if title is None:
-        title = cut_at_word(lead.rstrip("."), TITLE_LIMIT)
+        title = derive_title(lead)
         notes.append(f"no headline given; derived {title!r} from the lead")
     slug = fields.get("slug") or slugify(default_slug)
     if not slug:

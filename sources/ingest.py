@@ -67,6 +67,7 @@ def merge(existing: Article | None, draft: ArticleDraft, now: datetime, settings
         status=Status.PUBLISHED,
         source=draft.source,
         stored=now,
+        sample=existing.sample if existing else False,
     )
     if existing is None:
         return SaveResult("created", candidate)
@@ -161,6 +162,12 @@ def plan(store: Articles, planned: dict[str, Article], draft: ArticleDraft, now:
     return result, existing
 
 
+def _marked(result: SaveResult, sample: bool) -> SaveResult:
+    if not sample or result.action != "created":
+        return result
+    return SaveResult(result.action, replace(result.article, sample=True))
+
+
 def changed_fields(before: Article, after: Article) -> list[str]:
     """The fields that change, in :class:`Article` order. The source text, the file and
     ``updated`` change with any edit, so they are named only when nothing else changes."""
@@ -172,6 +179,14 @@ def changed_fields(before: Article, after: Article) -> list[str]:
     changed = [f.name for f in dataclass_fields(Article)
                if f.name != "stored" and value(before, f.name) != value(after, f.name)]
     return [name for name in changed if name not in ("content_text", "source", "updated")] or changed
+
+
+def embargo_note(article: Article, now: datetime, settings: IngestSettings) -> str | None:
+    """What a person is told of an article published with a time still ahead (None otherwise)."""
+    if article.status is not Status.PUBLISHED or article.published <= now:
+        return None
+    when = article.published.astimezone(ZoneInfo(settings.timezone))
+    return f"embargoed until {when:%Y-%m-%d %H:%M:%S %Z} ({when.isoformat()}): in no feed or page before then"
 
 
 def _measured(store: Articles, url: str, measure: Callable[[str], Image],
@@ -217,6 +232,7 @@ def ingest_paths(
     measure: Callable[[str], Image] | None = None,
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    sample: bool = False,
 ) -> IngestSummary:
     """Import every article of every file; each in one transaction (so each line of a
     JSON Lines file in its own), failures reported and skipped.
@@ -227,6 +243,7 @@ def ingest_paths(
     ``dry_run`` decides the same way (against the store as the earlier items would
     have left it) and reports "would create", "would update" (with the fields that
     change) or "unchanged", but writes nothing and measures nothing.
+    ``sample`` marks what it creates as the sample article (see ``Article.sample``).
     """
     files, missing = collect_files(paths)
     single = [key for key in SINGLE_ARTICLE_KEYS if (overrides or {}).get(key)]
@@ -252,13 +269,11 @@ def ingest_paths(
                     draft = replace(draft, image=_measured(store, draft.image_url, measure, report, file))
                 for warning in draft.warnings:
                     report(f"warning: {warning}")
-                for note in draft.notes:
-                    report(f"{where}: {note}")
                 if dry_run:
                     result, existing = plan(store, planned, draft, now(), settings)
                 else:
                     result = store.save(
-                        lambda existing, draft=draft: merge(existing, draft, now(), settings),
+                        lambda existing, draft=draft: _marked(merge(existing, draft, now(), settings), sample),
                         article_id=draft.id, slug=draft.slug, source=draft.source,
                     )
             except IngestError as exc:
@@ -271,6 +286,14 @@ def ingest_paths(
                 summary.fail(report, f"{where}: {exc.strerror or exc}")
                 continue
             setattr(summary, result.action, getattr(summary, result.action) + 1)
+            if result.action != "unchanged":
+                # What was derived is news only when it is stored (or would be): an unchanged
+                # file ingested again says nothing of it.
+                for note in draft.notes:
+                    report(f"{where}: {note}")
+                embargo = embargo_note(result.article, now(), settings)
+                if embargo:
+                    report(f"{where}: {embargo}")
             if not dry_run:
                 report(f"{result.action}: {result.article.id} ({where})")
             elif result.action == "created":

@@ -83,6 +83,10 @@ class Article:
     upstream_id: str | None = None   # the item's id (guid) in the partner's feed
     via_url: str | None = None       # the partner feed's URL, as configured
     via_name: str | None = None      # the partner's name, shown as the entry's source
+    # The newsroom's sample article, which ``feedpub serve`` puts in a new store so there is
+    # something to read: a demo, not news. Deleting it removes it without a trace (no
+    # tombstone, no 410 page, no stored version).
+    sample: bool = False
 
     def is_visible(self, now: datetime) -> bool:
         return self.status is Status.PUBLISHED and self.published <= now
@@ -108,6 +112,16 @@ class Tombstone:
     url: str | None
     deleted: datetime
     published: datetime | None = None   # its address may hold the month (site.article_url)
+
+
+@dataclass(frozen=True)
+class ArticleCounts:
+    """How many articles the store holds in each state a person tells apart (``feedpub status``)."""
+
+    published: int   # readers can see them
+    scheduled: int   # published with a time still ahead: embargoed until then
+    drafts: int
+    deleted: int
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ import requests
 import urllib3
 from lxml import etree
 
-from .drafts import SUMMARY_LIMIT, TITLE_LIMIT, ArticleDraft, bounded, url_problem
+from .drafts import SUMMARY_LIMIT, ArticleDraft, bounded, derive_title, url_problem
 from .errors import FeedpubError, IngestError
 from .ingest import merge, mint_id
 from .markup import MAX_DEPTH, MAX_DOCUMENT_TAGS, MAX_ITEM_TAGS, FeedShape, MarkupError, html_shape
@@ -447,7 +447,7 @@ def partner_slug(name: str, key: str) -> str:
 def _draft(item: UpstreamItem, source: RemoteSource, feed: UpstreamFeed, slug: str, article_id: str) -> ArticleDraft:
     text = html_text(item.content_html)
     summary = item.summary or text
-    title = item.title or cut_at_word((summary or "").rstrip("."), TITLE_LIMIT)
+    title = item.title or derive_title(summary or "")
     return ArticleDraft(
         source=None,   # not a file: an article from a partner is found by its upstream id
         id=article_id,

@@ -65,11 +65,70 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 
-def cut_at_word(text: str, limit: int) -> str:
-    """``text`` if it fits in ``limit`` characters, else cut at a word boundary with an ellipsis."""
+def cut_at_word(text: str, limit: int, *, avoid: frozenset[str] = frozenset()) -> str:
+    """``text`` if it fits in ``limit`` characters, else cut at a word boundary with an
+    ellipsis; words in ``avoid`` (casefolded) are dropped from the end of the cut, as long as
+    a word is left."""
     text = squash_space(text)
     if len(text) <= limit:
         return text
     window = text[: limit]  # one character is kept free for the ellipsis
     head = window[:-1].rsplit(" ", 1)[0] if " " in window[:-1] else window[:-1]
-    return head.rstrip(" ,;:-–—") + "…"
+    words = head.rstrip(" ,;:-–—").split(" ")
+    while len(words) > 1 and words[-1].casefold() in avoid:
+        words.pop()
+    return " ".join(words).rstrip(" ,;:-–—") + "…"
+
+
+# A derived headline cut short ends, best first: after its last whole sentence, at its last
+# clause boundary (a comma, semicolon, colon or dash between words), and only failing both
+# after a word. A boundary nearer the start than a third of the limit is not used: a few
+# words ("Namun," "Menurut Kapolres,") say less than a longer cut after a word.
+_SENTENCE_END = re.compile(r"(?<=\w)[.!?]['\"”’)]*(?= )")
+_CLAUSE_END = re.compile(r"['\"”’)]?[,;:]['\"”’)]*(?= )| [-–—](?= )")
+# A period after these is not the end of a sentence: initials ("M. Iqbal"), titles and
+# the abbreviations of an Indonesian address or name ("Jl.", "Kab.", "Hj.").
+_ABBREVIATIONS = frozenset({
+    "bpk", "dkk", "dll", "dr", "drs", "dsb", "hj", "ir", "jl", "jln", "kab", "kec", "kel", "mr", "mrs", "ms",
+    "no", "ny", "pj", "plt", "prof", "sdr", "st", "tn", "vs",
+})
+# Words that lead into what follows them (Indonesian and English conjunctions, prepositions,
+# relatives, articles): a headline cut after a word never ends on one ("… Perahu Hias yang…").
+_LEADING_WORDS = frozenset({
+    "yang", "dan", "serta", "atau", "tetapi", "namun", "karena", "sehingga", "untuk", "agar", "supaya",
+    "ketika", "saat", "setelah", "sebelum", "sejak", "hingga", "sampai", "bahwa", "dengan", "di", "ke",
+    "dari", "pada", "oleh", "bagi", "dalam", "akan", "para", "sang", "si",
+    "a", "an", "the", "and", "or", "but", "which", "that", "who", "because", "while", "when", "after",
+    "before", "with", "for", "to", "of", "in", "on", "at", "by", "from", "as",
+})
+
+
+def _sentence_ends(text: str) -> list[int]:
+    """Where each sentence of ``text`` ends but the last (the index after its mark)."""
+    ends = []
+    for found in _SENTENCE_END.finditer(text):
+        word = text[: found.start()].rsplit(" ", 1)[-1]
+        if found.group()[0] == "." and (len(word) == 1 or "." in word or word.casefold() in _ABBREVIATIONS):
+            continue
+        ends.append(found.end())
+    return ends
+
+
+def cut_headline(text: str, limit: int) -> str:
+    """``text`` if it fits in ``limit`` characters, else a headline of at most ``limit``
+    characters cut from its start: its whole sentences, else up to a clause boundary,
+    else up to a word boundary (never ending on a word such as "yang" or "the"); an
+    ellipsis marks a cut inside a sentence. Never cuts a word unless the first is longer
+    than the limit."""
+    text = squash_space(text)
+    if len(text) <= limit:
+        return text
+    shortest = limit // 3
+    sentences = [end for end in _sentence_ends(text) if shortest <= end <= limit]
+    if sentences:
+        head = text[: sentences[-1]]
+        return head[:-1] if head.endswith(".") else head   # a headline has no full stop
+    clauses = [found.start() for found in _CLAUSE_END.finditer(text) if shortest <= found.start() <= limit - 1]
+    if clauses:
+        return text[: clauses[-1]] + "…"
+    return cut_at_word(text, limit, avoid=_LEADING_WORDS)

@@ -129,13 +129,14 @@ def test_the_openapi_document_is_open_and_describes_every_route(api):
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
-def test_token_from_config_and_environment(tmp_path):
+def test_token_from_config_and_environment(tmp_path, tmp_path_factory):
     (tmp_path / "feedpub.toml").write_text('[api]\ntoken = "from-the-config-file-0123"\nmax_body_bytes = 4096\n',
                                            encoding="utf-8")
     assert load_config(cwd=tmp_path, env={}).api_token == "from-the-config-file-0123"
     assert load_config(cwd=tmp_path, env={}).api_max_body_bytes == 4096
     assert load_config(cwd=tmp_path, env={"FEEDPUB_API_TOKEN": TOKEN}).api_token == TOKEN   # env wins
-    assert load_config(cwd=tmp_path / "none", env={}).api_token == ""                        # off by default
+    # off by default (a folder of its own: one below tmp_path would find its feedpub.toml)
+    assert load_config(cwd=tmp_path_factory.mktemp("none"), env={}).api_token == ""
     with pytest.raises(ConfigError, match="FEEDPUB_API_TOKEN: must be at least 16 characters"):
         load_config(cwd=tmp_path, env={"FEEDPUB_API_TOKEN": "short"})
     (tmp_path / "feedpub.toml").write_text('[api]\nmax_body_bytes = 10\n', encoding="utf-8")

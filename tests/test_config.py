@@ -21,7 +21,8 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_no_file_means_embedded_defaults(tmp_path):
     config = load_config(cwd=tmp_path)
     assert config.source == "defaults"
-    assert config.store_path == Path("data/feedpub.sqlite3") and config.output_dir == Path("public")
+    # Relative to the working directory, made absolute: messages name the store wherever it is.
+    assert config.store_path == tmp_path / "data/feedpub.sqlite3" and config.output_dir == tmp_path / "public"
     assert (config.host, config.port) == ("127.0.0.1", 8080)
     assert config.site.base_url == "http://127.0.0.1:8080"
     assert config.site.items_per_feed == 50 and config.site.timezone == "Asia/Jakarta"
@@ -34,7 +35,7 @@ def test_feedpub_toml_in_the_working_directory_is_read(tmp_path):
     config = load_config(cwd=tmp_path)
     assert config.site.title == "OKES.NEWS" and config.site.base_url == "https://okes.news"
     assert config.site.items_per_feed == 20 and config.site.rebuild_minutes == 5.0
-    assert config.store_path == Path("s.sqlite3") and config.output_dir == Path("www")
+    assert config.store_path == tmp_path / "s.sqlite3" and config.output_dir == tmp_path / "www"
     assert config.ingest.tag_authority == "okes.news"
 
 
@@ -108,7 +109,7 @@ def test_an_api_token_with_a_trailing_newline_is_refused(tmp_path):
         load_config(path, env={})
 
 
-def test_image_look_ups_are_read_from_the_config(tmp_path):
+def test_image_look_ups_are_read_from_the_config(tmp_path, tmp_path_factory):
     from ipaddress import ip_network
 
     path = write(tmp_path, '[images]\nallow_hosts = ["Images.Intranet.Example.", "10.0.0.0/8", "::1"]\n'
@@ -117,5 +118,5 @@ def test_image_look_ups_are_read_from_the_config(tmp_path):
     assert images.timeout_seconds == 2.5
     assert images.policy.hosts == frozenset({"images.intranet.example"})
     assert images.policy.networks == (ip_network("10.0.0.0/8"), ip_network("::1"))
-    defaults = load_config(cwd=tmp_path / "nowhere").images
+    defaults = load_config(cwd=tmp_path_factory.mktemp("nowhere")).images
     assert (defaults.timeout_seconds, defaults.policy.hosts, defaults.policy.networks) == (10.0, frozenset(), ())

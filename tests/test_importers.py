@@ -148,7 +148,7 @@ def test_markdown_without_headline_derives_it_from_the_first_paragraph(tmp_path,
                          "Pemerintah *Kabupaten* Ogan Komering Ulu menggelar rapat koordinasi lintas sektor "
                          "untuk membahas kesiapan pengamanan pemilihan kepala daerah serentak.\n\nParagraf dua.\n"))
     article = only(store)
-    assert article.title == "Pemerintah Kabupaten Ogan Komering Ulu menggelar rapat koordinasi lintas sektor untuk…"
+    assert article.title == "Pemerintah Kabupaten Ogan Komering Ulu menggelar rapat koordinasi lintas sektor…"
     assert article.content_html.startswith("<p>Pemerintah <em>Kabupaten</em> Ogan")
     assert any("tanpa-judul.md: no headline given; derived" in m for m in ingest.messages), ingest.messages
 

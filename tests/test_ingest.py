@@ -42,7 +42,7 @@ def test_sample_is_stored_whole(store, ingest):
 def test_headline_derived_from_the_lead_is_announced(store, ingest):
     ingest(SAMPLE)
     article = latest_published(store, INGEST_TIME, 1)[0]
-    assert article.title == "Menjelang Pilkada Serentak 2024 yang akan digelar pada 27 November, Forum Koordinasi…"
+    assert article.title == "Menjelang Pilkada Serentak 2024 yang akan digelar pada 27 November…"
     assert len(article.title) <= 90
     assert any("derived" in m and article.title in m for m in ingest.messages)
 

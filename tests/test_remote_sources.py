@@ -532,7 +532,7 @@ def test_the_service_polls_each_source_in_its_own_job(tmp_path, upstream, store,
 # --- configuration -------------------------------------------------------------------------------
 
 
-def test_sources_are_read_from_the_config(tmp_path):
+def test_sources_are_read_from_the_config(tmp_path, tmp_path_factory):
     path = tmp_path / "feedpub.toml"
     path.write_text('[[sources]]\nname = "Mitra Sumsel"\nurl = "https://mitra.example/feed.xml"\n'
                     '[[sources]]\nname = "Warta"\nurl = "https://warta.example/feed.json"\ninterval_minutes = 5\n'
@@ -541,7 +541,7 @@ def test_sources_are_read_from_the_config(tmp_path):
         RemoteSource("Mitra Sumsel", "https://mitra.example/feed.xml"),
         RemoteSource("Warta", "https://warta.example/feed.json", 5.0, False, 65536, 3.0),
     )
-    assert load_config(cwd=tmp_path / "nowhere").sources == ()
+    assert load_config(cwd=tmp_path_factory.mktemp("nowhere")).sources == ()
 
 
 @pytest.mark.parametrize(("text", "message"), [

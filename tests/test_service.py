@@ -102,6 +102,82 @@ def test_the_periodic_rebuild_picks_up_a_change(tmp_path, ingest, store):
         service.stop()
 
 
+def test_builds_longer_than_a_watcher_tick_raise_no_apscheduler_warning(tmp_path, ingest, store, caplog,
+                                                                      monkeypatch):
+    """The store watcher ticks every 0.25 s; a build it asked for may take longer. APScheduler
+    must not skip its ticks with "maximum number of running instances reached"."""
+    import logging
+
+    import scheduler
+
+    (tmp_path / "feedpub.toml").write_text(
+        f'[schedule]\nrebuild_minutes = 60\n[output]\npath = "{tmp_path / "public"}"\n', encoding="utf-8")
+    real_build = scheduler.build
+
+    def slow_build(*args, **kwargs):   # a build of a big site: several ticks long
+        time.sleep(4 * scheduler.WATCH_SECONDS)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(scheduler, "build", slow_build)
+    caplog.set_level(logging.WARNING, logger="apscheduler")
+    ingest(SAMPLE)
+    service = Service(load_config(tmp_path / "feedpub.toml"), store, clock=lambda: INGEST_TIME)
+    service.start()
+    try:
+        for n in range(3):
+            ingest(write_article(tmp_path, f"berita-{n}.txt", f"Berita nomor {n} dari Baturaja."))
+            wait_for(lambda: service.last_build is not None and service.last_build.revision == store.revision())
+        assert service.builds >= 3
+    finally:
+        service.stop()
+    skipped = [record.getMessage() for record in caplog.records if "maximum number of running instances" in
+               record.getMessage()]
+    assert skipped == []
+
+
+def test_builds_during_a_slow_image_measurement_raise_no_apscheduler_warning(tmp_path, ingest, store, caplog):
+    """Each build queues a measurement of the lead images still unmeasured; one still running
+    must not be queued again (APScheduler would skip it with a warning), and the images
+    stored meanwhile are measured after it."""
+    import logging
+
+    from sources.model import Image
+
+    (tmp_path / "feedpub.toml").write_text(
+        f'[schedule]\nrebuild_minutes = 60\n[output]\npath = "{tmp_path / "public"}"\n', encoding="utf-8")
+    caplog.set_level(logging.WARNING, logger="apscheduler")
+    service = Service(load_config(tmp_path / "feedpub.toml"), store, clock=lambda: INGEST_TIME)
+    measured: list[str] = []
+
+    def slow_measure(url: str) -> Image:   # an image server that takes its time
+        time.sleep(1.0)
+        measured.append(url)
+        return Image(url, "image/jpeg", 1234)
+
+    service.measure = slow_measure
+    service.start()
+    try:
+        for n in range(3):
+            ingest(write_article(tmp_path, f"foto-{n}.txt", f"---\nimage: https://images.example/{n}.jpg\n---\n"
+                                                            f"Berita bergambar nomor {n}."))
+            wait_for(lambda: service.last_build is not None and service.last_build.revision == store.revision())
+        wait_for(lambda: not store.unmeasured_images(20), timeout=DEADLINE * 2)
+    finally:
+        service.stop()
+    assert sorted(measured) == [f"https://images.example/{n}.jpg" for n in range(3)]   # each once
+    skipped = [record.getMessage() for record in caplog.records if "maximum number of running instances" in
+               record.getMessage()]
+    assert skipped == []
+
+
+def test_the_readmes_diagram_gives_the_store_watchers_real_interval():
+    import scheduler
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    (figure,) = re.findall(r"store watcher \(([\d.]+) s\)", readme)
+    assert float(figure) == scheduler.WATCH_SECONDS
+
+
 def test_release_jobs_follow_the_store_one_per_embargoed_article(tmp_path, ingest, store):
     config = load_config(cwd=tmp_path)
     first, second = INGEST_TIME + timedelta(hours=3), INGEST_TIME + timedelta(hours=5)

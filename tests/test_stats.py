@@ -14,6 +14,8 @@ from feeds.serving.stats import reported_subscribers, summarise
 
 from .harness import FEEDPUB, Served, wait_for
 
+AGENTS = Path(__file__).resolve().parent / "data" / "user-agents"
+FORMS = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(AGENTS.glob("*.json"))}
 FEEDLY = "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 123 subscribers; )"
 INOREADER = "Inoreader/1.0 (+http://www.inoreader.com/feed-fetcher; 45 subscribers; )"
 NEWSBLUR = "NewsBlur Feed Fetcher - 67 subscribers - https://www.newsblur.com/site/123 (Mozilla/5.0)"
@@ -21,10 +23,44 @@ NEWSBLUR = "NewsBlur Feed Fetcher - 67 subscribers - https://www.newsblur.com/si
 
 @pytest.mark.parametrize(("agent", "expected"), [
     (FEEDLY, ("Feedly", 123)), (INOREADER, ("Inoreader", 45)), (NEWSBLUR, ("NewsBlur", 67)),
-    ("Tiny Tiny RSS/21.0 (12 subscribers)", ("Tiny", 12)), ("newsboat/2.21", None), ("", None),
+    ("Tiny Tiny RSS/21.0 (12 subscribers)", ("Tiny Tiny RSS", 12)), ("newsboat/2.21", None), ("", None),
+    ("Mozilla/5.0 (compatible; BazQux/2.4; +https://bazqux.com/fetcher; 1,204 subscribers)", ("BazQux", 1204)),
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", None),
 ])
 def test_subscribers_reported_in_user_agents(agent, expected):
     assert reported_subscribers(agent) == expected
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_every_documented_form_is_read_as_its_reader_with_its_count(form):
+    fixture = FORMS[form]
+    assert reported_subscribers(fixture["user_agent"]) == (fixture["reader"], fixture["subscribers"])
+
+
+def test_each_of_a_readers_feeds_counts_and_a_reader_without_a_count_is_one_per_instance():
+    feedbin = FORMS["feedbin"]["user_agent"]
+    rows = [
+        (0.0, "atom.xml", 200, 10, feedbin, "10.0.0.1"),
+        (10.0, "atom.xml", 200, 10, feedbin.replace("1234", "5678").replace("45 ", "5 "), "10.0.0.1"),  # its https feed
+        (20.0, "atom.xml", 304, 0, feedbin.replace("45 ", "46 "), "10.0.0.2"),   # the first feed, later: 46
+        (30.0, "atom.xml", 200, 10, FORMS["miniflux"]["user_agent"], "192.0.2.1"),
+        (40.0, "atom.xml", 200, 10, FORMS["miniflux"]["user_agent"], "192.0.2.1"),
+        (50.0, "atom.xml", 200, 10, FORMS["miniflux"]["user_agent"], "198.51.100.7"),
+        (60.0, "atom.xml", 200, 10, FORMS["inoreader"]["user_agent"], "10.0.0.3"),
+        (70.0, "atom.xml", 200, 10, FORMS["inoreader"]["user_agent"].replace("7 ", "8 "), "10.0.0.4"),
+    ]
+    (atom,) = summarise(rows, max_age=900, since=0.0, until=3600.0)
+    assert atom.subscribers == {"Feedbin": 46 + 5, "Miniflux": 2, "Inoreader": 8}
+    assert atom.other_clients == 0
+
+
+def test_polls_per_hour_are_over_the_span_the_log_covers_not_the_whole_window():
+    day = 24 * 3600.0
+    # A server started half an hour ago: 30 polls, one a minute, in a 24 hour window.
+    rows = [(day - 1800.0 + 60.0 * n, "rss.xml", 304, 0, "newsboat/2.21", "10.0.0.2") for n in range(31)]
+    (rss,) = summarise(rows, max_age=900, since=0.0, until=day)
+    assert rss.observed_hours == 0.5
+    assert rss.polls_per_hour == 62.0
 
 
 def test_summary_counts_polls_304s_bytes_and_flags_clients_polling_too_often():
@@ -36,7 +72,7 @@ def test_summary_counts_polls_304s_bytes_and_flags_clients_polling_too_often():
     ]
     atom, rss = summarise(rows, max_age=900, since=0.0, until=3600.0)
     assert (rss.polls, rss.not_modified, rss.bytes_sent, rss.subscribers) == (8, 7, 1000, {"Feedly": 130})
-    assert rss.other_clients == 1 and rss.polls_per_hour == 8.0
+    assert rss.other_clients == 1 and rss.polls_per_hour == 8 * 60.0   # 8 polls in the one minute they span
     assert [flag["user_agent"] for flag in rss.flagged] == ["greedy/1.0"]
     assert (atom.polls, atom.other_clients, atom.flagged, atom.share_304) == (1, 1, [], 0.0)
 
@@ -61,6 +97,30 @@ def test_feedpub_stats_reads_what_the_running_server_recorded(tmp_path):
         assert data["rss.xml"]["subscribers"] == {"Feedly": 123} and data["rss.xml"]["share_304"] == 0.5
         assert data["atom.xml"]["subscribers_total"] == 45 and data["atom.xml"]["bytes_sent"] > 1000
         assert set(data) == {"rss.xml", "atom.xml"}
+    finally:
+        served.stop()
+
+
+def test_feedpub_stats_reads_every_reader_by_its_name_from_a_running_server(tmp_path):
+    (tmp_path / "feedpub.toml").write_text('[schedule]\nrebuild_minutes = 60\n', encoding="utf-8")
+    one_each = ("feedly", "inoreader", "newsblur", "feedbin", "theoldreader", "feedspot", "miniflux")
+    served = Served(tmp_path)
+    try:
+        for form in one_each:
+            answer = requests.get(served.url + "/atom.xml", headers={"User-Agent": FORMS[form]["user_agent"]}, timeout=5)
+            assert answer.status_code == 200
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+
+        def report():
+            out = subprocess.run([*FEEDPUB, "stats", "--json"], cwd=tmp_path, capture_output=True, text=True, env=env)
+            data = {feed["path"]: feed for feed in json.loads(out.stdout)}
+            return data if data.get("atom.xml", {}).get("polls") == len(one_each) else None
+
+        atom = wait_for(report)["atom.xml"]
+        assert atom["subscribers"] == {FORMS[form]["reader"]: FORMS[form]["subscribers"] for form in one_each}
+        assert atom["other_clients"] == 0
+        text = subprocess.run([*FEEDPUB, "stats"], cwd=tmp_path, capture_output=True, text=True, env=env).stdout
+        assert "Inoreader 7" in text and "Mozilla" not in text and "polls recorded over" in text
     finally:
         served.stop()
 

@@ -58,6 +58,7 @@ def test_status_without_a_service(tmp_path):
     from pathlib import Path
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    assert subprocess.run([*FEEDPUB, "build"], cwd=tmp_path, capture_output=True, env=env).returncode == 0
     result = subprocess.run([*FEEDPUB, "status"], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert result.returncode == 0
     assert "service:   not running" in result.stdout and "last build: none recorded" in result.stdout
@@ -80,3 +81,37 @@ def test_a_burst_of_a_hundred_ingests_costs_one_or_two_builds(tmp_path):
         assert 1 <= after[0] - before <= 2, f"{after[0] - before} builds for one burst"
     finally:
         served.stop()
+
+
+def test_ingest_status_and_history_tell_scheduled_articles_and_each_state_apart(tmp_path):
+    import os
+    import re
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+
+    def run(*args):
+        return subprocess.run([*FEEDPUB, *args], cwd=tmp_path, capture_output=True, text=True, env=env)
+
+    later = (datetime.now(timezone.utc) + timedelta(hours=2)).replace(microsecond=0).astimezone(ZoneInfo("Asia/Jakarta"))
+    for name, front in (("a", ""), ("b", f"published: {later.isoformat()}\n"), ("c", ""), ("d", "")):
+        write_article(tmp_path / "naskah", f"{name}.txt", f"---\ntitle: Berita {name.upper()}\n{front}---\nIsi {name}.")
+    ingested = run("ingest", "naskah")
+    assert "4 created" in ingested.stdout
+    assert f"b.txt: embargoed until {later:%Y-%m-%d %H:%M:%S} WIB ({later.isoformat()}): in no feed or page before then" \
+        in ingested.stdout
+    assert ingested.stdout.count("embargoed") == 1
+    assert "embargoed" not in run("ingest", "naskah").stdout   # unchanged: nothing new to say
+    assert run("unpublish", "c").returncode == 0 and run("delete", "d").returncode == 0
+
+    text = run("status").stdout
+    assert re.search(r"store: +\S+feedpub\.sqlite3: 1 published, 1 scheduled, 1 draft\(s\), 1 deleted, revision \d+",
+                     text), text
+    counts = json.loads(run("status", "--json").stdout)["store"]
+    assert (counts["published"], counts["scheduled"], counts["drafts"], counts["deleted"], counts["articles"]) == (
+        1, 1, 1, 1, 4)
+    (line,) = run("history", "b").stdout.splitlines()[1:]
+    assert "  scheduled  Berita B  created" in line
+    assert json.loads(run("history", "b", "--json").stdout)["revisions"][0]["status"] == "scheduled"
+    assert "  published  Berita A  created" in run("history", "a").stdout

@@ -6,11 +6,13 @@ queue; a background thread writes the queue to a small SQLite file of its own
 every couple of seconds, so no request waits for a disk. ``feedpub stats``
 reads that file and :func:`summarise` (pure) turns the rows into a report:
 
-- subscribers reported by aggregators in their User-Agent (Feedly, Inoreader,
-  NewsBlur and the common "N subscribers"/"N readers" forms), latest per
-  aggregator and feed;
-- other clients (address + User-Agent), polls per hour, the share answered
-  with 304, bytes sent;
+- subscribers reported by aggregators in their User-Agent, in the forms Feedly,
+  Inoreader, NewsBlur, Feedbin, The Old Reader and Feedspot send (and any other
+  "N subscribers"/"N readers"), latest per aggregator, feed and aggregator's feed
+  id; a reader that reports no count (Miniflux, a self-hosted reader) is one
+  reader per client;
+- other clients (address + User-Agent), polls per hour over the span the log
+  actually covers, the share answered with 304, bytes sent;
 - clients polling far more often than Cache-Control allows (median interval
   under half of ``max-age``), flagged.
 """
@@ -29,24 +31,49 @@ from pathlib import Path
 
 from sources.errors import FeedpubError
 
-# (aggregator name, pattern with a "count" group); the first that matches wins.
-_SUBSCRIBER_PATTERNS = (
-    ("Feedly", re.compile(r"^Feedly\b.*?(?P<count>\d+) subscribers", re.IGNORECASE)),
-    ("Inoreader", re.compile(r"^Inoreader\b.*?(?P<count>\d+) subscribers", re.IGNORECASE)),
-    ("NewsBlur", re.compile(r"^NewsBlur\b.*?(?P<count>\d+) subscribers", re.IGNORECASE)),
-    (None, re.compile(r"(?P<count>\d+) (?:subscribers|readers)\b", re.IGNORECASE)),
-)
+# Readers that poll on their users' behalf, by a name their User-Agent holds wherever it
+# stands: Inoreader's is "Mozilla/5.0 (compatible; inoreader.com; 7 subscribers)", The
+# Old Reader's "Mozilla/5.0 (compatible; theoldreader.com; 6 subscribers; feed-id=...)".
+# tests/data/user-agents/ holds each form these services publish.
+_READERS = tuple((name, re.compile(pattern, re.IGNORECASE)) for name, pattern in (
+    ("Feedly", r"\bfeedly\b"),
+    ("Inoreader", r"\binoreader\b"),
+    ("NewsBlur", r"\bnewsblur\b"),
+    ("Feedbin", r"\bfeedbin\b"),
+    ("The Old Reader", r"\btheoldreader\b"),
+    ("Feedspot", r"\bfeedspot\b"),
+    ("Miniflux", r"\bminiflux\b"),
+))
+_COUNT = re.compile(r"\b(\d{1,3}(?:,\d{3})+|\d+)\s+(?:subscribers?|readers?)\b", re.IGNORECASE)
+# One reader may poll one feed as several of its own feeds (http and https, say), each with
+# its count: Feedbin "feed-id:123", The Old Reader and Feedly "feed-id=...", NewsBlur "/site/123".
+_FEED_ID = re.compile(r"feed-?id[:=]\s*([^\s;)]+)|newsblur\.com/site/(\d+)", re.IGNORECASE)
+_COMPATIBLE = re.compile(r"^Mozilla/[\d.]+\s*\(compatible;\s*([^;)]+)", re.IGNORECASE)
 MAX_QUEUE = 100_000   # polls kept in memory between writes; beyond, the oldest are dropped
 
 
 def reported_subscribers(user_agent: str) -> tuple[str, int] | None:
-    """(aggregator, subscribers) an aggregator reports in its User-Agent, if any."""
-    for name, pattern in _SUBSCRIBER_PATTERNS:
-        match = pattern.search(user_agent)
-        if match:
-            aggregator = name or user_agent.split("/")[0].split(" ")[0][:60] or "unknown"
-            return aggregator, int(match["count"])
-    return None
+    """(reader, subscribers) a feed reader reports in its User-Agent, if any: its count, or
+    1 for a known reader that gives none (Miniflux: one instance, its person)."""
+    known = next((name for name, pattern in _READERS if pattern.search(user_agent)), None)
+    count = _COUNT.search(user_agent)
+    if count is None:
+        return (known, 1) if known else None
+    if known is None:
+        # "Mozilla/5.0 (compatible; Reader/1.0; ...)" names the reader inside; else its product token does.
+        compatible = _COMPATIBLE.match(user_agent)
+        product = compatible.group(1) if compatible else user_agent.split("(")[0]
+        known = product.split("/")[0].strip()[:60] or "unknown"
+    return known, int(count.group(1).replace(",", ""))
+
+
+def _subscription(user_agent: str, client: str, reader: str) -> tuple[str, str]:
+    """What one reported count stands for: the reader and its feed id; a reader that
+    reports no count is counted once per client (address and User-Agent)."""
+    if not _COUNT.search(user_agent):
+        return reader, f"{client} {user_agent}"
+    feed_id = _FEED_ID.search(user_agent)
+    return reader, (feed_id.group(1) or feed_id.group(2)) if feed_id else ""
 
 
 @dataclass
@@ -55,9 +82,10 @@ class FeedReport:
     polls: int = 0
     not_modified: int = 0
     bytes_sent: int = 0
-    subscribers: dict[str, int] = field(default_factory=dict)   # aggregator -> latest reported count
+    subscribers: dict[str, int] = field(default_factory=dict)   # reader -> latest reported count (summed over its feed ids)
     other_clients: int = 0
-    polls_per_hour: float = 0.0
+    polls_per_hour: float = 0.0      # over the hours the log covers (``observed_hours``)
+    observed_hours: float = 0.0      # from the first poll recorded in the window to the last (at least a minute)
     flagged: list[dict] = field(default_factory=list)            # clients polling too often
 
     @property
@@ -67,6 +95,7 @@ class FeedReport:
     def as_dict(self) -> dict:
         return {
             "path": self.path, "polls": self.polls, "polls_per_hour": round(self.polls_per_hour, 2),
+            "observed_hours": round(self.observed_hours, 3),
             "share_304": round(self.share_304, 3), "bytes_sent": self.bytes_sent,
             "subscribers": self.subscribers, "subscribers_total": sum(self.subscribers.values()),
             "other_clients": self.other_clients, "flagged": self.flagged,
@@ -75,9 +104,13 @@ class FeedReport:
 
 def summarise(rows: Iterable[tuple], *, max_age: int, since: float, until: float) -> list[FeedReport]:
     """Rows are (time, path, status, bytes, user agent, client address[, count]), oldest
-    first; a row with a count stands for that many polls in the same second (bytes: their sum)."""
+    first; a row with a count stands for that many polls in the same second (bytes: their sum).
+    Polls per hour are over the span the rows cover within [since, until], not the whole
+    window: a log begun an hour ago says nothing of the 23 hours before it."""
     reports: dict[str, FeedReport] = {}
     times: dict[tuple[str, str, str], list[tuple[float, int]]] = {}
+    latest: dict[str, dict[tuple[str, str], int]] = {}   # feed -> (reader, its feed id) -> count
+    first = last = None
     for moment, path, status, sent, agent, address, *rest in rows:
         count = rest[0] if rest else 1
         report = reports.setdefault(path, FeedReport(path))
@@ -85,10 +118,16 @@ def summarise(rows: Iterable[tuple], *, max_age: int, since: float, until: float
         report.not_modified += count if status == 304 else 0
         report.bytes_sent += sent
         reported = reported_subscribers(agent)
-        if reported:
-            report.subscribers[reported[0]] = reported[1]   # rows are in time order: latest wins
+        if reported:   # rows are in time order: the latest count wins
+            latest.setdefault(path, {})[_subscription(agent, address, reported[0])] = reported[1]
         times.setdefault((path, address, agent), []).append((moment, count))
-    hours = max((until - since) / 3600, 1 / 60)
+        first = moment if first is None else min(first, moment)
+        last = moment if last is None else max(last, moment)
+    for path, counts in latest.items():
+        for (reader, _), count in counts.items():
+            reports[path].subscribers[reader] = reports[path].subscribers.get(reader, 0) + count
+    span = (min(last, until) - max(first, since)) if first is not None else 0.0
+    hours = max(span / 3600, 1 / 60)
     for (path, address, agent), moments in times.items():
         report = reports[path]
         if not reported_subscribers(agent):
@@ -99,6 +138,7 @@ def summarise(rows: Iterable[tuple], *, max_age: int, since: float, until: float
                                    "median_interval_seconds": round(interval, 1), "max_age": max_age})
     for report in reports.values():
         report.polls_per_hour = report.polls / hours
+        report.observed_hours = hours
         report.flagged.sort(key=lambda item: item["median_interval_seconds"])
     return sorted(reports.values(), key=lambda r: r.path)
 

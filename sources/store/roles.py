@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from ..model import Article, Image, Revision, SaveResult, SourceState, Tombstone
+from ..model import Article, ArticleCounts, Image, Revision, SaveResult, SourceState, Tombstone
 from ..placement import Placement
 
 # Chooses what to store given the stored version (None: there is none), inside the write.
@@ -103,6 +103,12 @@ class Articles(Protocol):
     def count(self) -> int:
         """How many articles the store holds, whatever their status."""
 
+    def counts(self, now: datetime) -> ArticleCounts:
+        """How many articles are published (visible at ``now``), scheduled, drafts and deleted."""
+
+    def sample(self) -> Article | None:
+        """The sample article (``Article.sample``), while the store holds it."""
+
     def find_upstream(self, via_url: str, upstream_id: str) -> Article | None:
         """The article taken from item ``upstream_id`` of the partner feed ``via_url``, whatever its status."""
 
@@ -113,7 +119,8 @@ class Articles(Protocol):
         """A measured image with this URL, if any article holds one."""
 
     def delete(self, key: str, now: datetime) -> Article:
-        """Mark the article with this id or slug deleted at ``now``; it leaves every feed."""
+        """Mark the article with this id or slug deleted at ``now``; it leaves every feed.
+        The sample article is removed instead, with its versions: no tombstone, no trace."""
 
     def unpublish(self, key: str, now: datetime) -> Article:
         """Turn the article with this id or slug into a draft: it leaves every feed."""

@@ -189,6 +189,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX articles_by_published ON articles (published_ts, id, status, deleted_ts)",
         "CREATE INDEX articles_place ON articles (id, status, published_ts, deleted_ts)",
     ),
+    (
+        # The sample article ``feedpub serve`` puts in a new store (Article.sample): deleting it
+        # leaves no trace. A store that took it before this column holds it as the file
+        # in the installed package's sources/sample/ folder.
+        "ALTER TABLE articles ADD COLUMN sample INTEGER NOT NULL DEFAULT 0",
+        "UPDATE articles SET sample = 1 WHERE source LIKE '%/sources/sample/okes-forkopimda-oku-pilkada-2024.txt'",
+    ),
 )
 
 

@@ -30,7 +30,8 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import StoreError
-from ..model import Article, Image, LinkTarget, RelatedLink, Revision, SaveResult, SourceState, Status, Tombstone
+from ..model import (Article, ArticleCounts, Image, LinkTarget, RelatedLink, Revision, SaveResult, SourceState,
+                     Status, Tombstone)
 from ..placement import Placement
 from ..revisions import build_history, dumps as revision_snapshot
 from ..suggest import suggest_related
@@ -41,7 +42,7 @@ from .schema import PLACE, PLACEMENT, migrate
 _ARTICLE_COLUMNS = (
     "id, slug, url, title, summary, content_html, content_text, author, city, publication, "
     "published, updated, categories, tags, language, image_url, image_type, image_length, status, source, stored, "
-    "upstream_id, via_url, via_name"
+    "upstream_id, via_url, via_name, sample"
 )
 
 
@@ -143,6 +144,20 @@ class SQLiteStore:
     def count(self) -> int:
         with self._read("the number of articles") as db:
             return db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def counts(self, now: datetime) -> ArticleCounts:
+        with self._read("the number of articles in each state") as db:
+            row = db.execute(
+                "SELECT count(*) FILTER (WHERE status = 'published' AND published_ts <= :now), "
+                "count(*) FILTER (WHERE status = 'published' AND published_ts > :now), "
+                "count(*) FILTER (WHERE status = 'draft'), count(*) FILTER (WHERE status = 'deleted') "
+                "FROM articles", {"now": _ts(now)}).fetchone()
+        return ArticleCounts(*row)
+
+    def sample(self) -> Article | None:
+        with self._snapshot("the sample article") as cur:
+            found = self._load(cur, "sample = 1 LIMIT 1", (), now=None)
+        return found[0] if found else None
 
     def get(self, article_id: str) -> Article | None:
         with self._snapshot(f"article {article_id}") as cur:
@@ -406,7 +421,7 @@ class SQLiteStore:
     def _article(row: Sequence, related: tuple[RelatedLink, ...]) -> Article:
         (id_, slug, url, title, summary, content_html, content_text, author, city, publication,
          published, updated, categories, tags, language, image_url, image_type, image_length, status, source,
-         stored, upstream_id, via_url, via_name) = row
+         stored, upstream_id, via_url, via_name, sample) = row
         return Article(
             id=id_, slug=slug, url=url, title=title, summary=summary, content_html=content_html,
             content_text=content_text, author=author, city=city, publication=publication,
@@ -415,7 +430,7 @@ class SQLiteStore:
             image=Image(image_url, image_type, image_length) if image_url else None,
             related=related, status=Status(status), source=source,
             stored=datetime.fromisoformat(stored) if stored else None,
-            upstream_id=upstream_id, via_url=via_url, via_name=via_name,
+            upstream_id=upstream_id, via_url=via_url, via_name=via_name, sample=bool(sample),
         )
 
     # --- remote sources (sources/remote.py) ------------------------------------------
@@ -481,6 +496,8 @@ class SQLiteStore:
             article = found[0]
             if article.status is status:
                 return article
+            if status is Status.DELETED and article.sample:
+                return self._remove_sample(cur, article, now)
             # Only an article readers could see gets a tombstone: a draft or an
             # embargoed article deleted unseen must leave no trace at all.
             was_public = article.status is Status.PUBLISHED and article.published <= now
@@ -492,6 +509,25 @@ class SQLiteStore:
             self._add_revision(cur, article, changed)
             cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         return changed
+
+    def _remove_sample(self, cur: sqlite3.Cursor, article: Article, now: datetime) -> Article:
+        """Delete the sample article without a trace, in the caller's transaction: a demo
+        leaves no tombstone, no 410 page and no stored version in what may become a real site."""
+        # Deleted first as any article is (links to it re-resolved, suggestions of it
+        # dropped: _match never picks a deleted article), then removed with its versions.
+        cur.execute("UPDATE articles SET status = 'deleted', deleted_ts = NULL WHERE id = ?", (article.id,))
+        gone = replace(article, status=Status.DELETED, stored=now)
+        self._reresolve(cur, gone, normalise_title(article.title))
+        cur.execute("DELETE FROM revisions WHERE article_id = ?", (article.id,))
+        cur.execute("DELETE FROM articles WHERE id = ?", (article.id,))
+        cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
+        # The change log would keep where it stood (its slug and title) for a thousand
+        # revisions: trimmed past now, so the next build is a full one, which leaves nothing
+        # of it in the output folder either (its entry cache starts empty).
+        cur.execute("DELETE FROM changes")
+        cur.execute("UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'revision') "
+                    "WHERE key = 'changes_floor'")
+        return gone
 
     def _add_revision(self, cur: sqlite3.Cursor, previous: Article | None, current: Article) -> None:
         """Append ``current`` as the article's next revision, in the caller's transaction.
@@ -527,12 +563,12 @@ class SQLiteStore:
             json.dumps(list(a.tags), ensure_ascii=False), a.language,
             a.image.url if a.image else None, a.image.media_type if a.image else None,
             a.image.length if a.image else None, a.status.value, None, a.source,
-            a.stored.isoformat() if a.stored else None, a.upstream_id, a.via_url, a.via_name,
+            a.stored.isoformat() if a.stored else None, a.upstream_id, a.via_url, a.via_name, int(a.sample),
         )
         columns = ("slug, url, title, title_norm, summary, content_html, content_text, author, city, "
                    "publication, published, published_ts, updated, updated_ts, categories, tags, "
                    "language, image_url, image_type, image_length, status, deleted_ts, source, stored, "
-                   "upstream_id, via_url, via_name")
+                   "upstream_id, via_url, via_name, sample")
         old_title_norm = None
         if replacing:
             row = cur.execute("SELECT title_norm FROM articles WHERE id = ?", (a.id,)).fetchone()
