@@ -68,7 +68,6 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from feeds.build import BuildReport, build
-from feeds.stats import PollLog
 from sources.media import measure_image
 from sources.model import Image
 from feeds.entries import main_feed
@@ -78,7 +77,7 @@ from feeds.server import PublicFiles, create_server
 from feeds.site import SiteSettings
 from feeds.websub import HubError, notify_hub
 from feeds.workers import WorkerSettings, listen, run_workers
-from feedpub.settings import Config, open_store, utc_now, with_address
+from feedpub.settings import Config, open_store, poll_records, utc_now, with_address
 from sources.api import IngestAPI
 from sources.api_gate import BodyGate
 from sources.errors import FeedpubError
@@ -580,7 +579,7 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
         private = Path(tempfile.mkdtemp(prefix="feedpub-serve-"))
         (private / "counts").mkdir()
         max_age = int(config.rebuild_seconds)
-        PollLog(config.stats_path)   # the poll log's table, made once before the workers write to it
+        poll_records(config)().close()   # the poll log's table, made once before the workers write to it
         app = PublicFiles(config.output_dir, max_age=max_age, hubs=config.site.hubs, gone=config.gone,
                           moved=dict(config.moved), base_url=config.site.base_url)
         # Off (404 for /api/*) without a token; its writes reach the feeds through the store watcher.
@@ -606,13 +605,13 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
             service.build_now("start")
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-        log.info("serving %s/ from %s (store %s)", config.site.base_url, config.output_dir, config.store_path)
+        log.info("serving %s/ from %s (store %s)", config.site.base_url, config.output_dir, config.store_label)
         # The socket listens already: a request made from here on waits for a worker.
         print(f"feedpub: serving {config.site.base_url}/", flush=True)
         run_workers(listener, WorkerSettings(
             root=config.output_dir.resolve(), max_age=max_age, hubs=config.site.hubs, base_url=config.site.base_url,
             gone=tuple(config.gone), moved=tuple(dict(config.moved).items()), upstream=str(private / "service.sock"),
-            counters=private / "counts", stats=config.stats_path.resolve(), max_request_body=max_request_body,
+            counters=private / "counts", stats=poll_records(config), max_request_body=max_request_body,
             body_gate=BodyGate.for_token(config.api_token) if config.api_token else None,
             body_seconds=config.api_body_timeout_seconds),
             workers=config.workers)

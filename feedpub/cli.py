@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from feedpub.settings import Config, load_config, open_store
+from feedpub.settings import Config, load_config, open_store, store_exists
 from sources.errors import ConfigError, FeedpubError
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -154,12 +154,12 @@ def _cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     keys = ("id", "title", "slug", "url", "summary", "published", "updated", "author",
             "categories", "tags", "image", "language")
     overrides = {key: getattr(args, key) for key in keys if getattr(args, key) is not None}
-    if args.dry_run and not config.store_path.exists():
+    if args.dry_run and not store_exists(config):
         # Nothing is stored yet, and a dry run must not create the store: compare with an empty one.
         from dataclasses import replace
         from pathlib import Path
 
-        config = replace(config, store_path=Path(":memory:"))
+        config = replace(config, store_path=Path(":memory:"), store_url="")
     store = open_store(config)
     try:
         # A dry run lists every article (that is its point); a real import names only the
@@ -218,7 +218,8 @@ def _cmd_unpublish(config: Config, args: argparse.Namespace) -> int:
 def _cmd_stats(config: Config, args: argparse.Namespace) -> int:
     import time
 
-    from feeds.stats import read_polls, summarise
+    from feeds.stats import summarise
+    from feedpub.settings import poll_records
 
     if not 0 < args.hours <= 24 * 366:
         print(f"feedpub: error: --hours: {args.hours:g} is not between 0 and 8784 (a year)", file=sys.stderr)
@@ -226,7 +227,12 @@ def _cmd_stats(config: Config, args: argparse.Namespace) -> int:
     until = time.time()
     since = until - args.hours * 3600
     max_age = int(config.rebuild_seconds)
-    reports = summarise(read_polls(config.stats_path, since), max_age=max_age, since=since, until=until)
+    records = poll_records(config, create=False)()
+    try:
+        rows = records.polls_since(since)
+    finally:
+        records.close()
+    reports = summarise(rows, max_age=max_age, since=since, until=until)
     if args.json:
         print(json.dumps([report.as_dict() for report in reports], indent=2))
         return EXIT_OK

@@ -11,11 +11,12 @@ Documented, with every default, in README.md ("Configuration").
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,13 @@ from feeds.site import SiteSettings
 from sources.errors import ConfigError
 from sources.addresses import AddressPolicy
 from sources.model import ImageLookups, IngestSettings
+from sources.store.sql import display_url
 from sources.text import LANGUAGE_TAG, slugify
 
 if TYPE_CHECKING:   # imported where used: both bring heavy libraries a command may not need
     from sources.remote import RemoteSource
-    from sources.store import SQLiteStore
+    from sources.store.roles import PollRecords
+    from sources.store.sql import SQLStore
 
 DEFAULT_FILE = "feedpub.toml"
 STATUS_FILE = "status.json"    # what the running service last did, for `feedpub status`
@@ -54,7 +57,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "feeds": {"items": 50, "archive_entries": 0, "tombstone_days": 30, "categories": True, "tags": True, "authors": True},
     "schedule": {"rebuild_minutes": 15.0},
-    "store": {"path": "data/feedpub.sqlite3", "suggest_related": True},
+    # url "" = SQLite at path. With a PostgreSQL url, path's folder still holds this instance's status.json.
+    "store": {"path": "data/feedpub.sqlite3", "url": "", "suggest_related": True},
     "output": {"path": "public"},
     # gone: retired URL paths answering 410; moved: old path -> new path or URL, answering 301
     "server": {"host": "127.0.0.1", "port": 8080, "workers": 2, "gone": [""], "moved": {"": ""}},
@@ -76,6 +80,7 @@ _DNS_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-
 _EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9.-]+$")
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*\Z")   # \Z: "$" would let a final newline through
 API_TOKEN_ENV = "FEEDPUB_API_TOKEN"   # wins over api.token, so the secret can stay out of the file
+STORE_URL_ENV = "FEEDPUB_STORE_URL"   # wins over store.url (and store.path): a database password stays out too
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ class Config:
     source: str                # the file read, or "defaults"
     site: SiteSettings
     ingest: IngestSettings
-    store_path: Path
+    store_path: Path           # the SQLite store; with store_url, only its folder is used (status.json)
     output_dir: Path
     host: str
     port: int
@@ -99,6 +104,16 @@ class Config:
     moved: tuple[tuple[str, str], ...] = ()   # (old URL path, new path or absolute URL): 301
     workers: int = 2               # granian worker processes serving public/
     images: ImageLookups = ImageLookups()   # lead image look-ups: deadline, hosts beyond the public ones
+    store_url: str = ""            # a PostgreSQL store shared by several instances; "" = SQLite at store_path
+
+    @property
+    def shared_store(self) -> bool:
+        return bool(self.store_url)
+
+    @property
+    def store_label(self) -> str:
+        """The store as messages name it (a URL without its password)."""
+        return display_url(self.store_url) if self.store_url else str(self.store_path)
 
     @property
     def status_path(self) -> Path:
@@ -112,6 +127,28 @@ class Config:
     def rebuild_seconds(self) -> float:
         """The periodic rebuild's interval, which is also every document's Cache-Control max-age."""
         return max(1.0, self.site.rebuild_minutes * 60)
+
+
+def _store_location(source: str, key: str, value: str) -> tuple[Path | None, str]:
+    """(SQLite file, "") or (None, PostgreSQL URL) of a ``store.url`` value: a path,
+    ``sqlite:///relative/path``, ``sqlite:////absolute/path`` or ``postgresql://...``."""
+    if value.startswith(("postgresql://", "postgres://")):
+        from psycopg.conninfo import conninfo_to_dict   # here: only a shared store loads psycopg
+        from psycopg import ProgrammingError
+
+        try:
+            conninfo_to_dict(value)
+        except ProgrammingError as exc:
+            raise _fail(source, key, f"{display_url(value)!r} is not a PostgreSQL URL: {exc}") from None
+        return None, value
+    if value.startswith("sqlite:"):
+        if not value.startswith("sqlite:///") or len(value) == len("sqlite:///"):
+            raise _fail(source, key, f"{value!r}: write sqlite:///relative/path or sqlite:////absolute/path")
+        return Path(value[len("sqlite:///"):]), ""
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value):
+        raise _fail(source, key, f"{display_url(value)!r} is neither a path, a sqlite:/// URL "
+                                 "nor a postgresql:// URL")
+    return Path(value), ""
 
 
 def utc_now() -> datetime:
@@ -429,6 +466,11 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
         raise _fail(source, "ingest.max_article_bytes",
                     "must be 0 (= api.max_body_bytes) or between 1024 and 1073741824 (1 GiB)")
 
+    store_path, store_url = Path(values["store"]["path"]), ""
+    if values["store"]["url"]:
+        found, store_url = _store_location(source, "store.url", values["store"]["url"])
+        store_path = found or store_path
+
     given = bool(site["base_url"])
     base_url = _base_url(source, site["base_url"]) if given else server_base_url(server["host"], server["port"])
     return Config(
@@ -448,7 +490,8 @@ def _check(values: dict[str, dict[str, Any]], source: str) -> Config:
             timezone=site["timezone"], language=site["language"],
             max_terms=limits["max_terms"], max_article_bytes=limits["max_article_bytes"],
         ),
-        store_path=Path(values["store"]["path"]),
+        store_path=store_path,
+        store_url=store_url,
         output_dir=Path(values["output"]["path"]),
         host=server["host"],
         port=server["port"],
@@ -494,17 +537,53 @@ def load_config(path: str | Path | None = None, *, cwd: Path | None = None,
 
 def _with_env(config: Config, env: Mapping[str, str]) -> Config:
     token = env.get(API_TOKEN_ENV, "").strip()
-    if not token:
-        return config
-    _check_token("environment", API_TOKEN_ENV, token)
-    return replace(config, api_token=token)
+    if token:
+        _check_token("environment", API_TOKEN_ENV, token)
+        config = replace(config, api_token=token)
+    location = env.get(STORE_URL_ENV, "").strip()
+    if location:
+        path, url = _store_location("environment", STORE_URL_ENV, location)
+        config = replace(config, store_path=path or config.store_path, store_url=url)
+    if config.shared_store and not config.base_url_given:
+        # Each instance would otherwise write its own listening address into every link and
+        # id-bearing document: behind one load balancer, readers would get different bytes.
+        raise _fail(config.source, "site.base_url", "is required when the store is shared (store.url or "
+                    f"{STORE_URL_ENV} is a PostgreSQL database): every instance must publish the same "
+                    "addresses, e.g. https://news.example.com")
+    return config
 
 
-def open_store(config: Config) -> SQLiteStore:
+def open_store(config: Config) -> SQLStore:
     """The store as configured (the one place its options are applied)."""
+    if config.store_url:
+        from sources.store.postgres import PostgresStore   # here: psycopg only for a shared store
+
+        return PostgresStore(config.store_url, clock=utc_now, suggest_related=config.suggest_related)
     from sources.store import SQLiteStore   # here: a command that never opens the store does not load it
 
     return SQLiteStore(config.store_path, clock=utc_now, suggest_related=config.suggest_related)
+
+
+def store_exists(config: Config) -> bool:
+    """Whether the configured store was ever created (opening one creates it)."""
+    if config.store_url:
+        from sources.store.postgres import store_exists as exists
+
+        return exists(config.store_url)
+    return config.store_path.exists()
+
+
+def poll_records(config: Config, *, create: bool = True) -> Callable[[], PollRecords]:
+    """How each process opens where feed polls are kept (picklable, for the server workers):
+    stats.sqlite3 beside an embedded store (``create`` False: read it only if it exists),
+    the shared database's table for a shared one."""
+    if config.store_url:
+        from sources.store.postgres import PostgresPolls
+
+        return functools.partial(PostgresPolls, config.store_url)
+    from feeds.stats import SQLitePolls
+
+    return functools.partial(SQLitePolls, config.stats_path.resolve(), create=create)
 
 
 def with_address(config: Config, host: str, port: int) -> Config:

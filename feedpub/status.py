@@ -49,7 +49,7 @@ def collect_status(config: Config, now: datetime | None = None) -> dict:
         store.close()
     return {
         "now": now.isoformat(),
-        "store": {"path": str(config.store_path), "articles": articles, "revision": revision},
+        "store": {"path": config.store_label, "articles": articles, "revision": revision},
         "service": service,
         "running": bool(service) and _alive(service.get("pid")),
         "scheduled": upcoming,

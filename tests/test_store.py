@@ -35,7 +35,7 @@ def test_a_new_store_is_wal_and_at_the_latest_schema(tmp_path):
 def test_an_old_store_is_migrated_in_order(tmp_path):
     path = tmp_path / "v1.sqlite3"
     db = sqlite3.connect(path)
-    for statement in MIGRATIONS[0]:
+    for statement in MIGRATIONS[0].statements("sqlite"):
         db.execute(statement)
     db.execute("PRAGMA user_version = 1")
     db.commit()
