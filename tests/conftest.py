@@ -189,6 +189,17 @@ def store_url(store: SQLStore) -> str:
 
 
 @pytest.fixture
+def cli_store(store, tmp_path, monkeypatch) -> Path:
+    """A `feedpub` command run in-process uses ``store``: the working directory is ``tmp_path``,
+    with a feedpub.toml naming the site (a shared store requires its base_url); returns that file."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FEEDPUB_STORE_URL", store_url(store))
+    config = tmp_path / "feedpub.toml"
+    config.write_text('[site]\nbase_url = "https://okes.example"\n', encoding="utf-8")
+    return config
+
+
+@pytest.fixture
 def ingest(store, ingest_settings):
     """ingest(path_or_text, now=..., **overrides) -> IngestSummary, with messages collected."""
     messages: list[str] = []

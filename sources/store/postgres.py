@@ -124,19 +124,16 @@ class PostgresStore(SQLStore):
         self.clock = clock
         self.suggest_related = suggest_related
         self._pool_size = pool_size
+        # One connection first, for the migrations: a server that does not answer, or refuses
+        # the login, is reported at once (the pool would keep trying in the background).
         try:
-            self._pool = psycopg_pool.ConnectionPool(
-                url, min_size=1, max_size=pool_size, open=False, timeout=CONNECT_SECONDS,
-                kwargs={"autocommit": True, "connect_timeout": CONNECT_SECONDS}, name="feedpub-store")
-            self._pool.open(wait=True, timeout=CONNECT_SECONDS)
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-            self._pool.close()
+            with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_SECONDS) as conn:
+                self._migrate(conn)
+        except psycopg.Error as exc:
             raise StoreError(f"{self.name}: cannot open the store: {exc}") from exc
-        try:
-            self._migrate()
-        except BaseException:
-            self._pool.close()
-            raise
+        self._pool = psycopg_pool.ConnectionPool(
+            url, min_size=1, max_size=pool_size, open=True, timeout=CONNECT_SECONDS, name="feedpub-store",
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_SECONDS})
 
     # --- connections -------------------------------------------------------------------
 
@@ -162,23 +159,22 @@ class PostgresStore(SQLStore):
             else:
                 cursor.execute("COMMIT")
 
-    def _migrate(self) -> None:
-        with self._failing("cannot bring the schema up to date"), self._pool.connection() as conn:
-            with conn.transaction():
-                conn.execute(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})", ("migrate",))
-                conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
-                row = conn.execute("SELECT version FROM schema_version").fetchone()
-                version = row[0] if row else 0
-                if version > len(MIGRATIONS):
-                    raise StoreError(f"{self.name}: schema version {version} is newer than this feedpub knows "
-                                     f"({len(MIGRATIONS)}); upgrade feedpub")
-                for migration in MIGRATIONS[version:]:
-                    for statement in migration.statements("postgresql"):
-                        conn.execute(statement)
-                if row is None:
-                    conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (len(MIGRATIONS),))
-                elif version < len(MIGRATIONS):
-                    conn.execute("UPDATE schema_version SET version = %s", (len(MIGRATIONS),))
+    def _migrate(self, conn: psycopg.Connection) -> None:
+        with conn.transaction():
+            conn.execute(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})", ("migrate",))
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+            row = conn.execute("SELECT version FROM schema_version").fetchone()
+            version = row[0] if row else 0
+            if version > len(MIGRATIONS):
+                raise StoreError(f"{self.name}: schema version {version} is newer than this feedpub knows "
+                                 f"({len(MIGRATIONS)}); upgrade feedpub")
+            for migration in MIGRATIONS[version:]:
+                for statement in migration.statements("postgresql"):
+                    conn.execute(statement)
+            if row is None:
+                conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (len(MIGRATIONS),))
+            elif version < len(MIGRATIONS):
+                conn.execute("UPDATE schema_version SET version = %s", (len(MIGRATIONS),))
 
     def schema_version(self) -> int:
         """The schema version the store is at (len(MIGRATIONS) once open)."""
