@@ -9,7 +9,11 @@ function the CLI can call too (:func:`feeds.build.build`,
                     built. A change (a ``feedpub ingest`` in another process, say)
                     is built once the store is quiet for a tick, or after 0.6 s
                     at most: served within a second, and a burst of changes costs
-                    one or two builds. A late tick is worthless (the next is
+                    one or two builds. A shared store (PostgreSQL) also tells of
+                    each commit (LISTEN/NOTIFY, ``store.on_change``): the first
+                    change after a quiet spell is then built at once, and the
+                    revision check stays the truth and the fallback when a
+                    notification is lost. A late tick is worthless (the next is
                     0.25 s away): grace 1 s. After a failed build (a full disk, a
                     read-only output folder) it tries again 1 s, 2 s, 4 s ... later
                     (at most ``MAX_RETRY``), not every tick: each attempt renders
@@ -143,6 +147,8 @@ class Service:
         self.documents_written = 0
         self.hub_outcomes = dict.fromkeys(HUB_OUTCOMES, 0)   # notification attempts by outcome
         self._pending: tuple[int, float] | None = None   # (revision, first seen) of an unbuilt change
+        self._built_at: float | None = None              # monotonic time the last build ended
+        self._stop_listening: Callable[[], None] | None = None
         self.deliveries: dict[tuple[str, str], Delivery] = {}
         self.polls: dict[str, PollResult] = {}          # the last poll of each remote source, by name
         self._poll_locks: dict[str, threading.Lock] = {}  # one poll of a source at a time
@@ -183,6 +189,7 @@ class Service:
             log.error("build failed (%s; %d in a row): %s", reason, self.failures_in_a_row, exc)
             self.write_status()
             return None
+        self._built_at = self.monotonic()
         if self.failures_in_a_row:
             log.info("build succeeded after %d failed attempt(s)", self.failures_in_a_row)
         self.last_build, self.last_reason, self.last_error = report, reason, None
@@ -199,10 +206,16 @@ class Service:
         self.write_status()
         return report
 
-    def rebuild_if_changed(self) -> None:
+    def store_changed(self) -> None:
+        """A commit was announced (from the store's listening thread)."""
+        self.rebuild_if_changed(notified=True)
+
+    def rebuild_if_changed(self, *, notified: bool = False) -> None:
         """Build once the store has been quiet for a tick, or once a change has waited
         ``MAX_WAIT`` seconds: a burst of writes costs one or two builds, and a single
-        write is served within a second."""
+        write is served within a second. ``notified``: a commit was just announced; after
+        a quiet spell (no build for ``MAX_WAIT``), its change is built at once: it is the
+        first of a burst or alone, and the rest of a burst waits for it to settle."""
         # A build already running is followed by this check on the next tick.
         if not self._build_lock.acquire(blocking=False):
             return
@@ -215,8 +228,12 @@ class Service:
                 self._pending = None
                 return
             moment = self.monotonic()
-            if self._pending is None:
+            quiet = self._built_at is not None and moment - self._built_at >= MAX_WAIT
+            if self._pending is None and not (notified and quiet):
                 self._pending = (revision, moment)
+                return
+            if self._pending is None:
+                self._build("store changed (notified)")
                 return
             seen, since = self._pending
             if revision != seen and moment - since < MAX_WAIT:
@@ -475,12 +492,15 @@ class Service:
                 coalesce=True, max_instances=1, misfire_grace_time=int(interval),
             )
         self.scheduler.start()
+        self._stop_listening = self.store.on_change(self.store_changed)
         self.sync_release_jobs(self.clock())
         self.write_status()
 
     def stop(self) -> None:
         with self._jobs_lock:
             self._stopping = True
+        if self._stop_listening is not None:
+            self._stop_listening()
         if self.scheduler.running:
             # wait=True lets a running build finish; its files are replaced atomically anyway.
             self.scheduler.shutdown(wait=True)
@@ -561,7 +581,9 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
     listener = None
     private = None
     try:
-        ingest_sample_if_empty(store, config, clock)
+        # Instances starting at once on an empty shared store: one ingests, the others find it done.
+        with store.exclusive("sample"):
+            ingest_sample_if_empty(store, config, clock)
         config.output_dir.mkdir(parents=True, exist_ok=True)
         # Before any build of this process can have a write in flight.
         removed = (remove_interrupted_writes(config.output_dir, recursive=True)
