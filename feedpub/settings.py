@@ -138,7 +138,8 @@ def _store_location(source: str, key: str, value: str) -> tuple[Path | None, str
 
         try:
             conninfo_to_dict(value)
-        except ProgrammingError as exc:
+            urlsplit(value).port   # libpq's parser leaves a bad port to the connection attempt
+        except (ProgrammingError, ValueError) as exc:
             raise _fail(source, key, f"{display_url(value)!r} is not a PostgreSQL URL: {exc}") from None
         return None, value
     if value.startswith("sqlite:"):

@@ -24,7 +24,7 @@ import requests
 from feedpub.settings import utc_now
 
 from .conftest import SAMPLE, free_port
-from .harness import FEEDPUB, Served, wait_for
+from .harness import FEEDPUB, Served, stop_all, wait_for
 
 TOKEN = "instances-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -71,18 +71,11 @@ def test_two_instances_serve_byte_identical_documents_after_every_change(shared,
 
     folders = [config(tmp_path / name) for name in ("a", "b")]
     # At the same moment, on an empty database: the migrations and the sample article run once.
-    starting = [Served.__new__(Served) for _ in folders]
-    for served, folder in zip(starting, folders):
-        port = free_port()
-        served.cwd, served.url = folder, f"http://127.0.0.1:{port}"   # base_url is the site's, not this address
-        served.process = subprocess.Popen(
-            [*FEEDPUB, "serve", "--port", str(port)], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    starting = [Served(folder, port=free_port(), wait=False, log=folder / "serve.log") for folder in folders]
     store = None
     try:
         for served in starting:
-            line = served.process.stdout.readline()
-            assert f"serving {BASE_URL}/" in line, (line, served.process.stderr.read() if served.process.poll() else "")
+            served.wait_until_serving()
         a, b = starting
         store = PostgresStore(shared, clock=utc_now)
         assert store.count() == 1 and len(store.history(store.page(1)[0].id)) == 1
@@ -139,9 +132,7 @@ def test_two_instances_serve_byte_identical_documents_after_every_change(shared,
     finally:
         if store is not None:
             store.close()
-        for served in starting:
-            if getattr(served, "process", None) is not None:
-                served.stop()
-    logs = [served.process.stderr.read() for served in starting]
+        stop_all(starting)
+    logs = [(folder / "serve.log").read_text() for folder in folders]
     assert sum(log.count("sample: created: ") for log in logs) == 1, logs   # one ingested it, under the lock ...
     assert not any("sample: unchanged: " in log for log in logs), logs      # ... the other found it there
