@@ -7,6 +7,7 @@
     feedpub unpublish ID_OR_SLUG...         turn articles into drafts
     feedpub status [--json]                 last build, jobs, embargoed articles, hub notifications
     feedpub history ID_OR_SLUG [--json]     an article's stored versions: when, status, title, what changed
+    feedpub store copy SRC DST              every row of one store into a new one (SQLite -> PostgreSQL), checked
 
 Every command takes ``--config FILE`` (default: ./feedpub.toml when present).
 Exit status: 0 success, 1 some input was rejected, 2 bad usage or configuration.
@@ -90,6 +91,14 @@ def _parser() -> argparse.ArgumentParser:
                                   help="an article's stored versions: when, status, title and what changed")
     history.add_argument("key", metavar="ID_OR_SLUG")
     history.add_argument("--json", action="store_true", help="print JSON for scripts (every version in full)")
+
+    store = commands.add_parser("store", parents=[common], help="move a site's store")
+    store_commands = store.add_subparsers(dest="store_command", required=True, metavar="STORE_COMMAND")
+    copy = store_commands.add_parser("copy", parents=[common],
+                                     help="copy every row of a store into a new, empty one, then check counts "
+                                          "and per-article digests")
+    copy.add_argument("source", metavar="SRC_URL", help="a path, sqlite:///PATH or postgresql://... URL")
+    copy.add_argument("target", metavar="DST_URL", help="likewise; must be empty (created if need be)")
     return parser
 
 
@@ -300,9 +309,32 @@ def _cmd_history(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_store(config: Config, args: argparse.Namespace) -> int:
+    from feedpub.settings import open_store_at, store_exists_at
+    from sources.store.sql import display_url
+    from sources.store.copy import copy_store
+
+    if not store_exists_at(args.source, "SRC_URL"):   # opening it would make an empty one
+        print(f"feedpub: error: SRC_URL: no store at {display_url(args.source)}", file=sys.stderr)
+        return EXIT_USAGE
+    source = open_store_at(args.source, "SRC_URL")
+    try:
+        target = open_store_at(args.target, "DST_URL")
+        try:
+            with _progress("articles") as advance:
+                report = copy_store(source, target, progress=advance)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    print(report.summary())
+    return EXIT_OK
+
+
 COMMANDS = {
     "serve": _cmd_serve, "build": _cmd_build, "ingest": _cmd_ingest, "delete": _cmd_delete,
     "unpublish": _cmd_unpublish, "status": _cmd_status, "stats": _cmd_stats, "history": _cmd_history,
+    "store": _cmd_store,
 }
 
 

@@ -556,22 +556,43 @@ def _with_env(config: Config, env: Mapping[str, str]) -> Config:
 
 def open_store(config: Config) -> SQLStore:
     """The store as configured (the one place its options are applied)."""
-    if config.store_url:
+    return _open(config.store_path, config.store_url, suggest_related=config.suggest_related)
+
+
+def open_store_at(location: str, argument: str) -> SQLStore:
+    """The store at a path, sqlite:/// or postgresql:// URL given on the command line as
+    ``argument`` (``feedpub store copy``); a bad one is a ConfigError naming it."""
+    path, url = _store_location("arguments", argument, location)
+    return _open(path or Path(), url, suggest_related=True)
+
+
+def _open(path: Path, url: str, *, suggest_related: bool) -> SQLStore:
+    if url:
         from sources.store.postgres import PostgresStore   # here: psycopg only for a shared store
 
-        return PostgresStore(config.store_url, clock=utc_now, suggest_related=config.suggest_related)
+        return PostgresStore(url, clock=utc_now, suggest_related=suggest_related)
     from sources.store import SQLiteStore   # here: a command that never opens the store does not load it
 
-    return SQLiteStore(config.store_path, clock=utc_now, suggest_related=config.suggest_related)
+    return SQLiteStore(path, clock=utc_now, suggest_related=suggest_related)
 
 
 def store_exists(config: Config) -> bool:
     """Whether the configured store was ever created (opening one creates it)."""
-    if config.store_url:
+    return _exists(config.store_path, config.store_url)
+
+
+def store_exists_at(location: str, argument: str) -> bool:
+    """Whether there is a store at a location given on the command line as ``argument``."""
+    path, url = _store_location("arguments", argument, location)
+    return _exists(path or Path(), url)
+
+
+def _exists(path: Path, url: str) -> bool:
+    if url:
         from sources.store.postgres import store_exists as exists
 
-        return exists(config.store_url)
-    return config.store_path.exists()
+        return exists(url)
+    return path.exists()
 
 
 def poll_records(config: Config, *, create: bool = True) -> Callable[[], PollRecords]:

@@ -86,6 +86,10 @@ class _Cursor:
         self._cursor.execute(to_pyformat(sql), parameters if parameters else None)
         return self
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> _Cursor:
+        self._cursor.executemany(to_pyformat(sql), rows)
+        return self
+
     def fetchone(self) -> Any:
         return self._cursor.fetchone()
 
@@ -190,6 +194,12 @@ class PostgresStore(SQLStore):
                                  pool_size=2)
 
     # --- what the dialect says differently -----------------------------------------------
+
+    def table_columns(self, table: str) -> list[str]:
+        with self._read(f"the columns of {table}") as db:
+            return [row[0] for row in db.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = ? AND is_generated = 'NEVER' ORDER BY ordinal_position", (table,)).fetchall()]
 
     def _indexed_by(self, index: str) -> str:
         return ""

@@ -71,6 +71,8 @@ class Cursor(Protocol):
 
     def fetchall(self) -> list[Any]: ...
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]], /) -> Any: ...
+
 
 class SQLStore:
     """The store in every role of sources/store/roles.py (``ArticleStore``), over a
@@ -111,6 +113,10 @@ class SQLStore:
     def _candidates(self, cur: Cursor, terms: list[str], exclude: str, limit: int) -> list[tuple[str, str, str]]:
         """(id, title, content_html) of up to ``limit`` other live articles matching any of
         ``terms`` in full-text search, best first."""
+        raise NotImplementedError
+
+    def table_columns(self, table: str) -> list[str]:
+        """The stored (not generated) columns of ``table``, in their order."""
         raise NotImplementedError
 
     def opener(self) -> Callable[[], FeedQueries]:

@@ -98,6 +98,10 @@ class SQLiteStore(SQLStore):
     def opener(self) -> Callable[[], FeedQueries]:
         return functools.partial(SQLiteStore, self.path, clock=self.clock, suggest_related=self.suggest_related)
 
+    def table_columns(self, table: str) -> list[str]:
+        with self._read(f"the columns of {table}") as db:
+            return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+
     def _indexed_by(self, index: str) -> str:
         return f"INDEXED BY {index} "
 
