@@ -32,11 +32,17 @@ BASE_URL = "https://okes.example"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def config(folder: Path) -> Path:
+def config_file(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "feedpub.toml").write_text(
-        f'[site]\nbase_url = "{BASE_URL}"\n[schedule]\nrebuild_minutes = 60\n[api]\ntoken = "{TOKEN}"\n'
-        '[server]\nworkers = 1\n', encoding="utf-8")
+    path = folder / "feedpub.toml"
+    path.write_text(f'[site]\nbase_url = "{BASE_URL}"\n[schedule]\nrebuild_minutes = 60\n[api]\ntoken = "{TOKEN}"\n'
+                    f'[server]\nworkers = 1\n[output]\npath = "{folder / "public"}"\n[store]\n'
+                    f'path = "{folder / "data" / "feedpub.sqlite3"}"\n', encoding="utf-8")
+    return path
+
+
+def config(folder: Path) -> Path:
+    config_file(folder)
     return folder
 
 
@@ -136,3 +142,28 @@ def test_two_instances_serve_byte_identical_documents_after_every_change(shared,
     logs = [(folder / "serve.log").read_text() for folder in folders]
     assert sum(log.count("sample: created: ") for log in logs) == 1, logs   # one ingested it, under the lock ...
     assert not any("sample: unchanged: " in log for log in logs), logs      # ... the other found it there
+
+
+def test_a_commit_anywhere_wakes_an_instances_store_watcher(postgres_url, tmp_path, ingest_settings):
+    """No revision check runs here (the scheduler is not started): the notification of the
+    commit alone gets it built, once the instance has been quiet for MAX_WAIT."""
+    from feedpub.settings import load_config
+    from scheduler import MAX_WAIT, Service
+    from sources.ingest import ingest_paths
+    from sources.store.postgres import PostgresStore
+
+    config = load_config(config_file(tmp_path), env={"FEEDPUB_STORE_URL": postgres_url})
+    instance_store = PostgresStore(postgres_url, clock=utc_now)
+    writer = PostgresStore(postgres_url, clock=utc_now)   # another process's, as far as the store can tell
+    service = Service(config, instance_store)
+    try:
+        service.build_now("start")
+        service._stop_listening = instance_store.on_change(service.store_changed)
+        time.sleep(MAX_WAIT)   # quiet: the next notified change is built at once
+        ingest_paths(writer, [SAMPLE], settings=ingest_settings, now=utc_now, report=lambda _: None)
+        wait_for(lambda: service.last_build.revision == writer.revision())
+        assert service.last_reason == "store changed (notified)"
+    finally:
+        service.stop()
+        writer.close()
+        instance_store.close()
