@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
+from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -74,7 +75,7 @@ class Cursor(Protocol):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]], /) -> Any: ...
 
 
-class SQLStore:
+class SQLStore(ABC):
     """The store in every role of sources/store/roles.py (``ArticleStore``), over a
     backend's connections: a subclass opens them and fills in the hooks below.
 
@@ -93,37 +94,47 @@ class SQLStore:
 
     # --- what a backend provides -------------------------------------------------------
 
+    @abstractmethod
     def _transaction(self, *, write: bool) -> AbstractContextManager[Cursor]:
         """A cursor in one transaction: committed when the block ends, rolled back if it
         raises. Write transactions of one store exclude each other."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _connection(self) -> AbstractContextManager[Cursor]:
         """A cursor outside any explicit transaction: each statement sees the last commit."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _indexed_by(self, index: str) -> str:
         """An index hint for the planner ("" where the planner takes none)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _conflict(self, exc: Exception) -> str | None:
         """Which unique key a write ran into: "slug", "id", or None for another."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _candidates(self, cur: Cursor, terms: list[str], exclude: str, limit: int) -> list[tuple[str, str, str]]:
         """(id, title, content_html) of up to ``limit`` other live articles matching any of
         ``terms`` in full-text search, best first."""
-        raise NotImplementedError
 
+    @abstractmethod
     def table_columns(self, table: str) -> list[str]:
         """The stored (not generated) columns of ``table``, in their order."""
-        raise NotImplementedError
 
+    @abstractmethod
     def opener(self) -> Callable[[], FeedQueries]:
-        raise NotImplementedError
+        """A picklable way to open this store again (a build's second process)."""
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Let go of the connections."""
+
+    @abstractmethod
+    def exclusive(self, name: str) -> AbstractContextManager[None]:
+        """Hold the lock ``name`` of this store against every other process (roles.Instances)."""
+
+    @abstractmethod
+    def on_change(self, callback: Callable[[], None]) -> Callable[[], None] | None:
+        """Call ``callback`` when any process commits a change, if the backend can tell (roles.Instances)."""
 
     # --- plumbing --------------------------------------------------------------------
 
