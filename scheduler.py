@@ -9,7 +9,11 @@ function the CLI can call too (:func:`feeds.building.build.build`,
                     built. A change (a ``feedpub ingest`` in another process, say)
                     is built once the store is quiet for a tick, or after 0.6 s
                     at most: served within a second, and a burst of changes costs
-                    one or two builds. A late tick is worthless (the next is
+                    one or two builds. A shared store (PostgreSQL) also tells of
+                    each commit (LISTEN/NOTIFY, ``store.on_change``): the first
+                    change after a quiet spell is then built at once, and the
+                    revision check stays the truth and the fallback when a
+                    notification is lost. A late tick is worthless (the next is
                     0.25 s away): grace 1 s. After a failed build (a full disk, a
                     read-only output folder) it tries again 1 s, 2 s, 4 s ... later
                     (at most ``MAX_RETRY``), not every tick: each attempt renders
@@ -73,7 +77,7 @@ import requests
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from feedpub.settings import Config, open_store, utc_now, with_address
+from feedpub.settings import Config, open_store, poll_records, utc_now, with_address
 from feeds.building.build import BuildReport, build
 from feeds.publishing.atomic import TEMPORARY_NAME, write_atomic
 from feeds.publishing.websub import HubError, notify_hub
@@ -153,6 +157,8 @@ class Service:
         self._pending: tuple[int, float] | None = None   # (revision, first seen) of an unbuilt change
         self._build_asked = False   # a store-change build is queued or running: the watcher waits for it
         self._builds_asked = 0      # numbers the store-change build jobs (see _ask_for_build)
+        self._built_at: float | None = None              # monotonic time the last build ended
+        self._stop_listening: Callable[[], None] | None = None
         self.deliveries: dict[tuple[str, str], Delivery] = {}
         self.polls: dict[str, PollResult] = {}          # the last poll of each remote source, by name
         self._poll_locks: dict[str, threading.Lock] = {}  # one poll of a source at a time
@@ -195,6 +201,7 @@ class Service:
             log.error("build failed (%s; %d in a row): %s", reason, self.failures_in_a_row, exc)
             self.write_status()
             return None
+        self._built_at = self.monotonic()
         if self.failures_in_a_row:
             log.info("build succeeded after %d failed attempt(s)", self.failures_in_a_row)
         self.last_build, self.last_reason, self.last_error = report, reason, None
@@ -211,43 +218,52 @@ class Service:
         self.write_status()
         return report
 
-    def rebuild_if_changed(self) -> None:
+    def store_changed(self) -> None:
+        """A commit was announced (from the store's listening thread)."""
+        self.rebuild_if_changed(notified=True)
+
+    def rebuild_if_changed(self, *, notified: bool = False) -> None:
         """Ask for a build once the store has been quiet for a tick, or once a change has
         waited ``MAX_WAIT`` seconds: a burst of writes costs one or two builds, and a single
-        write is served within a second. Returns at once: the build runs as a job of its own
-        (:meth:`_ask_for_build`)."""
+        write is served within a second. ``notified``: a commit was just announced; after a
+        quiet spell (no build for ``MAX_WAIT``), its change is built at once: it is the first
+        of a burst or alone, and the rest of a burst waits for it to settle. Returns at once:
+        the build runs as a job of its own (:meth:`_ask_for_build`)."""
         # A build already asked for or running is followed by this check on a later tick;
         # until then the store is not even read (a build holds its connection for a while).
         if self._build_asked or not self._build_lock.acquire(blocking=False):
             return
         try:
-            due = self._change_due()
+            due = self._change_due(notified)
         finally:
             self._build_lock.release()
         if due:
-            self._ask_for_build()
+            self._ask_for_build(due)
 
-    def _change_due(self) -> bool:
-        """Whether the store's change should be built now (under the build lock)."""
+    def _change_due(self, notified: bool) -> str | None:
+        """Why the store's change should be built now, or None: not yet (under the build lock)."""
         if self._retry_after is not None and self.monotonic() < self._retry_after:
-            return False   # the last build failed: tried again once its backoff is over
+            return None   # the last build failed: tried again once its backoff is over
         revision = self.store.revision()
         built = self.last_build.revision if self.last_build else None
         if revision == built:
             self._pending = None
-            return False
+            return None
         moment = self.monotonic()
-        if self._pending is None:
+        quiet = self._built_at is not None and moment - self._built_at >= MAX_WAIT
+        if self._pending is None and not (notified and quiet):
             self._pending = (revision, moment)
-            return False
+            return None
+        if self._pending is None:
+            return "store changed (notified)"
         seen, since = self._pending
         if revision != seen and moment - since < MAX_WAIT:
             self._pending = (revision, since)   # still moving: wait for it to settle
-            return False
+            return None
         self._pending = None
-        return True
+        return "store changed"
 
-    def _ask_for_build(self) -> None:
+    def _ask_for_build(self, reason: str) -> None:
         """A one-off job that builds the store's change. Each has an id of its own: APScheduler
         counts running instances per id, and the one before may still be returning."""
         with self._jobs_lock:
@@ -256,16 +272,16 @@ class Service:
             if self.scheduler.running:
                 self._build_asked = True
                 self._builds_asked += 1
-                self.scheduler.add_job(self._build_store_change, "date",
+                self.scheduler.add_job(self._build_store_change, "date", args=[reason],
                                        id=f"store-change-build {self._builds_asked}",
                                        misfire_grace_time=None, max_instances=1)
                 return
-        self._build_store_change()   # no scheduler (a service driven tick by tick): here
+        self._build_store_change(reason)   # no scheduler (a service driven tick by tick): here
 
-    def _build_store_change(self) -> None:
+    def _build_store_change(self, reason: str) -> None:
         try:
             with self._build_lock:
-                self._build("store changed")
+                self._build(reason)
         finally:
             self._build_asked = False
 
@@ -533,12 +549,15 @@ class Service:
                 coalesce=True, max_instances=1, misfire_grace_time=int(interval),
             )
         self.scheduler.start()
+        self._stop_listening = self.store.on_change(self.store_changed)
         self.sync_release_jobs(self.clock())
         self.write_status()
 
     def stop(self) -> None:
         with self._jobs_lock:
             self._stopping = True
+        if self._stop_listening is not None:
+            self._stop_listening()
         if self.scheduler.running:
             # wait=True lets a running build finish; its files are replaced atomically anyway.
             self.scheduler.shutdown(wait=True)
@@ -612,7 +631,9 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
     listener = None
     private = None
     try:
-        ingest_sample_if_empty(store, config, clock)
+        # Instances starting at once on an empty shared store: one ingests, the others find it done.
+        with store.exclusive("sample"):
+            ingest_sample_if_empty(store, config, clock)
         config.output_dir.mkdir(parents=True, exist_ok=True)
         # Before any build of this process can have a write in flight.
         removed = (remove_interrupted_writes(config.output_dir, recursive=True)
@@ -630,7 +651,7 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
         private = Path(tempfile.mkdtemp(prefix="feedpub-serve-"))
         (private / "counts").mkdir()
         max_age = int(config.rebuild_seconds)
-        PollLog(config.stats_path)   # the poll log's table, made once before the workers write to it
+        poll_records(config)().close()   # the poll log's table, made once before the workers write to it
         app = PublicFiles(config.output_dir, max_age=max_age, hubs=config.site.hubs, gone=config.gone,
                           moved=dict(config.moved), base_url=config.site.base_url)
         # Off (404 for /api/*) without a token; its writes reach the feeds through the store watcher.
@@ -656,13 +677,13 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
             service.build_now("start")
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-        log.info("serving %s/ from %s (store %s)", config.site.base_url, config.output_dir, config.store_path)
+        log.info("serving %s/ from %s (store %s)", config.site.base_url, config.output_dir, config.store_label)
         # The socket listens already: a request made from here on waits for a worker.
         print(f"feedpub: serving {config.site.base_url}/", flush=True)
         run_workers(listener, WorkerSettings(
             root=config.output_dir.resolve(), max_age=max_age, hubs=config.site.hubs, base_url=config.site.base_url,
             gone=tuple(config.gone), moved=tuple(dict(config.moved).items()), upstream=str(private / "service.sock"),
-            counters=private / "counts", stats=config.stats_path.resolve(), max_request_body=max_request_body,
+            counters=private / "counts", stats=poll_records(config), max_request_body=max_request_body,
             body_gate=BodyGate.for_token(config.api_token) if config.api_token else None,
             body_seconds=config.api_body_timeout_seconds),
             workers=config.workers)

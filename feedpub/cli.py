@@ -8,6 +8,7 @@
     feedpub unpublish ID_OR_SLUG...         turn articles into drafts
     feedpub status [--json]                 last build, jobs, embargoed articles, hub notifications
     feedpub history ID_OR_SLUG [--json]     an article's stored versions: when, status, title, what changed
+    feedpub store copy SRC DST              every row of one store into a new one (SQLite -> PostgreSQL), checked
 
 Every command finds its configuration the same way wherever it runs: ``--config FILE``,
 else the file ``FEEDPUB_CONFIG`` names, else ``feedpub.toml`` in the working directory or
@@ -25,7 +26,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from feedpub.settings import DEFAULTS, Config, NoStoreError, load_config, open_store
+from feedpub.settings import DEFAULTS, Config, NoStoreError, load_config, open_store, store_exists
 from sources.errors import ConfigError, FeedpubError
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_NO_STORE = 0, 1, 2, 3
@@ -107,6 +108,14 @@ def _parser() -> argparse.ArgumentParser:
                                   help="an article's stored versions: when, status, title and what changed")
     history.add_argument("key", metavar="ID_OR_SLUG")
     history.add_argument("--json", action="store_true", help="print JSON for scripts (every version in full)")
+
+    store = commands.add_parser("store", parents=[common], help="move a site's store")
+    store_commands = store.add_subparsers(dest="store_command", required=True, metavar="STORE_COMMAND")
+    copy = store_commands.add_parser("copy", parents=[common],
+                                     help="copy every row of a store into a new, empty one, then check counts "
+                                          "and per-article digests")
+    copy.add_argument("source", metavar="SRC_URL", help="a path, sqlite:///PATH or postgresql://... URL")
+    copy.add_argument("target", metavar="DST_URL", help="likewise; must be empty (created if need be)")
     return parser
 
 
@@ -152,12 +161,12 @@ def _progress(unit: str) -> Iterator[Callable[[int, int], None]]:
 def _open_or_create(config: Config):
     """The store, made when there is none, saying so and where: a second store made by
     mistake (in the wrong folder) is seen at once."""
-    created = not config.store_path.exists()
+    created = not store_exists(config)
     store = open_store(config)
     if created:
         how = (f"from {config.source}" if config.source != "defaults" else
                "the embedded defaults: no feedpub.toml here or above; `feedpub init` makes a site")
-        print(f"created a new store at {config.store_path} ({how})", file=sys.stderr)
+        print(f"created a new store at {config.store_label} ({how})", file=sys.stderr)
     return store
 
 
@@ -200,12 +209,12 @@ def _cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     keys = ("id", "title", "slug", "url", "summary", "published", "updated", "author",
             "categories", "tags", "image", "language")
     overrides = {key: getattr(args, key) for key in keys if getattr(args, key) is not None}
-    if args.dry_run and not config.store_path.exists():
+    if args.dry_run and not store_exists(config):
         # Nothing is stored yet, and a dry run must not create the store: compare with an empty one.
         from dataclasses import replace
         from pathlib import Path
 
-        config = replace(config, store_path=Path(":memory:"))
+        config = replace(config, store_path=Path(":memory:"), store_url="")
         store = open_store(config)
     else:
         store = _open_or_create(config)
@@ -270,19 +279,26 @@ def _cmd_unpublish(config: Config, args: argparse.Namespace) -> int:
 def _cmd_stats(config: Config, args: argparse.Namespace) -> int:
     import time
 
-    from feeds.serving.stats import read_polls, summarise
+    from feedpub.settings import poll_records
+    from feeds.serving.stats import summarise
 
     if not 0 < args.hours <= 24 * 366:
         print(f"feedpub: error: --hours: {args.hours:g} is not between 0 and 8784 (a year)", file=sys.stderr)
         return EXIT_USAGE
-    if not config.store_path.exists() and not config.stats_path.exists():   # no service ever ran with this store
+    polled_here = not config.shared_store and config.stats_path.exists()   # stats.sqlite3 beside an embedded store
+    if not store_exists(config) and not polled_here:   # no service ever ran with this store
         from feedpub.settings import no_store_message
 
         raise NoStoreError(no_store_message(config))
     until = time.time()
     since = until - args.hours * 3600
     max_age = int(config.rebuild_seconds)
-    reports = summarise(read_polls(config.stats_path, since), max_age=max_age, since=since, until=until)
+    records = poll_records(config, create=False)()
+    try:
+        rows = records.polls_since(since)
+    finally:
+        records.close()
+    reports = summarise(rows, max_age=max_age, since=since, until=until)
     if args.json:
         print(json.dumps([report.as_dict() for report in reports], indent=2))
         return EXIT_OK
@@ -363,9 +379,32 @@ def _cmd_history(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_store(config: Config, args: argparse.Namespace) -> int:
+    from feedpub.settings import open_store_at, store_exists_at
+    from sources.store.sql import display_url
+    from sources.store.copy import copy_store
+
+    if not store_exists_at(args.source, "SRC_URL"):   # opening it would make an empty one
+        print(f"feedpub: error: SRC_URL: no store at {display_url(args.source)}", file=sys.stderr)
+        return EXIT_USAGE
+    source = open_store_at(args.source, "SRC_URL")
+    try:
+        target = open_store_at(args.target, "DST_URL")
+        try:
+            with _progress("articles") as advance:
+                report = copy_store(source, target, progress=advance)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    print(report.summary())
+    return EXIT_OK
+
+
 COMMANDS = {
     "init": _cmd_init, "serve": _cmd_serve, "build": _cmd_build, "ingest": _cmd_ingest, "delete": _cmd_delete,
     "unpublish": _cmd_unpublish, "status": _cmd_status, "stats": _cmd_stats, "history": _cmd_history,
+    "store": _cmd_store,
 }
 
 

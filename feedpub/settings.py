@@ -15,17 +15,17 @@ Documented, with every default, in README.md ("Configuration").
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-from urllib.parse import SplitResult, urlsplit
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.rendering.language import CatalogueError, catalogue_language, strings
@@ -33,11 +33,13 @@ from feeds.site import SiteSettings
 from sources.errors import ConfigError, FeedpubError
 from sources.addresses import AddressPolicy
 from sources.model import ImageLookups, IngestSettings
+from sources.store.sql import display_url
 from sources.text import LANGUAGE_TAG, slugify
 
 if TYPE_CHECKING:   # imported where used: both bring heavy libraries a command may not need
     from sources.remote import RemoteSource
-    from sources.store import SQLiteStore
+    from sources.store.roles import PollRecords
+    from sources.store.sql import SQLStore
 
 DEFAULT_FILE = "feedpub.toml"
 CONFIG_ENV = "FEEDPUB_CONFIG"  # names the configuration file when --config does not
@@ -59,8 +61,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "feeds": {"items": 50, "archive_entries": 0, "tombstone_days": 30, "categories": True, "tags": True, "authors": True},
     "schedule": {"rebuild_minutes": 15.0},
+    # url "" = SQLite at path. With a PostgreSQL url, path's folder still holds this instance's status.json.
     # sample: `feedpub serve` puts the newsroom's sample article in a new store (`feedpub init` writes false)
-    "store": {"path": "data/feedpub.sqlite3", "suggest_related": True, "sample": True},
+    "store": {"path": "data/feedpub.sqlite3", "url": "", "suggest_related": True, "sample": True},
     "output": {"path": "public"},
     # gone: retired URL paths answering 410; moved: old path -> new path or URL, answering 301
     "server": {"host": "127.0.0.1", "port": 8080, "workers": 2, "gone": [""], "moved": {"": ""}},
@@ -82,6 +85,7 @@ _DNS_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-
 _EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9.-]+$")
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*\Z")   # \Z: "$" would let a final newline through
 API_TOKEN_ENV = "FEEDPUB_API_TOKEN"   # wins over api.token, so the secret can stay out of the file
+STORE_URL_ENV = "FEEDPUB_STORE_URL"   # wins over store.url (and store.path): a database password stays out too
 
 
 @dataclass(frozen=True)
@@ -89,8 +93,9 @@ class Config:
     source: str                # the file read, or "defaults"
     site: SiteSettings
     ingest: IngestSettings
-    store_path: Path           # absolute: relative in the file means relative to the file's folder
-    output_dir: Path           # likewise
+    store_path: Path           # absolute (relative in the file: to the file's folder); the SQLite store,
+                               # or with store_url only its folder (this instance's status.json)
+    output_dir: Path           # absolute, likewise
     host: str
     port: int
     base_url_given: bool       # False: base_url follows the address the server binds
@@ -106,6 +111,16 @@ class Config:
     workers: int = 2               # granian worker processes serving public/
     images: ImageLookups = ImageLookups()   # lead image look-ups: deadline, hosts beyond the public ones
     sample: bool = True            # `feedpub serve` puts the sample article in a new store
+    store_url: str = ""            # a PostgreSQL store shared by several instances; "" = SQLite at store_path
+
+    @property
+    def shared_store(self) -> bool:
+        return bool(self.store_url)
+
+    @property
+    def store_label(self) -> str:
+        """The store as messages name it (a URL without its password)."""
+        return display_url(self.store_url) if self.store_url else str(self.store_path)
 
     @property
     def status_path(self) -> Path:
@@ -119,6 +134,29 @@ class Config:
     def rebuild_seconds(self) -> float:
         """The periodic rebuild's interval, which is also every document's Cache-Control max-age."""
         return max(1.0, self.site.rebuild_minutes * 60)
+
+
+def _store_location(source: str, key: str, value: str) -> tuple[Path | None, str]:
+    """(SQLite file, "") or (None, PostgreSQL URL) of a ``store.url`` value: a path,
+    ``sqlite:///relative/path``, ``sqlite:////absolute/path`` or ``postgresql://...``."""
+    if value.startswith(("postgresql://", "postgres://")):
+        from psycopg.conninfo import conninfo_to_dict   # here: only a shared store loads psycopg
+        from psycopg import ProgrammingError
+
+        try:
+            conninfo_to_dict(value)
+            urlsplit(value).port   # libpq's parser leaves a bad port to the connection attempt
+        except (ProgrammingError, ValueError) as exc:
+            raise _fail(source, key, f"{display_url(value)!r} is not a PostgreSQL URL: {exc}") from None
+        return None, value
+    if value.startswith("sqlite:"):
+        if not value.startswith("sqlite:///") or len(value) == len("sqlite:///"):
+            raise _fail(source, key, f"{value!r}: write sqlite:///relative/path or sqlite:////absolute/path")
+        return Path(value[len("sqlite:///"):]), ""
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value):
+        raise _fail(source, key, f"{display_url(value)!r} is neither a path, a sqlite:/// URL "
+                                 "nor a postgresql:// URL")
+    return Path(value), ""
 
 
 def utc_now() -> datetime:
@@ -436,6 +474,11 @@ def _check(values: dict[str, dict[str, Any]], source: str, base: Path) -> Config
         raise _fail(source, "ingest.max_article_bytes",
                     "must be 0 (= api.max_body_bytes) or between 1024 and 1073741824 (1 GiB)")
 
+    store_path, store_url = _beside(base, values["store"]["path"]), ""
+    if values["store"]["url"]:
+        found, store_url = _store_location(source, "store.url", values["store"]["url"])
+        store_path = _beside(base, str(found)) if found else store_path
+
     given = bool(site["base_url"])
     base_url = _base_url(source, site["base_url"]) if given else server_base_url(server["host"], server["port"])
     return Config(
@@ -455,7 +498,8 @@ def _check(values: dict[str, dict[str, Any]], source: str, base: Path) -> Config
             timezone=site["timezone"], language=site["language"],
             max_terms=limits["max_terms"], max_article_bytes=limits["max_article_bytes"],
         ),
-        store_path=_beside(base, values["store"]["path"]),
+        store_path=store_path,
+        store_url=store_url,
         output_dir=_beside(base, values["output"]["path"]),
         host=server["host"],
         port=server["port"],
@@ -534,31 +578,88 @@ def config_from_text(text: str, source: str, base: Path) -> Config:
 
 def _with_env(config: Config, env: Mapping[str, str]) -> Config:
     token = env.get(API_TOKEN_ENV, "").strip()
-    if not token:
-        return config
-    _check_token("environment", API_TOKEN_ENV, token)
-    return replace(config, api_token=token)
+    if token:
+        _check_token("environment", API_TOKEN_ENV, token)
+        config = replace(config, api_token=token)
+    location = env.get(STORE_URL_ENV, "").strip()
+    if location:
+        path, url = _store_location("environment", STORE_URL_ENV, location)
+        config = replace(config, store_path=path.absolute() if path else config.store_path, store_url=url)
+    if config.shared_store and not config.base_url_given:
+        # Each instance would otherwise write its own listening address into every link and
+        # id-bearing document: behind one load balancer, readers would get different bytes.
+        raise _fail(config.source, "site.base_url", "is required when the store is shared (store.url or "
+                    f"{STORE_URL_ENV} is a PostgreSQL database): every instance must publish the same "
+                    "addresses, e.g. https://news.example.com")
+    return config
 
 
 class NoStoreError(FeedpubError):
     """A command that only reads (or changes existing articles) found no store to open."""
 
 
-def open_store(config: Config, *, create: bool = True) -> SQLiteStore:
+def open_store(config: Config, *, create: bool = True) -> SQLStore:
     """The store as configured (the one place its options are applied). With ``create``
-    False a missing store is a :class:`NoStoreError` that says how to make one, and no
-    file is made: a command that only reads never leaves an empty store behind."""
+    False a missing store is a :class:`NoStoreError` that says how to make one, and nothing
+    is made: a command that only reads never leaves an empty store behind."""
+    if not create and not store_exists(config):
+        raise NoStoreError(no_store_message(config))
+    return _open(config.store_path, config.store_url, suggest_related=config.suggest_related)
+
+
+def open_store_at(location: str, argument: str) -> SQLStore:
+    """The store at a path, sqlite:/// or postgresql:// URL given on the command line as
+    ``argument`` (``feedpub store copy``); a bad one is a ConfigError naming it."""
+    path, url = _store_location("arguments", argument, location)
+    return _open(path or Path(), url, suggest_related=True)
+
+
+def _open(path: Path, url: str, *, suggest_related: bool) -> SQLStore:
+    if url:
+        from sources.store.postgres import PostgresStore   # here: psycopg only for a shared store
+
+        return PostgresStore(url, clock=utc_now, suggest_related=suggest_related)
     from sources.store import SQLiteStore   # here: a command that never opens the store does not load it
 
-    if not create and not config.store_path.exists():
-        raise NoStoreError(no_store_message(config))
-    return SQLiteStore(config.store_path, clock=utc_now, suggest_related=config.suggest_related)
+    return SQLiteStore(path, clock=utc_now, suggest_related=suggest_related)
+
+
+def store_exists(config: Config) -> bool:
+    """Whether the configured store was ever created (opening one creates it)."""
+    return _exists(config.store_path, config.store_url)
+
+
+def store_exists_at(location: str, argument: str) -> bool:
+    """Whether there is a store at a location given on the command line as ``argument``."""
+    path, url = _store_location("arguments", argument, location)
+    return _exists(path or Path(), url)
+
+
+def _exists(path: Path, url: str) -> bool:
+    if url:
+        from sources.store.postgres import store_exists as exists
+
+        return exists(url)
+    return path.exists()
+
+
+def poll_records(config: Config, *, create: bool = True) -> Callable[[], PollRecords]:
+    """How each process opens where feed polls are kept (picklable, for the server workers):
+    stats.sqlite3 beside an embedded store (``create`` False: read it only if it exists),
+    the shared database's table for a shared one."""
+    if config.store_url:
+        from sources.store.postgres import PostgresPolls
+
+        return functools.partial(PostgresPolls, config.store_url)
+    from feeds.serving.stats import SQLitePolls
+
+    return functools.partial(SQLitePolls, config.stats_path.resolve(), create=create)
 
 
 def no_store_message(config: Config) -> str:
     where = (f"the configuration {config.source}" if config.source != "defaults" else
              f"the embedded defaults: no {DEFAULT_FILE} here or in a folder above, and no --config or {CONFIG_ENV}")
-    return (f"no store at {config.store_path} (from {where}); `feedpub init` makes a site with its store here, "
+    return (f"no store at {config.store_label} (from {where}); `feedpub init` makes a site with its store here, "
             "`feedpub ingest FILE` or `feedpub serve` makes one with the configuration in use")
 
 

@@ -51,7 +51,7 @@ def collect_status(config: Config, now: datetime | None = None) -> dict:
     return {
         "now": now.isoformat(),
         "config": config.source,
-        "store": {"path": str(config.store_path), "articles": articles, "revision": revision,
+        "store": {"path": config.store_label, "articles": articles, "revision": revision,
                   "published": counts.published, "scheduled": counts.scheduled, "drafts": counts.drafts,
                   "deleted": counts.deleted},
         "sample": None if sample is None else {

@@ -1,17 +1,19 @@
 """Suggested related articles, for an article whose newsroom named none.
 
-SQLite FTS5 ranks the other articles by bm25 against the article's own
-distinctive words (title words weigh three times body words). Indonesian
-function words are left out of the query so that "yang", "dan", "di" do not
-decide what is related. The suggestions are stored marked ``suggested`` so the
-feeds can tell them from the newsroom's own picks.
+The store's full-text search ranks the other articles against the article's own
+distinctive words (:func:`query_terms`; title words weigh three times body words):
+SQLite's FTS5 by bm25, PostgreSQL's text search by ts_rank (sources/store/). Of
+the best :data:`CANDIDATES`, :func:`choose_related` keeps those that share enough
+of the words. Indonesian function words are left out of the query so that "yang",
+"dan", "di" do not decide what is related. The suggestions are stored marked
+``suggested`` so the feeds can tell them from the newsroom's own picks.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections import Counter
+from collections.abc import Iterable
 
 from .model import Article
 
@@ -58,22 +60,14 @@ def query_terms(article: Article) -> list[str]:
     return terms
 
 
-def suggest_related(cur: sqlite3.Cursor, article: Article, limit: int = MAX_SUGGESTIONS) -> list[tuple[str, str]]:
-    """(id, title) of up to ``limit`` other live articles, most related first."""
-    terms = query_terms(article)
-    if not terms:
-        return []
-    match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-    rows = cur.execute(
-        """SELECT a.id, a.title, a.content_html FROM articles_fts f JOIN articles a ON a.rowid = f.rowid
-           WHERE articles_fts MATCH ? AND a.id != ? AND a.status != 'deleted'
-           ORDER BY bm25(articles_fts, 3.0, 1.0), a.id LIMIT ?""",
-        (match, article.id, CANDIDATES),
-    ).fetchall()
+def choose_related(terms: list[str], candidates: Iterable[tuple[str, str, str]],
+                   limit: int = MAX_SUGGESTIONS) -> list[tuple[str, str]]:
+    """(id, title) of up to ``limit`` of the ranked (id, title, content_html) ``candidates``
+    that share at least :data:`MIN_SHARED_TERMS` of the query's ``terms``, best first."""
     wanted = set(terms)
     chosen = []
-    for target_id, title, content_html in rows:
-        # bm25 ranks anything sharing a word; a suggestion must share several.
+    for target_id, title, content_html in candidates:
+        # Full-text ranking rates anything sharing a word; a suggestion must share several.
         shared = wanted & set(_words(title) + _words(re.sub(r"<[^>]+>", " ", content_html)))
         if len(shared) >= MIN_SHARED_TERMS:
             chosen.append((target_id, title))

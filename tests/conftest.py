@@ -1,14 +1,27 @@
-"""Shared fixtures: real files, a real SQLite store, fixed clocks."""
+"""Shared fixtures: real files, a real store (SQLite, and PostgreSQL where a module asks
+for both backends), fixed clocks.
+
+The ``store`` fixture is SQLite unless the test module is marked ``both_stores``
+(``pytestmark = pytest.mark.both_stores``): then each test using it runs once per
+backend, ``[sqlite]`` and ``[postgresql]``. PostgreSQL is the server at
+``FEEDPUB_TEST_POSTGRES_URL`` (default postgresql://postgres@127.0.0.1:5432/test);
+each test module gets a schema of its own (migrated once, emptied before each test),
+and each test that needs an empty database (``postgres_url``) one of its own. When no
+server answers, those tests skip saying why; with FEEDPUB_REQUIRE_POSTGRES=1 (.ci/run)
+they fail instead.
+"""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import shutil
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,6 +33,7 @@ from feeds.site import SiteSettings
 from sources.ingest import ingest_paths
 from sources.model import Article, IngestSettings
 from sources.store import SQLiteStore
+from sources.store.sql import SQLStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -49,11 +63,140 @@ def ingest_settings() -> IngestSettings:
     return IngestSettings(tag_authority="okes.example", timezone="Asia/Jakarta", language="id")
 
 
+POSTGRES_URL = os.environ.get("FEEDPUB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_POSTGRES = os.environ.get("FEEDPUB_REQUIRE_POSTGRES") == "1"
+SCHEMA_PREFIX = "feedpub_test_"
+_schemas = itertools.count()
+
+
+@functools.cache
+def _postgres_problem() -> str | None:
+    """Why no PostgreSQL server is usable at POSTGRES_URL, or None."""
+    import psycopg
+
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3, autocommit=True) as conn:
+            # Schemas left by test runs that died (their pid is gone): the CI machine is reused.
+            for (name,) in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s",
+                                        (SCHEMA_PREFIX + "%",)).fetchall():
+                pid = name[len(SCHEMA_PREFIX):].split("_")[0]
+                if pid.isdigit() and not _alive(int(pid)):
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    except psycopg.Error as exc:
+        return f"no PostgreSQL at {POSTGRES_URL} (set FEEDPUB_TEST_POSTGRES_URL): {str(exc).strip()}"
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def require_postgres() -> None:
+    """Skip the calling test when no PostgreSQL answers (fail under FEEDPUB_REQUIRE_POSTGRES=1)."""
+    problem = _postgres_problem()
+    if problem:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"FEEDPUB_REQUIRE_POSTGRES=1 and {problem}")
+        pytest.skip(problem)
+
+
+def _schema_url(schema: str) -> str:
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(scope="session")
+def _postgres_schemas() -> Iterator[Callable[[], str]]:
+    """new() -> the URL of a new, empty schema; every one is dropped when the session ends."""
+    made: list[str] = []
+
+    def new() -> str:
+        import psycopg
+
+        require_postgres()
+        name = f"{SCHEMA_PREFIX}{os.getpid()}_{next(_schemas)}"
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{name}"')
+        made.append(name)
+        return _schema_url(name)
+
+    yield new
+    if made:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            for name in made:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    opened = SQLiteStore(tmp_path / "data" / "feedpub.sqlite3", clock=utc_now)
+def postgres_url(_postgres_schemas) -> str:
+    """A PostgreSQL store URL of this test's own: an empty schema, no tables yet."""
+    return _postgres_schemas()
+
+
+@pytest.fixture(scope="module")
+def _module_postgres(_postgres_schemas) -> str:
+    """One migrated schema for every PostgreSQL test of a module (see :func:`_emptied`)."""
+    from sources.store.postgres import PostgresStore
+
+    url = _postgres_schemas()
+    PostgresStore(url, clock=utc_now).close()   # the tables, once
+    return url
+
+
+def _emptied(url: str) -> str:
+    """The module's schema as a new store has it: no rows, revision 0 (TRUNCATE costs far
+    less than a schema and its migrations per test)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = [row[0] for row in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            "AND tablename NOT IN ('meta', 'schema_version') ORDER BY tablename").fetchall()]
+        conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+        conn.execute("UPDATE meta SET value = 0")
+    return url
+
+
+def pytest_generate_tests(metafunc) -> None:
+    # One fixture, both backends, for the modules that ask (see the module docstring).
+    if "store" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores"):
+        metafunc.parametrize("store", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def store(request, tmp_path: Path) -> Iterator[SQLStore]:
+    if getattr(request, "param", "sqlite") == "postgresql":
+        from sources.store.postgres import PostgresStore
+
+        opened: SQLStore = PostgresStore(_emptied(request.getfixturevalue("_module_postgres")), clock=utc_now)
+    else:
+        opened = SQLiteStore(tmp_path / "data" / "feedpub.sqlite3", clock=utc_now)
     yield opened
     opened.close()
+
+
+def store_url(store: SQLStore) -> str:
+    """What FEEDPUB_STORE_URL says to reach ``store`` (for a CLI command a test runs)."""
+    return str(store.path) if isinstance(store, SQLiteStore) else store.url
+
+
+@pytest.fixture
+def cli_store(store, tmp_path, monkeypatch) -> Path:
+    """A `feedpub` command run in-process uses ``store``: the working directory is ``tmp_path``,
+    with a feedpub.toml naming the site (a shared store requires its base_url); returns that file."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FEEDPUB_STORE_URL", store_url(store))
+    config = tmp_path / "feedpub.toml"
+    config.write_text('[site]\nbase_url = "https://okes.example"\n', encoding="utf-8")
+    return config
 
 
 @pytest.fixture
@@ -83,10 +226,16 @@ def latest_published(store: SQLiteStore, now: datetime, limit: int, *, kind: str
     return store.articles(store.latest_ids(kind, name, now, limit), now)
 
 
-def store_dump(store: SQLiteStore) -> list[str]:
+def store_dump(store: SQLStore) -> list[str]:
     """Every row of the store, to prove a failed write changed nothing."""
-    with store._lock:  # test-only peek under the store's own lock
-        return list(store._db.iterdump())
+    if isinstance(store, SQLiteStore):
+        with store._lock:  # test-only peek under the store's own lock
+            return list(store._db.iterdump())
+    with store._connection() as cur:   # test-only peek: every table's rows as text, in order
+        tables = [row[0] for row in cur.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename").fetchall()]
+        return [f"{table}: {row[0]}" for table in tables
+                for row in cur.execute(f"SELECT t::text FROM {table} t ORDER BY 1").fetchall()]
 
 
 def seen_by_the_server() -> None:

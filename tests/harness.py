@@ -27,18 +27,28 @@ def wait_for(predicate, timeout=DEADLINE, interval=0.1):
 
 
 class Served:
-    def __init__(self, cwd: Path):
+    def __init__(self, cwd: Path, *, port: int | None = None, wait: bool = True, log: Path | None = None):
+        """``port``: listen there (the site's base_url is then the config's); ``wait`` False:
+        return at once, :meth:`wait_until_serving` later (instances started together); ``log``:
+        its stderr goes to this file, not a pipe (a long test would fill the pipe, and the
+        service would stop at its next log line)."""
         self.cwd = cwd
+        self.url = f"http://127.0.0.1:{port}" if port else None
         self.process = subprocess.Popen(
-            [*FEEDPUB, "serve", "--port", "0"], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [*FEEDPUB, "serve", "--port", str(port or 0)], cwd=cwd, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if log is None else log.open("ab"),
             text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
         )
+        if wait:
+            self.wait_until_serving()
+
+    def wait_until_serving(self) -> None:
         line = self.process.stdout.readline()
-        match = re.search(r"serving (http://\S+)/", line)
+        match = re.search(r"serving (https?://\S+)/", line)
         if not match:
             self.process.kill()
-            raise AssertionError(f"no address announced: {line!r} {self.process.stderr.read()}")
-        self.url = match.group(1)
+            raise AssertionError(f"no address announced: {line!r} {self.process.stderr and self.process.stderr.read()}")
+        self.url = self.url or match.group(1)
 
     def get(self, path, **headers):
         return requests.get(self.url + path, headers=headers, timeout=5)
@@ -55,3 +65,15 @@ class Served:
         finally:
             if self.process.poll() is None:
                 self.process.kill()
+
+
+def stop_all(instances: list[Served]) -> None:
+    """Stop every instance, even when one of them will not stop (that error is raised after)."""
+    errors = []
+    for served in instances:
+        try:
+            served.stop()
+        except (subprocess.TimeoutExpired, OSError) as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]

@@ -73,6 +73,13 @@ def test_a_default_base_url_follows_the_bound_address(tmp_path):
     ('[images]\ntimeout_seconds = 0\n', r"images\.timeout_seconds: must be between 0\.1 and 300"),
     ('[api]\nbody_timeout_seconds = 0\n', r"api\.body_timeout_seconds: must be between 1 and 3600"),
     ('[api]\nbody_timeout_seconds = nan\n', r"api\.body_timeout_seconds: must be between 1 and 3600"),
+    ('[store]\nurl = "mysql://db.example/news"\n',
+     r"store\.url: 'mysql://db\.example/news' is neither a path, a sqlite:/// URL nor a postgresql:// URL"),
+    ('[store]\nurl = "sqlite:data/x.sqlite3"\n', r"store\.url: 'sqlite:data/x\.sqlite3': write sqlite:///relative/path"),
+    ('[store]\nurl = "postgresql://feedpub:geheim@db.example:notaport/news"\n',
+     r"store\.url: 'postgresql://feedpub:\*\*\*@db\.example:notaport/news' is not a PostgreSQL URL"),
+    ('[store]\nurl = "postgresql://db.example/news"\n',
+     r"site\.base_url: is required when the store is shared \(store\.url or FEEDPUB_STORE_URL is a PostgreSQL"),
     ("site = 3\n", r"site: must be a table"),
     ("[site\n", r"not valid TOML"),
 ])
@@ -120,3 +127,26 @@ def test_image_look_ups_are_read_from_the_config(tmp_path, tmp_path_factory):
     assert images.policy.networks == (ip_network("10.0.0.0/8"), ip_network("::1"))
     defaults = load_config(cwd=tmp_path_factory.mktemp("nowhere")).images
     assert (defaults.timeout_seconds, defaults.policy.hosts, defaults.policy.networks) == (10.0, frozenset(), ())
+
+
+def test_the_store_is_a_path_an_sqlite_url_or_a_postgresql_url(tmp_path):
+    def store_of(url: str, env: dict[str, str] | None = None):
+        config = load_config(write(tmp_path, f'[site]\nbase_url = "https://okes.example"\n[store]\nurl = "{url}"\n'),
+                             env=env or {})
+        return config.store_path, config.store_url
+
+    assert store_of("news.sqlite3") == (Path("news.sqlite3"), "")
+    assert store_of("sqlite:///data/news.sqlite3") == (Path("data/news.sqlite3"), "")
+    assert store_of("sqlite:////srv/news.sqlite3") == (Path("/srv/news.sqlite3"), "")
+    shared = "postgresql://feedpub@db.example:5432/news"
+    assert store_of(shared) == (Path("data/feedpub.sqlite3"), shared)   # store.path's folder keeps status.json
+    # FEEDPUB_STORE_URL wins (a password stays out of the file), whichever way round.
+    assert store_of("news.sqlite3", {"FEEDPUB_STORE_URL": shared}) == (Path("news.sqlite3"), shared)
+    assert store_of(shared, {"FEEDPUB_STORE_URL": "sqlite:///other.sqlite3"}) == (Path("other.sqlite3"), "")
+
+
+def test_a_shared_store_from_the_environment_needs_a_base_url_too(tmp_path):
+    with pytest.raises(ConfigError, match=r"^defaults: site\.base_url: is required when the store is shared"):
+        load_config(cwd=tmp_path, env={"FEEDPUB_STORE_URL": "postgresql://db.example/news"})
+    with pytest.raises(ConfigError, match=r"^environment: FEEDPUB_STORE_URL: 'ftp://x/y' is neither a path"):
+        load_config(cwd=tmp_path, env={"FEEDPUB_STORE_URL": "ftp://x/y"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import feedparser
+import pytest
 from lxml import etree
 
 from feeds.building.build import render_documents
@@ -14,6 +15,8 @@ from .conftest import INGEST_TIME, SAMPLE, write_article
 
 AT = "http://purl.org/atompub/tombstones/1.0"
 ATOM = "http://www.w3.org/2005/Atom"
+
+pytestmark = pytest.mark.both_stores
 
 
 def docs(store, site, now):

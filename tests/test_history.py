@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import fields, replace
 from datetime import timedelta, timezone
 
@@ -14,6 +13,8 @@ from sources.model import Article, Image, LinkTarget, RelatedLink, Status
 from sources.revisions import build_history, changes, dumps, from_snapshot, snapshot
 
 from .conftest import INGEST_TIME, store_dump, write_article
+
+pytestmark = pytest.mark.both_stores
 
 T0 = INGEST_TIME                      # 2024-09-18 14:30 WIB
 T1 = INGEST_TIME + timedelta(hours=1)
@@ -112,7 +113,7 @@ def test_a_failure_after_the_revision_is_written_rolls_it_back(tmp_path, store, 
     def add_then_fail(cur, previous, current):
         add_revision(cur, previous, current)
         assert cur.execute("SELECT count(*) FROM revisions").fetchone()[0] == 2   # it was written...
-        raise sqlite3.OperationalError("disk I/O error")                         # ...then the write fails
+        raise store.ERRORS[0]("disk I/O error")                                  # ...then the write fails
 
     monkeypatch.setattr(store, "_add_revision", add_then_fail)
     path.write_text(story("Rakor Kesiapan Pilkada OKU"), encoding="utf-8")
@@ -128,8 +129,8 @@ def test_a_failure_after_the_revision_is_written_rolls_it_back(tmp_path, store, 
 def test_an_article_stored_before_revisions_were_kept_loses_no_version(tmp_path, store, ingest):
     path = write_article(tmp_path, "rakor.txt", story("Rakor Pilkada"))
     ingest(path, now=T0)
-    with store._lock:   # as a store written by an older feedpub: the article, no revisions
-        store._db.execute("DELETE FROM revisions")
+    with store._connection() as cur:   # as a store written by an older feedpub: the article, no revisions
+        cur.execute("DELETE FROM revisions")
     only = store.history("rakor")
     assert [(r.number, r.stored, r.article.title, r.changed) for r in only] == [(1, T0, "Rakor Pilkada", ("created",))]
     path.write_text(story("Rakor Kesiapan Pilkada OKU"), encoding="utf-8")
@@ -209,11 +210,9 @@ def test_build_history_orders_by_number_and_compares_neighbours():
 # --- the command -----------------------------------------------------------------------------
 
 
-def test_history_command_prints_one_line_per_version_in_the_site_zone(tmp_path, monkeypatch, capsys,
-                                                                      edited_then_deleted):
+def test_history_command_prints_one_line_per_version_in_the_site_zone(capsys, cli_store, edited_then_deleted):
     from feedpub.cli import main
 
-    monkeypatch.chdir(tmp_path)   # the default config's store is the `store` fixture's file
     assert main(["history", "rakor"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "tag:okes.example,2024-09-18:rakor (rakor): 4 versions, oldest first",
@@ -223,15 +222,14 @@ def test_history_command_prints_one_line_per_version_in_the_site_zone(tmp_path, 
         "changed: content_html, content_text, updated",
         "  4  2024-09-18 17:30:00 WIB  deleted    Rakor Kesiapan Pilkada OKU  changed: status",
     ]
-    (tmp_path / "feedpub.toml").write_text('[site]\ntimezone = "UTC"\n', encoding="utf-8")
+    cli_store.write_text('[site]\nbase_url = "https://okes.example"\ntimezone = "UTC"\n', encoding="utf-8")
     assert main(["history", "tag:okes.example,2024-09-18:rakor"]) == 0
     assert "  4  2024-09-18 10:30:00 UTC  deleted " in capsys.readouterr().out
 
 
-def test_history_command_json_gives_every_version_in_full(tmp_path, monkeypatch, capsys, edited_then_deleted):
+def test_history_command_json_gives_every_version_in_full(capsys, cli_store, edited_then_deleted):
     from feedpub.cli import main
 
-    monkeypatch.chdir(tmp_path)
     assert main(["history", "rakor", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["id"], report["slug"]) == ("tag:okes.example,2024-09-18:rakor", "rakor")
@@ -249,10 +247,9 @@ def test_history_command_json_gives_every_version_in_full(tmp_path, monkeypatch,
     assert versions[0]["article"]["author"] == "Rahmad Hidayat"
 
 
-def test_history_command_names_an_unknown_key(tmp_path, monkeypatch, capsys, store):
+def test_history_command_names_an_unknown_key(capsys, cli_store):
     from feedpub.cli import main
 
-    monkeypatch.chdir(tmp_path)
     assert main(["history", "tidak-ada"]) == 1
     captured = capsys.readouterr()
     assert "no article has the id or slug 'tidak-ada'" in captured.err and captured.out == ""

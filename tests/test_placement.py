@@ -1,6 +1,7 @@
 """An article's placement: the rule of what is a place in a feed's history, said once in
 Python (``Placement.is_place``) and once in SQL (the store's ``PLACE``), agrees on any
-row; and a placement an older feedpub logged without titles counts as a changed link."""
+row, on either backend; and a placement an older feedpub logged without titles counts as
+a changed link."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +26,8 @@ JAKARTA = ZoneInfo("Asia/Jakarta")
 START = datetime(2024, 9, 20, 12, 0, tzinfo=JAKARTA)
 T0 = 1_726_800_000   # 2024-09-20 02:40 UTC: the rows' times are drawn around it
 ROWS = 6             # articles; the even ones carry the tag "Banjir"
+
+pytestmark = pytest.mark.both_stores
 
 
 def article(n: int, title: str, *, tags: tuple[str, ...] = (), related: tuple[str, ...] = ()) -> Article:
@@ -46,8 +50,7 @@ row = st.tuples(
 )
 
 
-def test_the_store_and_placement_agree_on_what_is_a_place(tmp_path):
-    store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
+def test_the_store_and_placement_agree_on_what_is_a_place(store):
     ids = []
     for n in range(ROWS):
         put(store, article(n, f"Berita {n}", tags=("Banjir",) if n % 2 == 0 else ()), "created")
@@ -58,15 +61,10 @@ def test_the_store_and_placement_agree_on_what_is_a_place(tmp_path):
     @given(rows=st.lists(row, min_size=ROWS, max_size=ROWS), now_ts=st.integers(T0 - 6, T0 + 6),
            moment_ts=st.integers(T0 - 6, T0 + 6))
     def agree(rows, now_ts, moment_ts):
-        db = sqlite3.connect(store.path, isolation_level=None, timeout=10)
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with store._transaction(write=True) as cur:   # any row, whatever the store's own writes allow
             for id_, (status, published_ts, deleted_ts) in zip(ids, rows):
-                db.execute("UPDATE articles SET status = ?, published_ts = ?, deleted_ts = ? WHERE id = ?",
-                           (status, published_ts, deleted_ts, id_))
-            db.execute("COMMIT")
-        finally:
-            db.close()
+                cur.execute("UPDATE articles SET status = ?, published_ts = ?, deleted_ts = ? WHERE id = ?",
+                            (status, published_ts, deleted_ts, id_))
         now = datetime.fromtimestamp(now_ts, timezone.utc)
         moment = datetime.fromtimestamp(moment_ts, timezone.utc)
         placements = store.placements(ids)
@@ -82,10 +80,7 @@ def test_the_store_and_placement_agree_on_what_is_a_place(tmp_path):
             assert store.place_near(kind, name, now, moment, before=False) == min(
                 (ts for ts in times if ts >= moment_ts), default=None), (kind, rows, now_ts, moment_ts)
 
-    try:
-        agree()
-    finally:
-        store.close()
+    agree()
 
 
 def test_a_placement_logged_before_titles_were_recorded_shows_an_unknown_link():

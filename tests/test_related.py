@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from .conftest import INGEST_TIME, SAMPLE, latest_published, write_article
 
 BHABIN = "Bhabinkamtibmas Dituntut Mampu Ciptakan Situasi Aman dan Kondusif Selama Pemilukada"
 AHY_FULL = "AHY Tekankan Keadilan dalam Pengadaan Tanah: Hak Warga Harus Dihormati"
+
+pytestmark = pytest.mark.both_stores
 
 
 def article(tmp_path, slug, title, body="Isi berita.", extra=""):

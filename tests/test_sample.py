@@ -91,8 +91,8 @@ def test_a_store_that_took_the_sample_before_it_was_marked_knows_it(tmp_path):
                  report=lambda line: None)   # from the package's sources/sample/ folder, as `feedpub serve` did
     store.close()
     # Back to the schema before the column (the migration that adds it, and what follows, run again).
-    marking = next(number for number, statements in enumerate(schema.MIGRATIONS)
-                   if any("ADD COLUMN sample" in statement for statement in statements))
+    marking = next(number for number, migration in enumerate(schema.MIGRATIONS)
+                   if any("ADD COLUMN sample" in statement for statement in migration.statements("sqlite")))
     with sqlite3.connect(path) as db:
         db.execute("ALTER TABLE articles DROP COLUMN sample")
         db.execute(f"PRAGMA user_version = {marking}")

@@ -138,16 +138,16 @@ def test_a_damaged_poll_log_is_a_named_error(tmp_path, monkeypatch, capsys):
 def test_polls_alike_share_a_row_and_still_count_one_by_one(tmp_path):
     """A burst from one client in one second is one row with its count; the report is the same
     as for one row per poll, and the burst is flagged."""
-    from feeds.serving.stats import PollLog, read_polls
+    from feeds.serving.stats import PollLog, SQLitePolls
 
     moments = iter([100.1, 100.2, 100.3, 100.9, 101.5, 400.0])
-    log = PollLog(tmp_path / "stats.sqlite3", clock=lambda: next(moments))
+    log = PollLog(lambda: SQLitePolls(tmp_path / "stats.sqlite3"), clock=lambda: next(moments))
     for _ in range(4):
         log.record("rss.xml", 304, 0, "greedy/1.0", "10.0.0.9")
     log.record("rss.xml", 200, 1000, "greedy/1.0", "10.0.0.9")
     log.record("rss.xml", 200, 1000, "newsboat/2.21", "10.0.0.2")
     assert log.flush() == 6
-    rows = read_polls(tmp_path / "stats.sqlite3", since=0.0)
+    rows = SQLitePolls(tmp_path / "stats.sqlite3", create=False).polls_since(0.0)
     assert rows == [(100.0, "rss.xml", 304, 0, "greedy/1.0", "10.0.0.9", 4),
                     (101.0, "rss.xml", 200, 1000, "greedy/1.0", "10.0.0.9", 1),
                     (400.0, "rss.xml", 200, 1000, "newsboat/2.21", "10.0.0.2", 1)]
@@ -165,7 +165,7 @@ def test_polls_alike_share_a_row_and_still_count_one_by_one(tmp_path):
 def test_a_poll_log_from_before_counts_is_read_as_one_poll_a_row(tmp_path):
     import sqlite3
 
-    from feeds.serving.stats import PollLog, read_polls
+    from feeds.serving.stats import SQLitePolls
 
     path = tmp_path / "stats.sqlite3"
     with sqlite3.connect(path) as db:
@@ -173,5 +173,5 @@ def test_a_poll_log_from_before_counts_is_read_as_one_poll_a_row(tmp_path):
                    "bytes INTEGER NOT NULL, user_agent TEXT NOT NULL, client TEXT NOT NULL)")
         db.execute("INSERT INTO polls VALUES (5.0, 'atom.xml', 200, 2000, 'newsboat/2.21', '10.0.0.2')")
     db.close()
-    PollLog(path)
-    assert read_polls(path, since=0.0) == [(5.0, "atom.xml", 200, 2000, "newsboat/2.21", "10.0.0.2", 1)]
+    SQLitePolls(path)
+    assert SQLitePolls(path, create=False).polls_since(0.0) == [(5.0, "atom.xml", 200, 2000, "newsboat/2.21", "10.0.0.2", 1)]

@@ -35,7 +35,7 @@ def test_a_new_store_is_wal_and_at_the_latest_schema(tmp_path):
 def test_an_old_store_is_migrated_in_order(tmp_path):
     path = tmp_path / "v1.sqlite3"
     db = sqlite3.connect(path)
-    for statement in MIGRATIONS[0]:
+    for statement in MIGRATIONS[0].statements("sqlite"):
         db.execute(statement)
     db.execute("PRAGMA user_version = 1")
     db.commit()
@@ -138,3 +138,94 @@ def test_a_version_stored_without_a_time_takes_the_stores_clock(tmp_path):
     store.save(lambda existing: SaveResult("created", article), article_id=article.id, slug=article.slug)
     assert [revision.stored for revision in store.history("a")] == [clock]
     store.close()
+
+
+# --- the shared store (PostgreSQL) ---------------------------------------------------------
+
+# What only one backend has: SQLite's FTS5 index; PostgreSQL's search column, the change
+# log's sequence (SQLite's rowid), its schema version table and the instances' poll log
+# (SQLite keeps polls in stats.sqlite3).
+SQLITE_ONLY = {"articles_fts"}
+POSTGRES_ONLY = {"schema_version": None, "polls": None, "articles": {"search"}, "changes": {"seq"}}
+
+
+def sqlite_tables(path: Path) -> dict[str, set[str]]:
+    with closing(sqlite3.connect(path)) as db:
+        names = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {name: {row[1] for row in db.execute(f"PRAGMA table_info({name})")}
+                for name in names if not name.startswith(("sqlite_", "articles_fts_"))}
+
+
+def test_both_backends_reach_the_same_schema(tmp_path, postgres_url):
+    from sources.store.postgres import PostgresStore
+
+    SQLiteStore(tmp_path / "feedpub.sqlite3", clock=utc_now).close()
+    shared = PostgresStore(postgres_url, clock=utc_now)
+    try:
+        assert schema_version(tmp_path / "feedpub.sqlite3") == shared.schema_version() == len(MIGRATIONS)
+        with shared._connection() as cur:
+            rows = cur.execute("SELECT table_name, column_name FROM information_schema.columns "
+                               "WHERE table_schema = current_schema()").fetchall()
+    finally:
+        shared.close()
+    postgres: dict[str, set[str]] = {}
+    for table, column in rows:
+        postgres.setdefault(table, set()).add(column)
+    for table, only in POSTGRES_ONLY.items():
+        if only is None:
+            postgres.pop(table)
+        else:
+            postgres[table] -= only
+    embedded = {table: columns for table, columns in sqlite_tables(tmp_path / "feedpub.sqlite3").items()
+                if table not in SQLITE_ONLY}
+    assert postgres == embedded
+
+
+def test_every_text_column_of_a_shared_store_sorts_by_code_point(postgres_url):
+    """Ids break ties in every feed; prefixes resolve links: both must compare as SQLite does,
+    whatever collation the database was created with."""
+    from sources.store.postgres import PostgresStore
+
+    PostgresStore(postgres_url, clock=utc_now).close()
+    import psycopg
+
+    with psycopg.connect(postgres_url) as conn:
+        other = conn.execute("SELECT table_name, column_name, collation_name FROM information_schema.columns "
+                             "WHERE table_schema = current_schema() AND data_type = 'text' "
+                             "AND collation_name IS DISTINCT FROM 'C'").fetchall()
+    assert other == []
+
+
+def test_processes_opening_a_fresh_shared_store_at_once_all_succeed(postgres_url):
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from feedpub.settings import utc_now; "
+            f"from sources.store.postgres import PostgresStore; PostgresStore({postgres_url!r}, clock=utc_now).close()")
+    processes = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    errors = [p.communicate(timeout=60)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0, 0], errors
+    from sources.store.postgres import PostgresStore
+
+    store = PostgresStore(postgres_url, clock=utc_now)
+    try:
+        assert store.schema_version() == len(MIGRATIONS) and store.revision() == 0
+    finally:
+        store.close()
+
+
+def test_a_shared_store_from_a_newer_feedpub_is_refused(postgres_url):
+    from sources.store.postgres import PostgresStore
+
+    PostgresStore(postgres_url, clock=utc_now).close()
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("UPDATE schema_version SET version = version + 1")
+    with pytest.raises(StoreError, match="newer than this feedpub knows"):
+        PostgresStore(postgres_url, clock=utc_now)
+
+
+def test_an_unreachable_database_is_named_without_its_password():
+    from sources.store.postgres import PostgresStore
+
+    with pytest.raises(StoreError, match=r"^postgresql://feedpub:\*\*\*@127\.0\.0\.1:1/none\?connect_timeout=1: "
+                                         r"cannot open the store: .*refused"):
+        PostgresStore("postgresql://feedpub:geheim@127.0.0.1:1/none?connect_timeout=1", clock=utc_now)

@@ -1,9 +1,12 @@
-"""Suggested related articles: FTS5 bm25 over a corpus of Indonesian news on different subjects."""
+"""Suggested related articles: the store's full-text search (FTS5 bm25, PostgreSQL ts_rank) over a corpus
+of Indonesian news on different subjects."""
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
+
+import pytest
 
 from feedpub.settings import utc_now
 from feeds.building.build import render_documents
@@ -14,6 +17,8 @@ from .conftest import DATA, INGEST_TIME, SAMPLE, latest_published, write_article
 TOPICS = DATA / "articles" / "topik"
 PILKADA = {"kpu-dpt-pilkada", "bawaslu-netralitas-asn", "debat-calon-bupati"}
 BANJIR = {"banjir-oku-timur", "bpbd-perahu-karet"}
+
+pytestmark = pytest.mark.both_stores
 
 # The sample article without its BACA JUGA lines: the newsroom named nothing.
 UNLINKED = "\n".join(line for line in SAMPLE.read_text(encoding="utf-8").splitlines()
@@ -70,14 +75,11 @@ def test_an_embargoed_story_is_not_suggested_before_its_time(tmp_path, store, in
     assert all(b"Rahasia" not in d.body for d in docs)
 
 
-def test_suggestions_can_be_turned_off(tmp_path, ingest_settings):
-    from sources.ingest import ingest_paths
-
-    store = SQLiteStore(tmp_path / "off.sqlite3", clock=utc_now, suggest_related=False)
-    for path in (TOPICS, write_article(tmp_path, "rakor.txt", UNLINKED)):
-        ingest_paths(store, [path], settings=ingest_settings, now=lambda: INGEST_TIME, report=lambda _: None)
+def test_suggestions_can_be_turned_off(tmp_path, store, ingest):
+    store.suggest_related = False   # as store.suggest_related = false opens it
+    ingest(TOPICS)
+    ingest(write_article(tmp_path, "rakor.txt", UNLINKED))
     assert suggestions(store, "rakor") == []
-    store.close()
 
 
 def test_sharing_the_dateline_or_a_word_is_not_relatedness(tmp_path, store, ingest):

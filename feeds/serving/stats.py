@@ -2,9 +2,12 @@
 
 The server hands each answered request for a feed document to
 :meth:`PollLog.record`, which only appends a tuple to a bounded in-memory
-queue; a background thread writes the queue to a small SQLite file of its own
-every couple of seconds, so no request waits for a disk. ``feedpub stats``
-reads that file and :func:`summarise` (pure) turns the rows into a report:
+queue; a background thread writes the queue every couple of seconds to the
+poll records (sources/store/roles.py ``PollRecords``), so no request waits for a
+disk or a database: beside an embedded store a small SQLite file of their own
+(:class:`SQLitePolls`), with a shared PostgreSQL store a table of it, where the
+polls of every instance meet. ``feedpub stats`` reads them and :func:`summarise`
+(pure) turns the rows into a report:
 
 - subscribers reported by aggregators in their User-Agent, in the forms Feedly,
   Inoreader, NewsBlur, Feedbin, The Old Reader and Feedspot send (and any other
@@ -25,11 +28,13 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sources.errors import FeedpubError
+from sources.store.roles import PollRecords
 
 # Readers that poll on their users' behalf, by a name their User-Agent holds wherever it
 # stands: Inoreader's is "Mozilla/5.0 (compatible; inoreader.com; 7 subscribers)", The
@@ -159,29 +164,69 @@ def _median_interval(moments: list[tuple[float, int]]) -> float | None:
     return nth(middle) if total % 2 else (nth(middle - 1) + nth(middle)) / 2
 
 
-class PollLog:
-    """Cheap on the request path: :meth:`record` appends; a thread writes to SQLite."""
+class StatsError(FeedpubError):
+    """The poll log cannot be read or written; the message names the file."""
 
-    def __init__(self, path: Path, *, flush_seconds: float = 2.0, clock: Callable[[], float] = time.time):
+
+class SQLitePolls:
+    """Poll records in a SQLite file of their own (``stats.sqlite3`` beside an embedded
+    store): the serve process makes it (``create``); ``feedpub stats`` reads it, or
+    finds no polls when there is none yet."""
+
+    def __init__(self, path: Path, *, create: bool = True):
         self.path = path
-        self.flush_seconds = flush_seconds
-        self.clock = clock
-        self._queue: deque = deque(maxlen=MAX_QUEUE)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="feedpub-stats", daemon=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS polls (at REAL NOT NULL, path TEXT NOT NULL, status INTEGER "
-                       "NOT NULL, bytes INTEGER NOT NULL, user_agent TEXT NOT NULL, client TEXT NOT NULL)")
-            db.execute("CREATE INDEX IF NOT EXISTS polls_by_time ON polls (at)")
-            # Polls of one client in one second share a row (see flush); a log from before has none.
-            if "count" not in {row[1] for row in db.execute("PRAGMA table_info(polls)")}:
-                db.execute("ALTER TABLE polls ADD COLUMN count INTEGER NOT NULL DEFAULT 1")
+        self.create = create
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with self._failing("cannot make the poll log"), self._connect() as db:
+                db.execute("CREATE TABLE IF NOT EXISTS polls (at REAL NOT NULL, path TEXT NOT NULL, status INTEGER "
+                           "NOT NULL, bytes INTEGER NOT NULL, user_agent TEXT NOT NULL, client TEXT NOT NULL)")
+                db.execute("CREATE INDEX IF NOT EXISTS polls_by_time ON polls (at)")
+                # Polls of one client in one second share a row (see PollLog.flush); a log from before has none.
+                if "count" not in {row[1] for row in db.execute("PRAGMA table_info(polls)")}:
+                    db.execute("ALTER TABLE polls ADD COLUMN count INTEGER NOT NULL DEFAULT 1")
+
+    @contextmanager
+    def _failing(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StatsError(f"{self.path}: {doing}: {exc}") from exc
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10)
         db.execute("PRAGMA journal_mode = WAL")
         return db
+
+    def add_polls(self, rows: Sequence[tuple]) -> None:
+        with self._failing("cannot record feed polls"), self._connect() as db:
+            db.executemany("INSERT INTO polls (at, path, status, bytes, user_agent, client, count) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def polls_since(self, since: float) -> list[tuple]:
+        if not self.path.exists():
+            return []
+        with self._failing("cannot read the poll log"), \
+                sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10) as db:
+            return db.execute("SELECT at, path, status, bytes, user_agent, client, count FROM polls WHERE at >= ? "
+                              "ORDER BY at", (since,)).fetchall()
+
+    def close(self) -> None:
+        """Nothing held between calls: each opens the file for itself."""
+
+
+class PollLog:
+    """Cheap on the request path: :meth:`record` appends; a thread writes to the poll records
+    that ``open_records`` opens (in the thread's process: a worker's own connection)."""
+
+    def __init__(self, open_records: Callable[[], PollRecords], *, flush_seconds: float = 2.0,
+                 clock: Callable[[], float] = time.time):
+        self.records = open_records()
+        self.flush_seconds = flush_seconds
+        self.clock = clock
+        self._queue: deque = deque(maxlen=MAX_QUEUE)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="feedpub-stats", daemon=True)
 
     def start(self) -> PollLog:
         self._thread.start()
@@ -211,11 +256,8 @@ class PollLog:
                 row[0] += 1
                 row[1] += sent
         if rows:
-            with self._connect() as db:
-                db.executemany("INSERT INTO polls (at, path, status, bytes, user_agent, client, count) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               [(float(second), path, status, sent, agent, client, count)
-                                for (second, path, status, agent, client), (count, sent) in rows.items()])
+            self.records.add_polls([(float(second), path, status, sent, agent, client, count)
+                                    for (second, path, status, agent, client), (count, sent) in rows.items()])
         return taken
 
     def _run(self) -> None:
@@ -225,26 +267,14 @@ class PollLog:
         while not self._stop.wait(self.flush_seconds):
             try:
                 self.flush()
-            except sqlite3.Error:
-                pass   # a locked or full disk: the polls wait in memory for the next try
+            except FeedpubError:
+                pass   # a locked or full disk, a database away: these polls are lost, not the next
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
-        self.flush()
-
-
-class StatsError(FeedpubError):
-    """The poll log cannot be read; the message names the file."""
-
-
-def read_polls(path: Path, since: float) -> list[tuple]:
-    if not path.exists():
-        return []
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
-            return db.execute("SELECT at, path, status, bytes, user_agent, client, count FROM polls WHERE at >= ? "
-                              "ORDER BY at", (since,)).fetchall()
-    except sqlite3.Error as exc:
-        raise StatsError(f"{path}: cannot read the poll log: {exc}") from exc
+        try:
+            self.flush()
+        finally:
+            self.records.close()

@@ -32,8 +32,9 @@ What workers know reaches the serve process without locks or messages:
 
 - request counts: each worker counts into a file of its own, mapped into memory
   (:class:`feeds.serving.health.SharedCounters`); ``/metrics`` adds the files up;
-- feed polls: each worker has its own :class:`feeds.serving.stats.PollLog` appending to
-  ``stats.sqlite3`` (SQLite serialises the writers; `feedpub stats` reads it),
+- feed polls: each worker has its own :class:`feeds.serving.stats.PollLog` appending to the
+  poll records (``stats.sqlite3``, where SQLite serialises the writers, or the shared
+  PostgreSQL store's table; `feedpub stats` reads them),
   flushed when the worker stops.
 
 Workers are started with the ``spawn`` method: forking a process that runs
@@ -58,6 +59,8 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
+
+from sources.store.roles import PollRecords
 
 from .dispatch import is_api, is_internal
 from .health import SharedCounters
@@ -104,7 +107,7 @@ class WorkerSettings:
     moved: tuple[tuple[str, str], ...]
     upstream: str                 # the serve process's Unix socket for /api, /healthz, /metrics
     counters: Path                # folder of the workers' request-count files
-    stats: Path                   # stats.sqlite3
+    stats: Callable[[], PollRecords]   # opens the poll records in the worker (picklable)
     max_request_body: int         # a declared request body this long or longer gets 413 unread
     body_gate: BodyGate | None    # which bodies the ingest API reads (sources/api_gate.py); None: the API is off
     body_seconds: float = 30.0    # a body the API will read must arrive within this, else 408

@@ -1,14 +1,17 @@
 """What each part of feedpub may ask of the source store, one Protocol per role.
 
-Callers name the narrowest role they use, so a backend (sources/store/sqlite.py
-today, PostgreSQL next) is held to what is asked of it, and a reader of a caller
+Callers name the narrowest role they use, so a backend (sources/store/sqlite.py,
+sources/store/postgres.py) is held to what is asked of it, and a reader of a caller
 sees at once what it can do to the store:
 
 - :class:`FeedQueries`: what a build reads (feeds/building/build.py);
 - :class:`Articles`: article reads and writes of importers, the API and the CLI;
 - :class:`SourceStates`: the polling state of remote sources;
 - :class:`ImageQueue`: lead images still to measure;
-- :class:`ArticleStore`: all of them, for the composition root (scheduler.py) only.
+- :class:`Instances`: what several processes sharing the store coordinate with;
+- :class:`ArticleStore`: all of them, for the composition root (scheduler.py) only;
+- :class:`PollRecords`: where feed polls are kept (feeds/serving/stats.py): beside an
+  embedded store, in a shared one.
 
 Times are aware datetimes; a naive one is refused. Reads and writes that fail
 raise :class:`sources.errors.StoreError` naming the store.
@@ -17,6 +20,7 @@ raise :class:`sources.errors.StoreError` naming the store.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -155,9 +159,38 @@ class ImageQueue(Protocol):
         """Store a measurement on every article with that image URL; how many changed."""
 
 
-class ArticleStore(FeedQueries, Polling, ImageQueue, Protocol):
+class Instances(Protocol):
+    """What the processes that share a store (several ``feedpub serve`` instances, the CLI)
+    coordinate with (scheduler.py)."""
+
+    def exclusive(self, name: str) -> AbstractContextManager[None]:
+        """Hold the lock ``name`` of this store for the block: no other process holding it
+        meanwhile; released when the block ends or its holder dies."""
+
+    def on_change(self, callback: Callable[[], None]) -> Callable[[], None] | None:
+        """Have ``callback`` called (from another thread) soon after any process commits a
+        change; returns the function that stops it, or None when the store cannot tell
+        (then :meth:`FeedQueries.revision` is compared now and then instead). Either way
+        ``revision()`` stays the truth: a call may come without a change, or late."""
+
+
+class ArticleStore(FeedQueries, Polling, ImageQueue, Instances, Protocol):
     """Every role: what the composition root (scheduler.py) opens and hands out."""
 
     def upcoming(self, now: datetime) -> list[Article]:
         """Published articles whose publish time is still ahead of ``now``, soonest first
         (the service's release jobs)."""
+
+
+class PollRecords(Protocol):
+    """Where the server workers' feed polls are kept (feeds/serving/stats.py) and ``feedpub stats``
+    reads them. Rows are (time, path, status, bytes, user agent, client address, count)."""
+
+    def add_polls(self, rows: Sequence[tuple]) -> None:
+        """Append these rows (StoreError or StatsError when they cannot be written)."""
+
+    def polls_since(self, since: float) -> list[tuple]:
+        """The rows of polls at or after Unix time ``since``, oldest first."""
+
+    def close(self) -> None:
+        """Let go of the file or connection."""

@@ -1,0 +1,684 @@
+"""The source store's logic, written once for both backends: articles, their related
+links and revisions, the store's revision and change log.
+
+Callers use the role Protocols of sources/store/roles.py and never SQL.
+:class:`SQLStore` holds every query and write of those roles; a backend
+(sources/store/sqlite.py, sources/store/postgres.py) gives it connections and
+transactions, and says the few things the two dialects say differently (index
+hints, JSON, full-text search, the change log's order). Statements use SQLite's
+placeholders (``?``, ``:name``); the PostgreSQL backend translates them once per
+statement text. Every write is one transaction: a failed write leaves the store as
+it was.
+
+Related links are resolved here, at write time, by normalised title: an exact
+match wins; otherwise a marker that was cut short resolves to the one stored
+title it begins (never when two do). Deleted articles and the link's own
+article never match. A link's target is thus a function of the stored titles
+alone: every save or delete re-resolves the links it can affect, so the order
+in which articles arrive never changes a feed. A link without a match stays
+pending until an article that matches arrives. Whether the target is *shown*
+is decided at read time: an embargoed target is not linked before its release.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+from urllib.parse import urlsplit
+
+from ..errors import StoreError
+from ..model import (Article, ArticleCounts, Image, LinkTarget, RelatedLink, Revision, SaveResult, SourceState,
+                     Status, Tombstone)
+from ..placement import Placement
+from ..revisions import build_history, dumps as revision_snapshot
+from ..suggest import CANDIDATES, MAX_SUGGESTIONS, choose_related, query_terms
+from ..text import normalise_title
+from .roles import Decide, FeedQueries
+from .schema import PLACE
+
+_ARTICLE_COLUMNS = (
+    "id, slug, url, title, summary, content_html, content_text, author, city, publication, "
+    "published, updated, categories, tags, language, image_url, image_type, image_length, status, source, stored, "
+    "upstream_id, via_url, via_name, sample"
+)
+
+
+def display_url(url: str) -> str:
+    """A store URL as messages show it: without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=f"{parts.username or ''}:***@{parts.netloc.rsplit('@', 1)[-1]}").geturl()
+
+
+def _ts(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime reached the store")
+    return int(moment.timestamp())
+
+
+class Cursor(Protocol):
+    """What the shared code asks of a backend's cursor (sqlite3.Cursor is one)."""
+
+    rowcount: int
+
+    def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ..., /) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]], /) -> Any: ...
+
+
+class SQLStore(ABC):
+    """The store in every role of sources/store/roles.py (``ArticleStore``), over a
+    backend's connections: a subclass opens them and fills in the hooks below.
+
+    ``clock``: when a version is stored, for a writer that says nothing of it; a build's
+    second process opens the store again with it (:meth:`opener`), so it must pickle
+    (a module-level function such as ``feedpub.settings.utc_now``)."""
+
+    name: str                       # how errors name the store: a path, or a URL without its password
+    clock: Callable[[], datetime]
+    suggest_related: bool
+    ERRORS: ClassVar[tuple[type[Exception], ...]]       # the driver's errors
+    CONFLICTS: ClassVar[tuple[type[Exception], ...]]    # its unique-constraint violations
+    PLACEMENT: ClassVar[str]        # an article row's placement as JSON text (schema.PLACEMENT)
+    CHANGE_ORDER: ClassVar[str]     # the change log in the order its rows were written
+    UNINDEXED: ClassVar[str]        # prefix that keeps a column's index out of a plan ("" if none)
+
+    # --- what a backend provides -------------------------------------------------------
+
+    @abstractmethod
+    def _transaction(self, *, write: bool) -> AbstractContextManager[Cursor]:
+        """A cursor in one transaction: committed when the block ends, rolled back if it
+        raises. Write transactions of one store exclude each other."""
+
+    @abstractmethod
+    def _connection(self) -> AbstractContextManager[Cursor]:
+        """A cursor outside any explicit transaction: each statement sees the last commit."""
+
+    @abstractmethod
+    def _indexed_by(self, index: str) -> str:
+        """An index hint for the planner ("" where the planner takes none)."""
+
+    @abstractmethod
+    def _conflict(self, exc: Exception) -> str | None:
+        """Which unique key a write ran into: "slug", "id", or None for another."""
+
+    @abstractmethod
+    def _candidates(self, cur: Cursor, terms: list[str], exclude: str, limit: int) -> list[tuple[str, str, str]]:
+        """(id, title, content_html) of up to ``limit`` other live articles matching any of
+        ``terms`` in full-text search, best first."""
+
+    @abstractmethod
+    def table_columns(self, table: str) -> list[str]:
+        """The stored (not generated) columns of ``table``, in their order."""
+
+    @abstractmethod
+    def opener(self) -> Callable[[], FeedQueries]:
+        """A picklable way to open this store again (a build's second process)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Let go of the connections."""
+
+    @abstractmethod
+    def exclusive(self, name: str) -> AbstractContextManager[None]:
+        """Hold the lock ``name`` of this store against every other process (roles.Instances)."""
+
+    @abstractmethod
+    def on_change(self, callback: Callable[[], None]) -> Callable[[], None] | None:
+        """Call ``callback`` when any process commits a change, if the backend can tell (roles.Instances)."""
+
+    # --- plumbing --------------------------------------------------------------------
+
+    @contextmanager
+    def _failing(self, doing: str) -> Iterator[None]:
+        """A driver error in the block becomes a StoreError naming the store and ``doing``."""
+        try:
+            yield
+        except self.ERRORS as exc:
+            raise StoreError(f"{self.name}: {doing}: {exc}") from exc
+
+    @contextmanager
+    def _read(self, what: str) -> Iterator[Cursor]:
+        """A cursor for statements that read ``what``."""
+        with self._failing(f"cannot read {what}"), self._connection() as cur:
+            yield cur
+
+    @contextmanager
+    def _snapshot(self, what: str) -> Iterator[Cursor]:
+        """A cursor in one read transaction, for statements that read ``what`` and must
+        see one state of the store."""
+        with self._failing(f"cannot read {what}"), self._transaction(write=False) as cur:
+            yield cur
+
+    # --- reads -----------------------------------------------------------------------
+
+    def revision(self) -> int:
+        with self._read("the store's revision") as db:
+            return db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]
+
+    def count(self) -> int:
+        with self._read("the number of articles") as db:
+            return db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def counts(self, now: datetime) -> ArticleCounts:
+        with self._read("the number of articles in each state") as db:
+            row = db.execute(
+                "SELECT count(*) FILTER (WHERE status = 'published' AND published_ts <= :now), "
+                "count(*) FILTER (WHERE status = 'published' AND published_ts > :now), "
+                "count(*) FILTER (WHERE status = 'draft'), count(*) FILTER (WHERE status = 'deleted') "
+                "FROM articles", {"now": _ts(now)}).fetchone()
+        return ArticleCounts(*row)
+
+    def sample(self) -> Article | None:
+        with self._snapshot("the sample article") as cur:
+            found = self._load(cur, "sample = 1 LIMIT 1", (), now=None)
+        return found[0] if found else None
+
+    def get(self, article_id: str) -> Article | None:
+        with self._snapshot(f"article {article_id}") as cur:
+            found = self._load(cur, "id = ?", (article_id,), now=None)
+        return found[0] if found else None
+
+    def lookup(self, *, article_id: str | None, slug: str, source: str | None = None) -> Article | None:
+        # The article ``save`` would hand to ``decide`` (``feedpub ingest --dry-run``, the API).
+        with self._snapshot(f"the article with id {article_id!r}, source {source!r} or slug {slug!r}") as cur:
+            return self._find(cur, article_id, slug, source)
+
+    def _find(self, cur: Cursor, article_id: str | None, slug: str, source: str | None) -> Article | None:
+        # An explicit id is the identity; without one, the file it came from;
+        # only then the slug (``decide`` refuses a slug owned by another file).
+        if article_id:
+            found = self._load(cur, "id = ?", (article_id,), now=None)
+        else:
+            found = self._load(cur, "source = ?", (source,), now=None) if source else []
+            if not found:
+                found = self._load(cur, "slug = ?", (slug,), now=None)
+        return found[0] if found else None
+
+    def page(self, limit: int, offset: int = 0) -> list[Article]:
+        with self._snapshot(f"a page of articles (offset {offset})") as cur:
+            return self._load(cur, "status != 'deleted' ORDER BY published_ts DESC, id LIMIT ? OFFSET ?",
+                              (limit, offset), now=None)
+
+    def terms(self, kind: str, now: datetime) -> list[str]:
+        # Each distinct name, then its first visible article through the term's index (as in
+        # has_term): joining every term row to its article read each article's row
+        # (docs/BENCHMARKS.md, "The store's queries").
+        u = self.UNINDEXED
+        with self._read(f"the names of each {kind}") as db:
+            rows = db.execute(
+                "SELECT n.name FROM (SELECT DISTINCT name FROM article_terms WHERE kind = :kind) n WHERE EXISTS ("
+                "SELECT 1 FROM article_terms t JOIN articles a ON a.id = t.article_id WHERE t.kind = :kind "
+                f"AND t.name = n.name AND t.published_ts <= :now AND {u}a.status = 'published' "
+                f"AND {u}a.published_ts <= :now)", {"kind": kind, "now": _ts(now)}).fetchall()
+        return sorted(row[0] for row in rows)
+
+    def has_term(self, kind: str, name: str, now: datetime) -> bool:
+        """Whether any article readers can see carries the term (its feed exists)."""
+        u = self.UNINDEXED
+        with self._read(f"whether any article carries the {kind} {name!r}") as db:
+            return db.execute(
+                # UNINDEXED ("+"): through the term's index first, not from every published article.
+                "SELECT 1 FROM article_terms t JOIN articles a ON a.id = t.article_id WHERE t.kind = ? AND t.name = ? "
+                f"AND {u}a.status = 'published' AND {u}a.published_ts <= ? LIMIT 1", (kind, name, _ts(now))).fetchone() is not None
+
+    # --- what builds ask (feeds/building/build.py) ----------------------------------------------
+    #
+    # A feed's history is its *places* (sources/placement.py): what readers see, and
+    # what they saw until it was deleted.
+
+    def places(self, kind: str | None, name: str | None, now: datetime,
+               start: datetime | None = None, end: datetime | None = None) -> list[tuple[str, int, bool]]:
+        """(id, published_ts, visible) of the feed's places with start <= published < end, oldest first.
+
+        ``kind`` None is the main feed (every article)."""
+        params = {"now": _ts(now), "kind": kind, "name": name,
+                  "start": _ts(start) if start else -2**62, "end": _ts(end) if end else 2**62}
+        rows_of, ts, id_ = self._feed_rows(kind, covered=True)
+        with self._read(f"the places of {self._feed_name(kind, name)}") as db:
+            rows = db.execute(
+                f"SELECT a.id, a.published_ts, a.status FROM {rows_of} {ts} >= :start AND {ts} < :end "
+                f"AND {PLACE} ORDER BY {ts}, {id_}", params).fetchall()
+        return [(id_, ts, status == Status.PUBLISHED.value) for id_, ts, status in rows]
+
+    def place_near(self, kind: str | None, name: str | None, now: datetime, moment: datetime, *,
+                   before: bool) -> int | None:
+        """published_ts of the feed's last place before ``moment`` (``before``), or its first at or after it."""
+        op, order = ("<", "DESC") if before else (">=", "ASC")
+        params = {"now": _ts(now), "kind": kind, "name": name, "moment": _ts(moment)}
+        rows_of, ts, _ = self._feed_rows(kind)
+        # UNINDEXED ("+a.status" on SQLite): no index on status here. With one, SQLite gathers every place on that
+        # side of ``moment`` through both halves of the OR and sorts them, instead of walking
+        # the time index to the first (docs/BENCHMARKS.md, "The store's queries").
+        place = PLACE.replace("a.status", f"{self.UNINDEXED}a.status")
+        with self._read(f"the places of {self._feed_name(kind, name)}") as db:
+            row = db.execute(f"SELECT {ts} FROM {rows_of} {ts} {op} :moment AND {place} "
+                                   f"ORDER BY {ts} {order} LIMIT 1", params).fetchone()
+        return row[0] if row else None
+
+    @staticmethod
+    def _feed_name(kind: str | None, name: str | None) -> str:
+        return "the main feed" if kind is None else f"the feed of the {kind} {name!r}"
+
+    def _feed_rows(self, kind: str | None, *, covered: bool = False) -> tuple[str, str, str]:
+        """(FROM ... WHERE, publication-time column, id column) of a feed's articles: every
+        article for the main feed (kind None), else through the article_terms index.
+        ``covered``: through the indexes that hold what ``PLACE`` reads (the planner
+        prefers the primary key, whose rows hold the articles' content too)."""
+        if kind is None:
+            return f"articles a {self._indexed_by('articles_by_published') if covered else ''}WHERE", "a.published_ts", "a.id"
+        return (f"article_terms t JOIN articles a {self._indexed_by('articles_place') if covered else ''}"
+                "ON a.id = t.article_id WHERE t.kind = :kind AND t.name = :name AND", "t.published_ts", "t.article_id")
+
+    def latest_ids(self, kind: str | None, name: str | None, now: datetime, limit: int) -> list[str]:
+        """The ids of the feed's newest ``limit`` articles visible at ``now``, newest first."""
+        with self._read(f"the newest articles of {self._feed_name(kind, name)}") as db:
+            if kind is None:
+                rows = db.execute("SELECT id FROM articles WHERE status = 'published' AND published_ts <= ? "
+                                        "ORDER BY published_ts DESC, id LIMIT ?", (_ts(now), limit)).fetchall()
+            else:
+                rows = db.execute(
+                    "SELECT t.article_id FROM article_terms t JOIN articles a ON a.id = t.article_id "
+                    "WHERE t.kind = ? AND t.name = ? AND a.status = 'published' AND a.published_ts <= ? "
+                    "ORDER BY t.published_ts DESC, t.article_id LIMIT ?", (kind, name, _ts(now), limit)).fetchall()
+        return [row[0] for row in rows]
+
+    def articles(self, ids: Sequence[str], now: datetime) -> list[Article]:
+        """The articles with these ids, in this order (links resolved as seen at ``now``)."""
+        found: dict[str, Article] = {}
+        with self._snapshot(f"{len(ids)} articles") as cur:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start:start + 500])
+                for article in self._load(cur, f"id IN ({','.join('?' * len(chunk))})", chunk, now=now):
+                    found[article.id] = article
+        return [found[id_] for id_ in ids if id_ in found]
+
+    def changes_since(self, revision: int) -> dict[str, Placement | None] | None:
+        """id -> how each article changed after store revision ``revision`` was placed before
+        (None: it is new); None when the change log no longer reaches back that far."""
+        with self._snapshot(f"the changes since revision {revision}") as cur:
+            floor = cur.execute("SELECT value FROM meta WHERE key = 'changes_floor'").fetchone()[0]
+            if revision < floor:
+                return None
+            rows = cur.execute(f"SELECT article_id, before FROM changes WHERE revision >= ? ORDER BY {self.CHANGE_ORDER}",
+                               (revision,)).fetchall()
+        changed: dict[str, Placement | None] = {}
+        for article_id, before in rows:
+            if article_id not in changed:      # the oldest record tells how it was
+                changed[article_id] = Placement.from_json(before) if before is not None else None
+        return changed
+
+    def forget_changes(self, before: int) -> None:
+        """Drop the change log older than store revision ``before`` (no build needs it any more)."""
+        with self._failing("the change log was not trimmed"), self._transaction(write=True) as cur:
+            cur.execute("DELETE FROM changes WHERE revision < ?", (before,))
+            cur.execute("UPDATE meta SET value = ? WHERE key = 'changes_floor' AND value < ?", (before, before))
+
+    def placements(self, ids: Sequence[str]) -> dict[str, Placement]:
+        """id -> the current placement (``changes_since`` gives the old one)."""
+        found: dict[str, Placement] = {}
+        with self._read(f"the placements of {len(ids)} articles") as db:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start:start + 500])
+                for id_, placement in db.execute(
+                        f"SELECT a.id, {self.PLACEMENT.format(row='a')} FROM articles a "
+                        f"WHERE a.id IN ({','.join('?' * len(chunk))})", chunk):
+                    found[id_] = Placement.from_json(placement)
+        return found
+
+    def released_between(self, after: datetime, until: datetime) -> list[str]:
+        """Articles whose publication time came in (after, until]: they became visible."""
+        with self._read("the articles released since the last build") as db:
+            rows = db.execute(
+                "SELECT id FROM articles WHERE status = 'published' AND published_ts > ? AND published_ts <= ?",
+                (_ts(after), _ts(until))).fetchall()
+        return [row[0] for row in rows]
+
+    def linking_to(self, ids: Sequence[str]) -> set[str]:
+        """Articles with a related link resolved to one of ``ids`` (their content shows its title)."""
+        found: set[str] = set()
+        with self._read(f"the articles linking to {len(ids)} articles") as db:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start:start + 500])
+                found.update(row[0] for row in db.execute(
+                    f"SELECT DISTINCT article_id FROM related_links WHERE target_id IN ({','.join('?' * len(chunk))})",
+                    chunk))
+        return found
+
+    def upcoming(self, now: datetime) -> list[Article]:
+        with self._snapshot("the articles still embargoed") as cur:
+            return self._load(cur, "status = 'published' AND published_ts > ? ORDER BY published_ts, id",
+                              (_ts(now),), now=now)
+
+    def unpublish(self, key: str, now: datetime) -> Article:
+        return self._set_status(key, Status.DRAFT, now)
+
+    def find_image(self, url: str) -> Image | None:
+        with self._read(f"the measurement of {url}") as db:
+            row = db.execute(
+                "SELECT image_type, image_length FROM articles WHERE image_url = ? "
+                "AND image_type IS NOT NULL AND image_length IS NOT NULL LIMIT 1",
+                (url,),
+            ).fetchone()
+        return Image(url, row[0], row[1]) if row else None
+
+    def unmeasured_images(self, limit: int) -> list[str]:
+        with self._read("the images still to measure") as db:
+            rows = db.execute(
+                "SELECT DISTINCT image_url FROM articles WHERE image_url IS NOT NULL AND image_length IS NULL "
+                "AND status != 'deleted' ORDER BY image_url LIMIT ?", (limit,)).fetchall()
+        return [row[0] for row in rows]
+
+    def record_image(self, image: Image) -> int:
+        with self._failing("the image measurement was not stored"), self._transaction(write=True) as cur:
+            changed = cur.execute(
+                "UPDATE articles SET image_type = ?, image_length = ? WHERE image_url = ? AND image_length IS NULL",
+                (image.media_type, image.length, image.url)).rowcount
+            if changed:   # the feeds change (an enclosure appears): a build must follow
+                cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
+        return changed
+
+    def deleted_since(self, since: datetime, now: datetime) -> list[Tombstone]:
+        with self._read("the articles deleted lately") as db:
+            rows = db.execute(
+                "SELECT id, slug, url, deleted_ts, published FROM articles WHERE status = 'deleted' "
+                "AND deleted_ts BETWEEN ? AND ? AND published_ts <= deleted_ts "
+                "ORDER BY deleted_ts DESC, id",
+                (_ts(since), _ts(now)),
+            ).fetchall()
+        return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo), datetime.fromisoformat(published))
+                for id_, slug, url, ts, published in rows]
+
+    def history(self, key: str) -> list[Revision]:
+        with self._snapshot(f"the history of {key!r}") as cur:
+            found = self._load(cur, "id = ? OR slug = ?", (key, key), now=None)
+            if not found:
+                raise StoreError(f"no article has the id or slug {key!r}")
+            article = found[0]
+            rows = cur.execute("SELECT number, stored, snapshot FROM revisions WHERE article_id = ? ORDER BY number",
+                               (article.id,)).fetchall()
+        if not rows:
+            # Stored before revisions were kept and not changed since: its one known
+            # version (the same row _add_revision would record first).
+            rows = [(1, (article.stored or article.updated).isoformat(), revision_snapshot(article))]
+        return build_history(rows)
+
+    def _load(self, cur: Cursor, where: str, params: Sequence, *, now: datetime | None) -> list[Article]:
+        rows = cur.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE {where}", params).fetchall()
+        if not rows:
+            return []
+        ids = [row[0] for row in rows]
+        links: dict[str, list[RelatedLink]] = {article_id: [] for article_id in ids}
+        marks = ",".join("?" * len(ids))
+        for article_id, title, target_id, suggested, t_slug, t_url, t_title, t_status, t_ts, t_published in cur.execute(
+            f"""SELECT r.article_id, r.title, r.target_id, r.suggested, t.slug, t.url, t.title, t.status,
+                       t.published_ts, t.published
+                FROM related_links r LEFT JOIN articles t ON t.id = r.target_id
+                WHERE r.article_id IN ({marks}) ORDER BY r.article_id, r.position""",
+            ids,
+        ):
+            visible = (
+                target_id is not None
+                and now is not None
+                and t_status == Status.PUBLISHED.value
+                and t_ts <= _ts(now)
+            )
+            target = (LinkTarget(target_id, t_slug, t_url, t_title, datetime.fromisoformat(t_published))
+                      if visible else None)
+            links[article_id].append(RelatedLink(title, target_id, target, suggested=bool(suggested)))
+        return [self._article(row, tuple(links[row[0]])) for row in rows]
+
+    @staticmethod
+    def _article(row: Sequence, related: tuple[RelatedLink, ...]) -> Article:
+        (id_, slug, url, title, summary, content_html, content_text, author, city, publication,
+         published, updated, categories, tags, language, image_url, image_type, image_length, status, source,
+         stored, upstream_id, via_url, via_name, sample) = row
+        return Article(
+            id=id_, slug=slug, url=url, title=title, summary=summary, content_html=content_html,
+            content_text=content_text, author=author, city=city, publication=publication,
+            published=datetime.fromisoformat(published), updated=datetime.fromisoformat(updated),
+            categories=tuple(json.loads(categories)), tags=tuple(json.loads(tags)), language=language,
+            image=Image(image_url, image_type, image_length) if image_url else None,
+            related=related, status=Status(status), source=source,
+            stored=datetime.fromisoformat(stored) if stored else None,
+            upstream_id=upstream_id, via_url=via_url, via_name=via_name, sample=bool(sample),
+        )
+
+    # --- remote sources (sources/remote.py) ------------------------------------------
+
+    def find_upstream(self, via_url: str, upstream_id: str) -> Article | None:
+        with self._snapshot(f"the article from item {upstream_id!r} of {via_url}") as cur:
+            found = self._load(cur, "via_url = ? AND upstream_id = ? LIMIT 1", (via_url, upstream_id), now=None)
+        return found[0] if found else None
+
+    def find_by_url(self, url: str) -> Article | None:
+        with self._snapshot(f"the article at {url}") as cur:
+            found = self._load(cur, "url = ? ORDER BY (status = 'published') DESC, published_ts, id LIMIT 1",
+                               (url,), now=None)
+        return found[0] if found else None
+
+    def source_state(self, url: str) -> SourceState | None:
+        with self._read(f"the state of {url}") as db:
+            row = db.execute(
+                "SELECT url, etag, last_modified, last_poll, last_status, last_error, failures, next_poll "
+                "FROM remote_sources WHERE url = ?", (url,)).fetchone()
+        if row is None:
+            return None
+        url, etag, last_modified, last_poll, last_status, last_error, failures, next_poll = row
+        return SourceState(url, etag, last_modified, datetime.fromisoformat(last_poll) if last_poll else None,
+                           last_status, last_error, failures,
+                           datetime.fromisoformat(next_poll) if next_poll else None)
+
+    def save_source_state(self, state: SourceState) -> None:
+        with self._failing(f"cannot record the state of {state.url}"), self._transaction(write=True) as cur:
+            cur.execute(
+                "INSERT INTO remote_sources (url, etag, last_modified, last_poll, last_status, last_error, failures, "
+                "next_poll) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, "
+                "last_modified = excluded.last_modified, last_poll = excluded.last_poll, "
+                "last_status = excluded.last_status, last_error = excluded.last_error, "
+                "failures = excluded.failures, next_poll = excluded.next_poll",
+                (state.url, state.etag, state.last_modified,
+                 state.last_poll.isoformat() if state.last_poll else None, state.last_status,
+                 state.last_error, state.failures, state.next_poll.isoformat() if state.next_poll else None),
+            )
+
+    # --- writes ----------------------------------------------------------------------
+
+    def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None) -> SaveResult:
+        try:
+            with self._transaction(write=True) as cur:
+                existing = self._find(cur, article_id, slug, source)
+                result = decide(existing)
+                if result.action != "unchanged":
+                    self._write(cur, result.article, replacing=existing is not None)
+                    self._add_revision(cur, existing, result.article)
+                    cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
+        except self.CONFLICTS as exc:
+            raise StoreError(self._explain_conflict(exc, slug)) from exc
+        except self.ERRORS as exc:
+            raise StoreError(f"{self.name}: the write failed and was rolled back: {exc}") from exc
+        return result
+
+    def delete(self, key: str, now: datetime) -> Article:
+        return self._set_status(key, Status.DELETED, now)
+
+    def _set_status(self, key: str, status: Status, now: datetime) -> Article:
+        with self._failing("the change failed and was rolled back"), self._transaction(write=True) as cur:
+            found = self._load(cur, "id = ? OR slug = ?", (key, key), now=None)
+            if not found:
+                raise StoreError(f"no article has the id or slug {key!r}")
+            article = found[0]
+            if article.status is status:
+                return article
+            if status is Status.DELETED and article.sample:
+                return self._remove_sample(cur, article, now)
+            # Only an article readers could see gets a tombstone: a draft or an
+            # embargoed article deleted unseen must leave no trace at all.
+            was_public = article.status is Status.PUBLISHED and article.published <= now
+            deleted_ts = _ts(now) if status is Status.DELETED and was_public else None
+            cur.execute("UPDATE articles SET status = ?, deleted_ts = ?, stored = ? WHERE id = ?",
+                        (status.value, deleted_ts, now.isoformat(), article.id))
+            changed = replace(article, status=status, stored=now)
+            self._reresolve(cur, changed, normalise_title(article.title))
+            self._add_revision(cur, article, changed)
+            cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
+        return changed
+
+    def _remove_sample(self, cur: Cursor, article: Article, now: datetime) -> Article:
+        """Delete the sample article without a trace, in the caller's transaction: a demo
+        leaves no tombstone, no 410 page and no stored version in what may become a real site."""
+        # Deleted first as any article is (links to it re-resolved, suggestions of it
+        # dropped: _match never picks a deleted article), then removed with its versions.
+        cur.execute("UPDATE articles SET status = 'deleted', deleted_ts = NULL WHERE id = ?", (article.id,))
+        gone = replace(article, status=Status.DELETED, stored=now)
+        self._reresolve(cur, gone, normalise_title(article.title))
+        cur.execute("DELETE FROM revisions WHERE article_id = ?", (article.id,))
+        cur.execute("DELETE FROM articles WHERE id = ?", (article.id,))
+        cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
+        # The change log would keep where it stood (its slug and title) for a thousand
+        # revisions: trimmed past now, so the next build is a full one, which leaves nothing
+        # of it in the output folder either (its entry cache starts empty).
+        cur.execute("DELETE FROM changes")
+        cur.execute("UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'revision') "
+                    "WHERE key = 'changes_floor'")
+        return gone
+
+    def _add_revision(self, cur: Cursor, previous: Article | None, current: Article) -> None:
+        """Append ``current`` as the article's next revision, in the caller's transaction.
+
+        An article stored before revisions were kept has none: its previous version
+        becomes revision 1 first, so no version is lost.
+        """
+        insert = "INSERT INTO revisions (article_id, number, stored, snapshot) VALUES (?, ?, ?, ?)"
+        last = cur.execute("SELECT max(number) FROM revisions WHERE article_id = ?", (current.id,)).fetchone()[0] or 0
+        if not last and previous is not None and previous.id == current.id:
+            last = 1
+            cur.execute(insert, (current.id, last, (previous.stored or previous.updated).isoformat(),
+                                 revision_snapshot(previous)))
+        # A writer that sets no ``stored`` time still gets a truthful one.
+        stored = current.stored or self.clock()
+        cur.execute(insert, (current.id, last + 1, stored.isoformat(), revision_snapshot(current)))
+
+    def _explain_conflict(self, exc: Exception, slug: str) -> str:
+        conflict = self._conflict(exc)
+        if conflict == "slug":
+            with self._read(f"the owner of the slug {slug!r}") as db:
+                owner = db.execute("SELECT id FROM articles WHERE slug = ?", (slug,)).fetchone()
+            return f"slug {slug!r} already belongs to article {owner[0] if owner else '?'}; give this one another slug"
+        if conflict == "id":
+            return "that id already belongs to another article"
+        return f"the store refused the write: {exc}"
+
+    def _write(self, cur: Cursor, article: Article, *, replacing: bool) -> None:
+        a = article
+        values = (
+            a.slug, a.url, a.title, normalise_title(a.title), a.summary, a.content_html, a.content_text,
+            a.author, a.city, a.publication, a.published.isoformat(), _ts(a.published),
+            a.updated.isoformat(), _ts(a.updated), json.dumps(list(a.categories), ensure_ascii=False),
+            json.dumps(list(a.tags), ensure_ascii=False), a.language,
+            a.image.url if a.image else None, a.image.media_type if a.image else None,
+            a.image.length if a.image else None, a.status.value, None, a.source,
+            a.stored.isoformat() if a.stored else None, a.upstream_id, a.via_url, a.via_name, int(a.sample),
+        )
+        columns = ("slug, url, title, title_norm, summary, content_html, content_text, author, city, "
+                   "publication, published, published_ts, updated, updated_ts, categories, tags, "
+                   "language, image_url, image_type, image_length, status, deleted_ts, source, stored, "
+                   "upstream_id, via_url, via_name, sample")
+        old_title_norm = None
+        if replacing:
+            row = cur.execute("SELECT title_norm FROM articles WHERE id = ?", (a.id,)).fetchone()
+            old_title_norm = row[0] if row else None
+            assignments = ", ".join(f"{c.strip()} = ?" for c in columns.split(","))
+            cur.execute(f"UPDATE articles SET {assignments} WHERE id = ?", (*values, a.id))
+        else:
+            cur.execute(f"INSERT INTO articles (id, {columns}) VALUES ({','.join('?' * (len(values) + 1))})",
+                        (a.id, *values))
+        self._replace_links(cur, a)
+        self._reresolve(cur, a, old_title_norm)
+
+    def _replace_links(self, cur: Cursor, article: Article) -> None:
+        cur.execute("DELETE FROM related_links WHERE article_id = ?", (article.id,))
+        # Suggestions in a value read back from the store are the store's, not the
+        # newsroom's: they are made afresh below, never stored as the newsroom's picks.
+        named = [link for link in article.related if not link.suggested]
+        for position, link in enumerate(named):
+            norm = normalise_title(link.title)
+            cur.execute(
+                "INSERT INTO related_links (article_id, position, title, title_norm, target_id) VALUES (?, ?, ?, ?, ?)",
+                (article.id, position, link.title, norm, self._match(cur, norm, exclude=article.id)),
+            )
+        if not named and self.suggest_related:
+            for position, (target_id, title) in enumerate(self._suggest(cur, article)):
+                cur.execute(
+                    "INSERT INTO related_links (article_id, position, title, title_norm, target_id, suggested) "
+                    "VALUES (?, ?, ?, ?, ?, 1)",
+                    (article.id, position, title, normalise_title(title), target_id),
+                )
+
+    def _reresolve(self, cur: Cursor, article: Article, old_title_norm: str | None) -> None:
+        """Resolve again every link ``article``'s arrival, retitling or deletion may affect.
+
+        A link's target is a function of the stored titles alone (see the module
+        docstring), so the order in which articles arrive never changes a feed.
+        The links concerned point at the article, or have a marker that its old
+        or new title equals or begins with.
+        """
+        prefixes: set[str] = set()
+        for norm in (old_title_norm, None if article.status is Status.DELETED else normalise_title(article.title)):
+            if norm:
+                prefixes.update(norm[:end] for end in range(1, len(norm) + 1))
+        if article.status is Status.DELETED:
+            # A suggestion is only worth showing while its article exists.
+            cur.execute("DELETE FROM related_links WHERE target_id = ? AND suggested = 1", (article.id,))
+        rows = cur.execute(
+            "SELECT article_id, position, title_norm, target_id FROM related_links WHERE target_id = ? AND suggested = 0",
+            (article.id,),
+        ).fetchall()
+        ordered = sorted(prefixes)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start:start + 500]
+            rows += cur.execute(
+                f"SELECT article_id, position, title_norm, target_id FROM related_links "
+                f"WHERE suggested = 0 AND title_norm IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+        for owner, position, link_norm, current in rows:
+            target = self._match(cur, link_norm, exclude=owner)
+            if target != current:
+                cur.execute("UPDATE related_links SET target_id = ? WHERE article_id = ? AND position = ?",
+                            (target, owner, position))
+
+    @staticmethod
+    def _match(cur: Cursor, norm: str, *, exclude: str) -> str | None:
+        """The one article whose title is ``norm``, or failing that, begins with it."""
+        if not norm:
+            return None
+        exact = [row[0] for row in cur.execute(
+            "SELECT id FROM articles WHERE title_norm = ? AND id != ? AND status != 'deleted' LIMIT 2",
+            (norm, exclude))]
+        if exact:
+            return exact[0] if len(exact) == 1 else None
+        # Range scan on the index: every string that starts with ``norm`` sorts
+        # between it and ``norm`` followed by the highest code point.
+        begins = [row[0] for row in cur.execute(
+            "SELECT id FROM articles WHERE title_norm > ? AND title_norm < ? AND id != ? "
+            "AND status != 'deleted' LIMIT 2",
+            (norm, norm + "\U0010ffff", exclude))]
+        return begins[0] if len(begins) == 1 else None
+
+    def _suggest(self, cur: Cursor, article: Article) -> list[tuple[str, str]]:
+        """(id, title) of the articles the store suggests as related (sources/suggest.py)."""
+        terms = query_terms(article)
+        if not terms:
+            return []
+        return choose_related(terms, self._candidates(cur, terms, article.id, CANDIDATES), MAX_SUGGESTIONS)
