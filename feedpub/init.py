@@ -47,6 +47,7 @@ _TEMPLATE = """\
 
 [store]
 # path = "data/feedpub.sqlite3"
+# url = ""                        # a PostgreSQL store several instances share: "postgresql://user@host/db"
 # suggest_related = true          # suggest up to 3 related articles when none are named
 sample = false                    # a site made by `feedpub init` never gets the sample article
 

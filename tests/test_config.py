@@ -135,14 +135,16 @@ def test_the_store_is_a_path_an_sqlite_url_or_a_postgresql_url(tmp_path):
                              env=env or {})
         return config.store_path, config.store_url
 
-    assert store_of("news.sqlite3") == (Path("news.sqlite3"), "")
-    assert store_of("sqlite:///data/news.sqlite3") == (Path("data/news.sqlite3"), "")
+    # A path in the file is relative to the file's folder; one from the environment, to the
+    # folder the command runs in.
+    assert store_of("news.sqlite3") == (tmp_path / "news.sqlite3", "")
+    assert store_of("sqlite:///data/news.sqlite3") == (tmp_path / "data" / "news.sqlite3", "")
     assert store_of("sqlite:////srv/news.sqlite3") == (Path("/srv/news.sqlite3"), "")
     shared = "postgresql://feedpub@db.example:5432/news"
-    assert store_of(shared) == (Path("data/feedpub.sqlite3"), shared)   # store.path's folder keeps status.json
+    assert store_of(shared) == (tmp_path / "data" / "feedpub.sqlite3", shared)   # store.path's folder keeps status.json
     # FEEDPUB_STORE_URL wins (a password stays out of the file), whichever way round.
-    assert store_of("news.sqlite3", {"FEEDPUB_STORE_URL": shared}) == (Path("news.sqlite3"), shared)
-    assert store_of(shared, {"FEEDPUB_STORE_URL": "sqlite:///other.sqlite3"}) == (Path("other.sqlite3"), "")
+    assert store_of("news.sqlite3", {"FEEDPUB_STORE_URL": shared}) == (tmp_path / "news.sqlite3", shared)
+    assert store_of(shared, {"FEEDPUB_STORE_URL": "sqlite:///other.sqlite3"}) == (Path.cwd() / "other.sqlite3", "")
 
 
 def test_a_shared_store_from_the_environment_needs_a_base_url_too(tmp_path):

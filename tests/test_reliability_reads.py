@@ -26,6 +26,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -39,6 +40,7 @@ from feeds.publishing.publish import read_manifest
 from feeds.serving.dispatch import PathDispatch
 from feeds.serving.health import Observed
 from feeds.serving.server import PublicFiles, create_server
+from feeds.serving.stats import SQLitePolls
 from feeds.serving.workers import WorkerSettings, listen, run_workers
 from scheduler import Service, feed_urls_for
 from sources.api import IngestAPI
@@ -151,7 +153,7 @@ def serve_files_and_api(config_file: str, announce) -> None:
     try:
         run_workers(listener, WorkerSettings(
             root=config.output_dir.resolve(), max_age=3600, hubs=(), base_url=config.site.base_url, gone=(), moved=(),
-            upstream=str(private / "api.sock"), counters=private / "counts", stats=private / "stats.sqlite3",
+            upstream=str(private / "api.sock"), counters=private / "counts", stats=partial(SQLitePolls, private / "stats.sqlite3"),
             max_request_body=max_request_body, body_gate=BodyGate.for_token(TOKEN)))
     finally:
         shutil.rmtree(private, ignore_errors=True)
