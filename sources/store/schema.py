@@ -196,6 +196,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE articles ADD COLUMN sample INTEGER NOT NULL DEFAULT 0",
         "UPDATE articles SET sample = 1 WHERE source LIKE '%/sources/sample/okes-forkopimda-oku-pilkada-2024.txt'",
     ),
+    (
+        # A lead image's size in pixels, read from its header when it is measured (partners
+        # refuse images below their minimum; every feed's media:content carries it). NULL: not
+        # read yet (images measured before this column are measured again); 0 and 0: read, and
+        # its header gives no size (measured, never asked again).
+        "ALTER TABLE articles ADD COLUMN image_width INTEGER",
+        "ALTER TABLE articles ADD COLUMN image_height INTEGER",
+    ),
+    (
+        # When an article readers had seen was unpublished (`feedpub unpublish`): partner feeds
+        # announce it as a take-down for feeds.tombstone_days (feeds/building/partners.py).
+        # NULL for every other article, and for one unpublished before it was ever seen.
+        "ALTER TABLE articles ADD COLUMN unpublished_ts INTEGER",
+        "CREATE INDEX articles_unpublished ON articles (unpublished_ts) WHERE unpublished_ts IS NOT NULL",
+    ),
 )
 
 
