@@ -8,6 +8,7 @@
     feedpub unpublish ID_OR_SLUG...         turn articles into drafts
     feedpub status [--json]                 last build, jobs, embargoed articles, hub notifications
     feedpub history ID_OR_SLUG [--json]     an article's stored versions: when, status, title, what changed
+    feedpub partners check [NAME]           what each syndication partner would refuse or show badly, and why
 
 Every command finds its configuration the same way wherever it runs: ``--config FILE``,
 else the file ``FEEDPUB_CONFIG`` names, else ``feedpub.toml`` in the working directory or
@@ -107,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
                                   help="an article's stored versions: when, status, title and what changed")
     history.add_argument("key", metavar="ID_OR_SLUG")
     history.add_argument("--json", action="store_true", help="print JSON for scripts (every version in full)")
+
+    partners = commands.add_parser("partners", parents=[common], help="syndication partners' feeds ([partners.NAME])")
+    partner_commands = partners.add_subparsers(dest="partners_command", required=True, metavar="SUBCOMMAND")
+    check = partner_commands.add_parser("check", parents=[common],
+                                        help="list every article a partner would refuse or show badly, and why "
+                                             "(exit 1 when one would be refused)")
+    check.add_argument("names", nargs="*", metavar="NAME", help="only these partners (default: every one)")
     return parser
 
 
@@ -363,9 +371,47 @@ def _cmd_history(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_partners(config: Config, args: argparse.Namespace) -> int:
+    from feeds.building.partners import check
+    from feeds.rendering.partners import profile_of
+    from feedpub.settings import utc_now
+
+    known = [partner.name for partner in config.site.partners]
+    if not known:
+        print(f"feedpub: no syndication partner in {config.source}: add a [partners.NAME] table "
+              "(README.md, \"Syndication partners\")", file=sys.stderr)
+        return EXIT_USAGE
+    unknown = [name for name in args.names if name not in known]
+    if unknown:
+        print(f"feedpub: no partner named {', '.join(map(repr, unknown))} in {config.source} "
+              f"(its partners: {', '.join(known)})", file=sys.stderr)
+        return EXIT_USAGE
+    store = open_store(config, create=False)
+    try:
+        feeds = check(store, config.site, utc_now(), args.names or None)
+    finally:
+        store.close()
+    refused = False
+    for feed in feeds:
+        partner, findings = feed.partner, feed.findings
+        refusals = [f for f in findings if f.refused]
+        refused = refused or bool(refusals)
+        articles = {f.article_id for f in findings if f.article_id}
+        print(f"{partner.name} ({profile_of(partner).title}), {config.site.url(partner.path)}: "
+              f"{len(feed.items)} items, {len(feed.withdrawn)} withdrawn; "
+              f"{len({f.article_id for f in refusals})} refused, "
+              f"{len(articles - {f.article_id for f in refusals})} shown badly")
+        for finding in sorted(findings, key=lambda f: f.article_id is not None):   # the feed first, then each article
+            what = "refused" if finding.refused else "badly  "
+            where = f"{finding.article_id} {finding.title!r}" if finding.article_id else "the feed"
+            print(f"  {what} {where}: {finding.reason}")
+    return EXIT_REJECTED if refused else EXIT_OK
+
+
 COMMANDS = {
     "init": _cmd_init, "serve": _cmd_serve, "build": _cmd_build, "ingest": _cmd_ingest, "delete": _cmd_delete,
     "unpublish": _cmd_unpublish, "status": _cmd_status, "stats": _cmd_stats, "history": _cmd_history,
+    "partners": _cmd_partners,
 }
 
 
