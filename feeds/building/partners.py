@@ -23,6 +23,7 @@ from sources.store.roles import FeedQueries
 
 from ..rendering.catalogue import term_slugs
 from ..rendering.document import Document
+from ..rendering.entries import Entry, make_entry
 from ..rendering.partners import PartnerFeed, profile_of, render_partner
 from ..site import Partner, SiteSettings
 
@@ -75,8 +76,15 @@ def partner_feeds(store: FeedQueries, site: SiteSettings, now: datetime, slugs: 
                   names: Iterable[str] | None = None) -> list[PartnerFeed]:
     """Each partner's feed (only those ``names``, when given) with what it would refuse."""
     wanted = set(names) if names is not None else None
+    entries: dict[str, Entry] = {}   # partners mostly share their articles: each sanitised once
+
+    def entry_of(article: Article) -> Entry:
+        if article.id not in entries:
+            entries[article.id] = make_entry(article, site, slugs)
+        return entries[article.id]
+
     return [render_partner(partner, site, candidates(store, partner, now), takedowns(store, partner, site, now),
-                           slugs, now)
+                           slugs, now, entry_of)
             for partner in site.partners if wanted is None or partner.name in wanted]
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
@@ -57,6 +57,7 @@ class Finding:
     title: str               # the article's headline; "" for the feed
     refused: bool            # left out of the partner's feed (else it is in, shown badly)
     reason: str
+    rule: str                # the key of the profile's rule (feeds/rendering/profiles.py) it breaks
 
 
 @dataclass(frozen=True)
@@ -123,37 +124,39 @@ class _Assessment:
         self.refused = False
         self.entry = self._adjusted(entry)
 
-    def note(self, reason: str, *, refused: bool) -> None:
+    def note(self, rule: str, reason: str, *, refused: bool) -> None:
         self.refused = self.refused or refused
-        self.findings.append(Finding(self.article.id, self.article.title, refused, reason))
+        self.findings.append(Finding(self.article.id, self.article.title, refused, reason, rule))
 
     def _adjusted(self, entry: Entry) -> Entry:
         profile, article, name = self.profile, self.article, self.partner.name
         if profile.value("own_articles") and article.via_url:
-            self.note(f"taken from the feed of {article.via_name or article.via_url}: that partner's story, "
-                      "not the newsroom's to syndicate", refused=True)
+            self.note("own_articles", f"taken from the feed of {article.via_name or article.via_url}: that "
+                      "partner's story, not the newsroom's to syndicate", refused=True)
         if profile.value("one_language") and article.language.split("-")[0] != self.site.language.split("-")[0]:
-            self.note(f"written in {article.language!r}; {name}'s feed is in {self.site.language!r} "
-                      "(one language per feed)", refused=True)
+            self.note("one_language", f"written in {article.language!r}; {name}'s feed is in "
+                      f"{self.site.language!r} (one language per feed)", refused=True)
         age = profile.value("max_age_days")
         if age is not None and self.now - article.published > timedelta(days=int(age)):
-            self.note(f"published {(self.now - article.published).days} days ago; {name} takes nothing older "
-                      f"than {age} days", refused=True)
+            self.note("max_age_days", f"published {(self.now - article.published).days} days ago; {name} takes "
+                      f"nothing older than {age} days", refused=True)
         title_range = profile.value("title_chars")
         if title_range is not None:
             fewest, most = title_range
             if not fewest <= len(entry.title) <= most:
-                self.note(f"title has {len(entry.title)} characters; {name} wants {fewest} to {most}", refused=True)
+                self.note("title_chars", f"title has {len(entry.title)} characters; {name} wants {fewest} to {most}",
+                          refused=True)
             if _MARKUP.search(entry.title):
-                self.note(f"title holds markup; {name} allows no HTML in a title", refused=True)
+                self.note("title_chars", f"title holds markup; {name} allows no HTML in a title", refused=True)
         body_text = text_of(entry.body_html)
         if profile.value("full_content") and not body_text:
-            self.note("no text: the partner wants the whole article", refused=True)
+            self.note("full_content", "no text: the partner wants the whole article", refused=True)
         body_range = profile.value("body_chars")
         if body_range is not None and body_text:
             fewest, most = body_range
             if not fewest <= len(body_text) <= most:
-                self.note(f"text has {len(body_text)} characters; {name} wants {fewest} to {most}", refused=True)
+                self.note("body_chars", f"text has {len(body_text)} characters; {name} wants {fewest} to {most}",
+                          refused=True)
         content = entry.content_html
         allowed = profile.value("body_tags")
         if allowed is not None:
@@ -162,18 +165,18 @@ class _Assessment:
                 content = nh3.clean(content, tags=set(allowed), attributes={
                     "a": {"href", "title"}, "img": {"src", "alt", "title", "width", "height"}},
                     url_schemes={"http", "https", "mailto"}, link_rel=None, strip_comments=True)
-                self.note(f"{name} does not allow <{'>, <'.join(removed)}> in a body: removed, their text kept",
-                          refused=False)
+                self.note("body_tags", f"{name} does not allow <{'>, <'.join(removed)}> in a body: removed, their "
+                          "text kept", refused=False)
         summary = entry.summary
         fewest_description = profile.value("description_min_chars")
         if fewest_description is not None and len(summary) < int(fewest_description):
             made = _cut(body_text, int(fewest_description), int(fewest_description) + 200)
             summary = made if len(made) > len(summary) else summary
             if len(summary) < int(fewest_description):
-                self.note(f"description has {len(summary)} characters (the whole text); {name} wants "
-                          f"{fewest_description} or more", refused=False)
+                self.note("description_min_chars", f"description has {len(summary)} characters (the whole text); "
+                          f"{name} wants {fewest_description} or more", refused=False)
         if profile.value("creator") and not entry.author:
-            self.note(f"no author for {name}'s dc:creator", refused=False)
+            self.note("creator", f"no author for {name}'s dc:creator", refused=False)
         zone = _zone(profile, self.site)
         shown = edited(article) if profile.value("edits") == "pubdate" else article.published
         return replace(entry, summary=summary, content_html=content, image=self._image(),
@@ -182,17 +185,19 @@ class _Assessment:
     def _image(self):
         profile, image, name = self.profile, self.article.image, self.partner.name
         required = bool(profile.value("image_required"))
-        wants_image = required or any(profile.rule(key) for key in ("image_min", "thumbnail", "image_types"))
+        wants = next((key for key in ("image_required", "image_min", "thumbnail", "image_types") if profile.rule(key)),
+                     None)
         if image is None:
-            if wants_image:
-                self.note("no lead image" + ("" if required else ": shown without one"), refused=required)
+            if wants:
+                self.note(wants, "no lead image" + ("" if required else ": shown without one"), refused=required)
             return None
-        why = None
+        why, rule = None, "image_min"
         types = profile.value("image_types")
         minimums = [profile.value("image_min")] if profile.rule("image_min") else []
         if self.partner.min_image:   # the partner's own filter, beside its profile's rule
             minimums.append(("shortest", self.partner.min_image))
         if types is not None and image.media_type not in types:
+            rule = "image_types"
             why = f"{image.media_type or 'of unknown type'}; {name} takes {', '.join(sorted(types))}"
         elif minimums and not (image.width and image.height):
             why = "its size is not known yet (measured once the service looks it up)"
@@ -202,8 +207,8 @@ class _Assessment:
                 break
         if why is None:
             return image
-        self.note(f"lead image {image.url} left out: {why}" + ("; no image left" if required else ""),
-                  refused=required)
+        self.note("image_required" if required else rule,
+                  f"lead image {image.url} left out: {why}" + ("; no image left" if required else ""), refused=required)
         return None
 
 
@@ -264,9 +269,11 @@ def _withdrawn_entry(tombstone: Tombstone, profile: Profile, site: SiteSettings)
 
 def _document(partner: Partner, profile: Profile, site: SiteSettings, items: Sequence[Entry],
               withdrawn: Sequence[Entry]) -> tuple[bytes, str]:
-    """The document's bytes and its content time."""
+    """The document's bytes and the time it shows (``lastBuildDate``): the newest date its items show."""
     zone = _zone(profile, site)
-    times = [entry.published for entry in (*items, *withdrawn)] + [entry.updated for entry in (*items, *withdrawn)]
+    times = [entry.published for entry in (*items, *withdrawn)] + [entry.updated for entry in withdrawn]
+    if profile.value("edits") == "modified":   # dcterms:modified shows it
+        times += [entry.updated for entry in items]
     updated = zone(max(times, default=EPOCH))
     description = site.description
     most = profile.value("channel_description_max")
@@ -302,10 +309,14 @@ def _document(partner: Partner, profile: Profile, site: SiteSettings, items: Seq
 
 
 def render_partner(partner: Partner, site: SiteSettings, articles: Iterable[Article], takedowns: Sequence[Tombstone],
-                   slugs: Mapping[str, Mapping[str, str]], now: datetime) -> PartnerFeed:
+                   slugs: Mapping[str, Mapping[str, str]], now: datetime,
+                   entry_of: Callable[[Article], Entry] | None = None) -> PartnerFeed:
     """The partner's document from ``articles`` (visible at ``now``, newest first, already
     filtered by the partner's categories and tags; read only as far as needed) and the
-    deletions and take-downs of the last ``feeds.tombstone_days`` (newest first)."""
+    deletions and take-downs of the last ``feeds.tombstone_days`` (newest first).
+    ``entry_of``: an article's entry as the public feeds have it (make_entry), when the caller
+    keeps them for several partners."""
+    entry_of = entry_of or (lambda article: make_entry(article, site, slugs))
     profile = profile_of(partner)
     wanted = item_count(profile, site)
     findings: list[Finding] = []
@@ -317,7 +328,7 @@ def render_partner(partner: Partner, site: SiteSettings, articles: Iterable[Arti
     most_bytes, item_bytes = profile.value("max_feed_bytes"), profile.value("max_item_bytes")
     while True:
         for article in source:
-            assessed = _Assessment(article, make_entry(article, site, slugs), partner, site, now)
+            assessed = _Assessment(article, entry_of(article), partner, site, now)
             findings += assessed.findings
             if not assessed.refused:
                 kept.append(assessed.entry)
@@ -326,26 +337,40 @@ def render_partner(partner: Partner, site: SiteSettings, articles: Iterable[Arti
                     break
         body, updated = _document(partner, profile, site, kept, withdrawn)
         sizes = [len(fragment) for fragment in split_entries(body, "rss")[1][:len(kept)]]
-        too_big = {entry.id for entry, size in zip(kept, sizes) if item_bytes is not None and size > int(item_bytes)}
+        # An item over the limit of one article, or too large for the feed's limit on its own, is
+        # left out and the next article takes its place.
+        room = int(most_bytes) - (len(body) - sum(sizes)) if most_bytes is not None else None
+        too_big = {}
+        for entry, size in zip(kept, sizes):
+            if item_bytes is not None and size > int(item_bytes):
+                too_big[entry.id] = ("max_item_bytes", f"its item has {size} bytes; {partner.name} takes at most "
+                                                       f"{item_bytes} per article")
+            elif room is not None and size > room:
+                too_big[entry.id] = ("max_feed_bytes", f"its item has {size} bytes: alone it would take the feed "
+                                                       f"over {partner.name}'s limit of {most_bytes} bytes")
         if not too_big:
             break
-        for entry in kept:   # left out, and the next article takes the place
-            if entry.id in too_big:
-                findings.append(Finding(entry.id, titles[entry.id], True,
-                                        f"its item is over {partner.name}'s limit of {item_bytes} bytes per article"))
+        findings += [Finding(entry.id, titles[entry.id], True, too_big[entry.id][1], too_big[entry.id][0])
+                     for entry in kept if entry.id in too_big]
         kept = [entry for entry in kept if entry.id not in too_big]
     while most_bytes is not None and len(body) > int(most_bytes) and kept:
         dropped = kept.pop()   # the oldest leaves first
         findings.append(Finding(dropped.id, titles[dropped.id], True,
-                                f"the feed would be over {partner.name}'s limit of {most_bytes} bytes: left out"))
+                                f"the feed would be over {partner.name}'s limit of {most_bytes} bytes: left out "
+                                "(the oldest first)", "max_feed_bytes"))
         body, updated = _document(partner, profile, site, kept, withdrawn)
     fewest = profile.value("min_items")
     if fewest is not None and len(kept) < int(fewest):
-        findings.append(Finding(None, "", False, f"{len(kept)} items; {partner.name} wants at least {fewest}"))
+        findings.append(Finding(None, "", False, f"{len(kept)} items; {partner.name} wants at least {fewest}",
+                                "min_items"))
     most = profile.value("channel_description_max")
     if most is not None and len(site.description) > int(most):
         findings.append(Finding(None, "", False, f"the site's description has {len(site.description)} characters; "
-                                                 f"{partner.name} shows at most {most}: cut"))
-    document = Document(partner.path, body, RSS_TYPE, updated, private=bool(partner.private))
+                                                 f"{partner.name} shows at most {most}: cut",
+                                "channel_description_max"))
+    # Last-Modified: also when an article was last stored, so a change the dates do not show (an
+    # image measured, a link resolved) is not hidden from If-Modified-Since.
+    changed = [datetime.fromisoformat(updated)] + [entry.changed for entry in kept if entry.changed]
+    document = Document(partner.path, body, RSS_TYPE, max(changed).isoformat(), private=bool(partner.private))
     return PartnerFeed(partner, document, tuple(entry.id for entry in kept), tuple(entry.id for entry in withdrawn),
                        tuple(findings))

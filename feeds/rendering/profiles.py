@@ -31,7 +31,8 @@ MSN_SETUP = "https://support.microsoft.com/en-us/msn/partner-hub/msn-feed-setup-
 MSN_HTML = "https://helpcenter.microsoftstart.com/kb/articles/54-html"
 MSN_SPECS = "https://helpcenter.microsoftstart.com/kb/feed-specifications"
 MSN_ITEM_REQUIREMENTS = "https://helpcenter.microsoftstart.com/kb/articles/51-feed-item-requirements"
-MSN_FAQ = "https://support.microsoft.com/en-au/topic/feed-management-faq-for-msn-partner-hub-4690c187-b7e3-4a1e-b738-c294959f009c"
+MSN_FAQ = ("https://support.microsoft.com/en-au/topic/"
+           "feed-management-faq-for-msn-partner-hub-4690c187-b7e3-4a1e-b738-c294959f009c")
 SMARTFORMAT = "https://publishers.smartnews.com/hc/en-us/articles/360036526213"
 SMARTFORMAT_JA = "https://publishers.smartnews.com/hc/ja/articles/360036526213"
 SMARTNEWS_UPDATES = "https://publishers.smartnews.com/hc/ja/articles/4409349226393"
