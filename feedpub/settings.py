@@ -277,7 +277,8 @@ def _named_tables(section: str, body: Any, source: str) -> dict[str, dict[str, A
             where = f"{section}.{name}.{key}"
             if key not in DEFAULTS[section]:
                 hint = difflib.get_close_matches(key, DEFAULTS[section], n=1)
-                raise _fail(source, where, "unknown key" + (f" (did you mean {section}.{name}.{hint[0]}?)" if hint else ""))
+                raise _fail(source, where,
+                            "unknown key" + (f" (did you mean {section}.{name}.{hint[0]}?)" if hint else ""))
             merged[key] = _typed(source, where, value, DEFAULTS[section][key])
         tables[name] = merged
     return tables
