@@ -372,9 +372,9 @@ def _cmd_history(config: Config, args: argparse.Namespace) -> int:
 
 
 def _cmd_partners(config: Config, args: argparse.Namespace) -> int:
+    from feedpub.settings import utc_now
     from feeds.building.partners import check
     from feeds.rendering.partners import profile_of
-    from feedpub.settings import utc_now
 
     known = [partner.name for partner in config.site.partners]
     if not known:
