@@ -516,9 +516,14 @@ def test_a_secret_partner_feed_is_reachable_only_by_its_address_and_named_nowher
         for path in ("partners/mitra/rss.xml", "partners/mitra/", "partners/mitra", "partners/",
                      f"partners/{segment}/rss.xml"):
             assert session.get(f"{running.url}/{path}", timeout=5).status_code == 404, path
-        answer = session.get(f"{running.url}/{secret}", timeout=5)
+        answer = session.get(f"{running.url}/{secret}", headers={"Accept-Encoding": "br"}, timeout=5)
         assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("application/rss+xml")
         assert "Link" not in answer.headers and b'rel="hub"' not in answer.content
+        # Built like every document: a precompressed variant, validators, 304.
+        assert answer.headers["Content-Encoding"] == "br" and answer.headers["ETag"].endswith('-br"')
+        again = session.get(f"{running.url}/{secret}", headers={"Accept-Encoding": "br",
+                                                                  "If-None-Match": answer.headers["ETag"]}, timeout=5)
+        assert again.status_code == 304
         assert 'rel="hub"' in session.get(f"{running.url}/partners/umum/rss.xml", timeout=5).headers["Link"]
         assert room.site.url(secret) not in room.report.topics
         assert room.site.url("partners/umum/rss.xml") in room.report.topics
