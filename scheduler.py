@@ -351,7 +351,8 @@ class Service:
                 self._image_retry[url] = self.clock() + timedelta(hours=1)   # likewise
                 log.error("lead image: %s", exc)
                 continue
-            log.info("lead image: %s is %s, %d bytes (%d article(s))", url, image.media_type, image.length, changed)
+            log.info("lead image: %s is %s, %d bytes, %dx%d px (%d article(s))", url, image.media_type, image.length,
+                     image.width or 0, image.height or 0, changed)
 
     # --- WebSub --------------------------------------------------------------------------
 

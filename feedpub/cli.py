@@ -9,6 +9,7 @@
     feedpub status [--json]                 last build, jobs, embargoed articles, hub notifications
     feedpub history ID_OR_SLUG [--json]     an article's stored versions: when, status, title, what changed
     feedpub store copy SRC DST              every row of one store into a new one (SQLite -> PostgreSQL), checked
+    feedpub partners check [NAME]           what each syndication partner would refuse or show badly, and why
 
 Every command finds its configuration the same way wherever it runs: ``--config FILE``,
 else the file ``FEEDPUB_CONFIG`` names, else ``feedpub.toml`` in the working directory or
@@ -116,6 +117,12 @@ def _parser() -> argparse.ArgumentParser:
                                           "and per-article digests")
     copy.add_argument("source", metavar="SRC_URL", help="a path, sqlite:///PATH or postgresql://... URL")
     copy.add_argument("target", metavar="DST_URL", help="likewise; must be empty (created if need be)")
+    partners = commands.add_parser("partners", parents=[common], help="syndication partners' feeds ([partners.NAME])")
+    partner_commands = partners.add_subparsers(dest="partners_command", required=True, metavar="SUBCOMMAND")
+    check = partner_commands.add_parser("check", parents=[common],
+                                        help="list every article a partner would refuse or show badly, and why "
+                                             "(exit 1 when one would be refused)")
+    check.add_argument("names", nargs="*", metavar="NAME", help="only these partners (default: every one)")
     return parser
 
 
@@ -401,10 +408,48 @@ def _cmd_store(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_partners(config: Config, args: argparse.Namespace) -> int:
+    from feedpub.settings import utc_now
+    from feeds.building.partners import check
+    from feeds.rendering.partners import profile_of
+
+    known = [partner.name for partner in config.site.partners]
+    if not known:
+        print(f"feedpub: no syndication partner in {config.source}: add a [partners.NAME] table "
+              "(README.md, \"Syndication partners\")", file=sys.stderr)
+        return EXIT_USAGE
+    unknown = [name for name in args.names if name not in known]
+    if unknown:
+        print(f"feedpub: no partner named {', '.join(map(repr, unknown))} in {config.source} "
+              f"(its partners: {', '.join(known)})", file=sys.stderr)
+        return EXIT_USAGE
+    store = open_store(config, create=False)
+    try:
+        feeds = check(store, config.site, utc_now(), args.names or None)
+    finally:
+        store.close()
+    refused = False
+    for feed in feeds:
+        partner, findings = feed.partner, feed.findings
+        refusals = [f for f in findings if f.refused]
+        refused = refused or bool(refusals)
+        articles = {f.article_id for f in findings if f.article_id}
+        print(f"{partner.name} ({profile_of(partner).title}), {config.site.url(partner.path)}: "
+              f"{len(feed.items)} items, {len(feed.withdrawn)} withdrawn; "
+              f"{len({f.article_id for f in refusals})} refused, "
+              f"{len(articles - {f.article_id for f in refusals})} shown badly")
+        for finding in sorted(findings, key=lambda f: f.article_id is not None):   # the feed first, then each article
+            what = "refused" if finding.refused else "badly  "
+            where = f"{finding.article_id} {finding.title!r}" if finding.article_id else "the feed"
+            print(f"  {what} {where}: {finding.reason}")
+    return EXIT_REJECTED if refused else EXIT_OK
+
+
 COMMANDS = {
     "init": _cmd_init, "serve": _cmd_serve, "build": _cmd_build, "ingest": _cmd_ingest, "delete": _cmd_delete,
     "unpublish": _cmd_unpublish, "status": _cmd_status, "stats": _cmd_stats, "history": _cmd_history,
     "store": _cmd_store,
+    "partners": _cmd_partners,
 }
 
 

@@ -86,6 +86,15 @@ sample = false                    # a site made by `feedpub init` never gets the
 #     name = "Mitra Sumsel"
 #     url = "https://mitra.example/feed.xml"
 #     interval_minutes = 15.0
+
+# Syndication partners, a feed each in the form it ingests (README.md, "Syndication partners"):
+#
+#     [partners.msn]
+#     profile = "msn"             # msn, smartnews, google-news, flipboard, kurio or generic
+#     categories = []             # only these categories; [] = any
+#     tags = []                   # only these tags; [] = any
+#     min_image_px = 0            # a smaller lead image (shorter side) is left out
+#     secret = ""                 # "" = public; else the feed lives under a segment only the partner knows
 """
 
 FLAGS = "--title, --base-url, --language, --timezone"

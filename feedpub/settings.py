@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
+import hmac
 import ipaddress
 import os
 import re
@@ -29,7 +31,7 @@ from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.rendering.language import CatalogueError, catalogue_language, strings
-from feeds.site import SiteSettings
+from feeds.site import Partner, SiteSettings
 from sources.errors import ConfigError, FeedpubError
 from sources.addresses import AddressPolicy
 from sources.model import ImageLookups, IngestSettings
@@ -77,9 +79,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "images": {"allow_hosts": [""], "timeout_seconds": 10.0},
     # Limits of every way in (files, flags, the API, partner feeds). max_article_bytes 0 = api.max_body_bytes.
     "ingest": {"max_terms": 50, "max_article_bytes": 0},
+    # [partners.NAME]: a table per syndication partner, none by default (NAMED_SECTIONS); these are
+    # each table's keys and defaults. profile is required.
+    "partners": {"profile": "", "categories": [""], "tags": [""], "min_image_px": 0, "secret": ""},
 }
 
 ARRAY_SECTIONS = frozenset({"sources"})   # written [[name]]: a list of tables, each checked like a section
+NAMED_SECTIONS = frozenset({"partners"})  # written [name.KEY]: a table per KEY, each checked like a section
+_PARTNER_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?\Z")
 
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 _EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9.-]+$")
@@ -214,12 +221,17 @@ def _merge(raw: dict, source: str) -> dict[str, dict[str, Any]]:
     merged["images"]["allow_hosts"] = []
     for section in ARRAY_SECTIONS:
         merged[section] = []        # type: ignore[assignment]  # a list of tables, none by default
+    for section in NAMED_SECTIONS:
+        merged[section] = {}        # a table of tables, none by default
     for section, body in raw.items():
         if section not in DEFAULTS:
             hint = difflib.get_close_matches(section, DEFAULTS, n=1)
             raise _fail(source, section, "unknown section" + (f" (did you mean [{hint[0]}]?)" if hint else ""))
         if section in ARRAY_SECTIONS:
             merged[section] = _tables(section, body, source)   # type: ignore[assignment]
+            continue
+        if section in NAMED_SECTIONS:
+            merged[section] = _named_tables(section, body, source)
             continue
         if not isinstance(body, dict):
             raise _fail(source, section, "must be a table: [" + section + "]")
@@ -289,6 +301,56 @@ def _tables(section: str, body: Any, source: str) -> list[dict[str, Any]]:
             merged[key] = _typed(source, name, value, DEFAULTS[section][key])
         tables.append(merged)
     return tables
+
+
+def _named_tables(section: str, body: Any, source: str) -> dict[str, dict[str, Any]]:
+    """A table of tables ([section.NAME]): each table's keys typed like a section's.
+    Errors name the table by its name: ``partners.msn.profile``."""
+    if not isinstance(body, dict) or not all(isinstance(table, dict) for table in body.values()):
+        raise _fail(source, section, f"must hold one table per name: [{section}.NAME]")
+    tables = {}
+    for name, table in body.items():
+        merged = {key: [] if isinstance(default, list) else default for key, default in DEFAULTS[section].items()}
+        for key, value in table.items():
+            where = f"{section}.{name}.{key}"
+            if key not in DEFAULTS[section]:
+                hint = difflib.get_close_matches(key, DEFAULTS[section], n=1)
+                raise _fail(source, where,
+                            "unknown key" + (f" (did you mean {section}.{name}.{hint[0]}?)" if hint else ""))
+            merged[key] = _typed(source, where, value, DEFAULTS[section][key])
+        tables[name] = merged
+    return tables
+
+
+def partner_segment(name: str, secret: str) -> str:
+    """The path segment a partner's secret feed lives under: an HMAC of its name keyed with the
+    secret (128 bits), so the address proves nothing about the secret and never holds it."""
+    return hmac.new(secret.encode("utf-8"), b"feedpub partner feed:" + name.encode("utf-8"),
+                    hashlib.sha256).hexdigest()[:32]
+
+
+def _check_partners(tables: dict[str, dict[str, Any]], source: str) -> tuple[Partner, ...]:
+    from feeds.rendering.profiles import PROFILES
+
+    found = []
+    for name, table in sorted(tables.items()):
+        where = f"partners.{name}"
+        if not _PARTNER_NAME.match(name):
+            raise _fail(source, where, "a partner's name is a path segment: lowercase letters, digits and dashes "
+                                       "(at most 64, not starting or ending with a dash), e.g. [partners.msn]")
+        if table["profile"] not in PROFILES:
+            raise _fail(source, f"{where}.profile", (f"unknown profile {table['profile']!r}" if table["profile"]
+                                                     else "is required") + ": one of " + ", ".join(PROFILES))
+        if not 0 <= table["min_image_px"] <= 20_000:
+            raise _fail(source, f"{where}.min_image_px", "must be between 0 (the profile's own minimum) and 20000")
+        _check_token(source, f"{where}.secret", table["secret"])
+        for key in ("categories", "tags"):
+            if any(not value.strip() for value in table[key]):
+                raise _fail(source, f"{where}.{key}", "holds an empty name")
+        found.append(Partner(name=name, profile=table["profile"], categories=tuple(table["categories"]),
+                             tags=tuple(table["tags"]), min_image=table["min_image_px"],
+                             private=partner_segment(name, table["secret"]) if table["secret"] else ""))
+    return tuple(found)
 
 
 def _check_sources(tables: list[dict[str, Any]], source: str) -> tuple[RemoteSource, ...]:
@@ -492,6 +554,7 @@ def _check(values: dict[str, dict[str, Any]], source: str, base: Path) -> Config
             hubs=tuple(websub["hubs"]),
             catalogue=tuple(kind for kind, key in (("category", "categories"), ("tag", "tags"), ("author", "authors"))
                             if values["feeds"][key]),
+            partners=_check_partners(values["partners"], source),   # type: ignore[arg-type]
         ),
         ingest=IngestSettings(
             tag_authority=authority or authority_for(base_url),

@@ -15,6 +15,27 @@ _PAGE_PATH = re.compile(r"(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*/)*[A-Za-z0-9_~-][A-Z
 
 
 @dataclass(frozen=True)
+class Partner:
+    """A syndication partner's feed (``[partners.NAME]``): which articles, in its profile's form
+    (feeds/rendering/profiles.py, feeds/rendering/partners.py)."""
+
+    name: str                         # [partners.NAME]: lowercase letters, digits and dashes (a path segment)
+    profile: str                      # a key of feeds.rendering.profiles.PROFILES
+    categories: tuple[str, ...] = ()  # only articles in one of these categories; () = any
+    tags: tuple[str, ...] = ()        # only articles with one of these tags; () = any
+    min_image: int = 0                # px of a lead image's shortest side, beyond the profile's own minimum
+    # A path segment derived from the partner's secret (an HMAC of its name: feedpub/settings.py),
+    # never the secret itself; "" = a public feed. Its feed lives under it, announced nowhere.
+    private: str = ""
+
+    @property
+    def path(self) -> str:
+        """Where its feed is under public/: ``partners/NAME/rss.xml``, or with a secret
+        ``partners/NAME/<segment>/rss.xml``."""
+        return f"partners/{self.name}/{self.private + '/' if self.private else ''}rss.xml"
+
+
+@dataclass(frozen=True)
 class SiteSettings:
     title: str
     description: str
@@ -32,6 +53,7 @@ class SiteSettings:
     archive_entries: int = 50     # entries per RFC 5005 archive page (feeds/rendering/archive.py); <= items_per_feed
     hubs: tuple[str, ...] = ()    # WebSub hubs the feeds advertise and notify
     catalogue: tuple[str, ...] = ()   # kinds with a feed per term: "category", "tag", "author"
+    partners: tuple[Partner, ...] = ()   # syndication partners, a feed each in its profile's form
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -24,6 +24,10 @@ class Image:
     url: str
     media_type: str | None = None   # measured once and stored, e.g. "image/jpeg"
     length: int | None = None       # bytes, measured once and stored
+    # Pixels, read from the image's header when it is measured. None: not measured (yet);
+    # 0: measured, and its header gives no size (it is not asked again).
+    width: int | None = None
+    height: int | None = None
 
 
 @dataclass(frozen=True)

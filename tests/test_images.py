@@ -127,17 +127,22 @@ def test_an_image_is_measured_once_and_carried_by_every_format(tmp_path, store, 
     path = write_article(tmp_path, "rapat.txt", "Rapat koordinasi.")
     ingest_with_image(store, ingest_settings, path, url)
     ingest_with_image(store, ingest_settings, path, url, now=INGEST_TIME + timedelta(hours=1))
-    assert ImageHandler.requests_seen == ["HEAD /rapat.png"]
+    assert ImageHandler.requests_seen == ["HEAD /rapat.png", "GET /rapat.png"]   # the GET for its size
     image = latest_published(store, INGEST_TIME, 1)[0].image
-    assert (image.url, image.media_type, image.length) == (url, "image/png", len(LOGO_BYTES))
+    assert (image.url, image.media_type, image.length, image.width, image.height) == (
+        url, "image/png", len(LOGO_BYTES), 144, 144)
 
     docs = {d.path: d.body for d in render_documents(store, site, INGEST_TIME)}
     rss = etree.fromstring(docs["rss.xml"])
     enclosure = rss.find("channel/item/enclosure")
     assert enclosure.attrib == {"url": url, "length": str(len(LOGO_BYTES)), "type": "image/png"}
-    assert rss.find(f"channel/item/{{{MEDIA}}}content").get("fileSize") == str(len(LOGO_BYTES))
+    content = rss.find(f"channel/item/{{{MEDIA}}}content")
+    assert (content.get("fileSize"), content.get("width"), content.get("height")) == (str(len(LOGO_BYTES)), "144", "144")
     assert rss.find(f"channel/item/{{{MEDIA}}}thumbnail").get("url") == url
     atom = etree.fromstring(docs["atom.xml"])
+    assert atom.find(f"{{{ATOM}}}entry/{{{MEDIA}}}content").attrib == {
+        "url": url, "medium": "image", "type": "image/png", "fileSize": str(len(LOGO_BYTES)), "width": "144",
+        "height": "144"}
     link = atom.find(f"{{{ATOM}}}entry/{{{ATOM}}}link[@rel='enclosure']")
     assert link.attrib == {"rel": "enclosure", "href": url, "type": "image/png", "length": str(len(LOGO_BYTES))}
     assert json.loads(docs["feed.json"])["items"][0]["image"] == url
@@ -190,8 +195,8 @@ def test_an_image_stored_unmeasured_is_measured_by_the_service(tmp_path, store, 
         service.build_now("start")
         wait_for(lambda: b"<enclosure" in (tmp_path / "public" / "rss.xml").read_bytes())
         image = latest_published(store, INGEST_TIME, 1)[0].image
-        assert (image.media_type, image.length) == ("image/png", len(LOGO_BYTES))
-        assert ImageHandler.requests_seen == ["HEAD /rapat.png"]
+        assert (image.media_type, image.length, image.width, image.height) == ("image/png", len(LOGO_BYTES), 144, 144)
+        assert ImageHandler.requests_seen == ["HEAD /rapat.png", "GET /rapat.png"]
     finally:
         service.stop()
 
@@ -350,3 +355,154 @@ def test_which_addresses_a_look_up_may_reach(address, kind):
         refusal = AddressPolicy().refusal("images.intranet", ip_address(address))
         assert refusal.startswith(f"refused to connect to images.intranet ({ip_address(address)}): ")
         assert refusal.endswith(f"a {kind} address")
+
+
+# --- sizes, from the header alone -------------------------------------------------------------
+
+
+def png(width: int, height: int, padding: int = 0) -> bytes:
+    """A valid PNG of ``width`` x ``height`` black pixels, with ``padding`` bytes of text after its pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = zlib.compress((b"\0" + b"\0" * 3 * width) * height, 9)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", rows) + (chunk(b"tEXt", b"Comment\0" + b"x" * padding) if padding else b"")
+            + chunk(b"IEND", b""))
+
+
+def jpeg(width: int, height: int, exif: int = 0) -> bytes:
+    """The markers of a baseline JPEG: ``exif`` bytes of APP1 segments before its frame header."""
+    import struct
+
+    segments = b""
+    while exif > 0:
+        size = min(exif, 65533)
+        segments += b"\xff\xe1" + struct.pack(">H", size + 2) + b"E" * size
+        exif -= size
+    frame = b"\xff\xc0" + struct.pack(">HBHHB", 17, 8, height, width, 3) + bytes([1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1])
+    return b"\xff\xd8" + segments + frame + b"\xff\xd9"
+
+
+def gif(width: int, height: int) -> bytes:
+    import struct
+
+    return b"GIF89a" + struct.pack("<HH", width, height) + b"\x00\x00\x00" + b"\x3b"
+
+
+def webp(width: int, height: int) -> bytes:
+    import struct
+
+    vp8x = b"VP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") \
+        + (height - 1).to_bytes(3, "little")
+    return b"RIFF" + struct.pack("<I", 4 + len(vp8x)) + b"WEBP" + vp8x
+
+
+class RangeHandler(SimpleHTTPRequestHandler):
+    """Answers ``Range: bytes=0-N`` with 206 and those bytes only, as most image servers do."""
+
+    seen: list[tuple[str, str, int]] = []   # (method and path, Range asked, body bytes sent)
+
+    def log_message(self, *args):
+        pass
+
+    def send_head(self):
+        asked = self.headers.get("Range", "")
+        path = Path(self.translate_path(self.path))
+        if self.command != "GET" or not asked.startswith("bytes=0-") or not path.is_file():
+            type(self).seen.append((f"{self.command} {self.path}", asked, 0 if self.command == "HEAD" else -1))
+            return super().send_head()
+        body = path.read_bytes()
+        part = body[:int(asked.removeprefix("bytes=0-")) + 1]
+        self.send_response(206)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Range", f"bytes 0-{len(part) - 1}/{len(body)}")
+        self.send_header("Content-Length", str(len(part)))
+        self.end_headers()
+        type(self).seen.append((f"GET {self.path}", asked, len(part)))
+        import io
+
+        return io.BytesIO(part)
+
+
+@pytest.fixture
+def range_server(tmp_path):
+    folder = tmp_path / "ranged"
+    folder.mkdir()
+    RangeHandler.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(RangeHandler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", folder
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_images_size_is_read_from_its_first_bytes_only(range_server):
+    """A 3 MB image: the HEAD says its length, a GET of its first 256 KiB its size."""
+    from sources.media import HEADER_BYTES
+
+    url, folder = range_server
+    body = png(2400, 1350, padding=3_000_000)
+    (folder / "besar.png").write_bytes(body)
+    image = measure_image(url + "/besar.png", LOOPBACK_ALLOWED)
+    assert (image.media_type, image.length, image.width, image.height) == ("image/png", len(body), 2400, 1350)
+    assert RangeHandler.seen == [("HEAD /besar.png", "", 0), ("GET /besar.png", f"bytes=0-{HEADER_BYTES - 1}",
+                                                               HEADER_BYTES)]
+
+
+def test_a_server_that_says_no_length_but_the_range_s_total_is_believed(range_server, monkeypatch):
+    url, folder = range_server
+    body = png(1200, 800, padding=500_000)
+    (folder / "tanpa.png").write_bytes(body)
+    monkeypatch.setattr(RangeHandler, "do_HEAD", lambda self: (self.send_response(405), self.end_headers()))
+    image = measure_image(url + "/tanpa.png", LOOPBACK_ALLOWED)
+    assert (image.length, image.width, image.height) == (len(body), 1200, 800)
+
+
+@pytest.mark.parametrize(("name", "body", "kind", "size"), ids=("jpeg", "png", "gif", "webp"), argvalues=[
+    ("foto.jpg", jpeg(1600, 900, exif=150_000), "image/jpeg", (1600, 900)),   # its frame header past 128 KiB
+    ("foto.png", png(800, 1000), "image/png", (800, 1000)),
+    ("foto.gif", gif(640, 480), "image/gif", (640, 480)),
+    ("foto.webp", webp(1280, 720), "image/webp", (1280, 720)),
+])
+def test_each_kind_of_image_gives_its_size(image_server, tmp_path, name, body, kind, size):
+    """Served whole (this server ignores ranges): read only until the header gives the size."""
+    (tmp_path / "img" / name).write_bytes(body)
+    image = measure_image(f"{image_server}/{name}", LOOPBACK_ALLOWED)
+    assert (image.media_type, image.length, (image.width, image.height)) == (kind, len(body), size)
+
+
+def test_an_image_whose_header_gives_no_size_is_measured_without_one_and_not_asked_again(
+        tmp_path, store, ingest_settings, site, image_server):
+    url = image_server + "/aneh.png"
+    (tmp_path / "img" / "aneh.png").write_bytes(b"\x89PNG but not really" * 10)
+    ingest_with_image(store, ingest_settings, write_article(tmp_path, "a.txt", "Isi."), url)
+    image = latest_published(store, INGEST_TIME, 1)[0].image
+    assert (image.length, image.width, image.height) == (190, 0, 0)
+    assert store.unmeasured_images(10) == []
+    content = etree.fromstring({d.path: d.body for d in render_documents(store, site, INGEST_TIME)}["rss.xml"]).find(
+        f"channel/item/{{{MEDIA}}}content")
+    assert content.get("fileSize") == "190" and "width" not in content.attrib and "height" not in content.attrib
+
+
+def test_an_image_measured_before_sizes_were_read_is_measured_again(tmp_path, store, ingest_settings, image_server):
+    """A store whose images have a length and type but no size (measured by an older feedpub, or
+    given by a partner's feed) lists them to measure; the measurement adds the size."""
+    from scheduler import Service
+    from feedpub.settings import load_config
+
+    url = image_server + "/rapat.png"
+    ingest_with_image(store, ingest_settings, write_article(tmp_path, "a.txt", "Isi."), url)
+    with store._lock:   # as an older feedpub left it
+        store._db.execute("UPDATE articles SET image_width = NULL, image_height = NULL")
+    assert store.find_image(url) is None and store.unmeasured_images(10) == [url]
+    (tmp_path / "feedpub.toml").write_text(f'[output]\npath = "{tmp_path / "public"}"\n'
+                                          '[images]\nallow_hosts = ["127.0.0.1"]\n', encoding="utf-8")
+    service = Service(load_config(tmp_path / "feedpub.toml"), store)
+    service.measure_images([url])
+    image = latest_published(store, INGEST_TIME, 1)[0].image
+    assert (image.length, image.width, image.height) == (len(LOGO_BYTES), 144, 144)
+    assert store.unmeasured_images(10) == []

@@ -5,7 +5,9 @@ months, categories, tags, author, related links), deletions, unpublishing,
 restores, an article's own address given or taken away, and clock moves
 (embargoes come due). After every step one folder is built incrementally and
 another with ``full=True``; every file of the two trees (the manifest, the build
-state and the RFC 3229 deltas included) must be equal. Small pages (2 entries) and
+state and the RFC 3229 deltas included) must be equal, the syndication partners'
+feeds too (MSN's, with expiry items; SmartNews's, behind a secret, for two categories, with
+media:status: their announcements of deletions and take-downs end as the clock moves). Small pages (2 entries) and
 short feeds (3) make archive pages open, close, shift and vanish within a dozen
 steps; article pages at ``{yyyy}/{mm}/{slug}`` move when an edit moves the
 publication to another month.
@@ -26,8 +28,8 @@ from feedpub.settings import utc_now
 from feeds.building.build import STATE_NAME, build
 from feeds.building.fragments import CACHE_NAME
 from feeds.publishing.atomic import retired
-from feeds.site import SiteSettings
-from sources.model import Article, RelatedLink, SaveResult, Status
+from feeds.site import Partner, SiteSettings
+from sources.model import Article, Image, RelatedLink, SaveResult, Status
 from sources.store import SQLiteStore
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -39,7 +41,9 @@ SITE = SiteSettings(
 CATEGORIES = ("Politik", "Ekonomi", "Olahraga")
 TAGS = ("Pilkada 2024", "Banjir", "Harga Cabai")
 AUTHORS = ("Rahmad Hidayat", "Siti Aminah", None)
-HEADLINES = ("Rapat Pilkada OKU", "Banjir Baturaja", "Harga Cabai Naik", "Jalan Rusak")
+HEADLINES = ("Rapat Pilkada OKU", "Banjir Baturaja", "Harga Cabai Naik", "Jalan Rusak di Kecamatan Baturaja Timur")
+# Enough text for MSN (450 characters), given to every other article.
+LONG_TEXT = "<p>" + "Warga OKU menyampaikan keluhan tentang jalan rusak kepada pemerintah daerah. " * 7 + "</p>"
 
 days = st.integers(-75, 3)   # publication times across three months, some still embargoed
 terms = st.tuples(st.lists(st.sampled_from(CATEGORIES), max_size=2), st.lists(st.sampled_from(TAGS), max_size=2),
@@ -55,8 +59,11 @@ own_url = st.tuples(st.just("url"), st.integers(0, 30), st.booleans())   # hoste
 wait = st.tuples(st.just("wait"), st.integers(1, 4 * 24 * 60))   # minutes
 operations = st.lists(st.one_of(create, create, create, edit, delete, unpublish, restore, own_url, wait),
                       min_size=1, max_size=14)
-# Article pages at an address holding the publication month: an edit across months moves one.
-PAGES_SITE = replace(SITE, article_url="{base_url}/{yyyy}/{mm}/{slug}")
+# Article pages at an address holding the publication month: an edit across months moves one. And
+# partners whose feeds refuse some articles (short titles or texts, no image) and announce deletions.
+PAGES_SITE = replace(SITE, article_url="{base_url}/{yyyy}/{mm}/{slug}", partners=(
+    Partner("msn", "msn"),
+    Partner("sn", "smartnews", categories=("Politik", "Ekonomi"), private="0123456789abcdef0123456789abcdef")))
 
 
 def tree(folder: Path) -> dict[str, bytes]:
@@ -87,7 +94,8 @@ def apply(store: SQLiteStore, op, clock: datetime, created: list[str]) -> dateti
         put(store, Article(
             id=f"tag:okes.example,2024:a{n}", slug=f"berita-{n}", url=None,
             title=f"{HEADLINES[headline]} {n}", summary=f"Ringkasan {n}.",
-            content_html=f"<p>Isi berita {n}.</p>", content_text=f"Isi berita {n}.",
+            content_html=f"<p>Isi berita {n}.</p>" + (LONG_TEXT if n % 2 else ""), content_text=f"Isi berita {n}.",
+            image=Image(f"https://img.okes.example/{n}.jpg", "image/jpeg", 90_000 + n, 1200, 800) if n % 3 else None,
             author=author, city="BATURAJA", publication="OKES.NEWS", published=published,
             updated=max(published, clock), categories=tuple(dict.fromkeys(categories)),
             tags=tuple(dict.fromkeys(tags)), language="id",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -93,8 +94,12 @@ def test_a_store_that_took_the_sample_before_it_was_marked_knows_it(tmp_path):
     # Back to the schema before the column (the migration that adds it, and what follows, run again).
     marking = next(number for number, migration in enumerate(schema.MIGRATIONS)
                    if any("ADD COLUMN sample" in statement for statement in migration.statements("sqlite")))
+    later = [statement for migration in schema.MIGRATIONS[marking:] for statement in migration.statements("sqlite")]
     with sqlite3.connect(path) as db:
-        db.execute("ALTER TABLE articles DROP COLUMN sample")
+        for index in re.findall(r"CREATE INDEX (\w+)", "\n".join(later)):
+            db.execute(f"DROP INDEX {index}")
+        for column in re.findall(r"ADD COLUMN (\w+)", "\n".join(later)):
+            db.execute(f"ALTER TABLE articles DROP COLUMN {column}")
         db.execute(f"PRAGMA user_version = {marking}")
     db.close()
     store = SQLiteStore(path, clock=utc_now)

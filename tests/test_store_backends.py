@@ -159,11 +159,16 @@ def test_the_image_queue(store):
         put(store, article(slug, f"Judul {slug}", image=Image(url)))
     assert store.unmeasured_images(10) == ["https://img.example/a.jpg", "https://img.example/b.jpg"]
     revision = store.revision()
-    assert store.record_image(Image("https://img.example/a.jpg", "image/jpeg", 1234)) == 2
+    measured = Image("https://img.example/a.jpg", "image/jpeg", 1234, 1200, 675)
+    assert store.record_image(measured) == 2
     assert store.revision() == revision + 1   # enclosures appear: a build must follow
     assert store.unmeasured_images(10) == ["https://img.example/b.jpg"]
-    assert store.find_image("https://img.example/a.jpg") == Image("https://img.example/a.jpg", "image/jpeg", 1234)
-    assert store.record_image(Image("https://img.example/a.jpg", "image/jpeg", 1234)) == 0
+    assert store.find_image("https://img.example/a.jpg") == measured
+    assert store.record_image(measured) == 0
+    # A header that gives no size is stored as 0 x 0: measured, never asked again.
+    assert store.record_image(Image("https://img.example/b.jpg", "image/x-icon", 99)) == 1
+    assert store.unmeasured_images(10) == []
+    assert store.find_image("https://img.example/b.jpg") == Image("https://img.example/b.jpg", "image/x-icon", 99, 0, 0)
 
 
 def test_the_opener_pickles_and_opens_the_same_store(store):

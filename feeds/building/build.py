@@ -46,6 +46,7 @@ from ..site import SiteSettings
 from .builder import Builder, Progress, fingerprint
 from .fragments import CACHE_NAME, FragmentCache
 from .parallel import PARALLEL_FROM, full_in_two
+from .partners import partner_documents, partners_moved, private_paths
 from .planner import IncrementalPlan
 
 STATE_NAME = ".build-state.json"   # hidden: the server never serves dot-files
@@ -115,8 +116,9 @@ def build(store: FeedQueries, site: SiteSettings, output_dir: Path, now: datetim
                               "fingerprint": digest, "slugs": slugs})
     if state and not why and revision - state["revision"] > 1000:
         store.forget_changes(state["revision"])
-    types = report.types
-    topics = changed_topics(((path, types[path]) for path in report.written if path in types), site)
+    types, private = report.types, private_paths(site)
+    topics = changed_topics(((path, types[path]) for path in report.written if path in types and path not in private),
+                            site)
     return BuildReport(now, revision, time.perf_counter() - started, report.written, report.unchanged,
                        report.removed, tuple(topics), full=bool(why), why_full=why)
 
@@ -132,13 +134,15 @@ def _build(store: FeedQueries, site: SiteSettings, output_dir: Path, now: dateti
         # Deletions whose time came since the last build: a tombstone and a 410 page appear.
         deleted = [tombstone.id for tombstone in store.deleted_since(since, now)]
         tombstones_moved = bool(store.deleted_since(since - days, now - days) or deleted)
-        if not (changed or released or tombstones_moved):
+        if not (changed or released or tombstones_moved or partners_moved(store, site, since, now)):
             # Nothing changed: nothing read beyond the store's log, nothing written.
             return None, {}, ""
         builder = Builder(store, site, now, {kind: dict(names) for kind, names in state["slugs"].items()}, fragments)
         incremental = IncrementalPlan(builder, Manifest(output_dir), since)
         why = incremental.plan(changed, released, tombstones_moved, state["slugs"], deleted)
         if not why:
+            if site.partners:   # each reflects the whole store: rendered again whenever anything is
+                incremental.render["partners/"] = lambda: partner_documents(store, site, now, builder.slugs)
             report = publish(output_dir, incremental.documents(), only=True, remove=incremental.remove,
                              previous=incremental.manifest)
         else:

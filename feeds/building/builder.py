@@ -38,6 +38,7 @@ from ..rendering.opml import render_opml
 from ..rendering.pages import render_article_page, render_feed_page, render_gone_page, render_index, render_stylesheet
 from ..site import SiteSettings
 from .fragments import Fragment, FragmentCache, microseconds
+from .partners import partner_documents
 
 FeedKey = tuple[str, str] | None    # (kind, name) of a catalogue feed; None: the main feed
 # (done, in all) of a full build's feed documents: archive pages, and 3 per subscription
@@ -130,7 +131,7 @@ class Builder:
         """The subscription documents of a feed and its page (and for the main feed, the site's
         pages); ``ids``: its newest entries, when the caller has read them already. ``articles``
         (a full build's main feed): the articles whose pages are written with it, and every
-        deleted article's page."""
+        deleted article's page, and the partners' feeds (feeds/building/partners.py)."""
         site = self.site
         ids = self.window(key) if ids is None else ids
         deleted = self.tombstones() if key is None else ()
@@ -147,6 +148,7 @@ class Builder:
             documents += self.site_documents(view, ids)
         if articles is not None:
             documents += self.article_documents(articles) + self.gone_documents()
+            documents += partner_documents(self.store, self.site, self.now, self.slugs)
         return documents
 
     def article_documents(self, ids: list[str], known: list[Entry] | None = None) -> list[Document]:

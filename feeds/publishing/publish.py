@@ -310,6 +310,8 @@ def _write_one(output_dir: Path, previous: Manifest, done: Written, doc: Documen
         entry["page"] = doc.page       # what the server gives a browser that asks for this feed
     if doc.status != 200:
         entry["status"] = doc.status
+    if doc.private:
+        entry["private"] = True        # the server names no hub for it
     before = previous.get(doc.path) or {}
     # Staged in the order finish renames them in: the variants, the document (once it is
     # swapped in, its variants are already there), its history (the server offers a delta

@@ -18,3 +18,5 @@ class Document:
     archive: bool = False
     page: str | None = None     # a feed document's page for people (served to browsers: feeds/serving/server.py)
     status: int = 200           # the HTTP status it is served with: 410 for a deleted article's page
+    # A partner's secret feed: no hub is named for it, none is notified, nothing links to it.
+    private: bool = False

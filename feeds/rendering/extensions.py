@@ -107,6 +107,8 @@ class MediaEntryExtension(BaseEntryExtension):
         self.url: str | None = None
         self.media_type: str | None = None
         self.length: int | None = None
+        self.width: int | None = None      # pixels, when measured (0 or None: not known)
+        self.height: int | None = None
 
     def _media(self, parent) -> None:
         content = xml_elem(f"{{{MEDIA_NS}}}content", parent, url=self.url, medium="image")
@@ -114,6 +116,8 @@ class MediaEntryExtension(BaseEntryExtension):
             content.attrib["type"] = self.media_type
         if self.length is not None:
             content.attrib["fileSize"] = str(self.length)
+        if self.width and self.height:   # Media RSS 1.5.1, media:content: "width", "height" in pixels
+            content.attrib["width"], content.attrib["height"] = str(self.width), str(self.height)
         xml_elem(f"{{{MEDIA_NS}}}thumbnail", parent, url=self.url)
 
     def extend_rss(self, item):

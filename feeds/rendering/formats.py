@@ -116,6 +116,7 @@ def _add_entry(fg: FeedGenerator, entry: Entry, site: SiteSettings, *, rss: bool
         fe.feedpub_media.url = entry.image.url
         fe.feedpub_media.media_type = entry.image.media_type
         fe.feedpub_media.length = entry.image.length
+        fe.feedpub_media.width, fe.feedpub_media.height = entry.image.width, entry.image.height
     if entry.via:                      # a partner's article: say whose
         fe.feedpub_source.name, fe.feedpub_source.url = entry.via.name, entry.via.url
         fe.feedpub_source.updated = entry.updated.isoformat()

@@ -314,7 +314,8 @@ class PublicFiles:
                                        content_type, variants, text, int(modified.timestamp()),
                                        vouched=vouched, relative=relative,
                                        status=status if status in STATUS_LINES else 200), relative,
-                                 self._page(entry.get("page"), manifest) if vouched else None)
+                                 self._page(entry.get("page"), manifest) if vouched else None,
+                                 announce=not entry.get("private"))
         with self._lock:
             self._files[relative] = loaded
         return loaded
@@ -372,13 +373,14 @@ class PublicFiles:
                      entry.get("content_type") or self._guess_type(relative), self._variants(relative, entry),
                      compressible=True, modified=int(modified.timestamp()), vouched=True, relative=relative)
 
-    def _represent(self, found: _File, relative: str, page: _File | None = None) -> _File:
+    def _represent(self, found: _File, relative: str, page: _File | None = None, *, announce: bool = True) -> _File:
         """Every (view, coding) of a file with its header lists, made once per load: with
-        ``page``, the feed's page for people as the browser view (its own ETag, Vary: Accept)."""
+        ``page``, the feed's page for people as the browser view (its own ETag, Vary: Accept).
+        ``announce`` False: a partner's secret feed, for which no hub is named."""
         media_type = found.content_type.split(";")[0].strip().lower()
         negotiable = page is not None
         vary = ", ".join((["Accept"] if negotiable else []) + (["Accept-Encoding"] if found.compressible else []))
-        discovery = self._discovery(relative, media_type)
+        discovery = self._discovery(relative, media_type) if announce else []
         representations = {}
         for view in (found, page) if page is not None else (found,):
             shared = [("Last-Modified", view.last_modified), ("Cache-Control", self.cache_control),

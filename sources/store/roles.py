@@ -80,6 +80,10 @@ class FeedQueries(Protocol):
     def deleted_since(self, since: datetime, now: datetime) -> list[Tombstone]:
         """Articles deleted in [since, now], newest deletion first, that had been public."""
 
+    def unpublished_since(self, since: datetime, now: datetime) -> list[Tombstone]:
+        """Articles unpublished in [since, now] after readers saw them and not public again (nor
+        deleted since: :meth:`deleted_since` has those), newest first; ``deleted`` is when."""
+
     def opener(self) -> Callable[[], FeedQueries]:
         """A picklable way to open this store again (a build's second process)."""
 

@@ -416,8 +416,27 @@ MIGRATIONS: tuple[Migration, ...] = (
             # The sample article ``feedpub serve`` puts in a new store (Article.sample): deleting
             # it leaves no trace. A store that took it before this column holds it as the file
             # in the installed package's sources/sample/ folder.
-            "ALTER TABLE articles ADD COLUMN sample INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE articles ADD COLUMN sample {int} NOT NULL DEFAULT 0",
             "UPDATE articles SET sample = 1 WHERE source LIKE '%/sources/sample/okes-forkopimda-oku-pilkada-2024.txt'",
+        ),
+    ),
+    Migration(  # 9
+        both=(
+            # A lead image's size in pixels, read from its header when it is measured (partners
+            # refuse images below their minimum; every feed's media:content carries it). NULL: not
+            # read yet (images measured before this column are measured again); 0 and 0: read, and
+            # its header gives no size (measured, never asked again).
+            "ALTER TABLE articles ADD COLUMN image_width {int}",
+            "ALTER TABLE articles ADD COLUMN image_height {int}",
+        ),
+    ),
+    Migration(  # 10
+        both=(
+            # When an article readers had seen was unpublished (`feedpub unpublish`): partner feeds
+            # announce it as a take-down for feeds.tombstone_days (feeds/building/partners.py).
+            # NULL for every other article, and for one unpublished before it was ever seen.
+            "ALTER TABLE articles ADD COLUMN unpublished_ts {int}",
+            "CREATE INDEX articles_unpublished ON articles (unpublished_ts) WHERE unpublished_ts IS NOT NULL",
         ),
     ),
 )

@@ -44,7 +44,7 @@ from .schema import PLACE
 _ARTICLE_COLUMNS = (
     "id, slug, url, title, summary, content_html, content_text, author, city, publication, "
     "published, updated, categories, tags, language, image_url, image_type, image_length, status, source, stored, "
-    "upstream_id, via_url, via_name, sample"
+    "upstream_id, via_url, via_name, sample, image_width, image_height"
 )
 
 
@@ -366,25 +366,28 @@ class SQLStore(ABC):
     def find_image(self, url: str) -> Image | None:
         with self._read(f"the measurement of {url}") as db:
             row = db.execute(
-                "SELECT image_type, image_length FROM articles WHERE image_url = ? "
-                "AND image_type IS NOT NULL AND image_length IS NOT NULL LIMIT 1",
+                "SELECT image_type, image_length, image_width, image_height FROM articles WHERE image_url = ? "
+                "AND image_type IS NOT NULL AND image_length IS NOT NULL AND image_width IS NOT NULL LIMIT 1",
                 (url,),
             ).fetchone()
-        return Image(url, row[0], row[1]) if row else None
+        return Image(url, *row) if row else None
 
     def unmeasured_images(self, limit: int) -> list[str]:
         with self._read("the images still to measure") as db:
             rows = db.execute(
-                "SELECT DISTINCT image_url FROM articles WHERE image_url IS NOT NULL AND image_length IS NULL "
+                # A length without a size: measured before sizes were read, or given by a partner's feed.
+                "SELECT DISTINCT image_url FROM articles WHERE image_url IS NOT NULL "
+                "AND (image_length IS NULL OR image_width IS NULL) "
                 "AND status != 'deleted' ORDER BY image_url LIMIT ?", (limit,)).fetchall()
         return [row[0] for row in rows]
 
     def record_image(self, image: Image) -> int:
         with self._failing("the image measurement was not stored"), self._transaction(write=True) as cur:
             changed = cur.execute(
-                "UPDATE articles SET image_type = ?, image_length = ? WHERE image_url = ? AND image_length IS NULL",
-                (image.media_type, image.length, image.url)).rowcount
-            if changed:   # the feeds change (an enclosure appears): a build must follow
+                "UPDATE articles SET image_type = ?, image_length = ?, image_width = ?, image_height = ? "
+                "WHERE image_url = ? AND (image_length IS NULL OR image_width IS NULL)",
+                (image.media_type, image.length, image.width or 0, image.height or 0, image.url)).rowcount
+            if changed:   # the feeds change (an enclosure appears, a size): a build must follow
                 cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         return changed
 
@@ -394,6 +397,18 @@ class SQLStore(ABC):
                 "SELECT id, slug, url, deleted_ts, published FROM articles WHERE status = 'deleted' "
                 "AND deleted_ts BETWEEN ? AND ? AND published_ts <= deleted_ts "
                 "ORDER BY deleted_ts DESC, id",
+                (_ts(since), _ts(now)),
+            ).fetchall()
+        return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo), datetime.fromisoformat(published))
+                for id_, slug, url, ts, published in rows]
+
+    def unpublished_since(self, since: datetime, now: datetime) -> list[Tombstone]:
+        with self._read("the articles unpublished lately") as db:
+            # Still not public again, and not deleted after it was seen (deleted_since has those).
+            rows = db.execute(
+                "SELECT id, slug, url, unpublished_ts, published FROM articles "
+                "WHERE unpublished_ts BETWEEN ? AND ? AND status != 'published' AND deleted_ts IS NULL "
+                "ORDER BY unpublished_ts DESC, id",
                 (_ts(since), _ts(now)),
             ).fetchall()
         return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo), datetime.fromisoformat(published))
@@ -442,13 +457,13 @@ class SQLStore(ABC):
     def _article(row: Sequence, related: tuple[RelatedLink, ...]) -> Article:
         (id_, slug, url, title, summary, content_html, content_text, author, city, publication,
          published, updated, categories, tags, language, image_url, image_type, image_length, status, source,
-         stored, upstream_id, via_url, via_name, sample) = row
+         stored, upstream_id, via_url, via_name, sample, image_width, image_height) = row
         return Article(
             id=id_, slug=slug, url=url, title=title, summary=summary, content_html=content_html,
             content_text=content_text, author=author, city=city, publication=publication,
             published=datetime.fromisoformat(published), updated=datetime.fromisoformat(updated),
             categories=tuple(json.loads(categories)), tags=tuple(json.loads(tags)), language=language,
-            image=Image(image_url, image_type, image_length) if image_url else None,
+            image=Image(image_url, image_type, image_length, image_width, image_height) if image_url else None,
             related=related, status=Status(status), source=source,
             stored=datetime.fromisoformat(stored) if stored else None,
             upstream_id=upstream_id, via_url=via_url, via_name=via_name, sample=bool(sample),
@@ -528,6 +543,10 @@ class SQLStore(ABC):
             deleted_ts = _ts(now) if status is Status.DELETED and was_public else None
             cur.execute("UPDATE articles SET status = ?, deleted_ts = ?, stored = ? WHERE id = ?",
                         (status.value, deleted_ts, now.isoformat(), article.id))
+            if status is Status.DRAFT:
+                # Unpublishing what readers saw is a take-down for partner feeds (feeds/building/partners.py).
+                cur.execute("UPDATE articles SET unpublished_ts = ? WHERE id = ?",
+                            (_ts(now) if was_public else None, article.id))
             changed = replace(article, status=status, stored=now)
             self._reresolve(cur, changed, normalise_title(article.title))
             self._add_revision(cur, article, changed)
@@ -589,11 +608,12 @@ class SQLStore(ABC):
             a.image.url if a.image else None, a.image.media_type if a.image else None,
             a.image.length if a.image else None, a.status.value, None, a.source,
             a.stored.isoformat() if a.stored else None, a.upstream_id, a.via_url, a.via_name, int(a.sample),
+            a.image.width if a.image else None, a.image.height if a.image else None,
         )
         columns = ("slug, url, title, title_norm, summary, content_html, content_text, author, city, "
                    "publication, published, published_ts, updated, updated_ts, categories, tags, "
                    "language, image_url, image_type, image_length, status, deleted_ts, source, stored, "
-                   "upstream_id, via_url, via_name, sample")
+                   "upstream_id, via_url, via_name, sample, image_width, image_height")
         old_title_norm = None
         if replacing:
             row = cur.execute("SELECT title_norm FROM articles WHERE id = ?", (a.id,)).fetchone()
