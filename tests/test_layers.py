@@ -20,6 +20,7 @@ The last tests plant each kind of violation in a copy of the tree and see the ch
 from __future__ import annotations
 
 import ast
+import functools
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,23 +78,39 @@ def imports_of(path: Path, root: Path) -> list[Import]:
     name = module_name(path, root)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: list[Import] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-        if isinstance(node, ast.Import):
-            found += [Import(name, alias.name, node.lineno) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
+    for kind, level, module, names, line in _import_statements(path.read_text(encoding="utf-8"), str(path)):
+        if kind == "import":
+            found += [Import(name, alias, line) for alias in names]
+        elif kind == "from":
+            if level:
                 base = package.split(".")
-                base = base[:len(base) - (node.level - 1)] if node.level > 1 else base
-                target = ".".join([*base, *([node.module] if node.module else [])])
+                base = base[:len(base) - (level - 1)] if level > 1 else base
+                target = ".".join([*base, *([module] if module else [])])
             else:
-                target = node.module or ""
-            for alias in node.names:
-                submodule = f"{target}.{alias.name}" if target else alias.name
-                found.append(Import(name, submodule if _is_module(root, submodule) else target, node.lineno))
+                target = module
+            for alias in names:
+                submodule = f"{target}.{alias}" if target else alias
+                found.append(Import(name, submodule if _is_module(root, submodule) else target, line))
+        else:
+            found.append(Import(name, module, line))
+    return found
+
+
+@functools.lru_cache(maxsize=None)
+def _import_statements(source: str, filename: str) -> tuple[tuple[str, int, str, tuple[str, ...], int], ...]:
+    """(kind, level, module, names, line) of each import statement and dynamic import; parsing is
+    most of the check's time, and the planted-import tests check copies of the same files."""
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, ast.Import):
+            found.append(("import", 0, "", tuple(alias.name for alias in node.names), node.lineno))
+        elif isinstance(node, ast.ImportFrom):
+            found.append(("from", node.level, node.module or "", tuple(alias.name for alias in node.names),
+                          node.lineno))
         elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
               and isinstance(node.args[0].value, str) and _is_dynamic_import(node.func)):
-            found.append(Import(name, node.args[0].value, node.lineno))
-    return found
+            found.append(("dynamic", 0, node.args[0].value, (), node.lineno))
+    return tuple(found)
 
 
 def _is_dynamic_import(func: ast.expr) -> bool:
@@ -126,10 +143,11 @@ def layer_violations(root: Path) -> list[str]:
 def package_cycles(root: Path) -> list[list[str]]:
     """Loops of imports among the modules of one package (its subpackages included)."""
     graph: dict[str, set[str]] = {}
+    ours = module_names(root)
     for path in source_files(root):
         for found in imports_of(path, root):
             importer, target = found.importer, found.module
-            if importer.split(".")[0] == target.split(".")[0] and importer in PACKAGES_AND_MODULES(root):
+            if importer.split(".")[0] == target.split(".")[0] and importer in ours:
                 if target != importer and not importer.startswith(target + "."):   # a package's own __init__
                     graph.setdefault(importer, set()).add(target)
     cycles: list[list[str]] = []
@@ -153,7 +171,7 @@ def package_cycles(root: Path) -> list[list[str]]:
     return cycles
 
 
-def PACKAGES_AND_MODULES(root: Path) -> set[str]:   # noqa: N802 (reads as the set it is)
+def module_names(root: Path) -> set[str]:
     return {module_name(path, root) for path in source_files(root)}
 
 
