@@ -34,12 +34,14 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import orjson
 
 from ..rendering.document import Document
-from .atomic import PublishError, discard, fsync_dir, remove_folders, retire, set_aside, stage, sync_filesystem
+from .atomic import (PublishError, discard, fsync_dir, remove_folders, retire, set_aside, set_mtime, stage,
+                     sync_filesystem)
 from .delta import history_before, history_path, is_delta_type, legacy_history, next_history
 from .encoding import VARIANTS, Compressing, compress, compressible
 
@@ -164,6 +166,13 @@ def _holds(path: Path, digest: str) -> bool:
         return False
 
 
+def document_time(doc: Document) -> int:
+    """The modification time a document's files get: its own time (``updated``, the newest
+    change in it as the store gives it) in whole seconds, the Last-Modified feedpub's
+    server sends for it (feeds/serving/server.py). Never the build's clock."""
+    return int(datetime.fromisoformat(doc.updated).timestamp())
+
+
 def _stage_variants(output_dir: Path, doc: Document, digest: str, before: dict,
                     staged: list[tuple[str, str]], compressing: Compressing | None,
                     folders: list[str]) -> dict[str, dict]:
@@ -172,16 +181,19 @@ def _stage_variants(output_dir: Path, doc: Document, digest: str, before: dict,
     Compressing is the slow part of a build, so an unchanged document whose variants are
     still on disk as the last manifest listed them is not compressed again.
     """
+    mtime = document_time(doc)
     recorded = before.get("encodings") if before.get("sha256") == digest else None
     if (isinstance(recorded, dict) and set(recorded) == set(VARIANTS)
             and all(_holds(output_dir / (doc.path + VARIANTS[coding]), recorded[coding].get("sha256"))
                     for coding in VARIANTS)):
+        for coding in VARIANTS:
+            set_mtime(output_dir / (doc.path + VARIANTS[coding]), mtime)
         return {coding: {"sha256": recorded[coding]["sha256"], "size": recorded[coding]["size"]}
                 for coding in VARIANTS}
     encodings = {}
     for coding, data in (compressing.result() if compressing else compress(doc.body, archive=doc.archive)).items():
         target = output_dir / (doc.path + VARIANTS[coding])
-        tmp = stage(target, data, durable=False, compare=compressing is None, folders=folders)
+        tmp = stage(target, data, durable=False, compare=compressing is None, folders=folders, mtime=mtime)
         if tmp:
             staged.append((tmp, str(target)))
         encodings[coding] = {"sha256": sha256(data), "size": len(data)}
@@ -326,7 +338,7 @@ def _write_one(output_dir: Path, previous: Manifest, done: Written, doc: Documen
         # or lists nothing for it (files left by a first build stopped before its manifest).
         target = output_dir / doc.path
         document = stage(target, doc.body, durable=False, compare=before.get("sha256") in (None, digest),
-                          folders=folders)
+                          folders=folders, mtime=document_time(doc))
         if document:
             staged.append((document, str(target)))
         if not doc.archive and is_delta_type(doc.content_type):
