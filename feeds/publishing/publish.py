@@ -28,6 +28,7 @@ serves, so a reader never gets a variant of another version than the document's.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from collections import OrderedDict, deque
@@ -45,7 +46,13 @@ from .atomic import (PublishError, discard, fsync_dir, remove_folders, retire, s
 from .delta import history_before, history_path, is_delta_type, legacy_history, next_history
 from .encoding import VARIANTS, Compressing, compress, compressible
 
+log = logging.getLogger(__name__)
+
 MANIFEST_NAME = ".manifest.json"   # hidden: the server never serves dot-files
+# An empty file under this folder at a document's path says the document answers 410 (its
+# manifest entry's "status"): for a web server that cannot read the manifest (nginx, which
+# looks for it: feeds/serving/nginx.py). Hidden, like the manifest.
+GONE_MARKERS = ".gone"
 
 
 @dataclass(frozen=True)
@@ -466,12 +473,39 @@ def finish(output_dir: Path, previous: Manifest, done: Written, *, only: bool = 
         raise
     if main:
         fsync_dir(output_dir)
+    _mark_gone(output_dir, previous, done.entries, [path for path, _ in removing])
     for target, digest, listed in kept:
         _keep_shard(target, digest, listed)   # the next build's, unless another writes first
     spares = [spare for *_, spare in (*done.staged, *manifests, *removals) if spare]
     if spares or done.legacy:
         retire(spares, done.legacy)
     return PublishReport(tuple(done.written), tuple(done.unchanged), tuple(path for path, _ in removing), done.types)
+
+
+def _mark_gone(output_dir: Path, previous: Manifest, entries: dict[str, dict], removed: list[str]) -> None:
+    """Make the markers of :data:`GONE_MARKERS` say what the manifest just published says: one
+    for each document that answers 410, none for any other. After the manifest, so a marker
+    never runs ahead of the document it describes; a marker that could not be changed is
+    changed by the next build that writes its document (each 410 document's is checked)."""
+    folder = output_dir / GONE_MARKERS
+    for path, entry in entries.items():
+        gone = entry.get("status") == 410
+        if not gone and (previous.get(path) or {}).get("status") != 410:
+            continue   # neither now nor before: the common case costs no file-system call
+        marker = folder / path
+        try:
+            if gone and not marker.is_file():
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
+            elif not gone:
+                marker.unlink(missing_ok=True)
+        except OSError as exc:   # the build is published already: said, not raised
+            log.warning("%s: cannot mark the document's status for nginx: %s", marker, exc.strerror or exc)
+    for path in removed:
+        try:
+            (folder / path).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("%s: cannot remove the mark of a removed document: %s", folder / path, exc.strerror or exc)
 
 
 def _put_back(swapped: list[tuple[str, str | None]]) -> None:

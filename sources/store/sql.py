@@ -77,10 +77,13 @@ class Cursor(Protocol):
 
 
 def _next_second(previous: datetime | None, moment: datetime) -> datetime:
-    """When a change to an article is stored: ``moment`` in whole seconds, or the second after
-    the article's previous change when that is not earlier. Every document's time is the
-    newest change in it: two versions of an article's documents never share a second, so a
-    web server whose validators are a file's time and size (nginx) tells them apart."""
+    """When a new version of an article is stored: ``moment`` in whole seconds, or the second
+    after the article's previous version when that is not earlier. A document's time is the
+    newest change in it: two versions of an article never share a second, so a web server
+    whose validators are a file's time and size (nginx) tells their documents apart.
+
+    Deletions and unpublishing keep their clock reading: a build at that reading must see
+    their tombstones (``deleted_since`` ends at the build's time)."""
     moment = moment.replace(microsecond=0)
     if previous is not None and moment <= previous:
         return previous.replace(microsecond=0) + timedelta(seconds=1)
@@ -552,7 +555,6 @@ class SQLStore(ABC):
                 return article
             if status is Status.DELETED and article.sample:
                 return self._remove_sample(cur, article, now)
-            now = _next_second(article.stored, now)
             # Only an article readers could see gets a tombstone: a draft or an
             # embargoed article deleted unseen must leave no trace at all.
             was_public = article.status is Status.PUBLISHED and article.published <= now
