@@ -8,6 +8,7 @@ CI is set (.ci/run installs it): then they fail.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 import shutil
@@ -140,13 +141,13 @@ class Nginx:
             self.process.wait()
 
 
-def site_config(folder: Path, *, port: int, output: str) -> Path:
+def site_config(folder: Path, *, port: int, output: str, access_log: str = "") -> Path:
     """One site (one base_url: the same bytes in every folder), its output in ``output``."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{output}.toml"
     path.write_text(f'[site]\nbase_url = "https://okes.example"\n[store]\nsample = false\n'
                     f'path = "data/feedpub.sqlite3"\n[output]\npath = "{output}"\n[server]\nport = {port}\n'
-                    f'workers = 1\n[stats]\naccess_log = "nginx-a/feeds.log"\n', encoding="utf-8")
+                    f'workers = 1\n[stats]\naccess_log = "{access_log}"\n', encoding="utf-8")
     return path
 
 
@@ -157,9 +158,11 @@ def site(tmp_path_factory):
     binary = nginx_or_skip()
     folder = tmp_path_factory.mktemp("nginx-site")
     ports = {name: free_port() for name in ("serve", "a", "b", "c")}
-    configs = {name: site_config(folder, port=ports["serve"], output=f"public-{name}")
+    # Only the instance feedpub serves behind nginx logs its polls for it.
+    configs = {name: site_config(folder, port=ports["serve"], output=f"public-{name}",
+                                 access_log="nginx-a/feeds.log" if name == "a" else "")
                for name in ("a", "b", "c")}
-    feedpub(folder, "--config", str(configs["a"]), "ingest", str(SAMPLE))
+    feedpub(folder, "--config", str(configs["a"]), "ingest", str(SAMPLE), "--category", "Pilkada")
     gone = write_article(folder, "banjir.txt", "BATURAJA - OKES.NEWS - Banjir melanda tiga desa.\nWarga mengungsi. (*)")
     feedpub(folder, "--config", str(configs["a"]), "ingest", str(gone))
     feedpub(folder, "--config", str(configs["a"]), "delete", "banjir")
@@ -271,3 +274,27 @@ def test_a_delta_is_answered_by_feedpub_through_nginx(site):
     delta = nginx["a"].get("/atom.xml", **{"A-IM": "feed", "If-None-Match": first.headers["ETag"]})
     assert delta.status_code == 226 and delta.headers["IM"] == "feed"
     assert b"Harga karet naik" in delta.content and b"Forkopimda" not in delta.content
+
+
+def test_stats_read_from_nginxs_log_are_those_feedpub_records_itself(site):
+    """The same polls, one feed through nginx (its log), another answered by feedpub itself."""
+    folder, served, nginx = site
+    agent = "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 7 subscribers; )"
+    for get, path in ((nginx["a"].get, "/category/pilkada/rss.xml"), (served.get, "/category/pilkada/atom.xml")):
+        first = get(path, **{"User-Agent": agent})
+        assert first.status_code == 200, path
+        for _ in range(3):
+            assert get(path, **{"User-Agent": agent, "If-None-Match": first.headers["ETag"]}).status_code == 304
+        assert get(path, **{"User-Agent": "curl/8.0", "Accept-Encoding": "gzip"}).status_code == 200
+
+    def reports():
+        found = json.loads(feedpub(folder, "--config", str(folder / "public-a.toml"), "stats", "--json").stdout)
+        by_path = {report["path"]: report for report in found}
+        wanted = [by_path.get(f"category/pilkada/{name}") for name in ("rss.xml", "atom.xml")]
+        return wanted if all(report and report["polls"] == 5 for report in wanted) else None
+
+    through_nginx, by_feedpub = wait_for(reports)
+    figures = ("polls", "share_304", "subscribers", "subscribers_total", "other_clients")
+    assert {key: through_nginx[key] for key in figures} == {key: by_feedpub[key] for key in figures}
+    assert [flag["polls"] for flag in through_nginx["flagged"]] == [flag["polls"] for flag in by_feedpub["flagged"]]
+    assert through_nginx["bytes_sent"] > 0

@@ -230,7 +230,7 @@ def render(site: NginxSite) -> str:
     out += _lines(
         "location @feedpub_page {",
         f"    types {{ }} default_type {_quote(HTML)};",
-        *("    " + line for line in (*common, "add_header Vary Accept;")),
+        *("    " + line for line in (*common, "add_header Vary Accept;", *log)),
         "    try_files $feedpub_page_wanted =404;",
         "}",
         "",
