@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from feeds.serving.access_log import AccessLogFollower, parse_line
+from feeds.serving.access_log import AccessLogFollower, as_rows
 from feeds.serving.stats import SQLitePolls, summarise
 
 FEEDLY = "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 12 subscribers; )"
@@ -41,7 +41,7 @@ def test_polls_are_recorded_as_feedpub_records_them(tmp_path):
     (report,) = summarise(records.polls_since(0), max_age=900, since=0, until=2e9)
     assert (report.path, report.polls, report.not_modified, report.bytes_sent) == ("rss.xml", 4, 2, 62_000)
     assert report.subscribers == {"Feedly": 12} and report.other_clients == 1
-    assert parse_line(line(200, agent='Reader \\"quoted\\"')).user_agent == 'Reader "quoted"'
+    assert as_rows([line(200, agent='Reader \\"quoted\\"')])[0][4] == 'Reader "quoted"'
 
 
 def test_a_line_still_being_written_waits_for_its_end(tmp_path):

@@ -29,7 +29,6 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from sources.store.roles import PollRecords
@@ -40,60 +39,57 @@ from .nginx import LOG_FIELDS
 log = logging.getLogger(__name__)
 
 ACCESS_LOG_POSITION = "access-log-position.json"   # beside status.json: the file read and how far
-COUNTED = frozenset({200, 226, 304})   # as feedpub's own server counts a poll (feeds/serving/server.py)
 READ_AT_ONCE = 4 << 20                 # bytes of log read per step
-_FIELD = {name: index for index, name in enumerate(LOG_FIELDS)}
+# What feedpub's own server counts as a poll (feeds/serving/server.py): answered 200, 226 or 304.
+_COUNTED = frozenset({b"200", b"226", b"304"})
+_MSEC, _STATUS, _SENT, _CLIENT, _METHOD, _URI, _AGENT = (
+    LOG_FIELDS.index(name) for name in ("msec", "status", "body_bytes_sent", "remote_addr", "request_method", "uri",
+                                        "http_user_agent"))
 
 
-@dataclass(frozen=True)
-class Poll:
-    at: float
-    path: str          # under the output folder, as feedpub records it: "rss.xml"
-    status: int
-    sent: int
-    user_agent: str
-    client: str
-
-
-def _unescape(field: str) -> str:
+def _unescape(field: bytes) -> str:
     """A field as nginx's escape=json wrote it (\\" \\\\ \\n \\t \\uXXXX ...)."""
-    if "\\" not in field:
-        return field
+    text = field.decode("utf-8", "replace")
+    if "\\" not in text:
+        return text
     try:
-        return json.loads(f'"{field}"')
+        return json.loads(f'"{text}"')
     except ValueError:
-        return field
+        return text
 
 
-def parse_line(line: bytes) -> Poll | None:
-    """The poll one line records, or None: a line of another format, or a request that is no
-    poll (another method, a status feedpub would not count)."""
-    fields = line.rstrip(b"\r\n").decode("utf-8", "replace").split("\t")
-    if len(fields) != len(LOG_FIELDS):
-        return None
-    try:
-        at = float(fields[_FIELD["msec"]])
-        status = int(fields[_FIELD["status"]])
-        sent = int(fields[_FIELD["body_bytes_sent"]])
-    except ValueError:
-        return None
-    if status not in COUNTED or fields[_FIELD["request_method"]] not in ("GET", "HEAD"):
-        return None
-    path = _unescape(fields[_FIELD["uri"]]).lstrip("/")
-    return Poll(at, path, status, sent, _unescape(fields[_FIELD["http_user_agent"]])[:300],
-                fields[_FIELD["remote_addr"]][:64])
-
-
-def as_rows(polls: Iterable[Poll]) -> list[tuple]:
-    """Poll records' rows: polls alike (same second, feed, status, client) in one row with
-    their count, as the workers' poll log writes them (feeds/serving/stats.py ``PollLog.flush``)."""
-    rows: dict[tuple, list[int]] = {}
-    for poll in polls:
-        row = rows.setdefault((int(poll.at), poll.path, poll.status, poll.user_agent, poll.client), [0, 0])
-        row[0] += 1
-        row[1] += poll.sent
-    return [(float(second), path, status, sent, agent, client, count)
-            for (second, path, status, agent, client), (count, sent) in rows.items()]
+def as_rows(lines: Iterable[bytes]) -> list[tuple]:
+    """The poll records' rows for whole log lines: polls alike (same second, feed, status, user
+    agent, client) in one row with their count, as the workers' poll log writes them
+    (feeds/serving/stats.py ``PollLog.flush``). A line of another format, another method or a
+    status feedpub would not count (a 404) is left out. Per line only a split and a dict
+    look-up: the serve process reads every poll nginx answers (bench/serve.py measures it)."""
+    grouped: dict[tuple[bytes, ...], list[int]] = {}
+    for line in lines:
+        fields = line.rstrip(b"\r\n").split(b"\t")
+        if (len(fields) != len(LOG_FIELDS) or fields[_STATUS] not in _COUNTED
+                or fields[_METHOD] not in (b"GET", b"HEAD")):
+            continue
+        key = (fields[_MSEC].partition(b".")[0], fields[_URI], fields[_STATUS], fields[_AGENT], fields[_CLIENT])
+        row = grouped.get(key)
+        try:
+            sent = int(fields[_SENT])
+        except ValueError:
+            continue
+        if row is None:
+            grouped[key] = [1, sent]
+        else:
+            row[0] += 1
+            row[1] += sent
+    rows = []
+    for (second, uri, status, agent, client), (count, sent) in grouped.items():
+        try:
+            moment = float(second)
+        except ValueError:
+            continue
+        rows.append((moment, _unescape(uri).lstrip("/"), int(status), sent, _unescape(agent)[:300],
+                     client.decode("ascii", "replace")[:64], count))
+    return rows
 
 
 Identity = tuple[int, int]   # (device, inode)
@@ -202,14 +198,14 @@ class AccessLogFollower:
                 self._offset = 0            # truncated in place (copytruncate): from its start
                 continue
             break
-        polls = [poll for poll in map(parse_line, lines) if poll is not None]
+        rows = as_rows(lines)
         # The position first: a crash between the two loses these polls, never counts them twice.
         self._save()
-        if polls:
+        if rows:
             if self._records is None:
                 self._records = self.open_records()
-            self._records.add_polls(as_rows(polls))
-        return len(polls)
+            self._records.add_polls(rows)
+        return sum(row[-1] for row in rows)
 
     # --- the thread --------------------------------------------------------------------
 
