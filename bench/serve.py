@@ -38,7 +38,7 @@ feedpub's; the second whether granian's native interface would raise that ceilin
 its multi-threaded runtime, or ``response_file`` for the 200s (docs/BENCHMARKS.md).
 
     apt-get install nginx wrk
-    .venv/bin/python bench/serve.py [--duration 5] [--rounds 3] [--ceiling] [--rsgi rloop+rust,uvloop]
+    .venv/bin/python bench/serve.py [--duration 5] [--rounds 3] [--without-log] [--ceiling] [--rsgi rloop+rust,uvloop]
 """
 
 from __future__ import annotations
@@ -242,24 +242,27 @@ def start_nginx(cwd: Path, public: Path) -> Runner:
     return Runner("nginx", process, port)
 
 
-def start_nginx_feedpub(cwd: Path) -> Runner:
-    """nginx with the configuration `feedpub nginx-config` prints for the site in ``cwd``."""
+def start_nginx_feedpub(cwd: Path, *, log: bool = True) -> Runner:
+    """nginx with the configuration `feedpub nginx-config` prints for the site in ``cwd``;
+    ``log`` False: without its access log (as with no ``stats.access_log``)."""
     from feeds.serving.nginx import standalone
 
     port = free_port()
     made = subprocess.run([sys.executable, "-c", "import sys; from feedpub.cli import main; sys.exit(main())",
                            "nginx-config", "--listen", f"127.0.0.1:{port}"], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
-    prefix = cwd / "nginx-feedpub"
+    name = "nginx-feedpub" if log else "nginx-fp-nolog"
+    block = made.stdout if log else re.sub(r"\n *access_log \S+ feedpub [^;]*;", "", made.stdout)
+    prefix = cwd / name
     prefix.mkdir(exist_ok=True)
-    (prefix / "nginx.conf").write_text(standalone(made.stdout, prefix, workers=2, as_root=os.geteuid() == 0),
+    (prefix / "nginx.conf").write_text(standalone(block, prefix, workers=2, as_root=os.geteuid() == 0),
                                        encoding="utf-8")
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     process = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e",
                                 str(prefix / "error.log")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     wait_listening(port, process, "nginx with feedpub's configuration")
-    return Runner("nginx-feedpub", process, port)
+    return Runner(name, process, port)
 
 
 def print_targets(results: dict[str, dict[str, list[float]]], costs: dict[str, dict[str, list[float]]],
@@ -304,6 +307,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="series, servers interleaved; medians printed")
     parser.add_argument("--cases", default="304,gzip 200,plain 200",
                         help="comma-separated cases to load (fewer cases, more rounds in the same time)")
+    parser.add_argument("--without-log", action="store_true",
+                        help="also nginx with feedpub's configuration without its access log (no stats.access_log)")
     parser.add_argument("--ceiling", action="store_true",
                         help="also do-nothing WSGI and RSGI apps under granian")
     parser.add_argument("--rsgi", default="", metavar="VARIANTS",
@@ -330,6 +335,8 @@ def main() -> None:
             public = (cwd / config.output_dir).resolve()
             runners.append(start_nginx(cwd, public))
             runners.append(start_nginx_feedpub(cwd))
+            if args.without_log:
+                runners.append(start_nginx_feedpub(cwd, log=False))
             if args.ceiling:
                 runners.append(start_ceiling(public, args.workers, "wsgi", "wsgi-ceil"))
                 runners.append(start_ceiling(public, args.workers, "rsgi", "rsgi-ceil"))
