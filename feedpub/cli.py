@@ -119,7 +119,8 @@ def _parser() -> argparse.ArgumentParser:
     copy.add_argument("source", metavar="SRC_URL", help="a path, sqlite:///PATH or postgresql://... URL")
     copy.add_argument("target", metavar="DST_URL", help="likewise; must be empty (created if need be)")
     nginx = commands.add_parser("nginx-config", parents=[common],
-                                help="print an nginx server block that serves the output folder as `feedpub serve` does")
+                                help="print an nginx server block that serves the output folder as "
+                                     "`feedpub serve` does")
     nginx.add_argument("--listen", default="80", help="nginx's listen value (default: 80)")
     nginx.add_argument("--no-brotli", action="store_true",
                        help="without brotli_static (no libnginx-mod-http-brotli-static): gzip only")

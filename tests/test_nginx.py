@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import time
+from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -22,11 +23,12 @@ import brotli
 import pytest
 import requests
 
-from feeds.publishing.publish import read_manifest
+from feeds.building.build import build
+from feeds.publishing.publish import GONE_MARKERS, read_manifest
 from feeds.serving.nginx import BROWSER_ACCEPT, BROTLI_MODULE, check_manifest, content_type_of, page_of, standalone
 from feeds.serving.server import _wants_page_uncached
 
-from .conftest import SAMPLE, free_port, write_article
+from .conftest import INGEST_TIME, SAMPLE, free_port, write_article
 from .harness import FEEDPUB, Served, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +71,23 @@ def test_each_feed_leads_to_the_page_the_build_names():
     assert page_of("archive/2024-09-1.xml") == "archive/2024-09-1.html"
     assert page_of("tag/pilkada/archive/2024-09-2.xml") == "tag/pilkada/archive/2024-09-2.html"
     assert page_of("partners/msn/rss.xml") is None and page_of("index.html") is None
+
+
+def test_the_build_marks_each_document_that_answers_410(store, ingest, site, tmp_path):
+    """For nginx, which cannot read the manifest: an empty file under .gone/ at its path."""
+    ingest(SAMPLE)
+    article = store.articles(store.latest_ids(None, None, INGEST_TIME, 1), INGEST_TIME)[0]
+    public = tmp_path / "public"
+    build(store, site, public, INGEST_TIME)
+    marker = public / GONE_MARKERS / "articles" / article.slug
+    assert not marker.exists()
+    store.delete(article.id, INGEST_TIME + timedelta(hours=1))
+    build(store, site, public, INGEST_TIME + timedelta(hours=1))
+    assert read_manifest(public)[f"articles/{article.slug}"]["status"] == 410
+    assert marker.is_file() and marker.stat().st_size == 0
+    ingest(SAMPLE, now=INGEST_TIME + timedelta(hours=2))   # restored: the same id again
+    build(store, site, public, INGEST_TIME + timedelta(hours=2))
+    assert "status" not in read_manifest(public)[f"articles/{article.slug}"] and not marker.exists()
 
 
 def test_a_document_nginx_would_serve_otherwise_is_named():
@@ -147,12 +166,14 @@ def site_config(folder: Path, *, port: int, output: str, access_log: str = "") -
     path = folder / f"{output}.toml"
     path.write_text(f'[site]\nbase_url = "https://okes.example"\n[store]\nsample = false\n'
                     f'path = "data/feedpub.sqlite3"\n[output]\npath = "{output}"\n[server]\nport = {port}\n'
-                    f'workers = 1\n[stats]\naccess_log = "{access_log}"\n', encoding="utf-8")
+                    f'workers = 1\n[stats]\naccess_log = "{access_log}"\n'
+                    # A hub that refuses at once: announced in Link headers, never reached.
+                    '[websub]\nhubs = ["http://127.0.0.1:9/hub"]\nretries = 0\n', encoding="utf-8")
     return path
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def nginx_site(tmp_path_factory):
     """One store; `feedpub serve` over folder a with nginx in front (its upstream); folders b and
     c built from the same store by `feedpub build` a second apart, each with an nginx."""
     binary = nginx_or_skip()
@@ -192,8 +213,8 @@ DOCUMENTS = ["/rss.xml", "/atom.xml", "/feed.json", "/index.html", "/feed.html",
 
 
 @pytest.mark.parametrize("coding", ["identity", "gzip", "br"])
-def test_two_folders_built_at_different_times_give_the_same_validators(site, coding):
-    _, served, nginx = site
+def test_two_folders_built_at_different_times_give_the_same_validators(nginx_site, coding):
+    _, served, nginx = nginx_site
     for path in DOCUMENTS:
         b, c = (nginx[name].get(path, **{"Accept-Encoding": coding}) for name in "bc")
         assert b.status_code == c.status_code == 200, path
@@ -203,8 +224,27 @@ def test_two_folders_built_at_different_times_give_the_same_validators(site, cod
         assert b.headers["Last-Modified"] == served.get(path).headers["Last-Modified"], path
 
 
-def test_conditional_requests_get_304(site):
-    _, _, nginx = site
+def vary(answer: requests.Response) -> set[str]:
+    return {token.strip() for token in answer.headers.get("Vary", "").split(",") if token.strip()}
+
+
+@pytest.mark.parametrize("accept", ["application/atom+xml, */*;q=0.5", BROWSER])
+def test_headers_are_those_feedpub_sends(nginx_site, accept):
+    _, served, nginx = nginx_site
+    for path in [*DOCUMENTS, "/category/pilkada/feed.json", "/category/pilkada/"]:   # not the stats test's feeds
+        for coding in ("identity", "br"):
+            ours, theirs = nginx["b"].get(path, Accept=accept, **{"Accept-Encoding": coding}), \
+                served.get(path, Accept=accept, **{"Accept-Encoding": coding})
+            assert ours.status_code == theirs.status_code == 200, path
+            for name in ("Content-Type", "Cache-Control", "X-Content-Type-Options", "Link", "Content-Encoding",
+                         "Last-Modified"):
+                assert ours.headers.get(name) == theirs.headers.get(name), (path, coding, name)
+            assert vary(ours) == vary(theirs), (path, coding)
+            assert ours.content == theirs.content, (path, coding)
+
+
+def test_conditional_requests_get_304(nginx_site):
+    _, _, nginx = nginx_site
     for coding in ("identity", "gzip", "br"):
         first = nginx["b"].get("/rss.xml", **{"Accept-Encoding": coding})
         by_etag = nginx["b"].get("/rss.xml", **{"Accept-Encoding": coding, "If-None-Match": first.headers["ETag"]})
@@ -217,8 +257,8 @@ def test_conditional_requests_get_304(site):
     assert nginx["b"].get("/rss.xml", **{"If-Modified-Since": earlier}).status_code == 200
 
 
-def test_br_and_gzip_are_the_builds_variants_with_vary(site):
-    folder, _, nginx = site
+def test_br_and_gzip_are_the_builds_variants_with_vary(nginx_site):
+    folder, _, nginx = nginx_site
     identity = nginx["b"].get("/atom.xml")
     for coding, decode in (("br", brotli.decompress), ("gzip", gzip.decompress)):
         answer = requests.get(nginx["b"].url + "/atom.xml", headers={"Accept-Encoding": coding}, stream=True, timeout=5)
@@ -231,8 +271,8 @@ def test_br_and_gzip_are_the_builds_variants_with_vary(site):
         assert answer.headers["Cache-Control"] == "public, max-age=900, stale-while-revalidate=900"
 
 
-def test_no_dot_file_or_variant_name_is_served(site):
-    folder, _, nginx = site
+def test_no_dot_file_or_variant_name_is_served(nginx_site):
+    folder, _, nginx = nginx_site
     public = folder / "public-b"
     assert (public / ".manifest.json").exists() and (public / "rss.xml.gz").exists()
     for path in ("/.manifest.json", "/rss.xml.gz", "/rss.xml.br", "/.gone/articles/banjir", "/.build-state.json",
@@ -242,8 +282,8 @@ def test_no_dot_file_or_variant_name_is_served(site):
         assert nginx["b"].get(path).status_code in (400, 404), path   # nginx refuses a way up: 400
 
 
-def test_a_browser_gets_the_feeds_page_and_a_reader_the_feed(site):
-    folder, _, nginx = site
+def test_a_browser_gets_the_feeds_page_and_a_reader_the_feed(nginx_site):
+    folder, _, nginx = nginx_site
     page = nginx["b"].get("/rss.xml", Accept=BROWSER)
     assert page.content == (folder / "public-b" / "feed.html").read_bytes()
     assert page.headers["Content-Type"] == "text/html; charset=utf-8" and "Accept" in page.headers["Vary"]
@@ -251,34 +291,35 @@ def test_a_browser_gets_the_feeds_page_and_a_reader_the_feed(site):
     assert feed.content == (folder / "public-b" / "rss.xml").read_bytes() and "Accept" in feed.headers["Vary"]
 
 
-def test_a_deleted_articles_address_is_gone(site):
-    _, served, nginx = site
+def test_a_deleted_articles_address_is_gone(nginx_site):
+    _, served, nginx = nginx_site
     answer = nginx["b"].get("/articles/banjir")
     assert answer.status_code == served.get("/articles/banjir").status_code == 410
     assert answer.content == served.get("/articles/banjir", **{"Accept-Encoding": "identity"}).content
 
 
-def test_the_build_says_nginx_serves_every_document_as_feedpub_does(site):
-    folder, _, _ = site
+def test_the_build_says_nginx_serves_every_document_as_feedpub_does(nginx_site):
+    folder, _, _ = nginx_site
     assert check_manifest(read_manifest(folder / "public-b")) == []
 
 
-def test_a_delta_is_answered_by_feedpub_through_nginx(site):
-    folder, served, nginx = site
+def test_a_delta_is_answered_by_feedpub_through_nginx(nginx_site):
+    folder, served, nginx = nginx_site
     first = nginx["a"].get("/atom.xml", **{"A-IM": "feed"})
     assert first.status_code == 200
     assert first.headers["ETag"] == served.get("/atom.xml", **{"Accept-Encoding": "identity"}).headers["ETag"]
     feedpub(folder, "--config", str(folder / "public-a.toml"), "ingest",
-            str(write_article(folder, "pasar.txt", "BATURAJA - OKES.NEWS - Harga karet naik di pasar.\nPetani senang. (*)")))
+            str(write_article(folder, "pasar.txt",
+                              "BATURAJA - OKES.NEWS - Harga karet naik di pasar.\nPetani senang. (*)")))
     wait_for(lambda: nginx["a"].get("/atom.xml").headers["ETag"] != nginx["b"].get("/atom.xml").headers["ETag"])
     delta = nginx["a"].get("/atom.xml", **{"A-IM": "feed", "If-None-Match": first.headers["ETag"]})
     assert delta.status_code == 226 and delta.headers["IM"] == "feed"
     assert b"Harga karet naik" in delta.content and b"Forkopimda" not in delta.content
 
 
-def test_stats_read_from_nginxs_log_are_those_feedpub_records_itself(site):
+def test_stats_read_from_nginxs_log_are_those_feedpub_records_itself(nginx_site):
     """The same polls, one feed through nginx (its log), another answered by feedpub itself."""
-    folder, served, nginx = site
+    folder, served, nginx = nginx_site
     agent = "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 7 subscribers; )"
     for get, path in ((nginx["a"].get, "/category/pilkada/rss.xml"), (served.get, "/category/pilkada/atom.xml")):
         first = get(path, **{"User-Agent": agent})

@@ -136,8 +136,8 @@ class AccessLogFollower:
     def _candidates(self) -> Iterator[Path]:
         yield self.path
         try:
-            yield from sorted(p for p in self.path.parent.iterdir()
-                              if p.name.startswith(self.path.name + ".") and not p.name.endswith((".gz", ".bz2", ".xz")))
+            yield from sorted(p for p in self.path.parent.iterdir() if p.name.startswith(self.path.name + ".")
+                              and not p.name.endswith((".gz", ".bz2", ".xz")))   # compressed: read to its end
         except OSError:
             return
 

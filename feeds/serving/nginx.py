@@ -45,17 +45,7 @@ HTML = "text/html; charset=utf-8"
 RSS, ATOM, JSON_FEED = ("application/rss+xml; charset=utf-8", "application/atom+xml; charset=utf-8",
                         "application/feed+json; charset=utf-8")
 FEED_NAMES = {"rss.xml": RSS, "atom.xml": ATOM, "feed.json": JSON_FEED}
-# Where nginx finds each kind of feed document (feeds/serving/nginx.py render), in the order it
-# tries them: the site's own feeds by exact match (the most polled: no pattern runs for them),
-# the partners' feeds (RSS, a secret one announced nowhere), each folder's feeds, archive pages (Atom).
-FEED_PATTERNS = (
-    (r"^/partners/[^/]+/[^/]+/rss\.xml$", RSS),
-    (r"^/partners/[^/]+/rss\.xml$", RSS),
-    (r"^/(?:.+/)?rss\.xml$", RSS),
-    (r"^/(?:.+/)?atom\.xml$", ATOM),
-    (r"^/(?:.+/)?feed\.json$", JSON_FEED),
-    (r"^/(?:.+/)?archive/[^/]+\.xml$", ATOM),
-)
+ARCHIVE_PAGE = re.compile(r"(?:.+/)?archive/[^/]+\.xml")   # an archive page (RFC 5005): Atom
 # Every other file by its suffix; a file without one is an article's page (HTML).
 TYPES = {
     "html": HTML, "xml": "application/xml; charset=utf-8", "json": "application/json; charset=utf-8",
@@ -97,17 +87,21 @@ def page_of(path: str) -> str | None:
     folder, _, name = path.rpartition("/")
     if name in ("rss.xml", "atom.xml", "feed.json"):
         return f"{folder}/index.html" if folder else "feed.html"
-    if re.fullmatch(r"(?:.+/)?archive/[^/]+\.xml", path):
+    if ARCHIVE_PAGE.fullmatch(path):
         return path.removesuffix(".xml") + ".html"
     return None
 
 
 def content_type_of(path: str) -> str:
-    """The Content-Type nginx sends for a file of the output folder with this configuration."""
-    for pattern, content_type in FEED_PATTERNS:
-        if re.search(pattern, "/" + path):
-            return content_type
+    """The Content-Type nginx sends for a file of the output folder with this configuration
+    (as :func:`render`'s locations decide it)."""
+    if path.startswith("partners/"):
+        return RSS
     name = path.rpartition("/")[2]
+    if name in FEED_NAMES:
+        return FEED_NAMES[name]
+    if ARCHIVE_PAGE.fullmatch(path):
+        return ATOM
     if "." not in name:
         return HTML
     return TYPES.get(name.rpartition(".")[2].lower(), "application/octet-stream")
@@ -121,7 +115,8 @@ def check_manifest(manifest: Mapping[str, Mapping]) -> list[str]:
         wanted = str(entry.get("content_type", "")).replace(" ", "").lower()
         given = content_type_of(path).replace(" ", "").lower()
         if wanted and wanted != given:
-            problems.append(f"{path}: the build says {entry['content_type']!r}, nginx would send {content_type_of(path)!r}")
+            problems.append(f"{path}: the build says {entry['content_type']!r}, "
+                            f"nginx would send {content_type_of(path)!r}")
         page = entry.get("page")
         if page and page != page_of(path):
             problems.append(f"{path}: its page for people is {page}, nginx would look for {page_of(path)}")
@@ -171,10 +166,13 @@ def render(site: NginxSite) -> str:
         )
 
     def page(name: str, path: str) -> list[str]:
+        """A named location of feeds' pages for people (its Link names the feed asked for:
+        try_files changes $uri to the page's)."""
+        page_link = tuple(line.replace("$uri", "$feedpub_feed") for line in link)
         return _lines(
             f"location {name} {{",
             f"    types {{ }} default_type {_quote(HTML)};",
-            *("    " + line for line in (*common, "add_header Vary Accept;", *log)),
+            *("    " + line for line in (*common, "add_header Vary Accept;", *page_link, *log)),
             f"    try_files {path} =404;",
             "}",
         )
@@ -196,6 +194,11 @@ def render(site: NginxSite) -> str:
         "    \"\" 0;",
         "    \"*/*\" 0;",
         f"    {_quote(BROWSER_ACCEPT)} 1;",
+        "}",
+        "# The feed a browser asked for, when it is given the feed's page (its WebSub Link).",
+        "map $request_uri $feedpub_feed {",
+        "    default \"\";",
+        "    \"~^(?<feed>[^?]*)\" $feed;",
         "}",
         "# RFC 3229: a client that takes feed deltas (A-IM: feed).",
         "map $http_a_im $feedpub_delta {",
