@@ -327,12 +327,13 @@ def test_stats_read_from_nginxs_log_are_those_feedpub_records_itself(nginx_site)
         for _ in range(3):
             assert get(path, **{"User-Agent": agent, "If-None-Match": first.headers["ETag"]}).status_code == 304
         assert get(path, **{"User-Agent": "curl/8.0", "Accept-Encoding": "gzip"}).status_code == 200
+        assert get(path, Accept=BROWSER).headers["Content-Type"].startswith("text/html")   # the feed's page
 
     def reports():
         found = json.loads(feedpub(folder, "--config", str(folder / "public-a.toml"), "stats", "--json").stdout)
         by_path = {report["path"]: report for report in found}
         wanted = [by_path.get(f"category/pilkada/{name}") for name in ("rss.xml", "atom.xml")]
-        return wanted if all(report and report["polls"] == 5 for report in wanted) else None
+        return wanted if all(report and report["polls"] == 6 for report in wanted) else None
 
     through_nginx, by_feedpub = wait_for(reports)
     figures = ("polls", "share_304", "subscribers", "subscribers_total", "other_clients")

@@ -39,6 +39,9 @@ from ..publishing.publish import GONE_MARKERS
 LOG_FORMAT_NAME = "feedpub"
 LOG_FIELDS = ("msec", "status", "body_bytes_sent", "remote_addr", "request_method", "uri", "http_user_agent")
 LOG_FORMAT = "\\t".join(f"${field}" for field in LOG_FIELDS)
+# The same for a feed's page given to a browser: the poll is the feed's, as feedpub counts it
+# ($uri is the page's by then).
+PAGE_LOG_FORMAT = LOG_FORMAT.replace("$uri", "$feedpub_feed")
 
 HTML = "text/html; charset=utf-8"
 # Feed documents by name (any folder), in the order nginx tries them.
@@ -169,10 +172,11 @@ def render(site: NginxSite) -> str:
         """A named location of feeds' pages for people (its Link names the feed asked for:
         try_files changes $uri to the page's)."""
         page_link = tuple(line.replace("$uri", "$feedpub_feed") for line in link)
+        page_log = tuple(line.replace(f" {LOG_FORMAT_NAME} ", f" {LOG_FORMAT_NAME}_page ") for line in log)
         return _lines(
             f"location {name} {{",
             f"    types {{ }} default_type {_quote(HTML)};",
-            *("    " + line for line in (*common, "add_header Vary Accept;", *page_link, *log)),
+            *("    " + line for line in (*common, "add_header Vary Accept;", *page_link, *page_log)),
             f"    try_files {path} =404;",
             "}",
         )
@@ -187,6 +191,7 @@ def render(site: NginxSite) -> str:
         f"upstream feedpub {{ server {site.upstream}; keepalive 8; }}",
         "",
         f"log_format {LOG_FORMAT_NAME} escape=json '{LOG_FORMAT}';",
+        f"log_format {LOG_FORMAT_NAME}_page escape=json '{PAGE_LOG_FORMAT}';",
         "",
         "# A browser asks for a feed: its page for people instead (feedpub: text/html preferred).",
         "map $http_accept $feedpub_browser {",
