@@ -44,7 +44,7 @@ LOG_FORMAT = "\\t".join(f"${field}" for field in LOG_FIELDS)
 PAGE_LOG_FORMAT = LOG_FORMAT.replace("$uri", "$feedpub_feed")
 
 HTML = "text/html; charset=utf-8"
-# Feed documents by name (any folder), in the order nginx tries them.
+# Feed documents by name, in any folder (partners' feeds are all RSS, under partners/).
 RSS, ATOM, JSON_FEED = ("application/rss+xml; charset=utf-8", "application/atom+xml; charset=utf-8",
                         "application/feed+json; charset=utf-8")
 FEED_NAMES = {"rss.xml": RSS, "atom.xml": ATOM, "feed.json": JSON_FEED}
@@ -57,8 +57,8 @@ TYPES = {
     "gif": "image/gif", "webp": "image/webp", "svg": "image/svg+xml", "ico": "image/x-icon",
 }
 # A browser's Accept: text/html at full quality (no q, or q=1) and no feed type named, nor
-# application/*, nor */* at full quality. PublicFiles compares qualities exactly; these are the headers browsers and
-# feed readers send (tests/test_nginx.py checks them against PublicFiles' own choice).
+# application/*, nor */* at full quality. PublicFiles compares qualities exactly: for the
+# headers browsers and feed readers send, both choose alike (tests/test_nginx.py checks them).
 BROWSER_ACCEPT = (r"~*^(?!.*(?:rss\+xml|atom\+xml|feed\+json|application/\*|\*/\*\s*(?:,|$)))"
                   r"(?:.*,)?\s*text/html\s*(?:;\s*q=1(?:\.0*)?\s*)?(?:,|$)")
 
@@ -88,7 +88,7 @@ def page_of(path: str) -> str | None:
     if path.startswith("partners/"):
         return None
     folder, _, name = path.rpartition("/")
-    if name in ("rss.xml", "atom.xml", "feed.json"):
+    if name in FEED_NAMES:
         return f"{folder}/index.html" if folder else "feed.html"
     if ARCHIVE_PAGE.fullmatch(path):
         return path.removesuffix(".xml") + ".html"
