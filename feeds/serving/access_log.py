@@ -226,7 +226,9 @@ class AccessLogFollower:
         if self._thread.is_alive():
             self._thread.join(timeout=10)
         try:
-            self.step()
+            self.step()   # the last lines nginx wrote
+        except Exception:  # noqa: BLE001 - stopping goes on: the position kept says where to resume
+            log.exception("reading nginx's access log %s failed while stopping", self.path)
         finally:
             self._close()
             if self._records is not None:
