@@ -82,9 +82,9 @@ from feeds.building.build import BuildReport, build
 from feeds.publishing.atomic import TEMPORARY_NAME, write_atomic
 from feeds.publishing.websub import HubError, notify_hub
 from feeds.rendering.entries import main_feed
+from feeds.serving.access_log import ACCESS_LOG_POSITION, AccessLogFollower
 from feeds.serving.dispatch import PathDispatch
 from feeds.serving.health import HUB_OUTCOMES, Observed, ServiceFigures, read_shared_counters
-from feeds.serving.access_log import ACCESS_LOG_POSITION, AccessLogFollower
 from feeds.serving.server import PublicFiles, create_server
 from feeds.serving.stats import PollLog
 from feeds.serving.workers import WorkerSettings, listen, run_workers
