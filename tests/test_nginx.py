@@ -340,3 +340,13 @@ def test_stats_read_from_nginxs_log_are_those_feedpub_records_itself(nginx_site)
     assert {key: through_nginx[key] for key in figures} == {key: by_feedpub[key] for key in figures}
     assert [flag["polls"] for flag in through_nginx["flagged"]] == [flag["polls"] for flag in by_feedpub["flagged"]]
     assert through_nginx["bytes_sent"] > 0
+
+
+def test_the_api_healthz_and_metrics_are_feedpubs(nginx_site):
+    _, served, nginx = nginx_site
+    health = nginx["a"].get("/healthz")
+    assert health.status_code == served.get("/healthz").status_code and "store_reachable" in health.json()
+    assert "feedpub_builds_total" in nginx["a"].get("/metrics").text
+    api = nginx["a"].get("/api/articles")   # the API is off without a token: feedpub's 404
+    assert api.status_code == served.get("/api/articles").status_code == 404
+    assert api.content == served.get("/api/articles").content
