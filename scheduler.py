@@ -82,6 +82,7 @@ from feeds.building.build import BuildReport, build
 from feeds.publishing.atomic import TEMPORARY_NAME, write_atomic
 from feeds.publishing.websub import HubError, notify_hub
 from feeds.rendering.entries import main_feed
+from feeds.serving.access_log import ACCESS_LOG_POSITION, AccessLogFollower
 from feeds.serving.dispatch import PathDispatch
 from feeds.serving.health import HUB_OUTCOMES, Observed, ServiceFigures, read_shared_counters
 from feeds.serving.server import PublicFiles, create_server
@@ -631,6 +632,7 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
     internal = None
     listener = None
     private = None
+    follower = None
     try:
         # Instances starting at once on an empty shared store: one ingests, the others find it done.
         with store.exclusive("sample"):
@@ -653,6 +655,11 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
         (private / "counts").mkdir()
         max_age = int(config.rebuild_seconds)
         poll_records(config)().close()   # the poll log's table, made once before the workers write to it
+        if config.access_log is not None:
+            # nginx answers the feeds in front of this process: their polls are in its log.
+            follower = AccessLogFollower(config.access_log, poll_records(config),
+                                         config.status_path.parent / ACCESS_LOG_POSITION).start()
+            log.info("recording feed polls from nginx's access log %s", config.access_log)
         app = PublicFiles(config.output_dir, max_age=max_age, hubs=config.site.hubs, gone=config.gone,
                           moved=dict(config.moved), base_url=config.site.base_url)
         # Off (404 for /api/*) without a token; its writes reach the feeds through the store watcher.
@@ -689,6 +696,8 @@ def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
             body_seconds=config.api_body_timeout_seconds),
             workers=config.workers)
     finally:
+        if follower is not None:
+            follower.stop()
         if service is not None:
             service.stop()
         if internal is not None:

@@ -19,6 +19,13 @@ prints the CPU time each server's processes used per request (from /proc): less
 sensitive to other load than requests/s, and what bounds requests/s on a machine
 given to the server.
 
+"nginx-feedpub" is nginx again with the configuration ``feedpub nginx-config`` prints for
+the same site (feeds/serving/nginx.py: content types, pages for browsers, the 410 marks,
+A-IM passed on, ``brotli_static``, and its buffered access log of feed polls, which the
+serve process follows as ``stats.access_log``), in the same run: its req/s and CPU per
+request against plain nginx's are the targets of issue #19, printed at the end (304 and
+gzip 200: at most 1.05x plain nginx's CPU per request, at least 0.95x its req/s).
+
 ``--ceiling`` adds two do-nothing apps under granian with the workers ``feedpub serve``
 runs (2 processes, one Python thread each, HTTP/1.1, single-threaded runtime), both
 answering from fixed bytes and headers with no lookup: ``wsgi-ceil``
@@ -31,7 +38,7 @@ feedpub's; the second whether granian's native interface would raise that ceilin
 its multi-threaded runtime, or ``response_file`` for the 200s (docs/BENCHMARKS.md).
 
     apt-get install nginx wrk
-    .venv/bin/python bench/serve.py [--duration 5] [--rounds 3] [--ceiling] [--rsgi rloop+rust,uvloop]
+    .venv/bin/python bench/serve.py [--duration 5] [--rounds 3] [--without-log] [--ceiling] [--rsgi rloop+rust,uvloop]
 """
 
 from __future__ import annotations
@@ -235,6 +242,46 @@ def start_nginx(cwd: Path, public: Path) -> Runner:
     return Runner("nginx", process, port)
 
 
+def start_nginx_feedpub(cwd: Path, *, log: bool = True) -> Runner:
+    """nginx with the configuration `feedpub nginx-config` prints for the site in ``cwd``;
+    ``log`` False: without its access log (as with no ``stats.access_log``)."""
+    from feeds.serving.nginx import standalone
+
+    port = free_port()
+    made = subprocess.run([sys.executable, "-c", "import sys; from feedpub.cli import main; sys.exit(main())",
+                           "nginx-config", "--listen", f"127.0.0.1:{port}"], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+    name = "nginx-feedpub" if log else "nginx-fp-nolog"
+    block = made.stdout if log else re.sub(r"\n *access_log \S+ feedpub [^;]*;", "", made.stdout)
+    prefix = cwd / name
+    prefix.mkdir(exist_ok=True)
+    (prefix / "nginx.conf").write_text(standalone(block, prefix, workers=2, as_root=os.geteuid() == 0),
+                                       encoding="utf-8")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    process = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e",
+                                str(prefix / "error.log")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_listening(port, process, "nginx with feedpub's configuration")
+    return Runner(name, process, port)
+
+
+def print_targets(results: dict[str, dict[str, list[float]]], costs: dict[str, dict[str, list[float]]],
+                  following: dict[str, list[float]]) -> None:
+    """Issue #19's targets for nginx with feedpub's configuration against plain nginx, and what
+    following its access log cost the serve process (not nginx's: not in the targets)."""
+    print()
+    for case in ("304", "gzip 200"):
+        if case not in results or "nginx-feedpub" not in results[case]:
+            continue
+        cpu = statistics.median(costs[case]["nginx-feedpub"]) / statistics.median(costs[case]["nginx"])
+        rate = statistics.median(a / b for a, b in zip(results[case]["nginx-feedpub"], results[case]["nginx"],
+                                                       strict=True))
+        print(f"target {case}: nginx-feedpub CPU/request {cpu:.2f}x plain nginx (<= 1.05x: "
+              f"{'met' if cpu <= 1.05 else 'not met'}), req/s {rate:.2f}x (>= 0.95x: "
+              f"{'met' if rate >= 0.95 else 'not met'}); the serve process following its log: "
+              f"{statistics.median(following.get(case, [0.0])):.1f} us per request")
+
+
 def start_ceiling(public: Path, workers: int, interface: str = "wsgi", name: str = "ceiling",
                   extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> Runner:
     """A do-nothing app under granian's CLI with the worker settings of ``feedpub serve``."""
@@ -260,6 +307,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="series, servers interleaved; medians printed")
     parser.add_argument("--cases", default="304,gzip 200,plain 200",
                         help="comma-separated cases to load (fewer cases, more rounds in the same time)")
+    parser.add_argument("--without-log", action="store_true",
+                        help="also nginx with feedpub's configuration without its access log (no stats.access_log)")
     parser.add_argument("--ceiling", action="store_true",
                         help="also do-nothing WSGI and RSGI apps under granian")
     parser.add_argument("--rsgi", default="", metavar="VARIANTS",
@@ -273,8 +322,8 @@ def main() -> None:
     runners: list[Runner] = []
     with tempfile.TemporaryDirectory() as work:
         cwd = Path(work)
-        (cwd / "feedpub.toml").write_text(f"[schedule]\nrebuild_minutes = 15\n[server]\nworkers = {args.workers}\n",
-                                          encoding="utf-8")
+        (cwd / "feedpub.toml").write_text(f"[schedule]\nrebuild_minutes = 15\n[server]\nworkers = {args.workers}\n"
+                                          "[stats]\naccess_log = \"nginx-feedpub/feeds.log\"\n", encoding="utf-8")
         config = load_config(cwd / "feedpub.toml")
         store = SQLiteStore(cwd / config.store_path, clock=utc_now)
         (cwd / "in").mkdir()
@@ -285,6 +334,9 @@ def main() -> None:
             runners.append(start_feedpub(cwd))
             public = (cwd / config.output_dir).resolve()
             runners.append(start_nginx(cwd, public))
+            runners.append(start_nginx_feedpub(cwd))
+            if args.without_log:
+                runners.append(start_nginx_feedpub(cwd, log=False))
             if args.ceiling:
                 runners.append(start_ceiling(public, args.workers, "wsgi", "wsgi-ceil"))
                 runners.append(start_ceiling(public, args.workers, "rsgi", "rsgi-ceil"))
@@ -300,6 +352,7 @@ def main() -> None:
                   f"-d{args.duration}s on 127.0.0.1, {os.cpu_count()} cores")
             results: dict[str, dict[str, list[float]]] = {}
             costs: dict[str, dict[str, list[float]]] = {}   # server CPU time per request, microseconds
+            following: dict[str, list[float]] = {}   # the serve process's, reading nginx-feedpub's log
             cases = {runner.name: scenarios(runner.port) for runner in runners}
             for round_number in range(args.rounds):
                 for index, (case, *_rest) in enumerate(cases["nginx"]):
@@ -311,8 +364,12 @@ def main() -> None:
                         assert got == status and answer.get("content-encoding") == coding, (runner.name, name, got,
                                                                                            answer)
                         before = cpu_seconds(runner.process.pid)
+                        serve_before = cpu_seconds(runners[0].process.pid)   # feedpub serve: follows nginx's log
                         rate, count, notes = wrk(runner.port, headers, args.duration, args.threads, args.connections)
                         cost = (cpu_seconds(runner.process.pid) - before) / count * 1e6
+                        if runner.name == "nginx-feedpub":
+                            following.setdefault(case, []).append(
+                                (cpu_seconds(runners[0].process.pid) - serve_before) / count * 1e6)
                         results.setdefault(case, {}).setdefault(runner.name, []).append(rate)
                         costs.setdefault(case, {}).setdefault(runner.name, []).append(cost)
                         print(f"  round {round_number + 1} {runner.name:<13} {case:<10} {rate:>10.0f} req/s "
@@ -338,6 +395,7 @@ def main() -> None:
         cells = " | ".join(f"{statistics.median(spent[name]):.1f} us ({statistics.median(spent[name]) / statistics.median(spent['nginx']):.1f}x)"
                            for name in others)
         print(f"| {case} | {statistics.median(spent['nginx']):.1f} us | {cells} |")
+    print_targets(results, costs, following)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
     feedpub history ID_OR_SLUG [--json]     an article's stored versions: when, status, title, what changed
     feedpub store copy SRC DST              every row of one store into a new one (SQLite -> PostgreSQL), checked
     feedpub partners check [NAME]           what each syndication partner would refuse or show badly, and why
+    feedpub nginx-config [--listen L]       an nginx server block serving the output folder as `feedpub serve` does
 
 Every command finds its configuration the same way wherever it runs: ``--config FILE``,
 else the file ``FEEDPUB_CONFIG`` names, else ``feedpub.toml`` in the working directory or
@@ -117,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
                                           "and per-article digests")
     copy.add_argument("source", metavar="SRC_URL", help="a path, sqlite:///PATH or postgresql://... URL")
     copy.add_argument("target", metavar="DST_URL", help="likewise; must be empty (created if need be)")
+    nginx = commands.add_parser("nginx-config", parents=[common],
+                                help="print an nginx server block that serves the output folder as "
+                                     "`feedpub serve` does")
+    nginx.add_argument("--listen", default="80", help="nginx's listen value (default: 80)")
+    nginx.add_argument("--no-brotli", action="store_true",
+                       help="without brotli_static (no libnginx-mod-http-brotli-static): gzip only")
     partners = commands.add_parser("partners", parents=[common], help="syndication partners' feeds ([partners.NAME])")
     partner_commands = partners.add_subparsers(dest="partners_command", required=True, metavar="SUBCOMMAND")
     check = partner_commands.add_parser("check", parents=[common],
@@ -445,10 +452,33 @@ def _cmd_partners(config: Config, args: argparse.Namespace) -> int:
     return EXIT_REJECTED if refused else EXIT_OK
 
 
+def _cmd_nginx_config(config: Config, args: argparse.Namespace) -> int:
+    from urllib.parse import urlsplit
+
+    from feeds.publishing.publish import read_manifest
+    from feeds.serving.nginx import NginxSite, check_manifest, render
+
+    site = NginxSite(
+        root=config.output_dir, server_name=urlsplit(config.site.base_url).hostname or "_" if config.base_url_given
+        else "_", listen=args.listen, upstream=f"{config.host}:{config.port}", base_url=config.site.base_url,
+        max_age=int(config.rebuild_seconds), hubs=config.site.hubs, gone=config.gone, moved=config.moved,
+        max_body_bytes=config.api_max_body_bytes, access_log=config.access_log, brotli=not args.no_brotli)
+    try:
+        text = render(site)
+    except ValueError as exc:
+        print(f"feedpub: error: {config.source}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(text, end="")
+    problems = check_manifest(read_manifest(config.output_dir))
+    for problem in problems:
+        print(f"feedpub: nginx would serve {config.output_dir}/{problem}", file=sys.stderr)
+    return EXIT_REJECTED if problems else EXIT_OK
+
+
 COMMANDS = {
     "init": _cmd_init, "serve": _cmd_serve, "build": _cmd_build, "ingest": _cmd_ingest, "delete": _cmd_delete,
     "unpublish": _cmd_unpublish, "status": _cmd_status, "stats": _cmd_stats, "history": _cmd_history,
-    "store": _cmd_store,
+    "store": _cmd_store, "nginx-config": _cmd_nginx_config,
     "partners": _cmd_partners,
 }
 

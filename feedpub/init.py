@@ -72,6 +72,9 @@ sample = false                    # a site made by `feedpub init` never gets the
 # max_body_bytes = 1048576        # larger request bodies get 413
 # body_timeout_seconds = 30.0     # a request body not arrived whole within this gets 408
 
+[stats]
+# access_log = ""                 # nginx's access log (`feedpub nginx-config`): feed polls are read from it
+
 [images]
 # allow_hosts = []                # beyond public addresses: host names and IP addresses or networks
 # timeout_seconds = 10.0          # one look-up, whole

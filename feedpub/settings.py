@@ -82,6 +82,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # [partners.NAME]: a table per syndication partner, none by default (NAMED_SECTIONS); these are
     # each table's keys and defaults. profile is required.
     "partners": {"profile": "", "categories": [""], "tags": [""], "min_image_px": 0, "secret": ""},
+    # access_log: nginx's access log in the format `feedpub nginx-config` sets up; "" = feedpub serves
+    # the feeds itself and records their polls as it answers
+    "stats": {"access_log": ""},
 }
 
 ARRAY_SECTIONS = frozenset({"sources"})   # written [[name]]: a list of tables, each checked like a section
@@ -119,6 +122,7 @@ class Config:
     images: ImageLookups = ImageLookups()   # lead image look-ups: deadline, hosts beyond the public ones
     sample: bool = True            # `feedpub serve` puts the sample article in a new store
     store_url: str = ""            # a PostgreSQL store shared by several instances; "" = SQLite at store_path
+    access_log: Path | None = None   # nginx's access log, followed for feed polls (stats.access_log); None: none
 
     @property
     def shared_store(self) -> bool:
@@ -579,6 +583,7 @@ def _check(values: dict[str, dict[str, Any]], source: str, base: Path) -> Config
         workers=server["workers"],
         images=_check_images(values["images"], source),
         sample=values["store"]["sample"],
+        access_log=_beside(base, values["stats"]["access_log"]) if values["stats"]["access_log"] else None,
     )
 
 

@@ -14,6 +14,7 @@ import ctypes
 import errno
 import functools
 import itertools
+import logging
 import os
 import re
 import shutil
@@ -21,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sources.errors import FeedpubError
+
+log = logging.getLogger(__name__)
 
 
 class PublishError(FeedpubError):
@@ -72,12 +75,16 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> bool:
 
 
 def stage(path: Path, data: bytes, *, durable: bool, compare: bool = True,
-           folders: list[str] | None = None) -> str | None:
+           folders: list[str] | None = None, mtime: int | None = None) -> str | None:
     """Write ``data`` to a temporary file beside ``path``; None when ``path`` already holds it
     (``compare`` False: the caller knows it does not, and reading it back would be waste).
-    ``folders``: where to note the folders made for it (a failed build removes them again)."""
+    ``folders``: where to note the folders made for it (a failed build removes them again).
+    ``mtime``: the file's modification time, whole POSIX seconds (:func:`set_mtime`), given
+    to the new file and to ``path`` when it already holds ``data``."""
     try:
         if compare and path.read_bytes() == data:
+            if mtime is not None:
+                set_mtime(path, mtime)
             return None
     except OSError:
         pass   # missing or unreadable: written below, where a real problem becomes a PublishError
@@ -91,14 +98,33 @@ def stage(path: Path, data: bytes, *, durable: bool, compare: bool = True,
         with os.fdopen(fd, "wb") as out:
             os.fchmod(fd, 0o644)   # whatever the umask: the web server may run as another user
             out.write(data)
+            out.flush()   # before the time is set: a later write would set it again
+            if mtime is not None:
+                os.utime(fd, (mtime, mtime))
             if durable:
-                out.flush()
                 os.fsync(out.fileno())
         return tmp
     except OSError as exc:
         if tmp:
             Path(tmp).unlink(missing_ok=True)
         raise PublishError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+
+
+def set_mtime(path: Path | str, mtime: int) -> None:
+    """Give ``path`` the modification time ``mtime`` unless it has it already.
+
+    A document's files carry the document's own time (its Last-Modified), never the
+    build's clock: a web server that makes its validators from a file's time and size
+    (nginx's ETag and Last-Modified) then gives the same ones on every instance and after
+    every rebuild of unchanged content. A rename keeps the time; a hard link shares it.
+    """
+    try:
+        if os.stat(path).st_mtime_ns != mtime * 1_000_000_000:
+            os.utime(path, (mtime, mtime))
+    except OSError as exc:
+        # The file holds the right bytes: served as it is; only a time-and-size validator
+        # (nginx's) differs from other instances' until the next build that can set it.
+        log.warning("%s: cannot set its time to its document's: %s", path, exc.strerror or exc)
 
 
 def make_folder(folder: Path, made: list[str] | None) -> None:

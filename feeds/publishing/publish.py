@@ -28,22 +28,31 @@ serves, so a reader never gets a variant of another version than the document's.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import orjson
 
 from ..rendering.document import Document
-from .atomic import PublishError, discard, fsync_dir, remove_folders, retire, set_aside, stage, sync_filesystem
+from .atomic import (PublishError, discard, fsync_dir, remove_folders, retire, set_aside, set_mtime, stage,
+                     sync_filesystem)
 from .delta import history_before, history_path, is_delta_type, legacy_history, next_history
 from .encoding import VARIANTS, Compressing, compress, compressible
 
+log = logging.getLogger(__name__)
+
 MANIFEST_NAME = ".manifest.json"   # hidden: the server never serves dot-files
+# An empty file under this folder at a document's path says the document answers 410 (its
+# manifest entry's "status"): for a web server that cannot read the manifest (nginx, which
+# looks for it: feeds/serving/nginx.py). Hidden, like the manifest.
+GONE_MARKERS = ".gone"
 
 
 @dataclass(frozen=True)
@@ -164,6 +173,13 @@ def _holds(path: Path, digest: str) -> bool:
         return False
 
 
+def document_time(doc: Document) -> int:
+    """The modification time a document's files get: its own time (``updated``, the newest
+    change in it as the store gives it) in whole seconds, the Last-Modified feedpub's
+    server sends for it (feeds/serving/server.py). Never the build's clock."""
+    return int(datetime.fromisoformat(doc.updated).timestamp())
+
+
 def _stage_variants(output_dir: Path, doc: Document, digest: str, before: dict,
                     staged: list[tuple[str, str]], compressing: Compressing | None,
                     folders: list[str]) -> dict[str, dict]:
@@ -172,16 +188,19 @@ def _stage_variants(output_dir: Path, doc: Document, digest: str, before: dict,
     Compressing is the slow part of a build, so an unchanged document whose variants are
     still on disk as the last manifest listed them is not compressed again.
     """
+    mtime = document_time(doc)
     recorded = before.get("encodings") if before.get("sha256") == digest else None
     if (isinstance(recorded, dict) and set(recorded) == set(VARIANTS)
             and all(_holds(output_dir / (doc.path + VARIANTS[coding]), recorded[coding].get("sha256"))
                     for coding in VARIANTS)):
+        for coding in VARIANTS:
+            set_mtime(output_dir / (doc.path + VARIANTS[coding]), mtime)
         return {coding: {"sha256": recorded[coding]["sha256"], "size": recorded[coding]["size"]}
                 for coding in VARIANTS}
     encodings = {}
     for coding, data in (compressing.result() if compressing else compress(doc.body, archive=doc.archive)).items():
         target = output_dir / (doc.path + VARIANTS[coding])
-        tmp = stage(target, data, durable=False, compare=compressing is None, folders=folders)
+        tmp = stage(target, data, durable=False, compare=compressing is None, folders=folders, mtime=mtime)
         if tmp:
             staged.append((tmp, str(target)))
         encodings[coding] = {"sha256": sha256(data), "size": len(data)}
@@ -326,7 +345,7 @@ def _write_one(output_dir: Path, previous: Manifest, done: Written, doc: Documen
         # or lists nothing for it (files left by a first build stopped before its manifest).
         target = output_dir / doc.path
         document = stage(target, doc.body, durable=False, compare=before.get("sha256") in (None, digest),
-                          folders=folders)
+                          folders=folders, mtime=document_time(doc))
         if document:
             staged.append((document, str(target)))
         if not doc.archive and is_delta_type(doc.content_type):
@@ -454,12 +473,39 @@ def finish(output_dir: Path, previous: Manifest, done: Written, *, only: bool = 
         raise
     if main:
         fsync_dir(output_dir)
+    _mark_gone(output_dir, previous, done.entries, [path for path, _ in removing])
     for target, digest, listed in kept:
         _keep_shard(target, digest, listed)   # the next build's, unless another writes first
     spares = [spare for *_, spare in (*done.staged, *manifests, *removals) if spare]
     if spares or done.legacy:
         retire(spares, done.legacy)
     return PublishReport(tuple(done.written), tuple(done.unchanged), tuple(path for path, _ in removing), done.types)
+
+
+def _mark_gone(output_dir: Path, previous: Manifest, entries: dict[str, dict], removed: list[str]) -> None:
+    """Make the markers of :data:`GONE_MARKERS` say what the manifest just published says: one
+    for each document that answers 410, none for any other. After the manifest, so a marker
+    never runs ahead of the document it describes; a marker that could not be changed is
+    changed by the next build that writes its document (each 410 document's is checked)."""
+    folder = output_dir / GONE_MARKERS
+    for path, entry in entries.items():
+        gone = entry.get("status") == 410
+        if not gone and (previous.get(path) or {}).get("status") != 410:
+            continue   # neither now nor before: the common case costs no file-system call
+        marker = folder / path
+        try:
+            if gone and not marker.is_file():
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
+            elif not gone:
+                marker.unlink(missing_ok=True)
+        except OSError as exc:   # the build is published already: said, not raised
+            log.warning("%s: cannot mark the document's status for nginx: %s", marker, exc.strerror or exc)
+    for path in removed:
+        try:
+            (folder / path).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("%s: cannot remove the mark of a removed document: %s", folder / path, exc.strerror or exc)
 
 
 def _put_back(swapped: list[tuple[str, str | None]]) -> None:

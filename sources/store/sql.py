@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
@@ -74,6 +74,20 @@ class Cursor(Protocol):
     def fetchall(self) -> list[Any]: ...
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]], /) -> Any: ...
+
+
+def _next_second(previous: datetime | None, moment: datetime) -> datetime:
+    """When a new version of an article is stored: ``moment`` in whole seconds, or the second
+    after the article's previous version when that is not earlier. A document's time is the
+    newest change in it: two versions of an article never share a second, so a web server
+    whose validators are a file's time and size (nginx) tells their documents apart.
+
+    Deletions and unpublishing keep their clock reading: a build at that reading must see
+    their tombstones (``deleted_since`` ends at the build's time)."""
+    moment = moment.replace(microsecond=0)
+    if previous is not None and moment <= previous:
+        return previous.replace(microsecond=0) + timedelta(seconds=1)
+    return moment
 
 
 class SQLStore(ABC):
@@ -514,6 +528,10 @@ class SQLStore(ABC):
             with self._transaction(write=True) as cur:
                 existing = self._find(cur, article_id, slug, source)
                 result = decide(existing)
+                if result.action != "unchanged" and result.article.stored is not None:
+                    result = replace(result, article=replace(result.article, stored=_next_second(
+                        existing.stored if existing is not None and existing.id == result.article.id else None,
+                        result.article.stored)))
                 if result.action != "unchanged":
                     self._write(cur, result.article, replacing=existing is not None)
                     self._add_revision(cur, existing, result.article)
