@@ -57,6 +57,7 @@ def merge(existing: Article | None, draft: ArticleDraft, now: datetime, settings
         author=draft.author,
         city=draft.city,
         publication=draft.publication,
+        dateline=draft.dateline,
         published=published,
         updated=draft.updated or published,
         categories=draft.categories,

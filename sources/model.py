@@ -91,6 +91,9 @@ class Article:
     # something to read: a demo, not news. Deleting it removes it without a trace (no
     # tombstone, no 410 page, no stored version).
     sample: bool = False
+    # Where the story happened, as the newsroom wrote it ("BATURAJA - OKES.NEWS -"): shown at
+    # the start of the content. None: the text opened with none and none was given.
+    dateline: str | None = None
 
     def is_visible(self, now: datetime) -> bool:
         return self.status is Status.PUBLISHED and self.published <= now
@@ -101,7 +104,7 @@ class Article:
         def key(a: Article) -> tuple:
             return (
                 a.id, a.slug, a.url, a.title, a.summary, a.content_html, a.content_text,
-                a.author, a.city, a.publication, a.published, a.categories, a.tags,
+                a.author, a.city, a.publication, a.dateline, a.published, a.categories, a.tags,
                 a.language, a.image.url if a.image else None, tuple(link.title for link in a.related if not link.suggested), a.status,
             )
         return key(self) == key(other)

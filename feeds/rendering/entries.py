@@ -90,6 +90,7 @@ class Entry:
     related_html: str = ""            # the readable "Baca juga" list ("" when there is none)
     terms: tuple[Term, ...] = ()      # its categories, tags and author, with their feeds
     page: str | None = None           # where the build writes its page under public/; None: its address is elsewhere
+    dateline: str | None = None       # "BATURAJA - OKES.NEWS -": where the story happened (also in ``body_html``)
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,18 @@ def related_block(article: Article, site: SiteSettings) -> str:
     return f'\n<p><strong>{label}:</strong></p>\n<ul>\n' + "\n".join(items) + "\n</ul>"
 
 
+def with_dateline(body_html: str, dateline: str | None) -> str:
+    """The body opening with the dateline as the newsroom writes it: in bold at the start of
+    the first paragraph ("<p><strong>BATURAJA - OKES.NEWS -</strong> Menjelang ..."), or a
+    paragraph of its own when the body does not open with one."""
+    if not dateline:
+        return body_html
+    marked = f"<strong>{html.escape(dateline, quote=False)}</strong>"
+    if body_html.startswith("<p>"):
+        return f"<p>{marked} {body_html[3:]}"
+    return f"<p>{marked}</p>\n{body_html}"
+
+
 def entry_terms(article: Article, site: SiteSettings, slugs: Mapping[str, Mapping[str, str]]) -> tuple[Term, ...]:
     """The article's categories, tags and author, each with its feed's folder when the site has one."""
     named = [("category", name) for name in article.categories] + [("tag", name) for name in article.tags]
@@ -180,7 +193,7 @@ def make_entry(article: Article, site: SiteSettings, slugs: Mapping[str, Mapping
     """``slugs``: kind -> name -> slug of the site's catalogue feeds (feeds/rendering/catalogue.py), which
     an entry's categories, tags and author link to; None: it links to none."""
     link = site.article_link(article.url, article.slug, article.published)
-    body = safe_html(article.content_html, base_url=link)
+    body = safe_html(with_dateline(article.content_html, article.dateline), base_url=link)
     related = safe_html(related_block(article, site), base_url=link)
     return Entry(
         id=article.id,
@@ -207,6 +220,7 @@ def make_entry(article: Article, site: SiteSettings, slugs: Mapping[str, Mapping
         related_html=related,
         terms=entry_terms(article, site, slugs or {}),
         page=site.article_path(article.url, article.slug, article.published),
+        dateline=safe_text(article.dateline) if article.dateline else None,
     )
 
 

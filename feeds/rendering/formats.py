@@ -253,6 +253,8 @@ def _json_item(entry: Entry) -> dict:
             {"url": link.href, "title": link.title, **({"suggested": True} if link.suggested else {})}
             for link in entry.related
         ]}
+    if entry.dateline:
+        item.setdefault("_feedpub", {})["dateline"] = entry.dateline
     if entry.via:
         item.setdefault("_feedpub", {})["source"] = {"name": entry.via.name, "url": entry.via.url}
     return item

@@ -439,6 +439,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX articles_unpublished ON articles (unpublished_ts) WHERE unpublished_ts IS NOT NULL",
         ),
     ),
+    Migration(  # 11
+        both=(
+            # The dateline as the newsroom wrote it ("BATURAJA - OKES.NEWS -"), shown at the start of
+            # the content. Articles stored before it kept its city and publication: it is written
+            # again from those, as the newsroom's format has it.
+            "ALTER TABLE articles ADD COLUMN dateline {text}",
+            "UPDATE articles SET dateline = city || ' - ' || publication || ' -' "
+            "WHERE city IS NOT NULL AND publication IS NOT NULL",
+            "UPDATE articles SET dateline = city || ' -' WHERE city IS NOT NULL AND publication IS NULL",
+        ),
+    ),
 )
 
 

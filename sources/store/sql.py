@@ -44,7 +44,7 @@ from .schema import PLACE
 _ARTICLE_COLUMNS = (
     "id, slug, url, title, summary, content_html, content_text, author, city, publication, "
     "published, updated, categories, tags, language, image_url, image_type, image_length, status, source, stored, "
-    "upstream_id, via_url, via_name, sample, image_width, image_height"
+    "upstream_id, via_url, via_name, sample, image_width, image_height, dateline"
 )
 
 
@@ -457,7 +457,7 @@ class SQLStore(ABC):
     def _article(row: Sequence, related: tuple[RelatedLink, ...]) -> Article:
         (id_, slug, url, title, summary, content_html, content_text, author, city, publication,
          published, updated, categories, tags, language, image_url, image_type, image_length, status, source,
-         stored, upstream_id, via_url, via_name, sample, image_width, image_height) = row
+         stored, upstream_id, via_url, via_name, sample, image_width, image_height, dateline) = row
         return Article(
             id=id_, slug=slug, url=url, title=title, summary=summary, content_html=content_html,
             content_text=content_text, author=author, city=city, publication=publication,
@@ -466,7 +466,7 @@ class SQLStore(ABC):
             image=Image(image_url, image_type, image_length, image_width, image_height) if image_url else None,
             related=related, status=Status(status), source=source,
             stored=datetime.fromisoformat(stored) if stored else None,
-            upstream_id=upstream_id, via_url=via_url, via_name=via_name, sample=bool(sample),
+            upstream_id=upstream_id, via_url=via_url, via_name=via_name, sample=bool(sample), dateline=dateline,
         )
 
     # --- remote sources (sources/remote.py) ------------------------------------------
@@ -608,12 +608,12 @@ class SQLStore(ABC):
             a.image.url if a.image else None, a.image.media_type if a.image else None,
             a.image.length if a.image else None, a.status.value, None, a.source,
             a.stored.isoformat() if a.stored else None, a.upstream_id, a.via_url, a.via_name, int(a.sample),
-            a.image.width if a.image else None, a.image.height if a.image else None,
+            a.image.width if a.image else None, a.image.height if a.image else None, a.dateline,
         )
         columns = ("slug, url, title, title_norm, summary, content_html, content_text, author, city, "
                    "publication, published, published_ts, updated, updated_ts, categories, tags, "
                    "language, image_url, image_type, image_length, status, deleted_ts, source, stored, "
-                   "upstream_id, via_url, via_name, sample, image_width, image_height")
+                   "upstream_id, via_url, via_name, sample, image_width, image_height, dateline")
         old_title_norm = None
         if replacing:
             row = cur.execute("SELECT title_norm FROM articles WHERE id = ?", (a.id,)).fetchone()
