@@ -54,7 +54,9 @@ class RelatedLink:
 
     @property
     def display_title(self) -> str:
-        return self.target.title if self.target else self.title
+        """The label readers see: the editor's words (a suggestion: the headline it was made with),
+        whatever the target's headline has become since."""
+        return self.title
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,8 @@ def test_a_store_that_took_the_sample_before_it_was_marked_knows_it(tmp_path):
     with sqlite3.connect(path) as db:
         for index in re.findall(r"CREATE INDEX (\w+)", "\n".join(later)):
             db.execute(f"DROP INDEX {index}")
+        for table in re.findall(r"CREATE TABLE (\w+)", "\n".join(later)):
+            db.execute(f"DROP TABLE {table}")
         for column in re.findall(r"ADD COLUMN (\w+)", "\n".join(later)):
             db.execute(f"ALTER TABLE articles DROP COLUMN {column}")
         db.execute(f"PRAGMA user_version = {marking}")

@@ -2,7 +2,8 @@
 
 SQLite to PostgreSQL when a site outgrows one machine (or back): the articles with
 their tombstones (deleted articles keep their row and deletion time), every revision,
-the related links as they are bound and the suggestions as they were stored (copied,
+every headline each article has had (markers resolve against former ones too), the related
+links as they are bound and the suggestions as they were stored (copied,
 not computed again: a build from the copy gives the same bytes), the remote sources'
 polling state, and the store's revision. What the store derives from those rows (the
 term index, the full-text index) is made by the destination's own triggers and
@@ -31,6 +32,7 @@ COPIED: tuple[tuple[str, str | None, str], ...] = (
     ("articles", "id", "id"),
     ("related_links", "article_id", "article_id, position"),
     ("revisions", "article_id", "article_id, number"),
+    ("article_titles", "article_id", "article_id, title_norm"),
     ("remote_sources", None, "url"),
 )
 # Made by the destination itself: the term index and change log (triggers), the full-text

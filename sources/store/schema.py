@@ -450,6 +450,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "UPDATE articles SET dateline = city || ' -' WHERE city IS NOT NULL AND publication IS NULL",
         ),
     ),
+    Migration(  # 12
+        both=(
+            # Every headline an article has had, its current one included (normalised): a
+            # "Baca juga" marker written after a correction still resolves against the former one.
+            # Stores from before it know each article's current headline only.
+            """CREATE TABLE article_titles (
+                article_id  {text} NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+                title_norm  {text} NOT NULL,
+                PRIMARY KEY (title_norm, article_id)
+            )""",
+            "CREATE INDEX article_titles_by_article ON article_titles (article_id)",
+            "INSERT INTO article_titles (article_id, title_norm) SELECT id, title_norm FROM articles",
+        ),
+    ),
 )
 
 

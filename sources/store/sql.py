@@ -11,13 +11,17 @@ statement text. Every write is one transaction: a failed write leaves the store 
 it was.
 
 Related links are resolved here, at write time, by normalised title: an exact
-match wins; otherwise a marker that was cut short resolves to the one stored
-title it begins (never when two do). Deleted articles and the link's own
-article never match. A link's target is thus a function of the stored titles
-alone: every save or delete re-resolves the links it can affect, so the order
-in which articles arrive never changes a feed. A link without a match stays
-pending until an article that matches arrives. Whether the target is *shown*
-is decided at read time: an embargoed target is not linked before its release.
+match of a current headline wins, then of a former one (``article_titles`` keeps
+every headline an article has had); otherwise a marker that was cut short
+resolves to the one article whose current (then former) headline it begins
+(never when two do). Deleted articles and the link's own article never match.
+A link without a match stays pending, and is resolved again by every save or
+delete whose headlines it may match, until one does. Once resolved, a link is
+*bound* to its target's id: corrections of the target's headline, or a later
+article with the same one, never move it, and it shows the editor's words as
+its label. Only a change of the marker's text in the citing article resolves it
+again. Whether the target is *shown* is decided at read time: an embargoed,
+unpublished or deleted target is not linked (its label shows as text).
 """
 
 from __future__ import annotations
@@ -548,7 +552,7 @@ class SQLStore(ABC):
                 cur.execute("UPDATE articles SET unpublished_ts = ? WHERE id = ?",
                             (_ts(now) if was_public else None, article.id))
             changed = replace(article, status=status, stored=now)
-            self._reresolve(cur, changed, normalise_title(article.title))
+            self._reresolve(cur, changed)
             self._add_revision(cur, article, changed)
             cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         return changed
@@ -560,7 +564,9 @@ class SQLStore(ABC):
         # dropped: _match never picks a deleted article), then removed with its versions.
         cur.execute("UPDATE articles SET status = 'deleted', deleted_ts = NULL WHERE id = ?", (article.id,))
         gone = replace(article, status=Status.DELETED, stored=now)
-        self._reresolve(cur, gone, normalise_title(article.title))
+        # Links bound to it lose their target with it, and may find another.
+        cur.execute("UPDATE related_links SET target_id = NULL WHERE target_id = ? AND suggested = 0", (article.id,))
+        self._reresolve(cur, gone)
         cur.execute("DELETE FROM revisions WHERE article_id = ?", (article.id,))
         cur.execute("DELETE FROM articles WHERE id = ?", (article.id,))
         cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
@@ -614,28 +620,36 @@ class SQLStore(ABC):
                    "publication, published, published_ts, updated, updated_ts, categories, tags, "
                    "language, image_url, image_type, image_length, status, deleted_ts, source, stored, "
                    "upstream_id, via_url, via_name, sample, image_width, image_height, dateline")
-        old_title_norm = None
         if replacing:
-            row = cur.execute("SELECT title_norm FROM articles WHERE id = ?", (a.id,)).fetchone()
-            old_title_norm = row[0] if row else None
             assignments = ", ".join(f"{c.strip()} = ?" for c in columns.split(","))
             cur.execute(f"UPDATE articles SET {assignments} WHERE id = ?", (*values, a.id))
         else:
             cur.execute(f"INSERT INTO articles (id, {columns}) VALUES ({','.join('?' * (len(values) + 1))})",
                         (a.id, *values))
+        # Every headline it has had: markers written against a former one still find it.
+        cur.execute("INSERT INTO article_titles (article_id, title_norm) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    (a.id, normalise_title(a.title)))
         self._replace_links(cur, a)
-        self._reresolve(cur, a, old_title_norm)
+        self._reresolve(cur, a)
 
     def _replace_links(self, cur: Cursor, article: Article) -> None:
+        # A marker whose text is the same as before keeps the target it is bound to.
+        bound: dict[str, list[str]] = {}
+        for title, target_id in cur.execute(
+                "SELECT title, target_id FROM related_links WHERE article_id = ? AND suggested = 0 "
+                "AND target_id IS NOT NULL ORDER BY position", (article.id,)).fetchall():
+            bound.setdefault(title, []).append(target_id)
         cur.execute("DELETE FROM related_links WHERE article_id = ?", (article.id,))
         # Suggestions in a value read back from the store are the store's, not the
         # newsroom's: they are made afresh below, never stored as the newsroom's picks.
         named = [link for link in article.related if not link.suggested]
         for position, link in enumerate(named):
             norm = normalise_title(link.title)
+            kept = bound.get(link.title)
+            target = kept.pop(0) if kept else self._match(cur, norm, exclude=article.id)
             cur.execute(
                 "INSERT INTO related_links (article_id, position, title, title_norm, target_id) VALUES (?, ?, ?, ?, ?)",
-                (article.id, position, link.title, norm, self._match(cur, norm, exclude=article.id)),
+                (article.id, position, link.title, norm, target),
             )
         if not named and self.suggest_related:
             for position, (target_id, title) in enumerate(self._suggest(cur, article)):
@@ -645,56 +659,57 @@ class SQLStore(ABC):
                     (article.id, position, title, normalise_title(title), target_id),
                 )
 
-    def _reresolve(self, cur: Cursor, article: Article, old_title_norm: str | None) -> None:
-        """Resolve again every link ``article``'s arrival, retitling or deletion may affect.
-
-        A link's target is a function of the stored titles alone (see the module
-        docstring), so the order in which articles arrive never changes a feed.
-        The links concerned point at the article, or have a marker that its old
-        or new title equals or begins with.
-        """
-        prefixes: set[str] = set()
-        for norm in (old_title_norm, None if article.status is Status.DELETED else normalise_title(article.title)):
-            if norm:
-                prefixes.update(norm[:end] for end in range(1, len(norm) + 1))
+    def _reresolve(self, cur: Cursor, article: Article) -> None:
+        """Resolve the pending links ``article``'s arrival, retitling or deletion may settle:
+        those whose marker one of its headlines (current or former) equals or begins with.
+        Bound links stay as they are (see the module docstring)."""
         if article.status is Status.DELETED:
             # A suggestion is only worth showing while its article exists.
             cur.execute("DELETE FROM related_links WHERE target_id = ? AND suggested = 1", (article.id,))
-        rows = cur.execute(
-            "SELECT article_id, position, title_norm, target_id FROM related_links WHERE target_id = ? AND suggested = 0",
-            (article.id,),
-        ).fetchall()
+        prefixes: set[str] = set()
+        for (norm,) in cur.execute("SELECT title_norm FROM article_titles WHERE article_id = ?",
+                                   (article.id,)).fetchall():
+            prefixes.update(norm[:end] for end in range(1, len(norm) + 1))
+        rows = []
         ordered = sorted(prefixes)
         for start in range(0, len(ordered), 500):
             chunk = ordered[start:start + 500]
             rows += cur.execute(
-                f"SELECT article_id, position, title_norm, target_id FROM related_links "
-                f"WHERE suggested = 0 AND title_norm IN ({','.join('?' * len(chunk))})",
+                f"SELECT article_id, position, title_norm FROM related_links "
+                f"WHERE suggested = 0 AND target_id IS NULL AND title_norm IN ({','.join('?' * len(chunk))})",
                 chunk,
             ).fetchall()
-        for owner, position, link_norm, current in rows:
+        for owner, position, link_norm in rows:
             target = self._match(cur, link_norm, exclude=owner)
-            if target != current:
+            if target is not None:
                 cur.execute("UPDATE related_links SET target_id = ? WHERE article_id = ? AND position = ?",
                             (target, owner, position))
 
     @staticmethod
     def _match(cur: Cursor, norm: str, *, exclude: str) -> str | None:
-        """The one article whose title is ``norm``, or failing that, begins with it."""
+        """The one article whose current headline is ``norm``, failing that whose former one is;
+        failing both, the one whose current headline begins with it, then whose former one does.
+        None when none does, or when two do at the first step that finds any."""
         if not norm:
             return None
-        exact = [row[0] for row in cur.execute(
-            "SELECT id FROM articles WHERE title_norm = ? AND id != ? AND status != 'deleted' LIMIT 2",
-            (norm, exclude))]
-        if exact:
-            return exact[0] if len(exact) == 1 else None
-        # Range scan on the index: every string that starts with ``norm`` sorts
-        # between it and ``norm`` followed by the highest code point.
-        begins = [row[0] for row in cur.execute(
-            "SELECT id FROM articles WHERE title_norm > ? AND title_norm < ? AND id != ? "
-            "AND status != 'deleted' LIMIT 2",
-            (norm, norm + "\U0010ffff", exclude))]
-        return begins[0] if len(begins) == 1 else None
+        # Range scans on the indexes: every string that starts with ``norm`` sorts between it
+        # and ``norm`` followed by the highest code point.
+        upper = norm + "\U0010ffff"
+        steps = (
+            ("SELECT id FROM articles WHERE title_norm = ? AND id != ? AND status != 'deleted' LIMIT 2", (norm,)),
+            ("SELECT DISTINCT t.article_id FROM article_titles t JOIN articles a ON a.id = t.article_id "
+             "WHERE t.title_norm = ? AND a.id != ? AND a.status != 'deleted' LIMIT 2", (norm,)),
+            ("SELECT id FROM articles WHERE title_norm > ? AND title_norm < ? AND id != ? "
+             "AND status != 'deleted' LIMIT 2", (norm, upper)),
+            ("SELECT DISTINCT t.article_id FROM article_titles t JOIN articles a ON a.id = t.article_id "
+             "WHERE t.title_norm > ? AND t.title_norm < ? AND a.id != ? AND a.status != 'deleted' LIMIT 2",
+             (norm, upper)),
+        )
+        for sql, bounds in steps:
+            found = [row[0] for row in cur.execute(sql, (*bounds, exclude))]
+            if found:
+                return found[0] if len(found) == 1 else None
+        return None
 
     def _suggest(self, cur: Cursor, article: Article) -> list[tuple[str, str]]:
         """(id, title) of the articles the store suggests as related (sources/suggest.py)."""
