@@ -149,21 +149,25 @@ def shown_links(article: Article) -> list:
 
 
 def related_block(article: Article, site: SiteSettings) -> str:
-    """The "Baca juga" list readers see at the end of the content."""
-    links = shown_links(article)
-    if not links:
-        return ""
-    items = []
-    for link in links:
-        text = html.escape(link.display_title, quote=False)
-        if link.target is not None:
-            target = link.target
-            href = html.escape(site.article_link(target.url, target.slug, target.published), quote=True)
-            items.append(f'<li><a href="{href}">{text}</a></li>')
-        else:  # pending, or its target is not public yet: text without a link
-            items.append(f"<li>{text}</li>")
-    label = strings(site.language)["related"]
-    return f'\n<p><strong>{label}:</strong></p>\n<ul>\n' + "\n".join(items) + "\n</ul>"
+    """The lists readers see at the end of the content: the newsroom's "Baca juga", then the
+    store's suggestions under a label of their own."""
+    text = strings(site.language)
+    blocks = []
+    for suggested, label in ((False, text["related"]), (True, text["suggested"])):
+        links = [link for link in shown_links(article) if link.suggested is suggested]
+        if not links:
+            continue
+        items = []
+        for link in links:
+            words = html.escape(link.display_title, quote=False)
+            if link.target is not None:
+                target = link.target
+                href = html.escape(site.article_link(target.url, target.slug, target.published), quote=True)
+                items.append(f'<li><a href="{href}">{words}</a></li>')
+            else:  # pending, or its target is not public: text without a link
+                items.append(f"<li>{words}</li>")
+        blocks.append(f'\n<p><strong>{label}:</strong></p>\n<ul>\n' + "\n".join(items) + "\n</ul>")
+    return "".join(blocks)
 
 
 def with_dateline(body_html: str, dateline: str | None) -> str:

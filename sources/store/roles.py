@@ -19,7 +19,7 @@ raise :class:`sources.errors.StoreError` naming the store.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -95,9 +95,15 @@ class Articles(Protocol):
     """Article reads and writes of importers (sources/ingest.py, sources/remote.py),
     the ingest API (sources/api.py) and the CLI."""
 
-    def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None) -> SaveResult:
+    def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None,
+             fresh: Collection[str] = ()) -> SaveResult:
         """In one transaction: look the article up (by id if given, else by source file,
-        else by slug), let ``decide`` choose, and write its choice unless it is "unchanged"."""
+        else by slug), let ``decide`` choose, and write its choice unless it is "unchanged".
+
+        A write that changes what readers see of other articles already published (a pending
+        link of theirs resolves, a link of theirs now leads elsewhere or nowhere) moves their
+        ``updated`` to its time and records them a version each, except those in ``fresh``:
+        articles first published by the same run (an import), whose first publication it is part of."""
 
     def get(self, article_id: str) -> Article | None:
         """The article with this id, whatever its status."""

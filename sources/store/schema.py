@@ -462,6 +462,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
             "CREATE INDEX article_titles_by_article ON article_titles (article_id)",
             "INSERT INTO article_titles (article_id, title_norm) SELECT id, title_norm FROM articles",
+            # When a pending link resolved in an article readers already saw (Unix seconds): from then,
+            # or from its target's release, the article's ``updated`` is that time. NULL: resolved as
+            # part of the article's own first publication or edit, or before this column.
+            "ALTER TABLE related_links ADD COLUMN bound_ts {int}",
         ),
     ),
 )

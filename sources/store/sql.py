@@ -27,11 +27,11 @@ unpublished or deleted target is not linked (its label shows as text).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
@@ -117,9 +117,10 @@ class SQLStore(ABC):
         """Which unique key a write ran into: "slug", "id", or None for another."""
 
     @abstractmethod
-    def _candidates(self, cur: Cursor, terms: list[str], exclude: str, limit: int) -> list[tuple[str, str, str]]:
-        """(id, title, content_html) of up to ``limit`` other live articles matching any of
-        ``terms`` in full-text search, best first."""
+    def _candidates(self, cur: Cursor, terms: list[str], exclude: str, limit: int,
+                    now_ts: int) -> list[tuple[str, str, str]]:
+        """(id, title, content_html) of up to ``limit`` other articles readers see at ``now_ts``
+        (Unix seconds) matching any of ``terms`` in full-text search, best first."""
 
     @abstractmethod
     def table_columns(self, table: str) -> list[str]:
@@ -439,9 +440,11 @@ class SQLStore(ABC):
         ids = [row[0] for row in rows]
         links: dict[str, list[RelatedLink]] = {article_id: [] for article_id in ids}
         marks = ",".join("?" * len(ids))
-        for article_id, title, target_id, suggested, t_slug, t_url, t_title, t_status, t_ts, t_published in cur.execute(
+        appeared: dict[str, int] = {}   # when a link bound late became visible, newest per article
+        for (article_id, title, target_id, suggested, t_slug, t_url, t_title, t_status, t_ts, t_published,
+             bound_ts) in cur.execute(
             f"""SELECT r.article_id, r.title, r.target_id, r.suggested, t.slug, t.url, t.title, t.status,
-                       t.published_ts, t.published
+                       t.published_ts, t.published, r.bound_ts
                 FROM related_links r LEFT JOIN articles t ON t.id = r.target_id
                 WHERE r.article_id IN ({marks}) ORDER BY r.article_id, r.position""",
             ids,
@@ -454,8 +457,15 @@ class SQLStore(ABC):
             )
             target = (LinkTarget(target_id, t_slug, t_url, t_title, datetime.fromisoformat(t_published))
                       if visible else None)
-            links[article_id].append(RelatedLink(title, target_id, target, suggested=bool(suggested)))
-        return [self._article(row, tuple(links[row[0]])) for row in rows]
+            if visible and bound_ts is not None:
+                appeared[article_id] = max(appeared.get(article_id, 0), bound_ts, t_ts)
+            links[article_id].append(RelatedLink(title, target_id, target, suggested=bool(suggested),
+                                                 bound=bound_ts is not None))
+        articles = [self._article(row, tuple(links[row[0]])) for row in rows]
+        # A link bound after the article was first published changed what readers see of it when
+        # it appeared (see _reresolve): its ``updated`` is that time, once the link shows.
+        return [replace(a, updated=max(a.updated, datetime.fromtimestamp(appeared[a.id], a.updated.tzinfo)))
+                if a.id in appeared else a for a in articles]
 
     @staticmethod
     def _article(row: Sequence, related: tuple[RelatedLink, ...]) -> Article:
@@ -513,14 +523,20 @@ class SQLStore(ABC):
 
     # --- writes ----------------------------------------------------------------------
 
-    def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None) -> SaveResult:
+    def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None,
+             fresh: Collection[str] = ()) -> SaveResult:
         try:
             with self._transaction(write=True) as cur:
                 existing = self._find(cur, article_id, slug, source)
                 result = decide(existing)
                 if result.action != "unchanged":
+                    at = result.article.stored or self.clock()
+                    moved = self._links_moved(cur, existing, result.article, at) if existing else set()
                     self._write(cur, result.article, replacing=existing is not None)
-                    self._add_revision(cur, existing, result.article)
+                    # The version as stored: its links as they resolved.
+                    self._add_revision(cur, existing, self._load(cur, "id = ?", (result.article.id,), now=None)[0])
+                    self._reresolve(cur, result.article, at, fresh={*fresh, result.article.id})
+                    self._redate(cur, moved - {result.article.id}, at)
                     cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         except self.CONFLICTS as exc:
             raise StoreError(self._explain_conflict(exc, slug)) from exc
@@ -552,8 +568,10 @@ class SQLStore(ABC):
                 cur.execute("UPDATE articles SET unpublished_ts = ? WHERE id = ?",
                             (_ts(now) if was_public else None, article.id))
             changed = replace(article, status=status, stored=now)
-            self._reresolve(cur, changed)
+            moved = self._links_moved(cur, article, changed, now)
             self._add_revision(cur, article, changed)
+            self._reresolve(cur, changed, now, fresh={article.id})
+            self._redate(cur, moved - {article.id}, now)
             cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         return changed
 
@@ -565,8 +583,11 @@ class SQLStore(ABC):
         cur.execute("UPDATE articles SET status = 'deleted', deleted_ts = NULL WHERE id = ?", (article.id,))
         gone = replace(article, status=Status.DELETED, stored=now)
         # Links bound to it lose their target with it, and may find another.
-        cur.execute("UPDATE related_links SET target_id = NULL WHERE target_id = ? AND suggested = 0", (article.id,))
-        self._reresolve(cur, gone)
+        moved = self._links_moved(cur, article, gone, now)
+        cur.execute("UPDATE related_links SET target_id = NULL, bound_ts = NULL WHERE target_id = ? "
+                    "AND suggested = 0", (article.id,))
+        self._reresolve(cur, gone, now, fresh={article.id})
+        self._redate(cur, moved - {article.id}, now)
         cur.execute("DELETE FROM revisions WHERE article_id = ?", (article.id,))
         cur.execute("DELETE FROM articles WHERE id = ?", (article.id,))
         cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
@@ -629,40 +650,79 @@ class SQLStore(ABC):
         # Every headline it has had: markers written against a former one still find it.
         cur.execute("INSERT INTO article_titles (article_id, title_norm) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     (a.id, normalise_title(a.title)))
-        self._replace_links(cur, a)
-        self._reresolve(cur, a)
+        self._replace_links(cur, a, created=not replacing, at=a.stored or self.clock())
 
-    def _replace_links(self, cur: Cursor, article: Article) -> None:
+    @staticmethod
+    def _link_view(article: Article, at: datetime) -> tuple | None:
+        """What a link to ``article`` shows at ``at``: where it leads while readers can see it."""
+        if not article.is_visible(at):
+            return None
+        return article.slug, article.url, article.published
+
+    def _links_moved(self, cur: Cursor, before: Article, after: Article, at: datetime) -> set[str]:
+        """The articles holding a link to ``before`` that shows otherwise now it is ``after``
+        (it leads elsewhere, or turns to text, or back to a link)."""
+        if self._link_view(before, at) == self._link_view(after, at):
+            return set()
+        return {row[0] for row in cur.execute("SELECT DISTINCT article_id FROM related_links WHERE target_id = ?",
+                                              (before.id,)).fetchall()}
+
+    def _redate(self, cur: Cursor, ids: Iterable[str], at: datetime) -> None:
+        """Move ``updated`` of each of these articles readers already see to ``at``, and record the
+        version: a link of theirs now shows otherwise (it leads elsewhere, or turned to text).
+        One not yet published (a draft, or embargoed) takes the change into its first publication."""
+        for article_id in sorted(ids):
+            found = self._load(cur, "id = ?", (article_id,), now=None)
+            if not found or not found[0].is_visible(at):
+                continue
+            article = found[0]
+            updated = max(at.astimezone(article.updated.tzinfo).replace(microsecond=0), article.updated)
+            cur.execute("UPDATE articles SET updated = ?, updated_ts = ?, stored = ? WHERE id = ?",
+                        (updated.isoformat(), _ts(updated), at.isoformat(), article_id))
+            self._add_revision(cur, article, replace(article, updated=updated, stored=at))
+
+    def _replace_links(self, cur: Cursor, article: Article, *, created: bool, at: datetime) -> None:
+        """The article's own links as ``article`` names them. The store's suggestions are
+        decided once, when it is first stored (among the articles readers see then), and
+        kept through its edits while the newsroom names none; naming some replaces them."""
         # A marker whose text is the same as before keeps the target it is bound to.
-        bound: dict[str, list[str]] = {}
-        for title, target_id in cur.execute(
-                "SELECT title, target_id FROM related_links WHERE article_id = ? AND suggested = 0 "
+        bound: dict[str, list[tuple[str, int | None]]] = {}
+        for title, target_id, bound_ts in cur.execute(
+                "SELECT title, target_id, bound_ts FROM related_links WHERE article_id = ? AND suggested = 0 "
                 "AND target_id IS NOT NULL ORDER BY position", (article.id,)).fetchall():
-            bound.setdefault(title, []).append(target_id)
-        cur.execute("DELETE FROM related_links WHERE article_id = ?", (article.id,))
+            bound.setdefault(title, []).append((target_id, bound_ts))
         # Suggestions in a value read back from the store are the store's, not the
-        # newsroom's: they are made afresh below, never stored as the newsroom's picks.
+        # newsroom's: never stored as the newsroom's picks.
         named = [link for link in article.related if not link.suggested]
+        cur.execute("DELETE FROM related_links WHERE article_id = ?" + ("" if named else " AND suggested = 0"),
+                    (article.id,))
         for position, link in enumerate(named):
             norm = normalise_title(link.title)
             kept = bound.get(link.title)
-            target = kept.pop(0) if kept else self._match(cur, norm, exclude=article.id)
+            target, bound_ts = kept.pop(0) if kept else (self._match(cur, norm, exclude=article.id), None)
             cur.execute(
-                "INSERT INTO related_links (article_id, position, title, title_norm, target_id) VALUES (?, ?, ?, ?, ?)",
-                (article.id, position, link.title, norm, target),
+                "INSERT INTO related_links (article_id, position, title, title_norm, target_id, bound_ts) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (article.id, position, link.title, norm, target, bound_ts),
             )
-        if not named and self.suggest_related:
-            for position, (target_id, title) in enumerate(self._suggest(cur, article)):
+        if not named and created and self.suggest_related:
+            for position, (target_id, title) in enumerate(self._suggest(cur, article, at)):
                 cur.execute(
                     "INSERT INTO related_links (article_id, position, title, title_norm, target_id, suggested) "
                     "VALUES (?, ?, ?, ?, ?, 1)",
                     (article.id, position, title, normalise_title(title), target_id),
                 )
 
-    def _reresolve(self, cur: Cursor, article: Article) -> None:
-        """Resolve the pending links ``article``'s arrival, retitling or deletion may settle:
-        those whose marker one of its headlines (current or former) equals or begins with.
-        Bound links stay as they are (see the module docstring)."""
+    def _reresolve(self, cur: Cursor, article: Article, at: datetime, *, fresh: Collection[str]) -> None:
+        """Resolve the pending links ``article``'s arrival, retitling or deletion at ``at`` may
+        settle: those whose marker one of its headlines (current or former) equals or begins
+        with. Bound links stay as they are (see the module docstring).
+
+        A link that resolves in an article readers already see (not in ``fresh``: not first
+        published by the same run) is a change of that article: it is bound *late*, at ``at``
+        (``bound_ts``), and a version of the article is recorded then. Its ``updated`` as feeds
+        show it moves to when the link appears: ``at``, or the target's release if it is
+        embargoed (:meth:`_load`), so nothing tells of an embargoed article before its time."""
         if article.status is Status.DELETED:
             # A suggestion is only worth showing while its article exists.
             cur.execute("DELETE FROM related_links WHERE target_id = ? AND suggested = 1", (article.id,))
@@ -679,11 +739,19 @@ class SQLStore(ABC):
                 f"WHERE suggested = 0 AND target_id IS NULL AND title_norm IN ({','.join('?' * len(chunk))})",
                 chunk,
             ).fetchall()
+        before: dict[str, Article | None] = {}   # owners readers see: as they were
         for owner, position, link_norm in rows:
             target = self._match(cur, link_norm, exclude=owner)
-            if target is not None:
-                cur.execute("UPDATE related_links SET target_id = ? WHERE article_id = ? AND position = ?",
-                            (target, owner, position))
+            if target is None:
+                continue
+            if owner not in fresh and owner not in before:
+                found = self._load(cur, "id = ?", (owner,), now=None)
+                before[owner] = found[0] if found and found[0].is_visible(at) else None
+            cur.execute("UPDATE related_links SET target_id = ?, bound_ts = ? WHERE article_id = ? AND position = ?",
+                        (target, _ts(at) if before.get(owner) else None, owner, position))
+        for owner, previous in sorted(before.items()):
+            if previous is not None:   # the version readers see from then (or from the target's release)
+                self._add_revision(cur, previous, replace(self._load(cur, "id = ?", (owner,), now=at)[0], stored=at))
 
     @staticmethod
     def _match(cur: Cursor, norm: str, *, exclude: str) -> str | None:
@@ -711,9 +779,10 @@ class SQLStore(ABC):
                 return found[0] if len(found) == 1 else None
         return None
 
-    def _suggest(self, cur: Cursor, article: Article) -> list[tuple[str, str]]:
-        """(id, title) of the articles the store suggests as related (sources/suggest.py)."""
+    def _suggest(self, cur: Cursor, article: Article, at: datetime) -> list[tuple[str, str]]:
+        """(id, title) of the articles readers see at ``at`` the store suggests as related
+        (sources/suggest.py): none that appears later, so no suggestion shows up afterwards."""
         terms = query_terms(article)
         if not terms:
             return []
-        return choose_related(terms, self._candidates(cur, terms, article.id, CANDIDATES), MAX_SUGGESTIONS)
+        return choose_related(terms, self._candidates(cur, terms, article.id, CANDIDATES, _ts(at)), MAX_SUGGESTIONS)
