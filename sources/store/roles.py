@@ -42,10 +42,19 @@ class FeedQueries(Protocol):
         """A number that grows with every committed change."""
 
     def terms(self, kind: str, now: datetime) -> list[str]:
-        """Distinct categories, tags or authors ("category", "tag", "author") of the articles visible at ``now``."""
+        """The categories, tags or authors ("category", "tag", "author") whose feed is published at
+        ``now``: an article carrying it was visible at some time up to ``now`` (it stays so)."""
 
     def has_term(self, kind: str, name: str, now: datetime) -> bool:
-        """Whether an article visible at ``now`` carries this category, tag or author."""
+        """Whether the feed of this category, tag or author is published at ``now`` (see :meth:`terms`)."""
+
+    def section_slugs(self, kind: str, now: datetime) -> dict[str, str]:
+        """name -> address (slug) of each of :meth:`terms`: assigned once, when the name first came,
+        and kept."""
+
+    def feed_changed(self, kind: str | None, name: str | None) -> datetime | None:
+        """When an article readers saw last left the feed (deleted, unpublished, moved out of it), if
+        ever; ``kind`` None: the main feed."""
 
     def latest_ids(self, kind: str | None, name: str | None, now: datetime, limit: int) -> list[str]:
         """The ids of the feed's newest ``limit`` articles visible at ``now``, newest first."""
@@ -77,8 +86,10 @@ class FeedQueries(Protocol):
     def linking_to(self, ids: Sequence[str]) -> set[str]:
         """Articles holding a related link resolved to one of ``ids``."""
 
-    def deleted_since(self, since: datetime, now: datetime) -> list[Tombstone]:
-        """Articles deleted in [since, now], newest deletion first, that had been public."""
+    def deleted_since(self, since: datetime, now: datetime, kind: str | None = None,
+                      name: str | None = None) -> list[Tombstone]:
+        """Articles deleted in [since, now], newest deletion first, that had been public; with
+        ``kind`` and ``name``, those of that category, tag or author only."""
 
     def unpublished_since(self, since: datetime, now: datetime) -> list[Tombstone]:
         """Articles unpublished in [since, now] after readers saw them and not public again (nor

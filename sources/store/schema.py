@@ -468,6 +468,30 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE related_links ADD COLUMN bound_ts {int}",
         ),
     ),
+    Migration(  # 13
+        both=(
+            # Each category, tag and author's feed: its address, assigned once when the name first
+            # came and never moved (a later name with the same slug gets "-2"); and since when it
+            # is published (an article carrying it visible). A published feed stays, empty or not.
+            # Filled for the names stored before it at the first build (sources/store/sql.py).
+            """CREATE TABLE sections (
+                kind          {text} NOT NULL,
+                name          {text} NOT NULL,
+                slug          {text} NOT NULL,
+                published_ts  {int},
+                PRIMARY KEY (kind, name),
+                UNIQUE (kind, slug)
+            )""",
+            # When an article last left a feed (deleted, unpublished, moved out of it): the feed's
+            # time never goes back past it. kind '' is the main feed.
+            """CREATE TABLE feed_changes (
+                kind        {text} NOT NULL,
+                name        {text} NOT NULL,
+                changed_ts  {int} NOT NULL,
+                PRIMARY KEY (kind, name)
+            )""",
+        ),
+    ),
 )
 
 

@@ -31,7 +31,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timezone
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
@@ -41,7 +41,7 @@ from ..model import (Article, ArticleCounts, Image, LinkTarget, RelatedLink, Rev
 from ..placement import Placement
 from ..revisions import build_history, dumps as revision_snapshot
 from ..suggest import CANDIDATES, MAX_SUGGESTIONS, choose_related, query_terms
-from ..text import normalise_title
+from ..text import normalise_title, section_slug
 from .roles import Decide, FeedQueries
 from .schema import PLACE
 
@@ -216,26 +216,91 @@ class SQLStore(ABC):
                               (limit, offset), now=None)
 
     def terms(self, kind: str, now: datetime) -> list[str]:
-        # Each distinct name, then its first visible article through the term's index (as in
-        # has_term): joining every term row to its article read each article's row
-        # (docs/BENCHMARKS.md, "The store's queries").
-        u = self.UNINDEXED
-        with self._read(f"the names of each {kind}") as db:
-            rows = db.execute(
-                "SELECT n.name FROM (SELECT DISTINCT name FROM article_terms WHERE kind = :kind) n WHERE EXISTS ("
-                "SELECT 1 FROM article_terms t JOIN articles a ON a.id = t.article_id WHERE t.kind = :kind "
-                f"AND t.name = n.name AND t.published_ts <= :now AND {u}a.status = 'published' "
-                f"AND {u}a.published_ts <= :now)", {"kind": kind, "now": _ts(now)}).fetchall()
-        return sorted(row[0] for row in rows)
+        return sorted(self.section_slugs(kind, now))
 
     def has_term(self, kind: str, name: str, now: datetime) -> bool:
-        """Whether any article readers can see carries the term (its feed exists)."""
-        u = self.UNINDEXED
-        with self._read(f"whether any article carries the {kind} {name!r}") as db:
-            return db.execute(
-                # UNINDEXED ("+"): through the term's index first, not from every published article.
-                "SELECT 1 FROM article_terms t JOIN articles a ON a.id = t.article_id WHERE t.kind = ? AND t.name = ? "
-                f"AND {u}a.status = 'published' AND {u}a.published_ts <= ? LIMIT 1", (kind, name, _ts(now))).fetchone() is not None
+        """Whether the term's feed is published at ``now``: an article carrying it was visible by then."""
+        self._fill_sections()
+        with self._read(f"whether the feed of the {kind} {name!r} is published") as db:
+            return db.execute("SELECT 1 FROM sections WHERE kind = ? AND name = ? AND published_ts <= ?",
+                              (kind, name, _ts(now))).fetchone() is not None
+
+    def section_slugs(self, kind: str, now: datetime) -> dict[str, str]:
+        self._fill_sections()
+        with self._read(f"the addresses of each {kind}") as db:
+            rows = db.execute("SELECT name, slug FROM sections WHERE kind = ? AND published_ts <= ? ORDER BY name",
+                              (kind, _ts(now))).fetchall()
+        return dict(rows)
+
+    def feed_changed(self, kind: str | None, name: str | None) -> datetime | None:
+        with self._read(f"when {self._feed_name(kind, name)} last lost an article") as db:
+            row = db.execute("SELECT changed_ts FROM feed_changes WHERE kind = ? AND name = ?",
+                             (kind or "", name or "")).fetchone()
+        return datetime.fromtimestamp(row[0], timezone.utc) if row else None
+
+    def _fill_sections(self) -> None:
+        """Give the names stored before sections were kept their address, once (a store migrated
+        from an older feedpub): in sorted order, as builds made them then, and published since the
+        first article carrying each that readers could see."""
+        with self._read("whether every section has its address") as db:
+            if db.execute("SELECT 1 FROM meta WHERE key = 'sections_filled'").fetchone():
+                return
+        with self._failing("the sections' addresses were not stored"), self._transaction(write=True) as cur:
+            self._fill_sections_in(cur)
+
+    def _fill_sections_in(self, cur: Cursor) -> None:
+        """:meth:`_fill_sections` in the caller's write transaction."""
+        if cur.execute("SELECT 1 FROM meta WHERE key = 'sections_filled'").fetchone():
+            return
+        rows = cur.execute(
+            "SELECT t.kind, t.name, min(CASE WHEN a.status = 'published' OR a.deleted_ts IS NOT NULL "
+            "OR a.unpublished_ts IS NOT NULL THEN a.published_ts END) FROM article_terms t "
+            "JOIN articles a ON a.id = t.article_id WHERE NOT EXISTS (SELECT 1 FROM sections s "
+            "WHERE s.kind = t.kind AND s.name = t.name) GROUP BY t.kind, t.name ORDER BY t.kind, t.name").fetchall()
+        for kind, name, published_ts in rows:
+            self._add_section(cur, kind, name, published_ts)
+        cur.execute("INSERT INTO meta (key, value) VALUES ('sections_filled', 1)")
+
+    @staticmethod
+    def _add_section(cur: Cursor, kind: str, name: str, published_ts: int | None) -> None:
+        taken = {row[0] for row in cur.execute("SELECT slug FROM sections WHERE kind = ?", (kind,)).fetchall()}
+        cur.execute("INSERT INTO sections (kind, name, slug, published_ts) VALUES (?, ?, ?, ?)",
+                    (kind, name, section_slug(name, taken), published_ts))
+
+    @staticmethod
+    def _terms_of(article: Article | None) -> set[tuple[str, str]]:
+        if article is None:
+            return set()
+        found = {("category", name) for name in article.categories} | {("tag", name) for name in article.tags}
+        return found | ({("author", article.author)} if article.author else set())
+
+    def _place_sections(self, cur: Cursor, before: Article | None, after: Article, at: datetime) -> None:
+        """Keep the sections of an article changed from ``before`` to ``after`` at ``at``: a new name
+        gets its address; a feed is published from its first visible article on, and once its time
+        came it stays; before then, it follows the articles that still carry it (an embargoed
+        article unpublished, or moved, before its release publishes nothing)."""
+        self._fill_sections_in(cur)   # names stored before sections first: they keep their addresses
+        for kind, name in sorted(self._terms_of(after)):
+            row = cur.execute("SELECT published_ts FROM sections WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+            if row is None:
+                self._add_section(cur, kind, name, None)
+        for kind, name in sorted(self._terms_of(before) | self._terms_of(after)):
+            cur.execute(
+                "UPDATE sections SET published_ts = (SELECT min(a.published_ts) FROM article_terms t "
+                "JOIN articles a ON a.id = t.article_id WHERE t.kind = ? AND t.name = ? AND a.status = 'published') "
+                "WHERE kind = ? AND name = ? AND (published_ts IS NULL OR published_ts > ?)",
+                (kind, name, kind, name, _ts(at)))
+
+    def _feeds_left(self, cur: Cursor, before: Article | None, after: Article, at: datetime) -> None:
+        """Record at ``at`` the feeds readers saw ``before`` in and no longer see ``after`` in."""
+        def feeds(article: Article | None) -> set[tuple[str, str]]:
+            if article is None or not article.is_visible(at):
+                return set()
+            return {("", "")} | self._terms_of(article)
+        for kind, name in sorted(feeds(before) - feeds(after)):
+            cur.execute("INSERT INTO feed_changes (kind, name, changed_ts) VALUES (?, ?, ?) ON CONFLICT (kind, name) "
+                        "DO UPDATE SET changed_ts = excluded.changed_ts WHERE feed_changes.changed_ts < excluded.changed_ts",
+                        (kind, name, _ts(at)))
 
     # --- what builds ask (feeds/building/build.py) ----------------------------------------------
     #
@@ -396,13 +461,16 @@ class SQLStore(ABC):
                 cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         return changed
 
-    def deleted_since(self, since: datetime, now: datetime) -> list[Tombstone]:
+    def deleted_since(self, since: datetime, now: datetime, kind: str | None = None,
+                      name: str | None = None) -> list[Tombstone]:
+        of_term = ("AND id IN (SELECT article_id FROM article_terms WHERE kind = ? AND name = ?) "
+                   if kind is not None else "")
         with self._read("the articles deleted lately") as db:
             rows = db.execute(
                 "SELECT id, slug, url, deleted_ts, published FROM articles WHERE status = 'deleted' "
-                "AND deleted_ts BETWEEN ? AND ? AND published_ts <= deleted_ts "
+                f"AND deleted_ts BETWEEN ? AND ? AND published_ts <= deleted_ts {of_term}"
                 "ORDER BY deleted_ts DESC, id",
-                (_ts(since), _ts(now)),
+                (_ts(since), _ts(now), *((kind, name) if kind is not None else ())),
             ).fetchall()
         return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo), datetime.fromisoformat(published))
                 for id_, slug, url, ts, published in rows]
@@ -533,6 +601,8 @@ class SQLStore(ABC):
                     at = result.article.stored or self.clock()
                     moved = self._links_moved(cur, existing, result.article, at) if existing else set()
                     self._write(cur, result.article, replacing=existing is not None)
+                    self._place_sections(cur, existing, result.article, at)
+                    self._feeds_left(cur, existing, result.article, at)
                     # The version as stored: its links as they resolved.
                     self._add_revision(cur, existing, self._load(cur, "id = ?", (result.article.id,), now=None)[0])
                     self._reresolve(cur, result.article, at, fresh={*fresh, result.article.id})
@@ -568,6 +638,8 @@ class SQLStore(ABC):
                 cur.execute("UPDATE articles SET unpublished_ts = ? WHERE id = ?",
                             (_ts(now) if was_public else None, article.id))
             changed = replace(article, status=status, stored=now)
+            self._place_sections(cur, article, changed, now)
+            self._feeds_left(cur, article, changed, now)
             moved = self._links_moved(cur, article, changed, now)
             self._add_revision(cur, article, changed)
             self._reresolve(cur, changed, now, fresh={article.id})
@@ -590,6 +662,10 @@ class SQLStore(ABC):
         self._redate(cur, moved - {article.id}, now)
         cur.execute("DELETE FROM revisions WHERE article_id = ?", (article.id,))
         cur.execute("DELETE FROM articles WHERE id = ?", (article.id,))
+        # Its sections, unless another article carries them: a demo leaves no empty feed behind.
+        for kind, name in sorted(self._terms_of(article)):
+            cur.execute("DELETE FROM sections WHERE kind = ? AND name = ? AND NOT EXISTS (SELECT 1 FROM article_terms "
+                        "WHERE kind = ? AND name = ?)", (kind, name, kind, name))
         cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         # The change log would keep where it stood (its slug and title) for a thousand
         # revisions: trimmed past now, so the next build is a full one, which leaves nothing
