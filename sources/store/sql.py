@@ -606,7 +606,7 @@ class SQLStore(ABC):
                     # The version as stored: its links as they resolved.
                     self._add_revision(cur, existing, self._load(cur, "id = ?", (result.article.id,), now=None)[0])
                     self._reresolve(cur, result.article, at, fresh={*fresh, result.article.id})
-                    self._redate(cur, moved - {result.article.id}, at)
+                    self._redate(cur, moved - {result.article.id} - set(fresh), at)
                     cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         except self.CONFLICTS as exc:
             raise StoreError(self._explain_conflict(exc, slug)) from exc
