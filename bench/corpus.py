@@ -428,6 +428,7 @@ def _article(writer: _Writer, published: datetime) -> Article:
     draft = assemble_draft(
         path=source, fields=fields, lead=body.lead, content_html=body.html(), content_text=xml_safe(text),
         default_slug=slug, city=body.city, publication=body.publication, related_titles=body.related_titles,
+        dateline=body.dateline,
     )
     # The moment it was stored: when it was written, or last edited.
     article = merge(None, replace(draft, image=image), updated or published, SETTINGS).article

@@ -90,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--tag", dest="tags", action="append", metavar="NAME", help="repeatable")
     ingest.add_argument("--image", help="lead image URL")
     ingest.add_argument("--language", help="language tag; default: site.language")
+    ingest.add_argument("--dateline", help="where the story happened, e.g. 'BATURAJA - OKES.NEWS -'; "
+                        "default: the one the text opens with")
 
     delete = commands.add_parser("delete", parents=[common], help="delete articles by id or slug")
     delete.add_argument("keys", nargs="+", metavar="ID_OR_SLUG")
@@ -221,7 +223,7 @@ def _cmd_ingest(config: Config, args: argparse.Namespace) -> int:
     from sources.media import measure_image
 
     keys = ("id", "title", "slug", "url", "summary", "published", "updated", "author",
-            "categories", "tags", "image", "language")
+            "categories", "tags", "image", "language", "dateline")
     overrides = {key: getattr(args, key) for key in keys if getattr(args, key) is not None}
     if args.dry_run and not store_exists(config):
         # Nothing is stored yet, and a dry run must not create the store: compare with an empty one.

@@ -100,6 +100,7 @@ class Content:
     city: str | None = None
     publication: str | None = None
     related_titles: tuple[str, ...] = ()
+    dateline: str | None = None          # as the body opened with it
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def _content(key: str, value: str) -> Content:
     text = xml_safe(value.replace("\r\n", "\n").replace("\r", "\n"))
     if key == "body":
         body = parse_newsroom_text(text)
-        return Content(body.html(), text, body.lead, body.city, body.publication, body.related_titles)
+        return Content(body.html(), text, body.lead, body.city, body.publication, body.related_titles, body.dateline)
     html, lead, related = fragment_parts(text, path="")
     return Content(html, text, lead, related_titles=related)
 
@@ -194,7 +195,8 @@ def draft_from(fields: dict, content: Content, *, source: str | None, article_id
                        fields={"slug": "required: the title has no letters or digits to make one from"})
     draft = assemble_draft(path=source or "", fields=fields, lead=content.lead, content_html=content.content_html,
                            content_text=content.content_text, default_slug=default_slug, city=content.city,
-                           publication=content.publication, related_titles=content.related_titles)
+                           publication=content.publication, related_titles=content.related_titles,
+                           dateline=content.dateline)
     return replace(draft, source=source, id=article_id or draft.id,
                    image=image if image is not None and image.url == draft.image_url else None)
 
@@ -238,7 +240,8 @@ def _stored_content(article: Article) -> Content:
     except IngestError:
         lead = article.summary
     own = tuple(link.title for link in article.related if not link.suggested)
-    return Content(article.content_html, article.content_text, lead, article.city, article.publication, own)
+    return Content(article.content_html, article.content_text, lead, article.city, article.publication, own,
+                   article.dateline)
 
 
 # --- output -----------------------------------------------------------------------------
@@ -262,6 +265,7 @@ def article_json(article: Article, feeds: Sequence[str], now: datetime) -> dict:
         "visible": article.is_visible(now),
         "city": article.city,
         "publication": article.publication,
+        "dateline": article.dateline,
         "content_html": article.content_html,
         "content_text": article.content_text,
         "related": [
@@ -625,6 +629,8 @@ def _input_schema(*, patch: bool) -> dict:
         "summary": {**_TEXT, "description": "plain text; derived from the lead when left out"},
         "image": {**_TEXT, "description": "lead image, absolute http(s) URL"},
         "language": {**_TEXT, "description": "BCP 47 language tag such as 'id' or 'en-US'"},
+        "dateline": {**_TEXT, "description": "where the story happened, e.g. 'BATURAJA - OKES.NEWS -'; "
+                                              "default: the one the body opens with"},
         "body": {**_TEXT, "description": "the article in the newsroom's plain-text format (dateline, one "
                                           "paragraph per line, BACA JUGA markers)"},
         "content_html": {**_TEXT, "description": "the article as HTML (sanitised in the feeds); instead of body"},
@@ -739,6 +745,7 @@ def openapi_document() -> dict:
             "status": {"enum": ["published", "draft", "deleted"]},
             "visible": {"type": "boolean", "description": "published and its time has come"},
             "city": nullable_text, "publication": nullable_text,
+            "dateline": {**nullable_text, "description": "where the story happened, as the newsroom wrote it"},
             "content_html": {"type": "string"}, "content_text": {"type": "string", "description": "as received"},
             "related": {"type": "array", "items": {
                 "type": "object", "required": ["title", "target_id", "suggested"],

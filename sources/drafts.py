@@ -63,6 +63,7 @@ class ArticleDraft:
     author: str | None = None
     city: str | None = None
     publication: str | None = None
+    dateline: str | None = None       # "BATURAJA - OKES.NEWS -", as the newsroom wrote it
     published: datetime | None = None
     updated: datetime | None = None
     categories: tuple[str, ...] = ()
@@ -204,7 +205,7 @@ def _list(origin: Origin, key: str, value: object, limit: int) -> tuple[str, ...
 
 def checked_fields(values: Mapping[str, object], origin: Origin, tz: ZoneInfo, *, max_terms: int) -> dict:
     out: dict = {}
-    for key in ("title", "summary", "author"):
+    for key in ("title", "summary", "author", "dateline"):
         out[key] = _text(origin, key, values.get(key))
     for key in ("url", "image"):
         out[key] = _url(origin, key, values.get(key))
@@ -332,11 +333,13 @@ def assemble_draft(
     city: str | None = None,
     publication: str | None = None,
     related_titles: tuple[str, ...] = (),
+    dateline: str | None = None,
     line: int | None = None,
     warnings: tuple[str, ...] = (),
 ) -> ArticleDraft:
     """The draft every importer ends with: checked ``fields`` (see :func:`checked_fields`)
-    plus the body; a missing headline or summary is derived from the ``lead`` paragraph."""
+    plus the body; a missing headline or summary is derived from the ``lead`` paragraph.
+    A ``dateline`` given as a field wins over the one the body opened with."""
     notes: list[str] = []
     title = fields["title"]
     if title is None:
@@ -357,6 +360,7 @@ def assemble_draft(
         author=fields["author"],
         city=city,
         publication=publication,
+        dateline=fields.get("dateline") or dateline,
         published=fields["published"],
         updated=fields["updated"],
         categories=fields["categories"],

@@ -29,7 +29,7 @@ NAMED_CONTROLS = 5
 
 FRONT_MATTER_KEYS = (
     "id", "title", "slug", "url", "published", "updated", "author",
-    "categories", "tags", "summary", "image", "language",
+    "categories", "tags", "summary", "image", "language", "dateline",
 )
 
 

@@ -57,6 +57,7 @@ def merge(existing: Article | None, draft: ArticleDraft, now: datetime, settings
         author=draft.author,
         city=draft.city,
         publication=draft.publication,
+        dateline=draft.dateline,
         published=published,
         updated=draft.updated or published,
         categories=draft.categories,
@@ -253,6 +254,9 @@ def ingest_paths(
     for error in missing:
         summary.fail(report, error)
     planned: dict[str, Article] = {}   # dry run: what the earlier items would have written, by id
+    # Articles this run created: links of theirs that later items resolve are part of their
+    # first publication, and re-date nothing (see roles.Articles.save).
+    created: set[str] = set()
     for done, file in enumerate(files):
         if progress:
             progress(done, len(files))
@@ -274,8 +278,10 @@ def ingest_paths(
                 else:
                     result = store.save(
                         lambda existing, draft=draft: _marked(merge(existing, draft, now(), settings), sample),
-                        article_id=draft.id, slug=draft.slug, source=draft.source,
+                        article_id=draft.id, slug=draft.slug, source=draft.source, fresh=created,
                     )
+                    if result.action == "created":
+                        created.add(result.article.id)
             except IngestError as exc:
                 summary.fail(report, exc if exc.path else IngestError(str(exc), path=where))
                 continue

@@ -51,10 +51,15 @@ class RelatedLink:
     # so a link to an embargoed article stays plain text until its release.
     target: LinkTarget | None = None
     suggested: bool = False       # chosen by the store's full-text search, not by the newsroom
+    # Resolved after its article was first published: when it shows, the article's ``updated``
+    # is the time it appeared (sources/store/sql.py, SQLStore._reresolve).
+    bound: bool = False
 
     @property
     def display_title(self) -> str:
-        return self.target.title if self.target else self.title
+        """The label readers see: the editor's words (a suggestion: the headline it was made with),
+        whatever the target's headline has become since."""
+        return self.title
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,9 @@ class Article:
     # something to read: a demo, not news. Deleting it removes it without a trace (no
     # tombstone, no 410 page, no stored version).
     sample: bool = False
+    # Where the story happened, as the newsroom wrote it ("BATURAJA - OKES.NEWS -"): shown at
+    # the start of the content. None: the text opened with none and none was given.
+    dateline: str | None = None
 
     def is_visible(self, now: datetime) -> bool:
         return self.status is Status.PUBLISHED and self.published <= now
@@ -101,7 +109,7 @@ class Article:
         def key(a: Article) -> tuple:
             return (
                 a.id, a.slug, a.url, a.title, a.summary, a.content_html, a.content_text,
-                a.author, a.city, a.publication, a.published, a.categories, a.tags,
+                a.author, a.city, a.publication, a.dateline, a.published, a.categories, a.tags,
                 a.language, a.image.url if a.image else None, tuple(link.title for link in a.related if not link.suggested), a.status,
             )
         return key(self) == key(other)

@@ -6,8 +6,8 @@
     "Kami sangat ..." tambah Choirun. (*)          (*) closes the story and is dropped
 
 >>> body = parse_newsroom_text("JAKARTA - KABAR.ID - Hujan turun.\\nBACA JUGA: Banjir\\nSelesai. (*)")
->>> body.city, body.publication, body.paragraphs, body.related_titles
-('JAKARTA', 'KABAR.ID', ('Hujan turun.', 'Selesai.'), ('Banjir',))
+>>> body.dateline, body.city, body.publication, body.paragraphs, body.related_titles
+('JAKARTA - KABAR.ID -', 'JAKARTA', 'KABAR.ID', ('Hujan turun.', 'Selesai.'), ('Banjir',))
 
 The parser is pure: text in, :class:`NewsroomBody` out, :class:`IngestError`
 (with the line number) for text it cannot accept.
@@ -42,6 +42,7 @@ class NewsroomBody:
     publication: str | None
     paragraphs: tuple[str, ...]      # plain text, in order, lead first
     related_titles: tuple[str, ...]  # marker titles as written (trailing colon removed)
+    dateline: str | None = None      # "BATURAJA - OKES.NEWS -": the lead's opening, as written
 
     @property
     def lead(self) -> str:
@@ -68,9 +69,16 @@ def split_dateline(line: str) -> tuple[str | None, str | None, str]:
     return squash_space(match["city"]), squash_space(pub) if pub else None, match["lead"].strip()
 
 
+def written_dateline(line: str, lead: str) -> str | None:
+    """The dateline as the newsroom wrote it: what ``line`` holds before ``lead``
+    ("BATURAJA - OKES.NEWS -"), or None when it holds nothing before it."""
+    before = line[: len(line) - len(lead)].strip() if line.endswith(lead) else ""
+    return before or None
+
+
 def parse_newsroom_text(text: str, *, path: str | None = None, first_line: int = 1) -> NewsroomBody:
     """Parse an article body; ``first_line`` is the body's line number in its file."""
-    city = publication = None
+    city = publication = dateline = None
     paragraphs: list[str] = []
     related: list[str] = []
     seen_lead = False
@@ -87,11 +95,13 @@ def parse_newsroom_text(text: str, *, path: str | None = None, first_line: int =
             related.append(title)
             continue
         if not seen_lead:
-            city, publication, line = split_dateline(line)
+            city, publication, lead = split_dateline(line)
+            dateline = written_dateline(line, lead) if city is not None else None
+            line = lead
             seen_lead = True
         line = END_MARK.sub("", line).strip()
         if line:
             paragraphs.append(line)
     if not paragraphs:
         raise IngestError("the article has no body text", path=path, line=first_line)
-    return NewsroomBody(city, publication, tuple(paragraphs), tuple(related))
+    return NewsroomBody(city, publication, tuple(paragraphs), tuple(related), dateline)

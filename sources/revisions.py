@@ -3,9 +3,11 @@
 Pure functions; the store calls them inside its write transactions (see
 ``SQLiteStore.history``). A snapshot is a JSON object with one key per field of
 :class:`~sources.model.Article`: datetimes as ISO 8601 with their offset, the
-image as an object, related links as their titles only (what they resolved to
-is a function of the other stored titles, not of this version; links the store
-suggested are left out for the same reason). ``stored`` is
+image as an object, related links as the editor's words (a link bound to its target
+as ``{"title", "target"}``, a pending one as its title alone) and the store's
+suggestions as ``{"title", "target", "suggested": true}``: a version is what readers
+saw, so a link that resolved or a suggestion that came makes a version of its own.
+Snapshots from before links were bound hold titles only. ``stored`` is
 left out: the revision row keeps that time.
 
 Fields are read from the dataclass, so a field added to ``Article`` later is
@@ -32,11 +34,6 @@ def _article_fields():
     return [f for f in fields(Article) if f.name not in _SKIPPED]
 
 
-def _suggested(item: Any) -> bool:
-    # A link the store suggested is derived from the other articles, not part of this one.
-    return isinstance(item, RelatedLink) and getattr(item, "suggested", False)
-
-
 def _encode(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -45,9 +42,11 @@ def _encode(value: Any) -> Any:
     if isinstance(value, Image):
         return {"url": value.url, "media_type": value.media_type, "length": value.length}
     if isinstance(value, RelatedLink):
-        return value.title
+        if value.target_id is None and not value.suggested:
+            return value.title
+        return {"title": value.title, "target": value.target_id, **({"suggested": True} if value.suggested else {})}
     if isinstance(value, tuple):
-        return [_encode(item) for item in value if not _suggested(item)]
+        return [_encode(item) for item in value]
     return value
 
 
@@ -56,7 +55,9 @@ def _decode(annotation: str, value: Any) -> Any:
     if value is None:
         return None
     if "RelatedLink" in annotation:
-        return tuple(RelatedLink(title) for title in value)
+        return tuple(RelatedLink(link) if isinstance(link, str)
+                     else RelatedLink(link["title"], link.get("target"), suggested=bool(link.get("suggested")))
+                     for link in value)
     if "datetime" in annotation:
         return datetime.fromisoformat(value)
     if "Image" in annotation:
@@ -92,8 +93,8 @@ def from_snapshot(data: Mapping[str, Any] | str, stored: datetime | None) -> Art
 
 def _comparable(article: Article, name: str) -> Any:
     value = getattr(article, name)
-    if name == "related":   # the newsroom's titles only: resolution is not part of a version
-        return tuple(link.title for link in value if not _suggested(link))
+    if name == "related":   # what each link is and where it leads; not whether its target is visible
+        return tuple((link.title, link.target_id, link.suggested) for link in value)
     return value
 
 

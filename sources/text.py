@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 
@@ -132,3 +133,37 @@ def cut_headline(text: str, limit: int) -> str:
     if clauses:
         return text[: clauses[-1]] + "…"
     return cut_at_word(text, limit, avoid=_LEADING_WORDS)
+
+
+NAME_MAX = 255      # bytes in one file or folder name (Linux NAME_MAX): a section's slug is a folder
+DIGEST_CHARS = 12   # of a long name's SHA-256: 48 bits, and "-2" still settles a clash
+
+
+def section_slug(name: str, taken: set[str]) -> str:
+    """The address of a category, tag or author named ``name`` (its folder: "pilkada-2024"), told
+    apart from the slugs ``taken`` by its kind's other names with "-2", "-3".
+
+    Lowercase ASCII made from the name; a name with no Latin letters or digits gets "t-" and a
+    short hash of the name. A slug longer than a file system allows one name (255 bytes: ext4,
+    XFS, btrfs, ZFS, tmpfs) is cut at a word boundary and ends with a digest of the whole name,
+    so two long names alike in their first 250 characters still get two folders (issue #15)."""
+    base = slugify(name) or "t-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+    if len(base) > NAME_MAX:
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:DIGEST_CHARS]
+        base = f"{_cut_slug(base, NAME_MAX - len(digest) - 1)}-{digest}"
+    slug, n = base, 1
+    while slug in taken:
+        n += 1
+        slug = f"{_cut_slug(base, NAME_MAX - len(str(n)) - 1)}-{n}"
+    return slug
+
+
+def _cut_slug(slug: str, limit: int) -> str:
+    """``slug`` in at most ``limit`` characters, at the last word boundary when there is one
+    in its second half (a name of one long word is cut where the limit falls)."""
+    if len(slug) <= limit:
+        return slug
+    head = slug[:limit]
+    if slug[limit] != "-" and head.rfind("-") > limit // 2:
+        head = head[:head.rfind("-")]
+    return head.rstrip("-")

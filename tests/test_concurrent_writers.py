@@ -2,7 +2,8 @@
 the ingest API of each instance, every one adding its articles and then editing each.
 
 Nothing is lost (every article is there, in its edited version), nothing is duplicated
-(one article per slug and per id, exactly two revisions each, both in `feedpub history`),
+(one article per slug and per id, its two revisions each in `feedpub history`, and one more where
+its pending link resolved after it was published: a change readers see),
 and related links across writers resolve as if the articles had come one by one: the
 store's writers queue on its revision row (sources/store/postgres.py), so each write
 reads what the writes before it committed.
@@ -117,7 +118,8 @@ def test_four_writers_through_two_instances_lose_and_duplicate_nothing(postgres_
                                      "WHERE slug != 'okes-forkopimda-oku-pilkada-2024'").fetchone()
                 revisions = cur.execute("SELECT count(*) FROM revisions").fetchone()[0]
             assert counts == (4 * ARTICLES,) * 3
-            assert revisions == 2 * 4 * ARTICLES + 1   # each article twice, and the sample once
+            # Each article twice, and once more where its link resolved after it was published; the sample once.
+            assert 2 * 4 * ARTICLES + 1 <= revisions <= 3 * 4 * ARTICLES + 1
             stored = {a.slug: a for a in store.articles(
                 [a.id for a in store.page(10 * ARTICLES) if a.slug != "okes-forkopimda-oku-pilkada-2024"],
                 utc_now())}
@@ -128,7 +130,8 @@ def test_four_writers_through_two_instances_lose_and_duplicate_nothing(postgres_
                     assert "diperbarui" in article.content_text, article.slug          # the edit, not lost
                     assert [link.target.slug for link in article.related] == [slug(target, n)], article.slug
                     history = store.history(article.slug)
-                    assert [r.number for r in history] == [1, 2] and "pertama" in history[0].article.content_text
+                    assert [r.number for r in history] in ([1, 2], [1, 2, 3]) and "pertama" in history[0].article.content_text
+                    assert all("related" in r.changed for r in history[1:] if "content_text" not in r.changed)
             revision = store.revision()
         finally:
             store.close()
@@ -136,7 +139,7 @@ def test_four_writers_through_two_instances_lose_and_duplicate_nothing(postgres_
         for folder, key in ((folders[0], slug("api-b", 7)), (folders[1], slug("cli-a", 200))):
             done = subprocess.run([*FEEDPUB, "history", key, "--json"], cwd=folder, capture_output=True, text=True,
                                   timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
-            assert [v["number"] for v in json.loads(done.stdout)["revisions"]] == [1, 2], done.stderr
+            assert [v["number"] for v in json.loads(done.stdout)["revisions"]] in ([1, 2], [1, 2, 3]), done.stderr
         wait_for(lambda: all(json.loads((folder / "data" / "status.json").read_bytes())["last_build"]["revision"]
                              == revision for folder in folders), timeout=120)
         record_property("writes", 2 * 4 * ARTICLES)

@@ -21,7 +21,11 @@ second before it), every rendered document and every file a build writes
   article that was never public before its deletion;
 * every visible article among the newest ``items_per_feed`` is in rss.xml,
   atom.xml and feed.json;
-* the feeds' ``updated`` time comes from visible entries and shown tombstones only.
+* the feeds' ``updated`` time comes from visible entries, shown tombstones and the times an
+  article readers saw left the feed (unpublished, deleted, moved later) only:
+  an article's stored ``updated`` moves only at an operation on another article (a link of
+  its that showed leads elsewhere or nowhere now), and a link that resolved after its first
+  publication dates it only once the link shows (its target's release at the earliest).
 """
 
 from __future__ import annotations
@@ -130,8 +134,36 @@ def put(store: SQLiteStore, article: Article, action: str) -> None:
     store.save(lambda existing: SaveResult(action, article), article_id=article.id, slug=article.slug)
 
 
+def redated(store: SQLiteStore, models: list[Model], clock: datetime) -> None:
+    """An operation may move the ``updated`` of other articles readers see (a link of theirs now
+    shows otherwise): only to the operation's time, and then their stored time is that too."""
+    for m in models:
+        stored = store.get(m.id)
+        if stored.updated != m.updated:
+            assert stored.updated == clock and stored.stored == clock and m.visible(clock), (m.token, stored.updated)
+            m.updated, m.stored = stored.updated, clock
+
+
+def shown_time(store: SQLiteStore, m: Model, t: datetime) -> datetime:
+    """``updated`` as readers see the article at ``t``: later when a link bound after its first
+    publication shows, from when it appeared (bound, and its target visible)."""
+    article = store.articles([m.id], t)[0]
+    appeared = [max(link_bound_at(store, m, link), link.target.published) for link in article.related
+                if link.bound and link.target is not None]
+    return max([m.updated, *appeared])
+
+
+def link_bound_at(store: SQLiteStore, m: Model, link: RelatedLink) -> datetime:
+    with store._lock:  # test-only peek: when the store bound it
+        ts = store._db.execute("SELECT bound_ts FROM related_links WHERE article_id = ? AND target_id = ?",
+                               (m.id, link.target_id)).fetchone()[0]
+    return datetime.fromtimestamp(ts, JAKARTA)
+
+
 def apply(store: SQLiteStore, ops) -> tuple[list[Model], list[datetime]]:
+    """(the articles, the times an article readers saw left the main feed: removals move its time)."""
     models: list[Model] = []
+    removals: list[datetime] = []
     clock = START
     for advance, op in ops:
         new_clock = clock + timedelta(minutes=advance)
@@ -154,6 +186,7 @@ def apply(store: SQLiteStore, ops) -> tuple[list[Model], list[datetime]]:
         if not models:
             continue
         m = models[op[1] % len(models)]
+        seen = m.visible(clock)
         if kind == "edit":
             _, _, phrase, offset, marks, status = op
             old = store.get(m.id)
@@ -193,7 +226,10 @@ def apply(store: SQLiteStore, ops) -> tuple[list[Model], list[datetime]]:
                                    related=tuple(RelatedLink(link.title) for link in old.related if not link.suggested)), "updated")
                 m.status, m.deleted_at, m.stored = Status.DRAFT, None, clock
             m.visible_at_deletion = False
-    return models, [START, clock]
+        if seen and not m.visible(clock):
+            removals.append(clock)
+        redated(store, models, clock)
+    return models, removals
 
 
 # --- checks ------------------------------------------------------------------------------
@@ -215,7 +251,8 @@ def without_tombstones(atom: bytes, allowed: set[str]) -> bytes:
     return _TOMBSTONE.sub(cut, atom)
 
 
-def check(documents: dict[str, bytes], models: list[Model], t: datetime, where: str) -> None:
+def check(store: SQLiteStore, documents: dict[str, bytes], models: list[Model], t: datetime, where: str,
+          removals: list[datetime] = ()) -> None:
     window = t - timedelta(days=SITE.tombstone_days)
     in_window = [m for m in models if m.deleted_at is not None and window <= m.deleted_at <= t]
     shown = set(tombstones_in(documents["atom.xml"]))
@@ -252,8 +289,9 @@ def check(documents: dict[str, bytes], models: list[Model], t: datetime, where: 
             assert m.token.encode() in documents[name], f"{where} at {t}: {m.token} missing from {name}"
 
     # No time trace either: the feed's time comes from what it shows.
-    times = [m.updated for m in newest] + [m.stored for m in newest]
+    times = [shown_time(store, m, t) for m in newest] + [m.stored for m in newest]
     times += [m.deleted_at for m in in_window if m.id in shown]
+    times += removals   # an article leaving it, kept (the clock of these checks may be behind the store's)
     expected = max(times, default=EPOCH).astimezone(JAKARTA)
     updated = etree.fromstring(documents["atom.xml"]).findtext(f"{{{ATOM}}}updated")
     assert datetime.fromisoformat(updated) == expected, f"{where} at {t}: feed updated {updated}, expected {expected}"
@@ -267,7 +305,7 @@ def test_no_article_leaks_before_it_is_visible(ops):
     with tempfile.TemporaryDirectory() as tmp:
         store = SQLiteStore(Path(tmp) / "feedpub.sqlite3", clock=utc_now)
         try:
-            models, _ = apply(store, ops)
+            models, removals = apply(store, ops)
             times = {NOW}
             for m in models:
                 times |= {m.published - timedelta(seconds=1), m.published}
@@ -276,11 +314,11 @@ def test_no_article_leaks_before_it_is_visible(ops):
             out = Path(tmp) / "public"
             for t in sorted(times):   # one web root, the clock moving forward as in service
                 rendered = {doc.path: doc.body for doc in render_documents(store, SITE, t)}
-                check(rendered, models, t, "render_documents")
+                check(store, rendered, models, t, "render_documents", removals)
                 build(store, SITE, out, t)
                 retired()   # the versions the build replaced are removed on a thread of their own
                 files = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
                 assert ".manifest.json" in files and set(rendered) <= set(files)
-                check(files, models, t, "build")
+                check(store, files, models, t, "build", removals)
         finally:
             store.close()

@@ -18,6 +18,7 @@ GOLDEN = DATA / "golden"
 # Documents whose content follows the store (the others are bundled assets).
 CONTENT_DOCUMENTS = ("rss.xml", "atom.xml", "feed.json", "index.html")
 AHY_FULL = "AHY Tekankan Keadilan dalam Pengadaan Tanah: Hak Warga Harus Dihormati"
+AHY_MARKER = "AHY Tekankan Keadilan dalam Pengadaan Tanah"   # the sample's words for it: the label
 
 
 @pytest.fixture
@@ -76,8 +77,8 @@ def test_resolved_related_links_are_structured_and_readable(sample_store, ingest
     assert parsed.bozo == 0
     sample = next(e for e in parsed.entries if "okes-forkopimda" in e.id)
     related = [link for link in sample.links if link.rel == "related"]
-    assert [(link.href, link.title) for link in related] == [("https://okes.example/articles/ahy", AHY_FULL)]
-    assert f'<li><a href="https://okes.example/articles/ahy">{AHY_FULL}</a></li>' in sample.content[0].value
+    assert [(link.href, link.title) for link in related] == [("https://okes.example/articles/ahy", AHY_MARKER)]
+    assert f'<li><a href="https://okes.example/articles/ahy">{AHY_MARKER}</a></li>' in sample.content[0].value
 
 
 def test_entries_are_newest_first_and_limited(store, ingest, tmp_path, site):
@@ -151,7 +152,7 @@ def test_json_feed_carries_the_related_links_in_its_extension(sample_store, inge
     assert sample["title"].startswith("Menjelang Pilkada") and sample["summary"].startswith("Menjelang Pilkada")
     assert sample["content_html"].count("<p>") == 14 and '<a href="https://okes.example/articles/ahy">' in sample["content_html"]
     assert sample["date_modified"] == "2024-09-18T14:30:00+07:00"
-    assert sample["_feedpub"] == {"related": [{"url": "https://okes.example/articles/ahy", "title": AHY_FULL}]}
+    assert sample["_feedpub"]["related"] == [{"url": "https://okes.example/articles/ahy", "title": AHY_MARKER}]
     assert sample["date_published"] == "2024-09-18T14:30:00+07:00" and sample["authors"] == [{"name": "Rahmad Hidayat"}]
     assert sample["tags"] == ["Politik", "Pilkada 2024"] and sample["language"] == "id"
 

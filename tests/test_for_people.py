@@ -155,7 +155,8 @@ def test_a_feed_page_shows_each_entry_as_a_reader_wants_it(room):
     assert [(a.text, a.get("href")) for a in select(first, "ul.terms a")] == [
         ("Politik", "https://okes.example/category/politik/"), ("Pilkada 2024", "https://okes.example/tag/pilkada-2024/")]
     lead = select(first, "div.lead p")
-    assert len(lead) == 2 and lead[0].text.startswith("Logistik Pilkada Mulai Didistribusikan menurut")
+    assert len(lead) == 2 and lead[0].text_content().startswith(
+        "BATURAJA - OKES.NEWS - Logistik Pilkada Mulai Didistribusikan menurut")   # its dateline first
     assert "Paragraf ketiga" not in lxml.html.tostring(first, encoding="unicode")   # the lead, not the whole story
     related = select(first, "div.related li")
     assert select(related[0], "a")[0].get("href") == "https://okes.example/articles/debat-calon-bupati"

@@ -161,16 +161,16 @@ def full_article() -> Article:
     )
 
 
-def test_a_snapshot_keeps_every_field_but_resolution_and_stored_time():
+def test_a_snapshot_keeps_every_field_and_where_links_lead_but_not_the_stored_time():
     article = full_article()
     data = json.loads(dumps(article))
     assert list(data) == [f.name for f in fields(Article) if f.name != "stored"]
     assert data["published"] == "2024-09-18T14:30:00+07:00"
-    assert data["related"] == ["Bhabinkamtibmas"]
+    assert data["related"] == [{"title": "Bhabinkamtibmas", "target": "tag:x,2024:b"}]
     assert data["image"] == {"url": "https://okes.example/a.jpg", "media_type": "image/jpeg", "length": 1234}
     assert data["status"] == "draft" and data["tags"] == ["Pilkada 2024", "OKU"]
     back = from_snapshot(data, T3)
-    assert back == replace(article, related=(RelatedLink("Bhabinkamtibmas"),), stored=T3)
+    assert back == replace(article, related=(RelatedLink("Bhabinkamtibmas", "tag:x,2024:b"),), stored=T3)
     assert from_snapshot(dumps(article), T3) == back
 
 
@@ -185,17 +185,27 @@ def test_changes_name_what_a_reader_could_see_differ():
     a = full_article()
     assert changes(a, a) == []
     assert changes(a, replace(a, stored=T3)) == []                       # bookkeeping
-    assert changes(a, replace(a, related=(RelatedLink("Bhabinkamtibmas"),))) == []   # resolution
+    # Whether its target is visible at some moment is not part of a version; where it leads is.
+    assert changes(a, replace(a, related=(RelatedLink("Bhabinkamtibmas", "tag:x,2024:b"),))) == []
+    assert changes(a, replace(a, related=(RelatedLink("Bhabinkamtibmas"),))) == ["related"]   # pending again
     assert changes(a, replace(a, published=T0.astimezone(timezone.utc))) == []       # same instant
     assert changes(a, replace(a, title="Lain", tags=("OKU",), image=None)) == ["title", "tags", "image"]
     assert changes(a, replace(a, related=(RelatedLink("Lain"),))) == ["related"]
 
 
 @pytest.mark.skipif(not hasattr(RelatedLink, "suggested"), reason="suggested links not in the model")
-def test_links_the_store_suggested_are_not_part_of_a_version():
+def test_links_the_store_suggested_are_part_of_a_version():
     a = replace(full_article(), related=())
     suggested = replace(a, related=(RelatedLink("Lain", "tag:x,2024:l", suggested=True),))
-    assert changes(a, suggested) == [] and snapshot(suggested)["related"] == []
+    assert changes(a, suggested) == ["related"]
+    assert snapshot(suggested)["related"] == [{"title": "Lain", "target": "tag:x,2024:l", "suggested": True}]
+    assert from_snapshot(snapshot(suggested), T3).related == suggested.related
+
+
+def test_a_snapshot_from_before_links_were_bound_holds_titles():
+    data = snapshot(full_article())
+    data["related"] = ["Bhabinkamtibmas"]
+    assert from_snapshot(data, T3).related == (RelatedLink("Bhabinkamtibmas"),)
 
 
 def test_build_history_orders_by_number_and_compares_neighbours():

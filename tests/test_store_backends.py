@@ -67,7 +67,7 @@ def test_newest_first_then_feeds_of_a_term(store):
     assert [a.slug for a in store.upcoming(T0 + timedelta(minutes=2))] == ["b3", "b4"]
 
 
-def test_links_resolve_by_title_and_prefix_and_follow_every_change(store):
+def test_links_resolve_by_title_and_prefix_and_stay_bound(store):
     put(store, article("holder", "Rapat Pleno KPU", related=("Banjir Baturaja", "AHY Tekankan")))
     holder = "tag:okes.example,2024:holder"
     assert [link.target_id for link in store.get(holder).related] == [None, None]
@@ -77,10 +77,13 @@ def test_links_resolve_by_title_and_prefix_and_follow_every_change(store):
     assert [(link.target_id, link.target.slug) for link in links] == [
         ("tag:okes.example,2024:banjir", "banjir"), ("tag:okes.example,2024:ahy", "ahy")]
     assert store.linking_to(["tag:okes.example,2024:banjir"]) == {holder}
-    put(store, article("ahy-2", "AHY Tekankan Keadilan Lagi"))   # two titles begin with the marker: none wins
-    assert store.get(holder).related[1].target_id is None
-    store.delete("banjir", T0)
-    assert store.get(holder).related[0].target_id is None
+    put(store, article("ahy-2", "AHY Tekankan Keadilan Lagi"))   # a second title beginning with it: bound still
+    assert store.get(holder).related[1].target_id == "tag:okes.example,2024:ahy"
+    put(store, article("pending", "Rapat Lain", related=("AHY Tekankan",)))   # two titles begin with it: none wins
+    assert store.get("tag:okes.example,2024:pending").related[0].target_id is None
+    store.delete("banjir", T0)   # bound still, shown as text
+    assert store.get(holder).related[0].target_id == "tag:okes.example,2024:banjir"
+    assert store.articles([holder], T0)[0].related[0].target is None
 
 
 def test_the_change_log_keeps_each_articles_placement_before_the_change(store):

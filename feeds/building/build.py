@@ -18,7 +18,8 @@ made, the builder's (:mod:`.builder`); a large full build runs in two processes
 
 A build is full when there is no usable state: first build, other settings or
 code, the clock went back, the change log was trimmed past the state, or a new
-category/tag/author name would move an existing feed's slug.
+category/tag/author feed would move (a section's address is assigned once and stored, so
+only a store that lost it can).
 
 The clock is a parameter: ``now`` decides which articles are visible (an
 embargoed article is invisible until its publish time), and nothing else in a
@@ -40,7 +41,6 @@ from sources.store.roles import FeedQueries
 from ..publishing.atomic import sync_filesystem, write_atomic
 from ..publishing.publish import Manifest, publish
 from ..publishing.websub import changed_topics
-from ..rendering.catalogue import term_slugs
 from ..rendering.document import Document
 from ..site import SiteSettings
 from .builder import Builder, Progress, fingerprint
@@ -82,7 +82,7 @@ def read_state(output_dir: Path) -> dict | None:
 
 def render_documents(store: FeedQueries, site: SiteSettings, now: datetime) -> list[Document]:
     """Every document of a full build, in memory (tests, tools)."""
-    slugs = {kind: term_slugs(store.terms(kind, now)) for kind in site.catalogue}
+    slugs = {kind: store.section_slugs(kind, now) for kind in site.catalogue}
     fragments = FragmentCache(None, fingerprint(site))
     try:
         return list(Builder(store, site, now, slugs, fragments).everything())
@@ -133,13 +133,14 @@ def _build(store: FeedQueries, site: SiteSettings, output_dir: Path, now: dateti
         days = timedelta(days=site.tombstone_days)
         # Deletions whose time came since the last build: a tombstone and a 410 page appear.
         deleted = [tombstone.id for tombstone in store.deleted_since(since, now)]
-        tombstones_moved = bool(store.deleted_since(since - days, now - days) or deleted)
+        aged = [tombstone.id for tombstone in store.deleted_since(since - days, now - days)]   # their tombstones go
+        tombstones_moved = bool(aged or deleted)
         if not (changed or released or tombstones_moved or partners_moved(store, site, since, now)):
             # Nothing changed: nothing read beyond the store's log, nothing written.
             return None, {}, ""
         builder = Builder(store, site, now, {kind: dict(names) for kind, names in state["slugs"].items()}, fragments)
         incremental = IncrementalPlan(builder, Manifest(output_dir), since)
-        why = incremental.plan(changed, released, tombstones_moved, state["slugs"], deleted)
+        why = incremental.plan(changed, released, tombstones_moved, state["slugs"], deleted, aged)
         if not why:
             if site.partners:   # each reflects the whole store: rendered again whenever anything is
                 incremental.render["partners/"] = lambda: partner_documents(store, site, now, builder.slugs)
@@ -148,7 +149,7 @@ def _build(store: FeedQueries, site: SiteSettings, output_dir: Path, now: dateti
         else:
             fragments.clear()
     if why:
-        builder = Builder(store, site, now, {kind: term_slugs(store.terms(kind, now)) for kind in site.catalogue},
+        builder = Builder(store, site, now, {kind: store.section_slugs(kind, now) for kind in site.catalogue},
                            fragments)
         if len(builder.keys()) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
             report = full_in_two(builder, store.opener(), output_dir, progress)

@@ -134,9 +134,9 @@ class Builder:
         deleted article's page, and the partners' feeds (feeds/building/partners.py)."""
         site = self.site
         ids = self.window(key) if ids is None else ids
-        deleted = self.tombstones() if key is None else ()
+        deleted = self.tombstones(key)
         rendered = self.rendered_in(ids, ("rss", "atom", "json", "html"))
-        view = FeedView(self.definition(key), (), newest(rendered["atom"][1], deleted, site), deleted,
+        view = FeedView(self.definition(key), (), self.updated(key, rendered["atom"][1], deleted), deleted,
                         history=History(prev=prev_archive))
         page = render_feed_page(view, site, rendered["html"][0].fragments)
         basis = {"entries": short_ids(ids), "prev_archive": prev_archive}
@@ -165,9 +165,19 @@ class Builder:
                 found.append(render_gone_page(path, self.site, tombstone.deleted.astimezone(self.site.zone)))
         return found
 
-    def tombstones(self) -> tuple:
+    def tombstones(self, key: FeedKey = None) -> tuple:
+        """The feed's entries deleted within ``feeds.tombstone_days``: every feed announces its own."""
+        kind, name = key if key else (None, None)
         since = self.now - timedelta(days=self.site.tombstone_days)
-        return deleted_entries(self.store.deleted_since(since, self.now), self.site)
+        return deleted_entries(self.store.deleted_since(since, self.now, kind, name), self.site)
+
+    def updated(self, key: FeedKey, fragments: list[Fragment], deleted: tuple) -> datetime:
+        """A feed's time: its newest entry, version or tombstone, or when an article last left it
+        (removals included: it never goes back, so If-Modified-Since sees a removal)."""
+        kind, name = key if key else (None, None)
+        left = self.store.feed_changed(kind, name)
+        shown = newest(fragments, deleted, self.site)
+        return max(shown, self.site.local(left)) if left is not None else shown
 
     def site_documents(self, main_view: FeedView, ids: list[str]) -> list[Document]:
         # The home page lists the newest ten entries.
@@ -179,7 +189,7 @@ class Builder:
     def main_view(self) -> tuple[FeedView, list[str]]:
         ids = self.window(None)
         deleted = self.tombstones()
-        view = FeedView(main_feed(self.site), (), newest(self.rendered(ids, "atom")[1], deleted, self.site), deleted)
+        view = FeedView(main_feed(self.site), (), self.updated(None, self.rendered(ids, "atom")[1], deleted), deleted)
         return view, ids
 
     def page_document(self, page: Page, known: dict[str, dict[str, Fragment]] | None = None) -> list[Document]:

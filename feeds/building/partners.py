@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from sources.model import Article, Tombstone
 from sources.store.roles import FeedQueries
 
-from ..rendering.catalogue import term_slugs
 from ..rendering.document import Document
 from ..rendering.entries import Entry, make_entry
 from ..rendering.partners import PartnerFeed, profile_of, render_partner
@@ -96,7 +95,7 @@ def partner_documents(store: FeedQueries, site: SiteSettings, now: datetime,
 def check(store: FeedQueries, site: SiteSettings, now: datetime, names: Iterable[str] | None = None
           ) -> list[PartnerFeed]:
     """What ``feedpub partners check`` reports: each partner's feed as a build would make it now."""
-    slugs = {kind: term_slugs(store.terms(kind, now)) for kind in site.catalogue}
+    slugs = {kind: store.section_slugs(kind, now) for kind in site.catalogue}
     return partner_feeds(store, site, now, slugs, names)
 
 

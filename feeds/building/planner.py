@@ -22,7 +22,7 @@ from sources.placement import UNKNOWN, Placement
 
 from ..publishing.publish import Manifest
 from ..rendering.archive import Page, archive_folder, is_closed, link, month_bounds, month_of, month_pages
-from ..rendering.catalogue import term_feed, term_slugs
+from ..rendering.catalogue import term_feed
 from ..rendering.document import Document
 from ..rendering.entries import Entry
 from ..rendering.pages import html_path, render_gone_page
@@ -45,6 +45,15 @@ def _link_changed(before: Placement | None, after: Placement | None, t0: int, t1
     # A placement logged before titles were recorded says nothing: its view is UNKNOWN,
     # which no current placement shows, so the link counts as changed.
     return was != shows
+
+
+def _feeds_left(before: Placement | None, after: Placement | None, t0: int, t1: int,
+                site: SiteSettings) -> set[FeedKey]:
+    """The feeds readers saw the article in at ``t0`` and do not at ``t1`` (their time moves)."""
+    def seen(placement: Placement | None, at: int) -> set[FeedKey]:
+        visible = placement and placement.status is Status.PUBLISHED and placement.published_ts <= at
+        return _feed_keys(placement, site) if visible else set()
+    return seen(before, t0) - seen(after, t1)
 
 
 def _page_state(placement: Placement | None, now_ts: int) -> str | None:
@@ -114,9 +123,10 @@ class IncrementalPlan:
         return month_of(ts, self.b.site.zone) if ts is not None else None
 
     def plan(self, changed: dict[str, Placement | None], released: list[str], tombstones_moved: bool,
-             state_slugs: dict[str, dict[str, str]], deleted: list[str]) -> str:
+             state_slugs: dict[str, dict[str, str]], deleted: list[str], aged: list[str] = ()) -> str:
         """Fill ``render``/``remove``; why only a full build can be right, or "". ``deleted``:
-        articles whose deletion time came since the last build."""
+        articles whose deletion time came since the last build; ``aged``: those whose tombstone
+        left the feeds since (older than ``feeds.tombstone_days``)."""
         b, store = self.b, self.b.store
         before = dict(changed)
         direct = set(changed) | set(released)
@@ -144,17 +154,28 @@ class IncrementalPlan:
                         (still if stays else touched).setdefault(key, set()).add(month)
         for key, months in still.items():
             touched.setdefault(key, set())
-        # A deletion (or a change to a deleted article) may add or drop a tombstone in atom.xml.
-        tombstones_moved = tombstones_moved or any(
+        # A deletion (or a change to a deleted article) may add or drop a tombstone in the atom.xml
+        # of each feed it was in; an article leaving a feed moves the feed's time: their
+        # subscription documents are rendered again whatever their entries.
+        tombstoned = {article_id for article_id in content if any(
             placement and placement.status is Status.DELETED
-            for article_id in content for placement in (before.get(article_id), current.get(article_id)))
-        if tombstones_moved:
-            touched.setdefault(None, set())
+            for placement in (before.get(article_id), current.get(article_id)))}
+        tombstones_moved = tombstones_moved or bool(tombstoned)
+        forced: set[FeedKey] = {None} if tombstones_moved else set()
+        timed = store.placements(sorted(set(deleted) | set(aged)))
+        for article_id in tombstoned | set(timed):
+            for placement in (before.get(article_id), current.get(article_id), timed.get(article_id)):
+                if placement:
+                    forced |= _feed_keys(placement, b.site)
+        for article_id in content:
+            forced |= _feeds_left(before.get(article_id), current.get(article_id), t0, t1, b.site)
+        for key in forced:
+            touched.setdefault(key, set())
         catalogue_changed = False
         for kind in b.site.catalogue:
             names = {key[1] for key in touched if key and key[0] == kind}
             if any(store.has_term(kind, name, b.now) != (name in state_slugs.get(kind, {})) for name in names):
-                slugs = term_slugs(store.terms(kind, b.now))
+                slugs = store.section_slugs(kind, b.now)
                 old = state_slugs.get(kind, {})
                 if any(name in slugs and slugs[name] != slug for name, slug in old.items()):
                     return "a new name moved the slug of an existing feed"
@@ -170,7 +191,7 @@ class IncrementalPlan:
         for key, months in touched.items():
             # A name only deleted articles carry has no feed (feeds exist for what readers see).
             if key is None or key[1] in b.slugs.get(key[0], {}):
-                self.feed(key, months, still.get(key, set()), content, force=key is None and tombstones_moved)
+                self.feed(key, months, still.get(key, set()), content, force=key in forced)
         if catalogue_changed and "rss.xml" not in self.render:
             self.render["index.html"] = lambda: b.site_documents(*b.main_view())
         others = sorted(set(deleted) - content)

@@ -7,8 +7,9 @@ URLs (every format each)::
 
 Slugs are lowercase ASCII made from the name ("Pilkada 2024" -> "pilkada-2024");
 a name with no Latin letters or digits gets "t-" and a short hash of the name;
-names that make the same slug are told apart in sorted order with "-2", "-3"
-(so a slug only changes if a name sorting before it with the same slug appears).
+names that make the same slug are told apart with "-2", "-3" in the order the names
+came: the store assigns each name its address once and keeps it (``sections``), so a
+later name never moves an earlier one's.
 
 A slug is a folder's name, so it must fit the file systems' limit on one name,
 255 bytes (ext4, XFS, btrfs, ZFS, tmpfs; NTFS counts UTF-16 units, and a slug is
@@ -21,50 +22,23 @@ fail with "File name too long" before (issue #15).
 
 from __future__ import annotations
 
-import hashlib
-
-from sources.text import slugify
+from sources.text import section_slug
 
 from ..site import SiteSettings
 from .entries import FeedDefinition, term_folder
 from .language import strings
 
-NAME_MAX = 255      # bytes in one file or folder name (Linux NAME_MAX)
-DIGEST_CHARS = 12   # of a long name's SHA-256: 48 bits, and "-2" still settles a clash
-
 
 def term_slugs(names: list[str]) -> dict[str, str]:
-    """name -> slug, unique within one kind, stable for a given set of names."""
+    """name -> slug, unique within one kind, for names given all at once (in sorted order). A
+    store assigns each name its slug once, in the order the names come (``sources.text.section_slug``);
+    this is the same for a fixed set of names."""
     slugs: dict[str, str] = {}
     taken: set[str] = set()
     for name in sorted(names):
-        base = slugify(name) or "t-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
-        if len(base) > NAME_MAX:
-            base = _shortened(base, name)
-        slug, n = base, 1
-        while slug in taken:
-            n += 1
-            slug = f"{_cut(base, NAME_MAX - len(str(n)) - 1)}-{n}"
-        taken.add(slug)
-        slugs[name] = slug
+        slugs[name] = section_slug(name, taken)
+        taken.add(slugs[name])
     return slugs
-
-
-def _shortened(slug: str, name: str) -> str:
-    """``slug`` cut at a word boundary to fit :data:`NAME_MAX` with a digest of ``name``."""
-    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:DIGEST_CHARS]
-    return f"{_cut(slug, NAME_MAX - len(digest) - 1)}-{digest}"
-
-
-def _cut(slug: str, limit: int) -> str:
-    """``slug`` in at most ``limit`` characters, at the last word boundary when there is one
-    in its second half (a name of one long word is cut where the limit falls)."""
-    if len(slug) <= limit:
-        return slug
-    head = slug[:limit]
-    if slug[limit] != "-" and head.rfind("-") > limit // 2:
-        head = head[:head.rfind("-")]
-    return head.rstrip("-")
 
 
 def term_feed(kind: str, name: str, slug: str, site: SiteSettings) -> FeedDefinition:

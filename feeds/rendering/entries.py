@@ -90,6 +90,7 @@ class Entry:
     related_html: str = ""            # the readable "Baca juga" list ("" when there is none)
     terms: tuple[Term, ...] = ()      # its categories, tags and author, with their feeds
     page: str | None = None           # where the build writes its page under public/; None: its address is elsewhere
+    dateline: str | None = None       # "BATURAJA - OKES.NEWS -": where the story happened (also in ``body_html``)
 
 
 @dataclass(frozen=True)
@@ -148,21 +149,37 @@ def shown_links(article: Article) -> list:
 
 
 def related_block(article: Article, site: SiteSettings) -> str:
-    """The "Baca juga" list readers see at the end of the content."""
-    links = shown_links(article)
-    if not links:
-        return ""
-    items = []
-    for link in links:
-        text = html.escape(link.display_title, quote=False)
-        if link.target is not None:
-            target = link.target
-            href = html.escape(site.article_link(target.url, target.slug, target.published), quote=True)
-            items.append(f'<li><a href="{href}">{text}</a></li>')
-        else:  # pending, or its target is not public yet: text without a link
-            items.append(f"<li>{text}</li>")
-    label = strings(site.language)["related"]
-    return f'\n<p><strong>{label}:</strong></p>\n<ul>\n' + "\n".join(items) + "\n</ul>"
+    """The lists readers see at the end of the content: the newsroom's "Baca juga", then the
+    store's suggestions under a label of their own."""
+    text = strings(site.language)
+    blocks = []
+    for suggested, label in ((False, text["related"]), (True, text["suggested"])):
+        links = [link for link in shown_links(article) if link.suggested is suggested]
+        if not links:
+            continue
+        items = []
+        for link in links:
+            words = html.escape(link.display_title, quote=False)
+            if link.target is not None:
+                target = link.target
+                href = html.escape(site.article_link(target.url, target.slug, target.published), quote=True)
+                items.append(f'<li><a href="{href}">{words}</a></li>')
+            else:  # pending, or its target is not public: text without a link
+                items.append(f"<li>{words}</li>")
+        blocks.append(f'\n<p><strong>{label}:</strong></p>\n<ul>\n' + "\n".join(items) + "\n</ul>")
+    return "".join(blocks)
+
+
+def with_dateline(body_html: str, dateline: str | None) -> str:
+    """The body opening with the dateline as the newsroom writes it: in bold at the start of
+    the first paragraph ("<p><strong>BATURAJA - OKES.NEWS -</strong> Menjelang ..."), or a
+    paragraph of its own when the body does not open with one."""
+    if not dateline:
+        return body_html
+    marked = f"<strong>{html.escape(dateline, quote=False)}</strong>"
+    if body_html.startswith("<p>"):
+        return f"<p>{marked} {body_html[3:]}"
+    return f"<p>{marked}</p>\n{body_html}"
 
 
 def entry_terms(article: Article, site: SiteSettings, slugs: Mapping[str, Mapping[str, str]]) -> tuple[Term, ...]:
@@ -180,7 +197,7 @@ def make_entry(article: Article, site: SiteSettings, slugs: Mapping[str, Mapping
     """``slugs``: kind -> name -> slug of the site's catalogue feeds (feeds/rendering/catalogue.py), which
     an entry's categories, tags and author link to; None: it links to none."""
     link = site.article_link(article.url, article.slug, article.published)
-    body = safe_html(article.content_html, base_url=link)
+    body = safe_html(with_dateline(article.content_html, article.dateline), base_url=link)
     related = safe_html(related_block(article, site), base_url=link)
     return Entry(
         id=article.id,
@@ -207,6 +224,7 @@ def make_entry(article: Article, site: SiteSettings, slugs: Mapping[str, Mapping
         related_html=related,
         terms=entry_terms(article, site, slugs or {}),
         page=site.article_path(article.url, article.slug, article.published),
+        dateline=safe_text(article.dateline) if article.dateline else None,
     )
 
 

@@ -45,6 +45,10 @@ from .splice import splice, split_entries
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 JSON_FEED_TYPE = "application/feed+json; charset=utf-8"
+# The link relation of a related article the store suggested, apart from the newsroom's own
+# picks (rel="related"). RFC 4287 section 4.2.7.2: a relation not in the IANA registry is an
+# IRI; this one is a tag: URI (RFC 4151), which no one else mints.
+SUGGESTED_REL = "tag:feedpub,2026:suggested"
 
 
 def _categories(entry: Entry, site: SiteSettings, *, rss: bool) -> list[dict[str, str]]:
@@ -111,7 +115,8 @@ def _add_entry(fg: FeedGenerator, entry: Entry, site: SiteSettings, *, rss: bool
     for category in _categories(entry, site, rss=rss):
         fe.category(category)
     for link in entry.related:
-        fe.feedpub_links.add(link.href, "related", title=link.title, type="text/html")
+        fe.feedpub_links.add(link.href, SUGGESTED_REL if link.suggested else "related", title=link.title,
+                             type="text/html")
     if entry.image:
         fe.feedpub_media.url = entry.image.url
         fe.feedpub_media.media_type = entry.image.media_type
@@ -247,12 +252,13 @@ def _json_item(entry: Entry) -> dict:
     item["language"] = entry.language
     if entry.image:
         item["image"] = entry.image.url
-    if entry.related:
-        # Extension objects start with "_" (JSON Feed 1.1, "Extensions").
-        item["_feedpub"] = {"related": [
-            {"url": link.href, "title": link.title, **({"suggested": True} if link.suggested else {})}
-            for link in entry.related
-        ]}
+    for key, suggested in (("related", False), ("suggested", True)):
+        links = [{"url": link.href, "title": link.title} for link in entry.related if link.suggested is suggested]
+        if links:
+            # Extension objects start with "_" (JSON Feed 1.1, "Extensions").
+            item.setdefault("_feedpub", {})[key] = links
+    if entry.dateline:
+        item.setdefault("_feedpub", {})["dateline"] = entry.dateline
     if entry.via:
         item.setdefault("_feedpub", {})["source"] = {"name": entry.via.name, "url": entry.via.url}
     return item

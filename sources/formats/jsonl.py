@@ -164,12 +164,12 @@ def read_line(
     key = given[0]
     if not isinstance(values[key], str):
         raise origin.fail(key, f"expected text, got {type(values[key]).__name__}")
-    city = publication = None
+    city = publication = dateline = None
     try:
         if key == "body":
             body = parse_newsroom_text(values["body"])
             content_html, lead, related = body.html(), body.lead, body.related_titles
-            city, publication = body.city, body.publication
+            city, publication, dateline = body.city, body.publication, body.dateline
         else:
             content_html, lead, related = fragment_parts(xml_safe(values["content_html"]), path="")
     except IngestError as exc:
@@ -179,7 +179,8 @@ def read_line(
         raise origin.fail("id", "has no letters or digits to make a slug from; give 'slug'")
     draft = assemble_draft(
         path=path, fields=fields, lead=lead, content_html=content_html, content_text=xml_safe(text),
-        default_slug=default_slug, city=city, publication=publication, related_titles=related, line=line,
+        default_slug=default_slug, city=city, publication=publication, related_titles=related, dateline=dateline,
+        line=line,
         warnings=tuple(origin.warnings),
     )
     return replace(draft, source=None)   # known by id or slug: the file holds many (see above)

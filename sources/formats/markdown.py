@@ -27,7 +27,7 @@ from markdown_it.token import Token
 from ..drafts import ArticleDraft, assemble_draft, read_front_matter
 from ..errors import IngestError
 from ..model import IngestSettings
-from ..newsroom import END_MARK, RELATED_MARKER, split_dateline
+from ..newsroom import END_MARK, RELATED_MARKER, split_dateline, written_dateline
 from ..text import normalise_title, squash_space, xml_safe
 
 # What may stand before a marker on its line: block quote marks and one list bullet.
@@ -86,8 +86,9 @@ def _take_related(md: MarkdownIt, lines: list[str], first_line: int, path: str) 
 
 def parse_markdown_body(
     text: str, *, path: str, first_line: int, title: str | None,
-) -> tuple[str, str, str | None, str | None, str | None, tuple[str, ...]]:
-    """(content HTML, lead text, headline from a leading H1, city, publication, related titles).
+) -> tuple[str, str, str | None, str | None, str | None, tuple[str, ...], str | None]:
+    """(content HTML, lead text, headline from a leading H1, city, publication, related titles,
+    the dateline as written).
 
     ``title`` is the headline given elsewhere: a leading H1 equal to it is dropped from
     the body; without one, a leading H1 becomes the headline.
@@ -104,7 +105,7 @@ def parse_markdown_body(
             heading = h1_text if title is None else None
             for index in range(*blocks.pop(0).map):
                 lines[index] = ""
-    city = publication = None
+    city = publication = dateline = None
     if blocks and blocks[0].type == "paragraph_open":   # the lead may open with a dateline
         index = blocks[0].map[0]
         indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
@@ -112,6 +113,7 @@ def parse_markdown_body(
         if found_city is not None and found_city.strip("*_ "):
             lines[index] = indent + lead
             city, publication = found_city.strip("*_ "), found_publication
+            dateline = (written_dateline(lines[index].strip(), lead) or "").strip("*_ ") or None
     for token in tokens:
         if token.type == "paragraph_open" and token.map:
             last = token.map[1] - 1
@@ -122,7 +124,7 @@ def parse_markdown_body(
     if lead is None:
         raise IngestError("the article has no body text", path=path, line=first_line)
     html = md.renderer.render(tokens, md.options, {}).strip()
-    return html, lead, heading, city, publication, related
+    return html, lead, heading, city, publication, related, dateline
 
 
 def read_markdown_draft(
@@ -135,7 +137,7 @@ def read_markdown_draft(
     """Parse one Markdown file; ``overrides`` (command-line flags) win over front matter."""
     text, fields, body_text, body_line, warnings = read_front_matter(
         data, path=path, settings=settings, overrides=overrides)
-    html, lead, heading, city, publication, related = parse_markdown_body(
+    html, lead, heading, city, publication, related, dateline = parse_markdown_body(
         body_text, path=path, first_line=body_line, title=fields["title"],
     )
     if heading is not None:
@@ -143,5 +145,5 @@ def read_markdown_draft(
     return assemble_draft(
         path=path, fields=fields, lead=lead, content_html=html, content_text=xml_safe(text),
         default_slug=Path(path).stem, city=city, publication=publication, related_titles=related,
-        warnings=warnings,
+        dateline=dateline, warnings=warnings,
     )

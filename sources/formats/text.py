@@ -30,5 +30,5 @@ def read_draft(
     return assemble_draft(
         path=path, fields=fields, lead=body.lead, content_html=body.html(), content_text=xml_safe(text),
         default_slug=Path(path).stem, city=body.city, publication=body.publication,
-        related_titles=body.related_titles, warnings=warnings,
+        related_titles=body.related_titles, dateline=body.dateline, warnings=warnings,
     )

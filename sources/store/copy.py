@@ -2,9 +2,11 @@
 
 SQLite to PostgreSQL when a site outgrows one machine (or back): the articles with
 their tombstones (deleted articles keep their row and deletion time), every revision,
-the related links as they are bound and the suggestions as they were stored (copied,
+every headline each article has had (markers resolve against former ones too), the related
+links as they are bound and the suggestions as they were stored (copied,
 not computed again: a build from the copy gives the same bytes), the remote sources'
-polling state, and the store's revision. What the store derives from those rows (the
+polling state, each section's address and since when its feed is published, the time each
+feed last lost an article, and the store's revision. What the store derives from those rows (the
 term index, the full-text index) is made by the destination's own triggers and
 columns; the change log starts empty at the copied revision (a build from the copy
 is a full build: its output folder is new).
@@ -31,7 +33,10 @@ COPIED: tuple[tuple[str, str | None, str], ...] = (
     ("articles", "id", "id"),
     ("related_links", "article_id", "article_id, position"),
     ("revisions", "article_id", "article_id, number"),
+    ("article_titles", "article_id", "article_id, title_norm"),
     ("remote_sources", None, "url"),
+    ("sections", None, "kind, name"),
+    ("feed_changes", None, "kind, name"),
 )
 # Made by the destination itself: the term index and change log (triggers), the full-text
 # index, the store's counters (meta: set from the source's revision), the schema version,

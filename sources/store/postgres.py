@@ -208,16 +208,17 @@ class PostgresStore(SQLStore):
         constraint = getattr(getattr(exc, "diag", None), "constraint_name", None)
         return {"articles_slug_key": "slug", "articles_pkey": "id"}.get(constraint or "")
 
-    def _candidates(self, cur: _Cursor, terms: list[str], exclude: str, limit: int) -> list[tuple[str, str, str]]:
+    def _candidates(self, cur: _Cursor, terms: list[str], exclude: str, limit: int,
+                    now_ts: int) -> list[tuple[str, str, str]]:
         # ts_rank's weights run {D, C, B, A}, each at most 1: title words (A) count three
         # times body words (D), as bm25(articles_fts, 3.0, 1.0) weighs them on SQLite. Each term is quoted
         # as a lexeme, so no character of an article's words is tsquery syntax.
         query = " | ".join("'" + term.replace("\\", "\\\\").replace("'", "''") + "'" for term in terms)
         return cur.execute(
             "SELECT a.id, a.title, a.content_html FROM articles a, to_tsquery('simple', ?) q "
-            "WHERE a.search @@ q AND a.id != ? AND a.status != 'deleted' "
+            "WHERE a.search @@ q AND a.id != ? AND a.status = 'published' AND a.published_ts <= ? "
             "ORDER BY ts_rank('{0.333333, 0, 0, 1.0}', a.search, q) DESC, a.id LIMIT ?",
-            (query, exclude, limit),
+            (query, exclude, now_ts, limit),
         ).fetchall()
 
     # --- many instances ----------------------------------------------------------------

@@ -19,7 +19,7 @@ raise :class:`sources.errors.StoreError` naming the store.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -42,10 +42,19 @@ class FeedQueries(Protocol):
         """A number that grows with every committed change."""
 
     def terms(self, kind: str, now: datetime) -> list[str]:
-        """Distinct categories, tags or authors ("category", "tag", "author") of the articles visible at ``now``."""
+        """The categories, tags or authors ("category", "tag", "author") whose feed is published at
+        ``now``: an article carrying it was visible at some time up to ``now`` (it stays so)."""
 
     def has_term(self, kind: str, name: str, now: datetime) -> bool:
-        """Whether an article visible at ``now`` carries this category, tag or author."""
+        """Whether the feed of this category, tag or author is published at ``now`` (see :meth:`terms`)."""
+
+    def section_slugs(self, kind: str, now: datetime) -> dict[str, str]:
+        """name -> address (slug) of each of :meth:`terms`: assigned once, when the name first came,
+        and kept."""
+
+    def feed_changed(self, kind: str | None, name: str | None) -> datetime | None:
+        """When an article readers saw last left the feed (deleted, unpublished, moved out of it), if
+        ever; ``kind`` None: the main feed."""
 
     def latest_ids(self, kind: str | None, name: str | None, now: datetime, limit: int) -> list[str]:
         """The ids of the feed's newest ``limit`` articles visible at ``now``, newest first."""
@@ -77,8 +86,10 @@ class FeedQueries(Protocol):
     def linking_to(self, ids: Sequence[str]) -> set[str]:
         """Articles holding a related link resolved to one of ``ids``."""
 
-    def deleted_since(self, since: datetime, now: datetime) -> list[Tombstone]:
-        """Articles deleted in [since, now], newest deletion first, that had been public."""
+    def deleted_since(self, since: datetime, now: datetime, kind: str | None = None,
+                      name: str | None = None) -> list[Tombstone]:
+        """Articles deleted in [since, now], newest deletion first, that had been public; with
+        ``kind`` and ``name``, those of that category, tag or author only."""
 
     def unpublished_since(self, since: datetime, now: datetime) -> list[Tombstone]:
         """Articles unpublished in [since, now] after readers saw them and not public again (nor
@@ -95,9 +106,15 @@ class Articles(Protocol):
     """Article reads and writes of importers (sources/ingest.py, sources/remote.py),
     the ingest API (sources/api.py) and the CLI."""
 
-    def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None) -> SaveResult:
+    def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None,
+             fresh: Collection[str] = ()) -> SaveResult:
         """In one transaction: look the article up (by id if given, else by source file,
-        else by slug), let ``decide`` choose, and write its choice unless it is "unchanged"."""
+        else by slug), let ``decide`` choose, and write its choice unless it is "unchanged".
+
+        A write that changes what readers see of other articles already published (a pending
+        link of theirs resolves, a link of theirs now leads elsewhere or nowhere) moves their
+        ``updated`` to its time and records them a version each, except those in ``fresh``:
+        articles first published by the same run (an import), whose first publication it is part of."""
 
     def get(self, article_id: str) -> Article | None:
         """The article with this id, whatever its status."""

@@ -439,6 +439,59 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX articles_unpublished ON articles (unpublished_ts) WHERE unpublished_ts IS NOT NULL",
         ),
     ),
+    Migration(  # 11
+        both=(
+            # The dateline as the newsroom wrote it ("BATURAJA - OKES.NEWS -"), shown at the start of
+            # the content. Articles stored before it kept its city and publication: it is written
+            # again from those, as the newsroom's format has it.
+            "ALTER TABLE articles ADD COLUMN dateline {text}",
+            "UPDATE articles SET dateline = city || ' - ' || publication || ' -' "
+            "WHERE city IS NOT NULL AND publication IS NOT NULL",
+            "UPDATE articles SET dateline = city || ' -' WHERE city IS NOT NULL AND publication IS NULL",
+        ),
+    ),
+    Migration(  # 12
+        both=(
+            # Every headline an article has had, its current one included (normalised): a
+            # "Baca juga" marker written after a correction still resolves against the former one.
+            # Stores from before it know each article's current headline only.
+            """CREATE TABLE article_titles (
+                article_id  {text} NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+                title_norm  {text} NOT NULL,
+                PRIMARY KEY (title_norm, article_id)
+            )""",
+            "CREATE INDEX article_titles_by_article ON article_titles (article_id)",
+            "INSERT INTO article_titles (article_id, title_norm) SELECT id, title_norm FROM articles",
+            # When a pending link resolved in an article readers already saw (Unix seconds): from then,
+            # or from its target's release, the article's ``updated`` is that time. NULL: resolved as
+            # part of the article's own first publication or edit, or before this column.
+            "ALTER TABLE related_links ADD COLUMN bound_ts {int}",
+        ),
+    ),
+    Migration(  # 13
+        both=(
+            # Each category, tag and author's feed: its address, assigned once when the name first
+            # came and never moved (a later name with the same slug gets "-2"); and since when it
+            # is published (an article carrying it visible). A published feed stays, empty or not.
+            # Filled for the names stored before it at the first build (sources/store/sql.py).
+            """CREATE TABLE sections (
+                kind          {text} NOT NULL,
+                name          {text} NOT NULL,
+                slug          {text} NOT NULL,
+                published_ts  {int},
+                PRIMARY KEY (kind, name),
+                UNIQUE (kind, slug)
+            )""",
+            # When an article last left a feed (deleted, unpublished, moved out of it): the feed's
+            # time never goes back past it. kind '' is the main feed.
+            """CREATE TABLE feed_changes (
+                kind        {text} NOT NULL,
+                name        {text} NOT NULL,
+                changed_ts  {int} NOT NULL,
+                PRIMARY KEY (kind, name)
+            )""",
+        ),
+    ),
 )
 
 

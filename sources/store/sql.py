@@ -11,23 +11,27 @@ statement text. Every write is one transaction: a failed write leaves the store 
 it was.
 
 Related links are resolved here, at write time, by normalised title: an exact
-match wins; otherwise a marker that was cut short resolves to the one stored
-title it begins (never when two do). Deleted articles and the link's own
-article never match. A link's target is thus a function of the stored titles
-alone: every save or delete re-resolves the links it can affect, so the order
-in which articles arrive never changes a feed. A link without a match stays
-pending until an article that matches arrives. Whether the target is *shown*
-is decided at read time: an embargoed target is not linked before its release.
+match of a current headline wins, then of a former one (``article_titles`` keeps
+every headline an article has had); otherwise a marker that was cut short
+resolves to the one article whose current (then former) headline it begins
+(never when two do). Deleted articles and the link's own article never match.
+A link without a match stays pending, and is resolved again by every save or
+delete whose headlines it may match, until one does. Once resolved, a link is
+*bound* to its target's id: corrections of the target's headline, or a later
+article with the same one, never move it, and it shows the editor's words as
+its label. Only a change of the marker's text in the citing article resolves it
+again. Whether the target is *shown* is decided at read time: an embargoed,
+unpublished or deleted target is not linked (its label shows as text).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
@@ -37,14 +41,14 @@ from ..model import (Article, ArticleCounts, Image, LinkTarget, RelatedLink, Rev
 from ..placement import Placement
 from ..revisions import build_history, dumps as revision_snapshot
 from ..suggest import CANDIDATES, MAX_SUGGESTIONS, choose_related, query_terms
-from ..text import normalise_title
+from ..text import normalise_title, section_slug
 from .roles import Decide, FeedQueries
 from .schema import PLACE
 
 _ARTICLE_COLUMNS = (
     "id, slug, url, title, summary, content_html, content_text, author, city, publication, "
     "published, updated, categories, tags, language, image_url, image_type, image_length, status, source, stored, "
-    "upstream_id, via_url, via_name, sample, image_width, image_height"
+    "upstream_id, via_url, via_name, sample, image_width, image_height, dateline"
 )
 
 
@@ -127,9 +131,10 @@ class SQLStore(ABC):
         """Which unique key a write ran into: "slug", "id", or None for another."""
 
     @abstractmethod
-    def _candidates(self, cur: Cursor, terms: list[str], exclude: str, limit: int) -> list[tuple[str, str, str]]:
-        """(id, title, content_html) of up to ``limit`` other live articles matching any of
-        ``terms`` in full-text search, best first."""
+    def _candidates(self, cur: Cursor, terms: list[str], exclude: str, limit: int,
+                    now_ts: int) -> list[tuple[str, str, str]]:
+        """(id, title, content_html) of up to ``limit`` other articles readers see at ``now_ts``
+        (Unix seconds) matching any of ``terms`` in full-text search, best first."""
 
     @abstractmethod
     def table_columns(self, table: str) -> list[str]:
@@ -225,26 +230,91 @@ class SQLStore(ABC):
                               (limit, offset), now=None)
 
     def terms(self, kind: str, now: datetime) -> list[str]:
-        # Each distinct name, then its first visible article through the term's index (as in
-        # has_term): joining every term row to its article read each article's row
-        # (docs/BENCHMARKS.md, "The store's queries").
-        u = self.UNINDEXED
-        with self._read(f"the names of each {kind}") as db:
-            rows = db.execute(
-                "SELECT n.name FROM (SELECT DISTINCT name FROM article_terms WHERE kind = :kind) n WHERE EXISTS ("
-                "SELECT 1 FROM article_terms t JOIN articles a ON a.id = t.article_id WHERE t.kind = :kind "
-                f"AND t.name = n.name AND t.published_ts <= :now AND {u}a.status = 'published' "
-                f"AND {u}a.published_ts <= :now)", {"kind": kind, "now": _ts(now)}).fetchall()
-        return sorted(row[0] for row in rows)
+        return sorted(self.section_slugs(kind, now))
 
     def has_term(self, kind: str, name: str, now: datetime) -> bool:
-        """Whether any article readers can see carries the term (its feed exists)."""
-        u = self.UNINDEXED
-        with self._read(f"whether any article carries the {kind} {name!r}") as db:
-            return db.execute(
-                # UNINDEXED ("+"): through the term's index first, not from every published article.
-                "SELECT 1 FROM article_terms t JOIN articles a ON a.id = t.article_id WHERE t.kind = ? AND t.name = ? "
-                f"AND {u}a.status = 'published' AND {u}a.published_ts <= ? LIMIT 1", (kind, name, _ts(now))).fetchone() is not None
+        """Whether the term's feed is published at ``now``: an article carrying it was visible by then."""
+        self._fill_sections()
+        with self._read(f"whether the feed of the {kind} {name!r} is published") as db:
+            return db.execute("SELECT 1 FROM sections WHERE kind = ? AND name = ? AND published_ts <= ?",
+                              (kind, name, _ts(now))).fetchone() is not None
+
+    def section_slugs(self, kind: str, now: datetime) -> dict[str, str]:
+        self._fill_sections()
+        with self._read(f"the addresses of each {kind}") as db:
+            rows = db.execute("SELECT name, slug FROM sections WHERE kind = ? AND published_ts <= ? ORDER BY name",
+                              (kind, _ts(now))).fetchall()
+        return dict(rows)
+
+    def feed_changed(self, kind: str | None, name: str | None) -> datetime | None:
+        with self._read(f"when {self._feed_name(kind, name)} last lost an article") as db:
+            row = db.execute("SELECT changed_ts FROM feed_changes WHERE kind = ? AND name = ?",
+                             (kind or "", name or "")).fetchone()
+        return datetime.fromtimestamp(row[0], timezone.utc) if row else None
+
+    def _fill_sections(self) -> None:
+        """Give the names stored before sections were kept their address, once (a store migrated
+        from an older feedpub): in sorted order, as builds made them then, and published since the
+        first article carrying each that readers could see."""
+        with self._read("whether every section has its address") as db:
+            if db.execute("SELECT 1 FROM meta WHERE key = 'sections_filled'").fetchone():
+                return
+        with self._failing("the sections' addresses were not stored"), self._transaction(write=True) as cur:
+            self._fill_sections_in(cur)
+
+    def _fill_sections_in(self, cur: Cursor) -> None:
+        """:meth:`_fill_sections` in the caller's write transaction."""
+        if cur.execute("SELECT 1 FROM meta WHERE key = 'sections_filled'").fetchone():
+            return
+        rows = cur.execute(
+            "SELECT t.kind, t.name, min(CASE WHEN a.status = 'published' OR a.deleted_ts IS NOT NULL "
+            "OR a.unpublished_ts IS NOT NULL THEN a.published_ts END) FROM article_terms t "
+            "JOIN articles a ON a.id = t.article_id WHERE NOT EXISTS (SELECT 1 FROM sections s "
+            "WHERE s.kind = t.kind AND s.name = t.name) GROUP BY t.kind, t.name ORDER BY t.kind, t.name").fetchall()
+        for kind, name, published_ts in rows:
+            self._add_section(cur, kind, name, published_ts)
+        cur.execute("INSERT INTO meta (key, value) VALUES ('sections_filled', 1)")
+
+    @staticmethod
+    def _add_section(cur: Cursor, kind: str, name: str, published_ts: int | None) -> None:
+        taken = {row[0] for row in cur.execute("SELECT slug FROM sections WHERE kind = ?", (kind,)).fetchall()}
+        cur.execute("INSERT INTO sections (kind, name, slug, published_ts) VALUES (?, ?, ?, ?)",
+                    (kind, name, section_slug(name, taken), published_ts))
+
+    @staticmethod
+    def _terms_of(article: Article | None) -> set[tuple[str, str]]:
+        if article is None:
+            return set()
+        found = {("category", name) for name in article.categories} | {("tag", name) for name in article.tags}
+        return found | ({("author", article.author)} if article.author else set())
+
+    def _place_sections(self, cur: Cursor, before: Article | None, after: Article, at: datetime) -> None:
+        """Keep the sections of an article changed from ``before`` to ``after`` at ``at``: a new name
+        gets its address; a feed is published from its first visible article on, and once its time
+        came it stays; before then, it follows the articles that still carry it (an embargoed
+        article unpublished, or moved, before its release publishes nothing)."""
+        self._fill_sections_in(cur)   # names stored before sections first: they keep their addresses
+        for kind, name in sorted(self._terms_of(after)):
+            row = cur.execute("SELECT published_ts FROM sections WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+            if row is None:
+                self._add_section(cur, kind, name, None)
+        for kind, name in sorted(self._terms_of(before) | self._terms_of(after)):
+            cur.execute(
+                "UPDATE sections SET published_ts = (SELECT min(a.published_ts) FROM article_terms t "
+                "JOIN articles a ON a.id = t.article_id WHERE t.kind = ? AND t.name = ? AND a.status = 'published') "
+                "WHERE kind = ? AND name = ? AND (published_ts IS NULL OR published_ts > ?)",
+                (kind, name, kind, name, _ts(at)))
+
+    def _feeds_left(self, cur: Cursor, before: Article | None, after: Article, at: datetime) -> None:
+        """Record at ``at`` the feeds readers saw ``before`` in and no longer see ``after`` in."""
+        def feeds(article: Article | None) -> set[tuple[str, str]]:
+            if article is None or not article.is_visible(at):
+                return set()
+            return {("", "")} | self._terms_of(article)
+        for kind, name in sorted(feeds(before) - feeds(after)):
+            cur.execute("INSERT INTO feed_changes (kind, name, changed_ts) VALUES (?, ?, ?) ON CONFLICT (kind, name) "
+                        "DO UPDATE SET changed_ts = excluded.changed_ts WHERE feed_changes.changed_ts < excluded.changed_ts",
+                        (kind, name, _ts(at)))
 
     # --- what builds ask (feeds/building/build.py) ----------------------------------------------
     #
@@ -405,13 +475,16 @@ class SQLStore(ABC):
                 cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         return changed
 
-    def deleted_since(self, since: datetime, now: datetime) -> list[Tombstone]:
+    def deleted_since(self, since: datetime, now: datetime, kind: str | None = None,
+                      name: str | None = None) -> list[Tombstone]:
+        of_term = ("AND id IN (SELECT article_id FROM article_terms WHERE kind = ? AND name = ?) "
+                   if kind is not None else "")
         with self._read("the articles deleted lately") as db:
             rows = db.execute(
                 "SELECT id, slug, url, deleted_ts, published FROM articles WHERE status = 'deleted' "
-                "AND deleted_ts BETWEEN ? AND ? AND published_ts <= deleted_ts "
+                f"AND deleted_ts BETWEEN ? AND ? AND published_ts <= deleted_ts {of_term}"
                 "ORDER BY deleted_ts DESC, id",
-                (_ts(since), _ts(now)),
+                (_ts(since), _ts(now), *((kind, name) if kind is not None else ())),
             ).fetchall()
         return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo), datetime.fromisoformat(published))
                 for id_, slug, url, ts, published in rows]
@@ -449,9 +522,11 @@ class SQLStore(ABC):
         ids = [row[0] for row in rows]
         links: dict[str, list[RelatedLink]] = {article_id: [] for article_id in ids}
         marks = ",".join("?" * len(ids))
-        for article_id, title, target_id, suggested, t_slug, t_url, t_title, t_status, t_ts, t_published in cur.execute(
+        appeared: dict[str, int] = {}   # when a link bound late became visible, newest per article
+        for (article_id, title, target_id, suggested, t_slug, t_url, t_title, t_status, t_ts, t_published,
+             bound_ts) in cur.execute(
             f"""SELECT r.article_id, r.title, r.target_id, r.suggested, t.slug, t.url, t.title, t.status,
-                       t.published_ts, t.published
+                       t.published_ts, t.published, r.bound_ts
                 FROM related_links r LEFT JOIN articles t ON t.id = r.target_id
                 WHERE r.article_id IN ({marks}) ORDER BY r.article_id, r.position""",
             ids,
@@ -464,14 +539,21 @@ class SQLStore(ABC):
             )
             target = (LinkTarget(target_id, t_slug, t_url, t_title, datetime.fromisoformat(t_published))
                       if visible else None)
-            links[article_id].append(RelatedLink(title, target_id, target, suggested=bool(suggested)))
-        return [self._article(row, tuple(links[row[0]])) for row in rows]
+            if visible and bound_ts is not None:
+                appeared[article_id] = max(appeared.get(article_id, 0), bound_ts, t_ts)
+            links[article_id].append(RelatedLink(title, target_id, target, suggested=bool(suggested),
+                                                 bound=bound_ts is not None))
+        articles = [self._article(row, tuple(links[row[0]])) for row in rows]
+        # A link bound after the article was first published changed what readers see of it when
+        # it appeared (see _reresolve): its ``updated`` is that time, once the link shows.
+        return [replace(a, updated=max(a.updated, datetime.fromtimestamp(appeared[a.id], a.updated.tzinfo)))
+                if a.id in appeared else a for a in articles]
 
     @staticmethod
     def _article(row: Sequence, related: tuple[RelatedLink, ...]) -> Article:
         (id_, slug, url, title, summary, content_html, content_text, author, city, publication,
          published, updated, categories, tags, language, image_url, image_type, image_length, status, source,
-         stored, upstream_id, via_url, via_name, sample, image_width, image_height) = row
+         stored, upstream_id, via_url, via_name, sample, image_width, image_height, dateline) = row
         return Article(
             id=id_, slug=slug, url=url, title=title, summary=summary, content_html=content_html,
             content_text=content_text, author=author, city=city, publication=publication,
@@ -480,7 +562,7 @@ class SQLStore(ABC):
             image=Image(image_url, image_type, image_length, image_width, image_height) if image_url else None,
             related=related, status=Status(status), source=source,
             stored=datetime.fromisoformat(stored) if stored else None,
-            upstream_id=upstream_id, via_url=via_url, via_name=via_name, sample=bool(sample),
+            upstream_id=upstream_id, via_url=via_url, via_name=via_name, sample=bool(sample), dateline=dateline,
         )
 
     # --- remote sources (sources/remote.py) ------------------------------------------
@@ -523,7 +605,8 @@ class SQLStore(ABC):
 
     # --- writes ----------------------------------------------------------------------
 
-    def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None) -> SaveResult:
+    def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None,
+             fresh: Collection[str] = ()) -> SaveResult:
         try:
             with self._transaction(write=True) as cur:
                 existing = self._find(cur, article_id, slug, source)
@@ -533,8 +616,15 @@ class SQLStore(ABC):
                         existing.stored if existing is not None and existing.id == result.article.id else None,
                         result.article.stored)))
                 if result.action != "unchanged":
+                    at = result.article.stored or self.clock()
+                    moved = self._links_moved(cur, existing, result.article, at) if existing else set()
                     self._write(cur, result.article, replacing=existing is not None)
-                    self._add_revision(cur, existing, result.article)
+                    self._place_sections(cur, existing, result.article, at)
+                    self._feeds_left(cur, existing, result.article, at)
+                    # The version as stored: its links as they resolved.
+                    self._add_revision(cur, existing, self._load(cur, "id = ?", (result.article.id,), now=None)[0])
+                    self._reresolve(cur, result.article, at, fresh={*fresh, result.article.id})
+                    self._redate(cur, moved - {result.article.id} - set(fresh), at)
                     cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         except self.CONFLICTS as exc:
             raise StoreError(self._explain_conflict(exc, slug)) from exc
@@ -566,8 +656,12 @@ class SQLStore(ABC):
                 cur.execute("UPDATE articles SET unpublished_ts = ? WHERE id = ?",
                             (_ts(now) if was_public else None, article.id))
             changed = replace(article, status=status, stored=now)
-            self._reresolve(cur, changed, normalise_title(article.title))
+            self._place_sections(cur, article, changed, now)
+            self._feeds_left(cur, article, changed, now)
+            moved = self._links_moved(cur, article, changed, now)
             self._add_revision(cur, article, changed)
+            self._reresolve(cur, changed, now, fresh={article.id})
+            self._redate(cur, moved - {article.id}, now)
             cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         return changed
 
@@ -578,9 +672,18 @@ class SQLStore(ABC):
         # dropped: _match never picks a deleted article), then removed with its versions.
         cur.execute("UPDATE articles SET status = 'deleted', deleted_ts = NULL WHERE id = ?", (article.id,))
         gone = replace(article, status=Status.DELETED, stored=now)
-        self._reresolve(cur, gone, normalise_title(article.title))
+        # Links bound to it lose their target with it, and may find another.
+        moved = self._links_moved(cur, article, gone, now)
+        cur.execute("UPDATE related_links SET target_id = NULL, bound_ts = NULL WHERE target_id = ? "
+                    "AND suggested = 0", (article.id,))
+        self._reresolve(cur, gone, now, fresh={article.id})
+        self._redate(cur, moved - {article.id}, now)
         cur.execute("DELETE FROM revisions WHERE article_id = ?", (article.id,))
         cur.execute("DELETE FROM articles WHERE id = ?", (article.id,))
+        # Its sections, unless another article carries them: a demo leaves no empty feed behind.
+        for kind, name in sorted(self._terms_of(article)):
+            cur.execute("DELETE FROM sections WHERE kind = ? AND name = ? AND NOT EXISTS (SELECT 1 FROM article_terms "
+                        "WHERE kind = ? AND name = ?)", (kind, name, kind, name))
         cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         # The change log would keep where it stood (its slug and title) for a thousand
         # revisions: trimmed past now, so the next build is a full one, which leaves nothing
@@ -626,97 +729,154 @@ class SQLStore(ABC):
             a.image.url if a.image else None, a.image.media_type if a.image else None,
             a.image.length if a.image else None, a.status.value, None, a.source,
             a.stored.isoformat() if a.stored else None, a.upstream_id, a.via_url, a.via_name, int(a.sample),
-            a.image.width if a.image else None, a.image.height if a.image else None,
+            a.image.width if a.image else None, a.image.height if a.image else None, a.dateline,
         )
         columns = ("slug, url, title, title_norm, summary, content_html, content_text, author, city, "
                    "publication, published, published_ts, updated, updated_ts, categories, tags, "
                    "language, image_url, image_type, image_length, status, deleted_ts, source, stored, "
-                   "upstream_id, via_url, via_name, sample, image_width, image_height")
-        old_title_norm = None
+                   "upstream_id, via_url, via_name, sample, image_width, image_height, dateline")
         if replacing:
-            row = cur.execute("SELECT title_norm FROM articles WHERE id = ?", (a.id,)).fetchone()
-            old_title_norm = row[0] if row else None
             assignments = ", ".join(f"{c.strip()} = ?" for c in columns.split(","))
             cur.execute(f"UPDATE articles SET {assignments} WHERE id = ?", (*values, a.id))
         else:
             cur.execute(f"INSERT INTO articles (id, {columns}) VALUES ({','.join('?' * (len(values) + 1))})",
                         (a.id, *values))
-        self._replace_links(cur, a)
-        self._reresolve(cur, a, old_title_norm)
+        # Every headline it has had: markers written against a former one still find it.
+        cur.execute("INSERT INTO article_titles (article_id, title_norm) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    (a.id, normalise_title(a.title)))
+        self._replace_links(cur, a, created=not replacing, at=a.stored or self.clock())
 
-    def _replace_links(self, cur: Cursor, article: Article) -> None:
-        cur.execute("DELETE FROM related_links WHERE article_id = ?", (article.id,))
+    @staticmethod
+    def _link_view(article: Article, at: datetime) -> tuple | None:
+        """What a link to ``article`` shows at ``at``: where it leads while readers can see it."""
+        if not article.is_visible(at):
+            return None
+        return article.slug, article.url, article.published
+
+    def _links_moved(self, cur: Cursor, before: Article, after: Article, at: datetime) -> set[str]:
+        """The articles holding a link to ``before`` that shows otherwise now it is ``after``
+        (it leads elsewhere, or turns to text, or back to a link)."""
+        if self._link_view(before, at) == self._link_view(after, at):
+            return set()
+        return {row[0] for row in cur.execute("SELECT DISTINCT article_id FROM related_links WHERE target_id = ?",
+                                              (before.id,)).fetchall()}
+
+    def _redate(self, cur: Cursor, ids: Iterable[str], at: datetime) -> None:
+        """Move ``updated`` of each of these articles readers already see to ``at``, and record the
+        version: a link of theirs now shows otherwise (it leads elsewhere, or turned to text).
+        One not yet published (a draft, or embargoed) takes the change into its first publication."""
+        for article_id in sorted(ids):
+            found = self._load(cur, "id = ?", (article_id,), now=None)
+            if not found or not found[0].is_visible(at):
+                continue
+            article = found[0]
+            updated = max(at.astimezone(article.updated.tzinfo).replace(microsecond=0), article.updated)
+            cur.execute("UPDATE articles SET updated = ?, updated_ts = ?, stored = ? WHERE id = ?",
+                        (updated.isoformat(), _ts(updated), at.isoformat(), article_id))
+            self._add_revision(cur, article, replace(article, updated=updated, stored=at))
+
+    def _replace_links(self, cur: Cursor, article: Article, *, created: bool, at: datetime) -> None:
+        """The article's own links as ``article`` names them. The store's suggestions are
+        decided once, when it is first stored (among the articles readers see then), and
+        kept through its edits while the newsroom names none; naming some replaces them."""
+        # A marker whose text is the same as before keeps the target it is bound to.
+        bound: dict[str, list[tuple[str, int | None]]] = {}
+        for title, target_id, bound_ts in cur.execute(
+                "SELECT title, target_id, bound_ts FROM related_links WHERE article_id = ? AND suggested = 0 "
+                "AND target_id IS NOT NULL ORDER BY position", (article.id,)).fetchall():
+            bound.setdefault(title, []).append((target_id, bound_ts))
         # Suggestions in a value read back from the store are the store's, not the
-        # newsroom's: they are made afresh below, never stored as the newsroom's picks.
+        # newsroom's: never stored as the newsroom's picks.
         named = [link for link in article.related if not link.suggested]
+        cur.execute("DELETE FROM related_links WHERE article_id = ?" + ("" if named else " AND suggested = 0"),
+                    (article.id,))
         for position, link in enumerate(named):
             norm = normalise_title(link.title)
+            kept = bound.get(link.title)
+            target, bound_ts = kept.pop(0) if kept else (self._match(cur, norm, exclude=article.id), None)
             cur.execute(
-                "INSERT INTO related_links (article_id, position, title, title_norm, target_id) VALUES (?, ?, ?, ?, ?)",
-                (article.id, position, link.title, norm, self._match(cur, norm, exclude=article.id)),
+                "INSERT INTO related_links (article_id, position, title, title_norm, target_id, bound_ts) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (article.id, position, link.title, norm, target, bound_ts),
             )
-        if not named and self.suggest_related:
-            for position, (target_id, title) in enumerate(self._suggest(cur, article)):
+        if not named and created and self.suggest_related:
+            for position, (target_id, title) in enumerate(self._suggest(cur, article, at)):
                 cur.execute(
                     "INSERT INTO related_links (article_id, position, title, title_norm, target_id, suggested) "
                     "VALUES (?, ?, ?, ?, ?, 1)",
                     (article.id, position, title, normalise_title(title), target_id),
                 )
 
-    def _reresolve(self, cur: Cursor, article: Article, old_title_norm: str | None) -> None:
-        """Resolve again every link ``article``'s arrival, retitling or deletion may affect.
+    def _reresolve(self, cur: Cursor, article: Article, at: datetime, *, fresh: Collection[str]) -> None:
+        """Resolve the pending links ``article``'s arrival, retitling or deletion at ``at`` may
+        settle: those whose marker one of its headlines (current or former) equals or begins
+        with. Bound links stay as they are (see the module docstring).
 
-        A link's target is a function of the stored titles alone (see the module
-        docstring), so the order in which articles arrive never changes a feed.
-        The links concerned point at the article, or have a marker that its old
-        or new title equals or begins with.
-        """
-        prefixes: set[str] = set()
-        for norm in (old_title_norm, None if article.status is Status.DELETED else normalise_title(article.title)):
-            if norm:
-                prefixes.update(norm[:end] for end in range(1, len(norm) + 1))
+        A link that resolves in an article readers already see (not in ``fresh``: not first
+        published by the same run) is a change of that article: it is bound *late*, at ``at``
+        (``bound_ts``), and a version of the article is recorded then. Its ``updated`` as feeds
+        show it moves to when the link appears: ``at``, or the target's release if it is
+        embargoed (:meth:`_load`), so nothing tells of an embargoed article before its time."""
         if article.status is Status.DELETED:
             # A suggestion is only worth showing while its article exists.
             cur.execute("DELETE FROM related_links WHERE target_id = ? AND suggested = 1", (article.id,))
-        rows = cur.execute(
-            "SELECT article_id, position, title_norm, target_id FROM related_links WHERE target_id = ? AND suggested = 0",
-            (article.id,),
-        ).fetchall()
+        prefixes: set[str] = set()
+        for (norm,) in cur.execute("SELECT title_norm FROM article_titles WHERE article_id = ?",
+                                   (article.id,)).fetchall():
+            prefixes.update(norm[:end] for end in range(1, len(norm) + 1))
+        rows = []
         ordered = sorted(prefixes)
         for start in range(0, len(ordered), 500):
             chunk = ordered[start:start + 500]
             rows += cur.execute(
-                f"SELECT article_id, position, title_norm, target_id FROM related_links "
-                f"WHERE suggested = 0 AND title_norm IN ({','.join('?' * len(chunk))})",
+                f"SELECT article_id, position, title_norm FROM related_links "
+                f"WHERE suggested = 0 AND target_id IS NULL AND title_norm IN ({','.join('?' * len(chunk))})",
                 chunk,
             ).fetchall()
-        for owner, position, link_norm, current in rows:
+        before: dict[str, Article | None] = {}   # owners readers see: as they were
+        for owner, position, link_norm in rows:
             target = self._match(cur, link_norm, exclude=owner)
-            if target != current:
-                cur.execute("UPDATE related_links SET target_id = ? WHERE article_id = ? AND position = ?",
-                            (target, owner, position))
+            if target is None:
+                continue
+            if owner not in fresh and owner not in before:
+                found = self._load(cur, "id = ?", (owner,), now=None)
+                before[owner] = found[0] if found and found[0].is_visible(at) else None
+            cur.execute("UPDATE related_links SET target_id = ?, bound_ts = ? WHERE article_id = ? AND position = ?",
+                        (target, _ts(at) if before.get(owner) else None, owner, position))
+        for owner, previous in sorted(before.items()):
+            if previous is not None:   # the version readers see from then (or from the target's release)
+                self._add_revision(cur, previous, replace(self._load(cur, "id = ?", (owner,), now=at)[0], stored=at))
 
     @staticmethod
     def _match(cur: Cursor, norm: str, *, exclude: str) -> str | None:
-        """The one article whose title is ``norm``, or failing that, begins with it."""
+        """The one article whose current headline is ``norm``, failing that whose former one is;
+        failing both, the one whose current headline begins with it, then whose former one does.
+        None when none does, or when two do at the first step that finds any."""
         if not norm:
             return None
-        exact = [row[0] for row in cur.execute(
-            "SELECT id FROM articles WHERE title_norm = ? AND id != ? AND status != 'deleted' LIMIT 2",
-            (norm, exclude))]
-        if exact:
-            return exact[0] if len(exact) == 1 else None
-        # Range scan on the index: every string that starts with ``norm`` sorts
-        # between it and ``norm`` followed by the highest code point.
-        begins = [row[0] for row in cur.execute(
-            "SELECT id FROM articles WHERE title_norm > ? AND title_norm < ? AND id != ? "
-            "AND status != 'deleted' LIMIT 2",
-            (norm, norm + "\U0010ffff", exclude))]
-        return begins[0] if len(begins) == 1 else None
+        # Range scans on the indexes: every string that starts with ``norm`` sorts between it
+        # and ``norm`` followed by the highest code point.
+        upper = norm + "\U0010ffff"
+        steps = (
+            ("SELECT id FROM articles WHERE title_norm = ? AND id != ? AND status != 'deleted' LIMIT 2", (norm,)),
+            ("SELECT DISTINCT t.article_id FROM article_titles t JOIN articles a ON a.id = t.article_id "
+             "WHERE t.title_norm = ? AND a.id != ? AND a.status != 'deleted' LIMIT 2", (norm,)),
+            ("SELECT id FROM articles WHERE title_norm > ? AND title_norm < ? AND id != ? "
+             "AND status != 'deleted' LIMIT 2", (norm, upper)),
+            ("SELECT DISTINCT t.article_id FROM article_titles t JOIN articles a ON a.id = t.article_id "
+             "WHERE t.title_norm > ? AND t.title_norm < ? AND a.id != ? AND a.status != 'deleted' LIMIT 2",
+             (norm, upper)),
+        )
+        for sql, bounds in steps:
+            found = [row[0] for row in cur.execute(sql, (*bounds, exclude))]
+            if found:
+                return found[0] if len(found) == 1 else None
+        return None
 
-    def _suggest(self, cur: Cursor, article: Article) -> list[tuple[str, str]]:
-        """(id, title) of the articles the store suggests as related (sources/suggest.py)."""
+    def _suggest(self, cur: Cursor, article: Article, at: datetime) -> list[tuple[str, str]]:
+        """(id, title) of the articles readers see at ``at`` the store suggests as related
+        (sources/suggest.py): none that appears later, so no suggestion shows up afterwards."""
         terms = query_terms(article)
         if not terms:
             return []
-        return choose_related(terms, self._candidates(cur, terms, article.id, CANDIDATES), MAX_SUGGESTIONS)
+        return choose_related(terms, self._candidates(cur, terms, article.id, CANDIDATES, _ts(at)), MAX_SUGGESTIONS)
