@@ -312,6 +312,10 @@ def test_a_delta_is_answered_by_feedpub_through_nginx(nginx_site):
             str(write_article(folder, "pasar.txt",
                               "BATURAJA - OKES.NEWS - Harga karet naik di pasar.\nPetani senang. (*)")))
     wait_for(lambda: nginx["a"].get("/atom.xml").headers["ETag"] != nginx["b"].get("/atom.xml").headers["ETag"])
+    # nginx serves the new files the moment they are swapped in; feedpub's workers take the new
+    # manifest a moment later, and the delta is theirs to answer.
+    wait_for(lambda: served.get("/atom.xml", **{"Accept-Encoding": "identity"}).headers["ETag"]
+             != first.headers["ETag"])
     delta = nginx["a"].get("/atom.xml", **{"A-IM": "feed", "If-None-Match": first.headers["ETag"]})
     assert delta.status_code == 226 and delta.headers["IM"] == "feed"
     assert b"Harga karet naik" in delta.content and b"Forkopimda" not in delta.content
