@@ -129,7 +129,9 @@ def _parse(yaml_text: str, *, path: str) -> FrontMatter:
             loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
+        # libyaml marks the end of the text one line past the last (PyYAML's parser, on it):
+        # an error there is on the front matter's last line, as it always was.
+        line = min(mark.line + 2, yaml_text.count("\n") + 2) if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
         if "maximum nesting depth" in problem:   # libyaml's own limit, met before MAX_DEPTH
             raise IngestError("front matter is nested too deeply", path=path, line=line) from None

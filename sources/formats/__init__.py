@@ -11,6 +11,7 @@ further than one article may hold.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..drafts import ArticleDraft, flag_bytes, over_limit
@@ -24,6 +25,35 @@ from .text import read_draft
 # The formats, by file suffix (any case). A file named directly with another suffix
 # is read as newsroom text.
 SOURCE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
+COUNT_CHUNK = 1 << 20   # bytes read at a time when counting a long file's items
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An item of a file that is not an article (a WordPress page, attachment...): counted, not imported."""
+
+    kind: str
+    line: int | None = None
+
+
+def count_items(file: Path) -> int:
+    """How many items ``file`` holds, for a progress bar: its lines for JSON Lines, its
+    ``<item>`` elements for a WordPress export, else 1. Read in chunks; 1 if unreadable."""
+    suffix = file.suffix.lower()
+    if suffix not in (".jsonl", ".xml"):
+        return 1
+    mark = b"\n" if suffix == ".jsonl" else b"<item>"
+    count, tail = 0, b""
+    try:
+        with file.open("rb") as stream:
+            while chunk := stream.read(COUNT_CHUNK):
+                data = tail + chunk
+                count += data.count(mark)
+                # A mark cut in two by the chunk's end is counted with the next chunk.
+                tail = data[-(len(mark) - 1):] if len(mark) > 1 else b""
+    except OSError:
+        return 1
+    return max(count, 1)
 
 
 def read_drafts(

@@ -31,6 +31,7 @@ COPIED: tuple[tuple[str, str | None, str], ...] = (
     ("articles", "id", "id"),
     ("related_links", "article_id", "article_id, position"),
     ("revisions", "article_id", "article_id, number"),
+    ("suggestion_terms", "article_id", "article_id, term"),
     ("remote_sources", None, "url"),
 )
 # Made by the destination itself: the term index and change log (triggers), the full-text

@@ -439,6 +439,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX articles_unpublished ON articles (unpublished_ts) WHERE unpublished_ts IS NOT NULL",
         ),
     ),
+    Migration(  # 11
+        both=(
+            # The suggestion index (sources/suggest.py): each live article's distinctive words and
+            # their weight, with the store's revision when it was saved (``seq``), so that a
+            # suggestion looks at the most recent saves alone, through (term, seq). Articles stored
+            # before it enter the index when they are saved again.
+            """CREATE TABLE suggestion_terms (
+                term        {text} NOT NULL,
+                seq         {int} NOT NULL,
+                article_id  {text} NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+                weight      {int} NOT NULL,
+                PRIMARY KEY (term, seq, article_id)
+            )""",
+            "CREATE INDEX suggestion_terms_of ON suggestion_terms (article_id)",
+        ),
+    ),
 )
 
 

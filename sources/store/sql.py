@@ -5,9 +5,9 @@ Callers use the role Protocols of sources/store/roles.py and never SQL.
 :class:`SQLStore` holds every query and write of those roles; a backend
 (sources/store/sqlite.py, sources/store/postgres.py) gives it connections and
 transactions, and says the few things the two dialects say differently (index
-hints, JSON, full-text search, the change log's order). Statements use SQLite's
+hints, JSON, the change log's order). Statements use SQLite's
 placeholders (``?``, ``:name``); the PostgreSQL backend translates them once per
-statement text. Every write is one transaction: a failed write leaves the store as
+statement text. Every write is one transaction (or a savepoint of a batch, :meth:`SQLStore.batch`): a failed write leaves the store as
 it was.
 
 Related links are resolved here, at write time, by normalised title: an exact
@@ -23,6 +23,8 @@ is decided at read time: an embargoed target is not linked before its release.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, contextmanager
@@ -36,10 +38,16 @@ from ..model import (Article, ArticleCounts, Image, LinkTarget, RelatedLink, Rev
                      Status, Tombstone)
 from ..placement import Placement
 from ..revisions import build_history, dumps as revision_snapshot
-from ..suggest import CANDIDATES, MAX_SUGGESTIONS, choose_related, query_terms
+from ..suggest import CANDIDATES, MAX_SUGGESTIONS, POOL, choose_related, index_terms, query_terms
 from ..text import normalise_title
 from .roles import Decide, FeedQueries
 from .schema import PLACE
+
+# A batch of saves (SQLStore.batch) commits after this many saves or this long, whichever
+# comes first: a commit (an fsync on SQLite) per article was much of an import's time, and
+# other writers (the API, partner polls) wait no longer than one batch for theirs.
+BATCH_SAVES = 200
+BATCH_SECONDS = 1.0
 
 _ARTICLE_COLUMNS = (
     "id, slug, url, title, summary, content_html, content_text, author, city, publication, "
@@ -76,6 +84,42 @@ class Cursor(Protocol):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]], /) -> Any: ...
 
 
+class _Batch:
+    """The open transaction of :meth:`SQLStore.batch`, committed every few saves."""
+
+    def __init__(self, store: SQLStore):
+        self.store = store
+        self.thread = threading.get_ident()
+        self.cursor: Cursor | None = None
+        self._context: AbstractContextManager[Cursor] | None = None
+        self._saves = 0
+        self._started = 0.0
+
+    def open(self) -> Cursor:
+        if self.cursor is None:
+            self._context = self.store._transaction(write=True)
+            with self.store._failing("cannot begin a batch of writes"):
+                self.cursor = self._context.__enter__()
+            self._saves, self._started = 0, time.monotonic()
+        return self.cursor
+
+    def saved(self) -> None:
+        self._saves += 1
+        if self._saves >= BATCH_SAVES or time.monotonic() - self._started >= BATCH_SECONDS:
+            self.commit()
+
+    def commit(self) -> None:
+        context, self.cursor, self._context = self._context, None, None
+        if context is not None:
+            with self.store._failing("the batch of writes failed and was rolled back"):
+                context.__exit__(None, None, None)
+
+    def roll_back(self, exc: BaseException) -> None:
+        context, self.cursor, self._context = self._context, None, None
+        if context is not None:
+            context.__exit__(type(exc), exc, exc.__traceback__)
+
+
 class SQLStore(ABC):
     """The store in every role of sources/store/roles.py (``ArticleStore``), over a
     backend's connections: a subclass opens them and fills in the hooks below.
@@ -92,6 +136,7 @@ class SQLStore(ABC):
     PLACEMENT: ClassVar[str]        # an article row's placement as JSON text (schema.PLACEMENT)
     CHANGE_ORDER: ClassVar[str]     # the change log in the order its rows were written
     UNINDEXED: ClassVar[str]        # prefix that keeps a column's index out of a plan ("" if none)
+    _batch: _Batch | None = None    # the open batch of writes (:meth:`batch`), if any
 
     # --- what a backend provides -------------------------------------------------------
 
@@ -111,11 +156,6 @@ class SQLStore(ABC):
     @abstractmethod
     def _conflict(self, exc: Exception) -> str | None:
         """Which unique key a write ran into: "slug", "id", or None for another."""
-
-    @abstractmethod
-    def _candidates(self, cur: Cursor, terms: list[str], exclude: str, limit: int) -> list[tuple[str, str, str]]:
-        """(id, title, content_html) of up to ``limit`` other live articles matching any of
-        ``terms`` in full-text search, best first."""
 
     @abstractmethod
     def table_columns(self, table: str) -> list[str]:
@@ -147,18 +187,75 @@ class SQLStore(ABC):
         except self.ERRORS as exc:
             raise StoreError(f"{self.name}: {doing}: {exc}") from exc
 
+    def _batch_cursor(self) -> Cursor | None:
+        """The cursor of this thread's open batch: its reads must see its own writes."""
+        batch = self._batch
+        if batch is None or batch.thread != threading.get_ident():
+            return None
+        return batch.cursor
+
     @contextmanager
     def _read(self, what: str) -> Iterator[Cursor]:
         """A cursor for statements that read ``what``."""
-        with self._failing(f"cannot read {what}"), self._connection() as cur:
-            yield cur
+        batched = self._batch_cursor()
+        with self._failing(f"cannot read {what}"):
+            if batched is not None:
+                yield batched
+                return
+            with self._connection() as cur:
+                yield cur
 
     @contextmanager
     def _snapshot(self, what: str) -> Iterator[Cursor]:
         """A cursor in one read transaction, for statements that read ``what`` and must
         see one state of the store."""
-        with self._failing(f"cannot read {what}"), self._transaction(write=False) as cur:
+        batched = self._batch_cursor()
+        with self._failing(f"cannot read {what}"):
+            if batched is not None:
+                yield batched
+                return
+            with self._transaction(write=False) as cur:
+                yield cur
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Saves of this thread within the block share transactions of up to
+        :data:`BATCH_SAVES` saves (or :data:`BATCH_SECONDS`). Each save is a savepoint of
+        its own: one that fails is undone alone and the others stay. Each transaction
+        commits whole or not at all, so a process killed mid-batch leaves the store as
+        the batch before left it. Leaving the block commits; an exception leaving it
+        rolls back the saves since the last commit."""
+        if self._batch is not None:
+            raise StoreError(f"{self.name}: a batch of writes is already open")
+        batch = self._batch = _Batch(self)
+        try:
+            yield
+        except BaseException as exc:
+            batch.roll_back(exc)
+            raise
+        else:
+            batch.commit()
+        finally:
+            self._batch = None
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[Cursor]:
+        """One write: a transaction of its own, or a savepoint in this thread's batch."""
+        batch = self._batch
+        if batch is None or batch.thread != threading.get_ident():
+            with self._transaction(write=True) as cur:
+                yield cur
+            return
+        cur = batch.open()
+        cur.execute("SAVEPOINT feedpub_save")
+        try:
             yield cur
+        except BaseException:
+            cur.execute("ROLLBACK TO SAVEPOINT feedpub_save")
+            cur.execute("RELEASE SAVEPOINT feedpub_save")
+            raise
+        cur.execute("RELEASE SAVEPOINT feedpub_save")
+        batch.saved()
 
     # --- reads -----------------------------------------------------------------------
 
@@ -511,7 +608,7 @@ class SQLStore(ABC):
 
     def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None) -> SaveResult:
         try:
-            with self._transaction(write=True) as cur:
+            with self._write_transaction() as cur:
                 existing = self._find(cur, article_id, slug, source)
                 result = decide(existing)
                 if result.action != "unchanged":
@@ -548,6 +645,8 @@ class SQLStore(ABC):
                 cur.execute("UPDATE articles SET unpublished_ts = ? WHERE id = ?",
                             (_ts(now) if was_public else None, article.id))
             changed = replace(article, status=status, stored=now)
+            if status is Status.DELETED:
+                cur.execute("DELETE FROM suggestion_terms WHERE article_id = ?", (article.id,))
             self._reresolve(cur, changed, normalise_title(article.title))
             self._add_revision(cur, article, changed)
             cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
@@ -624,6 +723,7 @@ class SQLStore(ABC):
             cur.execute(f"INSERT INTO articles (id, {columns}) VALUES ({','.join('?' * (len(values) + 1))})",
                         (a.id, *values))
         self._replace_links(cur, a)
+        self._index_terms(cur, a)
         self._reresolve(cur, a, old_title_norm)
 
     def _replace_links(self, cur: Cursor, article: Article) -> None:
@@ -695,6 +795,30 @@ class SQLStore(ABC):
             "AND status != 'deleted' LIMIT 2",
             (norm, norm + "\U0010ffff", exclude))]
         return begins[0] if len(begins) == 1 else None
+
+    def _index_terms(self, cur: Cursor, article: Article) -> None:
+        """The article's words in the suggestion index (sources/suggest.py), newest saved last."""
+        cur.execute("DELETE FROM suggestion_terms WHERE article_id = ?", (article.id,))
+        if article.status is Status.DELETED:
+            return
+        seq = cur.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]
+        cur.executemany("INSERT INTO suggestion_terms (term, seq, article_id, weight) VALUES (?, ?, ?, ?)",
+                        [(term, seq, article.id, weight) for term, weight in index_terms(article)])
+
+    @staticmethod
+    def _candidates(cur: Cursor, terms: list[str], exclude: str, limit: int) -> list[tuple[str, str, str]]:
+        """(id, title, content_html) of up to ``limit`` other live articles of the suggestion
+        pool sharing any of ``terms``, the greatest weight of shared words first."""
+        floor = cur.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0] - POOL
+        # Through the index's (term, seq) order: each word's rows in the pool alone.
+        return cur.execute(
+            "SELECT a.id, a.title, a.content_html FROM (SELECT article_id, sum(weight) AS score, max(seq) AS seq "
+            f"FROM suggestion_terms WHERE term IN ({', '.join('?' * len(terms))}) AND seq > ? AND article_id != ? "
+            "GROUP BY article_id ORDER BY score DESC, seq DESC, article_id LIMIT ?) s "
+            "JOIN articles a ON a.id = s.article_id WHERE a.status != 'deleted' "
+            "ORDER BY s.score DESC, s.seq DESC, a.id",
+            (*terms, floor, exclude, limit),
+        ).fetchall()
 
     def _suggest(self, cur: Cursor, article: Article) -> list[tuple[str, str]]:
         """(id, title) of the articles the store suggests as related (sources/suggest.py)."""

@@ -109,15 +109,6 @@ class SQLiteStore(SQLStore):
         text = str(exc)
         return "slug" if "articles.slug" in text else "id" if "articles.id" in text else None
 
-    def _candidates(self, cur: sqlite3.Cursor, terms: list[str], exclude: str, limit: int) -> list[tuple[str, str, str]]:
-        match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-        return cur.execute(
-            """SELECT a.id, a.title, a.content_html FROM articles_fts f JOIN articles a ON a.rowid = f.rowid
-               WHERE articles_fts MATCH ? AND a.id != ? AND a.status != 'deleted'
-               ORDER BY bm25(articles_fts, 3.0, 1.0), a.id LIMIT ?""",
-            (match, exclude, limit),
-        ).fetchall()
-
     @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
         """Hold the lock ``name`` of this store against every other process on the machine
