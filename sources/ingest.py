@@ -72,7 +72,7 @@ def merge(existing: Article | None, draft: ArticleDraft, now: datetime, settings
         language=draft.language or settings.language,
         image=image,
         related=tuple(RelatedLink(title) for title in draft.related_titles),
-        status=Status.PUBLISHED,
+        status=draft.status,
         source=draft.source,
         stored=now,
         sample=existing.sample if existing else False,

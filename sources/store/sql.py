@@ -7,8 +7,8 @@ Callers use the role Protocols of sources/store/roles.py and never SQL.
 transactions, and says the few things the two dialects say differently (index
 hints, JSON, the change log's order). Statements use SQLite's
 placeholders (``?``, ``:name``); the PostgreSQL backend translates them once per
-statement text. Every write is one transaction (or a savepoint of a batch, :meth:`SQLStore.batch`): a failed write leaves the store as
-it was.
+statement text. Every write is one transaction (or a savepoint of a batch,
+:meth:`SQLStore.batch`): a failed write leaves the store as it was.
 
 Related links are resolved here, at write time, by normalised title: an exact
 match wins; otherwise a marker that was cut short resolves to the one stored
