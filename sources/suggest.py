@@ -2,13 +2,15 @@
 
 Each stored article leaves its distinctive words (:func:`query_terms`, title words
 weighing three times body words: :func:`index_terms`) in the store's suggestion index.
-An article is compared with the :data:`POOL` articles saved most recently: they are
-ranked by the weight of the words they share with it, the same SQL on both backends
-(sources/store/sql.py), and of the best :data:`CANDIDATES`, :func:`choose_related`
-keeps those that share enough of the words. The pool keeps the cost of a suggestion
-the same in a store of a thousand articles and of a million (full-text ranking over
-the whole store grew with it: docs/BENCHMARKS.md, "Ingest"); a newsroom's related
-stories are mostly recent ones. Indonesian function words are left out of the query so that "yang",
+For each of an article's words, the :data:`PER_TERM` most recent saves that hold it
+are looked at; those articles are ranked by the weight of the words they share with it,
+the same SQL on both backends (sources/store/sql.py), and of the best
+:data:`CANDIDATES`, :func:`choose_related` keeps those that share enough of the words.
+Looking at a bounded number of rows per word keeps the cost of a suggestion the same in
+a store of a thousand articles and of a million (full-text ranking over the whole store
+grew with it: docs/BENCHMARKS.md, "Ingest"); a rare word reaches back as far as its
+articles go, a common one only to the latest, and a newsroom's related stories are
+mostly recent ones. Indonesian function words are left out of the query so that "yang",
 "dan", "di" do not decide what is related. The suggestions are stored marked
 ``suggested`` so the feeds can tell them from the newsroom's own picks.
 """
@@ -25,7 +27,7 @@ MAX_SUGGESTIONS = 3
 QUERY_TERMS = 24
 CANDIDATES = 20        # best bm25 matches looked at
 MIN_SHARED_TERMS = 3   # distinctive words a suggestion must share with the article
-POOL = 5000            # most recent saves whose articles are candidates
+PER_TERM = 25          # most recent saves looked at for each of an article's words
 TITLE_WEIGHT = 3       # a title word counts as much as three body words
 
 # Frequent Indonesian (and a few English) function words: no signal for relatedness.

@@ -60,19 +60,20 @@ def test_an_exception_out_of_a_batch_rolls_back_what_it_had_not_committed(store)
     assert store_dump(store) == before
 
 
-def test_suggestions_come_from_the_most_recent_saves_only(tmp_path, store, ingest, monkeypatch):
-    monkeypatch.setattr(store_sql, "POOL", 4)
+def test_each_word_looks_at_its_most_recent_saves_only(tmp_path, store, ingest, monkeypatch):
     ingest(write_article(tmp_path, "lama.txt", story(1)))
-    for n in range(2, 6):   # four saves of another subject push the first out of the pool
-        ingest(write_article(tmp_path, f"lain-{n}.txt", f"---\ntitle: Timnas Menang Laga Tandang {n}\n---\n"
-                             f"PALEMBANG - OKES.NEWS - Pelatih memuji pemain usai pertandingan ke-{n}.\n"))
-    ingest(write_article(tmp_path, "baru.txt", story(7)))
-    (newest,) = [a for a in latest_published(store, INGEST_TIME, 50) if a.slug == "baru"]
-    assert [link for link in newest.related if link.suggested] == []
-    monkeypatch.setattr(store_sql, "POOL", 100)
-    ingest(write_article(tmp_path, "baru.txt", story(8)))   # an edit: suggested again, from a larger pool
-    (newest,) = [a for a in latest_published(store, INGEST_TIME, 50) if a.slug == "baru"]
-    assert [link.target.slug for link in newest.related if link.suggested] == ["lama"]
+    ingest(write_article(tmp_path, "tengah.txt", story(2)))   # the same words, saved later
+    monkeypatch.setattr(store_sql, "PER_TERM", 1)
+    ingest(write_article(tmp_path, "baru.txt", story(3)))
+    assert suggested(store, "baru") == ["tengah"]
+    monkeypatch.setattr(store_sql, "PER_TERM", 100)
+    ingest(write_article(tmp_path, "baru.txt", story(4)))     # an edit: suggested again, further back
+    assert sorted(suggested(store, "baru")) == ["lama", "tengah"]
+
+
+def suggested(store, slug: str) -> list[str]:
+    (article,) = [a for a in latest_published(store, INGEST_TIME, 50) if a.slug == slug]
+    return [link.target.slug for link in article.related if link.suggested]
 
 
 def test_the_same_folder_again_changes_nothing_and_says_so(tmp_path, store, ingest):

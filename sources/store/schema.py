@@ -443,8 +443,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         both=(
             # The suggestion index (sources/suggest.py): each live article's distinctive words and
             # their weight, with the store's revision when it was saved (``seq``), so that a
-            # suggestion looks at the most recent saves alone, through (term, seq). Articles stored
-            # before it enter the index when they are saved again.
+            # suggestion looks at each word's most recent saves alone, through (term, seq).
+            # Articles stored before it enter the index when they are saved again.
             """CREATE TABLE suggestion_terms (
                 term        {text} NOT NULL,
                 seq         {int} NOT NULL,

@@ -38,7 +38,7 @@ from ..model import (Article, ArticleCounts, Image, LinkTarget, RelatedLink, Rev
                      Status, Tombstone)
 from ..placement import Placement
 from ..revisions import build_history, dumps as revision_snapshot
-from ..suggest import CANDIDATES, MAX_SUGGESTIONS, POOL, choose_related, index_terms, query_terms
+from ..suggest import CANDIDATES, MAX_SUGGESTIONS, PER_TERM, choose_related, index_terms, query_terms
 from ..text import normalise_title
 from .roles import Decide, FeedQueries
 from .schema import PLACE
@@ -807,17 +807,21 @@ class SQLStore(ABC):
 
     @staticmethod
     def _candidates(cur: Cursor, terms: list[str], exclude: str, limit: int) -> list[tuple[str, str, str]]:
-        """(id, title, content_html) of up to ``limit`` other live articles of the suggestion
-        pool sharing any of ``terms``, the greatest weight of shared words first."""
-        floor = cur.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0] - POOL
-        # Through the index's (term, seq) order: each word's rows in the pool alone.
+        """(id, title, content_html) of up to ``limit`` other live articles sharing any of
+        ``terms``, the greatest weight of shared words first. Each word looks at the
+        :data:`~sources.suggest.PER_TERM` most recent saves that hold it, through the index's
+        (term, seq) order: the cost of a suggestion does not grow with the store."""
+        recent = " UNION ALL ".join(
+            "SELECT * FROM (SELECT article_id, weight, seq FROM suggestion_terms WHERE term = ? "
+            "ORDER BY seq DESC LIMIT ?) AS t" for _ in terms)
+        parameters = [value for term in terms for value in (term, PER_TERM)]
         return cur.execute(
             "SELECT a.id, a.title, a.content_html FROM (SELECT article_id, sum(weight) AS score, max(seq) AS seq "
-            f"FROM suggestion_terms WHERE term IN ({', '.join('?' * len(terms))}) AND seq > ? AND article_id != ? "
+            f"FROM ({recent}) AS r WHERE article_id != ? "
             "GROUP BY article_id ORDER BY score DESC, seq DESC, article_id LIMIT ?) s "
             "JOIN articles a ON a.id = s.article_id WHERE a.status != 'deleted' "
             "ORDER BY s.score DESC, s.seq DESC, a.id",
-            (*terms, floor, exclude, limit),
+            (*parameters, exclude, limit),
         ).fetchall()
 
     def _suggest(self, cur: Cursor, article: Article) -> list[tuple[str, str]]:

@@ -25,6 +25,9 @@ from .schema import PLACEMENT, migrate
 from .sql import SQLStore
 
 
+CACHE_KIB = 64 * 1024
+
+
 class SQLiteStore(SQLStore):
     """The embedded store, in every role of sources/store/roles.py (``ArticleStore``).
     Thread-safe: one connection behind a lock."""
@@ -48,6 +51,10 @@ class SQLiteStore(SQLStore):
             self._enable_wal()
             # FULL: an ingest that was acknowledged survives a power cut.
             self._db.execute("PRAGMA synchronous = FULL")
+            # A 64 MB page cache (SQLite's default is 2 MB): an import's index lookups and
+            # inserts stay in it instead of reading the file again for each article
+            # (docs/BENCHMARKS.md, "Ingest"). Memory is taken only as pages are read.
+            self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._lock = threading.RLock()
             self._migrate()
