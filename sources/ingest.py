@@ -214,10 +214,11 @@ def embargo_note(article: Article, now: datetime, settings: IngestSettings) -> s
 
 
 def _measured(store: Articles, url: str, measure: Callable[[str], Image],
-              report: Callable[[str], None], file: Path) -> Image | None:
+              report: Callable[[str], None], file: Path, commit: Callable[[], None]) -> Image | None:
     known = store.find_image(url)
     if known is not None:
         return known
+    commit()   # the batch's writes are not held back while an image's server answers
     try:
         return measure(url)
     except FeedpubError as exc:
@@ -285,7 +286,7 @@ def ingest_paths(
     planned: dict[str, Article] = {}   # dry run: what the earlier items would have written, by id
     total = sum(count_items(file) for file in files) if progress else 0
     done = 0
-    with nullcontext() if dry_run else store.batch():
+    with nullcontext(lambda: None) if dry_run else store.batch() as commit:
         for file in files:
             for draft in _each_draft(file, settings=settings, overrides=overrides):
                 if progress:
@@ -295,7 +296,7 @@ def ingest_paths(
                     summary.interrupted = True
                     break
                 _one(store, draft, file, summary, planned, settings=settings, now=now, report=report,
-                     measure=measure, dry_run=dry_run, sample=sample)
+                     measure=measure, dry_run=dry_run, sample=sample, commit=commit)
             if summary.interrupted:
                 break
     if progress:
@@ -306,7 +307,7 @@ def ingest_paths(
 def _one(store: Articles, draft: ArticleDraft | IngestError | Skipped, file: Path, summary: IngestSummary,
          planned: dict[str, Article], *, settings: IngestSettings, now: Callable[[], datetime],
          report: Callable[[str], None], measure: Callable[[str], Image] | None, dry_run: bool,
-         sample: bool) -> None:
+         sample: bool, commit: Callable[[], None]) -> None:
     """Import (or plan) one item of ``file``, counted in ``summary``."""
     if isinstance(draft, Skipped):
         summary.skipped += 1
@@ -320,7 +321,7 @@ def _one(store: Articles, draft: ArticleDraft | IngestError | Skipped, file: Pat
             # The absolute path identifies the file whatever the working directory.
             draft = replace(draft, source=str(file.resolve()))
         if draft.image_url and measure is not None and not dry_run:
-            draft = replace(draft, image=_measured(store, draft.image_url, measure, report, file))
+            draft = replace(draft, image=_measured(store, draft.image_url, measure, report, file, commit))
         for warning in draft.warnings:
             report(f"warning: {warning}")
         if dry_run:

@@ -52,6 +52,20 @@ def test_a_failed_save_in_a_batch_leaves_nothing_of_itself(tmp_path, store):
     assert sorted(a.slug for a in store.page(10)) == ["ketiga", "pertama"]
 
 
+def test_a_batch_commits_when_asked_so_that_other_writers_need_not_wait(store):
+    other = store.opener()()   # another connection to the same store, as another process has
+    try:
+        with store.batch() as commit:
+            store.save(lambda existing: SaveResult("created", _article("pertama")), article_id=None, slug="pertama")
+            assert other.count() == 0
+            commit()   # as an import does before asking an image's server for its size
+            assert other.count() == 1
+            store.save(lambda existing: SaveResult("created", _article("kedua")), article_id=None, slug="kedua")
+        assert other.count() == 2
+    finally:
+        other.close()
+
+
 def test_an_exception_out_of_a_batch_rolls_back_what_it_had_not_committed(store):
     before = store_dump(store)
     with pytest.raises(KeyboardInterrupt), store.batch():

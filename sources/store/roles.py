@@ -99,9 +99,10 @@ class Articles(Protocol):
         """In one transaction: look the article up (by id if given, else by source file,
         else by slug), let ``decide`` choose, and write its choice unless it is "unchanged"."""
 
-    def batch(self) -> AbstractContextManager[None]:
+    def batch(self) -> AbstractContextManager[Callable[[], None]]:
         """Saves of this thread within the block share a transaction every few saves, each
-        save a savepoint of its own (one that fails is undone alone): a bulk import's writes."""
+        save a savepoint of its own (one that fails is undone alone): a bulk import's writes.
+        The block gets a function that commits at once (before a slow step)."""
 
     def get(self, article_id: str) -> Article | None:
         """The article with this id, whatever its status."""

@@ -218,18 +218,19 @@ class SQLStore(ABC):
                 yield cur
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> Iterator[Callable[[], None]]:
         """Saves of this thread within the block share transactions of up to
         :data:`BATCH_SAVES` saves (or :data:`BATCH_SECONDS`). Each save is a savepoint of
         its own: one that fails is undone alone and the others stay. Each transaction
         commits whole or not at all, so a process killed mid-batch leaves the store as
         the batch before left it. Leaving the block commits; an exception leaving it
-        rolls back the saves since the last commit."""
+        rolls back the saves since the last commit. The block is handed a function that
+        commits at once (before a slow step, so that other writers need not wait for it)."""
         if self._batch is not None:
             raise StoreError(f"{self.name}: a batch of writes is already open")
         batch = self._batch = _Batch(self)
         try:
-            yield
+            yield batch.commit
         except BaseException as exc:
             batch.roll_back(exc)
             raise
