@@ -4,9 +4,8 @@ SQLite to PostgreSQL when a site outgrows one machine (or back): the articles wi
 their tombstones (deleted articles keep their row and deletion time), every revision,
 the related links as they are bound and the suggestions as they were stored (copied,
 not computed again: a build from the copy gives the same bytes), the remote sources'
-polling state, and the store's revision. What the store derives from those rows (the
-term index, the full-text index) is made by the destination's own triggers and
-columns; the change log starts empty at the copied revision (a build from the copy
+polling state, the suggestion index, and the store's revision. What the store derives
+from those rows (the term index) is made by the destination's own triggers; the change log starts empty at the copied revision (a build from the copy
 is a full build: its output folder is new).
 
 Then it checks: the same number of rows in every copied table, and for every article
@@ -34,10 +33,9 @@ COPIED: tuple[tuple[str, str | None, str], ...] = (
     ("suggestion_terms", "article_id", "article_id, term"),
     ("remote_sources", None, "url"),
 )
-# Made by the destination itself: the term index and change log (triggers), the full-text
-# index, the store's counters (meta: set from the source's revision), the schema version,
+# Made by the destination itself: the term index and change log (triggers), the store's counters (meta: set from the source's revision), the schema version,
 # and the instances' feed polls (a PostgreSQL store's; SQLite keeps them beside the store).
-DERIVED = frozenset({"article_terms", "changes", "meta", "articles_fts", "schema_version", "polls"})
+DERIVED = frozenset({"article_terms", "changes", "meta", "schema_version", "polls"})
 BATCH = 1000
 
 

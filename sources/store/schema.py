@@ -454,6 +454,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
             "CREATE INDEX suggestion_terms_of ON suggestion_terms (article_id)",
         ),
+        # The full-text index of migration 4 had one reader, suggestions, which this index
+        # replaces: kept in step on every write, it was the largest part of storing an article.
+        sqlite=(
+            "DROP TRIGGER articles_fts_insert",
+            "DROP TRIGGER articles_fts_delete",
+            "DROP TRIGGER articles_fts_update",
+            "DROP TABLE articles_fts",
+        ),
+        postgresql=(
+            "DROP INDEX articles_search",
+            "ALTER TABLE articles DROP COLUMN search",
+        ),
     ),
 )
 
