@@ -68,11 +68,11 @@ def query_terms(article: Article) -> list[str]:
     return terms
 
 
-def index_terms(article: Article) -> list[tuple[str, int]]:
+def index_terms(article: Article, terms: list[str] | None = None) -> list[tuple[str, int]]:
     """(word, weight) of what the suggestion index holds for ``article``: its
-    :func:`query_terms`, a title word weighing :data:`TITLE_WEIGHT`."""
+    :func:`query_terms` (``terms`` when already known), a title word weighing :data:`TITLE_WEIGHT`."""
     title = set(_words(article.title))
-    return [(term, TITLE_WEIGHT if term in title else 1) for term in query_terms(article)]
+    return [(term, TITLE_WEIGHT if term in title else 1) for term in (terms or query_terms(article))]
 
 
 def choose_related(terms: list[str], candidates: Iterable[tuple[str, str, str]],

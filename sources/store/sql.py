@@ -723,11 +723,12 @@ class SQLStore(ABC):
         else:
             cur.execute(f"INSERT INTO articles (id, {columns}) VALUES ({','.join('?' * (len(values) + 1))})",
                         (a.id, *values))
-        self._replace_links(cur, a)
-        self._index_terms(cur, a)
+        terms = query_terms(a)   # once: for its suggestions and for the suggestion index
+        self._replace_links(cur, a, terms)
+        self._index_terms(cur, a, terms)
         self._reresolve(cur, a, old_title_norm)
 
-    def _replace_links(self, cur: Cursor, article: Article) -> None:
+    def _replace_links(self, cur: Cursor, article: Article, terms: list[str]) -> None:
         cur.execute("DELETE FROM related_links WHERE article_id = ?", (article.id,))
         # Suggestions in a value read back from the store are the store's, not the
         # newsroom's: they are made afresh below, never stored as the newsroom's picks.
@@ -739,7 +740,7 @@ class SQLStore(ABC):
                 (article.id, position, link.title, norm, self._match(cur, norm, exclude=article.id)),
             )
         if not named and self.suggest_related:
-            for position, (target_id, title) in enumerate(self._suggest(cur, article)):
+            for position, (target_id, title) in enumerate(self._suggest(cur, article, terms)):
                 cur.execute(
                     "INSERT INTO related_links (article_id, position, title, title_norm, target_id, suggested) "
                     "VALUES (?, ?, ?, ?, ?, 1)",
@@ -797,14 +798,14 @@ class SQLStore(ABC):
             (norm, norm + "\U0010ffff", exclude))]
         return begins[0] if len(begins) == 1 else None
 
-    def _index_terms(self, cur: Cursor, article: Article) -> None:
+    def _index_terms(self, cur: Cursor, article: Article, terms: list[str]) -> None:
         """The article's words in the suggestion index (sources/suggest.py), newest saved last."""
         cur.execute("DELETE FROM suggestion_terms WHERE article_id = ?", (article.id,))
         if article.status is Status.DELETED:
             return
         seq = cur.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]
         cur.executemany("INSERT INTO suggestion_terms (term, seq, article_id, weight) VALUES (?, ?, ?, ?)",
-                        [(term, seq, article.id, weight) for term, weight in index_terms(article)])
+                        [(term, seq, article.id, weight) for term, weight in index_terms(article, terms)])
 
     @staticmethod
     def _candidates(cur: Cursor, terms: list[str], exclude: str, limit: int) -> list[tuple[str, str, str]]:
@@ -825,9 +826,9 @@ class SQLStore(ABC):
             (*parameters, exclude, limit),
         ).fetchall()
 
-    def _suggest(self, cur: Cursor, article: Article) -> list[tuple[str, str]]:
-        """(id, title) of the articles the store suggests as related (sources/suggest.py)."""
-        terms = query_terms(article)
+    def _suggest(self, cur: Cursor, article: Article, terms: list[str]) -> list[tuple[str, str]]:
+        """(id, title) of the articles the store suggests as related (sources/suggest.py)
+        for ``article``, whose :func:`~sources.suggest.query_terms` are ``terms``."""
         if not terms:
             return []
         return choose_related(terms, self._candidates(cur, terms, article.id, CANDIDATES), MAX_SUGGESTIONS)
