@@ -61,7 +61,7 @@ def corpus_folder(n: int, seed: int = 0, *, cache: Path | None = None) -> Path:
     return target
 
 
-def _child(folder: Path, store_file: Path) -> dict:
+def _child(folder: Path, store_file: Path, *, once: bool = False) -> dict:
     """Runs in the child process: one import, timed."""
     from feedpub.settings import utc_now
     from sources.ingest import ingest_paths
@@ -82,7 +82,7 @@ def _child(folder: Path, store_file: Path) -> dict:
             print(message, file=sys.stderr)
 
     figures = {}
-    for run in ("first", "again"):
+    for run in ("first",) if once else ("first", "again"):
         store = SQLiteStore(store_file, clock=utc_now)
         marks.clear()
         cpu.clear()
@@ -103,11 +103,11 @@ def _child(folder: Path, store_file: Path) -> dict:
     return figures
 
 
-def measure(n: int, seed: int) -> dict:
+def measure(n: int, seed: int, *, once: bool = False) -> dict:
     folder = corpus_folder(n, seed)
     with tempfile.TemporaryDirectory(prefix="feedpub-ingest-", dir=cache_dir()) as work:
         done = subprocess.run([sys.executable, "-m", "bench.ingest", "--child", str(folder),
-                               str(Path(work) / "store.sqlite3")],
+                               str(Path(work) / "store.sqlite3"), *(["--once"] if once else [])],
                               capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"the import of {n} articles failed:\n{done.stderr}")
@@ -118,17 +118,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n\n")[0])
     parser.add_argument("sizes", type=int, nargs="*", default=[10_000])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--once", action="store_true", help="leave out the second import (again s)")
     parser.add_argument("--child", nargs=2, metavar=("FOLDER", "STORE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(_child(Path(args.child[0]), Path(args.child[1]))))
+        print(json.dumps(_child(Path(args.child[0]), Path(args.child[1]), once=args.once)))
         return 0
     print(f"{'articles':>9} {'total s':>8} {'per s':>7} {'first 1k s':>10} {'last 1k s':>9} {'ratio':>6} "
           f"{'CPU first':>9} {'CPU last':>8} {'ratio':>6} {'peak MB':>8} {'again s':>8}")
     for n in args.sizes:
         corpus_folder(n, args.seed)   # written before the clock starts
-        figures = measure(n, args.seed)
-        first, again = figures["first"], figures["again"]
+        figures = measure(n, args.seed, once=args.once)
+        first, again = figures["first"], figures.get("again", {"unchanged": n, "seconds": float("nan")})
         if first["created"] != n or first["failed"] or again["unchanged"] != n:
             print(f"warning: {n} articles: {first['created']} created, {first['failed']} failed; "
                   f"again {again['unchanged']} unchanged", file=sys.stderr)

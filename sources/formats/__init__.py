@@ -78,7 +78,8 @@ def read_file_drafts(
     settings: IngestSettings,
     overrides: Mapping[str, object] | None = None,
 ) -> Iterator[ArticleDraft | IngestError | Skipped]:
-    """:func:`read_drafts` of a file (a WordPress export's items: :mod:`.wxr`), never holding more of it than one article may hold
+    """:func:`read_drafts` of a file (a WordPress export's items: :mod:`.wxr`), never holding
+    more of it than one article may hold
     (``max_article_bytes``, less what the flags add): a JSON Lines file is read line by line
     however large it is; any other file (one article) no further than the limit and a byte.
     Raises :class:`IngestError` or :class:`OSError` for the file as a whole."""

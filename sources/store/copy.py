@@ -5,8 +5,9 @@ their tombstones (deleted articles keep their row and deletion time), every revi
 the related links as they are bound and the suggestions as they were stored (copied,
 not computed again: a build from the copy gives the same bytes), the remote sources'
 polling state, the suggestion index, and the store's revision. What the store derives
-from those rows (the term index) is made by the destination's own triggers; the change log starts empty at the copied revision (a build from the copy
-is a full build: its output folder is new).
+from those rows (the term index) is made by the destination's own triggers; the change
+log starts empty at the copied revision (a build from the copy is a full build: its
+output folder is new).
 
 Then it checks: the same number of rows in every copied table, and for every article
 the same digest of its rows (the article, its links, its revisions) on both sides.
@@ -33,8 +34,9 @@ COPIED: tuple[tuple[str, str | None, str], ...] = (
     ("suggestion_terms", "article_id", "article_id, term"),
     ("remote_sources", None, "url"),
 )
-# Made by the destination itself: the term index and change log (triggers), the store's counters (meta: set from the source's revision), the schema version,
-# and the instances' feed polls (a PostgreSQL store's; SQLite keeps them beside the store).
+# Made by the destination itself: the term index and change log (triggers), the store's
+# counters (meta: set from the source's revision), the schema version, and the instances'
+# feed polls (a PostgreSQL store's; SQLite keeps them beside the store).
 DERIVED = frozenset({"article_terms", "changes", "meta", "schema_version", "polls"})
 BATCH = 1000
 

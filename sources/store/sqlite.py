@@ -25,7 +25,7 @@ from .schema import PLACEMENT, migrate
 from .sql import SQLStore
 
 
-CACHE_KIB = 64 * 1024
+CACHE_KIB = 128 * 1024
 
 
 class SQLiteStore(SQLStore):
@@ -51,7 +51,7 @@ class SQLiteStore(SQLStore):
             self._enable_wal()
             # FULL: an ingest that was acknowledged survives a power cut.
             self._db.execute("PRAGMA synchronous = FULL")
-            # A 64 MB page cache (SQLite's default is 2 MB): an import's index lookups and
+            # A 128 MB page cache (SQLite's default is 2 MB): an import's index lookups and
             # inserts stay in it instead of reading the file again for each article
             # (docs/BENCHMARKS.md, "Ingest"). Memory is taken only as pages are read.
             self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
