@@ -97,7 +97,8 @@ def test_the_same_folder_again_changes_nothing_and_says_so(tmp_path, store, inge
     assert ingest(folder).line() == "5 created, 0 updated, 0 unchanged, 0 failed"
     revision = store.revision()
     again = ingest(folder)
-    assert again.line() == "0 created, 0 updated, 5 unchanged, 0 failed; nothing changed: the store already held all of it"
+    assert again.line() == ("0 created, 0 updated, 5 unchanged, 0 failed; "
+                            "nothing changed: the store already held all of it")
     assert store.revision() == revision
 
 
