@@ -100,6 +100,8 @@ def test_a_store_that_took_the_sample_before_it_was_marked_knows_it(tmp_path):
             db.execute(f"DROP INDEX {index}")
         for column in re.findall(r"ADD COLUMN (\w+)", "\n".join(later)):
             db.execute(f"ALTER TABLE articles DROP COLUMN {column}")
+        for table in re.findall(r"CREATE TABLE (\w+)", "\n".join(later)):
+            db.execute(f"DROP TABLE {table}")
         db.execute(f"PRAGMA user_version = {marking}")
     db.close()
     store = SQLiteStore(path, clock=utc_now)

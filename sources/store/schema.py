@@ -457,14 +457,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         # The full-text index of migration 4 had one reader, suggestions, which this index
         # replaces: kept in step on every write, it was the largest part of storing an article.
         sqlite=(
-            "DROP TRIGGER articles_fts_insert",
-            "DROP TRIGGER articles_fts_delete",
-            "DROP TRIGGER articles_fts_update",
-            "DROP TABLE articles_fts",
+            "DROP TRIGGER IF EXISTS articles_fts_insert",
+            "DROP TRIGGER IF EXISTS articles_fts_delete",
+            "DROP TRIGGER IF EXISTS articles_fts_update",
+            "DROP TABLE IF EXISTS articles_fts",
         ),
         postgresql=(
-            "DROP INDEX articles_search",
-            "ALTER TABLE articles DROP COLUMN search",
+            "DROP INDEX IF EXISTS articles_search",
+            "ALTER TABLE articles DROP COLUMN IF EXISTS search",
         ),
     ),
 )
