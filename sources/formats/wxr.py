@@ -79,15 +79,10 @@ def is_wxr(head: bytes) -> bool:
     return b"<rss" in head and any(ns.encode() in head for ns in WP_NS)
 
 
-@dataclass(frozen=True)
-class _Post:
-    """What the first pass learns of a post: its permalink and title, for links to it."""
-
-    title: str
-
-
 @dataclass
 class _Index:
+    """What the first pass learns of the export."""
+
     wp: str                                    # the export's wp namespace, in braces
     authors: dict[str, str]                    # login -> display name
     attachments: dict[str, str]                # post id -> file URL
