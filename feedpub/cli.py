@@ -32,6 +32,7 @@ from feedpub.settings import DEFAULTS, Config, NoStoreError, load_config, open_s
 from sources.errors import ConfigError, FeedpubError
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_NO_STORE = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130   # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
 
 
 def _common_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
@@ -238,19 +239,43 @@ def _cmd_ingest(config: Config, args: argparse.Namespace) -> int:
         # A dry run lists every article (that is its point); a real import names only the
         # rejected ones and what needs attention, unless -v.
         quiet = not (args.dry_run or args.verbose)
-        with _progress("files") as advance:
+        with _progress("articles") as advance, _first_interrupt() as interrupted:
             summary = ingest_paths(store, args.paths, settings=config.ingest, now=utc_now, overrides=overrides,
                                    measure=lambda url: measure_image(url, config.images), dry_run=args.dry_run,
-                                   progress=advance, report=_quiet_report if quiet else print)
+                                   progress=advance, report=_quiet_report if quiet else print,
+                                   stop=interrupted)
     finally:
         store.close()
-    if args.dry_run:
-        print(f"dry run: {summary.created} to create, {summary.updated} to update, {summary.unchanged} unchanged, "
-              f"{summary.failed} failed; the store was not changed")
-    else:
-        print(f"{summary.created} created, {summary.updated} updated, {summary.unchanged} unchanged, "
-              f"{summary.failed} failed")
+    print(summary.line(dry_run=args.dry_run))
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
     return EXIT_REJECTED if summary.failed else EXIT_OK
+
+
+@contextmanager
+def _first_interrupt() -> Iterator[Callable[[], bool]]:
+    """Whether Ctrl-C (SIGINT) was pressed: the first asks a long import to stop after the
+    article at hand, committing what it did; a second interrupts at once (what was not
+    committed is rolled back)."""
+    import signal
+    import threading
+
+    pressed = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed.is_set
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if pressed.is_set():
+            raise KeyboardInterrupt
+        pressed.set()
+        print("stopping after this article (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield pressed.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _quiet_report(message: str) -> None:

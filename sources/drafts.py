@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from .errors import IngestError
 from .frontmatter import FRONT_MATTER_KEYS, split_front_matter
-from .model import Image, IngestSettings
+from .model import Image, IngestSettings, Status
 from .text import (
     LANGUAGE_TAG,
     control_characters,
@@ -72,6 +72,7 @@ class ArticleDraft:
     image_url: str | None = None
     image: Image | None = None        # the measured image, when the shell measured it
     related_titles: tuple[str, ...] = ()
+    status: Status = Status.PUBLISHED  # a draft (a WordPress export's) is kept out of every feed
     notes: tuple[str, ...] = field(default=(), compare=False)  # what was derived, for the person
     line: int | None = field(default=None, compare=False)      # its line when a file holds several
     # What was changed on the way in (terms dropped, control characters normalised), each
@@ -320,6 +321,14 @@ def over_limit(settings: IngestSettings, overrides: Mapping[str, object] | None,
     with_flags = f" with the {flags} bytes of the command-line flags" if flags else ""
     return (f"the article is larger than {settings.max_article_bytes} bytes{with_flags}, the most one article "
             f"may hold (ingest.max_article_bytes); {what}")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An item of a file that is not an article (a WordPress page, attachment...): counted, not imported."""
+
+    kind: str
+    line: int | None = None
 
 
 def assemble_draft(

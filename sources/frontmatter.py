@@ -33,8 +33,18 @@ FRONT_MATTER_KEYS = (
 )
 
 
-class _PlainLoader(yaml.SafeLoader):
-    """SafeLoader without implicit timestamps: dates reach us as written."""
+# libyaml's parser when PyYAML was built with it: the pure-Python one took a quarter of an
+# import's time (docs/BENCHMARKS.md, "Ingest"). Both give the same events, nodes and marks;
+# constructing values stays PyYAML's SafeConstructor either way.
+_SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Deeper than this is refused while reading events, before any node is composed: libyaml
+# composes recursively in C, where Python's recursion limit does not stop it.
+MAX_DEPTH = 100
+
+
+class _PlainLoader(_SafeBase):
+    """SafeLoader (libyaml's when present) without implicit timestamps: dates reach us as written."""
 
 
 _PlainLoader.yaml_implicit_resolvers = {
@@ -85,9 +95,18 @@ def _control_warnings(found: list[tuple[int, int, str]], lines: dict, *, path: s
 
 
 def _refuse_anchors(yaml_text: str, *, path: str) -> None:
-    """An anchor or alias anywhere is refused before any node is built."""
+    """An anchor or alias anywhere, or nesting past :data:`MAX_DEPTH`, is refused before any
+    node is built."""
+    depth = 0
     try:
         for event in yaml.parse(yaml_text, Loader=_PlainLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise IngestError("front matter is nested too deeply", path=path,
+                                      line=event.start_mark.line + 2)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
                 what = "alias *" if isinstance(event, yaml.AliasEvent) else "anchor &"
                 raise IngestError(
@@ -110,8 +129,12 @@ def _parse(yaml_text: str, *, path: str) -> FrontMatter:
             loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
+        # libyaml marks the end of the text one line past the last (PyYAML's parser, on it):
+        # an error there is on the front matter's last line, as it always was.
+        line = min(mark.line + 2, yaml_text.count("\n") + 2) if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
+        if "maximum nesting depth" in problem:   # libyaml's own limit, met before MAX_DEPTH
+            raise IngestError("front matter is nested too deeply", path=path, line=line) from None
         raise IngestError(f"front matter is not valid YAML: {problem}", path=path, line=line) from exc
     except ValueError as exc:
         # PyYAML builds ints with int(): one of more than 4300 digits is refused by Python

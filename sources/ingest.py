@@ -9,14 +9,22 @@ Three steps, the first two pure:
    (if any) and the clock: created, updated (same id, later ``updated``) or
    unchanged.
 3. :func:`ingest_paths` is the thin shell that reads files and writes each
-   article in its own store transaction, so a bad file (or JSON line) leaves the
-   store as it was and the good ones are still imported; with ``dry_run`` it
-   only reports what it would do (:func:`plan`).
+   article in its own savepoint of a batch transaction (``Articles.batch``), so a
+   bad file (or JSON line, or export item) leaves the store as it was and the good
+   ones are still imported; with ``dry_run`` it only reports what it would do
+   (:func:`plan`).
+
+An import is re-runnable: the same files again find every article unchanged and
+write nothing. An import cut short (Ctrl-C, a killed process) leaves whole
+articles only: Ctrl-C stops after the article at hand and commits what was done;
+a killed process loses the batch it had not committed. Running it again resumes:
+what is stored is found unchanged, the rest is imported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
@@ -25,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from .drafts import SINGLE_ARTICLE_KEYS, ArticleDraft
 from .errors import FeedpubError, IngestError, StoreError
-from .formats import SOURCE_SUFFIXES, read_file_drafts
+from .formats import SOURCE_SUFFIXES, Skipped, count_items, read_file_drafts
 from .model import Article, Image, IngestSettings, RelatedLink, SaveResult, Status
 from .store.roles import Articles
 
@@ -65,7 +73,7 @@ def merge(existing: Article | None, draft: ArticleDraft, now: datetime, settings
         language=draft.language or settings.language,
         image=image,
         related=tuple(RelatedLink(title) for title in draft.related_titles),
-        status=Status.PUBLISHED,
+        status=draft.status,
         source=draft.source,
         stored=now,
         sample=existing.sample if existing else False,
@@ -103,10 +111,26 @@ class IngestSummary:
     updated: int = 0
     unchanged: int = 0
     failed: int = 0
+    skipped: int = 0            # items of an export that are not articles (pages, attachments...)
+    interrupted: bool = False   # stopped when asked to, after a whole article
 
     @property
     def changed(self) -> bool:
         return bool(self.created or self.updated)
+
+    def line(self, *, dry_run: bool = False) -> str:
+        """The import's one summary line."""
+        skipped = f", {self.skipped} skipped (not articles)" if self.skipped else ""
+        if dry_run:
+            return (f"dry run: {self.created} to create, {self.updated} to update, {self.unchanged} unchanged, "
+                    f"{self.failed} failed{skipped}; the store was not changed")
+        text = (f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
+                f"{self.failed} failed{skipped}")
+        if self.interrupted:
+            return text + "; interrupted: what is stored is whole, run the same command again to resume"
+        if self.unchanged and not (self.changed or self.failed):
+            return text + "; nothing changed: the store already held all of it"
+        return text
 
     def fail(self, report: Callable[[str], None], message: object) -> None:
         """Count one rejected item and say why (the run goes on with the next)."""
@@ -115,7 +139,7 @@ class IngestSummary:
 
 
 def _each_draft(file: Path, *, settings: IngestSettings,
-                overrides: Mapping[str, object] | None) -> Iterator[ArticleDraft | IngestError]:
+                overrides: Mapping[str, object] | None) -> Iterator[ArticleDraft | IngestError | Skipped]:
     """:func:`read_file_drafts`, an error for the file as a whole becoming its last item."""
     try:
         yield from read_file_drafts(file, settings=settings, overrides=overrides)
@@ -191,10 +215,11 @@ def embargo_note(article: Article, now: datetime, settings: IngestSettings) -> s
 
 
 def _measured(store: Articles, url: str, measure: Callable[[str], Image],
-              report: Callable[[str], None], file: Path) -> Image | None:
+              report: Callable[[str], None], file: Path, commit: Callable[[], None]) -> Image | None:
     known = store.find_image(url)
     if known is not None:
         return known
+    commit()   # the batch's writes are not held back while an image's server answers
     try:
         return measure(url)
     except FeedpubError as exc:
@@ -234,13 +259,19 @@ def ingest_paths(
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
     sample: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> IngestSummary:
-    """Import every article of every file; each in one transaction (so each line of a
-    JSON Lines file in its own), failures reported and skipped.
+    """Import every article of every file; each in a savepoint of its own (so each line of
+    a JSON Lines file, each item of an export), failures reported and skipped; committed
+    in batches (``Articles.batch``) unless ``dry_run``.
 
     ``measure`` (see :mod:`sources.media`) asks an image's server for its length
     and type once per URL; without it images are stored unmeasured.
-    ``progress`` is told (files done, files in all) as the import goes.
+    ``progress`` is told (items done, items in all) as the import goes: an item is an
+    article, a rejected one or an export's item that is not an article; the total is
+    counted before the import (:func:`sources.formats.count_items`).
+    ``stop`` is asked before each item: when it says so, the import ends there
+    (``IngestSummary.interrupted``), what was done committed.
     ``dry_run`` decides the same way (against the store as the earlier items would
     have left it) and reports "would create", "would update" (with the fields that
     change) or "unchanged", but writes nothing and measures nothing.
@@ -254,61 +285,83 @@ def ingest_paths(
     for error in missing:
         summary.fail(report, error)
     planned: dict[str, Article] = {}   # dry run: what the earlier items would have written, by id
+    total = sum(count_items(file) for file in files) if progress else 0
+    done = 0
     # Articles this run created: links of theirs that later items resolve are part of their
     # first publication, and re-date nothing (see roles.Articles.save).
     created: set[str] = set()
-    for done, file in enumerate(files):
-        if progress:
-            progress(done, len(files))
-        for draft in _each_draft(file, settings=settings, overrides=overrides):
-            if isinstance(draft, IngestError):
-                summary.fail(report, draft)
-                continue
-            where = f"{file}:{draft.line}" if draft.line else str(file)
-            try:
-                if draft.source is not None:
-                    # The absolute path identifies the file whatever the working directory.
-                    draft = replace(draft, source=str(file.resolve()))
-                if draft.image_url and measure is not None and not dry_run:
-                    draft = replace(draft, image=_measured(store, draft.image_url, measure, report, file))
-                for warning in draft.warnings:
-                    report(f"warning: {warning}")
-                if dry_run:
-                    result, existing = plan(store, planned, draft, now(), settings)
-                else:
-                    result = store.save(
-                        lambda existing, draft=draft: _marked(merge(existing, draft, now(), settings), sample),
-                        article_id=draft.id, slug=draft.slug, source=draft.source, fresh=created,
-                    )
-                    if result.action == "created":
-                        created.add(result.article.id)
-            except IngestError as exc:
-                summary.fail(report, exc if exc.path else IngestError(str(exc), path=where))
-                continue
-            except StoreError as exc:
-                summary.fail(report, f"{where}: {exc}")
-                continue
-            except OSError as exc:
-                summary.fail(report, f"{where}: {exc.strerror or exc}")
-                continue
-            setattr(summary, result.action, getattr(summary, result.action) + 1)
-            if result.action != "unchanged":
-                # What was derived is news only when it is stored (or would be): an unchanged
-                # file ingested again says nothing of it.
-                for note in draft.notes:
-                    report(f"{where}: {note}")
-                embargo = embargo_note(result.article, now(), settings)
-                if embargo:
-                    report(f"{where}: {embargo}")
-            if not dry_run:
-                report(f"{result.action}: {result.article.id} ({where})")
-            elif result.action == "created":
-                report(f"would create: {result.article.id} ({where})")
-            elif result.action == "updated":
-                changed = ", ".join(changed_fields(existing, result.article)) or "nothing a reader sees"
-                report(f"would update: {result.article.id} ({where}) (changed: {changed})")
-            else:
-                report(f"unchanged: {result.article.id} ({where})")
+    with nullcontext(lambda: None) if dry_run else store.batch() as commit:
+        for file in files:
+            for draft in _each_draft(file, settings=settings, overrides=overrides):
+                if progress:
+                    progress(done, max(total, done + 1))
+                done += 1
+                if stop is not None and stop():
+                    summary.interrupted = True
+                    break
+                _one(store, draft, file, summary, planned, settings=settings, now=now, report=report,
+                     measure=measure, dry_run=dry_run, sample=sample, commit=commit, created=created)
+            if summary.interrupted:
+                break
     if progress:
-        progress(len(files), len(files))
+        progress(done, max(total, done))
     return summary
+
+
+def _one(store: Articles, draft: ArticleDraft | IngestError | Skipped, file: Path, summary: IngestSummary,
+         planned: dict[str, Article], *, settings: IngestSettings, now: Callable[[], datetime],
+         report: Callable[[str], None], measure: Callable[[str], Image] | None, dry_run: bool,
+         sample: bool, commit: Callable[[], None], created: set[str]) -> None:
+    """Import (or plan) one item of ``file``, counted in ``summary``; an article it creates
+    joins ``created``."""
+    if isinstance(draft, Skipped):
+        summary.skipped += 1
+        return
+    if isinstance(draft, IngestError):
+        summary.fail(report, draft)
+        return
+    where = f"{file}:{draft.line}" if draft.line else str(file)
+    try:
+        if draft.source is not None:
+            # The absolute path identifies the file whatever the working directory.
+            draft = replace(draft, source=str(file.resolve()))
+        if draft.image_url and measure is not None and not dry_run:
+            draft = replace(draft, image=_measured(store, draft.image_url, measure, report, file, commit))
+        for warning in draft.warnings:
+            report(f"warning: {warning}")
+        if dry_run:
+            result, existing = plan(store, planned, draft, now(), settings)
+        else:
+            result = store.save(
+                lambda existing, draft=draft: _marked(merge(existing, draft, now(), settings), sample),
+                article_id=draft.id, slug=draft.slug, source=draft.source, fresh=created,
+            )
+            if result.action == "created":
+                created.add(result.article.id)
+    except IngestError as exc:
+        summary.fail(report, exc if exc.path else IngestError(str(exc), path=where))
+        return
+    except StoreError as exc:
+        summary.fail(report, f"{where}: {exc}")
+        return
+    except OSError as exc:
+        summary.fail(report, f"{where}: {exc.strerror or exc}")
+        return
+    setattr(summary, result.action, getattr(summary, result.action) + 1)
+    if result.action != "unchanged":
+        # What was derived is news only when it is stored (or would be): an unchanged
+        # file ingested again says nothing of it.
+        for note in draft.notes:
+            report(f"{where}: {note}")
+        embargo = embargo_note(result.article, now(), settings)
+        if embargo:
+            report(f"{where}: {embargo}")
+    if not dry_run:
+        report(f"{result.action}: {result.article.id} ({where})")
+    elif result.action == "created":
+        report(f"would create: {result.article.id} ({where})")
+    elif result.action == "updated":
+        changed = ", ".join(changed_fields(existing, result.article)) or "nothing a reader sees"
+        report(f"would update: {result.article.id} ({where}) (changed: {changed})")
+    else:
+        report(f"unchanged: {result.article.id} ({where})")

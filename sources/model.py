@@ -50,7 +50,7 @@ class RelatedLink:
     # Filled in by read queries only when the target is visible at query time,
     # so a link to an embargoed article stays plain text until its release.
     target: LinkTarget | None = None
-    suggested: bool = False       # chosen by the store's full-text search, not by the newsroom
+    suggested: bool = False       # chosen by the store's suggestion index, not by the newsroom
     # Resolved after its article was first published: when it shows, the article's ``updated``
     # is the time it appeared (sources/store/sql.py, SQLStore._reresolve).
     bound: bool = False

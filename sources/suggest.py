@@ -1,10 +1,16 @@
 """Suggested related articles, for an article whose newsroom named none.
 
-The store's full-text search ranks the other articles against the article's own
-distinctive words (:func:`query_terms`; title words weigh three times body words):
-SQLite's FTS5 by bm25, PostgreSQL's text search by ts_rank (sources/store/). Of
-the best :data:`CANDIDATES`, :func:`choose_related` keeps those that share enough
-of the words. Indonesian function words are left out of the query so that "yang",
+Each stored article leaves its distinctive words (:func:`query_terms`, title words
+weighing three times body words: :func:`index_terms`) in the store's suggestion index.
+For each of an article's words, the :data:`PER_TERM` most recent saves that hold it
+are looked at; those articles are ranked by the weight of the words they share with it,
+the same SQL on both backends (sources/store/sql.py), and of the best
+:data:`CANDIDATES`, :func:`choose_related` keeps those that share enough of the words.
+Looking at a bounded number of rows per word keeps the cost of a suggestion the same in
+a store of a thousand articles and of a million (full-text ranking over the whole store
+grew with it: docs/BENCHMARKS.md, "Ingest"); a rare word reaches back as far as its
+articles go, a common one only to the latest, and a newsroom's related stories are
+mostly recent ones. Indonesian function words are left out of the query so that "yang",
 "dan", "di" do not decide what is related. The suggestions are stored marked
 ``suggested`` so the feeds can tell them from the newsroom's own picks.
 """
@@ -19,8 +25,10 @@ from .model import Article
 
 MAX_SUGGESTIONS = 3
 QUERY_TERMS = 24
-CANDIDATES = 20        # best bm25 matches looked at
+CANDIDATES = 20        # best matches of the suggestion index looked at
 MIN_SHARED_TERMS = 3   # distinctive words a suggestion must share with the article
+PER_TERM = 25          # most recent saves looked at for each of an article's words
+TITLE_WEIGHT = 3       # a title word counts as much as three body words
 
 # Frequent Indonesian (and a few English) function words: no signal for relatedness.
 STOPWORDS = frozenset("""
@@ -60,6 +68,13 @@ def query_terms(article: Article) -> list[str]:
     return terms
 
 
+def index_terms(article: Article, terms: list[str] | None = None) -> list[tuple[str, int]]:
+    """(word, weight) of what the suggestion index holds for ``article``: its
+    :func:`query_terms` (``terms`` when already known), a title word weighing :data:`TITLE_WEIGHT`."""
+    title = set(_words(article.title))
+    return [(term, TITLE_WEIGHT if term in title else 1) for term in (terms or query_terms(article))]
+
+
 def choose_related(terms: list[str], candidates: Iterable[tuple[str, str, str]],
                    limit: int = MAX_SUGGESTIONS) -> list[tuple[str, str]]:
     """(id, title) of up to ``limit`` of the ranked (id, title, content_html) ``candidates``
@@ -67,7 +82,7 @@ def choose_related(terms: list[str], candidates: Iterable[tuple[str, str, str]],
     wanted = set(terms)
     chosen = []
     for target_id, title, content_html in candidates:
-        # Full-text ranking rates anything sharing a word; a suggestion must share several.
+        # The ranking rates anything sharing a word; a suggestion must share several.
         shared = wanted & set(_words(title) + _words(re.sub(r"<[^>]+>", " ", content_html)))
         if len(shared) >= MIN_SHARED_TERMS:
             chosen.append((target_id, title))

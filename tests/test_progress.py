@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import struct
 import subprocess
 import sys
@@ -60,7 +61,8 @@ def test_an_import_off_a_terminal_says_one_line_and_its_errors(tmp_path):
 
 def test_an_import_on_a_terminal_shows_a_progress_bar(tmp_path):
     code, out, shown = run(["ingest", str(articles(tmp_path / "in", 30))], tmp_path, terminal=True)
-    assert code == 1 and "31/31 [" in shown and "files/s" in shown, shown
+    assert code == 1 and "31/31 [" in shown and "articles/s" in shown, shown
+    assert re.search(r"\d+/31 \[\d\d:\d\d<\d\d:\d\d", shown), shown   # time taken < time left
     assert out.splitlines()[-1] == "30 created, 0 updated, 0 unchanged, 1 failed"
 
 

@@ -142,11 +142,10 @@ def test_a_version_stored_without_a_time_takes_the_stores_clock(tmp_path):
 
 # --- the shared store (PostgreSQL) ---------------------------------------------------------
 
-# What only one backend has: SQLite's FTS5 index; PostgreSQL's search column, the change
-# log's sequence (SQLite's rowid), its schema version table and the instances' poll log
-# (SQLite keeps polls in stats.sqlite3).
-SQLITE_ONLY = {"articles_fts"}
-POSTGRES_ONLY = {"schema_version": None, "polls": None, "articles": {"search"}, "changes": {"seq"}}
+# What only one backend has: PostgreSQL's change log's sequence (SQLite's rowid), its schema
+# version table and the instances' poll log (SQLite keeps polls in stats.sqlite3).
+SQLITE_ONLY: set[str] = set()
+POSTGRES_ONLY = {"schema_version": None, "polls": None, "changes": {"seq"}}
 
 
 def sqlite_tables(path: Path) -> dict[str, set[str]]:

@@ -6,10 +6,10 @@ every headline each article has had (markers resolve against former ones too), t
 links as they are bound and the suggestions as they were stored (copied,
 not computed again: a build from the copy gives the same bytes), the remote sources'
 polling state, each section's address and since when its feed is published, the time each
-feed last lost an article, and the store's revision. What the store derives from those rows (the
-term index, the full-text index) is made by the destination's own triggers and
-columns; the change log starts empty at the copied revision (a build from the copy
-is a full build: its output folder is new).
+feed last lost an article, the suggestion index, and the store's revision. What the store
+derives from those rows (the term index) is made by the destination's own triggers; the
+change log starts empty at the copied revision (a build from the copy is a full build: its
+output folder is new).
 
 Then it checks: the same number of rows in every copied table, and for every article
 the same digest of its rows (the article, its links, its revisions) on both sides.
@@ -34,14 +34,15 @@ COPIED: tuple[tuple[str, str | None, str], ...] = (
     ("related_links", "article_id", "article_id, position"),
     ("revisions", "article_id", "article_id, number"),
     ("article_titles", "article_id", "article_id, title_norm"),
+    ("suggestion_terms", "article_id", "article_id, term"),
     ("remote_sources", None, "url"),
     ("sections", None, "kind, name"),
     ("feed_changes", None, "kind, name"),
 )
-# Made by the destination itself: the term index and change log (triggers), the full-text
-# index, the store's counters (meta: set from the source's revision), the schema version,
-# and the instances' feed polls (a PostgreSQL store's; SQLite keeps them beside the store).
-DERIVED = frozenset({"article_terms", "changes", "meta", "articles_fts", "schema_version", "polls"})
+# Made by the destination itself: the term index and change log (triggers), the store's
+# counters (meta: set from the source's revision), the schema version, and the instances'
+# feed polls (a PostgreSQL store's; SQLite keeps them beside the store).
+DERIVED = frozenset({"article_terms", "changes", "meta", "schema_version", "polls"})
 BATCH = 1000
 
 

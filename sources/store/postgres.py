@@ -1,8 +1,7 @@
 """The shared backend of the source store: one PostgreSQL database, any number of instances.
 
 :class:`PostgresStore` gives sources/store/sql.py its connections (psycopg 3, a
-psycopg-pool pool) and says in PostgreSQL what SQLite says otherwise: JSON,
-full-text search (``tsvector``/``ts_rank`` with the 'simple' configuration), the
+psycopg-pool pool) and says in PostgreSQL what SQLite says otherwise: JSON, the
 change log's order. The same role Protocols, the same migrations
 (sources/store/schema.py, version in the ``schema_version`` table), the same
 results in the same order (every text column is ``COLLATE "C"``: code point order,
@@ -207,19 +206,6 @@ class PostgresStore(SQLStore):
     def _conflict(self, exc: Exception) -> str | None:
         constraint = getattr(getattr(exc, "diag", None), "constraint_name", None)
         return {"articles_slug_key": "slug", "articles_pkey": "id"}.get(constraint or "")
-
-    def _candidates(self, cur: _Cursor, terms: list[str], exclude: str, limit: int,
-                    now_ts: int) -> list[tuple[str, str, str]]:
-        # ts_rank's weights run {D, C, B, A}, each at most 1: title words (A) count three
-        # times body words (D), as bm25(articles_fts, 3.0, 1.0) weighs them on SQLite. Each term is quoted
-        # as a lexeme, so no character of an article's words is tsquery syntax.
-        query = " | ".join("'" + term.replace("\\", "\\\\").replace("'", "''") + "'" for term in terms)
-        return cur.execute(
-            "SELECT a.id, a.title, a.content_html FROM articles a, to_tsquery('simple', ?) q "
-            "WHERE a.search @@ q AND a.id != ? AND a.status = 'published' AND a.published_ts <= ? "
-            "ORDER BY ts_rank('{0.333333, 0, 0, 1.0}', a.search, q) DESC, a.id LIMIT ?",
-            (query, exclude, now_ts, limit),
-        ).fetchall()
 
     # --- many instances ----------------------------------------------------------------
 

@@ -116,6 +116,11 @@ class Articles(Protocol):
         ``updated`` to its time and records them a version each, except those in ``fresh``:
         articles first published by the same run (an import), whose first publication it is part of."""
 
+    def batch(self) -> AbstractContextManager[Callable[[], None]]:
+        """Saves of this thread within the block share a transaction every few saves, each
+        save a savepoint of its own (one that fails is undone alone): a bulk import's writes.
+        The block gets a function that commits at once (before a slow step)."""
+
     def get(self, article_id: str) -> Article | None:
         """The article with this id, whatever its status."""
 

@@ -492,6 +492,34 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(  # 14
+        both=(
+            # The suggestion index (sources/suggest.py): each live article's distinctive words and
+            # their weight, with the store's revision when it was saved (``seq``), so that a
+            # suggestion looks at each word's most recent saves alone, through (term, seq).
+            # Articles stored before it enter the index when they are saved again.
+            """CREATE TABLE suggestion_terms (
+                term        {text} NOT NULL,
+                seq         {int} NOT NULL,
+                article_id  {text} NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+                weight      {int} NOT NULL,
+                PRIMARY KEY (term, seq, article_id)
+            )""",
+            "CREATE INDEX suggestion_terms_of ON suggestion_terms (article_id)",
+        ),
+        # The full-text index of migration 4 had one reader, suggestions, which this index
+        # replaces: kept in step on every write, it was the largest part of storing an article.
+        sqlite=(
+            "DROP TRIGGER IF EXISTS articles_fts_insert",
+            "DROP TRIGGER IF EXISTS articles_fts_delete",
+            "DROP TRIGGER IF EXISTS articles_fts_update",
+            "DROP TABLE IF EXISTS articles_fts",
+        ),
+        postgresql=(
+            "DROP INDEX IF EXISTS articles_search",
+            "ALTER TABLE articles DROP COLUMN IF EXISTS search",
+        ),
+    ),
 )
 
 

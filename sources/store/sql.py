@@ -5,10 +5,10 @@ Callers use the role Protocols of sources/store/roles.py and never SQL.
 :class:`SQLStore` holds every query and write of those roles; a backend
 (sources/store/sqlite.py, sources/store/postgres.py) gives it connections and
 transactions, and says the few things the two dialects say differently (index
-hints, JSON, full-text search, the change log's order). Statements use SQLite's
+hints, JSON, the change log's order). Statements use SQLite's
 placeholders (``?``, ``:name``); the PostgreSQL backend translates them once per
-statement text. Every write is one transaction: a failed write leaves the store as
-it was.
+statement text. Every write is one transaction (or a savepoint of a batch,
+:meth:`SQLStore.batch`): a failed write leaves the store as it was.
 
 Related links are resolved here, at write time, by normalised title: an exact
 match of a current headline wins, then of a former one (``article_titles`` keeps
@@ -27,7 +27,9 @@ unpublished or deleted target is not linked (its label shows as text).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Sequence
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
@@ -40,10 +42,16 @@ from ..model import (Article, ArticleCounts, Image, LinkTarget, RelatedLink, Rev
                      Status, Tombstone)
 from ..placement import Placement
 from ..revisions import build_history, dumps as revision_snapshot
-from ..suggest import CANDIDATES, MAX_SUGGESTIONS, choose_related, query_terms
+from ..suggest import CANDIDATES, MAX_SUGGESTIONS, PER_TERM, choose_related, index_terms, query_terms
 from ..text import normalise_title, section_slug
 from .roles import Decide, FeedQueries
 from .schema import PLACE
+
+# A batch of saves (SQLStore.batch) commits after this many saves or this long, whichever
+# comes first: a commit (an fsync on SQLite) per article was much of an import's time, and
+# other writers (the API, partner polls) wait no longer than one batch for theirs.
+BATCH_SAVES = 200
+BATCH_SECONDS = 1.0
 
 _ARTICLE_COLUMNS = (
     "id, slug, url, title, summary, content_html, content_text, author, city, publication, "
@@ -94,6 +102,53 @@ def _next_second(previous: datetime | None, moment: datetime) -> datetime:
     return moment
 
 
+class _Including:
+    """``ids`` and ``one`` more, for ``in`` alone: an import's articles created so far (all of
+    them ``fresh``) grow to hundreds of thousands, too many to copy for each save."""
+
+    def __init__(self, ids: Container[str], one: str):
+        self.ids, self.one = ids, one
+
+    def __contains__(self, item: object) -> bool:
+        return item == self.one or item in self.ids
+
+
+class _Batch:
+    """The open transaction of :meth:`SQLStore.batch`, committed every few saves."""
+
+    def __init__(self, store: SQLStore):
+        self.store = store
+        self.thread = threading.get_ident()
+        self.cursor: Cursor | None = None
+        self._context: AbstractContextManager[Cursor] | None = None
+        self._saves = 0
+        self._started = 0.0
+
+    def open(self) -> Cursor:
+        if self.cursor is None:
+            self._context = self.store._transaction(write=True)
+            with self.store._failing("cannot begin a batch of writes"):
+                self.cursor = self._context.__enter__()
+            self._saves, self._started = 0, time.monotonic()
+        return self.cursor
+
+    def saved(self) -> None:
+        self._saves += 1
+        if self._saves >= BATCH_SAVES or time.monotonic() - self._started >= BATCH_SECONDS:
+            self.commit()
+
+    def commit(self) -> None:
+        context, self.cursor, self._context = self._context, None, None
+        if context is not None:
+            with self.store._failing("the batch of writes failed and was rolled back"):
+                context.__exit__(None, None, None)
+
+    def roll_back(self, exc: BaseException) -> None:
+        context, self.cursor, self._context = self._context, None, None
+        if context is not None:
+            context.__exit__(type(exc), exc, exc.__traceback__)
+
+
 class SQLStore(ABC):
     """The store in every role of sources/store/roles.py (``ArticleStore``), over a
     backend's connections: a subclass opens them and fills in the hooks below.
@@ -110,6 +165,7 @@ class SQLStore(ABC):
     PLACEMENT: ClassVar[str]        # an article row's placement as JSON text (schema.PLACEMENT)
     CHANGE_ORDER: ClassVar[str]     # the change log in the order its rows were written
     UNINDEXED: ClassVar[str]        # prefix that keeps a column's index out of a plan ("" if none)
+    _batch: _Batch | None = None    # the open batch of writes (:meth:`batch`), if any
 
     # --- what a backend provides -------------------------------------------------------
 
@@ -129,12 +185,6 @@ class SQLStore(ABC):
     @abstractmethod
     def _conflict(self, exc: Exception) -> str | None:
         """Which unique key a write ran into: "slug", "id", or None for another."""
-
-    @abstractmethod
-    def _candidates(self, cur: Cursor, terms: list[str], exclude: str, limit: int,
-                    now_ts: int) -> list[tuple[str, str, str]]:
-        """(id, title, content_html) of up to ``limit`` other articles readers see at ``now_ts``
-        (Unix seconds) matching any of ``terms`` in full-text search, best first."""
 
     @abstractmethod
     def table_columns(self, table: str) -> list[str]:
@@ -166,18 +216,76 @@ class SQLStore(ABC):
         except self.ERRORS as exc:
             raise StoreError(f"{self.name}: {doing}: {exc}") from exc
 
+    def _batch_cursor(self) -> Cursor | None:
+        """The cursor of this thread's open batch: its reads must see its own writes."""
+        batch = self._batch
+        if batch is None or batch.thread != threading.get_ident():
+            return None
+        return batch.cursor
+
     @contextmanager
     def _read(self, what: str) -> Iterator[Cursor]:
         """A cursor for statements that read ``what``."""
-        with self._failing(f"cannot read {what}"), self._connection() as cur:
-            yield cur
+        batched = self._batch_cursor()
+        with self._failing(f"cannot read {what}"):
+            if batched is not None:
+                yield batched
+                return
+            with self._connection() as cur:
+                yield cur
 
     @contextmanager
     def _snapshot(self, what: str) -> Iterator[Cursor]:
         """A cursor in one read transaction, for statements that read ``what`` and must
         see one state of the store."""
-        with self._failing(f"cannot read {what}"), self._transaction(write=False) as cur:
+        batched = self._batch_cursor()
+        with self._failing(f"cannot read {what}"):
+            if batched is not None:
+                yield batched
+                return
+            with self._transaction(write=False) as cur:
+                yield cur
+
+    @contextmanager
+    def batch(self) -> Iterator[Callable[[], None]]:
+        """Saves of this thread within the block share transactions of up to
+        :data:`BATCH_SAVES` saves (or :data:`BATCH_SECONDS`). Each save is a savepoint of
+        its own: one that fails is undone alone and the others stay. Each transaction
+        commits whole or not at all, so a process killed mid-batch leaves the store as
+        the batch before left it. Leaving the block commits; an exception leaving it
+        rolls back the saves since the last commit. The block is handed a function that
+        commits at once (before a slow step, so that other writers need not wait for it)."""
+        if self._batch is not None:
+            raise StoreError(f"{self.name}: a batch of writes is already open")
+        batch = self._batch = _Batch(self)
+        try:
+            yield batch.commit
+        except BaseException as exc:
+            batch.roll_back(exc)
+            raise
+        else:
+            batch.commit()
+        finally:
+            self._batch = None
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[Cursor]:
+        """One write: a transaction of its own, or a savepoint in this thread's batch."""
+        batch = self._batch
+        if batch is None or batch.thread != threading.get_ident():
+            with self._transaction(write=True) as cur:
+                yield cur
+            return
+        cur = batch.open()
+        cur.execute("SAVEPOINT feedpub_save")
+        try:
             yield cur
+        except BaseException:
+            cur.execute("ROLLBACK TO SAVEPOINT feedpub_save")
+            cur.execute("RELEASE SAVEPOINT feedpub_save")
+            raise
+        cur.execute("RELEASE SAVEPOINT feedpub_save")
+        batch.saved()
 
     # --- reads -----------------------------------------------------------------------
 
@@ -608,7 +716,7 @@ class SQLStore(ABC):
     def save(self, decide: Decide, *, article_id: str | None, slug: str, source: str | None = None,
              fresh: Collection[str] = ()) -> SaveResult:
         try:
-            with self._transaction(write=True) as cur:
+            with self._write_transaction() as cur:
                 existing = self._find(cur, article_id, slug, source)
                 result = decide(existing)
                 if result.action != "unchanged" and result.article.stored is not None:
@@ -623,8 +731,9 @@ class SQLStore(ABC):
                     self._feeds_left(cur, existing, result.article, at)
                     # The version as stored: its links as they resolved.
                     self._add_revision(cur, existing, self._load(cur, "id = ?", (result.article.id,), now=None)[0])
-                    self._reresolve(cur, result.article, at, fresh={*fresh, result.article.id})
-                    self._redate(cur, moved - {result.article.id} - set(fresh), at)
+                    self._reresolve(cur, result.article, at, fresh=_Including(fresh, result.article.id))
+                    self._redate(cur, {owner for owner in moved if owner != result.article.id and owner not in fresh},
+                                 at)
                     cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         except self.CONFLICTS as exc:
             raise StoreError(self._explain_conflict(exc, slug)) from exc
@@ -659,6 +768,8 @@ class SQLStore(ABC):
             self._place_sections(cur, article, changed, now)
             self._feeds_left(cur, article, changed, now)
             moved = self._links_moved(cur, article, changed, now)
+            if status is Status.DELETED:
+                cur.execute("DELETE FROM suggestion_terms WHERE article_id = ?", (article.id,))
             self._add_revision(cur, article, changed)
             self._reresolve(cur, changed, now, fresh={article.id})
             self._redate(cur, moved - {article.id}, now)
@@ -744,7 +855,9 @@ class SQLStore(ABC):
         # Every headline it has had: markers written against a former one still find it.
         cur.execute("INSERT INTO article_titles (article_id, title_norm) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     (a.id, normalise_title(a.title)))
-        self._replace_links(cur, a, created=not replacing, at=a.stored or self.clock())
+        terms = query_terms(a)   # once: for its suggestions and for the suggestion index
+        self._replace_links(cur, a, terms, created=not replacing, at=a.stored or self.clock())
+        self._index_terms(cur, a, terms)
 
     @staticmethod
     def _link_view(article: Article, at: datetime) -> tuple | None:
@@ -775,7 +888,8 @@ class SQLStore(ABC):
                         (updated.isoformat(), _ts(updated), at.isoformat(), article_id))
             self._add_revision(cur, article, replace(article, updated=updated, stored=at))
 
-    def _replace_links(self, cur: Cursor, article: Article, *, created: bool, at: datetime) -> None:
+    def _replace_links(self, cur: Cursor, article: Article, terms: list[str], *, created: bool,
+                       at: datetime) -> None:
         """The article's own links as ``article`` names them. The store's suggestions are
         decided once, when it is first stored (among the articles readers see then), and
         kept through its edits while the newsroom names none; naming some replaces them."""
@@ -800,14 +914,14 @@ class SQLStore(ABC):
                 (article.id, position, link.title, norm, target, bound_ts),
             )
         if not named and created and self.suggest_related:
-            for position, (target_id, title) in enumerate(self._suggest(cur, article, at)):
+            for position, (target_id, title) in enumerate(self._suggest(cur, article, terms, at)):
                 cur.execute(
                     "INSERT INTO related_links (article_id, position, title, title_norm, target_id, suggested) "
                     "VALUES (?, ?, ?, ?, ?, 1)",
                     (article.id, position, title, normalise_title(title), target_id),
                 )
 
-    def _reresolve(self, cur: Cursor, article: Article, at: datetime, *, fresh: Collection[str]) -> None:
+    def _reresolve(self, cur: Cursor, article: Article, at: datetime, *, fresh: Container[str]) -> None:
         """Resolve the pending links ``article``'s arrival, retitling or deletion at ``at`` may
         settle: those whose marker one of its headlines (current or former) equals or begins
         with. Bound links stay as they are (see the module docstring).
@@ -873,10 +987,40 @@ class SQLStore(ABC):
                 return found[0] if len(found) == 1 else None
         return None
 
-    def _suggest(self, cur: Cursor, article: Article, at: datetime) -> list[tuple[str, str]]:
+    def _index_terms(self, cur: Cursor, article: Article, terms: list[str]) -> None:
+        """The article's words in the suggestion index (sources/suggest.py), newest saved last."""
+        cur.execute("DELETE FROM suggestion_terms WHERE article_id = ?", (article.id,))
+        if article.status is Status.DELETED:
+            return
+        seq = cur.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]
+        cur.executemany("INSERT INTO suggestion_terms (term, seq, article_id, weight) VALUES (?, ?, ?, ?)",
+                        [(term, seq, article.id, weight) for term, weight in index_terms(article, terms)])
+
+    @staticmethod
+    def _candidates(cur: Cursor, terms: list[str], exclude: str, limit: int,
+                    now_ts: int) -> list[tuple[str, str, str]]:
+        """(id, title, content_html) of up to ``limit`` other articles readers see at ``now_ts``
+        (Unix seconds) sharing any of ``terms``, the greatest weight of shared words first. Each word looks at the
+        :data:`~sources.suggest.PER_TERM` most recent saves that hold it, through the index's
+        (term, seq) order: the cost of a suggestion does not grow with the store."""
+        recent = " UNION ALL ".join(
+            "SELECT * FROM (SELECT article_id, weight, seq FROM suggestion_terms WHERE term = ? "
+            "ORDER BY seq DESC LIMIT ?) AS t" for _ in terms)
+        parameters = [value for term in terms for value in (term, PER_TERM)]
+        return cur.execute(
+            "SELECT a.id, a.title, a.content_html FROM (SELECT r.article_id, sum(r.weight) AS score, "
+            f"max(r.seq) AS seq FROM ({recent}) AS r JOIN articles v ON v.id = r.article_id "
+            "WHERE r.article_id != ? AND v.status = 'published' AND v.published_ts <= ? "
+            "GROUP BY r.article_id ORDER BY score DESC, seq DESC, r.article_id LIMIT ?) s "
+            "JOIN articles a ON a.id = s.article_id "
+            "ORDER BY s.score DESC, s.seq DESC, a.id",
+            (*parameters, exclude, now_ts, limit),
+        ).fetchall()
+
+    def _suggest(self, cur: Cursor, article: Article, terms: list[str], at: datetime) -> list[tuple[str, str]]:
         """(id, title) of the articles readers see at ``at`` the store suggests as related
-        (sources/suggest.py): none that appears later, so no suggestion shows up afterwards."""
-        terms = query_terms(article)
+        (sources/suggest.py) for ``article``, whose :func:`~sources.suggest.query_terms` are
+        ``terms``: none that appears later, so no suggestion shows up afterwards."""
         if not terms:
             return []
         return choose_related(terms, self._candidates(cur, terms, article.id, CANDIDATES, _ts(at)), MAX_SUGGESTIONS)

@@ -25,6 +25,9 @@ from .schema import PLACEMENT, migrate
 from .sql import SQLStore
 
 
+CACHE_KIB = 128 * 1024
+
+
 class SQLiteStore(SQLStore):
     """The embedded store, in every role of sources/store/roles.py (``ArticleStore``).
     Thread-safe: one connection behind a lock."""
@@ -48,6 +51,10 @@ class SQLiteStore(SQLStore):
             self._enable_wal()
             # FULL: an ingest that was acknowledged survives a power cut.
             self._db.execute("PRAGMA synchronous = FULL")
+            # A 128 MB page cache (SQLite's default is 2 MB): an import's index lookups and
+            # inserts stay in it instead of reading the file again for each article
+            # (docs/BENCHMARKS.md, "Ingest"). Memory is taken only as pages are read.
+            self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._lock = threading.RLock()
             self._migrate()
@@ -108,16 +115,6 @@ class SQLiteStore(SQLStore):
     def _conflict(self, exc: Exception) -> str | None:
         text = str(exc)
         return "slug" if "articles.slug" in text else "id" if "articles.id" in text else None
-
-    def _candidates(self, cur: sqlite3.Cursor, terms: list[str], exclude: str, limit: int,
-                    now_ts: int) -> list[tuple[str, str, str]]:
-        match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-        return cur.execute(
-            """SELECT a.id, a.title, a.content_html FROM articles_fts f JOIN articles a ON a.rowid = f.rowid
-               WHERE articles_fts MATCH ? AND a.id != ? AND a.status = 'published' AND a.published_ts <= ?
-               ORDER BY bm25(articles_fts, 3.0, 1.0), a.id LIMIT ?""",
-            (match, exclude, now_ts, limit),
-        ).fetchall()
 
     @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:

@@ -1,0 +1,144 @@
+"""Ingest benchmark (issue #22): a newsroom's archive imported into an empty store.
+
+    python -m bench.ingest [N ...]          (default: 10000)
+
+The articles are bench/corpus.py's, written once as the newsroom writes them (text
+files with YAML front matter, a dateline, ``BACA JUGA:`` markers) into a cached folder,
+``<cache>/ingest-N-SEED/YYYY/MM/SLUG.txt`` (see :func:`bench.corpus.cache_dir`). Each
+size then runs in a fresh child process: :func:`sources.ingest.ingest_paths` of the
+folder into a new SQLite store on disk, as ``feedpub ingest DIR`` does it (suggested
+related links on; images not measured: no network). Printed per size:
+
+- total: seconds for all N articles, and articles per second;
+- first 1k / last 1k: seconds for the first and the last 1,000 articles, and their
+  ratio; then the same in the process's CPU seconds (what other processes' load on a
+  shared machine changes least; waiting for the disk is not in it);
+- peak MB: the child's largest resident set (ru_maxrss).
+
+Then the same folder is imported again into the store it filled (``again``): every
+article is found unchanged, nothing is written.
+
+The machine is shared and noisy: compare figures within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.corpus import SOURCE_ROOT, cache_dir, generate_in_background
+
+WINDOW = 1000   # articles timed at each end of the run
+
+
+def corpus_folder(n: int, seed: int = 0, *, cache: Path | None = None) -> Path:
+    """The folder of ``n`` corpus articles as text files, written on first use and cached."""
+    cache = cache or cache_dir()
+    target = cache / f"ingest-{n}-{seed}"
+    if target.exists():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    ignore = cache / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n")
+    partial = cache / f".{target.name}.partial-{os.getpid()}"
+    try:
+        for article in generate_in_background(n, seed):
+            file = partial / Path(article.source).relative_to(SOURCE_ROOT)
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(article.content_text, encoding="utf-8")
+        os.replace(partial, target)   # a run cut short never leaves a half-written corpus behind
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return target
+
+
+def _child(folder: Path, store_file: Path, *, once: bool = False) -> dict:
+    """Runs in the child process: one import, timed."""
+    from feedpub.settings import utc_now
+    from sources.ingest import ingest_paths
+    from sources.model import IngestSettings
+    from sources.store import SQLiteStore
+
+    settings = IngestSettings(tag_authority="news.example.com", timezone="Asia/Jakarta", language="id")
+    marks: dict[int, float] = {}
+    cpu: dict[int, float] = {}
+
+    def progress(done: int, total: int) -> None:
+        if done in (0, WINDOW, total - WINDOW, total):
+            marks[done] = time.perf_counter()
+            cpu[done] = time.process_time()
+
+    def quiet(message: str) -> None:
+        if message.startswith(("error", "warning")):
+            print(message, file=sys.stderr)
+
+    figures = {}
+    for run in ("first",) if once else ("first", "again"):
+        store = SQLiteStore(store_file, clock=utc_now)
+        marks.clear()
+        cpu.clear()
+        try:
+            summary = ingest_paths(store, [folder], settings=settings, now=utc_now, report=quiet, progress=progress)
+        finally:
+            store.close()
+        total = max(marks)
+        figures[run] = {
+            "articles": total, "seconds": marks[total] - marks[0],
+            "created": summary.created, "unchanged": summary.unchanged, "failed": summary.failed,
+            "first_window": marks.get(WINDOW, marks[total]) - marks[0],
+            "last_window": marks[total] - marks.get(total - WINDOW, marks[0]),
+            "first_cpu": cpu.get(WINDOW, cpu[total]) - cpu[0],
+            "last_cpu": cpu[total] - cpu.get(total - WINDOW, cpu[0]),
+        }
+    figures["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures
+
+
+def measure(n: int, seed: int, *, once: bool = False) -> dict:
+    folder = corpus_folder(n, seed)
+    with tempfile.TemporaryDirectory(prefix="feedpub-ingest-", dir=cache_dir()) as work:
+        done = subprocess.run([sys.executable, "-m", "bench.ingest", "--child", str(folder),
+                               str(Path(work) / "store.sqlite3"), *(["--once"] if once else [])],
+                              capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"the import of {n} articles failed:\n{done.stderr}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n\n")[0])
+    parser.add_argument("sizes", type=int, nargs="*", default=[10_000])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--once", action="store_true", help="leave out the second import (again s)")
+    parser.add_argument("--child", nargs=2, metavar=("FOLDER", "STORE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(_child(Path(args.child[0]), Path(args.child[1]), once=args.once)))
+        return 0
+    print(f"{'articles':>9} {'total s':>8} {'per s':>7} {'first 1k s':>10} {'last 1k s':>9} {'ratio':>6} "
+          f"{'CPU first':>9} {'CPU last':>8} {'ratio':>6} {'peak MB':>8} {'again s':>8}")
+    for n in args.sizes:
+        corpus_folder(n, args.seed)   # written before the clock starts
+        figures = measure(n, args.seed, once=args.once)
+        first, again = figures["first"], figures.get("again", {"unchanged": n, "seconds": float("nan")})
+        if first["created"] != n or first["failed"] or again["unchanged"] != n:
+            print(f"warning: {n} articles: {first['created']} created, {first['failed']} failed; "
+                  f"again {again['unchanged']} unchanged", file=sys.stderr)
+        print(f"{n:>9} {first['seconds']:>8.1f} {n / first['seconds']:>7.0f} {first['first_window']:>10.2f} "
+              f"{first['last_window']:>9.2f} {first['last_window'] / first['first_window']:>5.2f}x "
+              f"{first['first_cpu']:>9.2f} {first['last_cpu']:>8.2f} {first['last_cpu'] / first['first_cpu']:>5.2f}x "
+              f"{figures['peak_mb']:>8.0f} {again['seconds']:>8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
