@@ -135,7 +135,7 @@ class WorkerApp:
         the protocol object as it is, so a 304 costs what its own decisions cost
         (docs/BENCHMARKS.md, "Serving at granian's ceiling")."""
         answer = self.public.answer
-        record = self.counters.record
+        counts = self.counters.slots   # slot = status code (every code answer() gives), slot 0 = bytes
         take = self.internal.take
 
         def call(proto: Responder, scope: dict) -> object:
@@ -143,7 +143,8 @@ class WorkerApp:
             if path.startswith(INTERNAL_STARTS) and is_internal(path):
                 return take(proto, scope)
             code, _status, headers, body = answer(scope)
-            record(code, len(body))
+            counts[code] += 1
+            counts[0] += len(body)
             proto.response_bytes(code, headers, body)
             return code
 
