@@ -27,11 +27,11 @@ import signal
 import sqlite3
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import groupby, islice
 from pathlib import Path
 
 from sources.errors import FeedpubError
@@ -235,7 +235,7 @@ class PollLog:
 
     def record(self, path: str, status: int, sent: int, user_agent: str, client: str) -> None:
         # deque.append is atomic: no lock on the request path. The whole second and bounded
-        # strings make polls alike equal tuples, which the flush counts in C.
+        # strings make polls alike equal tuples, which the flush compares in C.
         self._queue.append((int(self.clock()), path, status, sent, user_agent[:300], client[:64]))
 
     def flush(self) -> int:
@@ -245,8 +245,12 @@ class PollLog:
         times the request's own cost of recording it: docs/BENCHMARKS.md)."""
         queue = self._queue
         taken = len(queue)   # only this thread takes from the queue: these many are there
-        # Taken and counted without a Python step per poll (the request threads append meanwhile).
-        alike = Counter(islice(iter(queue.popleft, None), taken))
+        # Taken and compared without a Python step per poll (the request threads append
+        # meanwhile): a run of equal polls (one client's burst, or a load test) is one step,
+        # and its polls are compared, not hashed. Equal polls in separate runs meet in ``alike``.
+        alike: dict[tuple, int] = {}
+        for poll, run in groupby(islice(iter(queue.popleft, None), taken)):
+            alike[poll] = alike.get(poll, 0) + len(list(run))
         rows: dict[tuple, list[int]] = {}
         for (second, path, status, sent, agent, client), count in alike.items():
             row = rows.get(key := (second, path, status, agent, client))
