@@ -53,7 +53,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
@@ -69,8 +69,6 @@ from .server import CHANNEL_TIMEOUT, CONNECTION_LIMIT, PublicFiles, enough_descr
 from .stats import PollLog
 
 log = logging.getLogger(__name__)
-
-StartResponse = Callable[..., object]
 
 WORKERS = 2                      # one per core of the machine it was measured on (docs/BENCHMARKS.md)
 PARENT_CHECK_SECONDS = 1.0       # how often a worker checks that the serve process lives
@@ -329,7 +327,8 @@ def load_worker_app(settings: WorkerSettings) -> WorkerApp:
     return WorkerApp(public, SharedCounters.create(settings.counters), internal)
 
 
-def _worker_call(app: WorkerApp, scope_opts: dict, access_log_fmt: str | None = None) -> Callable[[Responder, dict], object]:
+def _worker_call(app: WorkerApp, scope_opts: dict,
+                 access_log_fmt: str | None = None) -> Callable[[Responder, dict], object]:
     """Put in place of granian's WSGI call wrapper (``granian.wsgi._callback_wrapper``, same
     arguments): ``app`` is what :func:`load_worker_app` returned. feedpub serves at the
     root (no ``url_path_prefix``) and logs no access (``log_access=False``): neither of
