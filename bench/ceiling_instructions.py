@@ -12,7 +12,8 @@ public/ of bench/serve.py's store (built once into a temporary folder):
 
 each under ``valgrind --tool=callgrind --trace-children=yes``, warms it up, then for each
 case (304, gzip 200, plain 200, as in bench/serve.py) zeroes the worker's counts, sends
-``--requests`` requests one after the other on one keep-alive connection, and dumps them.
+``--requests`` requests one after the other on one keep-alive connection, waits for the
+poll log's writer and dumps them.
 Prints instructions per request of the worker process (all its threads: the poll log's
 writer too) and the ratio wsgi-ceil / feedpub against bench/serve.py's target.
 
@@ -40,6 +41,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from serve import CEILING_TARGET, FEED, free_port, make_articles
 
 CASES = (("304", None), ("gzip 200", {"Accept-Encoding": "gzip"}), ("plain 200", {}))
+# Seconds waited after the warm-up and after the counted requests, so that the poll log's
+# writer (every 2 s) takes the counted polls inside the window and the warm-up's outside it.
+SETTLE_SECONDS = 5
 
 
 def make_site(cwd: Path) -> Path:
@@ -123,12 +127,14 @@ def measure(name: str, command: list[str], env: dict[str, str], port: int, out: 
             headers = {"If-None-Match": etag} if headers is None else headers
             for _ in range(200):   # every path taken once at least, caches filled
                 client.get(headers)
+            time.sleep(SETTLE_SECONDS)
             pids = session_pids(process.pid)
             for pid in pids:
                 subprocess.run(["callgrind_control", "-z", str(pid)], capture_output=True, check=False)
             for _ in range(requests):
                 status = client.get(headers).status
                 assert status == (304 if case == "304" else 200), (name, case, status)
+            time.sleep(SETTLE_SECONDS)
             before = {path: path.stat().st_mtime_ns for path in out.glob(f"{name}.*")}
             for pid in pids:
                 subprocess.run(["callgrind_control", "-d", str(pid)], capture_output=True, check=False)

@@ -64,7 +64,7 @@ from sources.ingest import ingest_paths  # noqa: E402
 from sources.store import SQLiteStore  # noqa: E402
 
 FEED = "/rss.xml"
-CEILING_TARGET = 0.9   # feedpub's share of the do-nothing WSGI app's rate, by CPU per request (issue #19)
+CEILING_TARGET = 0.9   # feedpub's CPU per request at most 1/0.9 of the do-nothing WSGI app's (docs/BENCHMARKS.md)
 ARTICLES = 50
 PARAGRAPHS = 5      # per article: with 50 articles, rss.xml comes to about 188 KB
 WORDS = ("pemerintah kabupaten ogan komering ulu menggelar rapat koordinasi kesiapan pemilihan kepala daerah "

@@ -429,8 +429,12 @@ class PublicFiles:
         # Never a gone or moved URL: those are answered below before a file is looked at,
         # and both sets are fixed when the app is made.
         found = self._by_url.get(path_info)
-        if found is not None and found.manifest != self._manifest_now():
-            found = None   # a build has landed since: look again
+        if found is not None:
+            checked, identity = self._seen   # _manifest_now, its common case written out
+            if monotonic() - checked >= self.recheck_seconds:
+                identity = self._manifest_now()
+            if found.manifest != identity:
+                found = None   # a build has landed since: look again
         if found is None:
             if self.gone or self.moved:
                 retired = self._retired(path_info)
