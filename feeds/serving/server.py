@@ -465,8 +465,9 @@ class PublicFiles:
                     return 226, "226 IM Used", delta[0], sent
             # The exact string a client was given is the common case: no parse for it.
             fresh = if_none_match == chosen.etag or _etag_matches(if_none_match, chosen.etag)
-        else:
-            fresh = self._not_modified_since(environ.get("HTTP_IF_MODIFIED_SINCE"), found.modified)
+        else:   # most requests without If-None-Match have no If-Modified-Since either: no call for them
+            if_modified_since = environ.get("HTTP_IF_MODIFIED_SINCE")
+            fresh = if_modified_since is not None and self._not_modified_since(if_modified_since, found.modified)
         answered = chosen.not_modified if fresh else chosen.whole if method == "GET" else chosen.head
         if found.polled and self.poll_log is not None:   # _count_poll, written out: every feed poll passes here
             self.poll_log(found.relative, answered[0], len(answered[3]), environ.get("HTTP_USER_AGENT", ""),
