@@ -59,6 +59,7 @@ from ..publishing.delta import delta_from_history, is_delta_type, read_history
 from ..publishing.encoding import ETAG_SUFFIX, IDENTITY, VARIANTS, compressible, decompress_exactly, negotiate
 from ..publishing.publish import MANIFEST_NAME, read_manifest
 from ..publishing.websub import FEED_TYPES
+from .stats import CLIENT_KEPT, USER_AGENT_KEPT, Poll
 
 log = logging.getLogger(__name__)
 
@@ -196,13 +197,14 @@ class PublicFiles:
         feed one more interval while it revalidates. ``gone``: URL paths answering 410;
         ``moved``: URL path -> new path or URL, answering 301. ``recheck_seconds``: how long
         a look at the manifest holds for the documents it vouches for (0: every request).
-        ``clock``: the wall clock as POSIX seconds, read only for an ``If-Modified-Since``."""
+        ``clock``: the wall clock as POSIX seconds, read for an ``If-Modified-Since`` and to
+        date a feed's poll."""
         self.root = root.resolve()
         swr = max_age if stale_while_revalidate is None else stale_while_revalidate
         self.cache_control = f"public, max-age={max_age}, stale-while-revalidate={swr}"
         self.hubs = hubs
-        # Set by the composition root: (path, status, bytes sent, user agent, client) -> None.
-        self.poll_log: Callable[[str, int, int, str, str], None] | None = None
+        # Set by the composition root: takes each poll of a feed (PollLog.append, feeds/serving/stats.py).
+        self.poll_log: Callable[[Poll], None] | None = None
         self._files: dict[str, _File] = {}
         self._by_url: dict[str, _File] = {}   # PATH_INFO -> a document the manifest vouches for
         self._manifest_path = os.path.join(self.root, MANIFEST_NAME)
@@ -470,8 +472,9 @@ class PublicFiles:
             fresh = if_modified_since is not None and self._not_modified_since(if_modified_since, found.modified)
         answered = chosen.not_modified if fresh else chosen.whole if method == "GET" else chosen.head
         if found.polled and self.poll_log is not None:   # _count_poll, written out: every feed poll passes here
-            self.poll_log(found.relative, answered[0], len(answered[3]), environ.get("HTTP_USER_AGENT", ""),
-                          environ.get("REMOTE_ADDR", ""))
+            self.poll_log((int(self.clock()), found.relative, answered[0], len(answered[3]),
+                           environ.get("HTTP_USER_AGENT", "")[:USER_AGENT_KEPT],
+                           environ.get("REMOTE_ADDR", "")[:CLIENT_KEPT]))
         return answered
 
     def _choose(self, found: _File, accept_encoding: str | None, accept: str | None) -> _Representation:
@@ -488,8 +491,9 @@ class PublicFiles:
     def _count_poll(self, environ: dict, found: _File, status: int, sent: int) -> None:
         """Polls of feed documents, for `feedpub stats` (an append: see feeds/serving/stats.py)."""
         if found.polled and self.poll_log is not None:
-            self.poll_log(found.relative, status, sent, environ.get("HTTP_USER_AGENT", ""),
-                          environ.get("REMOTE_ADDR", ""))
+            self.poll_log((int(self.clock()), found.relative, status, sent,
+                           environ.get("HTTP_USER_AGENT", "")[:USER_AGENT_KEPT],
+                           environ.get("REMOTE_ADDR", "")[:CLIENT_KEPT]))
 
     def _delta(self, if_none_match: str, found: _File, chosen: _Representation):
         """(headers, body) of a 226 delta for the version the client names, or None for

@@ -56,6 +56,11 @@ _COUNT = re.compile(r"\b(\d{1,3}(?:,\d{3})+|\d+)\s+(?:subscribers?|readers?)\b",
 _FEED_ID = re.compile(r"feed-?id[:=]\s*([^\s;)]+)|newsblur\.com/site/(\d+)", re.IGNORECASE)
 _COMPATIBLE = re.compile(r"^Mozilla/[\d.]+\s*\(compatible;\s*([^;)]+)", re.IGNORECASE)
 MAX_QUEUE = 100_000   # polls kept in memory between writes; beyond, the oldest are dropped
+USER_AGENT_KEPT = 300   # characters of a poll's User-Agent kept: the queue must not hold what a client sends
+CLIENT_KEPT = 64        # ... and of its client address
+# One poll as the queue holds it: (whole second, path, status, bytes sent, user agent, client),
+# the strings cut to the lengths above. Polls alike are equal tuples, compared in C by the flush.
+Poll = tuple[int, str, int, int, str, str]
 
 
 def reported_subscribers(user_agent: str) -> tuple[str, int] | None:
@@ -217,7 +222,8 @@ class SQLitePolls:
 
 
 class PollLog:
-    """Cheap on the request path: :meth:`record` appends; a thread writes to the poll records
+    """Cheap on the request path: :attr:`append` takes a :data:`Poll` (the server makes it:
+    feeds/serving/server.py), :meth:`record` makes one; a thread writes to the poll records
     that ``open_records`` opens (in the thread's process: a worker's own connection)."""
 
     def __init__(self, open_records: Callable[[], PollRecords], *, flush_seconds: float = 2.0,
@@ -226,6 +232,8 @@ class PollLog:
         self.flush_seconds = flush_seconds
         self.clock = clock
         self._queue: deque = deque(maxlen=MAX_QUEUE)
+        # The queue's own append, atomic (no lock) and no Python call on the request path.
+        self.append: Callable[[Poll], None] = self._queue.append
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="feedpub-stats", daemon=True)
 
@@ -234,9 +242,9 @@ class PollLog:
         return self
 
     def record(self, path: str, status: int, sent: int, user_agent: str, client: str) -> None:
-        # deque.append is atomic: no lock on the request path. The whole second and bounded
-        # strings make polls alike equal tuples, which the flush compares in C.
-        self._queue.append((int(self.clock()), path, status, sent, user_agent[:300], client[:64]))
+        """Append the poll these make, at the clock's whole second."""
+        self._queue.append((int(self.clock()), path, status, sent, user_agent[:USER_AGENT_KEPT],
+                            client[:CLIENT_KEPT]))
 
     def flush(self) -> int:
         """Write the polls recorded so far; returns how many. Polls alike (same second, feed,

@@ -313,7 +313,7 @@ def load_worker_app(settings: WorkerSettings) -> WorkerApp:
     public = PublicFiles(settings.root, max_age=settings.max_age, hubs=settings.hubs, base_url=settings.base_url,
                          gone=settings.gone, moved=dict(settings.moved))
     polls = PollLog(settings.stats).start()
-    public.poll_log = polls.record
+    public.poll_log = polls.append
     # Run when the worker's process ends after a stop signal (multiprocessing calls its
     # finalizers; atexit handlers are not run in its children).
     multiprocessing.util.Finalize(None, polls.stop, exitpriority=10)
