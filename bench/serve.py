@@ -29,13 +29,17 @@ gzip 200: at most 1.05x plain nginx's CPU per request, at least 0.95x its req/s)
 ``--ceiling`` adds two do-nothing apps under granian with the workers ``feedpub serve``
 runs (2 processes, one Python thread each, HTTP/1.1, single-threaded runtime), both
 answering from fixed bytes and headers with no lookup: ``wsgi-ceil``
-(bench/ceiling_app.py, WSGI, the interface feedpub uses) and ``rsgi-ceil``
+(bench/ceiling_app.py, WSGI, the interface feedpub's workers are started with, sending
+the headers feedpub sends) and ``rsgi-ceil``
 (bench/ceiling_rsgi.py, granian's own RSGI interface, with granian's default event
 loop: rloop or uvloop when installed, else asyncio). The first is the most any WSGI app
-reaches on this machine under granian, so the share of a request's time that is
-feedpub's; the second whether granian's native interface would raise that ceiling.
+reaches on this machine under granian's WSGI call, so the share of a request's time that
+is feedpub's (feedpub's workers answer past that call, through granian's protocol object:
+feeds/serving/workers.py); the second whether granian's native interface would raise that ceiling.
 ``--rsgi`` adds RSGI variants: another event loop, granian's Rust task implementation,
 its multi-threaded runtime, or ``response_file`` for the 200s (docs/BENCHMARKS.md).
+With ``--ceiling`` it ends with feedpub's ratios to ``wsgi-ceil`` against the target
+(:data:`CEILING_TARGET`).
 
     apt-get install nginx wrk
     .venv/bin/python bench/serve.py [--duration 5] [--rounds 3] [--without-log] [--ceiling] [--rsgi rloop+rust,uvloop]
@@ -67,6 +71,7 @@ from sources.ingest import ingest_paths  # noqa: E402
 from sources.store import SQLiteStore  # noqa: E402
 
 FEED = "/rss.xml"
+CEILING_TARGET = 0.9   # feedpub's CPU per request at most 1/0.9 of the do-nothing WSGI app's (docs/BENCHMARKS.md)
 ARTICLES = 50
 PARAGRAPHS = 5      # per article: with 50 articles, rss.xml comes to about 188 KB
 WORDS = ("pemerintah kabupaten ogan komering ulu menggelar rapat koordinasi kesiapan pemilihan kepala daerah "
@@ -396,6 +401,22 @@ def main() -> None:
                            for name in others)
         print(f"| {case} | {statistics.median(spent['nginx']):.1f} us | {cells} |")
     print_targets(results, costs, following)
+    if "wsgi-ceil" in others:
+        print_ceiling_ratios(results, costs)
+
+
+def print_ceiling_ratios(results: dict[str, dict[str, list[float]]], costs: dict[str, dict[str, list[float]]]) -> None:
+    """feedpub against the do-nothing WSGI app, each ratio taken within a round (same seconds,
+    same load) and the median printed: requests/s, and the ceiling's CPU per request over
+    feedpub's, the figure the target is judged by (the load generator shares the cores)."""
+    print()
+    print(f"feedpub / wsgi-ceil (median of the rounds' ratios; target: CPU per request at least {CEILING_TARGET}x):")
+    for case in results:
+        rate = [a / b for a, b in zip(results[case]["feedpub"], results[case]["wsgi-ceil"], strict=True)]
+        cpu = [b / a for a, b in zip(costs[case]["feedpub"], costs[case]["wsgi-ceil"], strict=True)]
+        verdict = "met" if statistics.median(cpu) >= CEILING_TARGET else "not met"
+        print(f"  {case:<10} CPU per request {statistics.median(cpu):.2f}x (rounds {min(cpu):.2f}-{max(cpu):.2f}), "
+              f"req/s {statistics.median(rate):.2f}x (rounds {min(rate):.2f}-{max(rate):.2f}): {verdict}")
 
 
 if __name__ == "__main__":

@@ -162,6 +162,23 @@ def test_polls_alike_share_a_row_and_still_count_one_by_one(tmp_path):
         ("greedy/1.0", 5, 0.0)]
 
 
+def test_polls_alike_but_interleaved_with_others_still_share_a_row(tmp_path):
+    """Two clients taking turns in one second are a row each, and a feed whose size changed
+    within the second (a build in between) adds both sizes to its row."""
+    from feeds.serving.stats import PollLog, SQLitePolls
+
+    moments = iter([200.0, 200.1, 200.2, 200.3, 200.4, 200.5, 200.6])
+    log = PollLog(lambda: SQLitePolls(tmp_path / "stats.sqlite3"), clock=lambda: next(moments))
+    for _ in range(3):
+        log.record("rss.xml", 200, 1000, "newsboat/2.21", "10.0.0.2")
+        log.record("rss.xml", 304, 0, "greedy/1.0", "10.0.0.9")
+    log.record("rss.xml", 200, 1200, "newsboat/2.21", "10.0.0.2")
+    assert log.flush() == 7
+    rows = SQLitePolls(tmp_path / "stats.sqlite3", create=False).polls_since(0.0)
+    assert sorted(rows) == [(200.0, "rss.xml", 200, 4200, "newsboat/2.21", "10.0.0.2", 4),
+                            (200.0, "rss.xml", 304, 0, "greedy/1.0", "10.0.0.9", 3)]
+
+
 def test_a_poll_log_from_before_counts_is_read_as_one_poll_a_row(tmp_path):
     import sqlite3
 

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from feedpub.settings import load_config
 from feeds.serving.health import SharedCounters, read_shared_counters
+from feeds.serving.server import PublicFiles
 
 from .test_health import parse
 from .harness import DEADLINE, Served, wait_for
@@ -224,4 +226,40 @@ def test_a_body_the_api_would_read_gets_408_when_it_does_not_arrive_in_time(tmp_
     finally:
         for sock in connections:
             sock.close()
+        assert served.stop() == 0
+
+
+def test_workers_answer_public_documents_as_the_wsgi_app_does(tmp_path):
+    """The workers answer past granian's WSGI call (feeds/serving/workers.py): every kind of
+    answer is still the one PublicFiles gives over the same folder, and counted."""
+    (tmp_path / "feedpub.toml").write_text(
+        '[schedule]\nrebuild_minutes = 60\n[server]\nworkers = 1\ngone = ["/old.xml"]\n', encoding="utf-8")
+    served = Served(tmp_path)
+    try:
+        config = load_config(tmp_path / "feedpub.toml")
+        app = PublicFiles(tmp_path / "public", max_age=3600, hubs=config.site.hubs, base_url=served.url,
+                          gone=config.gone)
+        etag = served.get("/rss.xml", **{"Accept-Encoding": "identity"}).headers["ETag"]
+        asked = [("GET", "/rss.xml", {}), ("HEAD", "/rss.xml", {}), ("GET", "/rss.xml", {"If-None-Match": etag}),
+                 ("GET", "/rss.xml", {"Accept-Encoding": "gzip"}), ("GET", "/rss.xml", {"Accept": "text/html"}),
+                 ("HEAD", "/atom.xml", {"Accept-Encoding": "br", "If-None-Match": '"other"'}),
+                 ("GET", "/old.xml", {}), ("GET", "/nothing.xml", {}), ("POST", "/rss.xml", {}),
+                 ("GET", "/rss.xml.gz", {})]
+        session = requests.Session()
+        before = parse(served.get("/metrics").text)
+        for method, path, headers in asked:
+            request = session.prepare_request(requests.Request(method, served.url + path,
+                                                               headers={"Accept-Encoding": "identity", **headers}))
+            got = session.send(request, stream=True, timeout=5)
+            body = got.raw.read(decode_content=False)
+            environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "REMOTE_ADDR": "127.0.0.1",
+                       **{"HTTP_" + name.upper().replace("-", "_"): value for name, value in request.headers.items()}}
+            code, _status, headers_wanted, body_wanted = app.answer(environ)
+            assert (got.status_code, body) == (code, body_wanted), (method, path, headers)
+            assert [(name, got.headers.get(name)) for name, _ in headers_wanted] == headers_wanted, (method, path)
+        after = parse(served.get("/metrics").text)   # /metrics counts no request for itself
+        for code, count in {"200": 5, "304": 1, "404": 2, "405": 1, "410": 1}.items():
+            key = f'feedpub_http_requests_total{{status="{code}"}}'
+            assert after.get(key, 0) - before.get(key, 0) == count, code
+    finally:
         assert served.stop() == 0

@@ -14,6 +14,8 @@ WSGIApp = Callable[[dict, Callable[..., object]], Iterable[bytes]]
 
 API_PREFIX = "/api"
 HEALTH_PATHS = frozenset({"/healthz", "/metrics"})
+# Every internal path starts with one of these: one str.startswith rules out the rest.
+INTERNAL_STARTS = (API_PREFIX, *sorted(HEALTH_PATHS))
 
 
 def is_api(path: str) -> bool:

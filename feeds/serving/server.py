@@ -59,6 +59,7 @@ from ..publishing.delta import delta_from_history, is_delta_type, read_history
 from ..publishing.encoding import ETAG_SUFFIX, IDENTITY, VARIANTS, compressible, decompress_exactly, negotiate
 from ..publishing.publish import MANIFEST_NAME, read_manifest
 from ..publishing.websub import FEED_TYPES
+from .stats import CLIENT_KEPT, USER_AGENT_KEPT, Poll
 
 log = logging.getLogger(__name__)
 
@@ -128,13 +129,22 @@ STATUS_LINES = {200: "200 OK", 410: "410 Gone"}
 
 @dataclass(frozen=True)
 class _Representation:
-    """One (view, coding) of a file, with its header lists made once."""
+    """One (view, coding) of a file, with its header lists and answers made once."""
 
     body: bytes
     etag: str
     headers: list[tuple[str, str]]         # of a 200
     validators: list[tuple[str, str]]      # of a 304 (RFC 9110 15.4.5)
     page: bool = False                     # the page for people of a feed, not the feed
+    # The answers to a GET, a HEAD and a fresh conditional request for it, as PublicFiles.answer gives them.
+    whole: Answer = field(init=False)
+    head: Answer = field(init=False)
+    not_modified: Answer = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "whole", (200, "200 OK", self.headers, self.body))
+        object.__setattr__(self, "head", (200, "200 OK", self.headers, b""))
+        object.__setattr__(self, "not_modified", (304, "304 Not Modified", self.validators, b""))
 
 
 @dataclass(frozen=True)
@@ -187,13 +197,14 @@ class PublicFiles:
         feed one more interval while it revalidates. ``gone``: URL paths answering 410;
         ``moved``: URL path -> new path or URL, answering 301. ``recheck_seconds``: how long
         a look at the manifest holds for the documents it vouches for (0: every request).
-        ``clock``: the wall clock as POSIX seconds, read only for an ``If-Modified-Since``."""
+        ``clock``: the wall clock as POSIX seconds, read for an ``If-Modified-Since`` and to
+        date a feed's poll."""
         self.root = root.resolve()
         swr = max_age if stale_while_revalidate is None else stale_while_revalidate
         self.cache_control = f"public, max-age={max_age}, stale-while-revalidate={swr}"
         self.hubs = hubs
-        # Set by the composition root: (path, status, bytes sent, user agent, client) -> None.
-        self.poll_log: Callable[[str, int, int, str, str], None] | None = None
+        # Set by the composition root: takes each poll of a feed (PollLog.append, feeds/serving/stats.py).
+        self.poll_log: Callable[[Poll], None] | None = None
         self._files: dict[str, _File] = {}
         self._by_url: dict[str, _File] = {}   # PATH_INFO -> a document the manifest vouches for
         self._manifest_path = os.path.join(self.root, MANIFEST_NAME)
@@ -405,25 +416,32 @@ class PublicFiles:
 
     def answer(self, environ: dict) -> Answer:
         """The whole answer to one request, for any server to send (WSGI above, the granian
-        workers' app in feeds/serving/workers.py, which counts it on the way out).
+        workers' handler in feeds/serving/workers.py, which counts it on the way out).
 
         The common case (a document the manifest vouches for, by its plain URL) is a
-        dict lookup, a look at the manifest at most every ``recheck_seconds``, a dict
-        lookup of the representation by the request's two negotiation headers and a
-        string comparison of the ETag: no parsing, no file system.
+        dict lookup of the URL, a look at the manifest at most every ``recheck_seconds``,
+        a dict lookup of the representation by the request's two negotiation headers, a
+        string comparison of the ETag and an answer made when the file was loaded: no
+        parsing, no file system.
         """
         method = environ.get("REQUEST_METHOD", "GET")
         if method != "GET" and method != "HEAD":
             return self._plain(405, "405 Method Not Allowed", b"Method not allowed\n", [("Allow", "GET, HEAD")])
         path_info = environ.get("PATH_INFO", "/")
-        if self.gone or self.moved:
-            retired = self._retired(path_info)
-            if retired is not None:
-                return retired
+        # Never a gone or moved URL: those are answered below before a file is looked at,
+        # and both sets are fixed when the app is made.
         found = self._by_url.get(path_info)
-        if found is not None and found.manifest != self._manifest_now():
-            found = None   # a build has landed since: look again
+        if found is not None:
+            checked, identity = self._seen   # _manifest_now, its common case written out
+            if monotonic() - checked >= self.recheck_seconds:
+                identity = self._manifest_now()
+            if found.manifest != identity:
+                found = None   # a build has landed since: look again
         if found is None:
+            if self.gone or self.moved:
+                retired = self._retired(path_info)
+                if retired is not None:
+                    return retired
             relative = self._resolve(path_info)
             found = self._load(relative) if relative else None
             if found is None:
@@ -440,24 +458,24 @@ class PublicFiles:
             sent = b"" if method == "HEAD" else chosen.body
             return found.status, STATUS_LINES[found.status], chosen.headers, sent
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
-        if (if_none_match is not None and "HTTP_A_IM" in environ and not chosen.page
-                and "feed" in environ["HTTP_A_IM"].lower()):
-            delta = self._delta(if_none_match, found, chosen)
-            if delta is not None:
-                sent = b"" if method == "HEAD" else delta[1]
-                self._count_poll(environ, found, 226, len(sent))
-                return 226, "226 IM Used", delta[0], sent
         if if_none_match is not None:
+            if "HTTP_A_IM" in environ and not chosen.page and "feed" in environ["HTTP_A_IM"].lower():
+                delta = self._delta(if_none_match, found, chosen)
+                if delta is not None:
+                    sent = b"" if method == "HEAD" else delta[1]
+                    self._count_poll(environ, found, 226, len(sent))
+                    return 226, "226 IM Used", delta[0], sent
             # The exact string a client was given is the common case: no parse for it.
             fresh = if_none_match == chosen.etag or _etag_matches(if_none_match, chosen.etag)
-        else:
-            fresh = self._not_modified_since(environ.get("HTTP_IF_MODIFIED_SINCE"), found.modified)
-        if fresh:
-            self._count_poll(environ, found, 304, 0)
-            return 304, "304 Not Modified", chosen.validators, b""
-        body = b"" if method == "HEAD" else chosen.body
-        self._count_poll(environ, found, 200, len(body))
-        return 200, "200 OK", chosen.headers, body
+        else:   # most requests without If-None-Match have no If-Modified-Since either: no call for them
+            if_modified_since = environ.get("HTTP_IF_MODIFIED_SINCE")
+            fresh = if_modified_since is not None and self._not_modified_since(if_modified_since, found.modified)
+        answered = chosen.not_modified if fresh else chosen.whole if method == "GET" else chosen.head
+        if found.polled and self.poll_log is not None:   # _count_poll, written out: every feed poll passes here
+            self.poll_log((int(self.clock()), found.relative, answered[0], len(answered[3]),
+                           environ.get("HTTP_USER_AGENT", "")[:USER_AGENT_KEPT],
+                           environ.get("REMOTE_ADDR", "")[:CLIENT_KEPT]))
+        return answered
 
     def _choose(self, found: _File, accept_encoding: str | None, accept: str | None) -> _Representation:
         """The representation for these negotiation headers, remembered for the next request
@@ -473,8 +491,9 @@ class PublicFiles:
     def _count_poll(self, environ: dict, found: _File, status: int, sent: int) -> None:
         """Polls of feed documents, for `feedpub stats` (an append: see feeds/serving/stats.py)."""
         if found.polled and self.poll_log is not None:
-            self.poll_log(found.relative, status, sent, environ.get("HTTP_USER_AGENT", ""),
-                          environ.get("REMOTE_ADDR", ""))
+            self.poll_log((int(self.clock()), found.relative, status, sent,
+                           environ.get("HTTP_USER_AGENT", "")[:USER_AGENT_KEPT],
+                           environ.get("REMOTE_ADDR", "")[:CLIENT_KEPT]))
 
     def _delta(self, if_none_match: str, found: _File, chosen: _Representation):
         """(headers, body) of a 226 delta for the version the client names, or None for

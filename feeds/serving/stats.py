@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import groupby, islice
 from pathlib import Path
 
 from sources.errors import FeedpubError
@@ -55,6 +56,11 @@ _COUNT = re.compile(r"\b(\d{1,3}(?:,\d{3})+|\d+)\s+(?:subscribers?|readers?)\b",
 _FEED_ID = re.compile(r"feed-?id[:=]\s*([^\s;)]+)|newsblur\.com/site/(\d+)", re.IGNORECASE)
 _COMPATIBLE = re.compile(r"^Mozilla/[\d.]+\s*\(compatible;\s*([^;)]+)", re.IGNORECASE)
 MAX_QUEUE = 100_000   # polls kept in memory between writes; beyond, the oldest are dropped
+USER_AGENT_KEPT = 300   # characters of a poll's User-Agent kept: the queue must not hold what a client sends
+CLIENT_KEPT = 64        # ... and of its client address
+# One poll as the queue holds it: (whole second, path, status, bytes sent, user agent, client),
+# the strings cut to the lengths above. Polls alike are equal tuples, compared in C by the flush.
+Poll = tuple[int, str, int, int, str, str]
 
 
 def reported_subscribers(user_agent: str) -> tuple[str, int] | None:
@@ -216,7 +222,8 @@ class SQLitePolls:
 
 
 class PollLog:
-    """Cheap on the request path: :meth:`record` appends; a thread writes to the poll records
+    """Cheap on the request path: :attr:`append` takes a :data:`Poll` (the server makes it:
+    feeds/serving/server.py), :meth:`record` makes one; a thread writes to the poll records
     that ``open_records`` opens (in the thread's process: a worker's own connection)."""
 
     def __init__(self, open_records: Callable[[], PollRecords], *, flush_seconds: float = 2.0,
@@ -225,6 +232,8 @@ class PollLog:
         self.flush_seconds = flush_seconds
         self.clock = clock
         self._queue: deque = deque(maxlen=MAX_QUEUE)
+        # The queue's own append, atomic (no lock) and no Python call on the request path.
+        self.append: Callable[[Poll], None] = self._queue.append
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="feedpub-stats", daemon=True)
 
@@ -233,28 +242,31 @@ class PollLog:
         return self
 
     def record(self, path: str, status: int, sent: int, user_agent: str, client: str) -> None:
-        # deque.append is atomic: no lock on the request path.
-        self._queue.append((self.clock(), path, status, sent, user_agent[:300], client[:64]))
+        """Append the poll these make, at the clock's whole second."""
+        self._queue.append((int(self.clock()), path, status, sent, user_agent[:USER_AGENT_KEPT],
+                            client[:CLIENT_KEPT]))
 
     def flush(self) -> int:
         """Write the polls recorded so far; returns how many. Polls alike (same second, feed,
         status, client) become one row with their count: an aggregator's burst, or a load
         test, costs a row per second instead of a row per request (an insert costs several
         times the request's own cost of recording it: docs/BENCHMARKS.md)."""
+        queue = self._queue
+        taken = len(queue)   # only this thread takes from the queue: these many are there
+        # Taken and compared without a Python step per poll (the request threads append
+        # meanwhile): a run of equal polls (one client's burst, or a load test) is one step,
+        # and its polls are compared, not hashed. Equal polls in separate runs meet in ``alike``.
+        alike: dict[tuple, int] = {}
+        for poll, run in groupby(islice(iter(queue.popleft, None), taken)):
+            alike[poll] = alike.get(poll, 0) + len(list(run))
         rows: dict[tuple, list[int]] = {}
-        taken = 0
-        while self._queue:
-            try:
-                moment, path, status, sent, agent, client = self._queue.popleft()
-            except IndexError:
-                break
-            taken += 1
-            row = rows.get(key := (int(moment), path, status, agent, client))
+        for (second, path, status, sent, agent, client), count in alike.items():
+            row = rows.get(key := (second, path, status, agent, client))
             if row is None:
-                rows[key] = [1, sent]
-            else:
-                row[0] += 1
-                row[1] += sent
+                rows[key] = [count, sent * count]
+            else:   # the same poll but for its size (a build in between)
+                row[0] += count
+                row[1] += sent * count
         if rows:
             self.records.add_polls([(float(second), path, status, sent, agent, client, count)
                                     for (second, path, status, agent, client), (count, sent) in rows.items()])

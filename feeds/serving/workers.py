@@ -6,8 +6,9 @@ stores must never be shared between processes. The traffic that must be fast,
 aggregators polling feeds, needs none of that: it reads files and the build
 manifest. So the serve process listens on the public address and hands the
 socket to granian's worker processes (Rust HTTP/1.1, one Python thread each for
-public/, :data:`BODY_READERS` more with the ingest API on), whose WSGI app
-(:class:`WorkerApp`) answers:
+public/, :data:`BODY_READERS` more with the ingest API on), where a
+:class:`WorkerApp` answers (called by granian's WSGI worker with granian's protocol
+object, past granian's WSGI wrapper: :meth:`WorkerApp.handler`):
 
 - every request for the files of public/ itself, with :class:`feeds.serving.server.PublicFiles`;
 - ``/api`` and below, ``/healthz`` and ``/metrics`` by forwarding them over a Unix
@@ -16,8 +17,8 @@ public/, :data:`BODY_READERS` more with the ingest API on), whose WSGI app
   from its Content-Length, before any of it is read.
 
 Nothing that answers ``/api``, ``/healthz`` or ``/metrics`` takes the thread that
-answers public documents (:class:`InternalRequests`). granian calls the app on
-the worker's Python thread; those requests are handed at once to threads of their
+answers public documents (:class:`InternalRequests`). granian calls the worker's
+handler on the worker's Python thread; those requests are handed at once to threads of their
 own, which forward them and answer through granian's protocol object (it answers
 from any thread). Only a request body cannot move: granian 2.8's ``wsgi.input``
 blocks the thread that runs the request (releasing the GIL) until its bytes or its
@@ -52,7 +53,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
@@ -62,14 +63,12 @@ from urllib.parse import quote
 
 from sources.store.roles import PollRecords
 
-from .dispatch import is_api, is_internal
+from .dispatch import INTERNAL_STARTS, is_api, is_internal
 from .health import SharedCounters
 from .server import CHANNEL_TIMEOUT, CONNECTION_LIMIT, PublicFiles, enough_descriptors
 from .stats import PollLog
 
 log = logging.getLogger(__name__)
-
-StartResponse = Callable[..., object]
 
 WORKERS = 2                      # one per core of the machine it was measured on (docs/BENCHMARKS.md)
 PARENT_CHECK_SECONDS = 1.0       # how often a worker checks that the serve process lives
@@ -115,19 +114,39 @@ class WorkerSettings:
 
 
 class WorkerApp:
-    """The WSGI app of one granian worker: public/ (the internal paths are taken before it,
-    by :func:`_dispatching_call`, into ``internal``)."""
+    """One granian worker's answers: public/ from :class:`PublicFiles`, counted on the way
+    out; ``/api``, ``/healthz`` and ``/metrics`` handed to ``internal``."""
 
     def __init__(self, public: PublicFiles, counters: SharedCounters, internal: InternalRequests):
         self.public = public
         self.counters = counters
         self.internal = internal
 
-    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        code, status, headers, body = self.public.answer(environ)
-        self.counters.record(code, len(body))
-        start_response(status, headers)
-        return [body]
+    def handler(self) -> Callable[[Responder, dict], object]:
+        """What granian calls per request, with its protocol object and the request's scope.
+
+        Not granian's WSGI call (``granian.wsgi._callback_wrapper``): that one merges the
+        scope into a new environ dict, makes a ``start_response`` object, parses the status
+        code back out of the status line and joins the body list, for every request. The
+        scope holds every key :meth:`PublicFiles.answer` reads (``REQUEST_METHOD``,
+        ``PATH_INFO``, ``REMOTE_ADDR``, the ``HTTP_*`` headers), and the answer is handed to
+        the protocol object as it is, so a 304 costs what its own decisions cost
+        (docs/BENCHMARKS.md, "Serving at granian's ceiling")."""
+        answer = self.public.answer
+        counts = self.counters.slots   # slot = status code (every code answer() gives), slot 0 = bytes
+        take = self.internal.take
+
+        def call(proto: Responder, scope: dict) -> object:
+            path = scope["PATH_INFO"]
+            if path.startswith(INTERNAL_STARTS) and is_internal(path):
+                return take(proto, scope)
+            code, _status, headers, body = answer(scope)
+            counts[code] += 1
+            counts[0] += len(body)
+            proto.response_bytes(code, headers, body)
+            return code
+
+        return call
 
 
 Answer = tuple[int, list[tuple[str, str]], bytes]   # (status code, headers, body)
@@ -294,7 +313,7 @@ def load_worker_app(settings: WorkerSettings) -> WorkerApp:
     public = PublicFiles(settings.root, max_age=settings.max_age, hubs=settings.hubs, base_url=settings.base_url,
                          gone=settings.gone, moved=dict(settings.moved))
     polls = PollLog(settings.stats).start()
-    public.poll_log = polls.record
+    public.poll_log = polls.append
     # Run when the worker's process ends after a stop signal (multiprocessing calls its
     # finalizers; atexit handlers are not run in its children).
     multiprocessing.util.Finalize(None, polls.stop, exitpriority=10)
@@ -308,30 +327,23 @@ def load_worker_app(settings: WorkerSettings) -> WorkerApp:
     return WorkerApp(public, SharedCounters.create(settings.counters), internal)
 
 
-def _dispatching_call(granian_call: Callable, app: WorkerApp, scope_opts: dict,
-                      access_log_fmt: str | None = None) -> Callable[[Responder, dict], object]:
-    """What granian calls per request: ``/api``, ``/healthz`` and ``/metrics`` go to the
-    worker's :class:`InternalRequests` with granian's protocol object, everything else to
-    granian's own call of the WSGI app (``granian_call``: granian.wsgi._callback_wrapper)."""
-    public = granian_call(app, scope_opts, access_log_fmt)
-    take = app.internal.take
-
-    def call(proto: Responder, scope: dict) -> object:
-        if is_internal(scope["PATH_INFO"]):
-            return take(proto, scope)
-        return public(proto, scope)
-
-    return call
+def _worker_call(app: WorkerApp, scope_opts: dict,
+                 access_log_fmt: str | None = None) -> Callable[[Responder, dict], object]:
+    """Put in place of granian's WSGI call wrapper (``granian.wsgi._callback_wrapper``, same
+    arguments): ``app`` is what :func:`load_worker_app` returned. feedpub serves at the
+    root (no ``url_path_prefix``) and logs no access (``log_access=False``): neither of
+    the wrapper's two options applies."""
+    return app.handler()
 
 
 def _spawn_worker(*args: object, **kwargs: object) -> None:
     """Each worker process's target: granian's own WSGI worker (``MPServer._spawn_wsgi_worker``)
-    with :func:`_dispatching_call` in front of the app. granian 2.8 hands the app only the
+    calling :meth:`WorkerApp.handler`'s function per request. granian 2.8 hands the app only the
     WSGI arguments, and the protocol object only to its call wrapper, which it looks up by
     name when the worker starts: the name is replaced here, in the worker's process only."""
     import granian.server.mp as granian_mp
 
-    granian_mp._wsgi_call_wrap = partial(_dispatching_call, granian_mp._wsgi_call_wrap)
+    granian_mp._wsgi_call_wrap = _worker_call
     granian_mp.MPServer._spawn_wsgi_worker(*args, **kwargs)
 
 
