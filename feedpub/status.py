@@ -50,6 +50,7 @@ def collect_status(config: Config, now: datetime | None = None) -> dict:
         store.close()
     return {
         "now": now.isoformat(),
+        "timezone": config.site.timezone,   # the zone's name: "WIB" in the text, as `feedpub history` says
         "config": config.source,
         "store": {"path": config.store_label, "articles": articles, "revision": revision,
                   "published": counts.published, "scheduled": counts.scheduled, "drafts": counts.drafts,
@@ -88,6 +89,8 @@ def _ago(moment: str | None, now: datetime) -> str:
 
 def format_status(report: dict) -> str:
     now = datetime.fromisoformat(report["now"])
+    if report.get("timezone"):   # an ISO time holds only the offset ("UTC+07:00"); people read "WIB"
+        now = now.astimezone(ZoneInfo(report["timezone"]))
     service = report["service"] or {}
     lines = []
     state = "running" if report["running"] else "not running"

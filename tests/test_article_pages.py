@@ -158,3 +158,26 @@ def test_an_article_url_with_year_and_month_moves_the_page_with_its_publication(
         assert (tmp_path / "full" / "2024/08/posko-banjir").read_bytes() == (made.public / "2024/08/posko-banjir").read_bytes()
     finally:
         made.store.close()
+
+
+def test_an_address_with_nothing_answers_404_with_a_page_in_the_sites_language(room):
+    # A reader following a shared link to an unpublished article, or a mistyped one, gets a
+    # page of the site in its language (as a deleted article's reader does), not bare English text.
+    served = RunningServer(PublicFiles(room.public, max_age=900))
+    try:
+        for path in (f"/articles/{UNPUBLISHED}", "/no/such/page", "/404.html"):
+            for coding in ("identity", "gzip", "br"):
+                missing = requests.get(served.url + path, headers={"Accept-Encoding": coding}, timeout=5)
+                assert missing.status_code == 404 and missing.headers["Content-Type"] == "text/html; charset=utf-8"
+                page = lxml.html.fromstring(missing.content)
+                assert page.get("lang") == "id" and page.findtext(".//h1") == "Halaman tidak ditemukan"
+                assert page.xpath("//main//a/@href") == ["https://okes.example/"]
+        assert requests.head(f"{served.url}/no/such/page", timeout=5).status_code == 404
+    finally:
+        served.stop()
+    english = newsroom(room.public.parent.parent / "english", "https://okes.example", language="en")
+    try:
+        page = lxml.html.fromstring((english.public / "404.html").read_bytes())
+        assert page.get("lang") == "en" and page.findtext(".//h1") == "Page not found"
+    finally:
+        english.store.close()

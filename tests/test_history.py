@@ -263,3 +263,23 @@ def test_history_command_names_an_unknown_key(capsys, cli_store):
     assert main(["history", "tidak-ada"]) == 1
     captured = capsys.readouterr()
     assert "no article has the id or slug 'tidak-ada'" in captured.err and captured.out == ""
+
+
+def test_a_link_resolved_later_in_the_same_import_is_in_the_first_version(tmp_path, store, ingest):
+    # An import of a folder: the festival story names the price story, read after it. Readers
+    # see the link from the first publication on, so the first version holds it bound, and a
+    # later delete changes only the status (not "related", as if the delete had bound it).
+    folder = tmp_path / "naskah"
+    write_article(folder, "festival.txt", "---\ntitle: Festival Perahu Hias Meriahkan HUT OKU\n---\n"
+                  "BATURAJA - OKES.NEWS - Ribuan warga memadati tepian Sungai Ogan.\n"
+                  "BACA JUGA:Harga Cabai di Pasar Baturaja Naik\nPanitia berharap festival jadi agenda wisata. (*)\n")
+    write_article(folder, "harga-cabai.txt", "---\ntitle: Harga Cabai di Pasar Baturaja Naik\n---\n"
+                  "BATURAJA - OKES.NEWS - Harga cabai merah naik hingga Rp80 ribu per kilogram. (*)\n")
+    assert ingest(folder, now=T0).created == 2
+    price = store.lookup(article_id=None, slug="harga-cabai")
+    (first,) = store.history("festival")
+    assert [(link.title, link.target_id) for link in first.article.related] == [
+        ("Harga Cabai di Pasar Baturaja Naik", price.id)]
+    assert first.article.updated == T0 and first.stored == T0
+    store.delete("festival", T1)
+    assert [r.changed for r in store.history("festival")] == [("created",), ("status",)]

@@ -97,7 +97,9 @@ def test_every_link_on_the_site_resolves(site_served):
     served, room = site_served
     origin = urlsplit(served.url).netloc
     gone = {f"{served.url}/articles/{DELETED}"}
-    start = [served.url + "/"] + [f"{served.url}/{path}" for path in sorted(read_manifest(room.public))]
+    # Every document the build wrote but the page an address with nothing answers (404, linked from nowhere).
+    start = [served.url + "/"] + [f"{served.url}/{path}" for path, entry in sorted(read_manifest(room.public).items())
+                                  if entry.get("status") != 404]
     queue, seen, answers, sources = deque(start), set(start), {}, {}
     session = requests.Session()
     while queue:

@@ -298,6 +298,16 @@ def test_a_deleted_articles_address_is_gone(nginx_site):
     assert answer.content == served.get("/articles/banjir", **{"Accept-Encoding": "identity"}).content
 
 
+def test_an_address_with_nothing_gets_the_builds_page_with_404(nginx_site):
+    folder, served, nginx = nginx_site
+    page = (folder / "public-b" / "404.html").read_bytes()
+    for path in ("/articles/tidak-ada", "/no/such/page", "/404.html", "/.manifest.json"):
+        answer = nginx["b"].get(path, **{"Accept-Encoding": "identity"})
+        assert answer.status_code == served.get(path).status_code == 404, path
+        assert answer.content == page and answer.headers["Content-Type"] == "text/html; charset=utf-8", path
+        assert answer.headers["Cache-Control"] == "public, max-age=900, stale-while-revalidate=900"
+
+
 def test_the_build_says_nginx_serves_every_document_as_feedpub_does(nginx_site):
     folder, _, _ = nginx_site
     assert check_manifest(read_manifest(folder / "public-b")) == []

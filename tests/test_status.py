@@ -47,6 +47,9 @@ def test_status_of_a_running_service(tmp_path):
         text = run_status(served).stdout
         assert "service:   running" in text and "Berita Nanti" in text and "last build:" in text
         assert "scheduled: 1 article(s) waiting for their time" in text
+        # Times named by the site's zone, as `feedpub history` and `feedpub ingest` name them.
+        release_at = later.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Jakarta"))
+        assert f"({release_at:%Y-%m-%d %H:%M:%S} WIB)" in text and "UTC+07:00" not in text, text
     finally:
         served.stop()
     after = json.loads(run_status(served, "--json").stdout)

@@ -35,7 +35,8 @@ from ..rendering.entries import (
 from ..rendering.formats import Rendered, entry_fragments, render_atom, render_json_feed, render_rss
 from ..rendering.logo import render_logo
 from ..rendering.opml import render_opml
-from ..rendering.pages import render_article_page, render_feed_page, render_gone_page, render_index, render_stylesheet
+from ..rendering.pages import (render_article_page, render_feed_page, render_gone_page, render_index,
+                               render_not_found_page, render_stylesheet)
 from ..site import SiteSettings
 from .fragments import Fragment, FragmentCache, microseconds
 from .partners import partner_documents
@@ -183,7 +184,8 @@ class Builder:
         # The home page lists the newest ten entries.
         latest = tuple(self.entries(ids[:10]))
         view = replace(main_view, entries=latest, catalogue=self.catalogue())
-        found = [render(view, self.site) for render in (render_index, render_stylesheet, render_opml, render_logo)]
+        found = [render(view, self.site) for render in (render_index, render_not_found_page,
+                                                          render_stylesheet, render_opml, render_logo)]
         return [doc for doc in found if doc is not None]
 
     def main_view(self) -> tuple[FeedView, list[str]]:

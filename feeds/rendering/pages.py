@@ -44,6 +44,7 @@ from .language import month_name, strings, when
 PAGE_TYPE = "text/html; charset=utf-8"
 CSS_TYPE = "text/css; charset=utf-8"
 STYLESHEET_PATH = "style.css"      # under public/
+NOT_FOUND_PATH = "404.html"       # served with 404 for any address with nothing (feeds/serving/server.py)
 INDEX_PATH = "index.html"
 LEAD_PARAGRAPHS = 2                # of an entry's content, on a feed page
 # Feed readers that subscribe from a link, and the link (the feed's address URL-encoded).
@@ -201,6 +202,12 @@ def _news_article(entry: Entry, site: SiteSettings) -> dict:
 def render_gone_page(path: str, site: SiteSettings, deleted: datetime) -> Document:
     """What a deleted article's address answers, with 410 Gone (feeds/serving/server.py)."""
     return Document(path, _render("gone.html", site), PAGE_TYPE, deleted.isoformat(), status=410, archive=True)
+
+
+def render_not_found_page(view: FeedView, site: SiteSettings) -> Document:
+    """public/404.html: what an address with nothing at it answers, with 404 Not Found
+    (feeds/serving/server.py), in the site's language: an unpublished article's address too."""
+    return Document(NOT_FOUND_PATH, _render("not_found.html", site), PAGE_TYPE, EPOCH.isoformat(), status=404)
 
 
 def render_index(view: FeedView, site: SiteSettings) -> Document:

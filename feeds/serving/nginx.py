@@ -9,6 +9,8 @@ answers from files, as :class:`feeds.serving.server.PublicFiles` does:
   (``gzip_static``, ``brotli_static``) with ``Vary: Accept-Encoding``;
 - a feed's page for people to a browser (its ``Accept`` prefers ``text/html``), with
   ``Vary: Accept``: the page's path follows from the feed's (:func:`page_of`);
+- 404 with the build's ``404.html`` for an address with nothing at it (outside the feeds' own
+  locations, where a feed reader reads only the status);
 - 410 for a document the build marked gone (a deleted article's page, its body that
   page: ``feeds.publishing.publish.GONE_MARKERS``) and for ``server.gone``, 301 for ``server.moved``;
 - 404 for anything outside the output folder (no path leads above ``root``);
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..publishing.publish import GONE_MARKERS
+from .server import NOT_FOUND_PAGE
 
 # One line per request nginx answered from the output folder, fields apart by tabs;
 # escape=json writes a tab, quote or control character inside a field as \t, \", \u00XX.
@@ -241,6 +244,13 @@ def render(site: NginxSite) -> str:
             "# Dot-files (the manifest, a build's temporary files) and the variants' own names.",
             "location ~ /\\. { return 404; }",
             "location ~ \\.(?:gz|br)$ { return 404; }",
+            "# An address with nothing at it: the build's page saying so, with 404 (as feedpub).",
+            f"error_page 404 /{NOT_FOUND_PAGE};",
+            f"location = /{NOT_FOUND_PAGE} {{",
+            "    internal;",
+            f"    add_header Cache-Control {cache} always;",
+            "    add_header X-Content-Type-Options nosniff always;",
+            "}",
             "",
         ),
     ]
@@ -288,6 +298,7 @@ def render(site: NginxSite) -> str:
         f"    default_type {_quote(HTML)};",
         "    # A document the build marked gone (a deleted article's page): 410, with that page.",
         "    error_page 410 @feedpub_gone;",
+        f"    error_page 404 /{NOT_FOUND_PAGE};   # a location's error_page hides the server's",
         f"    if (-f $document_root/{GONE_MARKERS}$uri) {{ return 410; }}",
         "}",
         "location @feedpub_gone {",

@@ -26,7 +26,8 @@ rendition, feeds/rendering/pages.py) is served as that page when the request's
 ``Accept`` prefers ``text/html`` to the feed's own type (a browser), with the
 page's own ETag and ``Vary: Accept``; feed readers, ``curl`` and ``Accept: */*``
 get the feed. A document the manifest gives a ``status`` (410: a deleted
-article's page) is served with it, without conditional requests.
+article's page) is served with it, without conditional requests. An address with
+nothing at it answers 404 with the build's ``404.html`` (a page in the site's language).
 
 Retired URLs: ``gone`` paths answer 410 and ``moved`` paths 301 to their new
 place, before any file is looked at.
@@ -124,7 +125,9 @@ CHOICES_KEPT = 64   # negotiation header pairs remembered per file version
 
 Answer = tuple[int, str, list[tuple[str, str]], bytes]   # (status code, status line, headers, body)
 # Statuses a document may be served with besides 200 (the manifest's "status": feeds/publishing/publish.py).
-STATUS_LINES = {200: "200 OK", 410: "410 Gone"}
+STATUS_LINES = {200: "200 OK", 404: "404 Not Found", 410: "410 Gone"}
+# The page the build writes for an address with nothing (feeds/rendering/pages.py NOT_FOUND_PATH).
+NOT_FOUND_PAGE = "404.html"
 
 
 @dataclass(frozen=True)
@@ -445,9 +448,11 @@ class PublicFiles:
             relative = self._resolve(path_info)
             found = self._load(relative) if relative else None
             if found is None:
-                return self._plain(404, "404 Not Found", b"Not found\n")
+                found = self._not_found_page()   # not remembered by this URL: any address may come
+                if found is None:
+                    return self._plain(404, "404 Not Found", b"Not found\n")
             # Only the URL's plain spelling: "//rss.xml" and friends must not grow the cache.
-            if found.vouched and path_info in ("/" + relative, "/" + relative.removesuffix("index.html")):
+            elif found.vouched and path_info in ("/" + relative, "/" + relative.removesuffix("index.html")):
                 self._by_url[path_info] = found
         accept_encoding = environ.get("HTTP_ACCEPT_ENCODING")
         accept = environ.get("HTTP_ACCEPT") if found.negotiable else None
@@ -476,6 +481,12 @@ class PublicFiles:
                            environ.get("HTTP_USER_AGENT", "")[:USER_AGENT_KEPT],
                            environ.get("REMOTE_ADDR", "")[:CLIENT_KEPT]))
         return answered
+
+    def _not_found_page(self) -> _File | None:
+        """The build's page for an address with nothing at it, when the manifest lists it as one
+        (served with 404 in the site's language); None before a build has written it."""
+        page = self._load(NOT_FOUND_PAGE) if self._resolve("/" + NOT_FOUND_PAGE) else None
+        return page if page is not None and page.status == 404 else None
 
     def _choose(self, found: _File, accept_encoding: str | None, accept: str | None) -> _Representation:
         """The representation for these negotiation headers, remembered for the next request

@@ -948,10 +948,13 @@ class SQLStore(ABC):
                 chunk,
             ).fetchall()
         before: dict[str, Article | None] = {}   # owners readers see: as they were
+        settled: set[str] = set()   # owners first published by this run: the link is part of that
         for owner, position, link_norm in rows:
             target = self._match(cur, link_norm, exclude=owner)
             if target is None:
                 continue
+            if owner in fresh:
+                settled.add(owner)
             if owner not in fresh and owner not in before:
                 found = self._load(cur, "id = ?", (owner,), now=None)
                 before[owner] = found[0] if found and found[0].is_visible(at) else None
@@ -960,6 +963,23 @@ class SQLStore(ABC):
         for owner, previous in sorted(before.items()):
             if previous is not None:   # the version readers see from then (or from the target's release)
                 self._add_revision(cur, previous, replace(self._load(cur, "id = ?", (owner,), now=at)[0], stored=at))
+        for owner in sorted(settled):
+            self._restate_last_revision(cur, owner)
+
+    def _restate_last_revision(self, cur: Cursor, article_id: str) -> None:
+        """Write the article as it is now into its last version, keeping that version's time: a
+        link that resolved later in the import that first published it is part of that first
+        publication, so the version must hold it (else `feedpub history` would show the link
+        bound by whatever change comes next, a delete say)."""
+        last = cur.execute("SELECT number, stored FROM revisions WHERE article_id = ? ORDER BY number DESC LIMIT 1",
+                           (article_id,)).fetchone()
+        found = self._load(cur, "id = ?", (article_id,), now=None)
+        if last is None or not found:
+            return
+        number, stored = last
+        cur.execute("UPDATE revisions SET snapshot = ? WHERE article_id = ? AND number = ?",
+                    (revision_snapshot(replace(found[0], stored=datetime.fromisoformat(str(stored)))), article_id,
+                     number))
 
     @staticmethod
     def _match(cur: Cursor, norm: str, *, exclude: str) -> str | None:
