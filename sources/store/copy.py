@@ -35,8 +35,9 @@ COPIED: tuple[tuple[str, str | None, str], ...] = (
 )
 # Made by the destination itself: the term index and change log (triggers), the full-text
 # index, the store's counters (meta: set from the source's revision), the schema version,
-# and the instances' feed polls (a PostgreSQL store's; SQLite keeps them beside the store).
-DERIVED = frozenset({"article_terms", "changes", "meta", "articles_fts", "schema_version", "polls"})
+# the instances' feed polls (a PostgreSQL store's; SQLite keeps them beside the store), and
+# the running instances' beats (the destination's instances beat there once they start).
+DERIVED = frozenset({"article_terms", "changes", "meta", "articles_fts", "schema_version", "polls", "instances"})
 BATCH = 1000
 
 
