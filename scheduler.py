@@ -73,9 +73,10 @@ never fetch an old version of a topic through the load balancer, so the leader
 pings for a change only once every live instance (one that beat within
 ``LIVE_SECONDS``) serves it (has built it, and its server has seen the new manifest); a dead instance is waited for until it falls
 silent. A new leader polls a partner feed when its interval since the last poll,
-by whichever instance, is over (the source's state is in the store). Topics whose
-ping the old leader had not sent yet when it died are not pinged again (hubs' own
-polls catch up); a change the new leader builds is. On SQLite the one process is
+by whichever instance, is over (the source's state is in the store). Each change
+reaches each hub once while the leader lives; across a takeover, at least once: the
+new leader pings the changes it built in the last ``HANDOVER_SECONDS``, which the
+old one may have died before pinging. On SQLite the one process is
 the leader, always, and nothing waits (``Leadership.alone``).
 """
 
@@ -92,7 +93,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
@@ -117,7 +118,7 @@ from sources.api_gate import BodyGate
 from sources.errors import FeedpubError
 from sources.ingest import ingest_paths
 from sources.media import measure_image
-from sources.model import Image
+from sources.model import Image, SourceState
 from sources.remote import PollResult, RemoteSource, first_poll, poll_source, polled_lately, user_agent
 from sources.remote import states as source_states
 from sources.store.roles import ArticleStore
@@ -131,6 +132,10 @@ SAMPLE_ARTICLE = "okes-forkopimda-oku-pilkada-2024.txt"
 LEAD_SECONDS = 1.0     # how often an instance checks the lead and beats
 LIVE_SECONDS = 5.0     # an instance silent this long is dead: pings no longer wait for it
 FORGET_SECONDS = 3600  # the leader removes beats older than this from the store
+# A follower pings, once it takes over, the changes it built this recently: the dead leader may
+# not have pinged them (it waits for every instance, up to LIVE_SECONDS for a dead one, and the
+# takeover takes up to 10 s). A change pinged by both costs the hub one more fetch.
+HANDOVER_SECONDS = 20.0
 
 
 class ServeError(FeedpubError):
@@ -196,6 +201,7 @@ class Service:
         self.deliveries: dict[tuple[str, str], Delivery] = {}
         self.polls: dict[str, PollResult] = {}          # the last poll of each remote source, by name
         self._poll_locks: dict[str, threading.Lock] = {}  # one poll of a source at a time
+        self._claims: dict[str, datetime] = {}          # source name -> when this instance last polled it
         # APScheduler's shutdown(wait=True) holds its job store lock while it waits for running
         # jobs, so a job that adds a job then deadlocks it: polls add theirs under this lock,
         # and stop() sets ``_stopping`` under it first.
@@ -215,7 +221,9 @@ class Service:
         self.instance = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.leadership = store.leadership("leader")
         self.leader = self.leadership.alone
-        self._unannounced: dict[str, int] = {}   # topic -> revision of its change, not pinged yet (leader)
+        # topic -> (store revision of its change, monotonic time it was built): not pinged yet by
+        # this instance (a follower keeps its last HANDOVER_SECONDS, for when it takes over).
+        self._unannounced: dict[str, tuple[int, float]] = {}
         self._built_before: int | None = None    # the revision built before the last build
 
     # --- building ----------------------------------------------------------------------
@@ -258,9 +266,9 @@ class Service:
             for topic in report.topics:
                 for hub in self.config.site.hubs:
                     self.queue_notification(hub, topic)
-        elif self.leader and self.config.site.hubs:   # pinged by lead() once every instance serves it
+        elif self.config.site.hubs:   # pinged by the leader's lead() once every instance serves it
             with self._state_lock:
-                self._unannounced.update(dict.fromkeys(report.topics, report.revision))
+                self._unannounced.update(dict.fromkeys(report.topics, (report.revision, self._built_at)))
         self.write_status()
         return report
 
@@ -372,7 +380,14 @@ class Service:
         if self.leadership.alone:
             return
         self._beat()
-        if self.leader:
+        if not self.leader:
+            # What the leader pings: kept only as long as a leader that dies may not have pinged it.
+            moment = self.monotonic()
+            with self._state_lock:
+                for topic, (_, built_at) in list(self._unannounced.items()):
+                    if moment - built_at > HANDOVER_SECONDS:
+                        del self._unannounced[topic]
+        else:
             try:
                 for instance in self.store.silent_since(self.clock() - timedelta(seconds=FORGET_SECONDS)):
                     self.store.leave(instance)
@@ -387,8 +402,6 @@ class Service:
             self.queue_image_measurements()
         else:
             log.warning("instance %s no longer leads (its lock on the store is gone)", self.instance)
-            with self._state_lock:
-                self._unannounced.clear()
         self.write_status()
 
     def served_revision(self) -> int | None:
@@ -401,12 +414,11 @@ class Service:
         return self._built_before
 
     def _beat(self) -> None:
-        """Tell the other instances which revision this one serves (none before its first build)."""
+        """Tell the other instances which revision this one serves (-1 before its first build:
+        a request it takes meanwhile waits for that build, which may predate a change)."""
         served = self.served_revision()
-        if served is None:
-            return
         try:
-            self.store.beat(self.instance, served, self.clock())
+            self.store.beat(self.instance, -1 if served is None else served, self.clock())
         except FeedpubError as exc:   # the others stop waiting for this one after LIVE_SECONDS
             log.warning("%s", exc)
 
@@ -415,7 +427,7 @@ class Service:
         with self._state_lock:
             if not self._unannounced or not self.leader:
                 return
-            unannounced = dict(self._unannounced)
+            unannounced = {topic: revision for topic, (revision, _) in self._unannounced.items()}
         try:
             built = self.store.built_by_live(self.clock() - timedelta(seconds=LIVE_SECONDS))
         except FeedpubError as exc:
@@ -426,7 +438,7 @@ class Service:
         ready = ready_topics(unannounced, built)
         with self._state_lock:
             for topic in ready:
-                if self._unannounced.get(topic) == unannounced[topic]:   # not changed again meanwhile
+                if self._unannounced.get(topic, (None,))[0] == unannounced[topic]:   # not changed again meanwhile
                     del self._unannounced[topic]
         for topic in ready:
             for hub in self.config.site.hubs:
@@ -573,7 +585,7 @@ class Service:
         if not lock.acquire(blocking=False):
             return None   # already being polled (a retry met the interval job)
         try:
-            if not self.leadership.alone and polled_lately(self.store.source_state(source.url), source, self.clock()):
+            if not self.leadership.alone and not self._claim_poll(source):
                 return None   # by the leader before this one, within the interval
             result = poll_source(self.store, source, self.clock(), settings=self.config.ingest,
                                  user_agent=user_agent(self.config.site.base_url))
@@ -590,6 +602,20 @@ class Service:
                     self._schedule_retry(source, result.next_poll)
                 self.write_status()
         return result
+
+    def _claim_poll(self, source: RemoteSource) -> bool:
+        """Whether this instance polls ``source`` now: not if another instance polled it within
+        its interval (this one's own polls keep to its job's schedule). Its time is stored before
+        the request goes out, so that a leader killed in the middle of a poll does not leave the
+        next one to poll the source again at once."""
+        now = self.clock()
+        state = self.store.source_state(source.url)
+        ours = state is not None and state.last_poll is not None and state.last_poll == self._claims.get(source.name)
+        if not ours and polled_lately(state, source, now):
+            return False
+        self.store.save_source_state(replace(state or SourceState(source.url), last_poll=now))
+        self._claims[source.name] = now
+        return True
 
     def _schedule_retry(self, source: RemoteSource, due: datetime | None) -> None:
         """One date job at the time a backing-off source may be polled again (none once it is well)."""
@@ -692,6 +718,7 @@ class Service:
             coalesce=True, max_instances=1, misfire_grace_time=int(rebuild_seconds),
         )
         if not self.leadership.alone:
+            self._beat()   # waited for from now on
             self.leader = self.leadership.held()
             if self.leader:
                 log.info("instance %s leads the instances of %s", self.instance, self.config.store_label)

@@ -540,17 +540,12 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
     return max(timedelta(0), when - now)
 
 
-# How much of its interval a healthy source's last poll must lie back for another poll to go
-# out: a job that fires a little early against the last poll's start is not "twice in one interval".
-POLL_SLACK = 0.1
-
-
 def polled_lately(state: SourceState | None, source: RemoteSource, now: datetime) -> bool:
-    """Whether a healthy source was polled within its interval (by any instance of the store):
-    the next poll is not due. A failing source follows its backoff (``next_poll``) instead."""
+    """Whether a healthy source was polled within its interval (by another instance of the
+    store): the next poll is not due. A failing source follows its backoff (``next_poll``) instead."""
     if state is None or state.last_poll is None or state.failures:
         return False
-    return now - state.last_poll < timedelta(minutes=source.interval_minutes) * (1 - POLL_SLACK)
+    return now - state.last_poll < timedelta(minutes=source.interval_minutes)
 
 
 def first_poll(state: SourceState | None, source: RemoteSource, now: datetime) -> datetime:
