@@ -118,10 +118,11 @@ def built(folder: Path) -> int | None:
     return (status(folder).get("last_build") or {}).get("revision")
 
 
-def run(folder: Path, *args: str) -> None:
+def run(folder: Path, *args: str) -> str:
     done = subprocess.run([*FEEDPUB, *args], cwd=folder, capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def article(folder: Path, slug: str, words: str, *, published: datetime | None = None) -> Path:
@@ -177,6 +178,9 @@ def test_one_leader_pings_the_hub_once_per_change_after_every_instance_serves_it
         assert all(same for _, same in hub.pings), hub.answers   # every instance served it when pinged
         assert not hub.unanswered
         assert len(leaders(folders)) == 1
+        said = sorted(run(folder, "status") for folder in folders)
+        assert ["the leader" in text for text in said].count(True) == 1, said
+        assert ["a follower" in text for text in said].count(True) == 1, said
         polled_at_most_once_per_interval(hub.polls)
         assert len(hub.polls) >= 2
     finally:
