@@ -80,6 +80,7 @@ def copy_store(source: SQLStore, target: SQLStore, *,
         # The change log the inserts wrote describes no change a build of the copy needs.
         write.execute("DELETE FROM changes")
         write.execute("UPDATE meta SET value = ? WHERE key IN ('revision', 'changes_floor')", (revision,))
+    target.loaded()
     checked = _check(source, target, rows)
     return CopyReport(rows, checked, revision, time.perf_counter() - started)
 

@@ -272,6 +272,15 @@ class PostgresStore(SQLStore):
                 stop.wait(RELISTEN_SECONDS)
 
 
+    def loaded(self) -> None:
+        """ANALYZE: a table filled in one transaction has no statistics until autovacuum comes
+        by, and meanwhile the planner guesses a row or two per table and joins a term's few
+        articles to every published one (8 ms instead of 0.15 ms for a tag feed's newest 50 at
+        1k articles, measured). SQLite's planner is left as it is: its plans are chosen
+        without statistics, and the store's index hints count on that."""
+        with self._failing("cannot update the planner's statistics"), self._connection() as db:
+            db.execute("ANALYZE")
+
     def leadership(self, name: str) -> AdvisoryLeadership:
         """The lead ``name`` among the processes of this store: a session advisory lock."""
         return AdvisoryLeadership(self.url, name)

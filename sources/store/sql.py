@@ -144,6 +144,10 @@ class SQLStore(ABC):
     def on_change(self, callback: Callable[[], None]) -> Callable[[], None] | None:
         """Call ``callback`` when any process commits a change, if the backend can tell (roles.Instances)."""
 
+    def loaded(self) -> None:
+        """Many rows were just written at once (``feedpub store copy``): the backend updates what
+        its query planner knows of the tables, if it keeps such figures. None here."""
+
     @abstractmethod
     def leadership(self, name: str) -> Leadership:
         """This process's claim to lead the store's instances (roles.Instances)."""
