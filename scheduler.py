@@ -32,13 +32,19 @@ function the CLI can call too (:func:`feeds.building.build.build`,
                     time, never by this job having run; the job only makes the
                     build happen on time. Never skipped however late
                     (``misfire_grace_time=None``: APScheduler's default 1 s grace
-                    silently drops a date job that fires late).
+                    silently drops a date job that fires late). Every instance of a
+                    shared store builds at the time from its own clock (no leader
+                    needed for its files to be on time); the leader also records the
+                    release in the store (the revision moves), so that it can tell
+                    when every instance has built it.
+``lead``            every second: is this instance the leader (see below)? And, on a
+                    shared store, its beat: the revision it has built.
 ``hub:<hub> <topic> try <n>`` a WebSub publish notification, retried with
                     exponential backoff; a newer change to the same topic replaces
                     a pending retry, so each change reaches each hub once.
 ``poll:<name>``     every ``interval_minutes`` of each enabled ``[[sources]]`` table,
-                    and once at start: :func:`sources.remote.poll_source` for that
-                    partner feed. Its articles reach the feeds through the store
+                    and once at start (the leader's; see below): :func:`sources.remote.poll_source`
+                    for that partner feed. Its articles reach the feeds through the store
                     watcher. A failure is logged and recorded in the store and the
                     source backs off (``poll:<name> retry at <time>``, a date job at
                     the time the backoff or Retry-After allows); nothing a partner
@@ -55,6 +61,23 @@ function the CLI can call too (:func:`feeds.building.build.build`,
 
 Builds never overlap (one lock). State a person needs (last build, jobs, hub
 deliveries) is written to ``status.json`` beside the store for ``feedpub status``.
+
+One leader. Instances sharing a store (PostgreSQL) each build their own files, but
+what must happen once is done by one of them, the leader: WebSub pings, recording
+a release, polling partner feeds, measuring lead images. The lead is a session
+advisory lock of the store (``store.leadership``), checked and tried every second:
+when the leader dies its lock goes with its session, and another instance takes
+over at its next ``lead`` tick (a second; 9 s at most when the leader's machine
+vanished without closing its connection: sources/store/postgres.py). A hub must
+never fetch an old version of a topic through the load balancer, so the leader
+pings for a change only once every live instance (one that beat within
+``LIVE_SECONDS``) serves it (has built it, and its server has seen the new manifest); a dead instance is waited for until it falls
+silent. A new leader polls a partner feed when its interval since the last poll,
+by whichever instance, is over (the source's state is in the store). Each change
+reaches each hub once while the leader lives; across a takeover, at least once: the
+new leader pings the changes it built in the last ``HANDOVER_SECONDS``, which the
+old one may have died before pinging. On SQLite the one process is
+the leader, always, and nothing waits (``Leadership.alone``).
 """
 
 from __future__ import annotations
@@ -63,12 +86,14 @@ import json
 import logging
 import os
 import shutil
+import secrets
 import signal
+import socket
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
@@ -85,7 +110,7 @@ from feeds.rendering.entries import main_feed
 from feeds.serving.access_log import ACCESS_LOG_POSITION, AccessLogFollower
 from feeds.serving.dispatch import PathDispatch
 from feeds.serving.health import HUB_OUTCOMES, Observed, ServiceFigures, read_shared_counters
-from feeds.serving.server import PublicFiles, create_server
+from feeds.serving.server import RECHECK_SECONDS, PublicFiles, create_server
 from feeds.serving.stats import PollLog
 from feeds.serving.workers import WorkerSettings, listen, run_workers
 from feeds.site import SiteSettings
@@ -94,8 +119,8 @@ from sources.api_gate import BodyGate
 from sources.errors import FeedpubError
 from sources.ingest import ingest_paths
 from sources.media import measure_image
-from sources.model import Image
-from sources.remote import PollResult, RemoteSource, poll_source, user_agent
+from sources.model import Image, SourceState
+from sources.remote import PollResult, RemoteSource, first_poll, poll_source, polled_lately, user_agent
 from sources.remote import states as source_states
 from sources.store.roles import ArticleStore
 
@@ -105,6 +130,13 @@ WATCH_SECONDS = 0.25   # how often the store's revision is compared
 MAX_WAIT = 0.6         # longest a change waits for a burst to settle
 MAX_RETRY = 60.0       # longest the store watcher waits to try a failed build again (seconds)
 SAMPLE_ARTICLE = "okes-forkopimda-oku-pilkada-2024.txt"
+LEAD_SECONDS = 1.0     # how often an instance checks the lead and beats
+LIVE_SECONDS = 5.0     # an instance silent this long is dead: pings no longer wait for it
+FORGET_SECONDS = 3600  # the leader removes beats older than this from the store
+# A follower pings, once it takes over, the changes it built this recently: the dead leader may
+# not have pinged them (it waits for every instance, up to LIVE_SECONDS for a dead one, and the
+# takeover takes up to 10 s). A change pinged by both costs the hub one more fetch.
+HANDOVER_SECONDS = 20.0
 
 
 class ServeError(FeedpubError):
@@ -127,6 +159,13 @@ class Delivery:
 def retry_delay(failures: int) -> float:
     """Seconds the store watcher waits after ``failures`` failed builds in a row: 1, 2, 4 ... ``MAX_RETRY``."""
     return min(MAX_RETRY, 2.0 ** (failures - 1))
+
+
+def ready_topics(unannounced: dict[str, int], built: dict[str, int]) -> list[str]:
+    """The topics whose change (the store revision it was built at) every live instance has
+    built (``built``: instance -> the revision it has built), in order."""
+    floor = min(built.values(), default=None)
+    return sorted(topic for topic, revision in unannounced.items() if floor is not None and revision <= floor)
 
 
 def backoff(attempt: int) -> timedelta:
@@ -163,6 +202,7 @@ class Service:
         self.deliveries: dict[tuple[str, str], Delivery] = {}
         self.polls: dict[str, PollResult] = {}          # the last poll of each remote source, by name
         self._poll_locks: dict[str, threading.Lock] = {}  # one poll of a source at a time
+        self._claims: dict[str, datetime] = {}          # source name -> when this instance last polled it
         # APScheduler's shutdown(wait=True) holds its job store lock while it waits for running
         # jobs, so a job that adds a job then deadlocks it: polls add theirs under this lock,
         # and stop() sets ``_stopping`` under it first.
@@ -177,6 +217,15 @@ class Service:
         self._build_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
+        # Lead (see the module docstring). An instance's name is unique among the store's
+        # instances, and says where it runs.
+        self.instance = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.leadership = store.leadership("leader")
+        self.leader = self.leadership.alone
+        # topic -> (store revision of its change, monotonic time it was built): not pinged yet by
+        # this instance (a follower keeps its last HANDOVER_SECONDS, for when it takes over).
+        self._unannounced: dict[str, tuple[int, float]] = {}
+        self._built_before: int | None = None    # the revision built before the last build
 
     # --- building ----------------------------------------------------------------------
 
@@ -203,6 +252,7 @@ class Service:
             self.write_status()
             return None
         self._built_at = self.monotonic()
+        self._built_before = self.last_build.revision if self.last_build else None
         if self.failures_in_a_row:
             log.info("build succeeded after %d failed attempt(s)", self.failures_in_a_row)
         self.last_build, self.last_reason, self.last_error = report, reason, None
@@ -213,9 +263,13 @@ class Service:
         log.log(level, "%s (%s)", report.summary(), reason)
         self.sync_release_jobs(report.now)
         self.queue_image_measurements()
-        for topic in report.topics:
-            for hub in self.config.site.hubs:
-                self.queue_notification(hub, topic)
+        if self.leadership.alone:
+            for topic in report.topics:
+                for hub in self.config.site.hubs:
+                    self.queue_notification(hub, topic)
+        elif self.config.site.hubs:   # pinged by the leader's lead() once every instance serves it
+            with self._state_lock:
+                self._unannounced.update(dict.fromkeys(report.topics, (report.revision, self._built_at)))
         self.write_status()
         return report
 
@@ -302,9 +356,115 @@ class Service:
                 if existing is not None and existing.next_run_time == due:
                     continue
                 self.scheduler.add_job(
-                    self.build_now, "date", run_date=due, args=["embargo lifted"], id=job_id,
+                    self.release, "date", run_date=due, id=job_id,
                     replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=1,
                 )
+
+    def release(self) -> None:
+        """An embargo lifts (job ``release:<id>``): build now. The leader of a shared store
+        first records the release, so that every instance's beat says when it has built it."""
+        if self.leader and not self.leadership.alone:
+            try:
+                self.store.record_release()
+            except FeedpubError as exc:   # the build still runs: this instance's files are on time
+                log.error("the release was not recorded: %s", exc)
+        self.build_now("embargo lifted")
+
+    # --- the lead ----------------------------------------------------------------------
+
+    def lead(self) -> None:
+        """Job ``lead``: take or keep the lead, beat, and ping what every instance has built."""
+        leading = self.leadership.held()
+        if leading != self.leader:
+            self.leader = leading
+            self._lead_changed()
+        if self.leadership.alone:
+            return
+        self._beat()
+        if not self.leader:
+            # What the leader pings: kept only as long as a leader that dies may not have pinged it.
+            moment = self.monotonic()
+            with self._state_lock:
+                for topic, (_, built_at) in list(self._unannounced.items()):
+                    if moment - built_at > HANDOVER_SECONDS:
+                        del self._unannounced[topic]
+        else:
+            try:
+                for instance in self.store.silent_since(self.clock() - timedelta(seconds=FORGET_SECONDS)):
+                    self.store.leave(instance)
+            except FeedpubError as exc:
+                log.warning("cannot forget stopped instances: %s", exc)
+            self.announce_built()
+
+    def _lead_changed(self) -> None:
+        if self.leader:
+            log.info("instance %s leads the instances of %s", self.instance, self.config.store_label)
+            self._reschedule_polls()
+            self.queue_image_measurements()
+        else:
+            log.warning("instance %s no longer leads (its lock on the store is gone)", self.instance)
+        self.write_status()
+
+    def served_revision(self) -> int | None:
+        """The store revision this instance's server answers with: the last build's once the
+        server has looked at its manifest (it does every RECHECK_SECONDS), the one before until then."""
+        if self.last_build is None or self._built_at is None:
+            return None
+        if self.monotonic() - self._built_at >= RECHECK_SECONDS:
+            return self.last_build.revision
+        return self._built_before
+
+    def _beat(self) -> None:
+        """Tell the other instances which revision this one serves (-1 before its first build:
+        a request it takes meanwhile waits for that build, which may predate a change)."""
+        served = self.served_revision()
+        try:
+            self.store.beat(self.instance, -1 if served is None else served, self.clock())
+        except FeedpubError as exc:   # the others stop waiting for this one after LIVE_SECONDS
+            log.warning("%s", exc)
+
+    def announce_built(self) -> None:
+        """Ping the hubs for each change every live instance has built (the leader's)."""
+        with self._state_lock:
+            if not self._unannounced or not self.leader:
+                return
+            unannounced = {topic: revision for topic, (revision, _) in self._unannounced.items()}
+        try:
+            built = self.store.built_by_live(self.clock() - timedelta(seconds=LIVE_SECONDS))
+        except FeedpubError as exc:
+            log.warning("%s", exc)
+            return
+        served = self.served_revision()
+        built[self.instance] = -1 if served is None else served
+        ready = ready_topics(unannounced, built)
+        with self._state_lock:
+            for topic in ready:
+                if self._unannounced.get(topic, (None,))[0] == unannounced[topic]:   # not changed again meanwhile
+                    del self._unannounced[topic]
+        for topic in ready:
+            for hub in self.config.site.hubs:
+                self.queue_notification(hub, topic)
+
+    def _reschedule_polls(self) -> None:
+        """A new leader polls each partner feed once its interval since the last poll is over."""
+        with self._jobs_lock:
+            if self._stopping or not self.scheduler.running:
+                return
+            for source in self.config.sources:
+                job = self.scheduler.get_job(source.job_id)
+                if job is not None:
+                    job.modify(next_run_time=self._first_poll(source))
+
+    def _first_poll(self, source: RemoteSource) -> datetime:
+        now = datetime.now(timezone.utc)   # APScheduler's clock, as the job's times are
+        if self.leadership.alone:
+            return now   # the one process polls at start, as it always did
+        try:
+            state = self.store.source_state(source.url)
+        except FeedpubError as exc:
+            log.warning("%s", exc)
+            return now
+        return first_poll(state, source, now)
 
     # --- lead images ----------------------------------------------------------------------
 
@@ -314,7 +474,7 @@ class Service:
         One measurement at a time: while one runs (its look-ups may take a while), builds
         queue none (APScheduler would skip it with "maximum number of running instances
         reached"); it looks for more itself when it ends."""
-        if self._measuring:
+        if self._measuring or not self.leader:
             return
         due = [url for url in self.store.unmeasured_images(20)
                if self._image_retry.get(url, self.clock()) <= self.clock()]
@@ -420,10 +580,14 @@ class Service:
     def poll(self, source: RemoteSource) -> PollResult | None:
         """Poll one partner feed (job ``poll:<name>``). Whatever happens stays here: the
         scheduler and the other sources never see it."""
+        if not self.leader:
+            return None   # the leader polls (see the module docstring)
         lock = self._poll_locks.setdefault(source.name, threading.Lock())
         if not lock.acquire(blocking=False):
             return None   # already being polled (a retry met the interval job)
         try:
+            if not self.leadership.alone and not self._claim_poll(source):
+                return None   # by the leader before this one, within the interval
             result = poll_source(self.store, source, self.clock(), settings=self.config.ingest,
                                  user_agent=user_agent(self.config.site.base_url))
         except Exception as exc:   # a bug, or the store's StoreError: logged, shown in the status, the job lives on
@@ -439,6 +603,20 @@ class Service:
                     self._schedule_retry(source, result.next_poll)
                 self.write_status()
         return result
+
+    def _claim_poll(self, source: RemoteSource) -> bool:
+        """Whether this instance polls ``source`` now: not if another instance polled it within
+        its interval (this one's own polls keep to its job's schedule). Its time is stored before
+        the request goes out, so that a leader killed in the middle of a poll does not leave the
+        next one to poll the source again at once."""
+        now = self.clock()
+        state = self.store.source_state(source.url)
+        ours = state is not None and state.last_poll is not None and state.last_poll == self._claims.get(source.name)
+        if not ours and polled_lately(state, source, now):
+            return False
+        self.store.save_source_state(replace(state or SourceState(source.url), last_poll=now))
+        self._claims[source.name] = now
+        return True
 
     def _schedule_retry(self, source: RemoteSource, due: datetime | None) -> None:
         """One date job at the time a backing-off source may be polled again (none once it is well)."""
@@ -501,6 +679,8 @@ class Service:
             "pid": os.getpid(),
             "started": self.started.isoformat(),
             "base_url": self.config.site.base_url,
+            "instance": self.instance,
+            "leader": self.leader,
             "last_build": None if report is None else {
                 "at": report.now.isoformat(),
                 "reason": self.last_reason,
@@ -538,6 +718,13 @@ class Service:
             self.build_now, "interval", seconds=rebuild_seconds, args=["periodic rebuild"], id="rebuild",
             coalesce=True, max_instances=1, misfire_grace_time=int(rebuild_seconds),
         )
+        if not self.leadership.alone:
+            self._beat()   # waited for from now on
+            self.leader = self.leadership.held()
+            if self.leader:
+                log.info("instance %s leads the instances of %s", self.instance, self.config.store_label)
+        self.scheduler.add_job(self.lead, "interval", seconds=LEAD_SECONDS, id="lead", coalesce=True,
+                               max_instances=1, misfire_grace_time=1)
         enabled = [source for source in self.config.sources if source.enabled]
         # Threads of their own: a slow partner never delays a build, a release or another partner.
         self.scheduler.add_executor(ThreadPoolExecutor(max_workers=min(max(len(enabled), 1), 32)), "sources")
@@ -547,7 +734,7 @@ class Service:
             interval = max(1.0, source.interval_minutes * 60)
             self.scheduler.add_job(
                 self.poll, "interval", seconds=interval, args=[source], id=source.job_id, executor="sources",
-                next_run_time=datetime.now(timezone.utc),   # the first poll at start
+                next_run_time=self._first_poll(source),   # at start, unless another instance polled lately
                 coalesce=True, max_instances=1, misfire_grace_time=int(interval),
             )
         self.scheduler.start()
@@ -563,6 +750,12 @@ class Service:
         if self.scheduler.running:
             # wait=True lets a running build finish; its files are replaced atomically anyway.
             self.scheduler.shutdown(wait=True)
+        self.leadership.resign()   # another instance leads from its next tick
+        if not self.leadership.alone:
+            try:
+                self.store.leave(self.instance)   # pings stop waiting for this one at once
+            except FeedpubError as exc:
+                log.warning("%s", exc)
         self.session.close()
 
 

@@ -1,6 +1,6 @@
 """Build benchmark (issue #4): full, incremental and no-op builds at 1k, 10k and 100k articles.
 
-    python -m bench.build [1000 10000 100000]
+    python -m bench.build [1000 10000 100000] [--store postgresql://USER@HOST:PORT/DB]
 
 Each size uses a copy of the cached corpus store (bench/corpus.py: realistic
 articles, ~80 a day, 12 categories, 300 tags, 150 authors; built once) and the
@@ -32,6 +32,13 @@ memory (ru_maxrss). Printed per size:
   system time;
 - peak MB: the largest resident set of the full build's process.
 
+With ``--store postgresql://...`` each size is measured twice in the same run: on the
+SQLite copy as above, then on a copy of the same corpus in a new schema of that database
+(``feedpub store copy``'s code: the same rows, the same revision), with the same full,
+incremental and no-op builds (feedgen alone is the same on both and runs once). A second
+table gives the PostgreSQL figures beside SQLite's and their ratios; the schema is dropped
+at the end.
+
 The machine is shared and noisy: compare figures within one run.
 """
 
@@ -47,6 +54,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -64,6 +73,7 @@ from feeds.rendering.formats import render_atom, render_json_feed, render_rss
 from feeds.site import SiteSettings
 from sources.model import SaveResult
 from sources.store import SQLiteStore
+from sources.store.sql import SQLStore
 
 SITE = SiteSettings(title="Berita Contoh", description="Benchmark newsroom", base_url="https://news.example.com",
                     catalogue=("category", "tag", "author"))
@@ -87,8 +97,17 @@ def _entries(public: Path) -> tuple[int, int]:
     return len(manifest), entries
 
 
-def child_full(store_file: Path, public: Path) -> dict:
-    store = SQLiteStore(store_file, clock=utc_now)
+def open_store(location: str) -> SQLStore:
+    """The corpus copy a child measures: a SQLite file, or a PostgreSQL URL (its schema)."""
+    if location.startswith("postgresql://"):
+        from sources.store.postgres import PostgresStore
+
+        return PostgresStore(location, clock=utc_now)
+    return SQLiteStore(Path(location), clock=utc_now)
+
+
+def child_full(location: str, public: Path) -> dict:
+    store = open_store(location)
     before = os.times()
     started = time.perf_counter()
     build(store, SITE, public, NOW, full=True)
@@ -100,7 +119,7 @@ def child_full(store_file: Path, public: Path) -> dict:
             "system": after.system + after.children_system - before.system - before.children_system}
 
 
-def _edit(store: SQLiteStore, article_id: str, n: int) -> None:
+def _edit(store: SQLStore, article_id: str, n: int) -> None:
     article = store.get(article_id)
     edited = replace(article, content_html=article.content_html + f"<p>Ralat {n}.</p>",
                      updated=article.updated + timedelta(seconds=n + 1), stored=NOW,
@@ -108,8 +127,8 @@ def _edit(store: SQLiteStore, article_id: str, n: int) -> None:
     store.save(lambda existing: SaveResult("updated", edited), article_id=edited.id, slug=edited.slug)
 
 
-def child_incremental(store_file: Path, public: Path) -> dict:
-    store = SQLiteStore(store_file, clock=utc_now)
+def child_incremental(location: str, public: Path) -> dict:
+    store = open_store(location)
     newest = store.latest_ids(None, None, NOW, 1)[0]
     oldest = _oldest(store)
     figures: dict[str, list[float]] = {"edit_new": [], "edit_old": [], "noop": []}
@@ -131,13 +150,13 @@ def child_incremental(store_file: Path, public: Path) -> dict:
     return result
 
 
-def _oldest(store: SQLiteStore) -> str:
+def _oldest(store: SQLStore) -> str:
     first = store.place_near(None, None, NOW, datetime(1970, 1, 2).astimezone(), before=False)
     return next(place[0] for place in store.places(None, None, NOW, datetime.fromtimestamp(first).astimezone(),
                                                   datetime.fromtimestamp(first + 1).astimezone()))
 
 
-def child_feedgen(store_file: Path, public: Path) -> dict:
+def child_feedgen(location: str, public: Path) -> dict:
     """feedgen rendering the feed documents of a full build from data already in memory;
     only rendering is timed.
 
@@ -149,7 +168,7 @@ def child_feedgen(store_file: Path, public: Path) -> dict:
     and labels, sources: in the 10k main feed 13.6 elements and 5.6 attributes an entry
     against 17.2 and 24.6), kept for comparison with earlier figures.
     """
-    store = SQLiteStore(store_file, clock=utc_now)
+    store = open_store(location)
     slugs = {kind: term_slugs(store.terms(kind, NOW)) for kind in SITE.catalogue}
     feeds = [(None, main_feed(SITE))] + [((kind, name), term_feed(kind, name, slug, SITE))
                                         for kind in SITE.catalogue for name, slug in sorted(slugs[kind].items())]
@@ -232,15 +251,84 @@ def _run_child(*args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(n: int, scratch: Path) -> dict:
+def measure(n: int, scratch: Path, postgres: str | None = None, *, feedgen: bool = True) -> dict:
     source = store_path(n)
     store_file = scratch / f"store-{n}.sqlite3"
     shutil.copyfile(source, store_file)
     public = scratch / f"public-{n}"
     full = _run_child("full", str(store_file), str(public))
-    feedgen = _run_child("feedgen", str(store_file), str(public))
+    rendered = _run_child("feedgen", str(store_file), str(public)) if feedgen else None
     incremental = _run_child("incremental", str(store_file), str(public))
-    return {"n": n, "full": full, "feedgen": feedgen, "incremental": incremental}
+    row = {"n": n, "full": full, "feedgen": rendered, "incremental": incremental}
+    if postgres:
+        with postgres_copy(source, postgres, n) as url:
+            pg_public = scratch / f"public-{n}-postgresql"
+            row["postgresql"] = {"full": _run_child("full", url, str(pg_public)),
+                                 "incremental": _run_child("incremental", url, str(pg_public)),
+                                 "database_mb": _schema_mb(url)}
+    return row
+
+
+@contextmanager
+def postgres_copy(source: Path, url: str, n: int) -> Iterator[str]:
+    """The corpus copied into a new schema of the database at ``url``; dropped afterwards."""
+    import psycopg
+
+    from sources.store.copy import copy_store
+    from sources.store.postgres import PostgresStore
+
+    schema = f"feedpub_bench_{n}_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    in_schema = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    try:
+        sqlite, target = SQLiteStore(source, clock=utc_now), PostgresStore(in_schema, clock=utc_now)
+        try:
+            report = copy_store(sqlite, target)
+            print(f"{n:,} articles copied to PostgreSQL in {report.seconds:.0f} s", file=sys.stderr)
+        finally:
+            sqlite.close()
+            target.close()
+        with psycopg.connect(in_schema, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")   # as autovacuum leaves a table loaded in one go, planned alike
+        yield in_schema
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _schema_mb(url: str) -> float:
+    """The store's size in PostgreSQL: tables, indexes and TOAST of its schema."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return float(conn.execute(
+            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')").fetchone()[0]) / 1e6
+
+
+def backends_table(rows: list[dict]) -> str:
+    """PostgreSQL beside SQLite, same corpus, same run; ratios PostgreSQL / SQLite."""
+    lines = ["| articles | store | full s | full CPU s | edit (new) ms | edit (old) ms | no-op ms | peak MB |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        if "postgresql" not in row:
+            continue
+        pg = row["postgresql"]
+        for name, full, inc in (("SQLite", row["full"], row["incremental"]), ("PostgreSQL", pg["full"], pg["incremental"])):
+            lines.append(f"| {row['n']:,} | {name} | {full['seconds']:.1f} | {full['user'] + full['system']:.1f} | "
+                         f"{inc['edit_new'] * 1000:.0f} ({inc['edit_new_documents']} docs) | "
+                         f"{inc['edit_old'] * 1000:.0f} ({inc['edit_old_documents']} docs) | {inc['noop'] * 1000:.1f} | "
+                         f"{full['peak_mb']:.0f} |")
+        sq_full, sq_inc, pg_full, pg_inc = row["full"], row["incremental"], pg["full"], pg["incremental"]
+        lines.append(f"| {row['n']:,} | PostgreSQL / SQLite | {pg_full['seconds'] / sq_full['seconds']:.2f}x | "
+                     f"{(pg_full['user'] + pg_full['system']) / (sq_full['user'] + sq_full['system']):.2f}x | "
+                     f"{pg_inc['edit_new'] / sq_inc['edit_new']:.2f}x | {pg_inc['edit_old'] / sq_inc['edit_old']:.2f}x | "
+                     f"{pg_inc['noop'] / sq_inc['noop']:.1f}x | |")
+    sizes = ", ".join(f"{row['n']:,}: {row['postgresql']['database_mb']:.0f} MB" for row in rows if "postgresql" in row)
+    lines.append(f"\nFull CPU s: the build's processes only (PostgreSQL's server processes not included). "
+                 f"The PostgreSQL store's size (tables, indexes, TOAST): {sizes}.")
+    return "\n".join(lines)
 
 
 def table(rows: list[dict]) -> str:
@@ -265,20 +353,26 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[1000, 10000, 100000])
+    parser.add_argument("--store", metavar="URL", help="also measure on a copy in this PostgreSQL database")
+    parser.add_argument("--no-feedgen", action="store_true", help="leave feedgen alone out (the longest part at 100k)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        kind, *paths = args.child
+        kind, location, public = args.child
         result = {"full": child_full, "incremental": child_incremental, "feedgen": child_feedgen}[kind](
-            *map(Path, paths))
+            location, Path(public))
         print(json.dumps(result))
         return
     rows = []
     with tempfile.TemporaryDirectory(prefix="feedpub-bench-") as scratch:
         for n in args.sizes:
-            rows.append(measure(n, Path(scratch)))
+            rows.append(measure(n, Path(scratch), args.store, feedgen=not args.no_feedgen))
             print(f"{n:,} articles done", file=sys.stderr)
-    print(table(rows))
+    if not args.no_feedgen:
+        print(table(rows))
+    if args.store:
+        print()
+        print(backends_table(rows))
 
 
 if __name__ == "__main__":

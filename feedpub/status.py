@@ -95,6 +95,10 @@ def format_status(report: dict) -> str:
     lines = []
     state = "running" if report["running"] else "not running"
     lines.append(f"service:   {state}" + (f" (pid {service['pid']}, {service['base_url']}/)" if service else ""))
+    if service.get("instance") and report["running"]:   # absent in a status written before instances led
+        lines.append(f"instance:  {service['instance']}, " + (
+            "the leader (hub pings, partner polls, image measurements)" if service.get("leader")
+            else "a follower (another instance of the store leads)"))
     if report.get("config"):
         lines.append(f"config:    {report['config'] if report['config'] != 'defaults' else 'the embedded defaults'}")
     store = report["store"]

@@ -540,6 +540,22 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
     return max(timedelta(0), when - now)
 
 
+def polled_lately(state: SourceState | None, source: RemoteSource, now: datetime) -> bool:
+    """Whether a healthy source was polled within its interval (by another instance of the
+    store): the next poll is not due. A failing source follows its backoff (``next_poll``) instead."""
+    if state is None or state.last_poll is None or state.failures:
+        return False
+    return now - state.last_poll < timedelta(minutes=source.interval_minutes)
+
+
+def first_poll(state: SourceState | None, source: RemoteSource, now: datetime) -> datetime:
+    """When an instance that starts to lead should poll a source: once its interval since the
+    last poll, by whichever instance, is over; at once if it never was or is backing off."""
+    if state is None or state.last_poll is None or state.failures:
+        return now
+    return max(now, state.last_poll + timedelta(minutes=source.interval_minutes))
+
+
 def next_attempt(now: datetime, failures: int, interval: timedelta, *, transient: bool,
                  wait: timedelta | None = None) -> datetime:
     """When a source that failed ``failures`` times in a row may be polled again.

@@ -194,3 +194,22 @@ def test_exclusive_holds_a_named_lock(store):
             pass
     finally:
         opened.close()
+
+
+def test_instances_beat_and_the_silent_ones_are_not_waited_for(store):
+    store.beat("a", 3, T0)
+    store.beat("b", 2, T0 + timedelta(seconds=1))
+    store.beat("a", 4, T0 + timedelta(seconds=2))   # the same instance again: one row, the latest
+    assert store.built_by_live(T0) == {"a": 4, "b": 2}
+    assert store.built_by_live(T0 + timedelta(seconds=2)) == {"a": 4}
+    assert store.silent_since(T0 + timedelta(seconds=2)) == ["b"]
+    store.leave("b")
+    assert store.built_by_live(T0) == {"a": 4} and store.silent_since(T0 + timedelta(hours=1)) == ["a"]
+    assert store.revision() == 0   # beats change no document
+
+
+def test_a_recorded_release_moves_the_revision_alone(store):
+    put(store, article("a", "Rapat Pleno"))
+    before = store.revision()
+    assert store.record_release() == before + 1 == store.revision()
+    assert store.changes_since(before + 1) == {}

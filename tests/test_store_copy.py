@@ -61,6 +61,8 @@ def original(tmp_path, ingest_settings) -> SQLiteStore:
 
 
 def test_a_copy_to_postgresql_builds_the_same_bytes(original, postgres_url, tmp_path, site, capsys, monkeypatch):
+    import psycopg
+
     from feedpub.cli import main
     from sources.store.postgres import PostgresStore
 
@@ -71,6 +73,9 @@ def test_a_copy_to_postgresql_builds_the_same_bytes(original, postgres_url, tmp_
     copy = PostgresStore(postgres_url, clock=utc_now)
     try:
         assert copy.revision() == original.revision() and copy.count() == original.count()
+        with psycopg.connect(postgres_url) as conn:   # the planner knows the copied tables at once
+            assert conn.execute("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE schemaname = "
+                                "current_schema() AND relname = 'articles'").fetchone()[0]
         assert article_digests(copy) == article_digests(original)
         assert copy.history("banjir") == original.history("banjir")
         assert copy.source_state("https://mitra.example/feed.xml") == original.source_state(

@@ -99,7 +99,9 @@ def build(store: FeedQueries, site: SiteSettings, output_dir: Path, now: datetim
     why = "asked for" if full else _unusable(state, digest, now)
     changed = None
     if not why:
-        changed = store.changes_since(state["revision"])
+        # The revision has not moved: no change was logged since (nothing to read; on a shared
+        # store that saves a read transaction's four round trips on every idle build).
+        changed = {} if revision == state["revision"] else store.changes_since(state["revision"])
         why = "" if changed is not None else "the store's change log no longer reaches the last build"
     fragments = FragmentCache(output_dir / CACHE_NAME, digest, fresh=bool(why))
     try:

@@ -40,9 +40,10 @@ COPIED: tuple[tuple[str, str | None, str], ...] = (
     ("feed_changes", None, "kind, name"),
 )
 # Made by the destination itself: the term index and change log (triggers), the store's
-# counters (meta: set from the source's revision), the schema version, and the instances'
-# feed polls (a PostgreSQL store's; SQLite keeps them beside the store).
-DERIVED = frozenset({"article_terms", "changes", "meta", "schema_version", "polls"})
+# counters (meta: set from the source's revision), the schema version, the instances' feed
+# polls (a PostgreSQL store's; SQLite keeps them beside the store), and the running instances'
+# beats (the destination's instances beat there once they start).
+DERIVED = frozenset({"article_terms", "changes", "meta", "schema_version", "polls", "instances"})
 BATCH = 1000
 
 
@@ -85,6 +86,7 @@ def copy_store(source: SQLStore, target: SQLStore, *,
         # The change log the inserts wrote describes no change a build of the copy needs.
         write.execute("DELETE FROM changes")
         write.execute("UPDATE meta SET value = ? WHERE key IN ('revision', 'changes_floor')", (revision,))
+    target.loaded()
     checked = _check(source, target, rows)
     return CopyReport(rows, checked, revision, time.perf_counter() - started)
 

@@ -185,9 +185,43 @@ class ImageQueue(Protocol):
         """Store a measurement on every article with that image URL; how many changed."""
 
 
+class Leadership(Protocol):
+    """One process's claim to lead the instances of a store (:meth:`Instances.leadership`):
+    what must happen once (hub pings, releases recorded, partner polls) is done by the
+    process whose claim holds."""
+
+    alone: bool   # True: this process is the store's only instance (SQLite), nothing to coordinate
+
+    def held(self) -> bool:
+        """Whether this process leads now: takes the lead if nobody holds it, makes a lost
+        connection again. Never raises (a store that cannot be reached: False)."""
+
+    def resign(self) -> None:
+        """Give the lead up (another process may take it at once)."""
+
+
 class Instances(Protocol):
     """What the processes that share a store (several ``feedpub serve`` instances, the CLI)
     coordinate with (scheduler.py)."""
+
+    def leadership(self, name: str) -> Leadership:
+        """This process's claim to the lead ``name``, not taken yet (:meth:`Leadership.held` takes it)."""
+
+    def beat(self, instance: str, built: int, now: datetime) -> None:
+        """Record that ``instance`` is alive at ``now`` and has built store revision ``built``."""
+
+    def built_by_live(self, since: datetime) -> dict[str, int]:
+        """instance -> the revision it has built, of the instances that beat at or after ``since``."""
+
+    def leave(self, instance: str) -> None:
+        """``instance`` stops (or has long stopped): it is no longer waited for."""
+
+    def silent_since(self, since: datetime) -> list[str]:
+        """The instances whose last beat came before ``since``."""
+
+    def record_release(self) -> int:
+        """An embargo lifted: move the store's revision on (every instance builds again and says
+        so in its beat) and return the new revision. No article changes."""
 
     def exclusive(self, name: str) -> AbstractContextManager[None]:
         """Hold the lock ``name`` of this store for the block: no other process holding it

@@ -520,6 +520,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE articles DROP COLUMN IF EXISTS search",
         ),
     ),
+    Migration(  # 15
+        both=(
+            # The `feedpub serve` instances sharing the store, each beating once a second: the
+            # store revision its files were last built from, and when it last said so (Unix
+            # milliseconds). The leader pings WebSub hubs for a change only once every instance
+            # seen lately has built it (scheduler.py).
+            """CREATE TABLE instances (
+                id          {text} PRIMARY KEY,
+                built       {int} NOT NULL,
+                seen_ms     {int} NOT NULL
+            )""",
+        ),
+    ),
 )
 
 

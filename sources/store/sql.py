@@ -44,7 +44,7 @@ from ..placement import Placement
 from ..revisions import build_history, dumps as revision_snapshot
 from ..suggest import CANDIDATES, MAX_SUGGESTIONS, PER_TERM, choose_related, index_terms, query_terms
 from ..text import normalise_title, section_slug
-from .roles import Decide, FeedQueries
+from .roles import Decide, FeedQueries, Leadership
 from .schema import PLACE
 
 # A batch of saves (SQLStore.batch) commits after this many saves or this long, whichever
@@ -66,6 +66,13 @@ def display_url(url: str) -> str:
     if parts.password is None:
         return url
     return parts._replace(netloc=f"{parts.username or ''}:***@{parts.netloc.rsplit('@', 1)[-1]}").geturl()
+
+
+def _ms(moment: datetime) -> int:
+    """Unix milliseconds of an aware time."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime reached the store")
+    return int(moment.timestamp() * 1000)
 
 
 def _ts(moment: datetime) -> int:
@@ -205,6 +212,14 @@ class SQLStore(ABC):
     @abstractmethod
     def on_change(self, callback: Callable[[], None]) -> Callable[[], None] | None:
         """Call ``callback`` when any process commits a change, if the backend can tell (roles.Instances)."""
+
+    def loaded(self) -> None:
+        """Many rows were just written at once (``feedpub store copy``): the backend updates what
+        its query planner knows of the tables, if it keeps such figures. None here."""
+
+    @abstractmethod
+    def leadership(self, name: str) -> Leadership:
+        """This process's claim to lead the store's instances (roles.Instances)."""
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -710,6 +725,33 @@ class SQLStore(ABC):
                  state.last_poll.isoformat() if state.last_poll else None, state.last_status,
                  state.last_error, state.failures, state.next_poll.isoformat() if state.next_poll else None),
             )
+
+    # --- instances sharing the store (roles.Instances) ----------------------------------
+
+    def beat(self, instance: str, built: int, now: datetime) -> None:
+        # Outside any write transaction: a beat never queues behind the article writers.
+        with self._failing(f"cannot record the beat of instance {instance}"), self._connection() as db:
+            db.execute("INSERT INTO instances (id, built, seen_ms) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                       "SET built = excluded.built, seen_ms = excluded.seen_ms", (instance, built, _ms(now)))
+
+    def built_by_live(self, since: datetime) -> dict[str, int]:
+        with self._read("the instances' beats") as db:
+            return dict(db.execute("SELECT id, built FROM instances WHERE seen_ms >= ? ORDER BY id",
+                                   (_ms(since),)).fetchall())
+
+    def silent_since(self, since: datetime) -> list[str]:
+        with self._read("the instances' beats") as db:
+            return [row[0] for row in db.execute("SELECT id FROM instances WHERE seen_ms < ? ORDER BY id",
+                                                 (_ms(since),)).fetchall()]
+
+    def leave(self, instance: str) -> None:
+        with self._failing(f"cannot forget instance {instance}"), self._connection() as db:
+            db.execute("DELETE FROM instances WHERE id = ?", (instance,))
+
+    def record_release(self) -> int:
+        with self._failing("the release was not recorded"), self._transaction(write=True) as cur:
+            cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
+            return cur.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]
 
     # --- writes ----------------------------------------------------------------------
 

@@ -134,3 +134,19 @@ class SQLiteStore(SQLStore):
     def on_change(self, callback: Callable[[], None]) -> Callable[[], None] | None:
         """None: a file tells nobody of its commits; the service compares revisions instead."""
         return None
+
+    def leadership(self, name: str) -> SoleLeader:
+        """The one process serving an embedded store leads it, as it always did."""
+        return SoleLeader()
+
+
+class SoleLeader:
+    """The lead of an embedded store: its one ``feedpub serve`` process holds it, always."""
+
+    alone = True
+
+    def held(self) -> bool:
+        return True
+
+    def resign(self) -> None:
+        pass
