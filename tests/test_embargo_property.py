@@ -205,7 +205,8 @@ def apply(store: SQLiteStore, ops) -> tuple[list[Model], list[datetime]]:
                 else tuple(RelatedLink(MARKERS[i]) for i in marks),
             )
             put(store, edited, "updated")
-            m.status, m.published, m.updated, m.stored, m.deleted_at = new_status, published, updated, clock, None
+            m.status, m.published, m.updated, m.deleted_at = new_status, published, updated, None
+            m.stored = next_second(m.stored, clock)
             m.visible_at_deletion = False
         elif kind == "delete":
             _, _, by_slug = op
@@ -224,10 +225,10 @@ def apply(store: SQLiteStore, ops) -> tuple[list[Model], list[datetime]]:
                 old = store.get(m.id)
                 put(store, replace(old, status=Status.DRAFT, stored=clock,
                                    related=tuple(RelatedLink(link.title) for link in old.related if not link.suggested)), "updated")
-                m.status, m.deleted_at, m.stored = Status.DRAFT, None, clock
+                m.status, m.deleted_at, m.stored = Status.DRAFT, None, next_second(m.stored, clock)
             m.visible_at_deletion = False
         if seen and not m.visible(clock):
-            removals.append(clock)
+            removals.append(max(clock, m.stored))   # an edit's removal at the second the store kept it
         redated(store, models, clock)
     return models, removals
 
@@ -249,6 +250,14 @@ def without_tombstones(atom: bytes, allowed: set[str]) -> bytes:
         ref = re.search(rb'ref="([^"]*)"', match.group(0)).group(1).decode()
         return b"" if ref in allowed else match.group(0)
     return _TOMBSTONE.sub(cut, atom)
+
+
+def next_second(previous: datetime, clock: datetime) -> datetime:
+    """When the store keeps a new version of an article saved at ``clock``: two versions of one
+    article never share a second (their documents' file times tell them apart), so a save in
+    the second of the one before, or before it, is kept at the second after."""
+    clock = clock.replace(microsecond=0)
+    return previous.replace(microsecond=0) + timedelta(seconds=1) if clock <= previous else clock
 
 
 def check(store: SQLiteStore, documents: dict[str, bytes], models: list[Model], t: datetime, where: str,
