@@ -123,8 +123,8 @@ def test_every_text_document_of_a_build_has_its_variants(tmp_path, store, ingest
     build(store, site, tmp_path, INGEST_TIME)
     manifest = read_manifest(tmp_path)
     texts = {path for path, entry in manifest.items() if compressible(entry["content_type"])}
-    assert texts == {"rss.xml", "atom.xml", "feed.json", "feed.html", "index.html", "style.css", "feeds.opml",
-                     "articles/okes-forkopimda-oku-pilkada-2024"}
+    assert texts == {"rss.xml", "atom.xml", "feed.json", "feed.html", "index.html", "404.html", "style.css",
+                     "feeds.opml", "articles/okes-forkopimda-oku-pilkada-2024"}
     assert {path for path, entry in manifest.items() if "encodings" in entry} == texts
 
 
