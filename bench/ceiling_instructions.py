@@ -31,14 +31,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from serve import CEILING_TARGET, FEED, free_port, make_articles
+from serve import CEILING_TARGET, FEED, free_port, make_store
 
 CASES = (("304", None), ("gzip 200", {"Accept-Encoding": "gzip"}), ("plain 200", {}))
 # Seconds waited after the warm-up and after the counted requests, so that the poll log's
@@ -48,17 +47,7 @@ SETTLE_SECONDS = 5
 
 def make_site(cwd: Path) -> Path:
     """bench/serve.py's store, built once: its public/."""
-    from feedpub.settings import load_config, utc_now
-    from sources.ingest import ingest_paths
-    from sources.store import SQLiteStore
-
-    (cwd / "feedpub.toml").write_text("[schedule]\nrebuild_minutes = 15\n", encoding="utf-8")
-    config = load_config(cwd / "feedpub.toml")
-    store = SQLiteStore(cwd / config.store_path, clock=utc_now)
-    (cwd / "in").mkdir()
-    ingest_paths(store, make_articles(cwd / "in"), settings=config.ingest, report=lambda _: None,
-                 now=lambda: datetime(2024, 9, 10, tzinfo=timezone.utc))
-    store.close()
+    config = make_store(cwd)
     subprocess.run([sys.executable, "-m", "feedpub.cli", "build"], cwd=cwd, check=True, capture_output=True,
                    env={**os.environ, "PYTHONPATH": str(ROOT)})
     return (cwd / config.output_dir).resolve()

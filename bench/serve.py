@@ -136,6 +136,19 @@ def wait_listening(port: int, process: subprocess.Popen, what: str, timeout: flo
     raise SystemExit(f"{what} is not listening on 127.0.0.1:{port} after {timeout} s")
 
 
+def make_store(cwd: Path, extra_config: str = ""):
+    """The bench's site in ``cwd``: its ``feedpub.toml`` (with ``extra_config``) and a store of
+    the articles of :func:`make_articles`; returns the loaded configuration."""
+    (cwd / "feedpub.toml").write_text("[schedule]\nrebuild_minutes = 15\n" + extra_config, encoding="utf-8")
+    config = load_config(cwd / "feedpub.toml")
+    store = SQLiteStore(cwd / config.store_path, clock=utc_now)
+    (cwd / "in").mkdir()
+    ingest_paths(store, make_articles(cwd / "in"), settings=config.ingest, report=lambda _: None,
+                 now=lambda: datetime(2024, 9, 10, tzinfo=timezone.utc))
+    store.close()
+    return config
+
+
 def make_articles(folder: Path) -> list[Path]:
     rng = random.Random(5)   # the same articles every run
     start = datetime(2024, 9, 1, 8, 0, tzinfo=timezone(timedelta(hours=7)))
@@ -327,14 +340,8 @@ def main() -> None:
     runners: list[Runner] = []
     with tempfile.TemporaryDirectory() as work:
         cwd = Path(work)
-        (cwd / "feedpub.toml").write_text(f"[schedule]\nrebuild_minutes = 15\n[server]\nworkers = {args.workers}\n"
-                                          "[stats]\naccess_log = \"nginx-feedpub/feeds.log\"\n", encoding="utf-8")
-        config = load_config(cwd / "feedpub.toml")
-        store = SQLiteStore(cwd / config.store_path, clock=utc_now)
-        (cwd / "in").mkdir()
-        ingest_paths(store, make_articles(cwd / "in"), settings=config.ingest, report=lambda _: None,
-                     now=lambda: datetime(2024, 9, 10, tzinfo=timezone.utc))
-        store.close()
+        config = make_store(cwd, f"[server]\nworkers = {args.workers}\n"
+                                 "[stats]\naccess_log = \"nginx-feedpub/feeds.log\"\n")
         try:
             runners.append(start_feedpub(cwd))
             public = (cwd / config.output_dir).resolve()
