@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import requests
@@ -77,3 +80,19 @@ def stop_all(instances: list[Served]) -> None:
             errors.append(exc)
     if errors:
         raise errors[0]
+
+
+def sqlite_store_before(path: Path, marker: str, fill: Callable[[sqlite3.Connection], None]) -> None:
+    """An SQLite store at ``path`` as a feedpub of an earlier schema left it: every migration
+    before the first one with a statement containing ``marker``, then the rows ``fill`` writes."""
+    from sources.store.schema import MIGRATIONS
+
+    before = next(number for number, migration in enumerate(MIGRATIONS)
+                  if any(marker in statement for statement in migration.statements("sqlite")))
+    with closing(sqlite3.connect(path)) as db:
+        for migration in MIGRATIONS[:before]:
+            for statement in migration.statements("sqlite"):
+                db.execute(statement)
+        fill(db)
+        db.execute(f"PRAGMA user_version = {before}")
+        db.commit()

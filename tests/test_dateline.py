@@ -3,8 +3,6 @@ start of the content in every format and on the article's page; given in the JSO
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 
 import feedparser
 import lxml.html
@@ -15,8 +13,8 @@ from feedpub.settings import utc_now
 from feeds.building.build import build
 from feeds.serving.server import PublicFiles
 from sources.store import SQLiteStore
-from sources.store.schema import MIGRATIONS
 
+from .harness import sqlite_store_before
 from .conftest import INGEST_TIME, SAMPLE, RunningServer, write_article
 
 pytestmark = pytest.mark.both_stores
@@ -80,13 +78,9 @@ def test_front_matter_gives_a_dateline_the_text_does_not_open_with(tmp_path, sto
 def test_a_store_from_before_datelines_gets_them_from_city_and_publication(tmp_path, store):
     if not isinstance(store, SQLiteStore):
         pytest.skip("the migration is the same statement on both; an old SQLite file is made here")
-    added = next(number for number, migration in enumerate(MIGRATIONS)
-                 if any("ADD COLUMN dateline" in statement for statement in migration.both))
     path = tmp_path / "old.sqlite3"
-    with closing(sqlite3.connect(path)) as db:
-        for migration in MIGRATIONS[:added]:
-            for statement in migration.statements("sqlite"):
-                db.execute(statement)
+
+    def fill(db) -> None:
         for slug, city, publication in (("a", "BATURAJA", "OKES.NEWS"), ("b", "MARTAPURA", None), ("c", None, None)):
             db.execute(
                 "INSERT INTO articles (id, slug, title, title_norm, summary, content_html, content_text, city, "
@@ -94,8 +88,8 @@ def test_a_store_from_before_datelines_gets_them_from_city_and_publication(tmp_p
                 "VALUES (?, ?, ?, ?, '', '<p>x</p>', 'x', ?, ?, ?, ?, ?, ?, '[]', '[]', 'id', 'published')",
                 (f"tag:okes.example,2024-09-18:{slug}", slug, slug, slug, city, publication, INGEST_TIME.isoformat(),
                  int(INGEST_TIME.timestamp()), INGEST_TIME.isoformat(), int(INGEST_TIME.timestamp())))
-        db.execute(f"PRAGMA user_version = {added}")
-        db.commit()
+
+    sqlite_store_before(path, "ADD COLUMN dateline", fill)
     migrated = SQLiteStore(path, clock=utc_now)
     try:
         assert {a.slug: a.dateline for a in migrated.page(10)} == {

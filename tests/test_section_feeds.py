@@ -21,6 +21,7 @@ from sources.store import SQLiteStore
 from sources.store.copy import copy_store
 from sources.store.postgres import PostgresStore
 
+from .harness import sqlite_store_before
 from .conftest import INGEST_TIME, RunningServer, seen_by_the_server, write_article
 
 pytestmark = pytest.mark.both_stores
@@ -135,18 +136,9 @@ def test_a_copied_store_keeps_the_sections_and_their_times(tmp_path, store, inge
 def test_a_store_from_before_sections_keeps_the_addresses_its_feeds_had(tmp_path, store):
     if not isinstance(store, SQLiteStore):
         pytest.skip("an old SQLite file is made here; the statements are the same on both")
-    import sqlite3
-    from contextlib import closing
-
-    from sources.store.schema import MIGRATIONS
-
-    added = next(number for number, migration in enumerate(MIGRATIONS)
-                 if any("CREATE TABLE sections" in statement for statement in migration.both))
     path = tmp_path / "old.sqlite3"
-    with closing(sqlite3.connect(path)) as db:
-        for migration in MIGRATIONS[:added]:
-            for statement in migration.statements("sqlite"):
-                db.execute(statement)
+
+    def fill(db) -> None:
         for slug, category in (("satu", "politik!"), ("dua", "Politik")):
             db.execute(
                 "INSERT INTO articles (id, slug, title, title_norm, summary, content_html, content_text, published, "
@@ -155,8 +147,8 @@ def test_a_store_from_before_sections_keeps_the_addresses_its_feeds_had(tmp_path
                 (f"tag:okes.example,2024-09-18:{slug}", slug, slug, slug, INGEST_TIME.isoformat(),
                  int(INGEST_TIME.timestamp()), INGEST_TIME.isoformat(), int(INGEST_TIME.timestamp()),
                  f'["{category}"]'))
-        db.execute(f"PRAGMA user_version = {added}")
-        db.commit()
+
+    sqlite_store_before(path, "CREATE TABLE sections", fill)
     migrated = SQLiteStore(path, clock=utc_now)
     try:   # in sorted order, as every build made them before addresses were stored
         assert migrated.section_slugs("category", INGEST_TIME) == {"Politik": "politik", "politik!": "politik-2"}
