@@ -96,3 +96,11 @@ def sqlite_store_before(path: Path, marker: str, fill: Callable[[sqlite3.Connect
         fill(db)
         db.execute(f"PRAGMA user_version = {before}")
         db.commit()
+
+
+def run_feedpub(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """A feedpub command run in ``folder`` with this checkout's code; it must succeed."""
+    done = subprocess.run([*FEEDPUB, *args], cwd=folder, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done

@@ -12,7 +12,6 @@ polls land in the shared database: ``feedpub stats`` in either folder shows both
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
@@ -24,12 +23,11 @@ import requests
 from feedpub.settings import utc_now
 
 from .conftest import SAMPLE, free_port
-from .harness import FEEDPUB, Served, stop_all, wait_for
+from .harness import Served, run_feedpub, stop_all, wait_for
 
 TOKEN = "instances-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 BASE_URL = "https://okes.example"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def config_file(folder: Path) -> Path:
@@ -47,10 +45,7 @@ def config(folder: Path) -> Path:
 
 
 def run(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([*FEEDPUB, *args], cwd=folder, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done
+    return run_feedpub(folder, *args)
 
 
 def built_revision(folder: Path) -> int | None:

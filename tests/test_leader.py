@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -26,11 +25,10 @@ import requests
 
 from feedpub.settings import utc_now
 
-from .conftest import SAMPLE, free_port
-from .harness import FEEDPUB, Served, stop_all, wait_for
+from .conftest import free_port
+from .harness import Served, run_feedpub, stop_all, wait_for
 
 BASE_URL = "https://okes.example"
-ROOT = Path(__file__).resolve().parent.parent
 POLL_MINUTES = 0.1   # the partner feed is polled every 6 s
 PARTNER_FEED = (b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Mitra</title>'
                 b'<link>https://mitra.example/</link><description>Mitra</description></channel></rss>\n')
@@ -119,10 +117,7 @@ def built(folder: Path) -> int | None:
 
 
 def run(folder: Path, *args: str) -> str:
-    done = subprocess.run([*FEEDPUB, *args], cwd=folder, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    return run_feedpub(folder, *args).stdout
 
 
 def article(folder: Path, slug: str, words: str, *, published: datetime | None = None) -> Path:

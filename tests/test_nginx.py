@@ -29,9 +29,8 @@ from feeds.serving.nginx import BROWSER_ACCEPT, BROTLI_MODULE, check_manifest, c
 from feeds.serving.server import _wants_page_uncached
 
 from .conftest import INGEST_TIME, SAMPLE, free_port, write_article
-from .harness import FEEDPUB, Served, wait_for
+from .harness import Served, run_feedpub, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 # Accept headers as browsers and feed readers send them (each browser's for a document).
@@ -120,10 +119,7 @@ def nginx_or_skip() -> str:
 
 
 def feedpub(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([*FEEDPUB, *args], cwd=folder, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done
+    return run_feedpub(folder, *args)
 
 
 class Nginx:
