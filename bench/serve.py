@@ -213,8 +213,24 @@ def session_processes(session: int) -> list[tuple[str, list[str]]]:
 
 def cpu_seconds(session: int) -> float:
     """CPU time (user + system) used so far by the processes of a session (a server and its workers)."""
-    ticks = sum(int(fields[11]) + int(fields[12]) for _, fields in session_processes(session))
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(process_cpu(session).values())
+
+
+def process_cpu(session: int) -> dict[str, float]:
+    """CPU time (user + system) used so far by each process of a session, by pid."""
+    return {pid: (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for pid, fields in session_processes(session)}
+
+
+def busiest_share(before: dict[str, float], after: dict[str, float]) -> float:
+    """The share of a server's CPU time in between that its busiest process took. feedpub's
+    workers accept from one shared socket, and one load's 64 connections may go to one
+    worker or be split: fewer busy threads, fewer context switches, less CPU per request
+    (docs/BENCHMARKS.md, "Serving at granian's ceiling"); granian's own workers (the
+    ceiling apps) each listen with SO_REUSEPORT, where the kernel splits them evenly."""
+    spent = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
+    total = sum(spent.values())
+    return max(spent.values()) / total if total > 0 else 0.0
 
 
 def context_switches(session: int) -> int:
@@ -402,11 +418,13 @@ def main() -> None:
                         got, answer, _ = get(runner.port, FEED, headers)   # the case does what it says
                         assert got == status and answer.get("content-encoding") == coding, (runner.name, name, got,
                                                                                            answer)
-                        before = cpu_seconds(runner.process.pid)
+                        processes = process_cpu(runner.process.pid)
+                        before = sum(processes.values())
                         switched = context_switches(runner.process.pid)
                         serve_before = cpu_seconds(runners[0].process.pid)   # feedpub serve: follows nginx's log
                         rate, count, notes = wrk(runner.port, headers, args.duration, args.threads, args.connections)
-                        cost = (cpu_seconds(runner.process.pid) - before) / count * 1e6
+                        processes_after = process_cpu(runner.process.pid)
+                        cost = (sum(processes_after.values()) - before) / count * 1e6
                         switches.setdefault(case, {}).setdefault(runner.name, []).append(
                             (context_switches(runner.process.pid) - switched) / count)
                         if runner.name == "nginx-feedpub":
@@ -415,8 +433,9 @@ def main() -> None:
                         results.setdefault(case, {}).setdefault(runner.name, []).append(rate)
                         costs.setdefault(case, {}).setdefault(runner.name, []).append(cost)
                         print(f"  round {round_number + 1} {runner.name:<13} {case:<10} {rate:>10.0f} req/s "
-                              f"{cost:6.1f} us CPU/request {switches[case][runner.name][-1]:5.2f} switches/request"
-                              f"  {notes}", flush=True)
+                              f"{cost:6.1f} us CPU/request {switches[case][runner.name][-1]:5.2f} switches/request, "
+                              f"busiest process {busiest_share(processes, processes_after):.2f} of the CPU  {notes}",
+                              flush=True)
         finally:
             for runner in reversed(runners):
                 runner.stop()
