@@ -477,8 +477,8 @@ class PublicFiles:
             fresh = if_modified_since is not None and self._not_modified_since(if_modified_since, found.modified)
         answered = chosen.not_modified if fresh else chosen.whole if method == "GET" else chosen.head
         if found.polled and self.poll_log is not None:   # _count_poll, written out: every feed poll passes here
-            self.poll_log((found.relative, answered, environ.get("HTTP_USER_AGENT", "")[:USER_AGENT_KEPT],
-                           environ.get("REMOTE_ADDR", "")))
+            self.poll_log((found.relative, answered[0], answered[3],
+                           environ.get("HTTP_USER_AGENT", "")[:USER_AGENT_KEPT], environ.get("REMOTE_ADDR", "")))
         return answered
 
     def _not_found_page(self) -> _File | None:
@@ -500,11 +500,11 @@ class PublicFiles:
 
     def _count_poll(self, environ: dict, found: _File, answered: Answer) -> None:
         """Polls of feed documents, for `feedpub stats` (an append: see feeds/serving/stats.py):
-        the answer as sent, the user agent cut (it is the client's to make long), the peer's
-        address as the server gives it (dated and counted by the poll log's thread)."""
+        the status and the body sent, the user agent cut (it is the client's to make long), the
+        peer's address as the server gives it (dated and counted by the poll log's thread)."""
         if found.polled and self.poll_log is not None:
-            self.poll_log((found.relative, answered, environ.get("HTTP_USER_AGENT", "")[:USER_AGENT_KEPT],
-                           environ.get("REMOTE_ADDR", "")))
+            self.poll_log((found.relative, answered[0], answered[3],
+                           environ.get("HTTP_USER_AGENT", "")[:USER_AGENT_KEPT], environ.get("REMOTE_ADDR", "")))
 
     def _delta(self, if_none_match: str, found: _File, chosen: _Representation):
         """(headers, body) of a 226 delta for the version the client names, or None for

@@ -1,8 +1,8 @@
 """Subscriber statistics: who polls which feed, how often, and at what cost.
 
 The server hands each answered request for a feed document to :attr:`PollLog.append`,
-which only appends a tuple of what the request already holds (path, the answer sent,
-user agent, client) to a bounded in-memory queue. A background thread of the poll log
+which only appends a tuple of what the request already holds (path, status, the body
+sent, user agent, client) to a bounded in-memory queue. A background thread of the poll log
 takes the queue every :data:`DRAIN_SECONDS`, dates and counts what it took, and writes
 the counts every couple of seconds to the poll records (sources/store/roles.py
 ``PollRecords``), so no request reads a clock, waits for a disk or a database: beside an
@@ -63,11 +63,14 @@ CLIENT_KEPT = 64        # ... and of its client address (the server's peer addre
 # in the second it was taken, at most this much after it was answered. Short enough that
 # the queue stays small (what it holds is still in the processor's cache when counted).
 DRAIN_SECONDS = 0.25
-# One poll as the queue holds it: (path, the answer sent as the server made it: (code, status
-# line, headers, body), user agent cut to USER_AGENT_KEPT, client address). The answers of a
-# document are made once, when it is loaded: polls alike are tuples of the same objects,
-# compared in C by the drain.
-Poll = tuple[str, tuple[int, str, list[tuple[str, str]], bytes], str, str]
+# One poll as the queue holds it: (path, status, the body sent (the very bytes object the
+# server sent: its size is taken when drained), user agent cut to USER_AGENT_KEPT, client
+# address). Polls alike are tuples of the same objects but for the header strings, compared
+# in C by the drain. Only strings, ints and bytes: Python's garbage collector stops tracking
+# such a tuple the first time it sees it, where one holding a list (an answer's headers)
+# would be carried into the old generation and make its full collections come (a tuple a
+# poll, two full collections a few seconds under load: docs/BENCHMARKS.md).
+Poll = tuple[str, int, bytes, str, str]
 
 
 def reported_subscribers(user_agent: str) -> tuple[str, int] | None:
@@ -264,14 +267,14 @@ class PollLog:
         # Taken and compared without a Python step per poll (the request threads append
         # meanwhile): a run of equal polls (one client's burst, or a load test) is one step,
         # and its polls are compared, not hashed; equal polls in separate runs meet in ``counted``.
-        for (path, answer, agent, client), run in groupby(islice(iter(queue.popleft, None), taken)):
+        for (path, status, body, agent, client), run in groupby(islice(iter(queue.popleft, None), taken)):
             polls = len(list(run))
-            row = counted.get(key := (second, path, answer[0], agent, client[:CLIENT_KEPT]))
+            row = counted.get(key := (second, path, status, agent, client[:CLIENT_KEPT]))
             if row is None:
-                counted[key] = [polls, len(answer[3]) * polls]
-            else:   # the same poll but for its answer (another representation's size, a build in between)
+                counted[key] = [polls, len(body) * polls]
+            else:   # the same poll but for its body (another representation, a build in between)
                 row[0] += polls
-                row[1] += len(answer[3]) * polls
+                row[1] += len(body) * polls
         return taken
 
     def flush(self) -> int:
