@@ -68,8 +68,8 @@ DRAIN_SECONDS = 0.25
 # address). Polls alike are tuples of the same objects but for the header strings, compared
 # in C by the drain. Only strings, ints and bytes: Python's garbage collector stops tracking
 # such a tuple the first time it sees it, where one holding a list (an answer's headers)
-# would be carried into the old generation and make its full collections come (a tuple a
-# poll, two full collections a few seconds under load: docs/BENCHMARKS.md).
+# would be carried into its older generations and bring on full collections, each walking
+# every object of the worker (docs/BENCHMARKS.md, "Where the 304's time went").
 Poll = tuple[str, int, bytes, str, str]
 
 
