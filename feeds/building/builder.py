@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 
+from sources.model import Tombstone
 from sources.store.roles import FeedQueries
 
 from ..rendering.archive import Page, Place, month_of, paginate
@@ -77,6 +78,9 @@ class Builder:
         self.store, self.site, self.now, self.slugs = store, site, now, slugs
         self.fragments = fragments
         self.size = site.archive_entries
+        # Read once for every feed (a question per feed is a round trip each on a server store):
+        self._deleted: dict[tuple[str | None, str | None], list[Tombstone]] | None = None   # each feed's tombstones
+        self._left: dict[tuple[str | None, str | None], datetime] | None = None  # when each last lost one
 
     # --- feeds and their definitions -------------------------------------------------
 
@@ -168,15 +172,16 @@ class Builder:
 
     def tombstones(self, key: FeedKey = None) -> tuple:
         """The feed's entries deleted within ``feeds.tombstone_days``: every feed announces its own."""
-        kind, name = key if key else (None, None)
-        since = self.now - timedelta(days=self.site.tombstone_days)
-        return deleted_entries(self.store.deleted_since(since, self.now, kind, name), self.site)
+        if self._deleted is None:
+            self._deleted = self.store.deleted_by_feed(self.now - timedelta(days=self.site.tombstone_days), self.now)
+        return deleted_entries(self._deleted.get(key or (None, None), []), self.site)
 
     def updated(self, key: FeedKey, fragments: list[Fragment], deleted: tuple) -> datetime:
         """A feed's time: its newest entry, version or tombstone, or when an article last left it
         (removals included: it never goes back, so If-Modified-Since sees a removal)."""
-        kind, name = key if key else (None, None)
-        left = self.store.feed_changed(kind, name)
+        if self._left is None:
+            self._left = self.store.feeds_changed()
+        left = self._left.get(key or (None, None))
         shown = newest(fragments, deleted, self.site)
         return max(shown, self.site.local(left)) if left is not None else shown
 
@@ -266,7 +271,8 @@ class Builder:
         claims = claims or Claims()
         keys = self.keys()
         newest_page, by_month, unarchived = self.archives()
-        windows = {key: self.window(key) for key in keys}
+        windows = dict(zip(keys, self.store.latest_ids_each([key or (None, None) for key in keys], self.now,
+                                                            self.site.items_per_feed)))
         windowed = {article_id for ids in windows.values() for article_id in ids}
         total = sum(len(pages) for pages in by_month.values()) + 3 * len(keys)
         done = 0
