@@ -271,8 +271,7 @@ class Builder:
         claims = claims or Claims()
         keys = self.keys()
         newest_page, by_month, unarchived = self.archives()
-        windows = dict(zip(keys, self.store.latest_ids_each([key or (None, None) for key in keys], self.now,
-                                                            self.site.items_per_feed)))
+        windows = {key: self.window(key) for key in keys}
         windowed = {article_id for ids in windows.values() for article_id in ids}
         total = sum(len(pages) for pages in by_month.values()) + 3 * len(keys)
         done = 0
