@@ -88,7 +88,8 @@ def test_questions_asked_of_many_feeds_at_once_get_each_feeds_own_answer(store, 
     assert store.latest_ids_each(feeds, now, 3)[1] != []
     spans = [(kind, name, start, end) for kind, name in feeds
              for start, end in ((None, None), (T0 + timedelta(days=20), T0 + timedelta(days=50)))]
-    assert store.places_each(spans, now) == [store.places(kind, name, now, start, end) for kind, name, start, end in spans]
+    assert store.places_each(spans, now) == [store.places(kind, name, now, start, end)
+                                             for kind, name, start, end in spans]
     moments = [(kind, name, moment, before) for kind, name in feeds for before in (True, False)
                for moment in (T0 - timedelta(days=1), T0 + timedelta(days=30), now + timedelta(seconds=1))]
     assert store.place_near_each(moments, now) == [store.place_near(kind, name, now, moment, before=before)

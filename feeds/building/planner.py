@@ -15,18 +15,19 @@ the documents to render and to remove, or says why only a full build can be righ
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sources.model import Status
 from sources.placement import UNKNOWN, Placement
 
 from ..publishing.publish import Manifest
-from ..rendering.archive import Page, Place, archive_folder, is_closed, link, month_bounds, month_of, month_pages
+from ..rendering.archive import Page, archive_folder, is_closed, link, month_of, month_pages
 from ..rendering.catalogue import term_feed
 from ..rendering.document import Document
 from ..rendering.entries import Entry
 from ..rendering.pages import html_path, render_gone_page
 from ..site import SiteSettings
+from .asking import FeedAnswers
 from .builder import Builder, FeedKey, page_basis, short_ids
 
 
@@ -97,10 +98,7 @@ class IncrementalPlan:
         self.remove: set[str] = set()
         self._closed: dict[tuple[FeedKey, str], list[Page]] = {}
         self._articles: dict[str, Entry] | None = None   # the articles whose pages are rendered
-        # What the store said, asked ahead for every feed at once (:meth:`ask_ahead`) or as planning went:
-        self._places: dict[tuple[FeedKey, str], list[Place]] = {}       # a month's places
-        self._near: dict[tuple[FeedKey, int, bool], int | None] = {}   # place_near
-        self._windows: dict[FeedKey, list[str]] = {}                    # newest entries
+        self.asked = FeedAnswers(builder)   # what the store said of the feeds, asked ahead
 
     def listed(self, prefix: str) -> list[str]:
         return self.manifest.paths(prefix)
@@ -112,69 +110,9 @@ class IncrementalPlan:
     def closed_pages(self, key: FeedKey, month: str, newest: str | None) -> list[Page]:
         """A month's closed pages, unlinked."""
         if (key, month) not in self._closed:
-            if (key, month) not in self._places:
-                self._ask_places([(key, month)])
-            pages = month_pages(self.b.definition(key), month, self._places[key, month], self.b.size)
+            pages = month_pages(self.b.definition(key), month, self.asked.places(key, month), self.b.size)
             self._closed[key, month] = [page for page in pages if is_closed(page, newest, self.b.size)]
         return self._closed[key, month]
-
-    def neighbour(self, key: FeedKey, month: str, *, before: bool) -> str | None:
-        """The month with places just before (or after) ``month``."""
-        ts = self.near(key, self._neighbour_moment(month, before), before=before)
-        return month_of(ts, self.b.site.zone) if ts is not None else None
-
-    def newest(self, key: FeedKey) -> str | None:
-        """The month of the feed's newest place."""
-        ts = self.near(key, self.b.now + timedelta(seconds=1), before=True)
-        return month_of(ts, self.b.site.zone) if ts is not None else None
-
-    def near(self, key: FeedKey, moment: datetime, *, before: bool) -> int | None:
-        """The store's ``place_near``, asked once."""
-        if (key, int(moment.timestamp()), before) not in self._near:
-            self._ask_near([(key, moment, before)])
-        return self._near[key, int(moment.timestamp()), before]
-
-    def _neighbour_moment(self, month: str, before: bool) -> datetime:
-        start, end = month_bounds(month, self.b.site.zone)
-        return start if before else end
-
-    def _ask_near(self, questions: list[tuple[FeedKey, datetime, bool]]) -> None:
-        asked = {(key, int(moment.timestamp()), before): (key, moment, before) for key, moment, before in questions}
-        todo = [question for memo, question in asked.items() if memo not in self._near]
-        answers = self.b.store.place_near_each([(*(key or (None, None)), moment, before)
-                                                for key, moment, before in todo], self.b.now) if todo else []
-        for (key, moment, before), ts in zip(todo, answers):
-            self._near[key, int(moment.timestamp()), before] = ts
-
-    def _ask_places(self, months: list[tuple[FeedKey, str]]) -> None:
-        todo = [memo for memo in dict.fromkeys(months) if memo not in self._places]
-        spans = [(*(key or (None, None)), *month_bounds(month, self.b.site.zone)) for key, month in todo]
-        for memo, places in zip(todo, self.b.store.places_each(spans, self.b.now) if todo else []):
-            self._places[memo] = places
-
-    def ask_ahead(self, keys: list[FeedKey], touched: dict[FeedKey, set[str]], still: dict[FeedKey, set[str]]) -> None:
-        """Ask the store what planning ``keys`` begins with (each feed's newest place and entries,
-        the months either side of its touched months and of its newest, their places) in a few
-        statements for all the feeds, not a few for each: on a server store each statement is a
-        round trip (docs/BENCHMARKS.md, "PostgreSQL beside SQLite"). What planning reads beyond
-        (the months past a month whose pages came or went) it asks as it goes."""
-        b = self.b
-        if not keys:
-            return
-        self._ask_near([(key, b.now + timedelta(seconds=1), True) for key in keys]
-                       + [(key, self._neighbour_moment(month, before), before)
-                          for key in keys for month in touched[key] for before in (True, False)])
-        self._windows.update(zip(keys, b.store.latest_ids_each([key or (None, None) for key in keys], b.now,
-                                                                b.site.items_per_feed)))
-        newest = {key: self.newest(key) for key in keys}
-        self._ask_near([(key, self._neighbour_moment(month, True), True) for key, month in newest.items() if month])
-        months: list[tuple[FeedKey, str]] = []
-        for key in keys:
-            around = [self.neighbour(key, month, before=before) for month in touched[key] for before in (True, False)]
-            if newest[key]:
-                around += [newest[key], self.neighbour(key, newest[key], before=True)]
-            months += [(key, month) for month in (*sorted(touched[key] | still.get(key, set())), *around) if month]
-        self._ask_places(months)
 
     def plan(self, changed: dict[str, Placement | None], released: list[str], tombstones_moved: bool,
              state_slugs: dict[str, dict[str, str]], deleted: list[str], aged: list[str] = ()) -> str:
@@ -245,7 +183,7 @@ class IncrementalPlan:
                 catalogue_changed = True
         # A name only deleted articles carry has no feed (feeds exist for what readers see).
         planned = [key for key in touched if key is None or key[1] in b.slugs.get(key[0], {})]
-        self.ask_ahead(planned, touched, still)
+        self.asked.ask_ahead(planned, touched, still)
         for key in planned:
             self.feed(key, touched[key], still.get(key, set()), content, force=key in forced)
         if catalogue_changed and "rss.xml" not in self.render:
@@ -297,11 +235,11 @@ class IncrementalPlan:
     def feed(self, key: FeedKey, months: set[str], still: set[str], content: set[str], *, force: bool) -> None:
         """``months``: where places came, went or moved; ``still``: where articles changed in place."""
         b = self.b
-        newest = self.newest(key)
+        newest = self.asked.newest(key)
         folder = archive_folder(b.definition(key))
         # Each touched month, and its neighbours: their links follow its pages.
-        queue = sorted(months | {m for month in months for m in (self.neighbour(key, month, before=True),
-                                                                  self.neighbour(key, month, before=False)) if m})
+        queue = sorted(months | {m for month in months for m in (self.asked.neighbour(key, month, before=True),
+                                                                  self.asked.neighbour(key, month, before=False)) if m})
         done: set[str] = set()
         self.months(key, queue, done, newest, folder, content)
         # A month where nothing moved keeps its pages and their links (which the manifest
@@ -331,7 +269,8 @@ class IncrementalPlan:
             if month in done:
                 continue
             done.add(month)
-            previous, following = self.neighbour(key, month, before=True), self.neighbour(key, month, before=False)
+            previous = self.asked.neighbour(key, month, before=True)
+            following = self.asked.neighbour(key, month, before=False)
             earlier = self.closed_pages(key, previous, newest) if previous else []
             later = self.closed_pages(key, following, newest) if following else []
             pages = link(self.closed_pages(key, month, newest), earlier[-1].path if earlier else None,
@@ -351,11 +290,11 @@ class IncrementalPlan:
         b = self.b
         newest_pages = self.closed_pages(key, newest, newest) if newest else []
         if not newest_pages and newest:
-            previous = self.neighbour(key, newest, before=True)
+            previous = self.asked.neighbour(key, newest, before=True)
             newest_pages = self.closed_pages(key, previous, newest) if previous else []
         prev_archive = newest_pages[-1].path if newest_pages else None
         recorded = self.manifest.get(b.definition(key).atom_path, {}).get("basis")
-        window = self._windows[key] if key in self._windows else b.window(key)
+        window = self.asked.window(key)
         if (force or not isinstance(recorded, dict) or recorded.get("prev_archive") != prev_archive
                 or content.intersection(window) or set(short_ids(content)).intersection(recorded.get("entries", ()))):
             self.render[b.definition(key).rss_path] = lambda: b.feed_documents(key, prev_archive, window)

@@ -518,7 +518,8 @@ class SQLStore(ABC):
             # on that side of ``moment`` through both halves of the OR and sorts them, instead of walking
             # the time index to the first (docs/BENCHMARKS.md, "The store's queries").
             place = PLACE.replace("a.status", f"{self.UNINDEXED}a.status")
-            return f"SELECT {i} AS q, {ts} FROM {rows_of} {ts} {op} :moment{i} AND {place} ORDER BY {ts} {order} LIMIT 1"
+            return (f"SELECT {i} AS q, {ts} FROM {rows_of} {ts} {op} :moment{i} AND {place} "
+                    f"ORDER BY {ts} {order} LIMIT 1")
         found = self._each(f"the places of {self._feeds_name([(k, n) for k, n, _, _ in questions])}",
                            len(questions), branch, {"now": _ts(now)})
         return [rows[0][0] if rows else None for rows in found]
