@@ -30,7 +30,9 @@ memory (ru_maxrss). Printed per size:
   skips recently freed inodes one by one); a full build creates ~3 files a document, so a
   run right after a test suite or another run (whose scratch folder it deletes) shows it as
   system time;
-- peak MB: the largest resident set of the full build's process.
+- peak MB: the largest resident set of the full build's process (its own: VmHWM, not
+  ru_maxrss, which a child inherits from the process it was forked from). An SQLite store's
+  page cache is in the build's process; PostgreSQL's is in the server's.
 
 With ``--store postgresql://...`` each size is measured twice in the same run: on the
 SQLite copy as above, then on a copy of the same corpus in a new schema of that database
@@ -81,6 +83,16 @@ NOW = END + timedelta(hours=1)
 
 
 def _peak_mb() -> float:
+    """The largest resident set of this program: VmHWM, which starts afresh with it. Linux carries
+    ru_maxrss over from the process a child was forked from, so with ``--store`` every child
+    reported at least what the parent held after copying the corpus into PostgreSQL."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

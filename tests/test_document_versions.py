@@ -37,7 +37,7 @@ from .test_archives import ARCHIVED_SITE, entry_ids, newsroom  # noqa: F401 (a f
 from .test_incremental import START, apply, operations
 
 # What links an archive page to the pages either side: in its Atom document, and on its page for people.
-ARCHIVE_LINKS = re.compile(rb'<link rel="(?:prev|next)-archive"[^>]*/>\n?|<nav class="pager".*?</nav>\n?', re.S)
+ARCHIVE_LINKS = re.compile(rb'[ \t]*<link rel="(?:prev|next)-archive"[^>]*/>\n?|<nav class="pager".*?</nav>\n?', re.S)
 
 
 def versions(folder: Path) -> dict[str, tuple[str, datetime, bytes]]:

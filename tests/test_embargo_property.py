@@ -260,8 +260,9 @@ def apply(store: SQLiteStore, ops) -> tuple[list[Model], list[datetime]]:
                 at = store_clock.take(at) if seen or kept else at
                 m.status, m.deleted_at, m.stored = Status.DRAFT, None, at
             m.visible_at_deletion = False
-        if (seen or kept) and not m.visible(clock):
-            removals.append(max(clock, m.stored))   # a removal at the second the store kept it
+        if (seen and not m.visible(clock)) or kept:
+            # A removal, or a tombstone turned back into its entry: at the second the store kept it.
+            removals.append(max(clock, m.stored))
         redated(store, models, clock, at)
     return models, removals
 

@@ -67,6 +67,46 @@ def test_newest_first_then_feeds_of_a_term(store):
     assert [a.slug for a in store.upcoming(T0 + timedelta(minutes=2))] == ["b3", "b4"]
 
 
+
+@pytest.mark.parametrize("chunk", [200, 2])
+def test_questions_asked_of_many_feeds_at_once_get_each_feeds_own_answer(store, chunk, monkeypatch):
+    # A build asks these of every touched feed in one statement (of at most EACH_CHUNK questions:
+    # 2 makes several statements, the last of a question alone); each feed's answer must be the
+    # one its own question gets, in its own order, ties broken by id.
+    monkeypatch.setattr("sources.store.sql.EACH_CHUNK", chunk)
+    for n in range(12):
+        put(store, article(f"m{n}", f"Berita {n}", at=T0 + timedelta(days=n * 9, minutes=-(n % 3)),
+                           tags=("Banjir",) if n % 2 else ("Banjir", "Cabai"), categories=("Politik",) if n % 3 else (),
+                           author="Siti" if n % 4 else None, id_=f"tag:x,2024:{'m' if n % 5 else 'M'}{n}"))
+    now = T0 + timedelta(days=70)
+    store.delete("m4", now - timedelta(days=1))
+    store.delete("m5", now - timedelta(hours=1))
+    store.unpublish("m6", now - timedelta(hours=2))
+    feeds = [(None, None), ("tag", "Banjir"), ("tag", "Cabai"), ("category", "Politik"), ("author", "Siti"),
+             ("tag", "Tidak Ada")]
+    assert store.latest_ids_each(feeds, now, 3) == [store.latest_ids(kind, name, now, 3) for kind, name in feeds]
+    assert store.latest_ids_each(feeds, now, 3)[1] != []
+    spans = [(kind, name, start, end) for kind, name in feeds
+             for start, end in ((None, None), (T0 + timedelta(days=20), T0 + timedelta(days=50)))]
+    assert store.places_each(spans, now) == [store.places(kind, name, now, start, end)
+                                             for kind, name, start, end in spans]
+    moments = [(kind, name, moment, before) for kind, name in feeds for before in (True, False)
+               for moment in (T0 - timedelta(days=1), T0 + timedelta(days=30), now + timedelta(seconds=1))]
+    assert store.place_near_each(moments, now) == [store.place_near(kind, name, now, moment, before=before)
+                                                   for kind, name, moment, before in moments]
+    terms = [feed for feed in feeds if feed[0]]
+    assert store.published_terms(terms, now) == {term for term in terms if store.has_term(*term, now)} == {
+        ("tag", "Banjir"), ("tag", "Cabai"), ("category", "Politik"), ("author", "Siti")}
+    by_feed = store.deleted_by_feed(T0, now)
+    assert {feed: [t.id for t in found] for feed, found in by_feed.items()} == {
+        feed: [t.id for t in store.deleted_since(T0, now, *feed)] for feed in feeds
+        if store.deleted_since(T0, now, *feed)}
+    assert [t.id for t in by_feed[None, None]] == ["tag:x,2024:M5", "tag:x,2024:m4"]
+    assert store.feeds_changed() == {feed: store.feed_changed(*feed) for feed in feeds if store.feed_changed(*feed)}
+    # The last removal (m6 unpublished) at the second the store's clock gave it: after the newest
+    # article stored (m11, days ahead of these clock readings), not at its own reading.
+    assert store.feeds_changed()[None, None] == store.get("tag:x,2024:m6").stored > now
+
 def test_links_resolve_by_title_and_prefix_and_stay_bound(store):
     put(store, article("holder", "Rapat Pleno KPU", related=("Banjir Baturaja", "AHY Tekankan")))
     holder = "tag:okes.example,2024:holder"

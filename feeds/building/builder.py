@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 
+from sources.model import Tombstone
 from sources.store.roles import FeedQueries
 
 from ..rendering.archive import Page, Place, month_bounds, month_of, paginate
@@ -78,6 +79,9 @@ class Builder:
         self.fragments = fragments
         self.size = site.archive_entries
         self._keys: dict[str, FeedKey] | None = None   # a feed definition's key -> (kind, name)
+        # Read once for every feed (a question per feed is a round trip each on a server store):
+        self._deleted: dict[tuple[str | None, str | None], list[Tombstone]] | None = None   # each feed's tombstones
+        self._left: dict[tuple[str | None, str | None], datetime] | None = None  # when each last lost one, or a tombstone went
 
     # --- feeds and their definitions -------------------------------------------------
 
@@ -178,21 +182,26 @@ class Builder:
 
     def tombstones(self, key: FeedKey = None) -> tuple:
         """The feed's entries deleted within ``feeds.tombstone_days``: every feed announces its own."""
-        kind, name = key if key else (None, None)
-        since = self.now - timedelta(days=self.site.tombstone_days)
-        return deleted_entries(self.store.deleted_since(since, self.now, kind, name), self.site)
+        if self._deleted is None:
+            self._deleted = self.store.deleted_by_feed(self.now - timedelta(days=self.site.tombstone_days), self.now)
+        return deleted_entries(self._deleted.get(key or (None, None), []), self.site)
 
     def updated(self, key: FeedKey, fragments: list[Fragment], deleted: tuple) -> datetime:
-        """A feed's time: its newest entry, version or tombstone, or when an article last left it
-        (removals included: it never goes back, so If-Modified-Since sees a removal)."""
-        kind, name = key if key else (None, None)
-        times = [newest(fragments, deleted, self.site), self.store.feed_changed(kind, name)]
-        # The newest tombstone gone since (older than ``feeds.tombstone_days``) left at the second after
-        # its last day: the document changed then.
-        window = timedelta(days=self.site.tombstone_days)
-        aged = self.store.deleted_before(self.now - window, kind, name)
-        times.append(aged + window + timedelta(seconds=1) if aged is not None else None)
-        return max(self.site.local(moment) for moment in times if moment is not None)
+        """A feed's time: its newest entry, version or tombstone, when an article last left it, or
+        when its newest tombstone gone went (removals included: it never goes back, so
+        If-Modified-Since sees a removal)."""
+        if self._left is None:
+            self._left = self.store.feeds_changed()
+            window = timedelta(days=self.site.tombstone_days)
+            # The newest tombstone gone from each feed since (older than ``feeds.tombstone_days``)
+            # left at the second after its last day: the feed changed then.
+            aged = self.store.deleted_before_by_feed(self.now - window)
+            for feed, latest in aged.items():
+                gone = latest + window + timedelta(seconds=1)
+                self._left[feed] = max(self._left.get(feed, gone), gone)
+        left = self._left.get(key or (None, None))
+        shown = newest(fragments, deleted, self.site)
+        return max(shown, self.site.local(left)) if left is not None else shown
 
     def site_documents(self, main_view: FeedView, ids: list[str]) -> list[Document]:
         # The home page lists the newest ten entries.
@@ -224,30 +233,18 @@ class Builder:
 
     def page_time(self, page: Page, fragments: list[Fragment]) -> datetime:
         """An archive page's time: its newest entry, or the last change that moved its entries (a
-        place came, went or moved before its end), deleted one of them, or emptied a month
-        between it and the page it links to; so it never goes back, and each of its versions has
-        its own second."""
+        place of its month came, went or moved before its last one; for the month's last page,
+        anywhere in the month) or deleted one of them; so it never goes back, and each change of
+        its entries gives it a new second. Its links to the pages either side are not held to it:
+        a month whose pages came or went between them (months outside its own would make its
+        time go back when a month came between again)."""
         shown = newest(fragments, (), self.site)
         kind, name = self.feed_key(page.feed) or (None, None)
-        zone = self.site.zone
-
-        def month_at(path: str) -> str:
-            return path.rpartition("/")[2][:7]   # "2024-09-2.xml"
-
-        def ts(moment: datetime) -> int:
-            return int(moment.timestamp())
-        # Its entries move with every change before its last place in its month; the first page's
-        # previous link and the month's last page's next link with a month emptied in between.
-        if page.number > 1:
-            since = ts(month_bounds(page.month, zone)[0])
-        else:
-            since = ts(month_bounds(month_at(page.prev), zone)[1]) if page.prev else None
-        last_of_month = page.next is None or month_at(page.next) != page.month
-        until = None
-        if last_of_month:
-            until = ts(month_bounds(month_at(page.next), zone)[0] if page.next else month_bounds(page.month, zone)[1])
+        start, end = month_bounds(page.month, self.site.zone)
+        last_of_month = page.next is None or page.next.rpartition("/")[2][:7] != page.month   # "2024-09-2.xml"
         first, last = page.places[0], page.places[-1]
-        changed = self.store.place_changed(kind, name, since, (last[1], last[0]), until, (first[1], first[0]))
+        changed = self.store.place_changed(kind, name, int(start.timestamp()), (last[1], last[0]),
+                                           int(end.timestamp()) if last_of_month else None, (first[1], first[0]))
         return max(shown, self.site.local(changed)) if changed is not None else shown
 
     def feed_key(self, feed: FeedDefinition) -> FeedKey:

@@ -15,18 +15,19 @@ the documents to render and to remove, or says why only a full build can be righ
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sources.model import Status
 from sources.placement import UNKNOWN, Placement
 
 from ..publishing.publish import Manifest
-from ..rendering.archive import Page, archive_folder, is_closed, link, month_bounds, month_of, month_pages
+from ..rendering.archive import Page, archive_folder, is_closed, link, month_of, month_pages
 from ..rendering.catalogue import term_feed
 from ..rendering.document import Document
 from ..rendering.entries import Entry
 from ..rendering.pages import html_path
 from ..site import SiteSettings
+from .asking import FeedAnswers
 from .builder import Builder, FeedKey, page_basis, short_ids
 
 
@@ -100,6 +101,7 @@ class IncrementalPlan:
         self.remove: set[str] = set()
         self._closed: dict[tuple[FeedKey, str], list[Page]] = {}
         self._articles: dict[str, Entry] | None = None   # the articles whose pages are rendered
+        self.asked = FeedAnswers(builder)   # what the store said of the feeds, asked ahead
 
     def listed(self, prefix: str) -> list[str]:
         return self.manifest.paths(prefix)
@@ -111,19 +113,9 @@ class IncrementalPlan:
     def closed_pages(self, key: FeedKey, month: str, newest: str | None) -> list[Page]:
         """A month's closed pages, unlinked."""
         if (key, month) not in self._closed:
-            kind, name = key if key else (None, None)
-            start, end = month_bounds(month, self.b.site.zone)
-            places = self.b.store.places(kind, name, self.b.now, start, end)
-            pages = month_pages(self.b.definition(key), month, places, self.b.size)
+            pages = month_pages(self.b.definition(key), month, self.asked.places(key, month), self.b.size)
             self._closed[key, month] = [page for page in pages if is_closed(page, newest, self.b.size)]
         return self._closed[key, month]
-
-    def neighbour(self, key: FeedKey, month: str, *, before: bool) -> str | None:
-        """The month with places just before (or after) ``month``."""
-        kind, name = key if key else (None, None)
-        start, end = month_bounds(month, self.b.site.zone)
-        ts = self.b.store.place_near(kind, name, self.b.now, start if before else end, before=before)
-        return month_of(ts, self.b.site.zone) if ts is not None else None
 
     def plan(self, changed: dict[str, Placement | None], released: list[str], tombstones_moved: bool,
              state_slugs: dict[str, dict[str, str]], deleted: list[str], aged: list[str] = ()) -> str:
@@ -175,9 +167,10 @@ class IncrementalPlan:
         for key in forced:
             touched.setdefault(key, set())
         catalogue_changed = False
+        published = store.published_terms([key for key in touched if key], b.now)
         for kind in b.site.catalogue:
             names = {key[1] for key in touched if key and key[0] == kind}
-            if any(store.has_term(kind, name, b.now) != (name in state_slugs.get(kind, {})) for name in names):
+            if any(((kind, name) in published) != (name in state_slugs.get(kind, {})) for name in names):
                 slugs = store.section_slugs(kind, b.now)
                 old = state_slugs.get(kind, {})
                 if any(name in slugs and slugs[name] != slug for name, slug in old.items()):
@@ -191,10 +184,11 @@ class IncrementalPlan:
                     touched.pop((kind, name), None)
                     self.whole_feed((kind, name))
                 catalogue_changed = True
-        for key, months in touched.items():
-            # A name only deleted articles carry has no feed (feeds exist for what readers see).
-            if key is None or key[1] in b.slugs.get(key[0], {}):
-                self.feed(key, months, still.get(key, set()), content, force=key in forced)
+        # A name only deleted articles carry has no feed (feeds exist for what readers see).
+        planned = [key for key in touched if key is None or key[1] in b.slugs.get(key[0], {})]
+        self.asked.ask_ahead(planned, touched, still)
+        for key in planned:
+            self.feed(key, touched[key], still.get(key, set()), content, force=key in forced)
         if catalogue_changed and "rss.xml" not in self.render:
             self.render["index.html"] = lambda: b.site_documents(*b.main_view())
         others = sorted(set(deleted) - content)
@@ -245,13 +239,11 @@ class IncrementalPlan:
     def feed(self, key: FeedKey, months: set[str], still: set[str], content: set[str], *, force: bool) -> None:
         """``months``: where places came, went or moved; ``still``: where articles changed in place."""
         b = self.b
-        kind, name = key if key else (None, None)
-        newest_ts = b.store.place_near(kind, name, b.now, b.now + timedelta(seconds=1), before=True)
-        newest = month_of(newest_ts, b.site.zone) if newest_ts is not None else None
+        newest = self.asked.newest(key)
         folder = archive_folder(b.definition(key))
         # Each touched month, and its neighbours: their links follow its pages.
-        queue = sorted(months | {m for month in months for m in (self.neighbour(key, month, before=True),
-                                                                  self.neighbour(key, month, before=False)) if m})
+        queue = sorted(months | {m for month in months for m in (self.asked.neighbour(key, month, before=True),
+                                                                  self.asked.neighbour(key, month, before=False)) if m})
         done: set[str] = set()
         self.months(key, queue, done, newest, folder, content)
         # A month where nothing moved keeps its pages and their links (which the manifest
@@ -281,7 +273,8 @@ class IncrementalPlan:
             if month in done:
                 continue
             done.add(month)
-            previous, following = self.neighbour(key, month, before=True), self.neighbour(key, month, before=False)
+            previous = self.asked.neighbour(key, month, before=True)
+            following = self.asked.neighbour(key, month, before=False)
             earlier = self.closed_pages(key, previous, newest) if previous else []
             later = self.closed_pages(key, following, newest) if following else []
             pages = link(self.closed_pages(key, month, newest), earlier[-1].path if earlier else None,
@@ -301,11 +294,11 @@ class IncrementalPlan:
         b = self.b
         newest_pages = self.closed_pages(key, newest, newest) if newest else []
         if not newest_pages and newest:
-            previous = self.neighbour(key, newest, before=True)
+            previous = self.asked.neighbour(key, newest, before=True)
             newest_pages = self.closed_pages(key, previous, newest) if previous else []
         prev_archive = newest_pages[-1].path if newest_pages else None
         recorded = self.manifest.get(b.definition(key).atom_path, {}).get("basis")
-        window = b.window(key)
+        window = self.asked.window(key)
         if (force or not isinstance(recorded, dict) or recorded.get("prev_archive") != prev_archive
                 or content.intersection(window) or set(short_ids(content)).intersection(recorded.get("entries", ()))):
             self.render[b.definition(key).rss_path] = lambda: b.feed_documents(key, prev_archive, window)

@@ -47,7 +47,7 @@ from psycopg import errors as pg_errors
 from ..errors import StoreError
 from .roles import FeedQueries
 from .schema import MIGRATIONS, PG_PLACEMENT
-from .sql import SQLStore, display_url
+from .sql import LINK_COLUMNS, SQLStore, display_url
 
 log = logging.getLogger("feedpub.store")
 
@@ -119,6 +119,8 @@ class PostgresStore(SQLStore):
     PLACEMENT = PG_PLACEMENT
     CHANGE_ORDER = "revision, seq"
     UNINDEXED = ""
+    LINKS_JSON = (f"(SELECT json_agg(json_build_array({LINK_COLUMNS}) ORDER BY r.position) FROM related_links r "
+                  "LEFT JOIN articles t ON t.id = r.target_id WHERE r.article_id = articles.id)")
 
     def __init__(self, url: str, *, clock: Callable[[], datetime], suggest_related: bool = True,
                  pool_size: int = POOL_SIZE):

@@ -36,7 +36,12 @@ class FeedQueries(Protocol):
 
     ``kind``/``name`` select a catalogue feed ("category", "tag" or "author" and its
     name); ``kind`` None is the main feed (every article). An article is visible at
-    ``now`` when it is published and its publish time has passed."""
+    ``now`` when it is published and its publish time has passed.
+
+    The questions a build asks feed by feed have a form that asks them of many feeds at
+    once (``..._each``, :meth:`published_terms`, :meth:`feeds_changed`, :meth:`deleted_by_feed`):
+    the same answers, in one statement, for a store on a server, where each statement is a
+    round trip."""
 
     def revision(self) -> int:
         """A number that grows with every committed change."""
@@ -47,6 +52,9 @@ class FeedQueries(Protocol):
 
     def has_term(self, kind: str, name: str, now: datetime) -> bool:
         """Whether the feed of this category, tag or author is published at ``now`` (see :meth:`terms`)."""
+
+    def published_terms(self, terms: Sequence[tuple[str, str]], now: datetime) -> set[tuple[str, str]]:
+        """Those of ``terms`` ((kind, name) pairs) for which :meth:`has_term` holds."""
 
     def section_slugs(self, kind: str, now: datetime) -> dict[str, str]:
         """name -> address (slug) of each of :meth:`terms`: assigned once, when the name first came,
@@ -63,8 +71,16 @@ class FeedQueries(Protocol):
         (publication time, id), or with ``until_ts`` before that time, came, went or moved; or
         one of its own places, ``first`` to ``last``, was deleted (or shown again) in place."""
 
+    def feeds_changed(self) -> dict[tuple[str | None, str | None], datetime]:
+        """(kind, name) -> :meth:`feed_changed`, for every feed that ever lost an article ((None, None):
+        the main feed)."""
+
     def latest_ids(self, kind: str | None, name: str | None, now: datetime, limit: int) -> list[str]:
         """The ids of the feed's newest ``limit`` articles visible at ``now``, newest first."""
+
+    def latest_ids_each(self, feeds: Sequence[tuple[str | None, str | None]], now: datetime,
+                        limit: int) -> list[list[str]]:
+        """:meth:`latest_ids` of each (kind, name) of ``feeds``, in their order."""
 
     def articles(self, ids: Sequence[str], now: datetime) -> list[Article]:
         """These articles in this order, links resolved as seen at ``now``."""
@@ -73,9 +89,17 @@ class FeedQueries(Protocol):
                start: datetime | None = None, end: datetime | None = None) -> list[tuple[str, int, bool]]:
         """(id, publication time, visible) of a feed's history in [start, end), oldest first."""
 
+    def places_each(self, spans: Sequence[tuple[str | None, str | None, datetime | None, datetime | None]],
+                    now: datetime) -> list[list[tuple[str, int, bool]]]:
+        """:meth:`places` of each (kind, name, start, end) of ``spans``, in their order."""
+
     def place_near(self, kind: str | None, name: str | None, now: datetime, moment: datetime, *,
                    before: bool) -> int | None:
         """Publication time of the feed's last place before ``moment``, or first at or after it."""
+
+    def place_near_each(self, questions: Sequence[tuple[str | None, str | None, datetime, bool]],
+                        now: datetime) -> list[int | None]:
+        """:meth:`place_near` of each (kind, name, moment, before) of ``questions``, in their order."""
 
     def changes_since(self, revision: int) -> dict[str, Placement | None] | None:
         """id -> placement before the first change after ``revision`` (None: a new article);
@@ -98,9 +122,13 @@ class FeedQueries(Protocol):
         """Articles deleted in [since, now], newest deletion first, that had been public; with
         ``kind`` and ``name``, those of that category, tag or author only."""
 
-    def deleted_before(self, before: datetime, kind: str | None = None, name: str | None = None) -> datetime | None:
-        """The latest deletion before ``before`` of an article that had been public (of that
-        category, tag or author with ``kind`` and ``name``), if any."""
+    def deleted_by_feed(self, since: datetime, now: datetime) -> dict[tuple[str | None, str | None], list[Tombstone]]:
+        """(kind, name) -> :meth:`deleted_since` of that feed, for every feed with any ((None, None): the
+        main feed)."""
+
+    def deleted_before_by_feed(self, before: datetime) -> dict[tuple[str | None, str | None], datetime]:
+        """(kind, name) -> the latest deletion before ``before`` of an article of that feed that had
+        been public, for every feed with one ((None, None): the main feed)."""
 
     def unpublished_since(self, since: datetime, now: datetime) -> list[Tombstone]:
         """Articles unpublished in [since, now] after readers saw them and not public again (nor

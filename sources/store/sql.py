@@ -53,12 +53,19 @@ from .schema import PLACE
 # takes one second of the store's clock (``_change_second``).
 BATCH_SAVES = 200
 BATCH_SECONDS = 1.0
+# Questions of one compound statement (SQLStore._each): SQLite takes at most 500 SELECTs in one.
+EACH_CHUNK = 200
 
 _ARTICLE_COLUMNS = (
     "id, slug, url, title, summary, content_html, content_text, author, city, publication, "
     "published, updated, categories, tags, language, image_url, image_type, image_length, status, source, stored, "
     "upstream_id, via_url, via_name, sample, image_width, image_height, dateline"
 )
+
+
+# A related link as _load reads it: the link (r), and the article it is bound to (t), if any.
+LINK_COLUMNS = ("r.title, r.target_id, r.suggested, t.slug, t.url, t.title, t.status, t.published_ts, t.published, "
+                 "r.bound_ts")
 
 
 def display_url(url: str) -> str:
@@ -182,7 +189,11 @@ class SQLStore(ABC):
     PLACEMENT: ClassVar[str]        # an article row's placement as JSON text (schema.PLACEMENT)
     CHANGE_ORDER: ClassVar[str]     # the change log in the order its rows were written
     UNINDEXED: ClassVar[str]        # prefix that keeps a column's index out of a plan ("" if none)
+    # An article row's related links as one JSON list of LINK_COLUMNS lists, in their order ("": the
+    # dialect cannot order an aggregate, and they are read by a second statement).
+    LINKS_JSON: ClassVar[str] = ""
     _batch: _Batch | None = None    # the open batch of writes (:meth:`batch`), if any
+    _sections_filled = False        # every section has its address (:meth:`_fill_sections`)
 
     # --- what a backend provides -------------------------------------------------------
 
@@ -367,10 +378,22 @@ class SQLStore(ABC):
 
     def has_term(self, kind: str, name: str, now: datetime) -> bool:
         """Whether the term's feed is published at ``now``: an article carrying it was visible by then."""
+        return (kind, name) in self.published_terms([(kind, name)], now)
+
+    def published_terms(self, terms: Sequence[tuple[str, str]], now: datetime) -> set[tuple[str, str]]:
+        """Those of ``terms`` ((kind, name) pairs) whose feed is published at ``now``."""
+        if not terms:
+            return set()
         self._fill_sections()
-        with self._read(f"whether the feed of the {kind} {name!r} is published") as db:
-            return db.execute("SELECT 1 FROM sections WHERE kind = ? AND name = ? AND published_ts <= ?",
-                              (kind, name, _ts(now))).fetchone() is not None
+        found: set[tuple[str, str]] = set()
+        with self._read(f"whether the feeds of {len(terms)} names are published") as db:
+            for start in range(0, len(terms), EACH_CHUNK):
+                chunk = terms[start:start + EACH_CHUNK]
+                either = " OR ".join("(kind = ? AND name = ?)" for _ in chunk)
+                found.update((kind, name) for kind, name in db.execute(
+                    f"SELECT kind, name FROM sections WHERE published_ts <= ? AND ({either})",
+                    (_ts(now), *(value for term in chunk for value in term))).fetchall())
+        return found
 
     def section_slugs(self, kind: str, now: datetime) -> dict[str, str]:
         self._fill_sections()
@@ -403,15 +426,27 @@ class SQLStore(ABC):
                  "first_id": first[1]}).fetchone()
         return datetime.fromtimestamp(row[0], timezone.utc) if row and row[0] is not None else None
 
+    def feeds_changed(self) -> dict[tuple[str | None, str | None], datetime]:
+        """(kind, name) -> :meth:`feed_changed` of every feed that ever lost an article ((None, None):
+        the main feed): one row a feed at most, read at once."""
+        with self._read("when each feed last lost an article") as db:
+            rows = db.execute("SELECT kind, name, changed_ts FROM feed_changes").fetchall()
+        return {(kind or None, name or None): datetime.fromtimestamp(ts, timezone.utc) for kind, name, ts in rows}
+
     def _fill_sections(self) -> None:
         """Give the names stored before sections were kept their address, once (a store migrated
         from an older feedpub): in sorted order, as builds made them then, and published since the
-        first article carrying each that readers could see."""
+        first article carrying each that readers could see. Asked once per store object: once
+        filled, a store stays so (and on a server store each question is a round trip)."""
+        if self._sections_filled:
+            return
         with self._read("whether every section has its address") as db:
             if db.execute("SELECT 1 FROM meta WHERE key = 'sections_filled'").fetchone():
+                self._sections_filled = True
                 return
         with self._failing("the sections' addresses were not stored"), self._transaction(write=True) as cur:
             self._fill_sections_in(cur)
+        self._sections_filled = True
 
     def _fill_sections_in(self, cur: Cursor) -> None:
         """:meth:`_fill_sections` in the caller's write transaction."""
@@ -537,61 +572,112 @@ class SQLStore(ABC):
         """(id, published_ts, visible) of the feed's places with start <= published < end, oldest first.
 
         ``kind`` None is the main feed (every article)."""
-        params = {"now": _ts(now), "kind": kind, "name": name,
-                  "start": _ts(start) if start else -2**62, "end": _ts(end) if end else 2**62}
-        rows_of, ts, id_ = self._feed_rows(kind, covered=True)
-        with self._read(f"the places of {self._feed_name(kind, name)}") as db:
-            rows = db.execute(
-                f"SELECT a.id, a.published_ts, a.status FROM {rows_of} {ts} >= :start AND {ts} < :end "
-                f"AND {PLACE} ORDER BY {ts}, {id_}", params).fetchall()
-        return [(id_, ts, status == Status.PUBLISHED.value) for id_, ts, status in rows]
+        return self.places_each([(kind, name, start, end)], now)[0]
+
+    def places_each(self, spans: Sequence[tuple[str | None, str | None, datetime | None, datetime | None]],
+                    now: datetime) -> list[list[tuple[str, int, bool]]]:
+        """:meth:`places` of each (kind, name, start, end), in one statement."""
+        def branch(i: int, params: dict[str, Any]) -> str:
+            kind, name, start, end = spans[i]
+            rows_of, ts, id_ = self._feed_rows(kind, i, covered=True)
+            params.update({f"kind{i}": kind, f"name{i}": name, f"start{i}": _ts(start) if start else -2**62,
+                           f"end{i}": _ts(end) if end else 2**62})
+            return (f"SELECT {i} AS q, a.id, a.published_ts, a.status FROM {rows_of} {ts} >= :start{i} "
+                    f"AND {ts} < :end{i} AND {PLACE} ORDER BY {ts}, {id_}")
+        found = self._each(f"the places of {self._feeds_name([(k, n) for k, n, _, _ in spans])}", len(spans),
+                           branch, {"now": _ts(now)})
+        return [[(id_, ts, status == Status.PUBLISHED.value) for id_, ts, status in
+                 (rows if len(spans) == 1 else sorted(rows, key=lambda row: (row[1], row[0])))] for rows in found]
 
     def place_near(self, kind: str | None, name: str | None, now: datetime, moment: datetime, *,
                    before: bool) -> int | None:
         """published_ts of the feed's last place before ``moment`` (``before``), or its first at or after it."""
-        op, order = ("<", "DESC") if before else (">=", "ASC")
-        params = {"now": _ts(now), "kind": kind, "name": name, "moment": _ts(moment)}
-        rows_of, ts, _ = self._feed_rows(kind)
-        # UNINDEXED ("+a.status" on SQLite): no index on status here. With one, SQLite gathers every place on that
-        # side of ``moment`` through both halves of the OR and sorts them, instead of walking
-        # the time index to the first (docs/BENCHMARKS.md, "The store's queries").
-        place = PLACE.replace("a.status", f"{self.UNINDEXED}a.status")
-        with self._read(f"the places of {self._feed_name(kind, name)}") as db:
-            row = db.execute(f"SELECT {ts} FROM {rows_of} {ts} {op} :moment AND {place} "
-                                   f"ORDER BY {ts} {order} LIMIT 1", params).fetchone()
-        return row[0] if row else None
+        return self.place_near_each([(kind, name, moment, before)], now)[0]
 
-    @staticmethod
-    def _feed_name(kind: str | None, name: str | None) -> str:
+    def place_near_each(self, questions: Sequence[tuple[str | None, str | None, datetime, bool]],
+                        now: datetime) -> list[int | None]:
+        """:meth:`place_near` of each (kind, name, moment, before), in one statement."""
+        def branch(i: int, params: dict[str, Any]) -> str:
+            kind, name, moment, before = questions[i]
+            op, order = ("<", "DESC") if before else (">=", "ASC")
+            rows_of, ts, _ = self._feed_rows(kind, i)
+            params.update({f"kind{i}": kind, f"name{i}": name, f"moment{i}": _ts(moment)})
+            # UNINDEXED ("+a.status" on SQLite): no index on status here. With one, SQLite gathers every place
+            # on that side of ``moment`` through both halves of the OR and sorts them, instead of walking
+            # the time index to the first (docs/BENCHMARKS.md, "The store's queries").
+            place = PLACE.replace("a.status", f"{self.UNINDEXED}a.status")
+            return (f"SELECT {i} AS q, {ts} FROM {rows_of} {ts} {op} :moment{i} AND {place} "
+                    f"ORDER BY {ts} {order} LIMIT 1")
+        found = self._each(f"the places of {self._feeds_name([(k, n) for k, n, _, _ in questions])}",
+                           len(questions), branch, {"now": _ts(now)})
+        return [rows[0][0] if rows else None for rows in found]
+
+    def _each(self, what: str, count: int, branch: Callable[[int, dict[str, Any]], str],
+              params: dict[str, Any]) -> list[list[tuple]]:
+        """The rows of ``count`` questions of one kind, in as few statements as SQLite allows (a
+        compound statement of at most :data:`EACH_CHUNK`): a server store answers each statement
+        in a round trip, which costs more than the question (docs/BENCHMARKS.md, "PostgreSQL
+        beside SQLite"). ``branch(i, params)`` gives question ``i``'s SELECT, whose first column is
+        ``i``, and adds its parameters; a question alone is its SELECT as it is. A branch's rows
+        keep its ORDER BY only when it is alone: the caller orders the others."""
+        found: list[list[tuple]] = [[] for _ in range(count)]
+        with self._read(what) as db:
+            for first in range(0, count, EACH_CHUNK):
+                chunk = dict(params)
+                numbers = range(first, min(count, first + EACH_CHUNK))
+                branches = [branch(i, chunk) for i in numbers]
+                sql = branches[0] if count == 1 else " UNION ALL ".join(
+                    f"SELECT * FROM ({sql}) AS q{i}" for i, sql in zip(numbers, branches))
+                for row in db.execute(sql, chunk).fetchall():
+                    found[row[0]].append(tuple(row[1:]))
+        return found
+
+    def _feed_name(self, kind: str | None, name: str | None) -> str:
         return "the main feed" if kind is None else f"the feed of the {kind} {name!r}"
 
-    def _feed_rows(self, kind: str | None, *, covered: bool = False) -> tuple[str, str, str]:
+    def _feeds_name(self, feeds: Sequence[tuple[str | None, str | None]]) -> str:
+        return self._feed_name(*feeds[0]) if len(feeds) == 1 else f"{len(feeds)} feeds"
+
+    def _feed_rows(self, kind: str | None, i: int, *, covered: bool = False) -> tuple[str, str, str]:
         """(FROM ... WHERE, publication-time column, id column) of a feed's articles: every
-        article for the main feed (kind None), else through the article_terms index.
+        article for the main feed (kind None), else through the article_terms index, the term
+        named by the parameters ``kind{i}`` and ``name{i}``.
         ``covered``: through the indexes that hold what ``PLACE`` reads (the planner
         prefers the primary key, whose rows hold the articles' content too)."""
         if kind is None:
             return f"articles a {self._indexed_by('articles_by_published') if covered else ''}WHERE", "a.published_ts", "a.id"
         return (f"article_terms t JOIN articles a {self._indexed_by('articles_place') if covered else ''}"
-                "ON a.id = t.article_id WHERE t.kind = :kind AND t.name = :name AND", "t.published_ts", "t.article_id")
+                f"ON a.id = t.article_id WHERE t.kind = :kind{i} AND t.name = :name{i} AND", "t.published_ts",
+                "t.article_id")
 
     def latest_ids(self, kind: str | None, name: str | None, now: datetime, limit: int) -> list[str]:
         """The ids of the feed's newest ``limit`` articles visible at ``now``, newest first."""
-        with self._read(f"the newest articles of {self._feed_name(kind, name)}") as db:
+        return self.latest_ids_each([(kind, name)], now, limit)[0]
+
+    def latest_ids_each(self, feeds: Sequence[tuple[str | None, str | None]], now: datetime,
+                        limit: int) -> list[list[str]]:
+        """:meth:`latest_ids` of each (kind, name), in one statement."""
+        def branch(i: int, params: dict[str, Any]) -> str:
+            kind, name = feeds[i]
             if kind is None:
-                rows = db.execute("SELECT id FROM articles WHERE status = 'published' AND published_ts <= ? "
-                                        "ORDER BY published_ts DESC, id LIMIT ?", (_ts(now), limit)).fetchall()
-            else:
-                rows = db.execute(
-                    "SELECT t.article_id FROM article_terms t JOIN articles a ON a.id = t.article_id "
-                    "WHERE t.kind = ? AND t.name = ? AND a.status = 'published' AND a.published_ts <= ? "
-                    "ORDER BY t.published_ts DESC, t.article_id LIMIT ?", (kind, name, _ts(now), limit)).fetchall()
-        return [row[0] for row in rows]
+                return (f"SELECT {i} AS q, id, published_ts FROM articles WHERE status = 'published' "
+                        "AND published_ts <= :now ORDER BY published_ts DESC, id LIMIT :limit")
+            params.update({f"kind{i}": kind, f"name{i}": name})
+            return (f"SELECT {i} AS q, t.article_id, t.published_ts FROM article_terms t JOIN articles a "
+                    f"ON a.id = t.article_id WHERE t.kind = :kind{i} AND t.name = :name{i} AND a.status = 'published' "
+                    "AND a.published_ts <= :now ORDER BY t.published_ts DESC, t.article_id LIMIT :limit")
+        found = self._each(f"the newest articles of {self._feeds_name(feeds)}", len(feeds), branch,
+                           {"now": _ts(now), "limit": limit})
+        return [[id_ for id_, _ in (rows if len(feeds) == 1 else sorted(rows, key=lambda row: (-row[1], row[0])))]
+                for rows in found]
 
     def articles(self, ids: Sequence[str], now: datetime) -> list[Article]:
         """The articles with these ids, in this order (links resolved as seen at ``now``)."""
         found: dict[str, Article] = {}
-        with self._snapshot(f"{len(ids)} articles") as cur:
+        # Links in the articles' rows (LINKS_JSON): one statement, one state of the store, without a
+        # transaction's two more round trips on a server.
+        one_statement = self.LINKS_JSON and len(ids) <= 500
+        with (self._read if one_statement else self._snapshot)(f"{len(ids)} articles") as cur:
             for start in range(0, len(ids), 500):
                 chunk = list(ids[start:start + 500])
                 for article in self._load(cur, f"id IN ({','.join('?' * len(chunk))})", chunk, now=now):
@@ -601,14 +687,19 @@ class SQLStore(ABC):
     def changes_since(self, revision: int) -> dict[str, Placement | None] | None:
         """id -> how each article changed after store revision ``revision`` was placed before
         (None: it is new); None when the change log no longer reaches back that far."""
-        with self._snapshot(f"the changes since revision {revision}") as cur:
-            floor = cur.execute("SELECT value FROM meta WHERE key = 'changes_floor'").fetchone()[0]
-            if revision < floor:
-                return None
-            rows = cur.execute(f"SELECT article_id, before FROM changes WHERE revision >= ? ORDER BY {self.CHANGE_ORDER}",
-                               (revision,)).fetchall()
+        # One statement (one state of the store without a transaction's round trips on a server):
+        # the floor on every row, and on the one row of an empty log.
+        order = ", ".join(f"c.{column.strip()}" for column in self.CHANGE_ORDER.split(","))
+        with self._read(f"the changes since revision {revision}") as db:
+            rows = db.execute(f"SELECT f.value, c.article_id, c.before FROM meta f LEFT JOIN changes c "
+                              f"ON c.revision >= ? WHERE f.key = 'changes_floor' ORDER BY {order}",
+                              (revision,)).fetchall()
+        if revision < rows[0][0]:
+            return None
         changed: dict[str, Placement | None] = {}
-        for article_id, before in rows:
+        for _, article_id, before in rows:
+            if article_id is None:
+                continue                       # the log holds nothing since
             if article_id not in changed:      # the oldest record tells how it was
                 changed[article_id] = Placement.from_json(before) if before is not None else None
         return changed
@@ -700,15 +791,37 @@ class SQLStore(ABC):
         return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo), datetime.fromisoformat(published),
                           _gone_time(stored, updated)) for id_, slug, url, ts, published, stored, updated in rows]
 
-    def deleted_before(self, before: datetime, kind: str | None = None, name: str | None = None) -> datetime | None:
-        of_term = ("AND id IN (SELECT article_id FROM article_terms WHERE kind = ? AND name = ?) "
-                   if kind is not None else "")
-        with self._read("when the latest tombstone gone from a feed was deleted") as db:
-            row = db.execute(
-                "SELECT max(deleted_ts) FROM articles WHERE status = 'deleted' AND deleted_ts < ? "
-                f"AND published_ts <= deleted_ts {of_term}",
-                (_ts(before), *((kind, name) if kind is not None else ()))).fetchone()
-        return datetime.fromtimestamp(row[0], timezone.utc) if row and row[0] is not None else None
+    def deleted_before_by_feed(self, before: datetime) -> dict[tuple[str | None, str | None], datetime]:
+        with self._read("when the latest tombstone gone from each feed was deleted") as db:
+            rows = db.execute(
+                "SELECT '', '', max(deleted_ts) FROM articles WHERE status = 'deleted' AND deleted_ts < ? "
+                "AND published_ts <= deleted_ts UNION ALL "
+                "SELECT t.kind, t.name, max(a.deleted_ts) FROM articles a JOIN article_terms t ON t.article_id = a.id "
+                "WHERE a.status = 'deleted' AND a.deleted_ts < ? AND a.published_ts <= a.deleted_ts "
+                "GROUP BY t.kind, t.name", (_ts(before), _ts(before))).fetchall()
+        return {(kind or None, name or None): datetime.fromtimestamp(ts, timezone.utc)
+                for kind, name, ts in rows if ts is not None}
+
+    def deleted_by_feed(self, since: datetime, now: datetime) -> dict[tuple[str | None, str | None], list[Tombstone]]:
+        """(kind, name) -> :meth:`deleted_since` of that feed, for every feed that has any ((None, None):
+        the main feed, every one), in one statement."""
+        with self._read("the articles deleted lately, by feed") as db:
+            rows = db.execute(
+                "SELECT a.id, a.slug, a.url, a.deleted_ts, a.published, a.stored, a.updated, t.kind, t.name "
+                "FROM articles a "
+                "LEFT JOIN article_terms t ON t.article_id = a.id WHERE a.status = 'deleted' "
+                "AND a.deleted_ts BETWEEN ? AND ? AND a.published_ts <= a.deleted_ts ORDER BY a.deleted_ts DESC, a.id",
+                (_ts(since), _ts(now))).fetchall()
+        found: dict[tuple[str | None, str | None], list[Tombstone]] = {}
+        made: dict[str, Tombstone] = {}
+        for id_, slug, url, ts, published, stored, updated, kind, name in rows:
+            if id_ not in made:
+                made[id_] = Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo),
+                                      datetime.fromisoformat(published), _gone_time(stored, updated))
+                found.setdefault((None, None), []).append(made[id_])
+            if kind is not None:
+                found.setdefault((kind, name), []).append(made[id_])
+        return found
 
     def unpublished_since(self, since: datetime, now: datetime) -> list[Tombstone]:
         with self._read("the articles unpublished lately") as db:
@@ -737,21 +850,23 @@ class SQLStore(ABC):
         return build_history(rows)
 
     def _load(self, cur: Cursor, where: str, params: Sequence, *, now: datetime | None) -> list[Article]:
-        rows = cur.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE {where}", params).fetchall()
+        if self.LINKS_JSON:
+            rows = cur.execute(f"SELECT {_ARTICLE_COLUMNS}, {self.LINKS_JSON} FROM articles WHERE {where}",
+                               params).fetchall()
+            link_rows = [(row[0], *link) for row in rows for link in (row[-1] or ())]
+            rows = [row[:-1] for row in rows]
+        else:
+            rows = cur.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE {where}", params).fetchall()
+            link_rows = cur.execute(
+                f"SELECT r.article_id, {LINK_COLUMNS} FROM related_links r LEFT JOIN articles t "
+                f"ON t.id = r.target_id WHERE r.article_id IN ({','.join('?' * len(rows))}) "
+                "ORDER BY r.article_id, r.position", [row[0] for row in rows]).fetchall() if rows else []
         if not rows:
             return []
-        ids = [row[0] for row in rows]
-        links: dict[str, list[RelatedLink]] = {article_id: [] for article_id in ids}
-        marks = ",".join("?" * len(ids))
+        links: dict[str, list[RelatedLink]] = {row[0]: [] for row in rows}
         appeared: dict[str, int] = {}   # when a link bound late became visible, newest per article
         for (article_id, title, target_id, suggested, t_slug, t_url, t_title, t_status, t_ts, t_published,
-             bound_ts) in cur.execute(
-            f"""SELECT r.article_id, r.title, r.target_id, r.suggested, t.slug, t.url, t.title, t.status,
-                       t.published_ts, t.published, r.bound_ts
-                FROM related_links r LEFT JOIN articles t ON t.id = r.target_id
-                WHERE r.article_id IN ({marks}) ORDER BY r.article_id, r.position""",
-            ids,
-        ):
+             bound_ts) in link_rows:
             visible = (
                 target_id is not None
                 and now is not None
