@@ -417,16 +417,20 @@ class SQLStore(ABC):
         came it stays; before then, it follows the articles that still carry it (an embargoed
         article unpublished, or moved, before its release publishes nothing)."""
         self._fill_sections_in(cur)   # names stored before sections first: they keep their addresses
-        for kind, name in sorted(self._terms_of(after)):
+        ours = self._terms_of(after)
+        for kind, name in sorted(self._terms_of(before) | ours):
             row = cur.execute("SELECT published_ts FROM sections WHERE kind = ? AND name = ?", (kind, name)).fetchone()
-            if row is None:
+            if row is None and (kind, name) in ours:
                 self._add_section(cur, kind, name, None)
-        for kind, name in sorted(self._terms_of(before) | self._terms_of(after)):
+            elif row is None or (row[0] is not None and row[0] <= _ts(at)):
+                continue   # published for good (or a name that never had a section)
+            # The term's earliest published article, walking the term's own rows in time order:
+            # a join led by the articles read every published article for a term none carried.
             cur.execute(
-                "UPDATE sections SET published_ts = (SELECT min(a.published_ts) FROM article_terms t "
-                "JOIN articles a ON a.id = t.article_id WHERE t.kind = ? AND t.name = ? AND a.status = 'published') "
-                "WHERE kind = ? AND name = ? AND (published_ts IS NULL OR published_ts > ?)",
-                (kind, name, kind, name, _ts(at)))
+                "UPDATE sections SET published_ts = (SELECT t.published_ts FROM article_terms t "
+                "CROSS JOIN articles a WHERE a.id = t.article_id AND t.kind = ? AND t.name = ? "
+                "AND a.status = 'published' ORDER BY t.published_ts LIMIT 1) WHERE kind = ? AND name = ?",
+                (kind, name, kind, name))
 
     def _feeds_left(self, cur: Cursor, before: Article | None, after: Article, at: datetime) -> None:
         """Record at ``at`` the feeds readers saw ``before`` in and no longer see ``after`` in."""
@@ -982,10 +986,13 @@ class SQLStore(ABC):
             prefixes.update(norm[:end] for end in range(1, len(norm) + 1))
         rows = []
         ordered = sorted(prefixes)
+        # Through the pending links' own index: SQLite otherwise took related_by_target for
+        # "target_id IS NULL" and read every pending link of the store for each save.
+        pending = self._indexed_by("related_pending")
         for start in range(0, len(ordered), 500):
             chunk = ordered[start:start + 500]
             rows += cur.execute(
-                f"SELECT article_id, position, title_norm FROM related_links "
+                f"SELECT article_id, position, title_norm FROM related_links {pending}"
                 f"WHERE suggested = 0 AND target_id IS NULL AND title_norm IN ({','.join('?' * len(chunk))})",
                 chunk,
             ).fetchall()
