@@ -772,11 +772,12 @@ class SQLStore(ABC):
                 if result.action != "unchanged":
                     at = result.article.stored or self.clock()
                     moved = self._links_moved(cur, existing, result.article, at) if existing else set()
-                    self._write(cur, result.article, replacing=existing is not None)
+                    written = self._write(cur, result.article, replacing=existing is not None)
                     self._place_sections(cur, existing, result.article, at)
                     self._feeds_left(cur, existing, result.article, at)
                     # The version as stored: its links as they resolved.
-                    self._add_revision(cur, existing, self._load(cur, "id = ?", (result.article.id,), now=None)[0])
+                    self._add_revision(cur, existing, written or self._load(cur, "id = ?", (result.article.id,),
+                                                                            now=None)[0])
                     self._reresolve(cur, result.article, at, fresh=_Including(fresh, result.article.id))
                     self._redate(cur, {owner for owner in moved if owner != result.article.id and owner not in fresh},
                                  at)
@@ -857,7 +858,9 @@ class SQLStore(ABC):
         becomes revision 1 first, so no version is lost.
         """
         insert = "INSERT INTO revisions (article_id, number, stored, snapshot) VALUES (?, ?, ?, ?)"
-        last = cur.execute("SELECT max(number) FROM revisions WHERE article_id = ?", (current.id,)).fetchone()[0] or 0
+        # A new article (no previous version) has none: its rows went with any earlier article of its id.
+        last = 0 if previous is None else cur.execute(
+            "SELECT max(number) FROM revisions WHERE article_id = ?", (current.id,)).fetchone()[0] or 0
         if not last and previous is not None and previous.id == current.id:
             last = 1
             cur.execute(insert, (current.id, last, (previous.stored or previous.updated).isoformat(),
@@ -876,7 +879,9 @@ class SQLStore(ABC):
             return "that id already belongs to another article"
         return f"the store refused the write: {exc}"
 
-    def _write(self, cur: Cursor, article: Article, *, replacing: bool) -> None:
+    def _write(self, cur: Cursor, article: Article, *, replacing: bool) -> Article | None:
+        """Store ``article``; return it as :meth:`_load` would read it back (its links as they
+        resolved), or None when it kept suggestions stored before, which only a read tells."""
         a = article
         values = (
             a.slug, a.url, a.title, normalise_title(a.title), a.summary, a.content_html, a.content_text,
@@ -902,8 +907,9 @@ class SQLStore(ABC):
         cur.execute("INSERT INTO article_titles (article_id, title_norm) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     (a.id, normalise_title(a.title)))
         terms = query_terms(a)   # once: for its suggestions and for the suggestion index
-        self._replace_links(cur, a, terms, created=not replacing, at=a.stored or self.clock())
-        self._index_terms(cur, a, terms)
+        links = self._replace_links(cur, a, terms, created=not replacing, at=a.stored or self.clock())
+        self._index_terms(cur, a, terms, created=not replacing)
+        return None if links is None else replace(a, related=links)
 
     @staticmethod
     def _link_view(article: Article, at: datetime) -> tuple | None:
@@ -935,21 +941,26 @@ class SQLStore(ABC):
             self._add_revision(cur, article, replace(article, updated=updated, stored=at))
 
     def _replace_links(self, cur: Cursor, article: Article, terms: list[str], *, created: bool,
-                       at: datetime) -> None:
+                       at: datetime) -> tuple[RelatedLink, ...] | None:
         """The article's own links as ``article`` names them. The store's suggestions are
         decided once, when it is first stored (among the articles readers see then), and
-        kept through its edits while the newsroom names none; naming some replaces them."""
+        kept through its edits while the newsroom names none; naming some replaces them.
+        Returns the links as stored, or None when it kept the suggestions stored before.
+
+        A ``created`` article has no rows yet (its id's earlier rows went with its article)."""
         # A marker whose text is the same as before keeps the target it is bound to.
         bound: dict[str, list[tuple[str, int | None]]] = {}
-        for title, target_id, bound_ts in cur.execute(
+        for title, target_id, bound_ts in () if created else cur.execute(
                 "SELECT title, target_id, bound_ts FROM related_links WHERE article_id = ? AND suggested = 0 "
                 "AND target_id IS NOT NULL ORDER BY position", (article.id,)).fetchall():
             bound.setdefault(title, []).append((target_id, bound_ts))
         # Suggestions in a value read back from the store are the store's, not the
         # newsroom's: never stored as the newsroom's picks.
         named = [link for link in article.related if not link.suggested]
-        cur.execute("DELETE FROM related_links WHERE article_id = ?" + ("" if named else " AND suggested = 0"),
-                    (article.id,))
+        if not created:
+            cur.execute("DELETE FROM related_links WHERE article_id = ?" + ("" if named else " AND suggested = 0"),
+                        (article.id,))
+        stored: list[RelatedLink] = []
         for position, link in enumerate(named):
             norm = normalise_title(link.title)
             kept = bound.get(link.title)
@@ -959,13 +970,18 @@ class SQLStore(ABC):
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (article.id, position, link.title, norm, target, bound_ts),
             )
-        if not named and created and self.suggest_related:
+            stored.append(RelatedLink(link.title, target, bound=bound_ts is not None))
+        if not named and not created:
+            return None
+        if not named and self.suggest_related:
             for position, (target_id, title) in enumerate(self._suggest(cur, article, terms, at)):
                 cur.execute(
                     "INSERT INTO related_links (article_id, position, title, title_norm, target_id, suggested) "
                     "VALUES (?, ?, ?, ?, ?, 1)",
                     (article.id, position, title, normalise_title(title), target_id),
                 )
+                stored.append(RelatedLink(title, target_id, suggested=True))
+        return tuple(stored)
 
     def _reresolve(self, cur: Cursor, article: Article, at: datetime, *, fresh: Container[str]) -> None:
         """Resolve the pending links ``article``'s arrival, retitling or deletion at ``at`` may
@@ -1056,9 +1072,11 @@ class SQLStore(ABC):
                 return found[0] if len(found) == 1 else None
         return None
 
-    def _index_terms(self, cur: Cursor, article: Article, terms: list[str]) -> None:
-        """The article's words in the suggestion index (sources/suggest.py), newest saved last."""
-        cur.execute("DELETE FROM suggestion_terms WHERE article_id = ?", (article.id,))
+    def _index_terms(self, cur: Cursor, article: Article, terms: list[str], *, created: bool = False) -> None:
+        """The article's words in the suggestion index (sources/suggest.py), newest saved last.
+        A ``created`` article has none there yet."""
+        if not created:
+            cur.execute("DELETE FROM suggestion_terms WHERE article_id = ?", (article.id,))
         if article.status is Status.DELETED:
             return
         seq = cur.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]
