@@ -418,12 +418,22 @@ class SQLStore(ABC):
         article unpublished, or moved, before its release publishes nothing)."""
         self._fill_sections_in(cur)   # names stored before sections first: they keep their addresses
         ours = self._terms_of(after)
-        for kind, name in sorted(self._terms_of(before) | ours):
-            row = cur.execute("SELECT published_ts FROM sections WHERE kind = ? AND name = ?", (kind, name)).fetchone()
-            if row is None and (kind, name) in ours:
+        terms = sorted(self._terms_of(before) | ours)
+        if not terms:
+            return
+        # One statement for all of them (each pair is a lookup of the key; a kind's name that
+        # is another kind's too comes back as well, and is left out).
+        kinds, names = sorted({kind for kind, _ in terms}), sorted({name for _, name in terms})
+        known = {(kind, name): published_ts for kind, name, published_ts in cur.execute(
+            f"SELECT kind, name, published_ts FROM sections WHERE kind IN ({','.join('?' * len(kinds))}) "
+            f"AND name IN ({','.join('?' * len(names))})", (*kinds, *names)).fetchall()}
+        for kind, name in terms:
+            if (kind, name) not in known:
+                if (kind, name) not in ours:
+                    continue   # a name of ``before`` alone that never had a section
                 self._add_section(cur, kind, name, None)
-            elif row is None or (row[0] is not None and row[0] <= _ts(at)):
-                continue   # published for good (or a name that never had a section)
+            elif known[kind, name] is not None and known[kind, name] <= _ts(at):
+                continue   # published for good
             # The term's earliest published article, walking the term's own rows in time order:
             # a join led by the articles read every published article for a term none carried.
             cur.execute(
