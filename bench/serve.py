@@ -17,7 +17,8 @@ each figure and of each round's ratio: on a shared machine the load changes from
 one second to the next, and a ratio within a round is what compares. It also
 prints the CPU time each server's processes used per request (from /proc): less
 sensitive to other load than requests/s, and what bounds requests/s on a machine
-given to the server.
+given to the server; and their threads' context switches per request, which move
+that CPU time with the load (a thread put to sleep and woken again per request).
 
 "nginx-feedpub" is nginx again with the configuration ``feedpub nginx-config`` prints for
 the same site (feeds/serving/nginx.py: content types, pages for browsers, the 410 marks,
@@ -194,9 +195,9 @@ def scenarios(port: int) -> list[tuple[str, dict[str, str], int, str | None]]:
     ]
 
 
-def cpu_seconds(session: int) -> float:
-    """CPU time (user + system) used so far by the processes of a session (a server and its workers)."""
-    ticks = 0
+def session_processes(session: int) -> list[tuple[str, list[str]]]:
+    """(pid, fields of /proc/PID/stat after "(comm)") of the processes of a session (a server and its workers)."""
+    found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -206,8 +207,49 @@ def cpu_seconds(session: int) -> float:
         except OSError:
             continue
         if int(fields[3]) == session:   # fields after "(comm)": state ppid pgrp session ... utime stime
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+            found.append((entry, fields))
+    return found
+
+
+def cpu_seconds(session: int) -> float:
+    """CPU time (user + system) used so far by the processes of a session (a server and its workers)."""
+    return sum(process_cpu(session).values())
+
+
+def process_cpu(session: int) -> dict[str, float]:
+    """CPU time (user + system) used so far by each process of a session, by pid."""
+    return {pid: (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for pid, fields in session_processes(session)}
+
+
+def busiest_share(before: dict[str, float], after: dict[str, float]) -> float:
+    """The share of a server's CPU time in between that its busiest process took. feedpub's
+    workers accept from one shared socket, and one load's 64 connections may go to one
+    worker or be split: fewer busy threads, fewer context switches, less CPU per request
+    (docs/BENCHMARKS.md, "Serving at granian's ceiling"); granian's own workers (the
+    ceiling apps) each listen with SO_REUSEPORT, where the kernel splits them evenly."""
+    spent = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
+    total = sum(spent.values())
+    return max(spent.values()) / total if total > 0 else 0.0
+
+
+def context_switches(session: int) -> int:
+    """Context switches (voluntary and not) so far of the live threads of a session's processes: a
+    thread that sleeps and is woken costs CPU time that instruction counts do not show
+    (docs/BENCHMARKS.md, "Serving at granian's ceiling")."""
+    switches = 0
+    for pid, _ in session_processes(session):
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for thread in threads:
+            try:
+                with open(f"/proc/{pid}/task/{thread}/status", encoding="ascii", errors="replace") as status:
+                    switches += sum(int(line.split()[1]) for line in status if "ctxt_switches:" in line)
+            except (OSError, ValueError):
+                continue
+    return switches
 
 
 def wrk(port: int, headers: dict[str, str], seconds: int, threads: int, connections: int) -> tuple[float, int, str]:
@@ -365,6 +407,7 @@ def main() -> None:
             results: dict[str, dict[str, list[float]]] = {}
             costs: dict[str, dict[str, list[float]]] = {}   # server CPU time per request, microseconds
             following: dict[str, list[float]] = {}   # the serve process's, reading nginx-feedpub's log
+            switches: dict[str, dict[str, list[float]]] = {}   # context switches per request of each server's threads
             cases = {runner.name: scenarios(runner.port) for runner in runners}
             for round_number in range(args.rounds):
                 for index, (case, *_rest) in enumerate(cases["nginx"]):
@@ -375,17 +418,24 @@ def main() -> None:
                         got, answer, _ = get(runner.port, FEED, headers)   # the case does what it says
                         assert got == status and answer.get("content-encoding") == coding, (runner.name, name, got,
                                                                                            answer)
-                        before = cpu_seconds(runner.process.pid)
+                        processes = process_cpu(runner.process.pid)
+                        before = sum(processes.values())
+                        switched = context_switches(runner.process.pid)
                         serve_before = cpu_seconds(runners[0].process.pid)   # feedpub serve: follows nginx's log
                         rate, count, notes = wrk(runner.port, headers, args.duration, args.threads, args.connections)
-                        cost = (cpu_seconds(runner.process.pid) - before) / count * 1e6
+                        processes_after = process_cpu(runner.process.pid)
+                        cost = (sum(processes_after.values()) - before) / count * 1e6
+                        switches.setdefault(case, {}).setdefault(runner.name, []).append(
+                            (context_switches(runner.process.pid) - switched) / count)
                         if runner.name == "nginx-feedpub":
                             following.setdefault(case, []).append(
                                 (cpu_seconds(runners[0].process.pid) - serve_before) / count * 1e6)
                         results.setdefault(case, {}).setdefault(runner.name, []).append(rate)
                         costs.setdefault(case, {}).setdefault(runner.name, []).append(cost)
                         print(f"  round {round_number + 1} {runner.name:<13} {case:<10} {rate:>10.0f} req/s "
-                              f"{cost:6.1f} us CPU/request  {notes}", flush=True)
+                              f"{cost:6.1f} us CPU/request {switches[case][runner.name][-1]:5.2f} switches/request, "
+                              f"busiest process {busiest_share(processes, processes_after):.2f} of the CPU  {notes}",
+                              flush=True)
         finally:
             for runner in reversed(runners):
                 runner.stop()
@@ -409,13 +459,15 @@ def main() -> None:
         print(f"| {case} | {statistics.median(spent['nginx']):.1f} us | {cells} |")
     print_targets(results, costs, following)
     if "wsgi-ceil" in others:
-        print_ceiling_ratios(results, costs)
+        print_ceiling_ratios(results, costs, switches)
 
 
-def print_ceiling_ratios(results: dict[str, dict[str, list[float]]], costs: dict[str, dict[str, list[float]]]) -> None:
+def print_ceiling_ratios(results: dict[str, dict[str, list[float]]], costs: dict[str, dict[str, list[float]]],
+                         switches: dict[str, dict[str, list[float]]]) -> None:
     """feedpub against the do-nothing WSGI app, each ratio taken within a round (same seconds,
     same load) and the median printed: requests/s, and the ceiling's CPU per request over
-    feedpub's, the figure the target is judged by (the load generator shares the cores)."""
+    feedpub's, the figure the target is judged by (the load generator shares the cores); then
+    each one's context switches per request (median), which move its CPU per request."""
     print()
     print(f"feedpub / wsgi-ceil (median of the rounds' ratios; target: CPU per request at least {CEILING_TARGET}x):")
     for case in results:
@@ -423,7 +475,9 @@ def print_ceiling_ratios(results: dict[str, dict[str, list[float]]], costs: dict
         cpu = [b / a for a, b in zip(costs[case]["feedpub"], costs[case]["wsgi-ceil"], strict=True)]
         verdict = "met" if statistics.median(cpu) >= CEILING_TARGET else "not met"
         print(f"  {case:<10} CPU per request {statistics.median(cpu):.2f}x (rounds {min(cpu):.2f}-{max(cpu):.2f}), "
-              f"req/s {statistics.median(rate):.2f}x (rounds {min(rate):.2f}-{max(rate):.2f}): {verdict}")
+              f"req/s {statistics.median(rate):.2f}x (rounds {min(rate):.2f}-{max(rate):.2f}): {verdict}; "
+              f"switches per request {statistics.median(switches[case]['feedpub']):.2f} against "
+              f"{statistics.median(switches[case]['wsgi-ceil']):.2f}")
 
 
 if __name__ == "__main__":

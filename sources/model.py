@@ -124,6 +124,10 @@ class Tombstone:
     url: str | None
     deleted: datetime
     published: datetime | None = None   # its address may hold the month (site.article_url)
+    # The second the store gave the deletion (sources/store/sql.py ``_change_second``), or its
+    # last ``updated`` if later: the time of its 410 page, never before its page's last version.
+    # ``deleted`` keeps the clock reading, from when feeds announce it.
+    changed: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ second before it), every rendered document and every file a build writes
   article that was never public before its deletion;
 * every visible article among the newest ``items_per_feed`` is in rss.xml,
   atom.xml and feed.json;
-* the feeds' ``updated`` time comes from visible entries, shown tombstones and the times an
-  article readers saw left the feed (unpublished, deleted, moved later) only:
+* the feeds' ``updated`` time comes from visible entries, shown tombstones, the times an
+  article readers saw left the feed (unpublished, deleted, moved later) and the second after the
+  newest tombstone gone from it only, each change at the second the store's clock gave it:
   an article's stored ``updated`` moves only at an operation on another article (a link of
   its that showed leads elsewhere or nowhere now), and a link that resolved after its first
   publication dates it only once the link shows (its target's release at the earliest).
@@ -134,14 +135,30 @@ def put(store: SQLiteStore, article: Article, action: str) -> None:
     store.save(lambda existing: SaveResult(action, article), article_id=article.id, slug=article.slug)
 
 
-def redated(store: SQLiteStore, models: list[Model], clock: datetime) -> None:
-    """An operation may move the ``updated`` of other articles readers see (a link of theirs now
-    shows otherwise): only to the operation's time, and then their stored time is that too."""
+def redated(store: SQLiteStore, models: list[Model], clock: datetime, at: datetime) -> None:
+    """An operation at ``clock`` may move the ``updated`` of other articles readers see (a link of
+    theirs now shows otherwise): only to the second the store gave the operation (``at``), and
+    then their stored time is that too."""
     for m in models:
         stored = store.get(m.id)
         if stored.updated != m.updated:
-            assert stored.updated == clock and stored.stored == clock and m.visible(clock), (m.token, stored.updated)
-            m.updated, m.stored = stored.updated, clock
+            assert stored.updated == at and stored.stored == at and m.visible(clock), (m.token, stored.updated)
+            m.updated, m.stored = stored.updated, at
+
+
+class StoreClock:
+    """The store's clock (sources/store/sql.py ``_change_second``): a change readers' documents
+    show takes its clock reading's second, or the one after the last such change's."""
+
+    def __init__(self) -> None:
+        self.last: datetime | None = None
+
+    def take(self, at: datetime) -> datetime:
+        at = at.replace(microsecond=0)
+        if self.last is not None and at <= self.last:
+            at = self.last + timedelta(seconds=1)
+        self.last = at
+        return at
 
 
 def shown_time(store: SQLiteStore, m: Model, t: datetime) -> datetime:
@@ -165,6 +182,7 @@ def apply(store: SQLiteStore, ops) -> tuple[list[Model], list[datetime]]:
     models: list[Model] = []
     removals: list[datetime] = []
     clock = START
+    store_clock = StoreClock()
     for advance, op in ops:
         new_clock = clock + timedelta(minutes=advance)
         # Between two operations the state stood still: who was public meanwhile?
@@ -180,13 +198,17 @@ def apply(store: SQLiteStore, ops) -> tuple[list[Model], list[datetime]]:
             if draft:
                 article = replace(article, status=Status.DRAFT)
             put(store, article, "created")
+            at = store_clock.take(clock) if article.is_visible(clock) else clock
             models.append(Model(n, article.id, article.slug, article.status, article.published,
-                                article.updated, clock))
+                                article.updated, at))
+            redated(store, models, clock, at)
             continue
         if not models:
             continue
         m = models[op[1] % len(models)]
         seen = m.visible(clock)
+        kept = m.status is Status.DELETED and m.visible_at_deletion   # a tombstone in its feeds
+        at = clock
         if kind == "edit":
             _, _, phrase, offset, marks, status = op
             old = store.get(m.id)
@@ -205,31 +227,42 @@ def apply(store: SQLiteStore, ops) -> tuple[list[Model], list[datetime]]:
                 else tuple(RelatedLink(MARKERS[i]) for i in marks),
             )
             put(store, edited, "updated")
+            at = next_second(m.stored, clock)
+            if seen or kept or edited.is_visible(clock):
+                at = store_clock.take(at)
             m.status, m.published, m.updated, m.deleted_at = new_status, published, updated, None
-            m.stored = next_second(m.stored, clock)
+            m.stored = at
             m.visible_at_deletion = False
         elif kind == "delete":
             _, _, by_slug = op
             store.delete(m.slug if by_slug else m.id, clock)
             if m.status is not Status.DELETED:
+                at = store_clock.take(clock) if seen else clock
                 m.visible_at_deletion = m.visible(clock)
                 m.ever_public = m.ever_public or m.visible_at_deletion
-                m.status, m.deleted_at, m.stored = Status.DELETED, clock, clock
+                m.status, m.deleted_at, m.stored = Status.DELETED, clock, at
+            else:
+                continue   # deleted already: nothing changed
         elif kind == "unpublish":
             _, _, via_api = op
+            if m.status is Status.DRAFT:
+                continue   # a draft already: nothing changed
             if via_api and hasattr(store, "unpublish"):
                 store.unpublish(m.slug, clock)
                 if m.status is not Status.DRAFT:
-                    m.status, m.deleted_at, m.stored = Status.DRAFT, None, clock
+                    at = store_clock.take(clock) if seen or kept else clock
+                    m.status, m.deleted_at, m.stored = Status.DRAFT, None, at
             elif m.status is not Status.DRAFT:
                 old = store.get(m.id)
                 put(store, replace(old, status=Status.DRAFT, stored=clock,
                                    related=tuple(RelatedLink(link.title) for link in old.related if not link.suggested)), "updated")
-                m.status, m.deleted_at, m.stored = Status.DRAFT, None, next_second(m.stored, clock)
+                at = next_second(m.stored, clock)
+                at = store_clock.take(at) if seen or kept else at
+                m.status, m.deleted_at, m.stored = Status.DRAFT, None, at
             m.visible_at_deletion = False
-        if seen and not m.visible(clock):
-            removals.append(max(clock, m.stored))   # an edit's removal at the second the store kept it
-        redated(store, models, clock)
+        if (seen or kept) and not m.visible(clock):
+            removals.append(max(clock, m.stored))   # a removal at the second the store kept it
+        redated(store, models, clock, at)
     return models, removals
 
 
@@ -301,6 +334,9 @@ def check(store: SQLiteStore, documents: dict[str, bytes], models: list[Model], 
     times = [shown_time(store, m, t) for m in newest] + [m.stored for m in newest]
     times += [m.deleted_at for m in in_window if m.id in shown]
     times += removals   # an article leaving it, kept (the clock of these checks may be behind the store's)
+    # The newest tombstone gone from the feed since (past the window): it left at the second after.
+    aged = [m.deleted_at for m in models if m.deleted_at is not None and m.visible_at_deletion and m.deleted_at < window]
+    times += [max(aged) + timedelta(days=SITE.tombstone_days, seconds=1)] if aged else []
     expected = max(times, default=EPOCH).astimezone(JAKARTA)
     updated = etree.fromstring(documents["atom.xml"]).findtext(f"{{{ATOM}}}updated")
     assert datetime.fromisoformat(updated) == expected, f"{where} at {t}: feed updated {updated}, expected {expected}"

@@ -135,17 +135,26 @@ def test_a_damaged_poll_log_is_a_named_error(tmp_path, monkeypatch, capsys):
     assert "data/stats.sqlite3: cannot read the poll log" in capsys.readouterr().err
 
 
+# (status, body sent) as the server hands them to the poll log with each poll (feeds/serving/server.py).
+NOT_MODIFIED = (304, b"")
+WHOLE = (200, b"x" * 1000)
+REBUILT = (200, b"y" * 1200)
+
+
 def test_polls_alike_share_a_row_and_still_count_one_by_one(tmp_path):
     """A burst from one client in one second is one row with its count; the report is the same
-    as for one row per poll, and the burst is flagged."""
+    as for one row per poll, and the burst is flagged. Polls are dated when the poll log
+    takes them from its queue."""
     from feeds.serving.stats import PollLog, SQLitePolls
 
-    moments = iter([100.1, 100.2, 100.3, 100.9, 101.5, 400.0])
+    moments = iter([100.9, 101.5, 400.0])
     log = PollLog(lambda: SQLitePolls(tmp_path / "stats.sqlite3"), clock=lambda: next(moments))
     for _ in range(4):
-        log.record("rss.xml", 304, 0, "greedy/1.0", "10.0.0.9")
-    log.record("rss.xml", 200, 1000, "greedy/1.0", "10.0.0.9")
-    log.record("rss.xml", 200, 1000, "newsboat/2.21", "10.0.0.2")
+        log.append(("rss.xml", *NOT_MODIFIED, "greedy/1.0", "10.0.0.9"))
+    assert log.drain() == 4
+    log.append(("rss.xml", *WHOLE, "greedy/1.0", "10.0.0.9"))
+    assert log.drain() == 1
+    log.append(("rss.xml", *WHOLE, "newsboat/2.21", "10.0.0.2"))
     assert log.flush() == 6
     rows = SQLitePolls(tmp_path / "stats.sqlite3", create=False).polls_since(0.0)
     assert rows == [(100.0, "rss.xml", 304, 0, "greedy/1.0", "10.0.0.9", 4),
@@ -164,19 +173,31 @@ def test_polls_alike_share_a_row_and_still_count_one_by_one(tmp_path):
 
 def test_polls_alike_but_interleaved_with_others_still_share_a_row(tmp_path):
     """Two clients taking turns in one second are a row each, and a feed whose size changed
-    within the second (a build in between) adds both sizes to its row."""
+    within the second (a build in between) adds both sizes to its row; polls of one second
+    taken by two drains meet in one row too."""
     from feeds.serving.stats import PollLog, SQLitePolls
 
-    moments = iter([200.0, 200.1, 200.2, 200.3, 200.4, 200.5, 200.6])
-    log = PollLog(lambda: SQLitePolls(tmp_path / "stats.sqlite3"), clock=lambda: next(moments))
+    log = PollLog(lambda: SQLitePolls(tmp_path / "stats.sqlite3"), clock=lambda: 200.7)
     for _ in range(3):
-        log.record("rss.xml", 200, 1000, "newsboat/2.21", "10.0.0.2")
-        log.record("rss.xml", 304, 0, "greedy/1.0", "10.0.0.9")
-    log.record("rss.xml", 200, 1200, "newsboat/2.21", "10.0.0.2")
+        log.append(("rss.xml", *WHOLE, "newsboat/2.21", "10.0.0.2"))
+        log.append(("rss.xml", *NOT_MODIFIED, "greedy/1.0", "10.0.0.9"))
+    assert log.drain() == 6
+    log.append(("rss.xml", *REBUILT, "newsboat/2.21", "10.0.0.2"))
     assert log.flush() == 7
     rows = SQLitePolls(tmp_path / "stats.sqlite3", create=False).polls_since(0.0)
     assert sorted(rows) == [(200.0, "rss.xml", 200, 4200, "newsboat/2.21", "10.0.0.2", 4),
                             (200.0, "rss.xml", 304, 0, "greedy/1.0", "10.0.0.9", 3)]
+
+
+def test_a_long_client_address_is_cut_when_written(tmp_path):
+    """The server hands the peer's address as it is; the row keeps CLIENT_KEPT characters of it."""
+    from feeds.serving.stats import CLIENT_KEPT, PollLog, SQLitePolls
+
+    log = PollLog(lambda: SQLitePolls(tmp_path / "stats.sqlite3"), clock=lambda: 300.0)
+    log.append(("rss.xml", *NOT_MODIFIED, "newsboat/2.21", "f" * 200))
+    assert log.flush() == 1
+    (row,) = SQLitePolls(tmp_path / "stats.sqlite3", create=False).polls_since(0.0)
+    assert row[5] == "f" * CLIENT_KEPT
 
 
 def test_a_poll_log_from_before_counts_is_read_as_one_poll_a_row(tmp_path):

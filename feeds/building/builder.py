@@ -18,7 +18,7 @@ from importlib import resources
 
 from sources.store.roles import FeedQueries
 
-from ..rendering.archive import Page, Place, month_of, paginate
+from ..rendering.archive import Page, Place, month_bounds, month_of, paginate
 from ..rendering.catalogue import term_feed
 from ..rendering.document import Document
 from ..rendering.entries import (
@@ -77,6 +77,7 @@ class Builder:
         self.store, self.site, self.now, self.slugs = store, site, now, slugs
         self.fragments = fragments
         self.size = site.archive_entries
+        self._keys: dict[str, FeedKey] | None = None   # a feed definition's key -> (kind, name)
 
     # --- feeds and their definitions -------------------------------------------------
 
@@ -163,8 +164,17 @@ class Builder:
         for tombstone in self.store.deleted_since(EPOCH, self.now):
             path = self.site.article_path(tombstone.url, tombstone.slug, tombstone.published)
             if path:
-                found.append(render_gone_page(path, self.site, tombstone.deleted.astimezone(self.site.zone)))
+                found.append(render_gone_page(path, self.site, self.site.local(max(
+                    tombstone.deleted, tombstone.changed or tombstone.deleted))))
         return found
+
+    def gone_document(self, path: str, article_id: str, deleted: datetime) -> Document:
+        """What the address of an article deleted at ``deleted`` answers (410), at the second the
+        store gave its deletion."""
+        found = self.store.articles([article_id], self.now)
+        # Never before its page's last version (an ``updated`` ahead of the deletion).
+        times = [deleted, *((found[0].updated, found[0].stored or deleted) if found else ())]
+        return render_gone_page(path, self.site, self.site.local(max(times)))
 
     def tombstones(self, key: FeedKey = None) -> tuple:
         """The feed's entries deleted within ``feeds.tombstone_days``: every feed announces its own."""
@@ -176,9 +186,13 @@ class Builder:
         """A feed's time: its newest entry, version or tombstone, or when an article last left it
         (removals included: it never goes back, so If-Modified-Since sees a removal)."""
         kind, name = key if key else (None, None)
-        left = self.store.feed_changed(kind, name)
-        shown = newest(fragments, deleted, self.site)
-        return max(shown, self.site.local(left)) if left is not None else shown
+        times = [newest(fragments, deleted, self.site), self.store.feed_changed(kind, name)]
+        # The newest tombstone gone since (older than ``feeds.tombstone_days``) left at the second after
+        # its last day: the document changed then.
+        window = timedelta(days=self.site.tombstone_days)
+        aged = self.store.deleted_before(self.now - window, kind, name)
+        times.append(aged + window + timedelta(seconds=1) if aged is not None else None)
+        return max(self.site.local(moment) for moment in times if moment is not None)
 
     def site_documents(self, main_view: FeedView, ids: list[str]) -> list[Document]:
         # The home page lists the newest ten entries.
@@ -202,11 +216,47 @@ class Builder:
         found = self.rendered_in(ids, ("atom", "html")) if known is None else {
             fmt: _as_rendered(known[fmt], ids) for fmt in ("atom", "html")}
         history = History(archive=True, current=feed.atom_path, prev=page.prev, next=page.next)
-        view = FeedView(replace(feed, atom_path=page.path), (), newest(found["atom"][1], (), self.site),
+        view = FeedView(replace(feed, atom_path=page.path), (), self.page_time(page, found["atom"][1]),
                         history=history)
         html = render_feed_page(replace(view, feed=feed), self.site, found["html"][0].fragments, page=page)
         atom = render_atom(view, self.site, found["atom"][0])
         return [replace(atom, basis=page_basis(page), archive=True, page=html.path), html]
+
+    def page_time(self, page: Page, fragments: list[Fragment]) -> datetime:
+        """An archive page's time: its newest entry, or the last change that moved its entries (a
+        place came, went or moved before its end), deleted one of them, or emptied a month
+        between it and the page it links to; so it never goes back, and each of its versions has
+        its own second."""
+        shown = newest(fragments, (), self.site)
+        kind, name = self.feed_key(page.feed) or (None, None)
+        zone = self.site.zone
+
+        def month_at(path: str) -> str:
+            return path.rpartition("/")[2][:7]   # "2024-09-2.xml"
+
+        def ts(moment: datetime) -> int:
+            return int(moment.timestamp())
+        # Its entries move with every change before its last place in its month; the first page's
+        # previous link and the month's last page's next link with a month emptied in between.
+        if page.number > 1:
+            since = ts(month_bounds(page.month, zone)[0])
+        else:
+            since = ts(month_bounds(month_at(page.prev), zone)[1]) if page.prev else None
+        last_of_month = page.next is None or month_at(page.next) != page.month
+        until = None
+        if last_of_month:
+            until = ts(month_bounds(month_at(page.next), zone)[0] if page.next else month_bounds(page.month, zone)[1])
+        first, last = page.places[0], page.places[-1]
+        changed = self.store.place_changed(kind, name, since, (last[1], last[0]), until, (first[1], first[0]))
+        return max(shown, self.site.local(changed)) if changed is not None else shown
+
+    def feed_key(self, feed: FeedDefinition) -> FeedKey:
+        """The (kind, name) a feed stands for; None for the main feed."""
+        if feed.kind is None:
+            return None
+        if self._keys is None:
+            self._keys = {self.definition(key).key: key for key in self.keys() if key is not None}
+        return self._keys[feed.key]
 
     def pages(self, key: FeedKey) -> list[Page]:
         kind, name = key if key else (None, None)

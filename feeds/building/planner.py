@@ -25,7 +25,7 @@ from ..rendering.archive import Page, archive_folder, is_closed, link, month_bou
 from ..rendering.catalogue import term_feed
 from ..rendering.document import Document
 from ..rendering.entries import Entry
-from ..rendering.pages import html_path, render_gone_page
+from ..rendering.pages import html_path
 from ..site import SiteSettings
 from .builder import Builder, FeedKey, page_basis, short_ids
 
@@ -49,11 +49,14 @@ def _link_changed(before: Placement | None, after: Placement | None, t0: int, t1
 
 def _feeds_left(before: Placement | None, after: Placement | None, t0: int, t1: int,
                 site: SiteSettings) -> set[FeedKey]:
-    """The feeds readers saw the article in at ``t0`` and do not at ``t1`` (their time moves)."""
-    def seen(placement: Placement | None, at: int) -> set[FeedKey]:
-        visible = placement and placement.status is Status.PUBLISHED and placement.published_ts <= at
-        return _feed_keys(placement, site) if visible else set()
-    return seen(before, t0) - seen(after, t1)
+    """The feeds readers saw the article in at ``t0``, as an entry or a tombstone, that show it
+    otherwise at ``t1`` (their time moves: the store's ``feed_changes``)."""
+    def seen(placement: Placement | None, at: int) -> dict[FeedKey, bool]:
+        if not placement or not placement.is_place(at):
+            return {}
+        return dict.fromkeys(_feed_keys(placement, site), placement.status is Status.PUBLISHED)
+    was, now = seen(before, t0), seen(after, t1)
+    return {key for key, visible in was.items() if now.get(key) is not visible}
 
 
 def _page_state(placement: Placement | None, now_ts: int) -> str | None:
@@ -217,7 +220,8 @@ class IncrementalPlan:
                 wanted.append(article_id)
             elif state == "gone" and path:
                 deleted = datetime.fromtimestamp(now_at.deleted_ts, b.site.zone)
-                self.render[path] = lambda path=path, deleted=deleted: render_gone_page(path, b.site, deleted)
+                self.render[path] = lambda path=path, article_id=article_id, deleted=deleted: b.gone_document(
+                    path, article_id, deleted)
             stale = {old_path, path} if state is None or not path else {old_path} - {path}
             for gone_from in stale - {None}:
                 if self.manifest.get(gone_from) is not None:

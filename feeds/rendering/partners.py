@@ -264,16 +264,20 @@ def _withdrawn_entry(tombstone: Tombstone, profile: Profile, site: SiteSettings)
     return Entry(id=tombstone.id, link=site.article_link(tombstone.url, tombstone.slug, tombstone.published),
                  title=text["withdrawn_title"], summary=text["withdrawn_text"],
                  content_html=f"<p>{text['withdrawn_text']}</p>", author=None, published=zone(shown),
-                 updated=zone(tombstone.deleted), categories=(), tags=(), language=site.language, related=())
+                 updated=zone(tombstone.deleted), categories=(), tags=(), language=site.language, related=(),
+                 changed=zone(tombstone.changed) if tombstone.changed else None)
 
 
 def _document(partner: Partner, profile: Profile, site: SiteSettings, items: Sequence[Entry],
               withdrawn: Sequence[Entry]) -> tuple[bytes, str]:
-    """The document's bytes and the time it shows (``lastBuildDate``): the newest date its items show."""
+    """The document's bytes and the time it shows (``lastBuildDate``): the newest date its items
+    show, or the latest second the store gave a change of one of them (a version of the document
+    never shares its second with the version before: sources/store/sql.py ``_change_second``)."""
     zone = _zone(profile, site)
     times = [entry.published for entry in (*items, *withdrawn)] + [entry.updated for entry in withdrawn]
     if profile.value("edits") == "modified":   # dcterms:modified shows it
         times += [entry.updated for entry in items]
+    times += [entry.changed for entry in (*items, *withdrawn) if entry.changed is not None]
     updated = zone(max(times, default=EPOCH))
     description = site.description
     most = profile.value("channel_description_max")

@@ -60,7 +60,7 @@ from ..publishing.delta import delta_from_history, is_delta_type, read_history
 from ..publishing.encoding import ETAG_SUFFIX, IDENTITY, VARIANTS, compressible, decompress_exactly, negotiate
 from ..publishing.publish import MANIFEST_NAME, read_manifest
 from ..publishing.websub import FEED_TYPES
-from .stats import CLIENT_KEPT, USER_AGENT_KEPT, Poll
+from .stats import USER_AGENT_KEPT, Poll
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +200,8 @@ class PublicFiles:
         feed one more interval while it revalidates. ``gone``: URL paths answering 410;
         ``moved``: URL path -> new path or URL, answering 301. ``recheck_seconds``: how long
         a look at the manifest holds for the documents it vouches for (0: every request).
-        ``clock``: the wall clock as POSIX seconds, read for an ``If-Modified-Since`` and to
-        date a feed's poll."""
+        ``clock``: the wall clock as POSIX seconds, read for an ``If-Modified-Since`` (a feed's
+        poll is dated by the poll log: feeds/serving/stats.py)."""
         self.root = root.resolve()
         swr = max_age if stale_while_revalidate is None else stale_while_revalidate
         self.cache_control = f"public, max-age={max_age}, stale-while-revalidate={swr}"
@@ -467,9 +467,9 @@ class PublicFiles:
             if "HTTP_A_IM" in environ and not chosen.page and "feed" in environ["HTTP_A_IM"].lower():
                 delta = self._delta(if_none_match, found, chosen)
                 if delta is not None:
-                    sent = b"" if method == "HEAD" else delta[1]
-                    self._count_poll(environ, found, 226, len(sent))
-                    return 226, "226 IM Used", delta[0], sent
+                    answered = 226, "226 IM Used", delta[0], b"" if method == "HEAD" else delta[1]
+                    self._count_poll(environ, found, answered)
+                    return answered
             # The exact string a client was given is the common case: no parse for it.
             fresh = if_none_match == chosen.etag or _etag_matches(if_none_match, chosen.etag)
         else:   # most requests without If-None-Match have no If-Modified-Since either: no call for them
@@ -477,9 +477,8 @@ class PublicFiles:
             fresh = if_modified_since is not None and self._not_modified_since(if_modified_since, found.modified)
         answered = chosen.not_modified if fresh else chosen.whole if method == "GET" else chosen.head
         if found.polled and self.poll_log is not None:   # _count_poll, written out: every feed poll passes here
-            self.poll_log((int(self.clock()), found.relative, answered[0], len(answered[3]),
-                           environ.get("HTTP_USER_AGENT", "")[:USER_AGENT_KEPT],
-                           environ.get("REMOTE_ADDR", "")[:CLIENT_KEPT]))
+            self.poll_log((found.relative, answered[0], answered[3],
+                           environ.get("HTTP_USER_AGENT", "")[:USER_AGENT_KEPT], environ.get("REMOTE_ADDR", "")))
         return answered
 
     def _not_found_page(self) -> _File | None:
@@ -499,12 +498,13 @@ class PublicFiles:
             found.chosen[(accept_encoding, accept)] = chosen
         return chosen
 
-    def _count_poll(self, environ: dict, found: _File, status: int, sent: int) -> None:
-        """Polls of feed documents, for `feedpub stats` (an append: see feeds/serving/stats.py)."""
+    def _count_poll(self, environ: dict, found: _File, answered: Answer) -> None:
+        """Polls of feed documents, for `feedpub stats` (an append: see feeds/serving/stats.py):
+        the status and the body sent, the user agent cut (it is the client's to make long), the
+        peer's address as the server gives it (dated and counted by the poll log's thread)."""
         if found.polled and self.poll_log is not None:
-            self.poll_log((int(self.clock()), found.relative, status, sent,
-                           environ.get("HTTP_USER_AGENT", "")[:USER_AGENT_KEPT],
-                           environ.get("REMOTE_ADDR", "")[:CLIENT_KEPT]))
+            self.poll_log((found.relative, answered[0], answered[3],
+                           environ.get("HTTP_USER_AGENT", "")[:USER_AGENT_KEPT], environ.get("REMOTE_ADDR", "")))
 
     def _delta(self, if_none_match: str, found: _File, chosen: _Representation):
         """(headers, body) of a 226 delta for the version the client names, or None for

@@ -1,13 +1,14 @@
 """Subscriber statistics: who polls which feed, how often, and at what cost.
 
-The server hands each answered request for a feed document to
-:meth:`PollLog.record`, which only appends a tuple to a bounded in-memory
-queue; a background thread writes the queue every couple of seconds to the
-poll records (sources/store/roles.py ``PollRecords``), so no request waits for a
-disk or a database: beside an embedded store a small SQLite file of their own
-(:class:`SQLitePolls`), with a shared PostgreSQL store a table of it, where the
-polls of every instance meet. ``feedpub stats`` reads them and :func:`summarise`
-(pure) turns the rows into a report:
+The server hands each answered request for a feed document to :attr:`PollLog.append`,
+which only appends a tuple of what the request already holds (path, status, the body
+sent, user agent, client) to a bounded in-memory queue. A background thread of the poll log
+takes the queue every :data:`DRAIN_SECONDS`, dates and counts what it took, and writes
+the counts every couple of seconds to the poll records (sources/store/roles.py
+``PollRecords``), so no request reads a clock, waits for a disk or a database: beside an
+embedded store a small SQLite file of their own (:class:`SQLitePolls`), with a shared
+PostgreSQL store a table of it, where the polls of every instance meet. ``feedpub stats``
+reads them and :func:`summarise` (pure) turns the rows into a report:
 
 - subscribers reported by aggregators in their User-Agent, in the forms Feedly,
   Inoreader, NewsBlur, Feedbin, The Old Reader and Feedspot send (and any other
@@ -55,12 +56,21 @@ _COUNT = re.compile(r"\b(\d{1,3}(?:,\d{3})+|\d+)\s+(?:subscribers?|readers?)\b",
 # its count: Feedbin "feed-id:123", The Old Reader and Feedly "feed-id=...", NewsBlur "/site/123".
 _FEED_ID = re.compile(r"feed-?id[:=]\s*([^\s;)]+)|newsblur\.com/site/(\d+)", re.IGNORECASE)
 _COMPATIBLE = re.compile(r"^Mozilla/[\d.]+\s*\(compatible;\s*([^;)]+)", re.IGNORECASE)
-MAX_QUEUE = 100_000   # polls kept in memory between writes; beyond, the oldest are dropped
+MAX_QUEUE = 100_000   # polls kept in memory between drains; beyond, the oldest are dropped
 USER_AGENT_KEPT = 300   # characters of a poll's User-Agent kept: the queue must not hold what a client sends
-CLIENT_KEPT = 64        # ... and of its client address
-# One poll as the queue holds it: (whole second, path, status, bytes sent, user agent, client),
-# the strings cut to the lengths above. Polls alike are equal tuples, compared in C by the flush.
-Poll = tuple[int, str, int, int, str, str]
+CLIENT_KEPT = 64        # ... and of its client address (the server's peer address: cut when written)
+# How often the poll log's thread takes the queue and dates what it took: a poll is recorded
+# in the second it was taken, at most this much after it was answered. Short enough that
+# the queue stays small (what it holds is still in the processor's cache when counted).
+DRAIN_SECONDS = 0.25
+# One poll as the queue holds it: (path, status, the body sent (the very bytes object the
+# server sent: its size is taken when drained), user agent cut to USER_AGENT_KEPT, client
+# address). Polls alike are tuples of the same objects but for the header strings, compared
+# in C by the drain. Only strings, ints and bytes: Python's garbage collector stops tracking
+# such a tuple the first time it sees it, where one holding a list (an answer's headers)
+# would be carried into its older generations and bring on full collections, each walking
+# every object of the worker (docs/BENCHMARKS.md, "Where the 304's time went").
+Poll = tuple[str, int, bytes, str, str]
 
 
 def reported_subscribers(user_agent: str) -> tuple[str, int] | None:
@@ -223,17 +233,21 @@ class SQLitePolls:
 
 class PollLog:
     """Cheap on the request path: :attr:`append` takes a :data:`Poll` (the server makes it:
-    feeds/serving/server.py), :meth:`record` makes one; a thread writes to the poll records
-    that ``open_records`` opens (in the thread's process: a worker's own connection)."""
+    feeds/serving/server.py); a thread dates and counts the queue every ``drain_seconds``
+    and writes the counts every ``flush_seconds`` to the poll records that ``open_records``
+    opens (in the thread's process: a worker's own connection)."""
 
     def __init__(self, open_records: Callable[[], PollRecords], *, flush_seconds: float = 2.0,
-                 clock: Callable[[], float] = time.time):
+                 drain_seconds: float = DRAIN_SECONDS, clock: Callable[[], float] = time.time):
         self.records = open_records()
         self.flush_seconds = flush_seconds
+        self.drain_seconds = drain_seconds
         self.clock = clock
         self._queue: deque = deque(maxlen=MAX_QUEUE)
         # The queue's own append, atomic (no lock) and no Python call on the request path.
         self.append: Callable[[Poll], None] = self._queue.append
+        # (second, path, status, user agent, client) -> [polls, bytes sent]: drained, not yet written.
+        self._counted: dict[tuple[int, str, int, str, str], list[int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="feedpub-stats", daemon=True)
 
@@ -241,42 +255,50 @@ class PollLog:
         self._thread.start()
         return self
 
-    def record(self, path: str, status: int, sent: int, user_agent: str, client: str) -> None:
-        """Append the poll these make, at the clock's whole second."""
-        self._queue.append((int(self.clock()), path, status, sent, user_agent[:USER_AGENT_KEPT],
-                            client[:CLIENT_KEPT]))
-
-    def flush(self) -> int:
-        """Write the polls recorded so far; returns how many. Polls alike (same second, feed,
-        status, client) become one row with their count: an aggregator's burst, or a load
-        test, costs a row per second instead of a row per request (an insert costs several
-        times the request's own cost of recording it: docs/BENCHMARKS.md)."""
+    def drain(self) -> int:
+        """Take the polls appended so far, dated now (whole seconds), and count them with
+        the polls alike (same second, feed, status, client); returns how many were taken."""
         queue = self._queue
         taken = len(queue)   # only this thread takes from the queue: these many are there
+        if not taken:
+            return 0
+        second = int(self.clock())
+        counted = self._counted
         # Taken and compared without a Python step per poll (the request threads append
         # meanwhile): a run of equal polls (one client's burst, or a load test) is one step,
-        # and its polls are compared, not hashed. Equal polls in separate runs meet in ``alike``.
-        alike: dict[tuple, int] = {}
-        for poll, run in groupby(islice(iter(queue.popleft, None), taken)):
-            alike[poll] = alike.get(poll, 0) + len(list(run))
-        rows: dict[tuple, list[int]] = {}
-        for (second, path, status, sent, agent, client), count in alike.items():
-            row = rows.get(key := (second, path, status, agent, client))
+        # and its polls are compared, not hashed; equal polls in separate runs meet in ``counted``.
+        for (path, status, body, agent, client), run in groupby(islice(iter(queue.popleft, None), taken)):
+            polls = len(list(run))
+            row = counted.get(key := (second, path, status, agent, client[:CLIENT_KEPT]))
             if row is None:
-                rows[key] = [count, sent * count]
-            else:   # the same poll but for its size (a build in between)
-                row[0] += count
-                row[1] += sent * count
-        if rows:
-            self.records.add_polls([(float(second), path, status, sent, agent, client, count)
-                                    for (second, path, status, agent, client), (count, sent) in rows.items()])
+                counted[key] = [polls, len(body) * polls]
+            else:   # the same poll but for its body (another representation, a build in between)
+                row[0] += polls
+                row[1] += len(body) * polls
         return taken
+
+    def flush(self) -> int:
+        """Drain, then write the polls counted so far; returns how many polls were written.
+        Polls alike become one row with their count: an aggregator's burst, or a load test,
+        costs a row per second instead of a row per request (an insert costs several times
+        the request's own cost of recording it: docs/BENCHMARKS.md)."""
+        self.drain()
+        counted, self._counted = self._counted, {}
+        if counted:
+            self.records.add_polls([(float(second), path, status, sent, agent, client, polls)
+                                    for (second, path, status, agent, client), (polls, sent) in counted.items()])
+        return sum(polls for polls, _ in counted.values())
 
     def _run(self) -> None:
         # Stop signals are for the main thread (Python runs handlers only there); taken by
         # this thread, one could leave a main thread that waits on a lock unaware of it.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        while not self._stop.wait(self.flush_seconds):
+        written = time.monotonic()
+        while not self._stop.wait(self.drain_seconds):
+            if time.monotonic() - written < self.flush_seconds:
+                self.drain()
+                continue
+            written = time.monotonic()
             try:
                 self.flush()
             except FeedpubError:

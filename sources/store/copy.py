@@ -6,7 +6,8 @@ every headline each article has had (markers resolve against former ones too), t
 links as they are bound and the suggestions as they were stored (copied,
 not computed again: a build from the copy gives the same bytes), the remote sources'
 polling state, each section's address and since when its feed is published, the time each
-feed last lost an article, the suggestion index, and the store's revision. What the store
+feed last lost an article and where each feed's places last changed, the suggestion index,
+and the store's revision and clock. What the store
 derives from those rows (the term index) is made by the destination's own triggers; the
 change log starts empty at the copied revision (a build from the copy is a full build: its
 output folder is new).
@@ -38,9 +39,10 @@ COPIED: tuple[tuple[str, str | None, str], ...] = (
     ("remote_sources", None, "url"),
     ("sections", None, "kind, name"),
     ("feed_changes", None, "kind, name"),
+    ("place_changes", None, "kind, name, kept, published_ts, article_id"),
 )
 # Made by the destination itself: the term index and change log (triggers), the store's
-# counters (meta: set from the source's revision), the schema version, the instances' feed
+# counters (meta: set from the source's revision and clock), the schema version, the instances' feed
 # polls (a PostgreSQL store's; SQLite keeps them beside the store), and the running instances'
 # beats (the destination's instances beat there once they start).
 DERIVED = frozenset({"article_terms", "changes", "meta", "schema_version", "polls", "instances"})
@@ -74,6 +76,7 @@ def copy_store(source: SQLStore, target: SQLStore, *,
             target._failing("the copy failed and was rolled back"), target._transaction(write=True) as write:
         total = read.execute("SELECT count(*) FROM articles").fetchone()[0]
         revision = read.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]
+        clock = read.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()[0]
         for table, _, order in COPIED:
             columns = ", ".join(columns_of[table])
             insert = f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(columns_of[table]))})"
@@ -86,6 +89,8 @@ def copy_store(source: SQLStore, target: SQLStore, *,
         # The change log the inserts wrote describes no change a build of the copy needs.
         write.execute("DELETE FROM changes")
         write.execute("UPDATE meta SET value = ? WHERE key IN ('revision', 'changes_floor')", (revision,))
+        # The copy's next change takes a later second than any the source gave.
+        write.execute("UPDATE meta SET value = ? WHERE key = 'clock'", (clock,))
     target.loaded()
     checked = _check(source, target, rows)
     return CopyReport(rows, checked, revision, time.perf_counter() - started)

@@ -56,6 +56,13 @@ class FeedQueries(Protocol):
         """When an article readers saw last left the feed (deleted, unpublished, moved out of it), if
         ever; ``kind`` None: the main feed."""
 
+    def place_changed(self, kind: str | None, name: str | None, since_ts: int | None,
+                      last: tuple[int, str], until_ts: int | None, first: tuple[int, str]) -> datetime | None:
+        """When an archive page last changed other than in its entries' own versions, if ever: a
+        place at or after ``since_ts`` (Unix seconds; None: any) and up to its ``last`` place
+        (publication time, id), or with ``until_ts`` before that time, came, went or moved; or
+        one of its own places, ``first`` to ``last``, was deleted (or shown again) in place."""
+
     def latest_ids(self, kind: str | None, name: str | None, now: datetime, limit: int) -> list[str]:
         """The ids of the feed's newest ``limit`` articles visible at ``now``, newest first."""
 
@@ -90,6 +97,10 @@ class FeedQueries(Protocol):
                       name: str | None = None) -> list[Tombstone]:
         """Articles deleted in [since, now], newest deletion first, that had been public; with
         ``kind`` and ``name``, those of that category, tag or author only."""
+
+    def deleted_before(self, before: datetime, kind: str | None = None, name: str | None = None) -> datetime | None:
+        """The latest deletion before ``before`` of an article that had been public (of that
+        category, tag or author with ``kind`` and ``name``), if any."""
 
     def unpublished_since(self, since: datetime, now: datetime) -> list[Tombstone]:
         """Articles unpublished in [since, now] after readers saw them and not public again (nor

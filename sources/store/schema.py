@@ -533,6 +533,29 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(  # 16
+        both=(
+            # The store's clock: the last second given to a change readers' documents show. The
+            # next such change takes a later one, however many land in one second, so two versions
+            # of a document never share a time (nor nginx's ETag of time and size). A batch of
+            # saves is one change: it commits whole.
+            "INSERT INTO meta (key, value) SELECT 'clock', (SELECT coalesce(max(changed_ts), 0) FROM feed_changes) "
+            "WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = 'clock')",
+            # Where a feed's places came, went or moved (kept 0), or one was deleted and kept its
+            # place (kept 1), at which position, and when last: an archive page's time includes
+            # every such change that moved its entries or emptied a month it links past.
+            # kind '' is the main feed.
+            """CREATE TABLE place_changes (
+                kind          {text} NOT NULL,
+                name          {text} NOT NULL,
+                published_ts  {int} NOT NULL,
+                article_id    {text} NOT NULL,
+                kept          {int} NOT NULL,
+                changed_ts    {int} NOT NULL,
+                PRIMARY KEY (kind, name, kept, published_ts, article_id)
+            )""",
+        ),
+    ),
 )
 
 

@@ -49,7 +49,8 @@ from .schema import PLACE
 
 # A batch of saves (SQLStore.batch) commits after this many saves or this long, whichever
 # comes first: a commit (an fsync on SQLite) per article was much of an import's time, and
-# other writers (the API, partner polls) wait no longer than one batch for theirs.
+# other writers (the API, partner polls) wait no longer than one batch for theirs. A batch
+# takes one second of the store's clock (``_change_second``).
 BATCH_SAVES = 200
 BATCH_SECONDS = 1.0
 
@@ -109,6 +110,12 @@ def _next_second(previous: datetime | None, moment: datetime) -> datetime:
     return moment
 
 
+def _gone_time(stored: str | None, updated: str) -> datetime:
+    """When a deleted or unpublished article last changed what readers see: the second the store
+    gave its removal, never before the last version readers saw (an ``updated`` ahead of it)."""
+    return max(datetime.fromisoformat(updated), *([datetime.fromisoformat(stored)] if stored else []))
+
+
 class _Including:
     """``ids`` and ``one`` more, for ``in`` alone: an import's articles created so far (all of
     them ``fresh``) grow to hundreds of thousands, too many to copy for each save."""
@@ -130,13 +137,16 @@ class _Batch:
         self._context: AbstractContextManager[Cursor] | None = None
         self._saves = 0
         self._started = 0.0
+        # The store clock's reading + 1 when this transaction first took a second: every save
+        # of the batch commits at once, so all of them may share it (:meth:`SQLStore._change_second`).
+        self.floor: int | None = None
 
     def open(self) -> Cursor:
         if self.cursor is None:
             self._context = self.store._transaction(write=True)
             with self.store._failing("cannot begin a batch of writes"):
                 self.cursor = self._context.__enter__()
-            self._saves, self._started = 0, time.monotonic()
+            self._saves, self._started, self.floor = 0, time.monotonic(), None
         return self.cursor
 
     def saved(self) -> None:
@@ -145,13 +155,13 @@ class _Batch:
             self.commit()
 
     def commit(self) -> None:
-        context, self.cursor, self._context = self._context, None, None
+        context, self.cursor, self._context, self.floor = self._context, None, None, None
         if context is not None:
             with self.store._failing("the batch of writes failed and was rolled back"):
                 context.__exit__(None, None, None)
 
     def roll_back(self, exc: BaseException) -> None:
-        context, self.cursor, self._context = self._context, None, None
+        context, self.cursor, self._context, self.floor = self._context, None, None, None
         if context is not None:
             context.__exit__(type(exc), exc, exc.__traceback__)
 
@@ -375,6 +385,24 @@ class SQLStore(ABC):
                              (kind or "", name or "")).fetchone()
         return datetime.fromtimestamp(row[0], timezone.utc) if row else None
 
+    def place_changed(self, kind: str | None, name: str | None, since_ts: int | None,
+                      last: tuple[int, str], until_ts: int | None, first: tuple[int, str]) -> datetime | None:
+        """When an archive page last changed other than in its entries' own versions: a place at or
+        after ``since_ts`` and up to its ``last`` place (or, with ``until_ts``, before that time)
+        came, went or moved; or one of its places, ``first`` to ``last``, was deleted in place."""
+        upper = ("a.published_ts < :until" if until_ts is not None
+                 else "(a.published_ts, a.article_id) <= (:last_ts, :last_id)")
+        with self._read(f"when a page of {self._feed_name(kind, name)} last changed") as db:
+            row = db.execute(
+                "SELECT max(a.changed_ts) FROM place_changes a WHERE a.kind = :kind AND a.name = :name AND ("
+                f"(a.kept = 0 AND a.published_ts >= :since AND {upper}) OR (a.kept = 1 AND "
+                "(a.published_ts, a.article_id) >= (:first_ts, :first_id) AND "
+                "(a.published_ts, a.article_id) <= (:last_ts, :last_id)))",
+                {"kind": kind or "", "name": name or "", "since": -2**62 if since_ts is None else since_ts,
+                 "until": until_ts, "last_ts": last[0], "last_id": last[1], "first_ts": first[0],
+                 "first_id": first[1]}).fetchone()
+        return datetime.fromtimestamp(row[0], timezone.utc) if row and row[0] is not None else None
+
     def _fill_sections(self) -> None:
         """Give the names stored before sections were kept their address, once (a store migrated
         from an older feedpub): in sorted order, as builds made them then, and published since the
@@ -442,16 +470,76 @@ class SQLStore(ABC):
                 "AND a.status = 'published' ORDER BY t.published_ts LIMIT 1) WHERE kind = ? AND name = ?",
                 (kind, name, kind, name))
 
-    def _feeds_left(self, cur: Cursor, before: Article | None, after: Article, at: datetime) -> None:
-        """Record at ``at`` the feeds readers saw ``before`` in and no longer see ``after`` in."""
-        def feeds(article: Article | None) -> set[tuple[str, str]]:
-            if article is None or not article.is_visible(at):
-                return set()
-            return {("", "")} | self._terms_of(article)
-        for kind, name in sorted(feeds(before) - feeds(after)):
+    def _change_second(self, cur: Cursor, moment: datetime) -> datetime:
+        """The second a change that readers' documents show is stored at: ``moment``'s, or the one
+        after the store's clock (migration 16) when an earlier change already took it. Every
+        document such a change touches then has a later time than its version before, however
+        many changes land in one second. The saves of one batch commit as one change: they share
+        the first second the batch could take."""
+        batch = self._batch
+        in_batch = batch is not None and batch.cursor is cur
+        if in_batch and batch.floor is not None:
+            floor = batch.floor
+        else:
+            # An UPDATE, not a SELECT: on PostgreSQL it locks the row until the commit, so two
+            # writers never read the same clock and take the same second.
+            floor = cur.execute("UPDATE meta SET value = value WHERE key = 'clock' RETURNING value").fetchone()[0] + 1
+            if in_batch:
+                batch.floor = floor
+        second = moment.replace(microsecond=0)
+        if _ts(second) < floor:
+            second = datetime.fromtimestamp(floor, timezone.utc).astimezone(moment.tzinfo)
+        cur.execute("UPDATE meta SET value = ? WHERE key = 'clock' AND value < ?", (_ts(second), _ts(second)))
+        return second
+
+    @staticmethod
+    def _kept_place(cur: Cursor, article: Article | None) -> bool:
+        """Whether ``article`` is deleted and keeps its place in its feeds (readers saw it)."""
+        if article is None or article.status is not Status.DELETED:
+            return False
+        row = cur.execute("SELECT deleted_ts FROM articles WHERE id = ?", (article.id,)).fetchone()
+        return bool(row and row[0] is not None)
+
+    def _places_changed(self, cur: Cursor, before: Article | None, kept_before: bool, after: Article,
+                        kept_after: bool, now: datetime, at: datetime) -> None:
+        """Record at ``at`` what a change from ``before`` to ``after`` at ``now`` did to the feeds:
+        each feed readers saw it in and no longer see it in (its subscription documents' time,
+        migration 13), and in each feed where its place came, went or moved, or stayed and was
+        deleted or shown again (its archive pages' time, migration 16). ``kept_*``: a deleted
+        article that keeps its place."""
+        def places(article: Article | None, kept: bool) -> dict[tuple[str, str], tuple[int, bool]]:
+            if article is None or article.published > now or not (article.is_visible(now) or kept):
+                return {}
+            position = (_ts(article.published), article.is_visible(now))
+            return {feed: position for feed in [("", ""), *sorted(self._terms_of(article))]}
+        was, now_in = places(before, kept_before), places(after, kept_after)
+        at_ts = _ts(at)
+        # A feed it leaves, or where it turns from an entry to a tombstone or back (the planner's
+        # ``_feeds_left`` renders those feeds again: feeds/building/planner.py).
+        for kind, name in sorted(feed for feed, (_, visible) in was.items()
+                                 if feed not in now_in or now_in[feed][1] != visible):
             cur.execute("INSERT INTO feed_changes (kind, name, changed_ts) VALUES (?, ?, ?) ON CONFLICT (kind, name) "
                         "DO UPDATE SET changed_ts = excluded.changed_ts WHERE feed_changes.changed_ts < excluded.changed_ts",
-                        (kind, name, _ts(at)))
+                        (kind, name, at_ts))
+        rows = []
+        for feed, (published_ts, visible) in was.items():
+            if feed not in now_in or now_in[feed][0] != published_ts:
+                rows.append((*feed, published_ts, before.id, 0))      # went, or moved from here
+            elif now_in[feed][1] != visible:
+                rows.append((*feed, published_ts, before.id, 1))      # deleted (or shown again) in place
+        came = [(*feed, published_ts, after.id, 0) for feed, (published_ts, _) in now_in.items()
+                if feed not in was or was[feed][0] != published_ts]
+        # A place that came after every other one moves none: its own entry carries the change.
+        if came and cur.execute(
+                f"SELECT 1 FROM articles a WHERE {PLACE.replace(':now', '?')} AND "
+                "(a.published_ts > ? OR (a.published_ts = ? AND a.id > ?)) LIMIT 1",
+                (_ts(now), came[0][2], came[0][2], after.id)).fetchone():
+            rows += came
+        for row in sorted(rows):
+            cur.execute("INSERT INTO place_changes (kind, name, published_ts, article_id, kept, changed_ts) "
+                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, name, kept, published_ts, article_id) "
+                        "DO UPDATE SET changed_ts = excluded.changed_ts "
+                        "WHERE place_changes.changed_ts < excluded.changed_ts", (*row, at_ts))
 
     # --- what builds ask (feeds/building/build.py) ----------------------------------------------
     #
@@ -618,25 +706,35 @@ class SQLStore(ABC):
                    if kind is not None else "")
         with self._read("the articles deleted lately") as db:
             rows = db.execute(
-                "SELECT id, slug, url, deleted_ts, published FROM articles WHERE status = 'deleted' "
+                "SELECT id, slug, url, deleted_ts, published, stored, updated FROM articles WHERE status = 'deleted' "
                 f"AND deleted_ts BETWEEN ? AND ? AND published_ts <= deleted_ts {of_term}"
                 "ORDER BY deleted_ts DESC, id",
                 (_ts(since), _ts(now), *((kind, name) if kind is not None else ())),
             ).fetchall()
-        return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo), datetime.fromisoformat(published))
-                for id_, slug, url, ts, published in rows]
+        return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo), datetime.fromisoformat(published),
+                          _gone_time(stored, updated)) for id_, slug, url, ts, published, stored, updated in rows]
+
+    def deleted_before(self, before: datetime, kind: str | None = None, name: str | None = None) -> datetime | None:
+        of_term = ("AND id IN (SELECT article_id FROM article_terms WHERE kind = ? AND name = ?) "
+                   if kind is not None else "")
+        with self._read("when the latest tombstone gone from a feed was deleted") as db:
+            row = db.execute(
+                "SELECT max(deleted_ts) FROM articles WHERE status = 'deleted' AND deleted_ts < ? "
+                f"AND published_ts <= deleted_ts {of_term}",
+                (_ts(before), *((kind, name) if kind is not None else ()))).fetchone()
+        return datetime.fromtimestamp(row[0], timezone.utc) if row and row[0] is not None else None
 
     def unpublished_since(self, since: datetime, now: datetime) -> list[Tombstone]:
         with self._read("the articles unpublished lately") as db:
             # Still not public again, and not deleted after it was seen (deleted_since has those).
             rows = db.execute(
-                "SELECT id, slug, url, unpublished_ts, published FROM articles "
+                "SELECT id, slug, url, unpublished_ts, published, stored, updated FROM articles "
                 "WHERE unpublished_ts BETWEEN ? AND ? AND status != 'published' AND deleted_ts IS NULL "
                 "ORDER BY unpublished_ts DESC, id",
                 (_ts(since), _ts(now)),
             ).fetchall()
-        return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo), datetime.fromisoformat(published))
-                for id_, slug, url, ts, published in rows]
+        return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo), datetime.fromisoformat(published),
+                          _gone_time(stored, updated)) for id_, slug, url, ts, published, stored, updated in rows]
 
     def history(self, key: str) -> list[Revision]:
         with self._snapshot(f"the history of {key!r}") as cur:
@@ -775,16 +873,23 @@ class SQLStore(ABC):
             with self._write_transaction() as cur:
                 existing = self._find(cur, article_id, slug, source)
                 result = decide(existing)
-                if result.action != "unchanged" and result.article.stored is not None:
-                    result = replace(result, article=replace(result.article, stored=_next_second(
-                        existing.stored if existing is not None and existing.id == result.article.id else None,
-                        result.article.stored)))
                 if result.action != "unchanged":
-                    at = result.article.stored or self.clock()
+                    stored = result.article.stored
+                    now = stored or self.clock()
+                    at = now
+                    if stored is not None:
+                        at = _next_second(existing.stored if existing is not None and existing.id == result.article.id
+                                          else None, stored)
+                    kept_before = self._kept_place(cur, existing)
+                    if (kept_before or (existing is not None and existing.is_visible(now))
+                            or result.article.is_visible(now)):
+                        at = self._change_second(cur, at)
+                    if stored is not None:
+                        result = replace(result, article=replace(result.article, stored=at))
                     moved = self._links_moved(cur, existing, result.article, at) if existing else set()
                     written = self._write(cur, result.article, replacing=existing is not None)
                     self._place_sections(cur, existing, result.article, at)
-                    self._feeds_left(cur, existing, result.article, at)
+                    self._places_changed(cur, existing, kept_before, result.article, False, now, at)
                     # The version as stored: its links as they resolved.
                     self._add_revision(cur, existing, written or self._load(cur, "id = ?", (result.article.id,),
                                                                             now=None)[0])
@@ -814,22 +919,26 @@ class SQLStore(ABC):
             # Only an article readers could see gets a tombstone: a draft or an
             # embargoed article deleted unseen must leave no trace at all.
             was_public = article.status is Status.PUBLISHED and article.published <= now
+            # The tombstone keeps the clock reading: a build at that reading shows it. The
+            # documents it changes take the store's next second (migration 16).
             deleted_ts = _ts(now) if status is Status.DELETED and was_public else None
+            kept_before = self._kept_place(cur, article)
+            at = self._change_second(cur, now) if was_public or kept_before else now
             cur.execute("UPDATE articles SET status = ?, deleted_ts = ?, stored = ? WHERE id = ?",
-                        (status.value, deleted_ts, now.isoformat(), article.id))
+                        (status.value, deleted_ts, at.isoformat(), article.id))
             if status is Status.DRAFT:
                 # Unpublishing what readers saw is a take-down for partner feeds (feeds/building/partners.py).
                 cur.execute("UPDATE articles SET unpublished_ts = ? WHERE id = ?",
                             (_ts(now) if was_public else None, article.id))
-            changed = replace(article, status=status, stored=now)
+            changed = replace(article, status=status, stored=at)
             self._place_sections(cur, article, changed, now)
-            self._feeds_left(cur, article, changed, now)
+            self._places_changed(cur, article, kept_before, changed, deleted_ts is not None, now, at)
             moved = self._links_moved(cur, article, changed, now)
             if status is Status.DELETED:
                 cur.execute("DELETE FROM suggestion_terms WHERE article_id = ?", (article.id,))
             self._add_revision(cur, article, changed)
-            self._reresolve(cur, changed, now, fresh={article.id})
-            self._redate(cur, moved - {article.id}, now)
+            self._reresolve(cur, changed, at, fresh={article.id})
+            self._redate(cur, moved - {article.id}, at)
             cur.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         return changed
 

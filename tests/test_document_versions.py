@@ -1,0 +1,166 @@
+"""Two versions of a document never share a time, and a document's time never goes back.
+
+A document's time is its ``updated``/``lastBuildDate``, the ``Last-Modified`` feedpub's
+server sends, and the modification time of its files, from which nginx makes both its
+``Last-Modified`` and its ``ETag`` (time and size). A client that sends only
+``If-Modified-Since`` (or nginx's ``ETag`` of a document whose size did not change) sees a
+new version only when its time moved on: so every change that alters a document's entries,
+removals included (an entry unpublished, deleted, moved to another month or section),
+gives it a later second, however many changes land in the same second.
+
+Two kinds of document are not held to it. An archive page that only gains or loses a link
+to the archive page before or after it (a month's pages came between, or a newer page
+closed) keeps its time: which pages exist depends on the site's time zone and page size,
+which the store does not know, so it cannot give that change a time of its own. And a
+partner's feed (feeds/rendering/partners.py, none in this site) shows the newest date of its
+items, by the partner's rules: an article leaving it, by an edit that takes it out of the
+partner's filter, or by a removal, may leave that date where it was.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+
+from feedpub.settings import utc_now
+from feeds.building.build import build
+from feeds.publishing.publish import read_manifest
+from feeds.serving.server import PublicFiles
+from sources.store import SQLiteStore
+
+from .test_archives import ARCHIVED_SITE, entry_ids, newsroom  # noqa: F401 (a fixture)
+from .test_incremental import START, apply, operations
+
+# What links an archive page to the pages either side: in its Atom document, and on its page for people.
+ARCHIVE_LINKS = re.compile(rb'<link rel="(?:prev|next)-archive"[^>]*/>\n?|<nav class="pager".*?</nav>\n?', re.S)
+
+
+def versions(folder: Path) -> dict[str, tuple[str, datetime, bytes]]:
+    """Each document of the build -> (its digest, its time, its body without its archive links)."""
+    return {path: (entry["sha256"], datetime.fromisoformat(entry["updated"]),
+                   ARCHIVE_LINKS.sub(b"", (folder / path).read_bytes()) if "/archive/" in "/" + path else b"")
+            for path, entry in read_manifest(folder).items()}
+
+
+def assert_every_change_moved_the_time_on(before: dict, after: dict, step: int, done: list) -> None:
+    for path in before.keys() & after.keys():
+        (old_digest, old_time, old_rest), (new_digest, new_time, new_rest) = before[path], after[path]
+        assert new_time >= old_time, f"after {done}: {path} went back from {old_time} to {new_time}"
+        links_alone = "/archive/" in "/" + path and old_rest == new_rest
+        if new_digest != old_digest and not links_alone:
+            assert int(new_time.timestamp()) > int(old_time.timestamp()), (
+                f"after {done}: {path} changed but kept the second {old_time}")
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations)
+def test_each_new_version_of_a_document_has_a_later_second(ops):
+    # Every operation at one clock reading but its waits: changes land in the same second.
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        store = SQLiteStore(root / "store.sqlite3", clock=utc_now)
+        clock, created = START, []
+        try:
+            build(store, ARCHIVED_SITE, root / "public", clock)
+            seen = versions(root / "public")
+            for step, op in enumerate(ops):
+                clock = apply(store, op, clock, created)
+                build(store, ARCHIVED_SITE, root / "public", clock)
+                now = versions(root / "public")
+                # Against each document's last version, also when it was gone in between.
+                assert_every_change_moved_the_time_on(seen, now, step, ops[:step + 1])
+                seen.update(now)
+        finally:
+            store.close()
+
+
+def month_pages(public: Path, month: str) -> list[str]:
+    """The main feed's archive pages of ``month``, in order."""
+    return sorted((str(path.relative_to(public)) for path in (public / "archive").glob(f"{month}-*.xml")),
+                  key=lambda path: int(path.rpartition("-")[2].removesuffix(".xml")))
+
+
+def answer_since(public: Path, path: str, since: datetime) -> int:
+    """The status feedpub's server answers a client sending only ``If-Modified-Since``."""
+    files = PublicFiles(public, max_age=60)
+    sent = format_datetime(since.astimezone(timezone.utc), usegmt=True)
+    status, _, _, _ = files.answer({"REQUEST_METHOD": "GET", "PATH_INFO": "/" + path, "HTTP_IF_MODIFIED_SINCE": sent})
+    return int(str(status).split()[0])
+
+
+def test_two_articles_stored_in_one_second_give_the_feed_two_seconds(tmp_path):
+    store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
+    created: list[str] = []
+    public = tmp_path / "public"
+    try:
+        apply(store, ("create", -1, 0, (["Politik"], [], None), [], False), START, created)
+        build(store, ARCHIVED_SITE, public, START)
+        first = versions(public)
+        # Another article, and then an edit of the first, at the same clock reading.
+        apply(store, ("create", -1, 1, (["Politik"], [], None), [], False), START, created)
+        build(store, ARCHIVED_SITE, public, START)
+        second = versions(public)
+        apply(store, ("edit", 0, 2, None, None), START, created)
+        build(store, ARCHIVED_SITE, public, START)
+        third = versions(public)
+        for path in ("atom.xml", "rss.xml", "feed.json", "category/politik/atom.xml"):
+            times = [int(found[path][1].timestamp()) for found in (first, second, third)]
+            assert times[0] < times[1] < times[2], (path, times)
+            assert answer_since(public, path, second[path][1]) == 200
+    finally:
+        store.close()
+
+
+def archived_month(public: Path) -> tuple[str, list[str]]:
+    """The newest month with two archive pages, and its pages."""
+    month = max(path.name[:7] for path in (public / "archive").glob("*.xml")
+                if len(month_pages(public, path.name[:7])) >= 2)
+    return month, month_pages(public, month)
+
+
+def test_unpublishing_an_archived_article_moves_the_time_of_every_page_it_shifts(newsroom, tmp_path):
+    store, created = newsroom
+    public = tmp_path / "public"
+    build(store, ARCHIVED_SITE, public, START)
+    month, pages = archived_month(public)
+    before = versions(public)
+    store.unpublish(entry_ids(public / pages[0])[-1], START)   # the month's oldest: every page shifts
+    build(store, ARCHIVED_SITE, public, START)
+    after = versions(public)
+    for path in pages:
+        assert after[path][1] > before[path][1], path
+        assert answer_since(public, path, before[path][1]) == 200, path
+    assert_every_change_moved_the_time_on(before, after, 0, ["unpublish"])
+
+
+def test_unpublishing_the_newest_article_of_a_month_moves_the_time_of_its_last_page(newsroom, tmp_path):
+    store, created = newsroom
+    public = tmp_path / "public"
+    build(store, ARCHIVED_SITE, public, START)
+    month, pages = archived_month(public)
+    before = versions(public)
+    store.unpublish(entry_ids(public / pages[-1])[0], START)
+    build(store, ARCHIVED_SITE, public, START)
+    after = versions(public)
+    assert after[pages[-1]][1] > before[pages[-1]][1]
+    assert answer_since(public, pages[-1], before[pages[-1]][1]) == 200
+    assert_every_change_moved_the_time_on(before, after, 0, ["unpublish"])
+
+
+def test_deleting_an_archived_article_moves_the_time_of_its_page(newsroom, tmp_path):
+    store, created = newsroom
+    public = tmp_path / "public"
+    build(store, ARCHIVED_SITE, public, START)
+    month, pages = archived_month(public)
+    before = versions(public)
+    store.delete(entry_ids(public / pages[0])[0], START)   # its place stays: no page shifts
+    build(store, ARCHIVED_SITE, public, START)
+    after = versions(public)
+    assert after[pages[0]][1] > before[pages[0]][1]
+    assert answer_since(public, pages[0], before[pages[0]][1]) == 200
+    assert_every_change_moved_the_time_on(before, after, 0, ["delete"])
