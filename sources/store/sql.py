@@ -530,10 +530,12 @@ class SQLStore(ABC):
         came = [(*feed, published_ts, after.id, 0) for feed, (published_ts, _) in now_in.items()
                 if feed not in was or was[feed][0] != published_ts]
         # A place that came after every other one moves none: its own entry carries the change.
+        # Walked from that place on along (published_ts, id): with status indexed (articles_by_time),
+        # SQLite read every place before it too, each save of an archive imported oldest first.
+        later = PLACE.replace(":now", "?").replace("a.status", f"{self.UNINDEXED}a.status")
         if came and cur.execute(
-                f"SELECT 1 FROM articles a WHERE {PLACE.replace(':now', '?')} AND "
-                "(a.published_ts > ? OR (a.published_ts = ? AND a.id > ?)) LIMIT 1",
-                (_ts(now), came[0][2], came[0][2], after.id)).fetchone():
+                f"SELECT 1 FROM articles a WHERE {later} AND (a.published_ts, a.id) > (?, ?) LIMIT 1",
+                (_ts(now), came[0][2], after.id)).fetchone():
             rows += came
         for row in sorted(rows):
             cur.execute("INSERT INTO place_changes (kind, name, published_ts, article_id, kept, changed_ts) "
