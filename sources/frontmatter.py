@@ -41,6 +41,10 @@ _SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Deeper than this is refused while reading events, before any node is composed: libyaml
 # composes recursively in C, where Python's recursion limit does not stop it.
 MAX_DEPTH = 100
+# Each collection of YAML opens with one of these characters of its own ("[", "{", a block
+# sequence's "-", a mapping's first ":" or "?"): a text with no more of them than MAX_DEPTH
+# cannot nest deeper.
+_OPENERS = ("[", "{", "-", ":", "?")
 
 
 class _PlainLoader(_SafeBase):
@@ -97,6 +101,8 @@ def _control_warnings(found: list[tuple[int, int, str]], lines: dict, *, path: s
 def _refuse_anchors(yaml_text: str, *, path: str) -> None:
     """An anchor or alias anywhere, or nesting past :data:`MAX_DEPTH`, is refused before any
     node is built."""
+    if "&" not in yaml_text and "*" not in yaml_text and sum(map(yaml_text.count, _OPENERS)) <= MAX_DEPTH:
+        return   # nothing could be refused: the events, a large part of reading an article, are not read
     depth = 0
     try:
         for event in yaml.parse(yaml_text, Loader=_PlainLoader):

@@ -201,6 +201,16 @@ def test_yaml_anchors_and_aliases_in_front_matter_are_refused_naming_file_and_li
                         "accepted in front matter: write each value out"]
 
 
+def test_front_matter_nested_past_the_limit_by_block_sequences_on_one_line_is_refused(tmp_path, store,
+                                                                                     ingest_settings):
+    """No bracket in sight: each "- " opens a sequence. The events are read (and the depth
+    counted) whenever the text has more characters that can open a collection than the limit."""
+    path = write_article(tmp_path, "dalam.txt", f"---\ntitle: Banjir\ntags:\n  {'- ' * 100}x\n---\n{LEAD}\n")
+    summary, messages = run(store, ingest_settings, path)
+    assert summary.failed == 1
+    assert messages == [f"error: {path}:4: front matter is nested too deeply"]
+
+
 # --- an article's size: at most ingest.max_article_bytes, however it comes in --------------------
 
 

@@ -480,16 +480,30 @@ class SQLStore(ABC):
         came it stays; before then, it follows the articles that still carry it (an embargoed
         article unpublished, or moved, before its release publishes nothing)."""
         self._fill_sections_in(cur)   # names stored before sections first: they keep their addresses
-        for kind, name in sorted(self._terms_of(after)):
-            row = cur.execute("SELECT published_ts FROM sections WHERE kind = ? AND name = ?", (kind, name)).fetchone()
-            if row is None:
+        ours = self._terms_of(after)
+        terms = sorted(self._terms_of(before) | ours)
+        if not terms:
+            return
+        # One statement for all of them (each pair is a lookup of the key; a kind's name that
+        # is another kind's too comes back as well, and is left out).
+        kinds, names = sorted({kind for kind, _ in terms}), sorted({name for _, name in terms})
+        known = {(kind, name): published_ts for kind, name, published_ts in cur.execute(
+            f"SELECT kind, name, published_ts FROM sections WHERE kind IN ({','.join('?' * len(kinds))}) "
+            f"AND name IN ({','.join('?' * len(names))})", (*kinds, *names)).fetchall()}
+        for kind, name in terms:
+            if (kind, name) not in known:
+                if (kind, name) not in ours:
+                    continue   # a name of ``before`` alone that never had a section
                 self._add_section(cur, kind, name, None)
-        for kind, name in sorted(self._terms_of(before) | self._terms_of(after)):
+            elif known[kind, name] is not None and known[kind, name] <= _ts(at):
+                continue   # published for good
+            # The term's earliest published article, walking the term's own rows in time order:
+            # a join led by the articles read every published article for a term none carried.
             cur.execute(
-                "UPDATE sections SET published_ts = (SELECT min(a.published_ts) FROM article_terms t "
-                "JOIN articles a ON a.id = t.article_id WHERE t.kind = ? AND t.name = ? AND a.status = 'published') "
-                "WHERE kind = ? AND name = ? AND (published_ts IS NULL OR published_ts > ?)",
-                (kind, name, kind, name, _ts(at)))
+                "UPDATE sections SET published_ts = (SELECT t.published_ts FROM article_terms t "
+                "CROSS JOIN articles a WHERE a.id = t.article_id AND t.kind = ? AND t.name = ? "
+                "AND a.status = 'published' ORDER BY t.published_ts LIMIT 1) WHERE kind = ? AND name = ?",
+                (kind, name, kind, name))
 
     def _change_second(self, cur: Cursor, moment: datetime) -> datetime:
         """The second a change that readers' documents show is stored at: ``moment``'s, or the one
@@ -551,10 +565,12 @@ class SQLStore(ABC):
         came = [(*feed, published_ts, after.id, 0) for feed, (published_ts, _) in now_in.items()
                 if feed not in was or was[feed][0] != published_ts]
         # A place that came after every other one moves none: its own entry carries the change.
+        # Walked from that place on along (published_ts, id): with status indexed (articles_by_time),
+        # SQLite read every place before it too, each save of an archive imported oldest first.
+        later = PLACE.replace(":now", "?").replace("a.status", f"{self.UNINDEXED}a.status")
         if came and cur.execute(
-                f"SELECT 1 FROM articles a WHERE {PLACE.replace(':now', '?')} AND "
-                "(a.published_ts > ? OR (a.published_ts = ? AND a.id > ?)) LIMIT 1",
-                (_ts(now), came[0][2], came[0][2], after.id)).fetchone():
+                f"SELECT 1 FROM articles a WHERE {later} AND (a.published_ts, a.id) > (?, ?) LIMIT 1",
+                (_ts(now), came[0][2], after.id)).fetchone():
             rows += came
         for row in sorted(rows):
             cur.execute("INSERT INTO place_changes (kind, name, published_ts, article_id, kept, changed_ts) "
@@ -988,11 +1004,12 @@ class SQLStore(ABC):
                     if stored is not None:
                         result = replace(result, article=replace(result.article, stored=at))
                     moved = self._links_moved(cur, existing, result.article, at) if existing else set()
-                    self._write(cur, result.article, replacing=existing is not None)
+                    written = self._write(cur, result.article, replacing=existing is not None)
                     self._place_sections(cur, existing, result.article, at)
                     self._places_changed(cur, existing, kept_before, result.article, False, now, at)
                     # The version as stored: its links as they resolved.
-                    self._add_revision(cur, existing, self._load(cur, "id = ?", (result.article.id,), now=None)[0])
+                    self._add_revision(cur, existing, written or self._load(cur, "id = ?", (result.article.id,),
+                                                                            now=None)[0])
                     self._reresolve(cur, result.article, at, fresh=_Including(fresh, result.article.id))
                     self._redate(cur, {owner for owner in moved if owner != result.article.id and owner not in fresh},
                                  at)
@@ -1077,7 +1094,9 @@ class SQLStore(ABC):
         becomes revision 1 first, so no version is lost.
         """
         insert = "INSERT INTO revisions (article_id, number, stored, snapshot) VALUES (?, ?, ?, ?)"
-        last = cur.execute("SELECT max(number) FROM revisions WHERE article_id = ?", (current.id,)).fetchone()[0] or 0
+        # A new article (no previous version) has none: its rows went with any earlier article of its id.
+        last = 0 if previous is None else cur.execute(
+            "SELECT max(number) FROM revisions WHERE article_id = ?", (current.id,)).fetchone()[0] or 0
         if not last and previous is not None and previous.id == current.id:
             last = 1
             cur.execute(insert, (current.id, last, (previous.stored or previous.updated).isoformat(),
@@ -1096,7 +1115,9 @@ class SQLStore(ABC):
             return "that id already belongs to another article"
         return f"the store refused the write: {exc}"
 
-    def _write(self, cur: Cursor, article: Article, *, replacing: bool) -> None:
+    def _write(self, cur: Cursor, article: Article, *, replacing: bool) -> Article | None:
+        """Store ``article``; return it as :meth:`_load` would read it back (its links as they
+        resolved), or None when it kept suggestions stored before, which only a read tells."""
         a = article
         values = (
             a.slug, a.url, a.title, normalise_title(a.title), a.summary, a.content_html, a.content_text,
@@ -1122,8 +1143,9 @@ class SQLStore(ABC):
         cur.execute("INSERT INTO article_titles (article_id, title_norm) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     (a.id, normalise_title(a.title)))
         terms = query_terms(a)   # once: for its suggestions and for the suggestion index
-        self._replace_links(cur, a, terms, created=not replacing, at=a.stored or self.clock())
-        self._index_terms(cur, a, terms)
+        links = self._replace_links(cur, a, terms, created=not replacing, at=a.stored or self.clock())
+        self._index_terms(cur, a, terms, created=not replacing)
+        return None if links is None else replace(a, related=links)
 
     @staticmethod
     def _link_view(article: Article, at: datetime) -> tuple | None:
@@ -1155,21 +1177,26 @@ class SQLStore(ABC):
             self._add_revision(cur, article, replace(article, updated=updated, stored=at))
 
     def _replace_links(self, cur: Cursor, article: Article, terms: list[str], *, created: bool,
-                       at: datetime) -> None:
+                       at: datetime) -> tuple[RelatedLink, ...] | None:
         """The article's own links as ``article`` names them. The store's suggestions are
         decided once, when it is first stored (among the articles readers see then), and
-        kept through its edits while the newsroom names none; naming some replaces them."""
+        kept through its edits while the newsroom names none; naming some replaces them.
+        Returns the links as stored, or None when it kept the suggestions stored before.
+
+        A ``created`` article has no rows yet (its id's earlier rows went with its article)."""
         # A marker whose text is the same as before keeps the target it is bound to.
         bound: dict[str, list[tuple[str, int | None]]] = {}
-        for title, target_id, bound_ts in cur.execute(
+        for title, target_id, bound_ts in () if created else cur.execute(
                 "SELECT title, target_id, bound_ts FROM related_links WHERE article_id = ? AND suggested = 0 "
                 "AND target_id IS NOT NULL ORDER BY position", (article.id,)).fetchall():
             bound.setdefault(title, []).append((target_id, bound_ts))
         # Suggestions in a value read back from the store are the store's, not the
         # newsroom's: never stored as the newsroom's picks.
         named = [link for link in article.related if not link.suggested]
-        cur.execute("DELETE FROM related_links WHERE article_id = ?" + ("" if named else " AND suggested = 0"),
-                    (article.id,))
+        if not created:
+            cur.execute("DELETE FROM related_links WHERE article_id = ?" + ("" if named else " AND suggested = 0"),
+                        (article.id,))
+        stored: list[RelatedLink] = []
         for position, link in enumerate(named):
             norm = normalise_title(link.title)
             kept = bound.get(link.title)
@@ -1179,13 +1206,18 @@ class SQLStore(ABC):
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (article.id, position, link.title, norm, target, bound_ts),
             )
-        if not named and created and self.suggest_related:
+            stored.append(RelatedLink(link.title, target, bound=bound_ts is not None))
+        if not named and not created:
+            return None
+        if not named and self.suggest_related:
             for position, (target_id, title) in enumerate(self._suggest(cur, article, terms, at)):
                 cur.execute(
                     "INSERT INTO related_links (article_id, position, title, title_norm, target_id, suggested) "
                     "VALUES (?, ?, ?, ?, ?, 1)",
                     (article.id, position, title, normalise_title(title), target_id),
                 )
+                stored.append(RelatedLink(title, target_id, suggested=True))
+        return tuple(stored)
 
     def _reresolve(self, cur: Cursor, article: Article, at: datetime, *, fresh: Container[str]) -> None:
         """Resolve the pending links ``article``'s arrival, retitling or deletion at ``at`` may
@@ -1206,10 +1238,13 @@ class SQLStore(ABC):
             prefixes.update(norm[:end] for end in range(1, len(norm) + 1))
         rows = []
         ordered = sorted(prefixes)
+        # Through the pending links' own index: SQLite otherwise took related_by_target for
+        # "target_id IS NULL" and read every pending link of the store for each save.
+        pending = self._indexed_by("related_pending")
         for start in range(0, len(ordered), 500):
             chunk = ordered[start:start + 500]
             rows += cur.execute(
-                f"SELECT article_id, position, title_norm FROM related_links "
+                f"SELECT article_id, position, title_norm FROM related_links {pending}"
                 f"WHERE suggested = 0 AND target_id IS NULL AND title_norm IN ({','.join('?' * len(chunk))})",
                 chunk,
             ).fetchall()
@@ -1273,9 +1308,11 @@ class SQLStore(ABC):
                 return found[0] if len(found) == 1 else None
         return None
 
-    def _index_terms(self, cur: Cursor, article: Article, terms: list[str]) -> None:
-        """The article's words in the suggestion index (sources/suggest.py), newest saved last."""
-        cur.execute("DELETE FROM suggestion_terms WHERE article_id = ?", (article.id,))
+    def _index_terms(self, cur: Cursor, article: Article, terms: list[str], *, created: bool = False) -> None:
+        """The article's words in the suggestion index (sources/suggest.py), newest saved last.
+        A ``created`` article has none there yet."""
+        if not created:
+            cur.execute("DELETE FROM suggestion_terms WHERE article_id = ?", (article.id,))
         if article.status is Status.DELETED:
             return
         seq = cur.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]

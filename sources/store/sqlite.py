@@ -56,6 +56,11 @@ class SQLiteStore(SQLStore):
             # (docs/BENCHMARKS.md, "Ingest"). Memory is taken only as pages are read.
             self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             self._db.execute("PRAGMA foreign_keys = ON")
+            # Temporary files in memory: each save of a batch is a savepoint, and SQLite copies
+            # every page the save changes first to a sub-journal, a temporary file otherwise
+            # (in /var/tmp): writes to it were most of an import's system calls
+            # (docs/BENCHMARKS.md, "Ingest"). It holds one save's pages at a time.
+            self._db.execute("PRAGMA temp_store = MEMORY")
             self._lock = threading.RLock()
             self._migrate()
         except (sqlite3.Error, OSError) as exc:

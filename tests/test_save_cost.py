@@ -1,0 +1,63 @@
+"""What saving one article costs does not grow with the store (issue #22): an archive of
+100,000 articles imports its last thousand as fast as its first.
+
+Counted in SQLite's virtual machine steps (a progress handler called at every step): the
+same on any machine, however loaded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sources.ingest import mint_id
+from sources.model import Article, IngestSettings, RelatedLink, SaveResult, Status
+from sources.store import SQLiteStore
+
+from .conftest import INGEST_TIME
+
+SETTINGS = IngestSettings(tag_authority="okes.example", timezone="Asia/Jakarta", language="id")
+
+
+def _article(n: int, tag: str) -> Article:
+    """A published story in the category everything is in, with a "Baca juga" marker naming a
+    story the store does not hold (it stays pending)."""
+    slug = f"berita-{n}"
+    published = INGEST_TIME - timedelta(hours=n)
+    return Article(id=mint_id(SETTINGS, slug, INGEST_TIME), slug=slug, url=None,
+                   title=f"Judul berita nomor {n} tentang {tag}", summary="",
+                   content_html=f"<p>Isi berita {n} tentang {tag}.</p>", content_text="Isi.", author=None, city=None,
+                   publication=None, published=published, updated=published, categories=("Berita",), tags=(tag,),
+                   related=(RelatedLink(f"Tulisan yang belum ada nomor {n}"),), status=Status.PUBLISHED,
+                   stored=INGEST_TIME)
+
+
+def _steps_to_save_one_more(tmp_path, stored: int) -> int:
+    """Steps to save a story with a tag no other has, once ``stored`` stories are in the store."""
+    store = SQLiteStore(tmp_path / f"store-{stored}.sqlite3", clock=lambda: INGEST_TIME)
+    try:
+        with store.batch():
+            for n in range(1, stored + 1):
+                article = _article(n, "Banjir")
+                store.save(lambda existing, article=article: SaveResult("created", article), article_id=None,
+                           slug=article.slug)
+        steps = 0
+
+        def step() -> int:
+            nonlocal steps
+            steps += 1
+            return 0
+
+        store._db.set_progress_handler(step, 1)
+        new = _article(0, "Gempa")
+        store.save(lambda existing: SaveResult("created", new), article_id=None, slug=new.slug)
+        store._db.set_progress_handler(None, 1)
+        return steps
+    finally:
+        store.close()
+
+
+def test_saving_an_article_takes_as_many_steps_in_a_store_of_hundreds_as_in_one_of_tens(tmp_path):
+    """Each stored story left a pending link and carries the category: a save once read every
+    pending link of the store (to find those its headline settles) and, for a tag new to the
+    store, every published article (to find when the tag's feed was first published)."""
+    few, many = _steps_to_save_one_more(tmp_path, 20), _steps_to_save_one_more(tmp_path, 400)
+    assert many <= few * 1.1, (few, many)
