@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from pathlib import Path
@@ -123,44 +124,41 @@ def archived_month(public: Path) -> tuple[str, list[str]]:
     return month, month_pages(public, month)
 
 
-def test_unpublishing_an_archived_article_moves_the_time_of_every_page_it_shifts(newsroom, tmp_path):
-    store, created = newsroom
-    public = tmp_path / "public"
+def around(store: SQLiteStore, public: Path, change: Callable[[list[str]], object]) -> tuple[list[str], dict, dict]:
+    """Build, make ``change`` to the pages of the newest month with two archive pages, build
+    again: (those pages, the versions before, after), every changed document at a later second."""
     build(store, ARCHIVED_SITE, public, START)
-    month, pages = archived_month(public)
+    _, pages = archived_month(public)
     before = versions(public)
-    store.unpublish(entry_ids(public / pages[0])[-1], START)   # the month's oldest: every page shifts
+    change(pages)
     build(store, ARCHIVED_SITE, public, START)
     after = versions(public)
+    assert_every_change_moved_the_time_on(before, after, 0, [change])
+    return pages, before, after
+
+
+def test_unpublishing_an_archived_article_moves_the_time_of_every_page_it_shifts(newsroom, tmp_path):
+    store, _ = newsroom
+    public = tmp_path / "public"
+    # The month's oldest: every page of the month shifts.
+    pages, before, after = around(store, public, lambda pages: store.unpublish(entry_ids(public / pages[0])[-1], START))
     for path in pages:
         assert after[path][1] > before[path][1], path
         assert answer_since(public, path, before[path][1]) == 200, path
-    assert_every_change_moved_the_time_on(before, after, 0, ["unpublish"])
 
 
 def test_unpublishing_the_newest_article_of_a_month_moves_the_time_of_its_last_page(newsroom, tmp_path):
-    store, created = newsroom
+    store, _ = newsroom
     public = tmp_path / "public"
-    build(store, ARCHIVED_SITE, public, START)
-    month, pages = archived_month(public)
-    before = versions(public)
-    store.unpublish(entry_ids(public / pages[-1])[0], START)
-    build(store, ARCHIVED_SITE, public, START)
-    after = versions(public)
+    pages, before, after = around(store, public, lambda pages: store.unpublish(entry_ids(public / pages[-1])[0], START))
     assert after[pages[-1]][1] > before[pages[-1]][1]
     assert answer_since(public, pages[-1], before[pages[-1]][1]) == 200
-    assert_every_change_moved_the_time_on(before, after, 0, ["unpublish"])
 
 
 def test_deleting_an_archived_article_moves_the_time_of_its_page(newsroom, tmp_path):
-    store, created = newsroom
+    store, _ = newsroom
     public = tmp_path / "public"
-    build(store, ARCHIVED_SITE, public, START)
-    month, pages = archived_month(public)
-    before = versions(public)
-    store.delete(entry_ids(public / pages[0])[0], START)   # its place stays: no page shifts
-    build(store, ARCHIVED_SITE, public, START)
-    after = versions(public)
+    # Its place stays: no page shifts.
+    pages, before, after = around(store, public, lambda pages: store.delete(entry_ids(public / pages[0])[0], START))
     assert after[pages[0]][1] > before[pages[0]][1]
     assert answer_since(public, pages[0], before[pages[0]][1]) == 200
-    assert_every_change_moved_the_time_on(before, after, 0, ["delete"])
