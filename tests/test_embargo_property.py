@@ -336,7 +336,8 @@ def check(store: SQLiteStore, documents: dict[str, bytes], models: list[Model], 
     times += [m.deleted_at for m in in_window if m.id in shown]
     times += removals   # an article leaving it, kept (the clock of these checks may be behind the store's)
     # The newest tombstone gone from the feed since (past the window): it left at the second after.
-    aged = [m.deleted_at for m in models if m.deleted_at is not None and m.visible_at_deletion and m.deleted_at < window]
+    aged = [m.deleted_at for m in models
+            if m.deleted_at is not None and m.visible_at_deletion and m.deleted_at < window]
     times += [max(aged) + timedelta(days=SITE.tombstone_days, seconds=1)] if aged else []
     expected = max(times, default=EPOCH).astimezone(JAKARTA)
     updated = etree.fromstring(documents["atom.xml"]).findtext(f"{{{ATOM}}}updated")

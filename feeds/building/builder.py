@@ -81,7 +81,8 @@ class Builder:
         self._keys: dict[str, FeedKey] | None = None   # a feed definition's key -> (kind, name)
         # Read once for every feed (a question per feed is a round trip each on a server store):
         self._deleted: dict[tuple[str | None, str | None], list[Tombstone]] | None = None   # each feed's tombstones
-        self._left: dict[tuple[str | None, str | None], datetime] | None = None  # when each last lost one, or a tombstone went
+        # When each last lost an article, or its newest tombstone went:
+        self._left: dict[tuple[str | None, str | None], datetime] | None = None
 
     # --- feeds and their definitions -------------------------------------------------
 
