@@ -15,6 +15,11 @@ which the store does not know, so it cannot give that change a time of its own. 
 partner's feed (feeds/rendering/partners.py, none in this site) shows the newest date of its
 items, by the partner's rules: an article leaving it, by an edit that takes it out of the
 partner's filter, or by a removal, may leave that date where it was.
+
+Nor is a document whose time is ahead of the clock: an entry whose ``updated`` is later than
+the moment readers see it (an embargoed article moved earlier that kept its ``updated``) holds
+its feed's time there until the clock passes it, while other changes land, and its removal
+may take the time back from there.
 """
 
 from __future__ import annotations
@@ -48,9 +53,12 @@ def versions(folder: Path) -> dict[str, tuple[str, datetime, bytes]]:
             for path, entry in read_manifest(folder).items()}
 
 
-def assert_every_change_moved_the_time_on(before: dict, after: dict, step: int, done: list) -> None:
+def assert_every_change_moved_the_time_on(before: dict, after: dict, step: int, done: list,
+                                          clock: datetime | None = None) -> None:
     for path in before.keys() & after.keys():
         (old_digest, old_time, old_rest), (new_digest, new_time, new_rest) = before[path], after[path]
+        if clock is not None and old_time > clock:
+            continue   # held ahead of the clock by an entry's ``updated`` (the module's docstring)
         assert new_time >= old_time, f"after {done}: {path} went back from {old_time} to {new_time}"
         links_alone = "/archive/" in "/" + path and old_rest == new_rest
         if new_digest != old_digest and not links_alone:
@@ -74,7 +82,7 @@ def test_each_new_version_of_a_document_has_a_later_second(ops):
                 build(store, ARCHIVED_SITE, root / "public", clock)
                 now = versions(root / "public")
                 # Against each document's last version, also when it was gone in between.
-                assert_every_change_moved_the_time_on(seen, now, step, ops[:step + 1])
+                assert_every_change_moved_the_time_on(seen, now, step, ops[:step + 1], clock)
                 seen.update(now)
         finally:
             store.close()
