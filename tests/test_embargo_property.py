@@ -162,12 +162,13 @@ class StoreClock:
 
 
 def shown_time(store: SQLiteStore, m: Model, t: datetime) -> datetime:
-    """``updated`` as readers see the article at ``t``: later when a link bound after its first
-    publication shows, from when it appeared (bound, and its target visible)."""
+    """``updated`` as readers see the article at ``t``: never later than they could first see the
+    version (stored, or released), and later when a link bound after its first publication shows,
+    from when it appeared (bound, and its target visible)."""
     article = store.articles([m.id], t)[0]
     appeared = [max(link_bound_at(store, m, link), link.target.published) for link in article.related
                 if link.bound and link.target is not None]
-    return max([m.updated, *appeared])
+    return max([min(m.updated, max(m.published, m.stored)), *appeared])
 
 
 def link_bound_at(store: SQLiteStore, m: Model, link: RelatedLink) -> datetime:

@@ -17,7 +17,7 @@ from functools import lru_cache
 from importlib import resources
 
 from sources.model import Tombstone
-from sources.store.roles import FeedQueries
+from sources.store.roles import FeedQueries, PageSpan
 
 from ..rendering.archive import Page, Place, month_bounds, month_of, paginate
 from ..rendering.catalogue import term_feed
@@ -218,35 +218,45 @@ class Builder:
         view = FeedView(main_feed(self.site), (), self.updated(None, self.rendered(ids, "atom")[1], deleted), deleted)
         return view, ids
 
-    def page_document(self, page: Page, known: dict[str, dict[str, Fragment]] | None = None) -> list[Document]:
+    def page_document(self, page: Page, known: dict[str, dict[str, Fragment]] | None = None,
+                      changed: datetime | None = None) -> list[Document]:
         """An archive page and its page for people; ``known``: format -> its entries' fragments,
-        when the caller holds them."""
+        and ``changed``: its :meth:`page_changed`, when the caller holds them (both or neither)."""
         feed = page.feed
         ids = list(page.visible)
         found = self.rendered_in(ids, ("atom", "html")) if known is None else {
             fmt: _as_rendered(known[fmt], ids) for fmt in ("atom", "html")}
         history = History(archive=True, current=feed.atom_path, prev=page.prev, next=page.next)
-        view = FeedView(replace(feed, atom_path=page.path), (), self.page_time(page, found["atom"][1]),
+        if known is None:
+            changed = self.page_changed([page])[0]
+        view = FeedView(replace(feed, atom_path=page.path), (), self.page_time(page, found["atom"][1], changed),
                         history=history)
         html = render_feed_page(replace(view, feed=feed), self.site, found["html"][0].fragments, page=page)
         atom = render_atom(view, self.site, found["atom"][0])
         return [replace(atom, basis=page_basis(page), archive=True, page=html.path), html]
 
-    def page_time(self, page: Page, fragments: list[Fragment]) -> datetime:
+    def page_time(self, page: Page, fragments: list[Fragment], changed: datetime | None) -> datetime:
         """An archive page's time: its newest entry, or the last change that moved its entries (a
         place of its month came, went or moved before its last one; for the month's last page,
-        anywhere in the month) or deleted one of them; so it never goes back, and each change of
-        its entries gives it a new second. Its links to the pages either side are not held to it:
-        a month whose pages came or went between them (months outside its own would make its
-        time go back when a month came between again)."""
+        anywhere in the month) or deleted one of them (``changed``: :meth:`page_changed`); so it
+        never goes back, and each change of its entries gives it a new second. Its links to the
+        pages either side are not held to it: a month whose pages came or went between them
+        (months outside its own would make its time go back when a month came between again)."""
         shown = newest(fragments, (), self.site)
-        kind, name = self.feed_key(page.feed) or (None, None)
-        start, end = month_bounds(page.month, self.site.zone)
-        last_of_month = page.next is None or page.next.rpartition("/")[2][:7] != page.month   # "2024-09-2.xml"
-        first, last = page.places[0], page.places[-1]
-        changed = self.store.place_changed(kind, name, int(start.timestamp()), (last[1], last[0]),
-                                           int(end.timestamp()) if last_of_month else None, (first[1], first[0]))
         return max(shown, self.site.local(changed)) if changed is not None else shown
+
+    def page_changed(self, pages: list[Page]) -> list[datetime | None]:
+        """When each page's places last moved or one was deleted in place (``place_changed_each``),
+        asked of all of them at once."""
+        spans: list[PageSpan] = []
+        for page in pages:
+            kind, name = self.feed_key(page.feed) or (None, None)
+            start, end = month_bounds(page.month, self.site.zone)
+            last_of_month = page.next is None or page.next.rpartition("/")[2][:7] != page.month   # "2024-09-2.xml"
+            first, last = page.places[0], page.places[-1]
+            spans.append((kind, name, int(start.timestamp()), (last[1], last[0]),
+                          int(end.timestamp()) if last_of_month else None, (first[1], first[0])))
+        return self.store.place_changed_each(spans)
 
     def feed_key(self, feed: FeedDefinition) -> FeedKey:
         """The (kind, name) a feed stands for; None for the main feed."""
@@ -301,8 +311,8 @@ class Builder:
         newest_ones = [entry for entry in entries if entry.id in windows]
         for fmt in ("rss", "json"):
             self.keep(newest_ones, fmt, {})
-        for page in pages:
-            yield from self.page_document(page, known)
+        for page, changed in zip(pages, self.page_changed(pages)):
+            yield from self.page_document(page, known, changed)
         main = {article_id for page in pages if page.feed.key == "main" for article_id in page.visible}
         yield from self.article_documents([], [entry for entry in entries if entry.id in main])
 

@@ -26,6 +26,8 @@ from ..rendering.entries import Entry, make_entry
 from ..rendering.partners import PartnerFeed, profile_of, render_partner
 from ..site import Partner, SiteSettings
 
+# The store's record of when an announced removal last changed (sources/store/sql.py ``_takedowns_changed``).
+TAKEDOWNS = ("takedowns", None)
 FIRST_READ = 64   # articles read at first for a partner's feed; four times more each time it needs more
 
 
@@ -82,9 +84,26 @@ def partner_feeds(store: FeedQueries, site: SiteSettings, now: datetime, slugs: 
             entries[article.id] = make_entry(article, site, slugs)
         return entries[article.id]
 
+    left = dict(store.feeds_changed()) if site.partners else {}
+    if site.partners:
+        # The newest take-down whose announcement ended since: it left every partner's feed then.
+        window = timedelta(days=site.tombstone_days)
+        aged = store.taken_down_before(now - window)
+        if aged is not None:
+            left[TAKEDOWNS] = max(left.get(TAKEDOWNS, aged), aged + window + timedelta(seconds=1))
     return [render_partner(partner, site, candidates(store, partner, now), takedowns(store, partner, site, now),
-                           slugs, now, entry_of)
+                           slugs, now, entry_of, left=last_left(partner, left))
             for partner in site.partners if wanted is None or partner.name in wanted]
+
+
+def last_left(partner: Partner, left: Mapping[tuple[str | None, str | None], datetime]) -> datetime | None:
+    """When an article last left the partner's feed other than for a newer one: left the feeds its
+    filters draw from (its categories and tags, else the main feed) by an edit out of them, an
+    unpublish or a deletion; or an announced removal changed or ended (shown again, edited out of
+    its filters, or older than ``feeds.tombstone_days``)."""
+    feeds = ([("category", name) for name in partner.categories] + [("tag", name) for name in partner.tags]
+             or [(None, None)])
+    return max((left[feed] for feed in [*feeds, TAKEDOWNS] if feed in left), default=None)
 
 
 def partner_documents(store: FeedQueries, site: SiteSettings, now: datetime,

@@ -108,12 +108,6 @@ def _zone(profile: Profile, site: SiteSettings):
             "+0700": lambda moment: moment.astimezone(WIB)}.get(str(profile.value("dates", "site")), site.local)
 
 
-def edited(article: Article) -> datetime:
-    """When the version readers see was made: its ``updated``, never later than it was stored
-    (a partner that reads edits from ``pubDate`` must not see a date ahead of the feed)."""
-    return min(article.updated, max(article.published, article.stored or article.published))
-
-
 class _Assessment:
     """One article against a profile: its entry as the partner gets it, and the findings."""
 
@@ -178,7 +172,9 @@ class _Assessment:
         if profile.value("creator") and not entry.author:
             self.note("creator", f"no author for {name}'s dc:creator", refused=False)
         zone = _zone(profile, self.site)
-        shown = edited(article) if profile.value("edits") == "pubdate" else article.published
+        # When the version readers see was made: its ``updated`` as the store gives it at ``now``
+        # (never ahead of the feed: sources/store/sql.py ``_load``).
+        shown = article.updated if profile.value("edits") == "pubdate" else article.published
         return replace(entry, summary=summary, content_html=content, image=self._image(),
                        published=zone(shown), updated=zone(article.updated))
 
@@ -314,12 +310,13 @@ def _document(partner: Partner, profile: Profile, site: SiteSettings, items: Seq
 
 def render_partner(partner: Partner, site: SiteSettings, articles: Iterable[Article], takedowns: Sequence[Tombstone],
                    slugs: Mapping[str, Mapping[str, str]], now: datetime,
-                   entry_of: Callable[[Article], Entry] | None = None) -> PartnerFeed:
+                   entry_of: Callable[[Article], Entry] | None = None, left: datetime | None = None) -> PartnerFeed:
     """The partner's document from ``articles`` (visible at ``now``, newest first, already
     filtered by the partner's categories and tags; read only as far as needed) and the
     deletions and take-downs of the last ``feeds.tombstone_days`` (newest first).
     ``entry_of``: an article's entry as the public feeds have it (make_entry), when the caller
-    keeps them for several partners."""
+    keeps them for several partners. ``left``: when an article last left the feeds the partner's
+    filters draw from (the store's ``feeds_changed``)."""
     entry_of = entry_of or (lambda article: make_entry(article, site, slugs))
     profile = profile_of(partner)
     wanted = item_count(profile, site)
@@ -327,6 +324,10 @@ def render_partner(partner: Partner, site: SiteSettings, articles: Iterable[Arti
     kept: list[Entry] = []
     titles: dict[str, str] = {}
     source = iter(articles)
+    # When each article weighed was stored, or aged out of the profile: one that leaves the
+    # document (refused after an edit, too old now) moves its time on as one that enters does.
+    weighed: list[datetime] = []
+    age = profile.value("max_age_days")
     withdrawn = [] if profile.value("deletions", "drop") == "drop" else [
         _withdrawn_entry(tombstone, profile, site) for tombstone in takedowns]
     most_bytes, item_bytes = profile.value("max_feed_bytes"), profile.value("max_item_bytes")
@@ -334,6 +335,9 @@ def render_partner(partner: Partner, site: SiteSettings, articles: Iterable[Arti
         for article in source:
             assessed = _Assessment(article, entry_of(article), partner, site, now)
             findings += assessed.findings
+            weighed += [site.local(moment) for moment in (article.updated, article.stored) if moment]
+            if age is not None and any(finding.rule == "max_age_days" for finding in assessed.findings):
+                weighed.append(site.local(article.published + timedelta(days=int(age))))
             if not assessed.refused:
                 kept.append(assessed.entry)
                 titles[article.id] = article.title
@@ -373,8 +377,8 @@ def render_partner(partner: Partner, site: SiteSettings, articles: Iterable[Arti
                                                  f"{partner.name} shows at most {most}: cut",
                                 "channel_description_max"))
     # Last-Modified: also when an article was last stored, so a change the dates do not show (an
-    # image measured, a link resolved) is not hidden from If-Modified-Since.
-    changed = [datetime.fromisoformat(updated)] + [entry.changed for entry in kept if entry.changed]
+    # image measured, a link resolved) is not hidden from If-Modified-Since; and when one left.
+    changed = [datetime.fromisoformat(updated), *weighed, *([site.local(left)] if left else [])]
     document = Document(partner.path, body, RSS_TYPE, max(changed).isoformat(), private=bool(partner.private))
     return PartnerFeed(partner, document, tuple(entry.id for entry in kept), tuple(entry.id for entry in withdrawn),
                        tuple(findings))

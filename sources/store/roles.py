@@ -27,6 +27,10 @@ from typing import Protocol
 from ..model import Article, ArticleCounts, Image, Revision, SaveResult, SourceState, Tombstone
 from ..placement import Placement
 
+# An archive page as :meth:`FeedQueries.place_changed_each` takes it: (kind, name, since_ts, last, until_ts,
+# first), ``last`` and ``first`` its newest and oldest places as (publication time, id).
+PageSpan = tuple[str | None, str | None, int | None, tuple[int, str], int | None, tuple[int, str]]
+
 # Chooses what to store given the stored version (None: there is none), inside the write.
 Decide = Callable[[Article | None], SaveResult]
 
@@ -64,12 +68,12 @@ class FeedQueries(Protocol):
         """When an article readers saw last left the feed (deleted, unpublished, moved out of it), if
         ever; ``kind`` None: the main feed."""
 
-    def place_changed(self, kind: str | None, name: str | None, since_ts: int | None,
-                      last: tuple[int, str], until_ts: int | None, first: tuple[int, str]) -> datetime | None:
-        """When an archive page last changed other than in its entries' own versions, if ever: a
+    def place_changed_each(self, pages: Sequence[PageSpan]) -> list[datetime | None]:
+        """When each archive page last changed other than in its entries' own versions, if ever: a
         place at or after ``since_ts`` (Unix seconds; None: any) and up to its ``last`` place
         (publication time, id), or with ``until_ts`` before that time, came, went or moved; or
-        one of its own places, ``first`` to ``last``, was deleted (or shown again) in place."""
+        one of its own places, ``first`` to ``last``, was deleted (or shown again) in place. In as
+        few statements as the store allows (a full build asks it of every archive page)."""
 
     def feeds_changed(self) -> dict[tuple[str | None, str | None], datetime]:
         """(kind, name) -> :meth:`feed_changed`, for every feed that ever lost an article ((None, None):
@@ -129,6 +133,11 @@ class FeedQueries(Protocol):
     def deleted_before_by_feed(self, before: datetime) -> dict[tuple[str | None, str | None], datetime]:
         """(kind, name) -> the latest deletion before ``before`` of an article of that feed that had
         been public, for every feed with one ((None, None): the main feed)."""
+
+    def taken_down_before(self, before: datetime) -> datetime | None:
+        """The latest deletion or take-down (:meth:`unpublished_since`) before ``before`` of an
+        article readers saw, if any: when the partners' feeds last stopped announcing one, less
+        ``feeds.tombstone_days``."""
 
     def unpublished_since(self, since: datetime, now: datetime) -> list[Tombstone]:
         """Articles unpublished in [since, now] after readers saw them and not public again (nor

@@ -44,7 +44,7 @@ from ..placement import Placement
 from ..revisions import build_history, dumps as revision_snapshot
 from ..suggest import CANDIDATES, MAX_SUGGESTIONS, PER_TERM, choose_related, index_terms, query_terms
 from ..text import normalise_title, section_slug
-from .roles import Decide, FeedQueries, Leadership
+from .roles import Decide, FeedQueries, Leadership, PageSpan
 from .schema import PLACE
 
 # A batch of saves (SQLStore.batch) commits after this many saves or this long, whichever
@@ -408,23 +408,29 @@ class SQLStore(ABC):
                              (kind or "", name or "")).fetchone()
         return datetime.fromtimestamp(row[0], timezone.utc) if row else None
 
-    def place_changed(self, kind: str | None, name: str | None, since_ts: int | None,
-                      last: tuple[int, str], until_ts: int | None, first: tuple[int, str]) -> datetime | None:
-        """When an archive page last changed other than in its entries' own versions: a place at or
-        after ``since_ts`` and up to its ``last`` place (or, with ``until_ts``, before that time)
-        came, went or moved; or one of its places, ``first`` to ``last``, was deleted in place."""
-        upper = ("a.published_ts < :until" if until_ts is not None
-                 else "(a.published_ts, a.article_id) <= (:last_ts, :last_id)")
-        with self._read(f"when a page of {self._feed_name(kind, name)} last changed") as db:
-            row = db.execute(
-                "SELECT max(a.changed_ts) FROM place_changes a WHERE a.kind = :kind AND a.name = :name AND ("
-                f"(a.kept = 0 AND a.published_ts >= :since AND {upper}) OR (a.kept = 1 AND "
-                "(a.published_ts, a.article_id) >= (:first_ts, :first_id) AND "
-                "(a.published_ts, a.article_id) <= (:last_ts, :last_id)))",
-                {"kind": kind or "", "name": name or "", "since": -2**62 if since_ts is None else since_ts,
-                 "until": until_ts, "last_ts": last[0], "last_id": last[1], "first_ts": first[0],
-                 "first_id": first[1]}).fetchone()
-        return datetime.fromtimestamp(row[0], timezone.utc) if row and row[0] is not None else None
+    def place_changed_each(self, pages: Sequence[PageSpan]) -> list[datetime | None]:
+        """When each archive page (kind, name, since_ts, last, until_ts, first) last changed other
+        than in its entries' own versions: a place at or after ``since_ts`` and up to its ``last``
+        place (or, with ``until_ts``, before that time) came, went or moved; or one of its places,
+        ``first`` to ``last``, was deleted in place. A statement for up to :data:`EACH_CHUNK` pages
+        (a full build asks it of every archive page: on a server, a round trip each otherwise)."""
+        def branch(i: int, params: dict[str, Any]) -> str:
+            kind, name, since_ts, last, until_ts, first = pages[i]
+            upper = (f"a.published_ts < :until{i}" if until_ts is not None
+                     else f"(a.published_ts, a.article_id) <= (:last_ts{i}, :last_id{i})")
+            params.update({f"kind{i}": kind or "", f"name{i}": name or "",
+                           f"since{i}": -2**62 if since_ts is None else since_ts, f"until{i}": until_ts,
+                           f"last_ts{i}": last[0], f"last_id{i}": last[1], f"first_ts{i}": first[0],
+                           f"first_id{i}": first[1]})
+            return (f"SELECT {i}, max(a.changed_ts) FROM place_changes a WHERE a.kind = :kind{i} "
+                    f"AND a.name = :name{i} AND ((a.kept = 0 AND a.published_ts >= :since{i} AND {upper}) "
+                    f"OR (a.kept = 1 AND (a.published_ts, a.article_id) >= (:first_ts{i}, :first_id{i}) AND "
+                    f"(a.published_ts, a.article_id) <= (:last_ts{i}, :last_id{i})))")
+        what = ("when a page of " + self._feed_name(*pages[0][:2]) if len(pages) == 1
+                else f"when {len(pages)} archive pages last changed")
+        found = self._each(what, len(pages), branch, {}) if pages else []
+        return [datetime.fromtimestamp(rows[0][0], timezone.utc) if rows and rows[0][0] is not None else None
+                for rows in found]
 
     def feeds_changed(self) -> dict[tuple[str | None, str | None], datetime]:
         """(kind, name) -> :meth:`feed_changed` of every feed that ever lost an article ((None, None):
@@ -534,6 +540,25 @@ class SQLStore(ABC):
             return False
         row = cur.execute("SELECT deleted_ts FROM articles WHERE id = ?", (article.id,)).fetchone()
         return bool(row and row[0] is not None)
+
+    @staticmethod
+    def _announced(cur: Cursor, article: Article | None) -> bool:
+        """Whether the partners' feeds may announce ``article``'s removal (feeds/building/partners.py
+        ``takedowns``): deleted, or unpublished, after readers saw it. Any change to it may change or
+        end that announcement."""
+        if article is None or article.status is Status.PUBLISHED:
+            return False
+        row = cur.execute("SELECT 1 FROM articles WHERE id = ? AND (deleted_ts IS NOT NULL "
+                          "OR unpublished_ts IS NOT NULL)", (article.id,)).fetchone()
+        return row is not None
+
+    @staticmethod
+    def _takedowns_changed(cur: Cursor, at: datetime) -> None:
+        """Record at ``at`` that an announced removal changed or ended: the partners' feeds' time
+        moves on (``feed_changes``' pseudo-feed ``takedowns``: feeds/building/partners.py)."""
+        cur.execute("INSERT INTO feed_changes (kind, name, changed_ts) VALUES ('takedowns', '', ?) "
+                    "ON CONFLICT (kind, name) DO UPDATE SET changed_ts = excluded.changed_ts "
+                    "WHERE feed_changes.changed_ts < excluded.changed_ts", (_ts(at),))
 
     def _places_changed(self, cur: Cursor, before: Article | None, kept_before: bool, after: Article,
                         kept_after: bool, now: datetime, at: datetime) -> None:
@@ -818,6 +843,15 @@ class SQLStore(ABC):
         return {(kind or None, name or None): datetime.fromtimestamp(ts, timezone.utc)
                 for kind, name, ts in rows if ts is not None}
 
+    def taken_down_before(self, before: datetime) -> datetime | None:
+        with self._read("when the latest take-down was announced") as db:
+            row = db.execute(
+                "SELECT max(ts) FROM (SELECT max(deleted_ts) AS ts FROM articles WHERE status = 'deleted' "
+                "AND deleted_ts < ? AND published_ts <= deleted_ts UNION ALL SELECT max(unpublished_ts) FROM articles "
+                "WHERE unpublished_ts < ? AND status != 'published' AND deleted_ts IS NULL) AS announced",
+                (_ts(before), _ts(before))).fetchone()
+        return datetime.fromtimestamp(row[0], timezone.utc) if row and row[0] is not None else None
+
     def deleted_by_feed(self, since: datetime, now: datetime) -> dict[tuple[str | None, str | None], list[Tombstone]]:
         """(kind, name) -> :meth:`deleted_since` of that feed, for every feed that has any ((None, None):
         the main feed, every one), in one statement."""
@@ -896,6 +930,13 @@ class SQLStore(ABC):
             links[article_id].append(RelatedLink(title, target_id, target, suggested=bool(suggested),
                                                  bound=bound_ts is not None))
         articles = [self._article(row, tuple(links[row[0]])) for row in rows]
+        if now is not None:
+            # As readers see it: an ``updated`` later than the moment they could first see this version
+            # (stored, or released: an embargoed article moved earlier that kept its ``updated``) is
+            # shown as that moment, so no feed's time runs ahead of the store's clock, where every
+            # change meanwhile would share its second.
+            articles = [replace(a, updated=min(a.updated, max(a.published, a.stored or a.published)))
+                        for a in articles]
         # A link bound after the article was first published changed what readers see of it when
         # it appeared (see _reresolve): its ``updated`` is that time, once the link shows.
         return [replace(a, updated=max(a.updated, datetime.fromtimestamp(appeared[a.id], a.updated.tzinfo)))
@@ -998,13 +1039,16 @@ class SQLStore(ABC):
                         at = _next_second(existing.stored if existing is not None and existing.id == result.article.id
                                           else None, stored)
                     kept_before = self._kept_place(cur, existing)
-                    if (kept_before or (existing is not None and existing.is_visible(now))
+                    announced = self._announced(cur, existing)
+                    if (kept_before or announced or (existing is not None and existing.is_visible(now))
                             or result.article.is_visible(now)):
                         at = self._change_second(cur, at)
                     if stored is not None:
                         result = replace(result, article=replace(result.article, stored=at))
                     moved = self._links_moved(cur, existing, result.article, at) if existing else set()
                     written = self._write(cur, result.article, replacing=existing is not None)
+                    if announced:
+                        self._takedowns_changed(cur, at)
                     self._place_sections(cur, existing, result.article, at)
                     self._places_changed(cur, existing, kept_before, result.article, False, now, at)
                     # The version as stored: its links as they resolved.
@@ -1040,7 +1084,10 @@ class SQLStore(ABC):
             # documents it changes take the store's next second (migration 16).
             deleted_ts = _ts(now) if status is Status.DELETED and was_public else None
             kept_before = self._kept_place(cur, article)
-            at = self._change_second(cur, now) if was_public or kept_before else now
+            announced = self._announced(cur, article)
+            # Else no document changes; its time never goes back before the last (taken from the clock).
+            at = (self._change_second(cur, now) if was_public or kept_before or announced
+                  else max(now, article.stored or now))
             cur.execute("UPDATE articles SET status = ?, deleted_ts = ?, stored = ? WHERE id = ?",
                         (status.value, deleted_ts, at.isoformat(), article.id))
             if status is Status.DRAFT:
@@ -1048,6 +1095,8 @@ class SQLStore(ABC):
                 cur.execute("UPDATE articles SET unpublished_ts = ? WHERE id = ?",
                             (_ts(now) if was_public else None, article.id))
             changed = replace(article, status=status, stored=at)
+            if announced:
+                self._takedowns_changed(cur, at)
             self._place_sections(cur, article, changed, now)
             self._places_changed(cur, article, kept_before, changed, deleted_ts is not None, now, at)
             moved = self._links_moved(cur, article, changed, now)
