@@ -6,23 +6,18 @@ server sends, and the modification time of its files, from which nginx makes bot
 ``If-Modified-Since`` (or nginx's ``ETag`` of a document whose size did not change) sees a
 new version only when its time moved on: so every change that alters a document's entries,
 removals included (an entry unpublished, deleted, moved to another month or section),
-gives it a later second, however many changes land in the same second. The partners' feeds
-too (feeds/rendering/partners.py): an article leaving one (an edit out of its filter, a
-removal, a refusal) moves its time on.
-
-One kind of document is not held to it. An archive page that only gains or loses a link
-to the archive page before or after it (a month's pages came between, or a newer page
-closed) keeps its time: which pages exist depends on the site's time zone and page size,
-which the store does not know, so it cannot give that change a time of its own.
+gives it a later second, however many changes land in the same second. So do an archive
+page's links to the pages before and after it (a month's pages came or went between them, a
+newer page closed), and an article leaving a partner's feed (feeds/rendering/partners.py: an
+edit out of its filter, a removal, a refusal).
 """
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -34,29 +29,24 @@ from feeds.publishing.publish import read_manifest
 from feeds.serving.server import PublicFiles
 from sources.store import SQLiteStore
 
-from .test_archives import ARCHIVED_SITE, entry_ids, newsroom  # noqa: F401 (a fixture)
+from .test_archives import ARCHIVED_SITE, entry_ids, links, newsroom  # noqa: F401 (a fixture)
 from .test_incremental import PAGES_SITE, START, apply, operations
 
 # Archive pages and two partners' feeds (one filtered by category, one refusing some articles).
 SITE = replace(ARCHIVED_SITE, partners=PAGES_SITE.partners)
 
-# What links an archive page to the pages either side: in its Atom document, and on its page for people.
-ARCHIVE_LINKS = re.compile(rb'[ \t]*<link rel="(?:prev|next)-archive"[^>]*/>\n?|<nav class="pager".*?</nav>\n?', re.S)
 
-
-def versions(folder: Path) -> dict[str, tuple[str, datetime, bytes]]:
-    """Each document of the build -> (its digest, its time, its body without its archive links)."""
-    return {path: (entry["sha256"], datetime.fromisoformat(entry["updated"]),
-                   ARCHIVE_LINKS.sub(b"", (folder / path).read_bytes()) if "/archive/" in "/" + path else b"")
+def versions(folder: Path) -> dict[str, tuple[str, datetime]]:
+    """Each document of the build -> (its digest, its time)."""
+    return {path: (entry["sha256"], datetime.fromisoformat(entry["updated"]))
             for path, entry in read_manifest(folder).items()}
 
 
 def assert_every_change_moved_the_time_on(before: dict, after: dict, step: int, done: list) -> None:
     for path in before.keys() & after.keys():
-        (old_digest, old_time, old_rest), (new_digest, new_time, new_rest) = before[path], after[path]
+        (old_digest, old_time), (new_digest, new_time) = before[path], after[path]
         assert new_time >= old_time, f"after {done}: {path} went back from {old_time} to {new_time}"
-        links_alone = "/archive/" in "/" + path and old_rest == new_rest
-        if new_digest != old_digest and not links_alone:
+        if new_digest != old_digest:
             assert int(new_time.timestamp()) > int(old_time.timestamp()), (
                 f"after {done}: {path} changed but kept the second {old_time}")
 
@@ -178,6 +168,49 @@ def test_unpublishing_the_newest_article_of_a_month_moves_the_time_of_its_last_p
     pages, before, after = around(store, public, lambda pages: store.unpublish(entry_ids(public / pages[-1])[0], START))
     assert after[pages[-1]][1] > before[pages[-1]][1]
     assert answer_since(public, pages[-1], before[pages[-1]][1]) == 200
+
+
+def test_a_page_that_gains_its_next_archive_link_gets_a_later_second(tmp_path):
+    # Four articles a page: the fifth to eighth fill the open page, and the eighth closes it,
+    # which links the first page to it. No entry of the first page changed.
+    store = SQLiteStore(tmp_path / "store.sqlite3", clock=utc_now)
+    created: list[str] = []
+    public = tmp_path / "public"
+    try:
+        for n in range(7):
+            apply(store, ("create", -1, 0, ([], [], None), [], False), START + timedelta(minutes=n), created)
+        build(store, ARCHIVED_SITE, public, START)
+        first = month_pages(public, "2024-09")
+        before = versions(public)
+        assert "next-archive" not in links(public / first[0])
+        apply(store, ("create", -1, 0, ([], [], None), [], False), START + timedelta(minutes=7), created)
+        build(store, ARCHIVED_SITE, public, START)
+        after = versions(public)
+        assert links(public / first[0])["next-archive"].endswith(month_pages(public, "2024-09")[1])
+        assert int(after[first[0]][1].timestamp()) > int(before[first[0]][1].timestamp())
+        assert answer_since(public, first[0], before[first[0]][1]) == 200
+        assert_every_change_moved_the_time_on(before, after, 0, ["the eighth article"])
+    finally:
+        store.close()
+
+
+def test_a_months_first_page_whose_prev_archive_link_moves_gets_a_later_second(newsroom, tmp_path):
+    store, _ = newsroom
+    public = tmp_path / "public"
+    # The articles of the last page of the month before go, and with them that page: the next
+    # month's first page now links the page before that one.
+    build(store, ARCHIVED_SITE, public, START)
+    month, pages = archived_month(public)
+    older = max(path.name[:7] for path in (public / "archive").glob("*.xml") if path.name[:7] < month)
+    shown = links(public / pages[0])["prev-archive"]
+    before = versions(public)
+    for article_id in entry_ids(public / month_pages(public, older)[-1]):
+        store.unpublish(article_id, START)
+    build(store, ARCHIVED_SITE, public, START)
+    after = versions(public)
+    assert links(public / pages[0])["prev-archive"] != shown
+    assert int(after[pages[0]][1].timestamp()) > int(before[pages[0]][1].timestamp())
+    assert_every_change_moved_the_time_on(before, after, 0, ["unpublished"])
 
 
 def test_deleting_an_archived_article_moves_the_time_of_its_page(newsroom, tmp_path):

@@ -326,7 +326,8 @@ def check(store: SQLiteStore, documents: dict[str, bytes], models: list[Model], 
                 f"{where} at {t.isoformat()}: {m.token} ({m.status.value}, published "
                 f"{m.published.isoformat()}) leaks into {name}")
 
-    visible = sorted((m for m in models if m.visible(t)), key=lambda m: (-int(m.published.timestamp()), m.id))
+    visible = sorted((m for m in models if m.visible(t)), key=lambda m: (int(m.published.timestamp()), m.id),
+                     reverse=True)
     newest = visible[:ITEMS]
     for name in ("rss.xml", "atom.xml", "feed.json"):
         for m in newest:

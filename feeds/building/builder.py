@@ -19,7 +19,7 @@ from importlib import resources
 from sources.model import Tombstone
 from sources.store.roles import FeedQueries, PageSpan
 
-from ..rendering.archive import Page, Place, month_bounds, month_of, paginate
+from ..rendering.archive import Page, Place, changes_from, month_of, paginate
 from ..rendering.catalogue import term_feed
 from ..rendering.document import Document
 from ..rendering.entries import (
@@ -236,26 +236,27 @@ class Builder:
         return [replace(atom, basis=page_basis(page), archive=True, page=html.path), html]
 
     def page_time(self, page: Page, fragments: list[Fragment], changed: datetime | None) -> datetime:
-        """An archive page's time: its newest entry, or the last change that moved its entries (a
-        place of its month came, went or moved before its last one; for the month's last page,
-        anywhere in the month) or deleted one of them (``changed``: :meth:`page_changed`); so it
-        never goes back, and each change of its entries gives it a new second. Its links to the
-        pages either side are not held to it: a month whose pages came or went between them
-        (months outside its own would make its time go back when a month came between again)."""
-        shown = newest(fragments, (), self.site)
-        return max(shown, self.site.local(changed)) if changed is not None else shown
+        """An archive page's time: its newest entry, or the last change that moved its entries or
+        its links (``changed``: :meth:`page_changed`), or the moment its witness (the place that
+        closed the page after it: feeds/rendering/archive.py ``witness_of``) was published, when it
+        came by its release; so it never goes back, and each change of its entries or links gives
+        it a new second."""
+        times = [newest(fragments, (), self.site)]
+        times += [self.site.local(changed)] if changed is not None else []
+        times += [datetime.fromtimestamp(page.witness[1], self.site.zone)] if page.witness else []
+        return max(times)
 
     def page_changed(self, pages: list[Page]) -> list[datetime | None]:
-        """When each page's places last moved or one was deleted in place (``place_changed_each``),
-        asked of all of them at once."""
+        """When each page's places or links last moved, or one of its places was deleted in place
+        (``place_changed_each``), asked of all of them at once. A page's links follow the pages
+        either side: the changes from the start of the month of the page before it (a month that
+        came or went between them, or gained or lost a page) up to its witness."""
         spans: list[PageSpan] = []
         for page in pages:
             kind, name = self.feed_key(page.feed) or (None, None)
-            start, end = month_bounds(page.month, self.site.zone)
-            last_of_month = page.next is None or page.next.rpartition("/")[2][:7] != page.month   # "2024-09-2.xml"
-            first, last = page.places[0], page.places[-1]
-            spans.append((kind, name, int(start.timestamp()), (last[1], last[0]),
-                          int(end.timestamp()) if last_of_month else None, (first[1], first[0])))
+            first, last, witness = page.places[0], page.places[-1], page.witness
+            spans.append((kind, name, changes_from(page, self.site.zone), (last[1], last[0]),
+                          (witness[1], witness[0]) if witness else None, (first[1], first[0])))
         return self.store.place_changed_each(spans)
 
     def feed_key(self, feed: FeedDefinition) -> FeedKey:
@@ -409,4 +410,5 @@ def short_ids(ids) -> list[str]:
 def page_basis(page: Page) -> dict:
     # A digest, not the ids: a large site has tens of thousands of pages in the manifest.
     places = hashlib.sha256("\n".join(page.ids).encode()).hexdigest()[:32]
-    return {"places": places, "entries": len(page.visible), "prev": page.prev, "next": page.next}
+    witness = list(page.witness[:2]) if page.witness else None
+    return {"places": places, "entries": len(page.visible), "prev": page.prev, "next": page.next, "witness": witness}

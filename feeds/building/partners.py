@@ -46,7 +46,7 @@ def candidates(store: FeedQueries, partner: Partner, now: datetime) -> Iterator[
     while True:
         lists = [store.latest_ids(kind, name, now, limit) for kind, name in terms]
         articles = store.articles(list(dict.fromkeys(article_id for ids in lists for article_id in ids)), now)
-        articles.sort(key=lambda article: (-int(article.published.timestamp()), article.id))
+        articles.sort(reverse=True, key=lambda article: (int(article.published.timestamp()), article.id))
         exhausted = all(len(ids) < limit for ids in lists)
         # The newest ``limit`` of the merged lists are exactly the newest ``limit`` of the filter:
         # each is among the newest ``limit`` of every term it has.

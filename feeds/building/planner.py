@@ -15,13 +15,15 @@ the documents to render and to remove, or says why only a full build can be righ
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 
 from sources.model import Status
 from sources.placement import UNKNOWN, Placement
 
 from ..publishing.publish import Manifest
-from ..rendering.archive import Page, archive_folder, is_closed, link, month_of, month_pages
+from ..rendering.archive import (Page, Place, archive_folder, changes_from, is_closed, link, month_of, month_pages,
+                                witness_of)
 from ..rendering.catalogue import term_feed
 from ..rendering.document import Document
 from ..rendering.entries import Entry
@@ -81,6 +83,12 @@ def _page_path(placement: Placement | None, site: SiteSettings) -> str | None:
     return site.article_path(placement.url, placement.slug, published)
 
 
+def _recorded_witness(basis: dict) -> Place | None:
+    """The witness a page's recorded basis names, as (id, publication time)."""
+    witness = basis.get("witness")
+    return (witness[0], witness[1]) if isinstance(witness, list) and len(witness) == 2 else None
+
+
 def _feed_keys(placement: Placement, site: SiteSettings) -> set[FeedKey]:
     keys: set[FeedKey] = {None}
     if "category" in site.catalogue:
@@ -100,6 +108,9 @@ class IncrementalPlan:
         self.render: dict[str, Callable[[], list[Document] | Document]] = {}
         self.remove: set[str] = set()
         self._closed: dict[tuple[FeedKey, str], list[Page]] = {}
+        # Where each feed's places came, went or moved (publication time, id, where it came):
+        # the store recorded a change there, which moves the time of the pages whose span holds it.
+        self.moved: dict[FeedKey, set[tuple[int, str, bool]]] = {}
         self._articles: dict[str, Entry] | None = None   # the articles whose pages are rendered
         self.asked = FeedAnswers(builder)   # what the store said of the feeds, asked ahead
 
@@ -109,6 +120,45 @@ class IncrementalPlan:
     def archived(self, prefix: str) -> list[str]:
         """The archive documents listed under ``prefix`` (not their pages for people)."""
         return [path for path in self.listed(prefix) if path.endswith(".xml")]
+
+    def witnessed(self, key: FeedKey, month: str, newest: str | None) -> list[Page]:
+        """A month's closed pages, unlinked, each with its witness (feeds/rendering/archive.py
+        ``witness_of``), read from the pages that follow them."""
+        pages = self.closed_pages(key, month, newest)
+        if not pages:
+            return []
+        size = self.b.size
+        run = month_pages(self.b.definition(key), month, self.asked.places(key, month), size)
+        following = self.asked.neighbour(key, month, before=False)
+        if following:
+            run += month_pages(self.b.definition(key), following, self.asked.places(key, following), size)[:2]
+            # A page past the next one decides whether that one is closed (there is none past the newest month).
+            after = self.asked.neighbour(key, following, before=False) if following != newest else None
+            if len(run) < len(pages) + 2 and after:
+                run += month_pages(self.b.definition(key), after, self.asked.places(key, after), size)[:1]
+        return [replace(page, witness=witness_of(index, run, newest, size)) for index, page in enumerate(pages)]
+
+    def moved_within(self, key: FeedKey, page: Page) -> bool:
+        """Whether a change of this plan moved a place within the span that decides the page's time
+        (``place_changed_each``): from :func:`changes_from` up to its witness, or, with none yet, a
+        place after it going or moving (an arrival after every other place is recorded as one, which
+        counts only as a witness: the page's ``basis`` shows that)."""
+        since = changes_from(page, self.b.site.zone)
+        last = (page.places[-1][1], page.places[-1][0])
+        upper = (page.witness[1], page.witness[0]) if page.witness else last
+        for ts, article_id, came in self.moved.get(key, ()):
+            if (since is None or ts >= since) and (ts, article_id) <= upper:
+                return True
+            arrived = came and self.last_place() == (ts, article_id)
+            if page.witness is None and (ts, article_id) > last and not arrived:
+                return True
+        return False
+
+    def last_place(self) -> tuple[int, str] | None:
+        """The newest place of the main feed: a place that came there came after every other one."""
+        newest = self.asked.newest(None)
+        places = self.asked.places(None, newest) if newest else []
+        return (places[-1][1], places[-1][0]) if places else None
 
     def closed_pages(self, key: FeedKey, month: str, newest: str | None) -> list[Page]:
         """A month's closed pages, unlinked."""
@@ -147,6 +197,9 @@ class IncrementalPlan:
                     month = month_of(placement.published_ts, b.site.zone)
                     for key in _feed_keys(placement, b.site):
                         (still if stays else touched).setdefault(key, set()).add(month)
+                        if not stays:
+                            self.moved.setdefault(key, set()).add(
+                                (placement.published_ts, article_id, placement is now_at))
         for key, months in still.items():
             touched.setdefault(key, set())
         # A deletion (or a change to a deleted article) may add or drop a tombstone in the atom.xml
@@ -242,8 +295,14 @@ class IncrementalPlan:
         newest = self.asked.newest(key)
         folder = archive_folder(b.definition(key))
         # Each touched month, and its neighbours: their links follow its pages.
-        queue = sorted(months | {m for month in months for m in (self.asked.neighbour(key, month, before=True),
-                                                                  self.asked.neighbour(key, month, before=False)) if m})
+        around = {m for month in months for m in (self.asked.neighbour(key, month, before=True),
+                                                  self.asked.neighbour(key, month, before=False)) if m}
+        # And the month before the one before, past a month of less than a page: a page's witness
+        # is then two months on.
+        around |= {m for month in months if (before := self.asked.neighbour(key, month, before=True))
+                   and len(self.asked.places(key, before)) < b.size
+                   for m in [self.asked.neighbour(key, before, before=True)] if m}
+        queue = sorted(months | around)
         done: set[str] = set()
         self.months(key, queue, done, newest, folder, content)
         # A month where nothing moved keeps its pages and their links (which the manifest
@@ -258,8 +317,11 @@ class IncrementalPlan:
                     or {page.path for page in pages} != set(self.archived(f"{folder}{month}-"))):
                 self.months(key, [month], done, newest, folder, content)
                 continue
-            for page in link(pages, first.get("prev"), last.get("next")):
-                if content.intersection(page.ids) or self.manifest.get(page.path, {}).get("basis") != page_basis(page):
+            # Nor what follows it within a witness's reach (those months would be in ``done``).
+            recorded = {page.path: self.manifest.get(page.path, {}).get("basis") or {} for page in pages}
+            for page in link([replace(page, witness=_recorded_witness(recorded[page.path])) for page in pages],
+                             first.get("prev"), last.get("next")):
+                if content.intersection(page.ids) or recorded[page.path] != page_basis(page):
                     self.render[page.path] = lambda page=page: b.page_document(page)
         self.subscription(key, newest, content, force=force)
 
@@ -277,14 +339,14 @@ class IncrementalPlan:
             following = self.asked.neighbour(key, month, before=False)
             earlier = self.closed_pages(key, previous, newest) if previous else []
             later = self.closed_pages(key, following, newest) if following else []
-            pages = link(self.closed_pages(key, month, newest), earlier[-1].path if earlier else None,
+            pages = link(self.witnessed(key, month, newest), earlier[-1].path if earlier else None,
                          later[0].path if later else None)
             new_paths = {page.path for page in pages}
             old_paths = set(self.archived(f"{folder}{month}-"))
             self.remove.update(path for gone in old_paths - new_paths for path in (gone, html_path(gone)))
             for page in pages:
                 recorded = self.manifest.get(page.path, {}).get("basis")
-                if recorded != page_basis(page) or content.intersection(page.ids):
+                if recorded != page_basis(page) or content.intersection(page.ids) or self.moved_within(key, page):
                     self.render[page.path] = lambda page=page: b.page_document(page)
             if new_paths != old_paths:   # the pages either side now link elsewhere
                 queue += [m for m in (previous, following) if m and m not in done]

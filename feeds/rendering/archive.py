@@ -20,13 +20,15 @@ The rule (also in README, "Archives"):
   each carries ``fh:archive``, ``current`` (the subscription document),
   ``prev-archive`` and, once there is one, ``next-archive``.
 * A closed page changes only when an article on it is edited or deleted, when an
-  article is backdated into its month, or (once) when the page after it closes
-  and it gains its ``next-archive`` link.
+  article is backdated into its month, when the pages either side of it come or go
+  (a month between them gains or loses a page), or (once) when the page after it
+  closes and it gains its ``next-archive`` link. Its time moves with each: the store
+  records where places come and go (:func:`witness_of` says how far that reaches).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -43,6 +45,7 @@ class Page:
     places: tuple[Place, ...]   # oldest first
     prev: str | None = None     # path of the closed page before it (any month)
     next: str | None = None     # path of the closed page after it
+    witness: Place | None = None   # what closed the page after it (:func:`witness_of`)
 
     @property
     def path(self) -> str:
@@ -92,8 +95,36 @@ def is_closed(page: Page, newest_month: str | None, size: int) -> bool:
 def link(pages: list[Page], before: str | None = None, after: str | None = None) -> list[Page]:
     """Chain consecutive closed pages; ``before``/``after``: the closed pages either side of the run."""
     paths = [before] + [page.path for page in pages] + [after]
-    return [Page(page.feed, page.month, page.number, page.places, paths[index], paths[index + 2])
+    return [Page(page.feed, page.month, page.number, page.places, paths[index], paths[index + 2], page.witness)
             for index, page in enumerate(pages)]
+
+
+def changes_from(page: Page, zone: ZoneInfo) -> int | None:
+    """Where the changes that can move a page's entries or its links begin (Unix seconds): the start
+    of its month, or of the month of the page before it for a month's first page (a month that
+    comes or goes between them, or gains or loses a page, moves its ``prev-archive`` link); None
+    for a feed's first page (any place that comes before it gives it one)."""
+    if page.prev is None:
+        return None
+    month = page.prev.rpartition("/")[2][:7] if page.number == 1 else page.month   # "archive/2024-09-2.xml"
+    return int(month_bounds(month, zone)[0].timestamp())
+
+
+def witness_of(index: int, pages: list[Page], newest_month: str | None, size: int) -> Place | None:
+    """The place that made the page after ``pages[index]`` a closed one, which gave this page its
+    ``next-archive`` link: that page's last when it is full, else the first place after it (a
+    later month began). None while no closed page follows. ``pages``: consecutive pages of a
+    feed, open or closed, reaching two pages past ``index`` where the feed has them.
+
+    A page's link to the page after it changes only when a place up to its witness comes, goes
+    or moves, or when a later place closes the page after it: so its time takes in the changes
+    up to its witness, and the witness's own arrival (sources/store/sql.py ``_places_changed``)."""
+    following = pages[index + 1] if index + 1 < len(pages) else None
+    if following is None or not is_closed(following, newest_month, size):
+        return None
+    if len(following.places) >= size:
+        return following.places[-1]
+    return pages[index + 2].places[0] if index + 2 < len(pages) else None
 
 
 def paginate(feed: FeedDefinition, places: list[Place], zone: ZoneInfo, size: int) -> list[Page]:
@@ -110,4 +141,7 @@ def paginate(feed: FeedDefinition, places: list[Place], zone: ZoneInfo, size: in
         bucket.append(place)
     newest = max(by_month, default=None)
     pages = [page for month in sorted(by_month) for page in month_pages(feed, month, by_month[month], size)]
-    return link([page for page in pages if is_closed(page, newest, size)])
+    # Only the newest page can be open: the closed ones are the first of ``pages``.
+    closed = [replace(page, witness=witness_of(index, pages, newest, size))
+              for index, page in enumerate(pages) if is_closed(page, newest, size)]
+    return link(closed)

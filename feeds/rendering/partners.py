@@ -270,7 +270,9 @@ def _document(partner: Partner, profile: Profile, site: SiteSettings, items: Seq
     show, or the latest second the store gave a change of one of them (a version of the document
     never shares its second with the version before: sources/store/sql.py ``_change_second``)."""
     zone = _zone(profile, site)
-    times = [entry.published for entry in (*items, *withdrawn)] + [entry.updated for entry in withdrawn]
+    # A take-down's own date is when it was taken down: its article's publication time may since
+    # have moved anywhere, even ahead of the store's clock (an unpublished draft edited).
+    times = [entry.published for entry in items] + [entry.updated for entry in withdrawn]
     if profile.value("edits") == "modified":   # dcterms:modified shows it
         times += [entry.updated for entry in items]
     times += [entry.changed for entry in (*items, *withdrawn) if entry.changed is not None]

@@ -27,9 +27,10 @@ from typing import Protocol
 from ..model import Article, ArticleCounts, Image, Revision, SaveResult, SourceState, Tombstone
 from ..placement import Placement
 
-# An archive page as :meth:`FeedQueries.place_changed_each` takes it: (kind, name, since_ts, last, until_ts,
-# first), ``last`` and ``first`` its newest and oldest places as (publication time, id).
-PageSpan = tuple[str | None, str | None, int | None, tuple[int, str], int | None, tuple[int, str]]
+# An archive page as :meth:`FeedQueries.place_changed_each` takes it: (kind, name, since_ts, last, witness,
+# first), ``last`` and ``first`` its newest and oldest places and ``witness`` the place that closed the page
+# after it (feeds/rendering/archive.py ``witness_of``; None: none yet), as (publication time, id).
+PageSpan = tuple[str | None, str | None, int | None, tuple[int, str], tuple[int, str] | None, tuple[int, str]]
 
 # Chooses what to store given the stored version (None: there is none), inside the write.
 Decide = Callable[[Article | None], SaveResult]
@@ -70,10 +71,11 @@ class FeedQueries(Protocol):
 
     def place_changed_each(self, pages: Sequence[PageSpan]) -> list[datetime | None]:
         """When each archive page last changed other than in its entries' own versions, if ever: a
-        place at or after ``since_ts`` (Unix seconds; None: any) and up to its ``last`` place
-        (publication time, id), or with ``until_ts`` before that time, came, went or moved; or
-        one of its own places, ``first`` to ``last``, was deleted (or shown again) in place. In as
-        few statements as the store allows (a full build asks it of every archive page)."""
+        place at or after ``since_ts`` (Unix seconds; None: any) and up to its ``witness`` (else its
+        ``last`` place) came (at the end too, for a witness), went or moved; without a witness, a
+        place after its ``last`` went or moved; or one of its own places, ``first`` to ``last``, was
+        deleted (or shown again) in place. In as few statements as the store allows (a full build
+        asks it of every archive page)."""
 
     def feeds_changed(self) -> dict[tuple[str | None, str | None], datetime]:
         """(kind, name) -> :meth:`feed_changed`, for every feed that ever lost an article ((None, None):

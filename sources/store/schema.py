@@ -541,9 +541,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             # saves is one change: it commits whole.
             "INSERT INTO meta (key, value) SELECT 'clock', (SELECT coalesce(max(changed_ts), 0) FROM feed_changes) "
             "WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = 'clock')",
-            # Where a feed's places came, went or moved (kept 0), or one was deleted and kept its
-            # place (kept 1), at which position, and when last: an archive page's time includes
-            # every such change that moved its entries or emptied a month it links past.
+            # Where a feed's places came, went or moved (kept 0), one was deleted and kept its
+            # place (kept 1), or one came after every other (kept 2: written by saves since this
+            # migration's release, read only as what closed an archive page), at which position, and
+            # when last: an archive page's time includes every such change that moved its entries or
+            # its links.
             # kind '' is the main feed.
             """CREATE TABLE place_changes (
                 kind          {text} NOT NULL,

@@ -117,10 +117,13 @@ def _next_second(previous: datetime | None, moment: datetime) -> datetime:
     return moment
 
 
-def _gone_time(stored: str | None, updated: str) -> datetime:
+def _gone_time(stored: str | None, updated: str, published: str) -> datetime:
     """When a deleted or unpublished article last changed what readers see: the second the store
-    gave its removal, never before the last version readers saw (an ``updated`` ahead of it)."""
-    return max(datetime.fromisoformat(updated), *([datetime.fromisoformat(stored)] if stored else []))
+    gave its removal (or a later change of it), which is after every version readers saw; its
+    ``updated`` and publication time may since have moved anywhere (a draft edited)."""
+    if stored:
+        return datetime.fromisoformat(stored)
+    return min(datetime.fromisoformat(updated), datetime.fromisoformat(published))
 
 
 class _Including:
@@ -409,21 +412,25 @@ class SQLStore(ABC):
         return datetime.fromtimestamp(row[0], timezone.utc) if row else None
 
     def place_changed_each(self, pages: Sequence[PageSpan]) -> list[datetime | None]:
-        """When each archive page (kind, name, since_ts, last, until_ts, first) last changed other
-        than in its entries' own versions: a place at or after ``since_ts`` and up to its ``last``
-        place (or, with ``until_ts``, before that time) came, went or moved; or one of its places,
-        ``first`` to ``last``, was deleted in place. A statement for up to :data:`EACH_CHUNK` pages
-        (a full build asks it of every archive page: on a server, a round trip each otherwise)."""
+        """When each archive page (kind, name, since_ts, last, witness, first) last changed other
+        than in its entries' own versions: a place at or after ``since_ts`` and up to its
+        ``witness`` (else its ``last`` place) came, went or moved; without a witness, a place after
+        its last went or moved; or one of its places, ``first`` to ``last``, was deleted in place.
+        A statement for up to :data:`EACH_CHUNK` pages (a full build asks it of every archive page:
+        on a server, a round trip each otherwise)."""
         def branch(i: int, params: dict[str, Any]) -> str:
-            kind, name, since_ts, last, until_ts, first = pages[i]
-            upper = (f"a.published_ts < :until{i}" if until_ts is not None
-                     else f"(a.published_ts, a.article_id) <= (:last_ts{i}, :last_id{i})")
+            kind, name, since_ts, last, witness, first = pages[i]
+            upper = witness or last
             params.update({f"kind{i}": kind or "", f"name{i}": name or "",
-                           f"since{i}": -2**62 if since_ts is None else since_ts, f"until{i}": until_ts,
-                           f"last_ts{i}": last[0], f"last_id{i}": last[1], f"first_ts{i}": first[0],
-                           f"first_id{i}": first[1]})
+                           f"since{i}": -2**62 if since_ts is None else since_ts,
+                           f"upper_ts{i}": upper[0], f"upper_id{i}": upper[1], f"last_ts{i}": last[0],
+                           f"last_id{i}": last[1], f"first_ts{i}": first[0], f"first_id{i}": first[1]})
+            # No page closed after it yet: a place after it going (or moving) may have opened one again.
+            after = ("" if witness else
+                     f"OR (a.kept = 0 AND (a.published_ts, a.article_id) > (:last_ts{i}, :last_id{i})) ")
             return (f"SELECT {i}, max(a.changed_ts) FROM place_changes a WHERE a.kind = :kind{i} "
-                    f"AND a.name = :name{i} AND ((a.kept = 0 AND a.published_ts >= :since{i} AND {upper}) "
+                    f"AND a.name = :name{i} AND ((a.kept IN (0, 2) AND a.published_ts >= :since{i} "
+                    f"AND (a.published_ts, a.article_id) <= (:upper_ts{i}, :upper_id{i})) {after}"
                     f"OR (a.kept = 1 AND (a.published_ts, a.article_id) >= (:first_ts{i}, :first_id{i}) AND "
                     f"(a.published_ts, a.article_id) <= (:last_ts{i}, :last_id{i})))")
         what = ("when a page of " + self._feed_name(*pages[0][:2]) if len(pages) == 1
@@ -543,10 +550,10 @@ class SQLStore(ABC):
 
     @staticmethod
     def _announced(cur: Cursor, article: Article | None) -> bool:
-        """Whether the partners' feeds may announce ``article``'s removal (feeds/building/partners.py
-        ``takedowns``): deleted, or unpublished, after readers saw it. Any change to it may change or
-        end that announcement."""
-        if article is None or article.status is Status.PUBLISHED:
+        """Whether the partners' feeds announce, or may come to announce again, ``article``'s
+        removal (feeds/building/partners.py ``takedowns``): it was deleted, or unpublished, after
+        readers saw it, whatever it is now. Any change to it may start, change or end that."""
+        if article is None:
             return False
         row = cur.execute("SELECT 1 FROM articles WHERE id = ? AND (deleted_ts IS NOT NULL "
                           "OR unpublished_ts IS NOT NULL)", (article.id,)).fetchone()
@@ -589,14 +596,18 @@ class SQLStore(ABC):
                 rows.append((*feed, published_ts, before.id, 1))      # deleted (or shown again) in place
         came = [(*feed, published_ts, after.id, 0) for feed, (published_ts, _) in now_in.items()
                 if feed not in was or was[feed][0] != published_ts]
-        # A place that came after every other one moves none: its own entry carries the change.
-        # Walked from that place on along (published_ts, id): with status indexed (articles_by_time),
-        # SQLite read every place before it too, each save of an archive imported oldest first.
+        # A place that came after every other one moves none: it is recorded as an arrival (kept 2),
+        # which only the page it closes and the page before that one count (feeds/rendering/archive.py
+        # ``witness_of``). Walked from that place on along (published_ts, id): with status indexed
+        # (articles_by_time), SQLite read every place before it too, each save of an archive imported
+        # oldest first.
         later = PLACE.replace(":now", "?").replace("a.status", f"{self.UNINDEXED}a.status")
         if came and cur.execute(
                 f"SELECT 1 FROM articles a WHERE {later} AND (a.published_ts, a.id) > (?, ?) LIMIT 1",
                 (_ts(now), came[0][2], after.id)).fetchone():
             rows += came
+        else:
+            rows += [(*row[:4], 2) for row in came]
         for row in sorted(rows):
             cur.execute("INSERT INTO place_changes (kind, name, published_ts, article_id, kept, changed_ts) "
                         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, name, kept, published_ts, article_id) "
@@ -702,15 +713,17 @@ class SQLStore(ABC):
             kind, name = feeds[i]
             if kind is None:
                 return (f"SELECT {i} AS q, id, published_ts FROM articles WHERE status = 'published' "
-                        "AND published_ts <= :now ORDER BY published_ts DESC, id LIMIT :limit")
+                        "AND published_ts <= :now ORDER BY published_ts DESC, id DESC LIMIT :limit")
             params.update({f"kind{i}": kind, f"name{i}": name})
             return (f"SELECT {i} AS q, t.article_id, t.published_ts FROM article_terms t JOIN articles a "
                     f"ON a.id = t.article_id WHERE t.kind = :kind{i} AND t.name = :name{i} AND a.status = 'published' "
-                    "AND a.published_ts <= :now ORDER BY t.published_ts DESC, t.article_id LIMIT :limit")
+                    "AND a.published_ts <= :now ORDER BY t.published_ts DESC, t.article_id DESC LIMIT :limit")
         found = self._each(f"the newest articles of {self._feeds_name(feeds)}", len(feeds), branch,
                            {"now": _ts(now), "limit": limit})
-        return [[id_ for id_, _ in (rows if len(feeds) == 1 else sorted(rows, key=lambda row: (-row[1], row[0])))]
-                for rows in found]
+        # Newest first in the order of the feeds' places (sources/placement.py): the same second's
+        # by id, the last first, so the newest entries are the open archive page's and never miss one.
+        return [[id_ for id_, _ in (rows if len(feeds) == 1 else sorted(rows, key=lambda row: (row[1], row[0]),
+                                                                        reverse=True))] for rows in found]
 
     def articles(self, ids: Sequence[str], now: datetime) -> list[Article]:
         """The articles with these ids, in this order (links resolved as seen at ``now``)."""
@@ -830,7 +843,8 @@ class SQLStore(ABC):
                 (_ts(since), _ts(now), *((kind, name) if kind is not None else ())),
             ).fetchall()
         return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo), datetime.fromisoformat(published),
-                          _gone_time(stored, updated)) for id_, slug, url, ts, published, stored, updated in rows]
+                          _gone_time(stored, updated, published))
+                for id_, slug, url, ts, published, stored, updated in rows]
 
     def deleted_before_by_feed(self, before: datetime) -> dict[tuple[str | None, str | None], datetime]:
         with self._read("when the latest tombstone gone from each feed was deleted") as db:
@@ -867,7 +881,7 @@ class SQLStore(ABC):
         for id_, slug, url, ts, published, stored, updated, kind, name in rows:
             if id_ not in made:
                 made[id_] = Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo),
-                                      datetime.fromisoformat(published), _gone_time(stored, updated))
+                                      datetime.fromisoformat(published), _gone_time(stored, updated, published))
                 found.setdefault((None, None), []).append(made[id_])
             if kind is not None:
                 found.setdefault((kind, name), []).append(made[id_])
@@ -883,7 +897,8 @@ class SQLStore(ABC):
                 (_ts(since), _ts(now)),
             ).fetchall()
         return [Tombstone(id_, slug, url, datetime.fromtimestamp(ts, now.tzinfo), datetime.fromisoformat(published),
-                          _gone_time(stored, updated)) for id_, slug, url, ts, published, stored, updated in rows]
+                          _gone_time(stored, updated, published))
+                for id_, slug, url, ts, published, stored, updated in rows]
 
     def history(self, key: str) -> list[Revision]:
         with self._snapshot(f"the history of {key!r}") as cur:
