@@ -12,7 +12,8 @@ Three steps, the first two pure:
    article in its own savepoint of a batch transaction (``Articles.batch``), so a
    bad file (or JSON line, or export item) leaves the store as it was and the good
    ones are still imported; with ``dry_run`` it only reports what it would do
-   (:func:`plan`).
+   (:func:`plan`). A large import's files are read and parsed in a worker process
+   ahead of the saves (:mod:`sources.readahead`), in the same order.
 
 An import is re-runnable: the same files again find every article unchanged and
 write nothing. An import cut short (Ctrl-C, a killed process) leaves whole
@@ -24,7 +25,7 @@ what is stored is found unchanged, the rest is imported.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
@@ -33,8 +34,9 @@ from zoneinfo import ZoneInfo
 
 from .drafts import SINGLE_ARTICLE_KEYS, ArticleDraft
 from .errors import FeedpubError, IngestError, StoreError
-from .formats import SOURCE_SUFFIXES, Skipped, count_items, read_file_drafts
+from .formats import SOURCE_SUFFIXES, Skipped, count_items
 from .model import Article, Image, IngestSettings, RelatedLink, SaveResult, Status
+from .readahead import file_drafts
 from .store.roles import Articles
 
 
@@ -136,17 +138,6 @@ class IngestSummary:
         """Count one rejected item and say why (the run goes on with the next)."""
         self.failed += 1
         report(f"error: {message}")
-
-
-def _each_draft(file: Path, *, settings: IngestSettings,
-                overrides: Mapping[str, object] | None) -> Iterator[ArticleDraft | IngestError | Skipped]:
-    """:func:`read_file_drafts`, an error for the file as a whole becoming its last item."""
-    try:
-        yield from read_file_drafts(file, settings=settings, overrides=overrides)
-    except IngestError as exc:
-        yield exc
-    except OSError as exc:
-        yield IngestError(exc.strerror or str(exc), path=str(file))
 
 
 def _would_find(store: Articles, planned: Mapping[str, Article], draft: ArticleDraft) -> Article | None:
@@ -290,19 +281,19 @@ def ingest_paths(
     # Articles this run created: links of theirs that later items resolve are part of their
     # first publication, and re-date nothing (see roles.Articles.save).
     created: set[str] = set()
-    with nullcontext(lambda: None) if dry_run else store.batch() as commit:
-        for file in files:
-            for draft in _each_draft(file, settings=settings, overrides=overrides):
-                if progress:
-                    progress(done, max(total, done + 1))
-                done += 1
-                if stop is not None and stop():
-                    summary.interrupted = True
-                    break
-                _one(store, draft, file, summary, planned, settings=settings, now=now, report=report,
-                     measure=measure, dry_run=dry_run, sample=sample, commit=commit, created=created)
-            if summary.interrupted:
+    # A large import's files are read and parsed in a worker process while this one saves
+    # (sources/readahead.py); closed on the way out, which ends the worker.
+    with (closing(file_drafts(files, settings=settings, overrides=overrides)) as items,
+          nullcontext(lambda: None) if dry_run else store.batch() as commit):
+        for file, draft in items:
+            if progress:
+                progress(done, max(total, done + 1))
+            done += 1
+            if stop is not None and stop():
+                summary.interrupted = True
                 break
+            _one(store, draft, file, summary, planned, settings=settings, now=now, report=report,
+                 measure=measure, dry_run=dry_run, sample=sample, commit=commit, created=created)
     if progress:
         progress(done, max(total, done))
     return summary

@@ -1,0 +1,155 @@
+"""A large import's files read and parsed in a worker process, ahead of the saves.
+
+:func:`sources.ingest.ingest_paths` reads each file into drafts (:mod:`sources.formats`)
+and saves them (the store), one after the other. On a machine of two cores the reading
+and parsing of the next files can go on in a second process while the importing process
+saves: :func:`file_drafts` yields the same items in the same order either way (an
+:class:`~sources.errors.IngestError` for a file that cannot be read, naming its file
+and line, stands in its place), so what is stored, reported and counted does not
+depend on where a file was parsed.
+
+The worker only reads files: it writes nothing, so stopping it at any point loses
+nothing. It ends with the import (its generator closed: the run finished, was asked to
+stop, or failed), when the importing process dies (it watches its parent), and it
+ignores Ctrl-C, which the terminal sends to both: the importing process decides what a
+first Ctrl-C means (stop after the article at hand). A small import (a handful of files,
+the API, the tests) reads in-process: starting an interpreter costs more than it saves.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from .drafts import ArticleDraft, Skipped
+from .errors import IngestError
+from .formats import read_file_drafts
+from .model import IngestSettings
+
+Item = ArticleDraft | IngestError | Skipped
+
+# Imports of at least this many files, or of JSON Lines and WordPress files of at least this
+# many bytes, read in a worker (see docs/BENCHMARKS.md, "Files parsed in a worker process").
+WORKER_FILES = 200
+WORKER_BYTES = 4 << 20
+CHUNK_ITEMS = 32       # items sent to the importing process at a time (one pickle each)
+QUEUE_CHUNKS = 4       # chunks held between the processes at most: memory stays flat
+POLL_SECONDS = 1.0     # how often each side looks whether the other is still there
+
+
+def each_draft(file: Path, *, settings: IngestSettings, overrides: Mapping[str, object] | None) -> Iterator[Item]:
+    """:func:`read_file_drafts`, an error for the file as a whole becoming its last item."""
+    try:
+        yield from read_file_drafts(file, settings=settings, overrides=overrides)
+    except IngestError as exc:
+        yield exc
+    except OSError as exc:
+        yield IngestError(exc.strerror or str(exc), path=str(file))
+
+
+def wants_worker(files: Sequence[Path]) -> bool:
+    """Whether reading ``files`` is worth a process of its own."""
+    if len(files) >= WORKER_FILES:
+        return True
+    streamed = 0
+    for file in files:
+        if file.suffix.lower() in (".jsonl", ".xml"):
+            try:
+                streamed += file.stat().st_size
+            except OSError:
+                continue
+    return streamed >= WORKER_BYTES
+
+
+def file_drafts(files: Sequence[Path], *, settings: IngestSettings, overrides: Mapping[str, object] | None,
+                worker: bool | None = None) -> Iterator[tuple[Path, Item]]:
+    """(file, item) of every file in order; read in a worker process when ``worker`` says so
+    (by default: :func:`wants_worker`). Closing the generator early stops the worker."""
+    if not (wants_worker(files) if worker is None else worker):
+        for file in files:
+            for item in each_draft(file, settings=settings, overrides=overrides):
+                yield file, item
+        return
+    yield from _from_worker(files, settings=settings, overrides=overrides)
+
+
+def _from_worker(files: Sequence[Path], *, settings: IngestSettings,
+                 overrides: Mapping[str, object] | None) -> Iterator[tuple[Path, Item]]:
+    context = multiprocessing.get_context("spawn")   # never fork a process with scheduler threads
+    chunks = context.Queue(maxsize=QUEUE_CHUNKS)
+    process = context.Process(target=_work, args=([str(f) for f in files], settings, overrides, chunks, os.getpid()),
+                              name="feedpub-ingest-reader", daemon=True)
+    _start_without_sigint(process)
+    try:
+        while True:
+            try:
+                chunk = chunks.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if not process.is_alive():
+                    raise IngestError(f"the process reading the files ended (exit code {process.exitcode}) "
+                                      "before it had read them all; what is stored is whole, run again to resume")
+                continue
+            if chunk is None:
+                break
+            if isinstance(chunk, Exception):   # what the reading raised in-process would raise here
+                raise chunk
+            for index, item in chunk:
+                yield files[index], item
+    finally:
+        # It only reads: ended at once, whatever it was doing.
+        if process.is_alive():
+            process.terminate()
+        process.join()
+        chunks.close()
+
+
+def _start_without_sigint(process: multiprocessing.process.BaseProcess) -> None:
+    """Start ``process`` with Ctrl-C ignored from its first instruction (a spawned
+    interpreter keeps an ignored SIGINT ignored), when this is the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        process.start()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        process.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _work(files: list[str], settings: IngestSettings, overrides: Mapping[str, object] | None,
+          chunks: multiprocessing.Queue, parent: int) -> None:
+    """The worker: every file's items, in chunks of (file's index, item), then None."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def send(chunk: list[tuple[int, Item]] | Exception | None) -> None:
+        while True:
+            try:
+                chunks.put(chunk, timeout=POLL_SECONDS)
+                return
+            except queue.Full:
+                if os.getppid() != parent:   # the importing process is gone (killed): nobody will read
+                    os._exit(0)
+
+    chunk: list[tuple[int, Item]] = []
+    try:
+        for index, name in enumerate(files):
+            for item in each_draft(Path(name), settings=settings, overrides=overrides):
+                chunk.append((index, item))
+                if len(chunk) >= CHUNK_ITEMS:
+                    send(chunk)
+                    chunk = []
+    except Exception as exc:   # not an article's error (those are items): raised where the import runs
+        if chunk:
+            send(chunk)
+        send(exc)
+    else:
+        if chunk:
+            send(chunk)
+        send(None)
+    chunks.close()
+    chunks.join_thread()
