@@ -52,37 +52,38 @@ def each_draft(file: Path, *, settings: IngestSettings, overrides: Mapping[str, 
         yield IngestError(exc.strerror or str(exc), path=str(file))
 
 
-def wants_worker(files: Sequence[Path]) -> bool:
+def wants_worker(files: Sequence[str | Path]) -> bool:
     """Whether reading ``files`` is worth a process of its own."""
     if len(files) >= WORKER_FILES:
         return True
     streamed = 0
-    for file in files:
-        if file.suffix.lower() in (".jsonl", ".xml"):
+    for name in files:
+        if str(name).lower().endswith((".jsonl", ".xml")):
             try:
-                streamed += file.stat().st_size
+                streamed += os.stat(name).st_size
             except OSError:
                 continue
     return streamed >= WORKER_BYTES
 
 
-def file_drafts(files: Sequence[Path], *, settings: IngestSettings, overrides: Mapping[str, object] | None,
+def file_drafts(files: Sequence[str | Path], *, settings: IngestSettings, overrides: Mapping[str, object] | None,
                 worker: bool | None = None) -> Iterator[tuple[Path, Item]]:
     """(file, item) of every file in order; read in a worker process when ``worker`` says so
     (by default: :func:`wants_worker`). Closing the generator early stops the worker."""
     if not (wants_worker(files) if worker is None else worker):
-        for file in files:
+        for name in files:
+            file = Path(name)
             for item in each_draft(file, settings=settings, overrides=overrides):
                 yield file, item
         return
     yield from _from_worker(files, settings=settings, overrides=overrides)
 
 
-def _from_worker(files: Sequence[Path], *, settings: IngestSettings,
+def _from_worker(files: Sequence[str | Path], *, settings: IngestSettings,
                  overrides: Mapping[str, object] | None) -> Iterator[tuple[Path, Item]]:
     context = multiprocessing.get_context("spawn")   # never fork a process with scheduler threads
     chunks = context.Queue(maxsize=QUEUE_CHUNKS)
-    process = context.Process(target=_work, args=([str(f) for f in files], settings, overrides, chunks, os.getpid()),
+    process = context.Process(target=_work, args=([str(name) for name in files], settings, overrides, chunks, os.getpid()),
                               name="feedpub-ingest-reader", daemon=True)
     _start_without_sigint(process)
     try:
@@ -99,7 +100,7 @@ def _from_worker(files: Sequence[Path], *, settings: IngestSettings,
             if isinstance(chunk, Exception):   # what the reading raised in-process would raise here
                 raise chunk
             for index, item in chunk:
-                yield files[index], item
+                yield Path(files[index]), item
     finally:
         # It only reads: ended at once, whatever it was doing.
         if process.is_alive():
