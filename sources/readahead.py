@@ -39,6 +39,7 @@ WORKER_FILES = 200
 WORKER_BYTES = 4 << 20
 CHUNK_ITEMS = 32       # items sent to the importing process at a time (one pickle each)
 QUEUE_CHUNKS = 4       # chunks held between the processes at most: memory stays flat
+NAMES_SLICE = 1024     # file names sent to the worker at a time
 POLL_SECONDS = 1.0     # how often each side looks whether the other is still there
 
 
@@ -83,9 +84,15 @@ def _from_worker(files: Sequence[str | Path], *, settings: IngestSettings,
                  overrides: Mapping[str, object] | None) -> Iterator[tuple[Path, Item]]:
     context = multiprocessing.get_context("spawn")   # never fork a process with scheduler threads
     chunks = context.Queue(maxsize=QUEUE_CHUNKS)
-    process = context.Process(target=_work, args=([str(name) for name in files], settings, overrides, chunks, os.getpid()),
+    # The names go in slices, sent by the queue's own thread as the worker takes them: the
+    # worker holds one slice, not a second copy of 100,000 names (25 MB).
+    names = context.Queue()
+    process = context.Process(target=_work, args=(names, settings, overrides, chunks, os.getpid()),
                               name="feedpub-ingest-reader", daemon=True)
     _start_without_sigint(process)
+    for start in range(0, len(files), NAMES_SLICE):
+        names.put([str(name) for name in files[start:start + NAMES_SLICE]])
+    names.put(None)
     try:
         while True:
             try:
@@ -107,6 +114,8 @@ def _from_worker(files: Sequence[str | Path], *, settings: IngestSettings,
             process.terminate()
         process.join()
         chunks.close()
+        names.close()
+        names.cancel_join_thread()   # slices the worker never took are dropped, not waited for
 
 
 def _start_without_sigint(process: multiprocessing.process.BaseProcess) -> None:
@@ -122,10 +131,22 @@ def _start_without_sigint(process: multiprocessing.process.BaseProcess) -> None:
         signal.signal(signal.SIGINT, previous)
 
 
-def _work(files: list[str], settings: IngestSettings, overrides: Mapping[str, object] | None,
+def _work(names: multiprocessing.Queue, settings: IngestSettings, overrides: Mapping[str, object] | None,
           chunks: multiprocessing.Queue, parent: int) -> None:
     """The worker: every file's items, in chunks of (file's index, item), then None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def files() -> Iterator[str]:
+        while True:
+            try:
+                part = names.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if os.getppid() != parent:
+                    os._exit(0)
+                continue
+            if part is None:
+                return
+            yield from part
 
     def send(chunk: list[tuple[int, Item]] | Exception | None) -> None:
         while True:
@@ -138,7 +159,7 @@ def _work(files: list[str], settings: IngestSettings, overrides: Mapping[str, ob
 
     chunk: list[tuple[int, Item]] = []
     try:
-        for index, name in enumerate(files):
+        for index, name in enumerate(files()):
             for item in each_draft(Path(name), settings=settings, overrides=overrides):
                 chunk.append((index, item))
                 if len(chunk) >= CHUNK_ITEMS:
