@@ -24,6 +24,7 @@ import queue
 import signal
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from .drafts import ArticleDraft, Skipped
@@ -38,7 +39,6 @@ Item = ArticleDraft | IngestError | Skipped
 WORKER_FILES = 200
 WORKER_BYTES = 4 << 20
 CHUNK_ITEMS = 32       # items sent to the importing process at a time (one pickle each)
-QUEUE_CHUNKS = 4       # chunks held between the processes at most: memory stays flat
 NAMES_SLICE = 1024     # file names sent to the worker at a time
 POLL_SECONDS = 1.0     # how often each side looks whether the other is still there
 
@@ -83,25 +83,28 @@ def file_drafts(files: Sequence[str | Path], *, settings: IngestSettings, overri
 def _from_worker(files: Sequence[str | Path], *, settings: IngestSettings,
                  overrides: Mapping[str, object] | None) -> Iterator[tuple[Path, Item]]:
     context = multiprocessing.get_context("spawn")   # never fork a process with scheduler threads
-    chunks = context.Queue(maxsize=QUEUE_CHUNKS)
+    # A pipe holds what the worker has read ahead: its buffer and the chunk being sent, so
+    # memory stays flat. This end alone reads it, and the worker alone writes: when it dies
+    # this end reads the end of the pipe, and when this process dies its writes fail.
+    reader, writer = context.Pipe(duplex=False)
     # The names go in slices, sent by the queue's own thread as the worker takes them: the
     # worker holds one slice, not a second copy of 100,000 names (25 MB).
     names = context.Queue()
-    process = context.Process(target=_work, args=(names, settings, overrides, chunks, os.getpid()),
+    process = context.Process(target=_work, args=(names, settings, overrides, writer, os.getpid()),
                               name="feedpub-ingest-reader", daemon=True)
     _start_without_sigint(process)
+    writer.close()
     for start in range(0, len(files), NAMES_SLICE):
         names.put([str(name) for name in files[start:start + NAMES_SLICE]])
     names.put(None)
     try:
         while True:
             try:
-                chunk = chunks.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                if not process.is_alive():
-                    raise IngestError(f"the process reading the files ended (exit code {process.exitcode}) "
-                                      "before it had read them all; what is stored is whole, run again to resume")
-                continue
+                chunk = reader.recv()
+            except EOFError:
+                process.join(POLL_SECONDS)
+                raise IngestError(f"the process reading the files ended (exit code {process.exitcode}) "
+                                  "before it had read them all; what is stored is whole, run again to resume") from None
             if chunk is None:
                 break
             if isinstance(chunk, Exception):   # what the reading raised in-process would raise here
@@ -113,7 +116,7 @@ def _from_worker(files: Sequence[str | Path], *, settings: IngestSettings,
         if process.is_alive():
             process.terminate()
         process.join()
-        chunks.close()
+        reader.close()
         names.close()
         names.cancel_join_thread()   # slices the worker never took are dropped, not waited for
 
@@ -132,7 +135,7 @@ def _start_without_sigint(process: multiprocessing.process.BaseProcess) -> None:
 
 
 def _work(names: multiprocessing.Queue, settings: IngestSettings, overrides: Mapping[str, object] | None,
-          chunks: multiprocessing.Queue, parent: int) -> None:
+          chunks: Connection, parent: int) -> None:
     """The worker: every file's items, in chunks of (file's index, item), then None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -149,13 +152,10 @@ def _work(names: multiprocessing.Queue, settings: IngestSettings, overrides: Map
             yield from part
 
     def send(chunk: list[tuple[int, Item]] | Exception | None) -> None:
-        while True:
-            try:
-                chunks.put(chunk, timeout=POLL_SECONDS)
-                return
-            except queue.Full:
-                if os.getppid() != parent:   # the importing process is gone (killed): nobody will read
-                    os._exit(0)
+        try:
+            chunks.send(chunk)
+        except OSError:   # the importing process is gone (killed) or done: nobody will read
+            os._exit(0)
 
     chunk: list[tuple[int, Item]] = []
     try:
@@ -174,4 +174,3 @@ def _work(names: multiprocessing.Queue, settings: IngestSettings, overrides: Map
             send(chunk)
         send(None)
     chunks.close()
-    chunks.join_thread()

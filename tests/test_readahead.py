@@ -73,3 +73,20 @@ def test_a_large_import_asked_to_stop_ends_its_reader_and_keeps_what_it_stored(t
     assert store.count() == 50
     again = ingest_paths(store, [folder], settings=ingest_settings, now=lambda: INGEST_TIME, report=lambda _: None)
     assert (again.created, again.unchanged, again.failed) == (WORKER_FILES + 19 - 50, 50, 1)
+
+
+def test_a_reader_that_dies_is_an_error_not_a_hang(tmp_path, ingest_settings):
+    import os
+    import signal
+
+    import pytest
+
+    folder = archive(tmp_path / "arsip")
+    items = file_drafts(collect_files([folder])[0], settings=ingest_settings, overrides=None, worker=True)
+    next(items)
+    (reader,) = multiprocessing.active_children()
+    os.kill(reader.pid, signal.SIGKILL)
+    with pytest.raises(IngestError, match="the process reading the files ended"):
+        for _ in items:
+            pass
+    assert multiprocessing.active_children() == []
