@@ -24,7 +24,8 @@ what is stored is found unchanged, the rest is imported.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
@@ -231,7 +232,7 @@ def collect_files(paths: Iterable[str | Path]) -> tuple[list[str], list[IngestEr
             found = [str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SOURCE_SUFFIXES
                      and not any(part.startswith(".") for part in p.relative_to(path).parts)]
             # Part by part, as Paths compare: a separator sorts before any character of a name.
-            found.sort(key=lambda name: name.replace("/", "\0"))
+            found.sort(key=lambda name: name.replace(os.sep, "\0"))
             files.extend(found)
         elif path.exists():
             files.append(str(path))

@@ -10,7 +10,7 @@ depend on where a file was parsed.
 
 The worker only reads files: it writes nothing, so stopping it at any point loses
 nothing. It ends with the import (its generator closed: the run finished, was asked to
-stop, or failed), when the importing process dies (it watches its parent), and it
+stop, or failed), when the importing process dies (its writes to the pipe fail), and it
 ignores Ctrl-C, which the terminal sends to both: the importing process decides what a
 first Ctrl-C means (stop after the article at hand). A small import (a handful of files,
 the API, the tests) reads in-process: starting an interpreter costs more than it saves.
@@ -40,7 +40,7 @@ WORKER_FILES = 200
 WORKER_BYTES = 4 << 20
 CHUNK_ITEMS = 32       # items sent to the importing process at a time (one pickle each)
 NAMES_SLICE = 1024     # file names sent to the worker at a time
-POLL_SECONDS = 1.0     # how often each side looks whether the other is still there
+POLL_SECONDS = 1.0     # how often the worker, waiting for names, looks whether the importing process is there
 
 
 def each_draft(file: Path, *, settings: IngestSettings, overrides: Mapping[str, object] | None) -> Iterator[Item]:

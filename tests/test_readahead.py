@@ -5,7 +5,11 @@ the worker ended with the import however it ends."""
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 from pathlib import Path
+
+import pytest
 
 from sources.errors import IngestError
 from sources.ingest import collect_files, ingest_paths
@@ -76,11 +80,6 @@ def test_a_large_import_asked_to_stop_ends_its_reader_and_keeps_what_it_stored(t
 
 
 def test_a_reader_that_dies_is_an_error_not_a_hang(tmp_path, ingest_settings):
-    import os
-    import signal
-
-    import pytest
-
     folder = archive(tmp_path / "arsip")
     items = file_drafts(collect_files([folder])[0], settings=ingest_settings, overrides=None, worker=True)
     next(items)
