@@ -165,7 +165,7 @@ def _work(names: multiprocessing.Queue, settings: IngestSettings, overrides: Map
                 if len(chunk) >= CHUNK_ITEMS:
                     send(chunk)
                     chunk = []
-    except Exception as exc:   # not an article's error (those are items): raised where the import runs
+    except Exception as exc:  # noqa: BLE001 - not an article's error (those are items): raised where the import runs
         if chunk:
             send(chunk)
         send(exc)

@@ -54,8 +54,11 @@ def test_a_bad_file_in_a_large_import_fails_alone_with_its_line(tmp_path, store,
     folder = archive(tmp_path / "arsip")
     assert wants_worker(collect_files([folder])[0])
     messages: list[str] = []
-    run = lambda **kw: ingest_paths(store, [folder], settings=ingest_settings,  # noqa: E731
-                                    now=lambda: INGEST_TIME, report=messages.append, **kw)
+
+    def run(**flags):
+        return ingest_paths(store, [folder], settings=ingest_settings, now=lambda: INGEST_TIME,
+                            report=messages.append, **flags)
+
     planned = run(dry_run=True)
     assert (planned.created, planned.failed) == (WORKER_FILES + 19, 1)
     assert store.count() == 0
