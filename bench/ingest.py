@@ -13,7 +13,13 @@ related links on; images not measured: no network). Printed per size:
 - first 1k / last 1k: seconds for the first and the last 1,000 articles, and their
   ratio; then the same in the process's CPU seconds (what other processes' load on a
   shared machine changes least; waiting for the disk is not in it);
-- peak MB: the child's largest resident set (ru_maxrss).
+- peak MB: the child's largest resident set (ru_maxrss);
+- a large import reads and parses its files in a worker process of its own
+  (:mod:`sources.readahead`): the CPU columns above are the importing process's (the
+  saves: the slower stage, which sets the pace), and the worker's are printed beside
+  them (``worker``: its CPU seconds in the first and the last 1k, over the whole run,
+  and its peak MB). The worker runs up to a few chunks of items ahead of the saves, so
+  its window figures lean early (the first 1k includes a little of the second).
 
 Then the same folder is imported again into the store it filled (``again``): every
 article is found unchanged, nothing is written.
@@ -72,10 +78,13 @@ def _child(folder: Path, store_file: Path, *, once: bool = False) -> dict:
     marks: dict[int, float] = {}
     cpu: dict[int, float] = {}
 
+    worker: dict[int, float] = {}
+
     def progress(done: int, total: int) -> None:
         if done in (0, WINDOW, total - WINDOW, total):
             marks[done] = time.perf_counter()
             cpu[done] = time.process_time()
+            worker[done] = _children_cpu()
 
     def quiet(message: str) -> None:
         if message.startswith(("error", "warning")):
@@ -86,6 +95,8 @@ def _child(folder: Path, store_file: Path, *, once: bool = False) -> dict:
         store = SQLiteStore(store_file, clock=utc_now)
         marks.clear()
         cpu.clear()
+        worker.clear()
+        started_cpu, started_worker = time.process_time(), _children_cpu()
         try:
             summary = ingest_paths(store, [folder], settings=settings, now=utc_now, report=quiet, progress=progress)
         finally:
@@ -98,9 +109,27 @@ def _child(folder: Path, store_file: Path, *, once: bool = False) -> dict:
             "last_window": marks[total] - marks.get(total - WINDOW, marks[0]),
             "first_cpu": cpu.get(WINDOW, cpu[total]) - cpu[0],
             "last_cpu": cpu[total] - cpu.get(total - WINDOW, cpu[0]),
+            "worker_first_cpu": worker.get(WINDOW, worker[total]) - worker[0],
+            "worker_last_cpu": worker[total] - worker.get(total - WINDOW, worker[0]),
+            "all_cpu": time.process_time() - started_cpu, "worker_all_cpu": _children_cpu() - started_worker,
         }
     figures["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["worker_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return figures
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's children: the running ones (from /proc) and the ended."""
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ticks, me = 0, os.getpid()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == me:   # ppid; utime and stime follow (proc(5))
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK") + ended.ru_utime + ended.ru_stime
 
 
 def measure(n: int, seed: int, *, once: bool = False) -> dict:
@@ -125,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_child(Path(args.child[0]), Path(args.child[1]), once=args.once)))
         return 0
     print(f"{'articles':>9} {'total s':>8} {'per s':>7} {'first 1k s':>10} {'last 1k s':>9} {'ratio':>6} "
-          f"{'CPU first':>9} {'CPU last':>8} {'ratio':>6} {'peak MB':>8} {'again s':>8}")
+          f"{'CPU first':>9} {'CPU last':>8} {'ratio':>6} {'peak MB':>8} {'again s':>8} | "
+          f"{'CPU all':>7} {'worker first':>12} {'last':>5} {'all':>6} {'peak MB':>7}")
+    nan = float("nan")
     for n in args.sizes:
         corpus_folder(n, args.seed)   # written before the clock starts
         figures = measure(n, args.seed, once=args.once)
@@ -136,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{n:>9} {first['seconds']:>8.1f} {n / first['seconds']:>7.0f} {first['first_window']:>10.2f} "
               f"{first['last_window']:>9.2f} {first['last_window'] / first['first_window']:>5.2f}x "
               f"{first['first_cpu']:>9.2f} {first['last_cpu']:>8.2f} {first['last_cpu'] / first['first_cpu']:>5.2f}x "
-              f"{figures['peak_mb']:>8.0f} {again['seconds']:>8.1f}")
+              f"{figures['peak_mb']:>8.0f} {again['seconds']:>8.1f} | {first.get('all_cpu', nan):>7.1f} "
+              f"{first.get('worker_first_cpu', nan):>12.2f} {first.get('worker_last_cpu', nan):>5.2f} "
+              f"{first.get('worker_all_cpu', nan):>6.1f} {figures.get('worker_peak_mb', nan):>7.0f}")
     return 0
 
 
