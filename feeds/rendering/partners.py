@@ -317,8 +317,8 @@ def render_partner(partner: Partner, site: SiteSettings, articles: Iterable[Arti
     filtered by the partner's categories and tags; read only as far as needed) and the
     deletions and take-downs of the last ``feeds.tombstone_days`` (newest first).
     ``entry_of``: an article's entry as the public feeds have it (make_entry), when the caller
-    keeps them for several partners. ``left``: when an article last left the feeds the partner's
-    filters draw from (the store's ``feeds_changed``)."""
+    keeps them for several partners. ``left``: when an article last left the document other than
+    for a newer one (feeds/building/partners.py ``last_left``)."""
     entry_of = entry_of or (lambda article: make_entry(article, site, slugs))
     profile = profile_of(partner)
     wanted = item_count(profile, site)
