@@ -67,15 +67,27 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def shard_of(path: str) -> str | None:
-    """The archive folder whose own manifest lists ``path`` (None: the main manifest does).
+# Where the manifests of the documents outside archive folders and the top folder are: one of 256
+# by the first two hex digits of their path's SHA-256 (every article's page, under `articles/` at the
+# default `site.article_url`, would otherwise be one list that an edit reads and writes whole).
+SHARDS_FOLDER = ".manifests"
 
-    A large site has tens of thousands of archive pages: each archive folder keeps its
-    own ``.manifest.json`` (listed with its digest in the main one), so a build that
-    changes one page rewrites one small file, not a manifest of every document.
+
+def shard_of(path: str) -> str | None:
+    """The folder whose own manifest lists ``path`` (None: the main manifest does): its archive
+    folder, or for any other document below the top folder, one of :data:`SHARDS_FOLDER`'s.
+
+    A large site has tens of thousands of archive pages and an article page each: each
+    archive folder keeps its own ``.manifest.json``, the other documents below the top folder
+    are spread over 256 (each listed with its digest in the main one), so a build that changes
+    a few documents rewrites a few small files, not a manifest of every document.
     """
     folder = path.rpartition("/")[0]
-    return folder + "/" if folder == "archive" or folder.endswith("/archive") else None
+    if not folder:
+        return None
+    if folder == "archive" or folder.endswith("/archive"):
+        return folder + "/"
+    return f"{SHARDS_FOLDER}/{hashlib.sha256(path.encode()).hexdigest()[:2]}/"
 
 
 def _read_json(path: Path) -> dict:
@@ -148,8 +160,13 @@ class Manifest:
     def paths(self, prefix: str) -> list[str]:
         """Every listed path that begins with ``prefix``."""
         found = [path for path in self.documents if path.startswith(prefix)]
+        archived = shard_of(prefix + "x")   # a prefix within an archive folder: that folder's alone
+        within = archived if archived and not archived.startswith(SHARDS_FOLDER + "/") else None
         for folder in self.shards:
-            if folder.startswith(prefix) or prefix.startswith(folder):
+            if folder.startswith(SHARDS_FOLDER + "/"):
+                if within is None:   # spread by digest: any of them may hold such a path
+                    found += [path for path in self.shard(folder) if path.startswith(prefix)]
+            elif folder.startswith(prefix) or prefix.startswith(folder):
                 found += [path for path in self.shard(folder) if path.startswith(prefix)]
         return sorted(found)
 
