@@ -106,6 +106,7 @@ class Model:
     deleted_at: datetime | None = None
     visible_at_deletion: bool = False
     ever_public: bool = False   # visible at some instant before its deletion
+    taken_down: bool = False    # unpublished through the store while readers saw it (partners announce it)
 
     @property
     def token(self) -> str:
@@ -209,6 +210,8 @@ def apply(store: SQLiteStore, ops) -> tuple[list[Model], list[datetime]]:
         m = models[op[1] % len(models)]
         seen = m.visible(clock)
         kept = m.status is Status.DELETED and m.visible_at_deletion   # a tombstone in its feeds
+        # A removal readers saw, which partners' feeds announce: any change to it takes a clock second.
+        announced = kept or m.taken_down
         at = clock
         if kind == "edit":
             _, _, phrase, offset, marks, status = op
@@ -229,7 +232,7 @@ def apply(store: SQLiteStore, ops) -> tuple[list[Model], list[datetime]]:
             )
             put(store, edited, "updated")
             at = next_second(m.stored, clock)
-            if seen or kept or edited.is_visible(clock):
+            if seen or kept or announced or edited.is_visible(clock):
                 at = store_clock.take(at)
             m.status, m.published, m.updated, m.deleted_at = new_status, published, updated, None
             m.stored = at
@@ -238,7 +241,8 @@ def apply(store: SQLiteStore, ops) -> tuple[list[Model], list[datetime]]:
             _, _, by_slug = op
             store.delete(m.slug if by_slug else m.id, clock)
             if m.status is not Status.DELETED:
-                at = store_clock.take(clock) if seen else clock
+                # Unseen: its stored time never goes back before its last version's.
+                at = store_clock.take(clock) if seen or announced else max(clock, m.stored)
                 m.visible_at_deletion = m.visible(clock)
                 m.ever_public = m.ever_public or m.visible_at_deletion
                 m.status, m.deleted_at, m.stored = Status.DELETED, clock, at
@@ -251,14 +255,15 @@ def apply(store: SQLiteStore, ops) -> tuple[list[Model], list[datetime]]:
             if via_api and hasattr(store, "unpublish"):
                 store.unpublish(m.slug, clock)
                 if m.status is not Status.DRAFT:
-                    at = store_clock.take(clock) if seen or kept else clock
+                    at = store_clock.take(clock) if seen or announced else max(clock, m.stored)
                     m.status, m.deleted_at, m.stored = Status.DRAFT, None, at
+                    m.taken_down = seen
             elif m.status is not Status.DRAFT:
                 old = store.get(m.id)
                 put(store, replace(old, status=Status.DRAFT, stored=clock,
                                    related=tuple(RelatedLink(link.title) for link in old.related if not link.suggested)), "updated")
                 at = next_second(m.stored, clock)
-                at = store_clock.take(at) if seen or kept else at
+                at = store_clock.take(at) if seen or announced else at
                 m.status, m.deleted_at, m.stored = Status.DRAFT, None, at
             m.visible_at_deletion = False
         if (seen and not m.visible(clock)) or kept:
@@ -317,7 +322,7 @@ def check(store: SQLiteStore, documents: dict[str, bytes], models: list[Model], 
     for name, body in documents.items():
         if name == "atom.xml" or name.startswith(".delta/atom.xml/"):   # deltas of atom.xml carry its tombstones
             body = without_tombstones(body, shown)
-        if name == ".manifest.json":
+        if name.endswith(".manifest.json"):   # the main one, and those it names (.manifests/, archive folders)
             for path in gone:
                 body = body.replace(path, b"")
         lowered = body.lower()
