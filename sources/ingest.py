@@ -222,8 +222,9 @@ def _measured(store: Articles, url: str, measure: Callable[[str], Image],
 def collect_files(paths: Iterable[str | Path]) -> tuple[list[str], list[IngestError]]:
     """Files named directly, plus every file of a known format (:data:`SOURCE_SUFFIXES`)
     below named directories (sorted as paths sort; hidden folders skipped); and an error for
-    each path that does not exist. Names, not :class:`Path` objects: a Path holds about 500
-    bytes, 50 MB for an archive of 100,000 files, kept for the whole import."""
+    each path that does not exist. Names, not :class:`Path` objects: a Path holds several times
+    a name's memory, kept for the whole import (docs/BENCHMARKS.md, "Files parsed in a worker
+    process")."""
     files: list[str] = []
     missing: list[IngestError] = []
     for raw in paths:

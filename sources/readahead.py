@@ -88,7 +88,8 @@ def _from_worker(files: Sequence[str | Path], *, settings: IngestSettings,
     # this end reads the end of the pipe, and when this process dies its writes fail.
     reader, writer = context.Pipe(duplex=False)
     # The names go in slices, sent by the queue's own thread as the worker takes them: the
-    # worker holds one slice, not a second copy of 100,000 names (25 MB).
+    # worker holds one slice, not a second copy of every name (docs/BENCHMARKS.md, "Files parsed
+    # in a worker process").
     names = context.Queue()
     process = context.Process(target=_work, args=(names, settings, overrides, writer, os.getpid()),
                               name="feedpub-ingest-reader", daemon=True)
