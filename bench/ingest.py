@@ -13,13 +13,17 @@ related links on; images not measured: no network). Printed per size:
 - first 1k / last 1k: seconds for the first and the last 1,000 articles, and their
   ratio; then the same in the process's CPU seconds (what other processes' load on a
   shared machine changes least; waiting for the disk is not in it);
-- peak MB: the child's largest resident set (ru_maxrss);
+- peak MB: the importing process's largest resident set (its ``VmHWM``: ``ru_maxrss``
+  would also count the resident set of the process that started it, as Linux carries
+  a process's high-water mark over ``exec``);
 - a large import reads and parses its files in a worker process of its own
   (:mod:`sources.readahead`): the CPU columns above are the importing process's (the
   saves: the slower stage, which sets the pace), and the worker's are printed beside
   them (``worker``: its CPU seconds in the first and the last 1k, over the whole run,
-  and its peak MB). The worker runs up to a few chunks of items ahead of the saves, so
-  its window figures lean early (the first 1k includes a little of the second).
+  and the peak MB of the processes the import started, the worker and
+  multiprocessing's resource tracker, each one's ``VmHWM`` added up; ``all MB`` adds
+  the importing process's). The worker runs up to a few chunks of items ahead of the
+  saves, so its window figures lean early (the first 1k includes a little of the second).
 
 Then the same folder is imported again into the store it filled (``again``): every
 article is found unchanged, nothing is written.
@@ -43,6 +47,7 @@ from pathlib import Path
 from bench.corpus import SOURCE_ROOT, cache_dir, generate_in_background
 
 WINDOW = 1000   # articles timed at each end of the run
+SAMPLE = 1000   # articles between two readings of the worker's high-water mark
 
 
 def corpus_folder(n: int, seed: int = 0, *, cache: Path | None = None) -> Path:
@@ -77,14 +82,16 @@ def _child(folder: Path, store_file: Path, *, once: bool = False) -> dict:
     settings = IngestSettings(tag_authority="news.example.com", timezone="Asia/Jakarta", language="id")
     marks: dict[int, float] = {}
     cpu: dict[int, float] = {}
-
     worker: dict[int, float] = {}
+    peaks: dict[int, int] = {}   # the import's own processes: pid -> VmHWM, kB
 
     def progress(done: int, total: int) -> None:
         if done in (0, WINDOW, total - WINDOW, total):
             marks[done] = time.perf_counter()
             cpu[done] = time.process_time()
-            worker[done] = _children_cpu()
+            worker[done] = _children_cpu(peaks)
+        elif done % SAMPLE == 0:
+            _children_cpu(peaks)
 
     def quiet(message: str) -> None:
         if message.startswith(("error", "warning")):
@@ -96,7 +103,7 @@ def _child(folder: Path, store_file: Path, *, once: bool = False) -> dict:
         marks.clear()
         cpu.clear()
         worker.clear()
-        started_cpu, started_worker = time.process_time(), _children_cpu()
+        started_cpu, started_worker = time.process_time(), _children_cpu(peaks)
         try:
             summary = ingest_paths(store, [folder], settings=settings, now=utc_now, report=quiet, progress=progress)
         finally:
@@ -111,15 +118,27 @@ def _child(folder: Path, store_file: Path, *, once: bool = False) -> dict:
             "last_cpu": cpu[total] - cpu.get(total - WINDOW, cpu[0]),
             "worker_first_cpu": worker.get(WINDOW, worker[total]) - worker[0],
             "worker_last_cpu": worker[total] - worker.get(total - WINDOW, worker[0]),
-            "all_cpu": time.process_time() - started_cpu, "worker_all_cpu": _children_cpu() - started_worker,
+            "all_cpu": time.process_time() - started_cpu, "worker_all_cpu": _children_cpu(peaks) - started_worker,
         }
-    figures["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    figures["worker_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    figures["peak_mb"] = _high_water(Path("/proc/self/status")) / 1024
+    figures["worker_peak_mb"] = sum(peaks.values()) / 1024
     return figures
 
 
-def _children_cpu() -> float:
-    """CPU seconds of this process's children: the running ones (from /proc) and the ended."""
+def _high_water(status: Path) -> int:
+    """A process's largest resident set so far, kB (``VmHWM`` of /proc/PID/status); 0 if it is gone."""
+    try:
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _children_cpu(peaks: dict[int, int]) -> float:
+    """CPU seconds of this process's children: the running ones (from /proc) and the ended;
+    each running child's high-water mark is kept in ``peaks``."""
     ended = resource.getrusage(resource.RUSAGE_CHILDREN)
     ticks, me = 0, os.getpid()
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -129,6 +148,8 @@ def _children_cpu() -> float:
             continue
         if int(fields[1]) == me:   # ppid; utime and stime follow (proc(5))
             ticks += int(fields[11]) + int(fields[12])
+            pid = int(stat.parent.name)
+            peaks[pid] = max(peaks.get(pid, 0), _high_water(stat.parent / "status"))
     return ticks / os.sysconf("SC_CLK_TCK") + ended.ru_utime + ended.ru_stime
 
 
@@ -155,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{'articles':>9} {'total s':>8} {'per s':>7} {'first 1k s':>10} {'last 1k s':>9} {'ratio':>6} "
           f"{'CPU first':>9} {'CPU last':>8} {'ratio':>6} {'peak MB':>8} {'again s':>8} | "
-          f"{'CPU all':>7} {'worker first':>12} {'last':>5} {'all':>6} {'peak MB':>7}")
+          f"{'CPU all':>7} {'worker first':>12} {'last':>5} {'all':>6} {'peak MB':>7} {'all MB':>6}")
     nan = float("nan")
     for n in args.sizes:
         corpus_folder(n, args.seed)   # written before the clock starts
@@ -169,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{first['first_cpu']:>9.2f} {first['last_cpu']:>8.2f} {first['last_cpu'] / first['first_cpu']:>5.2f}x "
               f"{figures['peak_mb']:>8.0f} {again['seconds']:>8.1f} | {first.get('all_cpu', nan):>7.1f} "
               f"{first.get('worker_first_cpu', nan):>12.2f} {first.get('worker_last_cpu', nan):>5.2f} "
-              f"{first.get('worker_all_cpu', nan):>6.1f} {figures.get('worker_peak_mb', nan):>7.0f}")
+              f"{first.get('worker_all_cpu', nan):>6.1f} {figures['worker_peak_mb']:>7.0f} "
+              f"{figures['peak_mb'] + figures['worker_peak_mb']:>6.0f}")
     return 0
 
 

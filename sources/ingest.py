@@ -221,25 +221,37 @@ def _measured(store: Articles, url: str, measure: Callable[[str], Image],
 
 def collect_files(paths: Iterable[str | Path]) -> tuple[list[str], list[IngestError]]:
     """Files named directly, plus every file of a known format (:data:`SOURCE_SUFFIXES`)
-    below named directories (sorted as paths sort; hidden folders skipped); and an error for
-    each path that does not exist. Names, not :class:`Path` objects: a Path holds several times
-    a name's memory, kept for the whole import (docs/BENCHMARKS.md, "Files parsed in a worker
-    process")."""
+    below named directories (in the order paths sort, part by part; hidden files and folders
+    skipped); and an error for each path that does not exist. Names, not :class:`Path`
+    objects: they are kept for the whole import. Not through ``Path.rglob`` either, which holds
+    every Path it yielded until it ends, and the process never gave that memory back
+    (docs/BENCHMARKS.md, "Files parsed in a worker process")."""
     files: list[str] = []
     missing: list[IngestError] = []
     for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = [str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SOURCE_SUFFIXES
-                     and not any(part.startswith(".") for part in p.relative_to(path).parts)]
-            # Part by part, as Paths compare: a separator sorts before any character of a name.
-            found.sort(key=lambda name: name.replace(os.sep, "\0"))
-            files.extend(found)
-        elif path.exists():
-            files.append(str(path))
+        name = os.fspath(raw)
+        if os.path.isdir(name):
+            _walk(str(Path(name)), files)
+        elif os.path.exists(name):
+            files.append(str(Path(name)))
         else:
-            missing.append(IngestError("no such file or directory", path=str(path)))
+            missing.append(IngestError("no such file or directory", path=str(Path(name))))
     return files, missing
+
+
+def _walk(folder: str, files: list[str]) -> None:
+    """Append the source files below ``folder`` (a name as :class:`Path` writes it) to ``files``
+    depth first, each folder's entries sorted by name: the order of the whole paths compared
+    part by part. A link to a folder is not followed, as ``Path.rglob`` does not; a link to a
+    file is read."""
+    with os.scandir(folder) as scan:
+        entries = sorted((entry for entry in scan if not entry.name.startswith(".")), key=lambda entry: entry.name)
+    for entry in entries:
+        path = os.path.join(folder, entry.name)
+        if entry.is_dir(follow_symlinks=False):
+            _walk(path, files)
+        elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in SOURCE_SUFFIXES:
+            files.append(path)
 
 
 def ingest_paths(

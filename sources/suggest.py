@@ -10,7 +10,13 @@ Looking at a bounded number of rows per word keeps the cost of a suggestion the 
 a store of a thousand articles and of a million (full-text ranking over the whole store
 grew with it: docs/BENCHMARKS.md, "Ingest"); a rare word reaches back as far as its
 articles go, a common one only to the latest, and a newsroom's related stories are
-mostly recent ones. Indonesian function words are left out of the query so that "yang",
+mostly recent ones. The index itself keeps about :data:`KEPT_PER_TERM` saves of a word:
+the older ones would never be looked at, and a common word's rows were most of the index
+(and of what an import wrote) while a suggestion read a few dozen of them. It keeps more
+than it looks at so that a word still has :data:`PER_TERM` to look at after some of its
+articles are deleted or saved again; and a save lets go of its words' older rows once in
+:data:`PRUNE_EVERY` saves, not at each (that was as much work as the save's own rows), so
+a word holds up to a few more rows than that between two. Indonesian function words are left out of the query so that "yang",
 "dan", "di" do not decide what is related. The suggestions are stored marked
 ``suggested`` so the feeds can tell them from the newsroom's own picks.
 """
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .model import Article
 
@@ -28,6 +34,8 @@ QUERY_TERMS = 24
 CANDIDATES = 20        # best matches of the suggestion index looked at
 MIN_SHARED_TERMS = 3   # distinctive words a suggestion must share with the article
 PER_TERM = 25          # most recent saves looked at for each of an article's words
+KEPT_PER_TERM = 2 * PER_TERM   # most recent saves the index keeps of each word (at least)
+PRUNE_EVERY = 8        # a save lets go of its words' older rows once in this many saves
 TITLE_WEIGHT = 3       # a title word counts as much as three body words
 
 # Frequent Indonesian (and a few English) function words: no signal for relatedness.
@@ -75,16 +83,40 @@ def index_terms(article: Article, terms: list[str] | None = None) -> list[tuple[
     return [(term, TITLE_WEIGHT if term in title else 1) for term in (terms or query_terms(article))]
 
 
-def choose_related(terms: list[str], candidates: Iterable[tuple[str, str, str]],
+def rank_candidates(rows: Iterable[tuple[str, int, int]], exclude: str) -> list[tuple[str, int]]:
+    """(id, words matched) of the articles of the suggestion index's ``rows`` (article id, weight,
+    seq: a row for each word of the query that an article holds, as the index holds one row for
+    each of an article's words) but ``exclude``, best first: the greatest weight of the words
+    they share with the query, then the most recently saved, then by id."""
+    weight: dict[str, int] = {}
+    newest: dict[str, int] = {}
+    matched: dict[str, int] = {}
+    for article_id, row_weight, seq in rows:
+        weight[article_id] = weight.get(article_id, 0) + row_weight
+        matched[article_id] = matched.get(article_id, 0) + 1
+        if seq > newest.get(article_id, -1):
+            newest[article_id] = seq
+    weight.pop(exclude, None)
+    return [(article_id, matched[article_id])
+            for article_id in sorted(weight, key=lambda article_id: (-weight[article_id], -newest[article_id],
+                                                                     article_id))]
+
+
+def choose_related(terms: list[str], candidates: Iterable[tuple[str, str, int]], content: Callable[[str], str],
                    limit: int = MAX_SUGGESTIONS) -> list[tuple[str, str]]:
-    """(id, title) of up to ``limit`` of the ranked (id, title, content_html) ``candidates``
-    that share at least :data:`MIN_SHARED_TERMS` of the query's ``terms``, best first."""
+    """(id, title) of up to ``limit`` of the ranked (id, title, words matched) ``candidates``
+    that share at least :data:`MIN_SHARED_TERMS` of the query's ``terms``, best first.
+
+    "Words matched" counts the ``terms`` the index found for the candidate: its own indexed
+    words, which are words of its title and body, so that many are shared for certain. For a
+    candidate matched on fewer, ``content`` (its id -> its HTML body) is read and every word
+    counts: an article shares words with the query beyond the ones it is indexed by."""
     wanted = set(terms)
     chosen = []
-    for target_id, title, content_html in candidates:
+    for target_id, title, matched in candidates:
         # The ranking rates anything sharing a word; a suggestion must share several.
-        shared = wanted & set(_words(title) + _words(re.sub(r"<[^>]+>", " ", content_html)))
-        if len(shared) >= MIN_SHARED_TERMS:
+        if matched >= MIN_SHARED_TERMS or len(
+                wanted & set(_words(title) + _words(re.sub(r"<[^>]+>", " ", content(target_id))))) >= MIN_SHARED_TERMS:
             chosen.append((target_id, title))
         if len(chosen) == limit:
             break

@@ -85,6 +85,36 @@ def test_each_word_looks_at_its_most_recent_saves_only(tmp_path, store, ingest, 
     assert {"lama", "tengah"} <= set(suggested(store, "lain"))
 
 
+def test_the_index_keeps_each_word_s_most_recent_saves_and_lets_older_ones_go(tmp_path, store, ingest, monkeypatch):
+    monkeypatch.setattr(store_sql, "KEPT_PER_TERM", 2)
+    monkeypatch.setattr(store_sql, "PRUNE_EVERY", 1)   # at every save, not once in a few
+    for n in range(5):   # the same words in every story
+        ingest(write_article(tmp_path, f"berita-{n}.txt", story(n)))
+    with store._read("the suggestion index") as cur:   # test-only peek at the index's rows
+        rows = cur.execute("SELECT a.slug, count(*) FROM suggestion_terms t JOIN articles a ON a.id = t.article_id "
+                           "WHERE t.term = 'banjir' GROUP BY a.slug ORDER BY a.slug").fetchall()
+        most = cur.execute("SELECT max(n) FROM (SELECT count(*) AS n FROM suggestion_terms GROUP BY term) AS c"
+                           ).fetchone()[0]
+    assert [tuple(row) for row in rows] == [("berita-3", 1), ("berita-4", 1)]
+    assert most == 2
+    # Each word still looks at its most recent saves, as before the older ones went.
+    assert set(suggested(store, "berita-4")) == {"berita-3", "berita-2"}
+
+
+def test_a_candidate_indexed_by_one_shared_word_is_suggested_when_its_body_shares_enough(tmp_path, store, ingest):
+    # Thirty frequent words fill the candidate's index, so the three rare ones it shares with
+    # the new story are not among its indexed words: only its title word "festival" is.
+    frequent = [f"{stem}{tail}" for stem in ("kayu", "batu", "pasir", "tanah", "rumput", "daun") for tail in "abcde"]
+    body = " ".join(word for word in frequent for _ in range(3))
+    ingest(write_article(tmp_path, "kandidat.txt", (
+        "---\ntitle: Festival Layang Raksasa\npublished: 2024-09-01T10:00:00+07:00\n---\n"
+        f"BATURAJA - OKES.NEWS - {body}.\nDi dermaga dekat mercusuar para nelayan menonton.\n")))
+    ingest(write_article(tmp_path, "baru.txt", (
+        "---\ntitle: Festival Dermaga Mercusuar Nelayan\npublished: 2024-09-02T10:00:00+07:00\n---\n"
+        "BATURAJA - OKES.NEWS - Festival dermaga mercusuar nelayan digelar di pantai.\n")))
+    assert suggested(store, "baru") == ["kandidat"]
+
+
 def suggested(store, slug: str) -> list[str]:
     (article,) = [a for a in latest_published(store, INGEST_TIME, 50) if a.slug == slug]
     return [link.target.slug for link in article.related if link.suggested]

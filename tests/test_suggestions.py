@@ -1,5 +1,5 @@
-"""Suggested related articles: the store's full-text search (FTS5 bm25, PostgreSQL ts_rank) over a corpus
-of Indonesian news on different subjects."""
+"""Suggested related articles: the store's suggestion index (sources/suggest.py) over a corpus of
+Indonesian news on different subjects."""
 
 from __future__ import annotations
 

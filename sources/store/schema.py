@@ -558,6 +558,35 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(  # 17
+        # The suggestion index keeps about 50 saves of each word (KEPT_PER_TERM of
+        # sources/suggest.py): the older rows of a common word were most of it and were never read.
+        # On SQLite its rows are its key's (WITHOUT ROWID): a suggestion reads a few hundred rows
+        # in (term, seq) order and each was a second lookup, of the table's row by its rowid.
+        sqlite=(
+            """CREATE TABLE suggestion_index (
+                term        TEXT NOT NULL,
+                seq         INTEGER NOT NULL,
+                article_id  TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+                weight      INTEGER NOT NULL,
+                PRIMARY KEY (term, seq, article_id)
+            ) WITHOUT ROWID""",
+            """INSERT INTO suggestion_index SELECT term, seq, article_id, weight FROM (
+                SELECT *, row_number() OVER (PARTITION BY term ORDER BY seq DESC) AS newest FROM suggestion_terms
+            ) WHERE newest <= 50""",
+            "DROP TABLE suggestion_terms",
+            "ALTER TABLE suggestion_index RENAME TO suggestion_terms",
+            "CREATE INDEX suggestion_terms_of ON suggestion_terms (article_id)",
+        ),
+        postgresql=(
+            """DELETE FROM suggestion_terms WHERE (term, seq, article_id) IN (
+                SELECT term, seq, article_id FROM (
+                    SELECT term, seq, article_id, row_number() OVER (PARTITION BY term ORDER BY seq DESC) AS newest
+                    FROM suggestion_terms
+                ) AS ranked WHERE newest > 50
+            )""",
+        ),
+    ),
 )
 
 

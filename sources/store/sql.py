@@ -42,7 +42,8 @@ from ..model import (Article, ArticleCounts, Image, LinkTarget, RelatedLink, Rev
                      Status, Tombstone)
 from ..placement import Placement
 from ..revisions import build_history, dumps as revision_snapshot
-from ..suggest import CANDIDATES, MAX_SUGGESTIONS, PER_TERM, choose_related, index_terms, query_terms
+from ..suggest import (CANDIDATES, KEPT_PER_TERM, MAX_SUGGESTIONS, PER_TERM, PRUNE_EVERY, choose_related,
+                       index_terms, query_terms, rank_candidates)
 from ..text import normalise_title, section_slug
 from .roles import Decide, FeedQueries, Leadership, PageSpan
 from .schema import PLACE
@@ -1373,36 +1374,47 @@ class SQLStore(ABC):
         return None
 
     def _index_terms(self, cur: Cursor, article: Article, terms: list[str], *, created: bool = False) -> None:
-        """The article's words in the suggestion index (sources/suggest.py), newest saved last.
-        A ``created`` article has none there yet."""
+        """The article's words in the suggestion index (sources/suggest.py), newest saved last,
+        each word's saves beyond its :data:`~sources.suggest.KEPT_PER_TERM` most recent let go once in
+        :data:`~sources.suggest.PRUNE_EVERY` saves. A ``created`` article has none there yet."""
         if not created:
             cur.execute("DELETE FROM suggestion_terms WHERE article_id = ?", (article.id,))
         if article.status is Status.DELETED:
             return
         seq = cur.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]
+        rows = index_terms(article, terms)
         cur.executemany("INSERT INTO suggestion_terms (term, seq, article_id, weight) VALUES (?, ?, ?, ?)",
-                        [(term, seq, article.id, weight) for term, weight in index_terms(article, terms)])
+                        [(term, seq, article.id, weight) for term, weight in rows])
+        if seq % PRUNE_EVERY == 0:
+            cur.executemany("DELETE FROM suggestion_terms WHERE term = ? AND seq <= (SELECT seq FROM suggestion_terms "
+                            "WHERE term = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                            [(term, term, KEPT_PER_TERM) for term, _ in rows])
 
     @staticmethod
     def _candidates(cur: Cursor, terms: list[str], exclude: str, limit: int,
-                    now_ts: int) -> list[tuple[str, str, str]]:
-        """(id, title, content_html) of up to ``limit`` other articles readers see at ``now_ts``
-        (Unix seconds) sharing any of ``terms``, the greatest weight of shared words first. Each word looks at the
+                    now_ts: int) -> list[tuple[str, str, int]]:
+        """(id, title, how many of ``terms`` matched) of up to ``limit`` other articles readers see
+        at ``now_ts`` (Unix seconds) sharing any of ``terms``, ranked by
+        :func:`~sources.suggest.rank_candidates`. Each word looks at the
         :data:`~sources.suggest.PER_TERM` most recent saves that hold it, through the index's
-        (term, seq) order: the cost of a suggestion does not grow with the store."""
+        (term, seq) order: the cost of a suggestion does not grow with the store. The rows are
+        ranked here rather than in SQL: joined to the articles before ranking, each of a few
+        hundred rows was a lookup of its own (docs/BENCHMARKS.md, "Ingest")."""
         recent = " UNION ALL ".join(
             "SELECT * FROM (SELECT article_id, weight, seq FROM suggestion_terms WHERE term = ? "
-            "ORDER BY seq DESC LIMIT ?) AS t" for _ in terms)
-        parameters = [value for term in terms for value in (term, PER_TERM)]
-        return cur.execute(
-            "SELECT a.id, a.title, a.content_html FROM (SELECT r.article_id, sum(r.weight) AS score, "
-            f"max(r.seq) AS seq FROM ({recent}) AS r JOIN articles v ON v.id = r.article_id "
-            "WHERE r.article_id != ? AND v.status = 'published' AND v.published_ts <= ? "
-            "GROUP BY r.article_id ORDER BY score DESC, seq DESC, r.article_id LIMIT ?) s "
-            "JOIN articles a ON a.id = s.article_id "
-            "ORDER BY s.score DESC, s.seq DESC, a.id",
-            (*parameters, exclude, now_ts, limit),
-        ).fetchall()
+            f"ORDER BY seq DESC LIMIT {PER_TERM:d}) AS t" for _ in terms)
+        ranked = rank_candidates(cur.execute(recent, terms), exclude)
+        found: list[tuple[str, str, int]] = []
+        # Best first, ``limit`` at a time: in an archive nearly all are visible, so one statement.
+        for start in range(0, len(ranked), limit):
+            chunk = ranked[start:start + limit]
+            visible = dict(cur.execute(
+                f"SELECT id, title FROM articles WHERE id IN ({','.join('?' * len(chunk))}) "
+                "AND status = 'published' AND published_ts <= ?", (*(id_ for id_, _ in chunk), now_ts)).fetchall())
+            found += [(id_, visible[id_], matched) for id_, matched in chunk if id_ in visible]
+            if len(found) >= limit:
+                break
+        return found[:limit]
 
     def _suggest(self, cur: Cursor, article: Article, terms: list[str], at: datetime) -> list[tuple[str, str]]:
         """(id, title) of the articles readers see at ``at`` the store suggests as related
@@ -1410,4 +1422,9 @@ class SQLStore(ABC):
         ``terms``: none that appears later, so no suggestion shows up afterwards."""
         if not terms:
             return []
-        return choose_related(terms, self._candidates(cur, terms, article.id, CANDIDATES, _ts(at)), MAX_SUGGESTIONS)
+
+        def content(article_id: str) -> str:
+            return cur.execute("SELECT content_html FROM articles WHERE id = ?", (article_id,)).fetchone()[0]
+
+        return choose_related(terms, self._candidates(cur, terms, article.id, CANDIDATES, _ts(at)), content,
+                              MAX_SUGGESTIONS)
