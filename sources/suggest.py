@@ -83,23 +83,17 @@ def index_terms(article: Article, terms: list[str] | None = None) -> list[tuple[
     return [(term, TITLE_WEIGHT if term in title else 1) for term in (terms or query_terms(article))]
 
 
-def rank_candidates(rows: Iterable[tuple[str, int, int]], exclude: str) -> list[tuple[str, int]]:
-    """(id, words matched) of the articles of the suggestion index's ``rows`` (article id, weight,
-    seq: a row for each word of the query that an article holds, as the index holds one row for
-    each of an article's words) but ``exclude``, best first: the greatest weight of the words
-    they share with the query, then the most recently saved, then by id."""
-    weight: dict[str, int] = {}
-    newest: dict[str, int] = {}
-    matched: dict[str, int] = {}
-    for article_id, row_weight, seq in rows:
-        weight[article_id] = weight.get(article_id, 0) + row_weight
-        matched[article_id] = matched.get(article_id, 0) + 1
-        if seq > newest.get(article_id, -1):
-            newest[article_id] = seq
-    weight.pop(exclude, None)
-    return [(article_id, matched[article_id])
-            for article_id in sorted(weight, key=lambda article_id: (-weight[article_id], -newest[article_id],
-                                                                     article_id))]
+def rank_candidates(rows: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(seq, words matched) of the saves of the suggestion index's ``rows`` (seq, weight: a row
+    for each word of the query that a save holds), best first: the greatest weight of the words
+    they share with the query, then the most recent. A seq is one article's save, so this
+    ranks articles."""
+    weight: dict[int, int] = {}
+    matched: dict[int, int] = {}
+    for seq, row_weight in rows:
+        weight[seq] = weight.get(seq, 0) + row_weight
+        matched[seq] = matched.get(seq, 0) + 1
+    return [(seq, matched[seq]) for seq in sorted(weight, key=lambda seq: (-weight[seq], -seq))]
 
 
 def choose_related(terms: list[str], candidates: Iterable[tuple[str, str, int]], content: Callable[[str], str],

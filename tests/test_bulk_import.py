@@ -91,8 +91,9 @@ def test_the_index_keeps_each_word_s_most_recent_saves_and_lets_older_ones_go(tm
     for n in range(5):   # the same words in every story
         ingest(write_article(tmp_path, f"berita-{n}.txt", story(n)))
     with store._read("the suggestion index") as cur:   # test-only peek at the index's rows
-        rows = cur.execute("SELECT a.slug, count(*) FROM suggestion_terms t JOIN articles a ON a.id = t.article_id "
-                           "WHERE t.term = 'banjir' GROUP BY a.slug ORDER BY a.slug").fetchall()
+        rows = cur.execute("SELECT a.slug, count(*) FROM suggestion_terms t JOIN suggestion_saves s ON s.seq = t.seq "
+                           "JOIN articles a ON a.id = s.article_id WHERE t.term = 'banjir' GROUP BY a.slug "
+                           "ORDER BY a.slug").fetchall()
         most = cur.execute("SELECT max(n) FROM (SELECT count(*) AS n FROM suggestion_terms GROUP BY term) AS c"
                            ).fetchone()[0]
     assert [tuple(row) for row in rows] == [("berita-3", 1), ("berita-4", 1)]

@@ -11,20 +11,22 @@ from pathlib import Path
 import pytest
 
 from sources.readahead import WORKER_FILES
+from sources.store.sql import BATCH_SAVES
 
 from .conftest import store_url, write_article
 from .harness import FEEDPUB
 
 pytestmark = pytest.mark.both_stores
 
-ARTICLES = 300
+ARTICLES = BATCH_SAVES + 200
 assert ARTICLES >= WORKER_FILES, "these imports are to read their files in a worker process (sources/readahead.py)"
+assert ARTICLES > BATCH_SAVES, "these imports are to commit a batch before they end, and be cut short after it"
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
 
 
 def archive(folder: Path, articles: int = ARTICLES) -> Path:
     for n in range(articles):
-        write_article(folder, f"{n // 100}/berita-{n:03d}.txt",
+        write_article(folder, f"{n // 100:02d}/berita-{n:04d}.txt",
                       f"---\ntitle: Berita Arsip Nomor {n}\npublished: 2024-09-{n % 28 + 1:02d}T10:00:00+07:00\n"
                       f"categories: [Daerah]\n---\nBATURAJA - OKES.NEWS - Isi berita arsip nomor {n}.\n"
                       + ("BACA JUGA:Berita Arsip Nomor 0\n" if n else "") + f"Paragraf kedua berita {n}.\n")
@@ -125,7 +127,7 @@ def test_ctrl_c_stops_after_the_article_at_hand_commits_and_says_how_to_resume(t
 
 
 def test_ctrl_c_at_a_terminal_reaches_the_file_reader_too_and_still_stops_after_the_article_at_hand(tmp_path, store):
-    articles = 4 * ARTICLES   # the reader is still at work (it reads a few hundred ahead) when Ctrl-C comes
+    articles = 2 * ARTICLES   # the reader is still at work (it reads a few hundred ahead) when Ctrl-C comes
     folder = archive(tmp_path / "arsip", articles)
     process = start(tmp_path, store, folder, session=True)
     once_some_are_committed(store, process)

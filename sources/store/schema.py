@@ -559,32 +559,52 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(  # 17
-        # The suggestion index keeps about 50 saves of each word (KEPT_PER_TERM of
-        # sources/suggest.py): the older rows of a common word were most of it and were never read.
-        # On SQLite its rows are its key's (WITHOUT ROWID): a suggestion reads a few hundred rows
-        # in (term, seq) order and each was a second lookup, of the table's row by its rowid.
+        # The suggestion index (sources/suggest.py) in two parts: each save of an article's
+        # words (``seq``, the store revision of that save) and the words it indexed, and each
+        # word's saves with their weight, whose rows are their (term, seq) key alone (WITHOUT
+        # ROWID on SQLite). A suggestion reads a few hundred rows of the second and maps the few
+        # it may show to their articles through the first. Each word keeps about 50 saves
+        # (KEPT_PER_TERM): the older rows of a common word were most of the index and were never
+        # read, and with the article's id in every row and an index by article, letting them go
+        # wrote a page of that index for nearly every row (docs/BENCHMARKS.md, "Ingest").
+        both=(
+            """CREATE TABLE suggestion_saves (
+                seq         {int} PRIMARY KEY,
+                article_id  {text} NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+                words       {text} NOT NULL
+            )""",
+        ),
         sqlite=(
-            """CREATE TABLE suggestion_index (
-                term        TEXT NOT NULL,
-                seq         INTEGER NOT NULL,
-                article_id  TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
-                weight      INTEGER NOT NULL,
-                PRIMARY KEY (term, seq, article_id)
+            "INSERT INTO suggestion_saves (seq, article_id, words) SELECT seq, min(article_id), group_concat(term, ' ') "
+            "FROM suggestion_terms GROUP BY seq ORDER BY seq",
+            """CREATE TABLE suggestion_words (
+                term    TEXT NOT NULL,
+                seq     INTEGER NOT NULL,
+                weight  INTEGER NOT NULL,
+                PRIMARY KEY (term, seq)
             ) WITHOUT ROWID""",
-            """INSERT INTO suggestion_index SELECT term, seq, article_id, weight FROM (
+            """INSERT INTO suggestion_words (term, seq, weight) SELECT term, seq, max(weight) FROM (
                 SELECT *, row_number() OVER (PARTITION BY term ORDER BY seq DESC) AS newest FROM suggestion_terms
-            ) WHERE newest <= 50""",
+            ) WHERE newest <= 50 GROUP BY term, seq""",
             "DROP TABLE suggestion_terms",
-            "ALTER TABLE suggestion_index RENAME TO suggestion_terms",
-            "CREATE INDEX suggestion_terms_of ON suggestion_terms (article_id)",
+            "ALTER TABLE suggestion_words RENAME TO suggestion_terms",
+            "CREATE INDEX suggestion_saves_of ON suggestion_saves (article_id)",
         ),
         postgresql=(
-            """DELETE FROM suggestion_terms WHERE (term, seq, article_id) IN (
-                SELECT term, seq, article_id FROM (
-                    SELECT term, seq, article_id, row_number() OVER (PARTITION BY term ORDER BY seq DESC) AS newest
-                    FROM suggestion_terms
-                ) AS ranked WHERE newest > 50
+            "INSERT INTO suggestion_saves (seq, article_id, words) SELECT seq, min(article_id), string_agg(term, ' ') "
+            "FROM suggestion_terms GROUP BY seq",
+            f"""CREATE TABLE suggestion_words (
+                term    {_TEXT} NOT NULL,
+                seq     BIGINT NOT NULL,
+                weight  BIGINT NOT NULL,
+                PRIMARY KEY (term, seq)
             )""",
+            """INSERT INTO suggestion_words (term, seq, weight) SELECT term, seq, max(weight) FROM (
+                SELECT *, row_number() OVER (PARTITION BY term ORDER BY seq DESC) AS newest FROM suggestion_terms
+            ) AS ranked WHERE newest <= 50 GROUP BY term, seq""",
+            "DROP TABLE suggestion_terms",
+            "ALTER TABLE suggestion_words RENAME TO suggestion_terms",
+            "CREATE INDEX suggestion_saves_of ON suggestion_saves (article_id)",
         ),
     ),
 )

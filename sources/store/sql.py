@@ -51,8 +51,10 @@ from .schema import PLACE
 # A batch of saves (SQLStore.batch) commits after this many saves or this long, whichever
 # comes first: a commit (an fsync on SQLite) per article was much of an import's time, and
 # other writers (the API, partner polls) wait no longer than one batch for theirs. A batch
-# takes one second of the store's clock (``_change_second``).
-BATCH_SAVES = 200
+# takes one second of the store's clock (``_change_second``). The time is what ends a batch
+# of an import: each commit writes every page its saves changed, and the longer the batch,
+# the more saves share a page (an index's last page, a feed's), so fewer pages an article.
+BATCH_SAVES = 1000
 BATCH_SECONDS = 1.0
 # Questions of one compound statement (SQLStore._each): SQLite takes at most 500 SELECTs in one.
 EACH_CHUNK = 200
@@ -1117,7 +1119,7 @@ class SQLStore(ABC):
             self._places_changed(cur, article, kept_before, changed, deleted_ts is not None, now, at)
             moved = self._links_moved(cur, article, changed, now)
             if status is Status.DELETED:
-                cur.execute("DELETE FROM suggestion_terms WHERE article_id = ?", (article.id,))
+                self._unindex(cur, article.id)
             self._add_revision(cur, article, changed)
             self._reresolve(cur, changed, at, fresh={article.id})
             self._redate(cur, moved - {article.id}, at)
@@ -1138,6 +1140,7 @@ class SQLStore(ABC):
         self._reresolve(cur, gone, now, fresh={article.id})
         self._redate(cur, moved - {article.id}, now)
         cur.execute("DELETE FROM revisions WHERE article_id = ?", (article.id,))
+        self._unindex(cur, article.id)
         cur.execute("DELETE FROM articles WHERE id = ?", (article.id,))
         # Its sections, unless another article carries them: a demo leaves no empty feed behind.
         for kind, name in sorted(self._terms_of(article)):
@@ -1374,21 +1377,33 @@ class SQLStore(ABC):
         return None
 
     def _index_terms(self, cur: Cursor, article: Article, terms: list[str], *, created: bool = False) -> None:
-        """The article's words in the suggestion index (sources/suggest.py), newest saved last,
-        each word's saves beyond its :data:`~sources.suggest.KEPT_PER_TERM` most recent let go once in
-        :data:`~sources.suggest.PRUNE_EVERY` saves. A ``created`` article has none there yet."""
+        """The article's words in the suggestion index (sources/suggest.py), as this save's, the
+        newest; each word's saves beyond its :data:`~sources.suggest.KEPT_PER_TERM` most recent
+        let go once in :data:`~sources.suggest.PRUNE_EVERY` saves. A ``created`` article has none
+        there yet."""
         if not created:
-            cur.execute("DELETE FROM suggestion_terms WHERE article_id = ?", (article.id,))
-        if article.status is Status.DELETED:
+            self._unindex(cur, article.id)
+        rows = index_terms(article, terms)
+        if article.status is Status.DELETED or not rows:
             return
         seq = cur.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]
-        rows = index_terms(article, terms)
-        cur.executemany("INSERT INTO suggestion_terms (term, seq, article_id, weight) VALUES (?, ?, ?, ?)",
-                        [(term, seq, article.id, weight) for term, weight in rows])
+        cur.execute("INSERT INTO suggestion_saves (seq, article_id, words) VALUES (?, ?, ?)",
+                    (seq, article.id, " ".join(term for term, _ in rows)))
+        cur.executemany("INSERT INTO suggestion_terms (term, seq, weight) VALUES (?, ?, ?)",
+                        [(term, seq, weight) for term, weight in rows])
         if seq % PRUNE_EVERY == 0:
             cur.executemany("DELETE FROM suggestion_terms WHERE term = ? AND seq <= (SELECT seq FROM suggestion_terms "
                             "WHERE term = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
                             [(term, term, KEPT_PER_TERM) for term, _ in rows])
+
+    @staticmethod
+    def _unindex(cur: Cursor, article_id: str) -> None:
+        """Take the article's words out of the suggestion index (those not let go already)."""
+        for seq, words in cur.execute("SELECT seq, words FROM suggestion_saves WHERE article_id = ?",
+                                      (article_id,)).fetchall():
+            cur.executemany("DELETE FROM suggestion_terms WHERE term = ? AND seq = ?",
+                            [(word, seq) for word in words.split()])
+            cur.execute("DELETE FROM suggestion_saves WHERE seq = ?", (seq,))
 
     @staticmethod
     def _candidates(cur: Cursor, terms: list[str], exclude: str, limit: int,
@@ -1401,17 +1416,18 @@ class SQLStore(ABC):
         ranked here rather than in SQL: joined to the articles before ranking, each of a few
         hundred rows was a lookup of its own (docs/BENCHMARKS.md, "Ingest")."""
         recent = " UNION ALL ".join(
-            "SELECT * FROM (SELECT article_id, weight, seq FROM suggestion_terms WHERE term = ? "
-            f"ORDER BY seq DESC LIMIT {PER_TERM:d}) AS t" for _ in terms)
-        ranked = rank_candidates(cur.execute(recent, terms), exclude)
+            f"SELECT * FROM (SELECT seq, weight FROM suggestion_terms WHERE term = ? ORDER BY seq DESC "
+            f"LIMIT {PER_TERM:d}) AS t" for _ in terms)
+        ranked = rank_candidates(cur.execute(recent, terms))
         found: list[tuple[str, str, int]] = []
         # Best first, ``limit`` at a time: in an archive nearly all are visible, so one statement.
         for start in range(0, len(ranked), limit):
             chunk = ranked[start:start + limit]
-            visible = dict(cur.execute(
-                f"SELECT id, title FROM articles WHERE id IN ({','.join('?' * len(chunk))}) "
-                "AND status = 'published' AND published_ts <= ?", (*(id_ for id_, _ in chunk), now_ts)).fetchall())
-            found += [(id_, visible[id_], matched) for id_, matched in chunk if id_ in visible]
+            visible = {seq: (article_id, title) for seq, article_id, title in cur.execute(
+                "SELECT s.seq, a.id, a.title FROM suggestion_saves s JOIN articles a ON a.id = s.article_id "
+                f"WHERE s.seq IN ({','.join('?' * len(chunk))}) AND a.id != ? AND a.status = 'published' "
+                "AND a.published_ts <= ?", (*(seq for seq, _ in chunk), exclude, now_ts)).fetchall()}
+            found += [(*visible[seq], matched) for seq, matched in chunk if seq in visible]
             if len(found) >= limit:
                 break
         return found[:limit]
