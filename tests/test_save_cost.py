@@ -6,11 +6,14 @@ same on any machine, however loaded."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 from sources.ingest import mint_id
 from sources.model import Article, IngestSettings, RelatedLink, SaveResult, Status
 from sources.store import SQLiteStore
+from sources.suggest import PRUNE_EVERY
 
 from .conftest import INGEST_TIME
 
@@ -30,13 +33,23 @@ def _article(n: int, tag: str) -> Article:
                    stored=INGEST_TIME)
 
 
-def _steps_to_save_one_more(tmp_path, stored: int) -> int:
-    """Steps to save a story with a tag no other has, once ``stored`` stories are in the store."""
+def _unlinked(n: int, tag: str) -> Article:
+    """A published story naming no related story, on the subject every other is on: the store
+    suggests some for it."""
+    return replace(_article(n, tag), related=(), content_html=(
+        f"<p>Banjir bandang merendam desa nomor {n}; warga mengungsi ke posko darurat dan "
+        "tenda pengungsian di lapangan kecamatan.</p>"))
+
+
+def _steps_to_save_more(tmp_path, stored: int, story: Callable[[int, str], Article] = _article) -> int:
+    """Steps to save :data:`~sources.suggest.PRUNE_EVERY` more stories, each with a tag no other
+    has, once ``stored`` stories are in the store: one of them lets the suggestion index's older
+    rows go, as one save in that many does."""
     store = SQLiteStore(tmp_path / f"store-{stored}.sqlite3", clock=lambda: INGEST_TIME)
     try:
         with store.batch():
-            for n in range(1, stored + 1):
-                article = _article(n, "Banjir")
+            for n in range(PRUNE_EVERY + 1, PRUNE_EVERY + stored + 1):
+                article = story(n, "Banjir")
                 store.save(lambda existing, article=article: SaveResult("created", article), article_id=None,
                            slug=article.slug)
         steps = 0
@@ -47,8 +60,9 @@ def _steps_to_save_one_more(tmp_path, stored: int) -> int:
             return 0
 
         store._db.set_progress_handler(step, 1)
-        new = _article(0, "Gempa")
-        store.save(lambda existing: SaveResult("created", new), article_id=None, slug=new.slug)
+        for n in range(PRUNE_EVERY):
+            new = story(n, f"Gempa {n}")
+            store.save(lambda existing, new=new: SaveResult("created", new), article_id=None, slug=new.slug)
         store._db.set_progress_handler(None, 1)
         return steps
     finally:
@@ -59,5 +73,12 @@ def test_saving_an_article_takes_as_many_steps_in_a_store_of_hundreds_as_in_one_
     """Each stored story left a pending link and carries the category: a save once read every
     pending link of the store (to find those its headline settles) and, for a tag new to the
     store, every published article (to find when the tag's feed was first published)."""
-    few, many = _steps_to_save_one_more(tmp_path, 20), _steps_to_save_one_more(tmp_path, 400)
+    few, many = _steps_to_save_more(tmp_path, 20), _steps_to_save_more(tmp_path, 400)
+    assert many <= few * 1.1, (few, many)
+
+
+def test_suggesting_related_stories_takes_as_many_steps_in_a_store_of_hundreds_as_in_one_of_tens(tmp_path):
+    """Every story shares its words with the new one, more of them than each word's index keeps
+    in both stores: a suggestion once read every visible article, through the articles by time."""
+    few, many = _steps_to_save_more(tmp_path, 60, _unlinked), _steps_to_save_more(tmp_path, 600, _unlinked)
     assert many <= few * 1.1, (few, many)

@@ -1405,8 +1405,7 @@ class SQLStore(ABC):
                             [(word, seq) for word in words.split()])
             cur.execute("DELETE FROM suggestion_saves WHERE seq = ?", (seq,))
 
-    @staticmethod
-    def _candidates(cur: Cursor, terms: list[str], exclude: str, limit: int,
+    def _candidates(self, cur: Cursor, terms: list[str], exclude: str, limit: int,
                     now_ts: int) -> list[tuple[str, str, int]]:
         """(id, title, how many of ``terms`` matched) of up to ``limit`` other articles readers see
         at ``now_ts`` (Unix seconds) sharing any of ``terms``, ranked by
@@ -1423,10 +1422,13 @@ class SQLStore(ABC):
         # Best first, ``limit`` at a time: in an archive nearly all are visible, so one statement.
         for start in range(0, len(ranked), limit):
             chunk = ranked[start:start + limit]
+            # From the saves to their articles: SQLite otherwise led with the articles by time and
+            # read every visible one for each suggestion.
             visible = {seq: (article_id, title) for seq, article_id, title in cur.execute(
                 "SELECT s.seq, a.id, a.title FROM suggestion_saves s JOIN articles a ON a.id = s.article_id "
-                f"WHERE s.seq IN ({','.join('?' * len(chunk))}) AND a.id != ? AND a.status = 'published' "
-                "AND a.published_ts <= ?", (*(seq for seq, _ in chunk), exclude, now_ts)).fetchall()}
+                f"WHERE s.seq IN ({','.join('?' * len(chunk))}) AND a.id != ? "
+                f"AND {self.UNINDEXED}a.status = 'published' AND {self.UNINDEXED}a.published_ts <= ?",
+                (*(seq for seq, _ in chunk), exclude, now_ts)).fetchall()}
             found += [(*visible[seq], matched) for seq, matched in chunk if seq in visible]
             if len(found) >= limit:
                 break
