@@ -13,6 +13,10 @@ related links on; images not measured: no network). Printed per size:
 - first 1k / last 1k: seconds for the first and the last 1,000 articles, and their
   ratio; then the same in the process's CPU seconds (what other processes' load on a
   shared machine changes least; waiting for the disk is not in it);
+- settled: the ratio of the last 1k's CPU seconds to those of the 1,000 articles after
+  the first 10,000 (runs of 20,000 or more): the first thousands go into an empty store,
+  whose indexes are small and whose suggestion index is still filling, so the first 1k
+  is cheaper than any later 1k; this ratio says whether the cost still grows after that;
 - peak MB: the importing process's largest resident set (its ``VmHWM``: ``ru_maxrss``
   would also count the resident set of the process that started it, as Linux carries
   a process's high-water mark over ``exec``);
@@ -47,6 +51,7 @@ from pathlib import Path
 from bench.corpus import SOURCE_ROOT, cache_dir, generate_in_background
 
 WINDOW = 1000   # articles timed at each end of the run
+SETTLED = 10_000   # and from here on too: the store no longer empty (see "settled" below)
 SAMPLE = 1000   # articles between two readings of the worker's high-water mark
 
 
@@ -86,7 +91,7 @@ def _child(folder: Path, store_file: Path, *, once: bool = False) -> dict:
     peaks: dict[int, int] = {}   # the import's own processes: pid -> VmHWM, kB
 
     def progress(done: int, total: int) -> None:
-        if done in (0, WINDOW, total - WINDOW, total):
+        if done in (0, WINDOW, SETTLED, SETTLED + WINDOW, total - WINDOW, total):
             marks[done] = time.perf_counter()
             cpu[done] = time.process_time()
             worker[done] = _children_cpu(peaks)
@@ -98,11 +103,13 @@ def _child(folder: Path, store_file: Path, *, once: bool = False) -> dict:
             print(message, file=sys.stderr)
 
     figures = {}
+    worker_peak = 0   # kB: the largest of the runs' (their processes' high-water marks added up)
     for run in ("first",) if once else ("first", "again"):
         store = SQLiteStore(store_file, clock=utc_now)
         marks.clear()
         cpu.clear()
         worker.clear()
+        peaks.clear()   # each run starts a worker of its own
         started_cpu, started_worker = time.process_time(), _children_cpu(peaks)
         try:
             summary = ingest_paths(store, [folder], settings=settings, now=utc_now, report=quiet, progress=progress)
@@ -116,12 +123,14 @@ def _child(folder: Path, store_file: Path, *, once: bool = False) -> dict:
             "last_window": marks[total] - marks.get(total - WINDOW, marks[0]),
             "first_cpu": cpu.get(WINDOW, cpu[total]) - cpu[0],
             "last_cpu": cpu[total] - cpu.get(total - WINDOW, cpu[0]),
+            "settled_cpu": (cpu[SETTLED + WINDOW] - cpu[SETTLED]) if SETTLED + WINDOW in cpu else float("nan"),
             "worker_first_cpu": worker.get(WINDOW, worker[total]) - worker[0],
             "worker_last_cpu": worker[total] - worker.get(total - WINDOW, worker[0]),
             "all_cpu": time.process_time() - started_cpu, "worker_all_cpu": _children_cpu(peaks) - started_worker,
         }
+        worker_peak = max(worker_peak, sum(peaks.values()))
     figures["peak_mb"] = _high_water(Path("/proc/self/status")) / 1024
-    figures["worker_peak_mb"] = sum(peaks.values()) / 1024
+    figures["worker_peak_mb"] = worker_peak / 1024
     return figures
 
 
@@ -176,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{'articles':>9} {'total s':>8} {'per s':>7} {'first 1k s':>10} {'last 1k s':>9} {'ratio':>6} "
           f"{'CPU first':>9} {'CPU last':>8} {'ratio':>6} {'peak MB':>8} {'again s':>8} | "
-          f"{'CPU all':>7} {'worker first':>12} {'last':>5} {'all':>6} {'peak MB':>7} {'all MB':>6}")
+          f"{'CPU all':>7} {'worker first':>12} {'last':>5} {'all':>6} {'peak MB':>7} {'all MB':>6} | {'settled':>7}")
     nan = float("nan")
     for n in args.sizes:
         corpus_folder(n, args.seed)   # written before the clock starts
@@ -191,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{figures['peak_mb']:>8.0f} {again['seconds']:>8.1f} | {first.get('all_cpu', nan):>7.1f} "
               f"{first.get('worker_first_cpu', nan):>12.2f} {first.get('worker_last_cpu', nan):>5.2f} "
               f"{first.get('worker_all_cpu', nan):>6.1f} {figures['worker_peak_mb']:>7.0f} "
-              f"{figures['peak_mb'] + figures['worker_peak_mb']:>6.0f}")
+              f"{figures['peak_mb'] + figures['worker_peak_mb']:>6.0f} | "
+              f"{first['last_cpu'] / first.get('settled_cpu', nan):>6.2f}x")
     return 0
 
 
