@@ -3,22 +3,22 @@
 Each stored article leaves its distinctive words (:func:`query_terms`, title words
 weighing three times body words: :func:`index_terms`) in the store's suggestion index.
 For each of an article's words, the :data:`PER_TERM` most recent saves that hold it
-are looked at; those articles are ranked by the weight of the words they share with it,
-the same SQL on both backends (sources/store/sql.py), and of the best
-:data:`CANDIDATES`, :func:`choose_related` keeps those that share enough of the words.
-Looking at a bounded number of rows per word keeps the cost of a suggestion the same in
-a store of a thousand articles and of a million (full-text ranking over the whole store
-grew with it: docs/BENCHMARKS.md, "Ingest"); a rare word reaches back as far as its
-articles go, a common one only to the latest, and a newsroom's related stories are
+are looked at; those articles are ranked by the weight of the words they share with it
+(:func:`rank_candidates`, the same on both backends: sources/store/sql.py reads the rows),
+and of the best :data:`CANDIDATES`, :func:`choose_related` keeps those that share enough
+of the words. Looking at a bounded number of rows per word keeps the cost of a suggestion
+the same in a store of a thousand articles and of a million (full-text ranking over the
+whole store grew with it: docs/BENCHMARKS.md, "Ingest"); a rare word reaches back as far
+as its articles go, a common one only to the latest, and a newsroom's related stories are
 mostly recent ones. The index itself keeps about :data:`KEPT_PER_TERM` saves of a word:
 the older ones would never be looked at, and a common word's rows were most of the index
 (and of what an import wrote) while a suggestion read a few dozen of them. It keeps more
 than it looks at so that a word still has :data:`PER_TERM` to look at after some of its
 articles are deleted or saved again; and a save lets go of its words' older rows once in
 :data:`PRUNE_EVERY` saves, not at each (that was as much work as the save's own rows), so
-a word holds up to a few more rows than that between two. Indonesian function words are left out of the query so that "yang",
-"dan", "di" do not decide what is related. The suggestions are stored marked
-``suggested`` so the feeds can tell them from the newsroom's own picks.
+a word holds a few more rows than that between two. Indonesian function words are left out
+of the query so that "yang", "dan", "di" do not decide what is related. The suggestions are
+stored marked ``suggested`` so the feeds can tell them from the newsroom's own picks.
 """
 
 from __future__ import annotations

@@ -575,8 +575,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
         sqlite=(
-            "INSERT INTO suggestion_saves (seq, article_id, words) SELECT seq, min(article_id), group_concat(term, ' ') "
-            "FROM suggestion_terms GROUP BY seq ORDER BY seq",
+            "INSERT INTO suggestion_saves (seq, article_id, words) "
+            "SELECT seq, min(article_id), group_concat(term, ' ') FROM suggestion_terms GROUP BY seq ORDER BY seq",
             """CREATE TABLE suggestion_words (
                 term    TEXT NOT NULL,
                 seq     INTEGER NOT NULL,
