@@ -428,14 +428,18 @@ class SQLStore(ABC):
                            f"since{i}": -2**62 if since_ts is None else since_ts,
                            f"upper_ts{i}": upper[0], f"upper_id{i}": upper[1], f"last_ts{i}": last[0],
                            f"last_id{i}": last[1], f"first_ts{i}": first[0], f"first_id{i}": first[1]})
-            # No page closed after it yet: a place after it going (or moving) may have opened one again.
-            after = ("" if witness else
-                     f"OR (a.kept = 0 AND (a.published_ts, a.article_id) > (:last_ts{i}, :last_id{i})) ")
-            return (f"SELECT {i}, max(a.changed_ts) FROM place_changes a WHERE a.kind = :kind{i} "
-                    f"AND a.name = :name{i} AND ((a.kept IN (0, 2) AND a.published_ts >= :since{i} "
-                    f"AND (a.published_ts, a.article_id) <= (:upper_ts{i}, :upper_id{i})) {after}"
-                    f"OR (a.kept = 1 AND (a.published_ts, a.article_id) >= (:first_ts{i}, :first_id{i}) AND "
-                    f"(a.published_ts, a.article_id) <= (:last_ts{i}, :last_id{i})))")
+            # One range of the feed's (kept, published_ts, article_id) order each: as one condition
+            # with ORs, the planner read every row of the feed for each page, and a feed has a row
+            # for each of its articles (kept 2), so a full build grew with the square of the store.
+            rows = (f"SELECT max(changed_ts) AS changed FROM place_changes WHERE kind = :kind{i} "
+                    f"AND name = :name{i} AND ")
+            span = f"published_ts >= :since{i} AND (published_ts, article_id) <= (:upper_ts{i}, :upper_id{i})"
+            ranges = [f"{rows}kept = 0 AND {span}", f"{rows}kept = 2 AND {span}",
+                      f"{rows}kept = 1 AND (published_ts, article_id) >= (:first_ts{i}, :first_id{i}) "
+                      f"AND (published_ts, article_id) <= (:last_ts{i}, :last_id{i})"]
+            if not witness:   # no page closed after it yet: a place after it going (or moving) may open one again
+                ranges.append(f"{rows}kept = 0 AND (published_ts, article_id) > (:last_ts{i}, :last_id{i})")
+            return f"SELECT {i}, (SELECT max(changed) FROM ({' UNION ALL '.join(ranges)}) AS u{i})"
         what = ("when a page of " + self._feed_name(*pages[0][:2]) if len(pages) == 1
                 else f"when {len(pages)} archive pages last changed")
         found = self._each(what, len(pages), branch, {}) if pages else []

@@ -1,0 +1,62 @@
+"""What a build asks of the store for an archive page does not grow with the store: a full
+build asks it of every archive page, so a question that read every row of a feed made the
+build grow with the square of the store.
+
+Counted in SQLite's virtual machine steps (a progress handler called at every step): the
+same on any machine, however loaded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sources.ingest import mint_id
+from sources.model import Article, IngestSettings, SaveResult, Status
+from sources.store import SQLiteStore
+
+from .conftest import INGEST_TIME
+
+SETTINGS = IngestSettings(tag_authority="okes.example", timezone="Asia/Jakarta", language="id")
+
+
+def _story(n: int) -> Article:
+    slug = f"berita-{n:04d}"
+    published = INGEST_TIME - timedelta(hours=1000 - n)   # saved oldest first, as an archive is
+    return Article(id=mint_id(SETTINGS, slug, published), slug=slug, url=None, title=f"Berita nomor {n}",
+                   summary="", content_html=f"<p>Isi berita {n}.</p>", content_text="Isi.", author=None, city=None,
+                   publication=None, published=published, updated=published, categories=("Daerah",), tags=(),
+                   related=(), status=Status.PUBLISHED, stored=INGEST_TIME)
+
+
+def _steps_to_ask_of_a_page(tmp_path, stored: int) -> tuple[int, object]:
+    """Steps to ask when a page of ten of the main feed's places, in the middle of ``stored``
+    stories saved oldest first, last changed; and the answer."""
+    store = SQLiteStore(tmp_path / f"store-{stored}.sqlite3", clock=lambda: INGEST_TIME)
+    try:
+        stories = [_story(n) for n in range(stored)]
+        with store.batch():
+            for article in stories:
+                store.save(lambda existing, article=article: SaveResult("created", article), article_id=None,
+                           slug=article.slug)
+        first, last, witness = (stories[stored // 2 + k] for k in (0, 9, 19))
+        place = lambda article: (int(article.published.timestamp()), article.id)   # noqa: E731
+        page = (None, None, place(first)[0], place(last), place(witness), place(first))
+        steps = 0
+
+        def step() -> int:
+            nonlocal steps
+            steps += 1
+            return 0
+
+        store._db.set_progress_handler(step, 1)
+        (changed,) = store.place_changed_each([page])
+        store._db.set_progress_handler(None, 1)
+        return steps, changed
+    finally:
+        store.close()
+
+
+def test_asking_when_an_archive_page_changed_takes_as_many_steps_in_a_store_of_hundreds_as_in_one_of_tens(tmp_path):
+    (few, changed_few), (many, changed_many) = _steps_to_ask_of_a_page(tmp_path, 40), _steps_to_ask_of_a_page(
+        tmp_path, 400)
+    assert changed_few is not None and changed_many is not None   # each place's arrival is recorded
+    assert many <= few * 1.1, (few, many)
