@@ -27,6 +27,11 @@ def _story(n: int) -> Article:
                    related=(), status=Status.PUBLISHED, stored=INGEST_TIME)
 
 
+def _place(article: Article) -> tuple[int, str]:
+    """Where an article stands in its feeds: (publication time in Unix seconds, id)."""
+    return int(article.published.timestamp()), article.id
+
+
 def _steps_to_ask_of_a_page(tmp_path, stored: int) -> tuple[int, object]:
     """Steps to ask when a page of ten of the main feed's places, in the middle of ``stored``
     stories saved oldest first, last changed; and the answer."""
@@ -37,9 +42,8 @@ def _steps_to_ask_of_a_page(tmp_path, stored: int) -> tuple[int, object]:
             for article in stories:
                 store.save(lambda existing, article=article: SaveResult("created", article), article_id=None,
                            slug=article.slug)
-        first, last, witness = (stories[stored // 2 + k] for k in (0, 9, 19))
-        place = lambda article: (int(article.published.timestamp()), article.id)   # noqa: E731
-        page = (None, None, place(first)[0], place(last), place(witness), place(first))
+        first, last, witness = (_place(stories[stored // 2 + k]) for k in (0, 9, 19))
+        page = (None, None, first[0], last, witness, first)
         steps = 0
 
         def step() -> int:
