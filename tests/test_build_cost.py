@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sources.ingest import mint_id
-from sources.model import Article, IngestSettings, SaveResult, Status
+from sources.model import Article, IngestSettings, Status
 from sources.store import SQLiteStore
 
 from .conftest import INGEST_TIME
+from .vm_steps import counting_steps, save_new
 
 SETTINGS = IngestSettings(tag_authority="okes.example", timezone="Asia/Jakarta", language="id")
 
@@ -38,23 +39,11 @@ def _steps_to_ask_of_a_page(tmp_path, stored: int) -> tuple[int, object]:
     store = SQLiteStore(tmp_path / f"store-{stored}.sqlite3", clock=lambda: INGEST_TIME)
     try:
         stories = [_story(n) for n in range(stored)]
-        with store.batch():
-            for article in stories:
-                store.save(lambda existing, article=article: SaveResult("created", article), article_id=None,
-                           slug=article.slug)
+        save_new(store, stories)
         first, last, witness = (_place(stories[stored // 2 + k]) for k in (0, 9, 19))
-        page = (None, None, first[0], last, witness, first)
-        steps = 0
-
-        def step() -> int:
-            nonlocal steps
-            steps += 1
-            return 0
-
-        store._db.set_progress_handler(step, 1)
-        (changed,) = store.place_changed_each([page])
-        store._db.set_progress_handler(None, 1)
-        return steps, changed
+        with counting_steps(store) as steps:
+            (changed,) = store.place_changed_each([(None, None, first[0], last, witness, first)])
+        return steps.count, changed
     finally:
         store.close()
 

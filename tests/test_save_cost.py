@@ -11,11 +11,12 @@ from dataclasses import replace
 from datetime import timedelta
 
 from sources.ingest import mint_id
-from sources.model import Article, IngestSettings, RelatedLink, SaveResult, Status
+from sources.model import Article, IngestSettings, RelatedLink, Status
 from sources.store import SQLiteStore
 from sources.suggest import PRUNE_EVERY
 
 from .conftest import INGEST_TIME
+from .vm_steps import counting_steps, save_new
 
 SETTINGS = IngestSettings(tag_authority="okes.example", timezone="Asia/Jakarta", language="id")
 
@@ -47,24 +48,10 @@ def _steps_to_save_more(tmp_path, stored: int, story: Callable[[int, str], Artic
     rows go, as one save in that many does."""
     store = SQLiteStore(tmp_path / f"store-{stored}.sqlite3", clock=lambda: INGEST_TIME)
     try:
-        with store.batch():
-            for n in range(PRUNE_EVERY + 1, PRUNE_EVERY + stored + 1):
-                article = story(n, "Banjir")
-                store.save(lambda existing, article=article: SaveResult("created", article), article_id=None,
-                           slug=article.slug)
-        steps = 0
-
-        def step() -> int:
-            nonlocal steps
-            steps += 1
-            return 0
-
-        store._db.set_progress_handler(step, 1)
-        for n in range(PRUNE_EVERY):
-            new = story(n, f"Gempa {n}")
-            store.save(lambda existing, new=new: SaveResult("created", new), article_id=None, slug=new.slug)
-        store._db.set_progress_handler(None, 1)
-        return steps
+        save_new(store, (story(n, "Banjir") for n in range(PRUNE_EVERY + 1, PRUNE_EVERY + stored + 1)))
+        with counting_steps(store) as steps:
+            save_new(store, (story(n, f"Gempa {n}") for n in range(PRUNE_EVERY)))
+        return steps.count
     finally:
         store.close()
 
