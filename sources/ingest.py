@@ -222,16 +222,16 @@ def _measured(store: Articles, url: str, measure: Callable[[str], Image],
 def collect_files(paths: Iterable[str | Path]) -> tuple[list[str], list[IngestError]]:
     """Files named directly, plus every file of a known format (:data:`SOURCE_SUFFIXES`)
     below named directories (in the order paths sort, part by part; hidden files and folders
-    skipped); and an error for each path that does not exist. Names, not :class:`Path`
-    objects: they are kept for the whole import. Not through ``Path.rglob`` either, which holds
-    every Path it yielded until it ends, and the process never gave that memory back
-    (docs/BENCHMARKS.md, "Files parsed in a worker process")."""
+    skipped); and an error for each path that does not exist or folder that cannot be read.
+    Names, not :class:`Path` objects: they are kept for the whole import. Not through
+    ``Path.rglob`` either, which holds every Path it yielded until it ends, and the process
+    never gave that memory back (docs/BENCHMARKS.md, "Files parsed in a worker process")."""
     files: list[str] = []
     missing: list[IngestError] = []
     for raw in paths:
         name = os.fspath(raw)
         if os.path.isdir(name):
-            _walk(str(Path(name)), files)
+            _walk(str(Path(name)), files, missing)
         elif os.path.exists(name):
             files.append(str(Path(name)))
         else:
@@ -239,17 +239,21 @@ def collect_files(paths: Iterable[str | Path]) -> tuple[list[str], list[IngestEr
     return files, missing
 
 
-def _walk(folder: str, files: list[str]) -> None:
+def _walk(folder: str, files: list[str], errors: list[IngestError]) -> None:
     """Append the source files below ``folder`` (a name as :class:`Path` writes it) to ``files``
     depth first, each folder's entries sorted by name: the order of the whole paths compared
     part by part. A link to a folder is not followed, as ``Path.rglob`` does not; a link to a
-    file is read."""
-    with os.scandir(folder) as scan:
-        entries = sorted((entry for entry in scan if not entry.name.startswith(".")), key=lambda entry: entry.name)
+    file is read. A folder that cannot be read is an error naming it, and the rest is walked."""
+    try:
+        with os.scandir(folder) as scan:
+            entries = sorted((entry for entry in scan if not entry.name.startswith(".")), key=lambda entry: entry.name)
+    except OSError as exc:
+        errors.append(IngestError(f"cannot read the folder: {exc.strerror or exc}", path=folder))
+        return
     for entry in entries:
         path = os.path.join(folder, entry.name)
         if entry.is_dir(follow_symlinks=False):
-            _walk(path, files)
+            _walk(path, files, errors)
         elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in SOURCE_SUFFIXES:
             files.append(path)
 

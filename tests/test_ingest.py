@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
 import pytest
@@ -127,6 +128,25 @@ def test_a_directory_is_ingested_recursively(tmp_path, store, ingest):
     write_article(tmp_path / "in", "catatan.doc", "not an article")   # no known format
     write_article(tmp_path / "in" / ".draft", "tiga.txt", "hidden folder")
     assert ingest(tmp_path / "in").created == 2
+
+
+def test_a_folder_that_cannot_be_read_is_an_error_naming_it_and_the_rest_is_ingested(tmp_path, store, ingest,
+                                                                                     monkeypatch):
+    write_article(tmp_path / "in", "satu.txt", "Satu.")
+    write_article(tmp_path / "in" / "terkunci", "dua.txt", "Dua.")
+    write_article(tmp_path / "in" / "zz", "tiga.txt", "Tiga.")
+    locked = str(tmp_path / "in" / "terkunci")
+    scandir = os.scandir
+
+    def refusing(path):   # as the file system answers a folder without read permission (root reads all)
+        if str(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr("sources.ingest.os.scandir", refusing)
+    summary = ingest(tmp_path / "in")
+    assert (summary.created, summary.failed) == (2, 1)
+    assert f"error: {locked}: cannot read the folder: Permission denied" in ingest.messages, ingest.messages
 
 
 @pytest.mark.parametrize(
